@@ -1,0 +1,815 @@
+#!/usr/bin/env bash
+# bench/run.sh - compare molt-lms with direct PostgreSQL, PgBouncer and HAProxy.
+#
+# Throughput/latency with pgbench (select-only, with and without a new
+# connection per transaction), alternating between targets round by round,
+# plus the resident memory of each proxy holding 10,000 idle TCP connections
+# and 500 authenticated idle sessions. See --help.
+set -euo pipefail
+
+SCRIPT_DIR=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)
+REPO_DIR=$(cd -- "$SCRIPT_DIR/.." && pwd)
+PY=/usr/bin/python3
+
+# ---- defaults ---------------------------------------------------------------
+ROUNDS=3
+DURATION=20
+CLIENTS=8
+THREADS=2
+SCALE=10
+TARGETS="direct,pgbouncer,haproxy,lms"
+USE_LMS=1
+RUN_BENCH=1
+RUN_IDLE=1
+IDLE_CONNS=10000
+IDLE_SESSIONS=500
+LMS_BIN=${LMS_BIN:-$REPO_DIR/molt-lms}
+LMS_PLUGIN_DIR=${LMS_PLUGIN_DIR:-$REPO_DIR/plugins/.libs}
+EXTERNAL_PG_PORT=""
+RESULTS_DIR=$SCRIPT_DIR/results
+KEEP_TMP=0
+
+HOST=127.0.0.1
+ADMIN_USER=lms_admin
+ADMIN_PW=lms-admin-pw
+APP_USER=app
+APP_PW=app-pw
+BENCH_DB=bench
+APP_DB=appdb
+
+PGB_PORT=16432
+HAP_PORT=16433
+LMS_PORT=16434
+LMS_METRICS_PORT=16444
+HAP_IDLE_PORT=16435   # HAProxy front end used only by the 10k idle TCP test
+SINK_PORT=16436       # its backend: idle_conns.py sink (see --help)
+PROXY_NOFILE=65536
+
+usage() {
+    cat <<EOF
+Usage: bench/run.sh [options]
+
+Benchmarks molt-lms against direct PostgreSQL, PgBouncer (session pooling)
+and HAProxy (mode tcp) in one run, alternating between targets inside every
+round so that drift of the machine affects all of them alike.
+
+Steps:
+  1. tests/pg-cluster.sh start (source cluster on 127.0.0.1:15432); it is
+     stopped again on exit only if it was not running before.
+  2. pgbench -i -s SCALE in database '$BENCH_DB' (skipped if already at SCALE).
+  3. Starts PgBouncer 127.0.0.1:$PGB_PORT, HAProxy 127.0.0.1:$HAP_PORT and
+     molt-lms 127.0.0.1:$LMS_PORT (metrics $LMS_METRICS_PORT) with configs in a temp dir.
+  4. For each round and workload, runs pgbench against every target:
+       select          pgbench -S -c C -j J -T S -n        (simple protocol)
+       select_connect  pgbench -S -C -c C -j J -T S -n     (new connection per txn)
+     Latency percentiles come from the per-transaction logs (pgbench -l,
+     column 3, microseconds). pgbench leaves the connection time out of that
+     column, so for select_connect the table shows the per-client time between
+     successive transaction completions (connect + txn + disconnect) instead;
+     the txn-only figures are kept in the raw rows and the JSON.
+  5. Resident memory (VmRSS, summed over the process tree) of each proxy before
+     and while $IDLE_CONNS TCP clients that never send a startup packet are
+     connected, and with $IDLE_SESSIONS authenticated idle psycopg2 sessions
+     ($APP_USER/$APP_PW, database $APP_DB). Each proxy is restarted before each of
+     these tests so that memory kept from earlier load does not hide the cost.
+     HAProxy connects to its server as soon as a client connects; PostgreSQL would
+     fork a backend for each and refuse most of 10,000, so for the TCP test only
+     HAProxy's front end 127.0.0.1:$HAP_IDLE_PORT forwards to a TCP sink
+     (bench/idle_conns.py sink) instead of PostgreSQL.
+  6. Prints a table per workload (median over rounds) and the raw per-round
+     numbers, and writes everything to bench/results/<timestamp>.json.
+
+Options:
+  --rounds N           rounds (default $ROUNDS)
+  --duration S         seconds per pgbench run (default $DURATION)
+  --clients N          pgbench -c (default $CLIENTS)
+  --threads N          pgbench -j (default $THREADS)
+  --scale N            pgbench scale factor (default $SCALE)
+  --targets LIST       comma list out of direct,pgbouncer,haproxy,lms
+                       (default $TARGETS)
+  --no-lms             leave molt-lms out (also automatic when the binary is absent)
+  --lms-bin PATH       molt-lms binary (default \$LMS_BIN or $REPO_DIR/molt-lms)
+  --no-bench           skip the pgbench part
+  --no-idle            skip the idle-connection memory part
+  --idle-conns N       idle TCP connections (default $IDLE_CONNS)
+  --idle-sessions N    authenticated idle sessions (default $IDLE_SESSIONS)
+  --pg-port PORT       use a PostgreSQL cluster already running on 127.0.0.1:PORT
+                       with the roles of tests/pg-cluster.sh instead of starting one
+                       (it is never stopped)
+  --results-dir DIR    where to write the JSON (default bench/results)
+  --keep-tmp           keep the temp dir (configs, logs) for inspection
+  -h, --help           this help
+
+Environment: LMS_TEST_SOURCE_PORT / LMS_TEST_DIR are honoured as by
+tests/pg-cluster.sh. Run as root (PgBouncer then runs as 'postgres') or as a
+user whose hard open-files limit is high enough for $IDLE_CONNS connections.
+EOF
+}
+
+die() { echo "run.sh: error: $*" >&2; exit 1; }
+log() { echo "run.sh: $*" >&2; }
+
+need_arg() { [[ $# -ge 2 && -n $2 ]] || die "$1 needs a value"; }
+is_uint() { [[ $1 =~ ^[0-9]+$ ]]; }
+
+while [[ $# -gt 0 ]]; do
+    case $1 in
+        --rounds) need_arg "$@"; ROUNDS=$2; shift 2 ;;
+        --duration) need_arg "$@"; DURATION=$2; shift 2 ;;
+        --clients) need_arg "$@"; CLIENTS=$2; shift 2 ;;
+        --threads) need_arg "$@"; THREADS=$2; shift 2 ;;
+        --scale) need_arg "$@"; SCALE=$2; shift 2 ;;
+        --targets) need_arg "$@"; TARGETS=$2; shift 2 ;;
+        --no-lms) USE_LMS=0; shift ;;
+        --lms-bin) need_arg "$@"; LMS_BIN=$2; shift 2 ;;
+        --no-bench) RUN_BENCH=0; shift ;;
+        --no-idle) RUN_IDLE=0; shift ;;
+        --idle-conns) need_arg "$@"; IDLE_CONNS=$2; shift 2 ;;
+        --idle-sessions) need_arg "$@"; IDLE_SESSIONS=$2; shift 2 ;;
+        --pg-port) need_arg "$@"; EXTERNAL_PG_PORT=$2; shift 2 ;;
+        --results-dir) need_arg "$@"; RESULTS_DIR=$2; shift 2 ;;
+        --keep-tmp) KEEP_TMP=1; shift ;;
+        -h|--help) usage; exit 0 ;;
+        *) usage >&2; die "unknown argument: $1" ;;
+    esac
+done
+
+for v in ROUNDS DURATION CLIENTS THREADS SCALE IDLE_CONNS IDLE_SESSIONS; do
+    if ! is_uint "${!v}" || [[ ${!v} -eq 0 ]]; then
+        die "$v must be a positive integer (got '${!v}')"
+    fi
+done
+[[ -z $EXTERNAL_PG_PORT ]] || is_uint "$EXTERNAL_PG_PORT" || die "--pg-port must be a port number"
+
+declare -a TARGET_LIST=()
+IFS=, read -r -a _t <<<"$TARGETS"
+for t in "${_t[@]}"; do
+    case $t in
+        direct|pgbouncer|haproxy) TARGET_LIST+=("$t") ;;
+        lms) [[ $USE_LMS -eq 1 ]] && TARGET_LIST+=("$t") ;;
+        "") ;;
+        *) die "unknown target '$t' (direct,pgbouncer,haproxy,lms)" ;;
+    esac
+done
+[[ ${#TARGET_LIST[@]} -gt 0 ]] || die "no targets selected"
+
+has_target() {
+    local t
+    for t in "${TARGET_LIST[@]}"; do [[ $t == "$1" ]] && return 0; done
+    return 1
+}
+drop_target() {
+    local t; local -a keep=()
+    for t in "${TARGET_LIST[@]}"; do [[ $t == "$1" ]] || keep+=("$t"); done
+    TARGET_LIST=("${keep[@]}")
+}
+
+if has_target lms && [[ ! -x $LMS_BIN ]]; then
+    log "NOTE: molt-lms binary not found at $LMS_BIN (build it with 'make'); skipping the molt-lms target"
+    drop_target lms
+fi
+
+for tool in pgbench psql pg_isready curl ss; do
+    command -v "$tool" >/dev/null || die "$tool not found"
+done
+has_target pgbouncer && { command -v pgbouncer >/dev/null || die "pgbouncer not found (apt-get install pgbouncer)"; }
+has_target haproxy && { command -v haproxy >/dev/null || die "haproxy not found (apt-get install haproxy)"; }
+[[ -x $PY ]] || die "$PY not found"
+
+IS_ROOT=0
+[[ $(id -u) -eq 0 ]] && IS_ROOT=1
+
+# ---- state and cleanup ------------------------------------------------------
+TMP=$(mktemp -d /tmp/lms-bench.XXXXXX)
+chmod 0711 "$TMP"
+CLUSTER_STARTED=0
+PGB_PID="" HAP_PID="" LMS_PID=""
+declare -a EXTRA_PIDS=()
+
+stop_pid() {  # stop_pid PID: SIGTERM, wait up to 5 s, then SIGKILL
+    local pid=$1 i
+    [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null || return 0
+    kill -TERM "$pid" 2>/dev/null || true
+    for ((i = 0; i < 50; i++)); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null || true
+}
+
+cleanup() {
+    local rc=$? p
+    trap - EXIT INT TERM
+    set +e
+    for p in "${EXTRA_PIDS[@]}"; do stop_pid "$p"; done
+    stop_pid "$LMS_PID"
+    stop_pid "$HAP_PID"
+    stop_pid "$PGB_PID"
+    if [[ $CLUSTER_STARTED -eq 1 ]]; then
+        log "stopping the test cluster (it was not running before)"
+        "$REPO_DIR/tests/pg-cluster.sh" stop >/dev/null 2>&1 || log "warning: pg-cluster.sh stop failed"
+    fi
+    if [[ $KEEP_TMP -eq 1 ]]; then
+        log "temp dir kept: $TMP"
+    else
+        rm -rf "$TMP"
+    fi
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# Raise the open-files limit of the current (sub)shell as far as allowed.
+raise_nofile() {
+    if [[ $IS_ROOT -eq 1 ]]; then
+        ulimit -Hn "$PROXY_NOFILE" 2>/dev/null || true
+    fi
+    ulimit -Sn "$(ulimit -Hn)" 2>/dev/null || true
+}
+
+port_in_use() { ss -Hltn "sport = :$1" | grep -q .; }
+
+wait_port() {  # wait_port PORT PID SECONDS
+    local port=$1 pid=$2 secs=$3 i
+    for ((i = 0; i < secs * 10; i++)); do
+        kill -0 "$pid" 2>/dev/null || return 1
+        port_in_use "$port" && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
+# ---- PostgreSQL ---------------------------------------------------------------
+export PGSSLMODE=disable   # all targets plaintext: PgBouncer and molt-lms terminate without TLS here
+export PGCONNECT_TIMEOUT=10
+
+if [[ -n $EXTERNAL_PG_PORT ]]; then
+    SRC_PORT=$EXTERNAL_PG_PORT
+    pg_isready -q -h "$HOST" -p "$SRC_PORT" || die "no PostgreSQL answering on $HOST:$SRC_PORT"
+    log "using the running cluster on $HOST:$SRC_PORT"
+else
+    CLUSTER_SH=$REPO_DIR/tests/pg-cluster.sh
+    [[ -x $CLUSTER_SH ]] || die "$CLUSTER_SH not found (or use --pg-port PORT with a running cluster)"
+    SRC_PORT=${LMS_TEST_SOURCE_PORT:-15432}
+    was_running=0
+    pg_isready -q -h "$HOST" -p "$SRC_PORT" && was_running=1
+    log "tests/pg-cluster.sh start"
+    "$CLUSTER_SH" start >&2 || die "tests/pg-cluster.sh start failed"
+    [[ $was_running -eq 1 ]] || CLUSTER_STARTED=1
+    # take the source port from 'env' (lines like: export NAME=VALUE)
+    while IFS= read -r line; do
+        line=${line#export }
+        name=${line%%=*} val=${line#*=}
+        val=${val#[\"\']} val=${val%[\"\']}
+        [[ $name == LMS_TEST_SOURCE_PORT ]] && SRC_PORT=$val
+    done < <("$CLUSTER_SH" env 2>/dev/null || true)
+    pg_isready -q -h "$HOST" -p "$SRC_PORT" || die "source cluster not ready on $HOST:$SRC_PORT"
+fi
+
+admin_psql() {  # admin_psql DB SQL
+    PGPASSWORD=$ADMIN_PW psql -X -q -At -v ON_ERROR_STOP=1 -h "$HOST" -p "$SRC_PORT" -U "$ADMIN_USER" -d "$1" -c "$2"
+}
+
+PG_VERSION=$(admin_psql postgres "show server_version")
+if [[ $RUN_BENCH -eq 1 ]]; then
+    if [[ $(admin_psql postgres "select count(*) from pg_database where datname = '$BENCH_DB'") == 0 ]]; then
+        log "creating database $BENCH_DB"
+        admin_psql postgres "create database $BENCH_DB"
+    fi
+    cur_scale=$(admin_psql "$BENCH_DB" "select count(*) from pgbench_branches" 2>/dev/null || echo 0)
+    if [[ $cur_scale == "$SCALE" ]]; then
+        log "pgbench tables already at scale $SCALE"
+    else
+        log "pgbench -i -s $SCALE $BENCH_DB"
+        PGPASSWORD=$ADMIN_PW pgbench -i -q -s "$SCALE" -h "$HOST" -p "$SRC_PORT" -U "$ADMIN_USER" "$BENCH_DB" \
+            >"$TMP/pgbench-init.log" 2>&1 || { cat "$TMP/pgbench-init.log" >&2; die "pgbench -i failed"; }
+    fi
+fi
+
+# ---- anchors ------------------------------------------------------------------
+start_pgbouncer() {
+    local dir=$TMP/pgbouncer secrets
+    mkdir -p "$dir"
+    # SCRAM secrets straight from pg_authid: PgBouncer verifies the client's
+    # SCRAM proof with them and, because the client proved knowledge of the
+    # same secret, can log in to PostgreSQL with SCRAM on its behalf.
+    secrets=$(admin_psql postgres \
+        "select format('%s %s', quote_ident(rolname), rolpassword) from pg_authid
+          where rolname in ('$ADMIN_USER', '$APP_USER') and rolpassword is not null")
+    : >"$dir/userlist.txt"
+    while read -r user secret; do
+        user=${user#\"} user=${user%\"}
+        printf '"%s" "%s"\n' "$user" "$secret" >>"$dir/userlist.txt"
+    done <<<"$secrets"
+    cat >"$dir/pgbouncer.ini" <<EOF
+[databases]
+$BENCH_DB = host=$HOST port=$SRC_PORT dbname=$BENCH_DB
+$APP_DB = host=$HOST port=$SRC_PORT dbname=$APP_DB
+
+[pgbouncer]
+listen_addr = $HOST
+listen_port = $PGB_PORT
+unix_socket_dir =
+auth_type = scram-sha-256
+auth_file = $dir/userlist.txt
+pool_mode = session
+max_client_conn = 11000
+default_pool_size = 100
+server_tls_sslmode = disable
+client_tls_sslmode = disable
+ignore_startup_parameters = extra_float_digits
+client_login_timeout = 300
+logfile = $dir/pgbouncer.log
+log_connections = 0
+log_disconnections = 0
+EOF
+    chmod 0600 "$dir/userlist.txt" "$dir/pgbouncer.ini"
+    port_in_use "$PGB_PORT" && die "port $PGB_PORT already in use"
+    if [[ $IS_ROOT -eq 1 ]]; then
+        chown -R postgres: "$dir"
+        ( raise_nofile; exec setpriv --reuid=postgres --regid=postgres --init-groups -- pgbouncer "$dir/pgbouncer.ini" ) \
+            >"$dir/stdout.log" 2>&1 &
+    else
+        ( raise_nofile; exec pgbouncer "$dir/pgbouncer.ini" ) >"$dir/stdout.log" 2>&1 &
+    fi
+    PGB_PID=$!
+    if ! wait_port "$PGB_PORT" "$PGB_PID" 15; then
+        tail -n 20 "$dir/pgbouncer.log" "$dir/stdout.log" >&2 2>/dev/null || true
+        die "PgBouncer did not start"
+    fi
+    log "PgBouncer $(pgbouncer --version | head -n 1 | awk '{print $2}') on $HOST:$PGB_PORT (pid $PGB_PID, nofile $(proc_nofile "$PGB_PID"))"
+}
+
+HAP_MAXCONN=20000
+start_haproxy() {
+    local dir=$TMP/haproxy nofile fit
+    mkdir -p "$dir"
+    # every proxied connection takes two descriptors; without CAP_SYS_RESOURCE
+    # the hard limit caps what HAProxy can hold, so shrink maxconn to fit
+    nofile=$(raise_nofile; ulimit -Sn)
+    if [[ $nofile != unlimited ]]; then
+        fit=$(((nofile - 40) / 2))
+        if [[ $fit -lt $HAP_MAXCONN ]]; then
+            log "NOTE: open-files limit is $nofile (cannot raise it here); HAProxy maxconn lowered from $HAP_MAXCONN to $fit"
+            HAP_MAXCONN=$fit
+        fi
+    fi
+    cat >"$dir/haproxy.cfg" <<EOF
+global
+    maxconn $HAP_MAXCONN
+
+defaults
+    mode tcp
+    timeout connect 5s
+    timeout client 1h
+    timeout server 1h
+
+listen pg
+    bind $HOST:$HAP_PORT
+    maxconn $HAP_MAXCONN
+    server source $HOST:$SRC_PORT
+
+# only for the idle-connection memory test (PostgreSQL would fork a backend
+# per connection); nothing listens on $SINK_PORT outside that test
+listen idle_sink
+    bind $HOST:$HAP_IDLE_PORT
+    maxconn $HAP_MAXCONN
+    server sink $HOST:$SINK_PORT
+EOF
+    port_in_use "$HAP_PORT" && die "port $HAP_PORT already in use"
+    haproxy -c -q -f "$dir/haproxy.cfg" || die "haproxy config check failed"
+    ( raise_nofile; exec haproxy -f "$dir/haproxy.cfg" -db ) >"$dir/haproxy.log" 2>&1 &
+    HAP_PID=$!
+    if ! wait_port "$HAP_PORT" "$HAP_PID" 15; then
+        tail -n 20 "$dir/haproxy.log" >&2 || true
+        die "HAProxy did not start"
+    fi
+    log "HAProxy $(haproxy -v | head -n 1 | awk '{print $3}') on $HOST:$HAP_PORT (pid $HAP_PID, nofile $(proc_nofile "$HAP_PID"))"
+}
+
+start_lms() {  # returns 1 (and drops the target) if molt-lms does not come up
+    local url="postgresql://$ADMIN_USER:$ADMIN_PW@$HOST:$SRC_PORT/$BENCH_DB?sslmode=disable" i
+    if port_in_use "$LMS_PORT" || port_in_use "$LMS_METRICS_PORT"; then
+        die "port $LMS_PORT or $LMS_METRICS_PORT already in use"
+    fi
+    ( raise_nofile; exec "$LMS_BIN" --listen "$HOST:$LMS_PORT" --metrics-listen "$HOST:$LMS_METRICS_PORT" \
+        --plugin-dir "$LMS_PLUGIN_DIR" --allow-tls-mode-disable \
+        --init-source "$url" --init-target "$url" \
+        --source-dialect postgres --shadow-mode none --log-level warn ) >"$TMP/molt-lms.log" 2>&1 &
+    LMS_PID=$!
+    for ((i = 0; i < 300; i++)); do
+        if ! kill -0 "$LMS_PID" 2>/dev/null; then
+            break
+        fi
+        if curl -fsS -o /dev/null --max-time 1 "http://$HOST:$LMS_METRICS_PORT/readyz" 2>/dev/null; then
+            log "molt-lms on $HOST:$LMS_PORT (pid $LMS_PID, nofile $(proc_nofile "$LMS_PID"))"
+            return 0
+        fi
+        sleep 0.1
+    done
+    log "NOTE: molt-lms did not become ready (http://$HOST:$LMS_METRICS_PORT/readyz); skipping it. Log tail:"
+    tail -n 20 "$TMP/molt-lms.log" >&2 || true
+    stop_pid "$LMS_PID"
+    LMS_PID=""
+    drop_target lms
+    return 1
+}
+
+# ---- /proc helpers --------------------------------------------------------------
+proc_nofile() { awk '/^Max open files/ {print $4}' "/proc/$1/limits" 2>/dev/null || echo "?"; }
+
+proc_tree() {  # proc_tree PID: the pid and all its descendants
+    local p=$1 c
+    echo "$p"
+    for c in $(ps -o pid= --ppid "$p" 2>/dev/null); do proc_tree "$c"; done
+}
+
+tree_rss_kb() {  # sum of VmRSS (kB) over the process tree
+    local p sum=0 v
+    for p in $(proc_tree "$1"); do
+        v=$(awk '/^VmRSS:/ {print $2}' "/proc/$p/status" 2>/dev/null || true)
+        sum=$((sum + ${v:-0}))
+    done
+    echo "$sum"
+}
+
+tree_fds() {
+    local p sum=0 n
+    for p in $(proc_tree "$1"); do
+        n=$(find "/proc/$p/fd" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l)
+        sum=$((sum + n))
+    done
+    echo "$sum"
+}
+
+# ---- pgbench runs ---------------------------------------------------------------
+target_port() {
+    case $1 in
+        direct) echo "$SRC_PORT" ;;
+        pgbouncer) echo "$PGB_PORT" ;;
+        haproxy) echo "$HAP_PORT" ;;
+        lms) echo "$LMS_PORT" ;;
+    esac
+}
+
+# pct_stats: numbers on stdin -> "count p50 p99" (nearest rank), NA if empty
+pct_stats() {
+    sort -n -S 25% | awk '{v[NR] = $1}
+        END {
+            if (NR == 0) { print 0, "NA", "NA"; exit }
+            i50 = int((NR * 50 + 99) / 100); i99 = int((NR * 99 + 99) / 100)
+            print NR, v[i50], v[i99]
+        }'
+}
+
+RAW_TSV=$TMP/raw.tsv
+IDLE_TSV=$TMP/idle.tsv
+printf 'workload\ttarget\tround\tstatus\ttps\ttxns\tfailed\tlat_p50_us\tlat_p99_us\tcycle_p50_us\tcycle_p99_us\n' >"$RAW_TSV"
+printf 'test\tproxy\tconns_requested\tconns_opened\tconns_failed\tclosed_by_peer\trss_before_kb\trss_during_kb\trss_after_kb\tfds_before\tfds_during\taccept_queue\tnofile\tserver_backends\tnote\n' >"$IDLE_TSV"
+
+run_pgbench() {  # run_pgbench WORKLOAD TARGET ROUND
+    local w=$1 t=$2 r=$3 port prefix out rc=0 status=ok tps txns failed lat cyc
+    local -a args
+    port=$(target_port "$t")
+    prefix=$TMP/logs/$w.$t.$r
+    mkdir -p "$TMP/logs"
+    args=(-h "$HOST" -p "$port" -U "$ADMIN_USER" -S -c "$CLIENTS" -j "$THREADS" -T "$DURATION" -n
+          -l "--log-prefix=$prefix")
+    [[ $w == select_connect ]] && args+=(-C)
+    out=$(PGPASSWORD=$ADMIN_PW pgbench "${args[@]}" "$BENCH_DB" 2>&1) || rc=$?
+    printf '%s\n' "$out" >"$prefix.out"
+    tps=$(sed -n 's/^tps = \([0-9.]*\).*/\1/p' <<<"$out" | head -n 1)
+    txns=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' <<<"$out" | head -n 1)
+    failed=$(sed -n 's/^number of failed transactions: \([0-9]*\).*/\1/p' <<<"$out" | head -n 1)
+    if [[ $rc -ne 0 || -z $tps ]]; then
+        status="error(rc=$rc)"
+        log "pgbench $w against $t failed (rc=$rc):"
+        grep -v '^progress' <<<"$out" | tail -n 5 >&2 || true
+    fi
+    # column 3: transaction latency in microseconds (connection time excluded)
+    lat=$(cat "$prefix".[0-9]* 2>/dev/null | awk '$3 ~ /^[0-9]+$/ {print $3}' | pct_stats)
+    # per-client time between successive completions (columns 5/6: epoch s/us);
+    # with -C this is connect + transaction + disconnect
+    cyc=$(cat "$prefix".[0-9]* 2>/dev/null | awk '$5 ~ /^[0-9]+$/ && $6 ~ /^[0-9]+$/ {
+            t = $5 * 1000000 + $6
+            if ($1 in prev) print t - prev[$1]
+            prev[$1] = t
+        }' | pct_stats)
+    rm -f "$prefix".[0-9]*
+    read -r _ lat50 lat99 <<<"$lat"
+    read -r _ cyc50 cyc99 <<<"$cyc"
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$w" "$t" "$r" "$status" "${tps:-NA}" "${txns:-NA}" \
+        "${failed:-NA}" "$lat50" "$lat99" "$cyc50" "$cyc99" >>"$RAW_TSV"
+    awk -v r="$r" -v R="$ROUNDS" -v w="$w" -v t="$t" -v tps="${tps:-NA}" -v a="$lat50" -v b="$lat99" \
+        -v c="$cyc50" -v d="$cyc99" -v s="$status" 'function ms(x) { return x == "NA" ? "NA" : sprintf("%.3f", x / 1000) }
+        BEGIN { printf "[round %d/%d] %-15s %-10s tps=%-11s lat p50/p99=%s/%s ms  cycle p50/p99=%s/%s ms  %s\n",
+                r, R, w, t, tps, ms(a), ms(b), ms(c), ms(d), s }'
+}
+
+# ---- idle connection memory -----------------------------------------------------
+proxy_pid() {
+    case $1 in
+        pgbouncer) echo "$PGB_PID" ;;
+        haproxy) echo "$HAP_PID" ;;
+        lms) echo "$LMS_PID" ;;
+    esac
+}
+
+# wait until the proxy's descriptor count stops changing (it may still be
+# accepting connections that the kernel already completed)
+settle_fds() {
+    local pid=$1 prev=-1 cur i
+    for ((i = 0; i < 60; i++)); do
+        cur=$(tree_fds "$pid")
+        [[ $cur -eq $prev ]] && break
+        prev=$cur
+        sleep 1
+    done
+}
+
+app_backends() {
+    admin_psql postgres "select count(*) from pg_stat_activity where usename = '$APP_USER' and datname = '$APP_DB'"
+}
+
+# restart a proxy so that the idle tests start from a fresh process: allocators
+# and connection pools keep memory after a load, which would hide the cost
+restart_proxy() {
+    case $1 in
+        pgbouncer) stop_pid "$PGB_PID"; PGB_PID=""; start_pgbouncer ;;
+        haproxy) stop_pid "$HAP_PID"; HAP_PID=""; start_haproxy ;;
+        lms) stop_pid "$LMS_PID"; LMS_PID=""; start_lms ;;
+    esac
+}
+
+# idle_test KIND PROXY: KIND is tcp (no startup packet) or pg (authenticated sessions)
+idle_test() {
+    local kind=$1 proxy=$2 pid port count ready out status="" rss0 rss1 rss2 fd0 fd1 backends=NA note="" i aq backends0=0
+    local sink_pid="" client_pid
+    if ! restart_proxy "$proxy"; then
+        log "idle $kind test against $proxy skipped: it did not restart"
+        return 0
+    fi
+    pid=$(proxy_pid "$proxy")
+    port=$(target_port "$proxy")
+    ready=$TMP/idle.$kind.$proxy.ready
+    out=$TMP/idle.$kind.$proxy.out
+    rm -f "$ready"
+    if [[ $kind == tcp ]]; then
+        count=$IDLE_CONNS
+        if [[ $proxy == haproxy ]]; then
+            port=$HAP_IDLE_PORT
+            note="backend=tcp-sink"
+            ( exec "$PY" "$SCRIPT_DIR/idle_conns.py" sink --host "$HOST" --port "$SINK_PORT" --hold 3600 \
+                --ready-file "$ready.sink" ) >"$out.sink" 2>&1 &
+            sink_pid=$!
+            EXTRA_PIDS+=("$sink_pid")
+            for ((i = 0; i < 100; i++)); do [[ -f $ready.sink ]] && break; sleep 0.1; done
+            [[ -f $ready.sink ]] || die "TCP sink did not start: $(cat "$out.sink")"
+        fi
+    else
+        count=$IDLE_SESSIONS
+    fi
+    sleep 1
+    rss0=$(tree_rss_kb "$pid")
+    fd0=$(tree_fds "$pid")
+    [[ $kind == pg ]] && backends0=$(app_backends)
+    if [[ $kind == tcp ]]; then
+        ( exec "$PY" "$SCRIPT_DIR/idle_conns.py" tcp --host "$HOST" --port "$port" --count "$count" \
+            --hold 3600 --ready-file "$ready" ) >"$out" 2>&1 &
+    else
+        ( exec "$PY" "$SCRIPT_DIR/idle_conns.py" pg --count "$count" --hold 3600 --ready-file "$ready" \
+            --dsn "host=$HOST port=$port user=$APP_USER password=$APP_PW dbname=$APP_DB sslmode=disable" ) \
+            >"$out" 2>&1 &
+    fi
+    client_pid=$!
+    EXTRA_PIDS+=("$client_pid")
+    for ((i = 0; i < 6000; i++)); do
+        [[ -f $ready ]] && break
+        kill -0 "$client_pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    if [[ ! -f $ready ]]; then
+        log "idle $kind test against $proxy: client did not get ready: $(tail -n 3 "$out")"
+        stop_pid "$client_pid"; stop_pid "$sink_pid"
+        return 0
+    fi
+    settle_fds "$pid"
+    sleep 1
+    rss1=$(tree_rss_kb "$pid")
+    fd1=$(tree_fds "$pid")
+    # connections the kernel completed but the proxy has not accepted
+    aq=$(ss -Hltn "sport = :$port" | awk '{print $2; exit}')
+    [[ $kind == pg ]] && backends=$(($(app_backends) - backends0))
+    stop_pid "$client_pid"
+    status=$(tail -n 1 "$out")
+    sleep 2
+    rss2=$(tree_rss_kb "$pid")
+    stop_pid "$sink_pid"
+    # opened / failed / closed_by_peer from the client's JSON summary
+    read -r opened failedc closed < <("$PY" -c 'import json,sys
+try:
+    d = json.loads(sys.argv[1])
+except ValueError:
+    d = {}
+print(d.get("opened", "NA"), d.get("failed", "NA"), d.get("closed_by_peer", "NA"))' "$status")
+    if [[ -n $(sed -n 's/.*"first_error": "\([^"]*\)".*/\1/p' <<<"$status") ]]; then
+        note="${note:+$note; }first_error=$(sed -n 's/.*"first_error": "\([^"]*\)".*/\1/p' <<<"$status" | tr '\t\n' '  ')"
+    fi
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$kind" "$proxy" "$count" "$opened" \
+        "$failedc" "$closed" "$rss0" "$rss1" "$rss2" "$fd0" "$fd1" "${aq:-NA}" "$(proc_nofile "$pid")" "$backends" \
+        "$note" >>"$IDLE_TSV"
+    log "idle $kind $proxy: opened=$opened failed=$failedc closed_by_peer=$closed not_accepted=${aq:-NA} rss ${rss0} -> ${rss1} kB (after close ${rss2} kB), fds $fd0 -> $fd1${note:+ ($note)}"
+}
+
+# ---- main -------------------------------------------------------------------------
+has_target pgbouncer && start_pgbouncer
+has_target haproxy && start_haproxy
+if has_target lms; then start_lms || true; fi
+
+log "targets: ${TARGET_LIST[*]}; rounds=$ROUNDS duration=${DURATION}s clients=$CLIENTS threads=$THREADS"
+START_TS=$(date -u +%Y%m%dT%H%M%SZ)
+WORKLOADS=(select select_connect)
+
+if [[ $RUN_BENCH -eq 1 ]]; then
+    n=${#TARGET_LIST[@]}
+    for ((r = 1; r <= ROUNDS; r++)); do
+        for w in "${WORKLOADS[@]}"; do
+            # rotate the start target every round to spread position effects
+            for ((k = 0; k < n; k++)); do
+                t=${TARGET_LIST[$(((k + r - 1) % n))]}
+                run_pgbench "$w" "$t" "$r"
+            done
+        done
+    done
+fi
+
+if [[ $RUN_IDLE -eq 1 ]]; then
+    for proxy in pgbouncer haproxy lms; do
+        has_target "$proxy" || continue
+        idle_test tcp "$proxy"
+        has_target "$proxy" || continue
+        idle_test pg "$proxy"
+    done
+fi
+
+# ---- report --------------------------------------------------------------------------
+mkdir -p "$RESULTS_DIR"
+JSON_OUT=$RESULTS_DIR/$START_TS.json
+LMS_VERSION=""
+if [[ -n $LMS_PID ]]; then LMS_VERSION=$("$LMS_BIN" --version 2>/dev/null | head -n 1 || true); fi
+
+B_TARGETS="${TARGET_LIST[*]}" B_TS=$START_TS B_ROUNDS=$ROUNDS B_DURATION=$DURATION B_CLIENTS=$CLIENTS \
+B_THREADS=$THREADS B_SCALE=$SCALE B_IDLE_CONNS=$IDLE_CONNS B_IDLE_SESSIONS=$IDLE_SESSIONS \
+B_NPROC=$(nproc) B_KERNEL=$(uname -r) B_PG_VERSION=$PG_VERSION B_LMS_VERSION=$LMS_VERSION \
+B_PGB_VERSION=$(pgbouncer --version 2>/dev/null | head -n 1 | awk '{print $2}' || true) \
+B_HAP_VERSION=$(haproxy -v 2>/dev/null | head -n 1 | awk '{print $3}' || true) \
+B_HAP_MAXCONN=$HAP_MAXCONN B_SRC_PORT=$SRC_PORT B_PGB_PORT=$PGB_PORT B_HAP_PORT=$HAP_PORT B_LMS_PORT=$LMS_PORT B_APP_USER=$APP_USER \
+"$PY" - "$RAW_TSV" "$IDLE_TSV" "$JSON_OUT" <<'PYEOF'
+import csv, json, os, statistics, sys
+
+E = os.environ
+
+raw_path, idle_path, json_path = sys.argv[1:4]
+targets = E["B_TARGETS"].split()
+opts = "-c %s -j %s -T %s -n" % (E["B_CLIENTS"], E["B_THREADS"], E["B_DURATION"])
+workloads = {
+    "select": "pgbench -S %s (select-only, simple protocol)" % opts,
+    "select_connect": "pgbench -S -C %s (new connection per transaction)" % opts,
+}
+
+def num(x):
+    try:
+        return float(x)
+    except (TypeError, ValueError):
+        return None
+
+def med(xs):
+    xs = [x for x in xs if x is not None]
+    return statistics.median(xs) if xs else None
+
+with open(raw_path) as f:
+    raw = list(csv.DictReader(f, delimiter="\t"))
+with open(idle_path) as f:
+    idle = list(csv.DictReader(f, delimiter="\t"))
+
+result = {
+    "timestamp": E["B_TS"],
+    "config": {"rounds": int(E["B_ROUNDS"]), "duration_s": int(E["B_DURATION"]),
+               "clients": int(E["B_CLIENTS"]), "threads": int(E["B_THREADS"]),
+               "scale": int(E["B_SCALE"]), "targets": targets, "idle_conns": int(E["B_IDLE_CONNS"]),
+               "idle_sessions": int(E["B_IDLE_SESSIONS"]), "sslmode": "disable",
+               "haproxy_maxconn": int(E["B_HAP_MAXCONN"])},
+    "host": {"nproc": int(E["B_NPROC"]), "kernel": E["B_KERNEL"], "postgresql": E["B_PG_VERSION"],
+             "pgbouncer": E["B_PGB_VERSION"], "haproxy": E["B_HAP_VERSION"],
+             "molt_lms": E["B_LMS_VERSION"] or None},
+    "ports": {"direct": int(E["B_SRC_PORT"]), "pgbouncer": int(E["B_PGB_PORT"]),
+              "haproxy": int(E["B_HAP_PORT"]), "lms": int(E["B_LMS_PORT"])},
+    "units": {"tps": "transactions/s", "latency": "ms",
+              "lat": "pgbench -l column 3 (transaction only)",
+              "cycle": "per-client time between completions (with -C: connect+txn+disconnect)"},
+    "workloads": {},
+    "idle": [],
+}
+
+def ms(us):
+    return None if us is None else round(us / 1000.0, 3)
+
+def fmt(x, spec):
+    return "NA" if x is None else format(x, spec)
+
+for w, desc in workloads.items():
+    rows = [r for r in raw if r["workload"] == w]
+    if not rows:
+        continue
+    lat_key = "cycle" if w == "select_connect" else "lat"
+    summary = {}
+    for t in targets:
+        ok = [r for r in rows if r["target"] == t and r["status"] == "ok"]
+        summary[t] = {
+            "rounds_ok": len(ok),
+            "tps_median": med([num(r["tps"]) for r in ok]),
+            "lat_p50_ms": ms(med([num(r["lat_p50_us"]) for r in ok])),
+            "lat_p99_ms": ms(med([num(r["lat_p99_us"]) for r in ok])),
+            "cycle_p50_ms": ms(med([num(r["cycle_p50_us"]) for r in ok])),
+            "cycle_p99_ms": ms(med([num(r["cycle_p99_us"]) for r in ok])),
+        }
+    for t in targets:
+        for ref in ("direct", "pgbouncer", "haproxy"):
+            a = summary[t]["tps_median"]
+            b = summary.get(ref, {}).get("tps_median")
+            summary[t]["tps_ratio_vs_" + ref] = round(a / b, 3) if a and b else None
+    result["workloads"][w] = {
+        "command": desc,
+        "table_latency": lat_key,
+        "summary": summary,
+        "rounds": [{
+            "round": int(r["round"]), "target": r["target"], "status": r["status"],
+            "tps": num(r["tps"]), "txns": num(r["txns"]), "failed": num(r["failed"]),
+            "lat_p50_ms": ms(num(r["lat_p50_us"])), "lat_p99_ms": ms(num(r["lat_p99_us"])),
+            "cycle_p50_ms": ms(num(r["cycle_p50_us"])), "cycle_p99_ms": ms(num(r["cycle_p99_us"])),
+        } for r in rows],
+    }
+
+    print()
+    print("== %s: %s" % (w, desc))
+    if lat_key == "cycle":
+        print("   p50/p99 = per-client time between completions, i.e. connect + txn + disconnect")
+    else:
+        print("   p50/p99 = transaction latency from pgbench -l")
+    print("%-10s %12s %9s %9s %9s %9s %9s" % ("target", "tps(med)", "p50 ms", "p99 ms",
+                                             "/direct", "/pgbounc", "/haproxy"))
+    for t in targets:
+        s = summary[t]
+        print("%-10s %12s %9s %9s %9s %9s %9s" % (
+            t, fmt(s["tps_median"], ".1f"), fmt(s[lat_key + "_p50_ms"], ".3f"),
+            fmt(s[lat_key + "_p99_ms"], ".3f"), fmt(s["tps_ratio_vs_direct"], ".3f"),
+            fmt(s["tps_ratio_vs_pgbouncer"], ".3f"), fmt(s["tps_ratio_vs_haproxy"], ".3f")))
+    print("   raw rounds:")
+    print("   %-5s %-10s %12s %9s %9s %9s %9s  %s" % ("round", "target", "tps", "lat p50", "lat p99",
+                                                     "cyc p50", "cyc p99", "status"))
+    for r in sorted(rows, key=lambda r: (int(r["round"]), targets.index(r["target"]) if r["target"] in targets else 99)):
+        print("   %-5s %-10s %12s %9s %9s %9s %9s  %s" % (
+            r["round"], r["target"], fmt(num(r["tps"]), ".1f"),
+            fmt(ms(num(r["lat_p50_us"])), ".3f"), fmt(ms(num(r["lat_p99_us"])), ".3f"),
+            fmt(ms(num(r["cycle_p50_us"])), ".3f"), fmt(ms(num(r["cycle_p99_us"])), ".3f"), r["status"]))
+
+if idle:
+    print()
+    print("== memory (VmRSS summed over the proxy's process tree)")
+    print("%-5s %-10s %7s %7s %7s %11s %11s %10s %9s %8s  %s" % (
+        "test", "proxy", "conns", "held", "fds", "before kB", "during kB", "delta kB", "B/conn", "backends",
+        "note"))
+    for r in idle:
+        b, d, opened = num(r["rss_before_kb"]), num(r["rss_during_kb"]), num(r["conns_opened"])
+        aq = num(r["accept_queue"]) or 0
+        held = opened - aq if opened is not None else None
+        delta = d - b if b is not None and d is not None else None
+        per = delta * 1024 / held if delta is not None and held else None
+        entry = {
+            "test": "tcp_no_startup" if r["test"] == "tcp" else "authenticated_sessions",
+            "proxy": r["proxy"], "conns_requested": num(r["conns_requested"]), "conns_opened": opened, "conns_held": held,
+            "conns_failed": num(r["conns_failed"]), "closed_by_peer": num(r["closed_by_peer"]),
+            "rss_before_kb": b, "rss_during_kb": d, "rss_after_close_kb": num(r["rss_after_kb"]),
+            "rss_delta_kb": delta, "bytes_per_conn": round(per) if per is not None else None,
+            "fds_before": num(r["fds_before"]), "fds_during": num(r["fds_during"]),
+            "not_yet_accepted": num(r["accept_queue"]), "proxy_nofile": num(r["nofile"]),
+            "server_backends": num(r["server_backends"]), "note": r["note"],
+        }
+        result["idle"].append(entry)
+        print("%-5s %-10s %7s %7s %7s %11s %11s %10s %9s %8s  %s" % (
+            r["test"], r["proxy"], r["conns_requested"], fmt(held, ".0f"), r["fds_during"], fmt(b, ".0f"),
+            fmt(d, ".0f"),
+            fmt(delta, ".0f"), fmt(per, ".0f"), r["server_backends"], r["note"]))
+    print("   tcp = connected, no startup packet sent; pg = authenticated idle psycopg2 sessions")
+    print("   held = client connections accepted by the proxy (opened minus those left in its accept queue)")
+    print("   fds = descriptors held by the proxy while the clients were connected; B/conn = delta / held")
+    print("   backends = new server sessions of user %s seen in pg_stat_activity during the pg test" % E["B_APP_USER"])
+
+with open(json_path, "w") as f:
+    json.dump(result, f, indent=2)
+    f.write("\n")
+print()
+print("results written to", json_path)
+PYEOF

@@ -1,0 +1,398 @@
+/*
+ * config.c - one table of settings drives the flags, the environment,
+ * config.json and --help.
+ */
+#include "autoconfig.h"
+
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <math.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "log.h"
+
+enum opt_type { OPT_STRING, OPT_BOOL, OPT_INT, OPT_SECONDS, OPT_LEVEL };
+
+struct opt {
+	const char *flag;     /* long option, without "--" */
+	const char *env;      /* environment variable */
+	const char *json;     /* key in config.json */
+	enum opt_type type;
+	size_t offset;        /* into struct lms_config */
+	const char *allowed;  /* "a|b|c" or NULL */
+	const char *help;
+};
+
+#define OFF(f) offsetof(struct lms_config, f)
+
+static const struct opt opts[] = {
+	{ "config", "LMS_CONFIG", NULL, OPT_STRING, OFF(config_file), NULL,
+	  "JSON file with INIT_SOURCE, INIT_TARGET and any other setting" },
+	{ "source-dialect", "LMS_SOURCE_DIALECT", "sourceDialect", OPT_STRING, OFF(source_dialect),
+	  "postgres|cockroach|mysql", "wire protocol of the source database (required)" },
+	{ "target-dialect", "LMS_TARGET_DIALECT", "targetDialect", OPT_STRING, OFF(target_dialect),
+	  NULL, "plugin for the target database (default cockroach)" },
+	{ "shadow-mode", "LMS_SHADOW_MODE", "shadowMode", OPT_STRING, OFF(shadow_mode),
+	  "none|async|sync|strict-sync", "where requests also run (default none)" },
+	{ "listen", "LMS_LISTEN", "listen", OPT_STRING, OFF(listen), NULL,
+	  "SQL listener HOST:PORT (default 0.0.0.0:9043)" },
+	{ "metrics-listen", "LMS_METRICS_LISTEN", "metricsListen", OPT_STRING, OFF(metrics_listen), NULL,
+	  "metrics, health and admin HTTP listener HOST:PORT (default :9044)" },
+	{ "plugin-dir", "LMS_PLUGIN_DIR", "pluginDir", OPT_STRING, OFF(plugin_dir), NULL,
+	  "directory holding <dialect>.so (default " LMS_PLUGIN_DIR_DEFAULT ")" },
+	{ "init-source", "INIT_SOURCE", "INIT_SOURCE", OPT_STRING, OFF(init_source), NULL,
+	  "source database URL, e.g. postgresql://user:pass@host:5432/db?sslmode=verify-full" },
+	{ "init-target", "INIT_TARGET", "INIT_TARGET", OPT_STRING, OFF(init_target), NULL,
+	  "target (CockroachDB) URL" },
+	{ "ssl-cert", "LMS_SSL_CERT", "LMS_SSL_CERT", OPT_STRING, OFF(ssl_cert), NULL,
+	  "certificate (PEM) the proxy presents to clients" },
+	{ "ssl-key", "LMS_SSL_KEY", "LMS_SSL_KEY", OPT_STRING, OFF(ssl_key), NULL,
+	  "private key (PEM) for --ssl-cert" },
+	{ "ssl-ca", "LMS_SSL_CA", "LMS_SSL_CA", OPT_STRING, OFF(ssl_ca), NULL,
+	  "CA (PEM): when set, clients must present a certificate it signed" },
+	{ "allow-tls-mode-disable", "LMS_ALLOW_TLS_MODE_DISABLE", "allowTLSModeDisable", OPT_BOOL,
+	  OFF(allow_tls_disable), NULL, "run without TLS on the listeners (local testing only)" },
+	{ "workers", "LMS_WORKERS", "workers", OPT_INT, OFF(workers), NULL,
+	  "worker threads (default: number of CPUs)" },
+	{ "max-connections", "LMS_MAX_CONNECTIONS", "maxConnections", OPT_INT, OFF(max_connections), NULL,
+	  "client connections accepted at once (default 20000)" },
+	{ "connect-timeout", "LMS_CONNECT_TIMEOUT", "connectTimeout", OPT_SECONDS, OFF(connect_timeout), NULL,
+	  "seconds to connect and log in to a database (default 10)" },
+	{ "idle-timeout", "LMS_IDLE_TIMEOUT", "idleTimeout", OPT_SECONDS, OFF(idle_timeout), NULL,
+	  "close client connections idle this many seconds, 0 = never (default 0)" },
+	{ "shutdown-timeout", "LMS_SHUTDOWN_TIMEOUT", "shutdownTimeout", OPT_SECONDS, OFF(shutdown_timeout), NULL,
+	  "on SIGTERM, seconds to let running queries finish (default 30)" },
+	{ "log-level", "LMS_LOG_LEVEL", "logLevel", OPT_LEVEL, OFF(log_level), "error|warn|info|debug",
+	  "log verbosity (default info)" },
+	{ "check-config", NULL, NULL, OPT_BOOL, OFF(check_config), NULL,
+	  "validate the settings, log in to both databases, and exit" },
+	{ "help", NULL, NULL, OPT_BOOL, OFF(show_help), NULL, "show this help and exit" },
+	{ "version", NULL, NULL, OPT_BOOL, OFF(show_version), NULL, "show the version and exit" },
+};
+
+#define NOPTS (sizeof(opts) / sizeof(opts[0]))
+
+static void config_defaults(struct lms_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->target_dialect = strdup("cockroach");
+	cfg->shadow_mode = strdup("none");
+	cfg->listen = strdup("0.0.0.0:9043");
+	cfg->metrics_listen = strdup(":9044");
+	cfg->plugin_dir = strdup(LMS_PLUGIN_DIR_DEFAULT);
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	cfg->workers = n > 0 && n < 256 ? (int)n : 1;
+	cfg->max_connections = 20000;
+	cfg->connect_timeout = 10;
+	cfg->idle_timeout = 0;
+	cfg->shutdown_timeout = 30;
+	cfg->log_level = LMS_LOG_LEVEL_INFO;
+}
+
+/* Is value one of the '|'-separated words in allowed? */
+static bool allowed_has(const char *allowed, const char *value)
+{
+	size_t vlen = strlen(value);
+	const char *p = allowed;
+	while (p && *p) {
+		const char *bar = strchr(p, '|');
+		size_t len = bar ? (size_t)(bar - p) : strlen(p);
+		if (len == vlen && strncmp(p, value, len) == 0)
+			return true;
+		p = bar ? bar + 1 : NULL;
+	}
+	return false;
+}
+
+/* Store value into the setting; where names the source for messages. */
+static int opt_set(struct lms_config *cfg, const struct opt *o, const char *value,
+		   const char *where, char *err, size_t errlen)
+{
+	void *field = (char *)cfg + o->offset;
+	char *end = NULL;
+	switch (o->type) {
+	case OPT_STRING:
+		if (o->allowed && !allowed_has(o->allowed, value)) {
+			snprintf(err, errlen, "%s: invalid value '%s' (allowed: %s)", where, value, o->allowed);
+			return -1;
+		}
+		free(*(char **)field);
+		*(char **)field = strdup(value);
+		return *(char **)field ? 0 : -1;
+	case OPT_BOOL:
+		if (!strcmp(value, "1") || !strcmp(value, "true") || !strcmp(value, "yes") || !strcmp(value, "on")) {
+			*(bool *)field = true;
+		} else if (!strcmp(value, "0") || !strcmp(value, "false") || !strcmp(value, "no") || !strcmp(value, "off")) {
+			*(bool *)field = false;
+		} else {
+			snprintf(err, errlen, "%s: invalid value '%s' (allowed: true|false)", where, value);
+			return -1;
+		}
+		return 0;
+	case OPT_INT: {
+		errno = 0;
+		long v = strtol(value, &end, 10);
+		if (errno || end == value || *end || v < 1 || v > 1000000) {
+			snprintf(err, errlen, "%s: invalid value '%s' (allowed: a whole number from 1 to 1000000)", where, value);
+			return -1;
+		}
+		*(int *)field = (int)v;
+		return 0;
+	}
+	case OPT_SECONDS: {
+		errno = 0;
+		double v = strtod(value, &end);
+		if (errno || end == value || *end || !isfinite(v) || v < 0 || v > 86400 * 365) {
+			snprintf(err, errlen, "%s: invalid value '%s' (allowed: seconds, a number >= 0)", where, value);
+			return -1;
+		}
+		*(double *)field = v;
+		return 0;
+	}
+	case OPT_LEVEL: {
+		int lv = lms_log_parse_level(value);
+		if (lv < 0) {
+			snprintf(err, errlen, "%s: invalid value '%s' (allowed: %s)", where, value, o->allowed);
+			return -1;
+		}
+		*(int *)field = lv;
+		return 0;
+	}
+	}
+	return -1;
+}
+
+/* Turn a JSON scalar into text for opt_set. */
+static int json_scalar_text(json_t *v, char *buf, size_t cap)
+{
+	if (json_is_string(v))
+		snprintf(buf, cap, "%s", json_string_value(v));
+	else if (json_is_true(v))
+		snprintf(buf, cap, "true");
+	else if (json_is_false(v))
+		snprintf(buf, cap, "false");
+	else if (json_is_integer(v))
+		snprintf(buf, cap, "%lld", (long long)json_integer_value(v));
+	else if (json_is_real(v))
+		snprintf(buf, cap, "%g", json_real_value(v));
+	else
+		return -1;
+	return 0;
+}
+
+/* Apply every key of the config file. */
+static int config_load_file(struct lms_config *cfg, const char *path, char *err, size_t errlen)
+{
+	json_error_t jerr;
+	json_t *root = json_load_file(path, 0, &jerr);
+	if (!root) {
+		snprintf(err, errlen, "config file %s: %s (line %d)", path, jerr.text, jerr.line);
+		return -1;
+	}
+	int rc = 0;
+	if (!json_is_object(root)) {
+		snprintf(err, errlen, "config file %s: the top level must be a JSON object", path);
+		rc = -1;
+		goto out;
+	}
+	const char *key;
+	json_t *value;
+	json_object_foreach(root, key, value) {
+		const struct opt *o = NULL;
+		for (size_t i = 0; i < NOPTS; i++)
+			if (opts[i].json && strcmp(opts[i].json, key) == 0)
+				o = &opts[i];
+		char where[256];
+		snprintf(where, sizeof(where), "config file %s: key %s", path, key);
+		if (!o) {
+			snprintf(err, errlen, "%s: unknown setting (see molt-lms --help for the keys)", where);
+			rc = -1;
+			goto out;
+		}
+		char text[4096];
+		if (json_scalar_text(value, text, sizeof(text)) < 0) {
+			snprintf(err, errlen, "%s: must be a string, number or boolean", where);
+			rc = -1;
+			goto out;
+		}
+		if (opt_set(cfg, o, text, where, err, errlen) < 0) {
+			rc = -1;
+			goto out;
+		}
+	}
+out:
+	json_decref(root);
+	return rc;
+}
+
+static int config_load_env(struct lms_config *cfg, char *err, size_t errlen)
+{
+	for (size_t i = 0; i < NOPTS; i++) {
+		const struct opt *o = &opts[i];
+		if (!o->env || o->offset == OFF(config_file))
+			continue;
+		const char *v = getenv(o->env);
+		if (!v || !*v)
+			continue;
+		char where[128];
+		snprintf(where, sizeof(where), "environment variable %s", o->env);
+		if (opt_set(cfg, o, v, where, err, errlen) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* Parse argv with getopt_long; with only_config, just find --config. */
+static int config_load_flags(struct lms_config *cfg, int argc, char **argv,
+			     bool only_config, char *err, size_t errlen)
+{
+	struct option lopts[NOPTS + 1];
+	for (size_t i = 0; i < NOPTS; i++) {
+		lopts[i].name = opts[i].flag;
+		lopts[i].has_arg = opts[i].type == OPT_BOOL ? no_argument : required_argument;
+		lopts[i].flag = NULL;
+		lopts[i].val = 1000 + (int)i;
+	}
+	memset(&lopts[NOPTS], 0, sizeof(lopts[NOPTS]));
+	optind = 1;
+	opterr = 0;
+	int c, idx;
+	while ((c = getopt_long(argc, argv, "hV", lopts, &idx)) != -1) {
+		if (c == 'h') {
+			cfg->show_help = true;
+			continue;
+		}
+		if (c == 'V') {
+			cfg->show_version = true;
+			continue;
+		}
+		if (c < 1000) {
+			snprintf(err, errlen, "unknown or incomplete option '%s' (see molt-lms --help)",
+				 argv[optind - 1]);
+			return -1;
+		}
+		const struct opt *o = &opts[c - 1000];
+		if (only_config != (o->offset == OFF(config_file)))
+			continue;
+		char where[128];
+		snprintf(where, sizeof(where), "option --%s", o->flag);
+		if (opt_set(cfg, o, optarg ? optarg : "true", where, err, errlen) < 0)
+			return -1;
+	}
+	if (optind < argc) {
+		snprintf(err, errlen, "unexpected argument '%s' (see molt-lms --help)", argv[optind]);
+		return -1;
+	}
+	return 0;
+}
+
+int lms_config_load(struct lms_config *cfg, int argc, char **argv, char *err, size_t errlen)
+{
+	config_defaults(cfg);
+	const char *env_cfg = getenv("LMS_CONFIG");
+	if (env_cfg && *env_cfg)
+		cfg->config_file = strdup(env_cfg);
+	if (config_load_flags(cfg, argc, argv, true, err, errlen) < 0)
+		return -1;
+	if (cfg->show_help || cfg->show_version)
+		return 0;
+	if (cfg->config_file && config_load_file(cfg, cfg->config_file, err, errlen) < 0)
+		return -1;
+	if (config_load_env(cfg, err, errlen) < 0)
+		return -1;
+	return config_load_flags(cfg, argc, argv, false, err, errlen);
+}
+
+/* A file setting must name a readable file. */
+static int check_readable(const char *key, const char *path, char *err, size_t errlen)
+{
+	if (!path)
+		return 0;
+	if (access(path, R_OK) != 0) {
+		snprintf(err, errlen, "%s: cannot read '%s': %s", key, path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+int lms_config_validate(const struct lms_config *cfg, char *err, size_t errlen)
+{
+	if (!cfg->source_dialect) {
+		snprintf(err, errlen, "sourceDialect is not set: give --source-dialect, LMS_SOURCE_DIALECT "
+			 "or \"sourceDialect\" in config.json (allowed: postgres|cockroach|mysql)");
+		return -1;
+	}
+	if (!cfg->init_source) {
+		snprintf(err, errlen, "INIT_SOURCE is not set: put the source database URL in config.json "
+			 "(\"INIT_SOURCE\"), the INIT_SOURCE environment variable or --init-source");
+		return -1;
+	}
+	if (!cfg->init_target) {
+		snprintf(err, errlen, "INIT_TARGET is not set: put the target database URL in config.json "
+			 "(\"INIT_TARGET\"), the INIT_TARGET environment variable or --init-target");
+		return -1;
+	}
+	if (strcmp(cfg->shadow_mode, "none") != 0) {
+		snprintf(err, errlen, "shadowMode '%s' is not available in this version yet "
+			 "(allowed now: none)", cfg->shadow_mode);
+		return -1;
+	}
+	bool has_cert = cfg->ssl_cert != NULL, has_key = cfg->ssl_key != NULL;
+	if (has_cert != has_key) {
+		snprintf(err, errlen, "LMS_SSL_CERT and LMS_SSL_KEY must be given together (got only %s)",
+			 has_cert ? "LMS_SSL_CERT" : "LMS_SSL_KEY");
+		return -1;
+	}
+	if (!has_cert && !cfg->allow_tls_disable) {
+		snprintf(err, errlen, "TLS is required: set LMS_SSL_CERT and LMS_SSL_KEY (or --ssl-cert and "
+			 "--ssl-key) to a certificate and key, or start with --allow-tls-mode-disable "
+			 "for local testing only");
+		return -1;
+	}
+	if (cfg->ssl_ca && !has_cert) {
+		snprintf(err, errlen, "LMS_SSL_CA needs LMS_SSL_CERT and LMS_SSL_KEY as well");
+		return -1;
+	}
+	if (check_readable("LMS_SSL_CERT", cfg->ssl_cert, err, errlen) < 0 ||
+	    check_readable("LMS_SSL_KEY", cfg->ssl_key, err, errlen) < 0 ||
+	    check_readable("LMS_SSL_CA", cfg->ssl_ca, err, errlen) < 0)
+		return -1;
+	return 0;
+}
+
+void lms_config_usage(FILE *out, const char *prog)
+{
+	fprintf(out, "Usage: %s [OPTION]...\n"
+		"molt-lms is a live-migration proxy: applications connect to it as to their source\n"
+		"database; it routes each request to the source of truth.\n\nOptions:\n", prog);
+	for (size_t i = 0; i < NOPTS; i++) {
+		const struct opt *o = &opts[i];
+		char left[64];
+		snprintf(left, sizeof(left), "--%s%s", o->flag,
+			 o->type == OPT_BOOL ? "" : o->type == OPT_STRING ? " VALUE" : " N");
+		fprintf(out, "  %-30s %s\n", left, o->help);
+		if (o->env || o->json)
+			fprintf(out, "  %-30s   env %s%s%s\n", "", o->env ? o->env : "-",
+				o->json ? ", config.json key " : "", o->json ? o->json : "");
+	}
+	fprintf(out, "\nExample:\n  %s --source-dialect postgres --config config.json \\\n"
+		"      --ssl-cert proxy.crt --ssl-key proxy.key\n", prog);
+}
+
+void lms_config_free(struct lms_config *cfg)
+{
+	for (size_t i = 0; i < NOPTS; i++)
+		if (opts[i].type == OPT_STRING) {
+			char **f = (char **)((char *)cfg + opts[i].offset);
+			free(*f);
+			*f = NULL;
+		}
+}

@@ -1,0 +1,94 @@
+/*
+ * conn.h - one non-blocking socket, plain or TLS, with its two buffers.
+ *
+ * The only code that calls recv/send/SSL_read/SSL_write.  A connection
+ * never decides what to do with bytes: its owner (a session) gets one
+ * callback per readiness event and drives reads, writes and handshakes.
+ * Read and write events are added and removed lazily so a quiet
+ * connection costs no system calls.
+ */
+#ifndef LMS_CONN_H
+#define LMS_CONN_H
+
+#include <stdbool.h>
+#include <sys/socket.h>
+
+#include <event2/event.h>
+#include <event2/event_struct.h>
+#include <openssl/ssl.h>
+
+#include "buf.h"
+
+enum lms_io {
+	LMS_IO_OK = 0,    /* progress made (or nothing left to do) */
+	LMS_IO_AGAIN = 1, /* would block; events are armed to continue */
+	LMS_IO_EOF = 2,   /* peer closed */
+	LMS_IO_ERR = 3    /* error: see lms_conn_error() */
+};
+
+struct lms_conn;
+
+/* Called for readiness; what is EV_READ and/or EV_WRITE or EV_TIMEOUT. */
+typedef void (*lms_conn_cb)(struct lms_conn *c, short what, void *owner);
+
+struct lms_conn {
+	int fd;
+	SSL *ssl;
+	struct event ev_read;
+	struct event ev_write;
+	struct lms_buf in;     /* bytes received, not yet processed */
+	struct lms_buf out;    /* bytes to send */
+	lms_conn_cb cb;
+	void *owner;
+	bool read_on;          /* ev_read is added */
+	bool write_on;         /* ev_write is added */
+	bool want_read;        /* owner wants input (not back-pressured) */
+	bool write_blocked;    /* last send hit EAGAIN */
+	bool read_wants_write; /* TLS read needs the socket writable */
+	bool write_wants_read; /* TLS write needs the socket readable */
+	bool tls_pending;      /* TLS holds decrypted bytes we did not take */
+	bool connecting;       /* non-blocking connect in progress */
+	bool handshaking;      /* TLS handshake in progress */
+	bool events_set;       /* events were assigned */
+	char err[160];         /* last error, for logs and client messages */
+};
+
+/* Set up c around fd (non-blocking) on base; callbacks go to cb(owner). */
+int lms_conn_init(struct lms_conn *c, struct event_base *base, int fd,
+		  lms_conn_cb cb, void *owner);
+
+/* Start a non-blocking connect to addr.  Returns OK (connected), AGAIN
+ * (wait for EV_WRITE, then call lms_conn_connect_done) or ERR. */
+int lms_conn_connect(struct lms_conn *c, const struct sockaddr *addr,
+		     socklen_t len);
+int lms_conn_connect_done(struct lms_conn *c);
+
+/* Begin TLS on an established socket (server or client side).  host,
+ * when set, is used for SNI and, if verify_host, name checks. */
+int lms_conn_tls_begin(struct lms_conn *c, SSL_CTX *ctx, bool server,
+		       const char *host, bool verify_host);
+/* Drive the handshake: OK (done), AGAIN or ERR. */
+int lms_conn_tls_handshake(struct lms_conn *c);
+
+/* Read what is available into c->in (up to its room).  Sets *n to the
+ * bytes read.  OK when bytes were read or the buffer is full. */
+int lms_conn_read(struct lms_conn *c, size_t *n);
+
+/* Send c->out.  OK when it is empty, AGAIN when it is not. */
+int lms_conn_flush(struct lms_conn *c);
+
+/* Re-compute which events must be armed from the flags.  Call after
+ * changing want_read or after any read/flush. */
+void lms_conn_update_events(struct lms_conn *c);
+
+/* Make the read callback run soon even if the socket is quiet (bytes
+ * pending inside TLS, or input left after back-pressure lifted). */
+void lms_conn_kick(struct lms_conn *c);
+
+/* Close the socket, free TLS state and buffers.  Safe to call twice. */
+void lms_conn_close(struct lms_conn *c);
+
+/* The peer's address as "ip:port" into buf. */
+void lms_conn_peer_name(const struct lms_conn *c, char *buf, size_t cap);
+
+#endif

@@ -1,0 +1,191 @@
+/*
+ * main.c - molt-lms: read settings, load plugins, start the workers and
+ * the metrics listener, and drain on SIGTERM.
+ */
+#include "autoconfig.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+
+#include <event2/event.h>
+#include <event2/thread.h>
+#include <openssl/ssl.h>
+
+#include "config.h"
+#include "log.h"
+#include "metrics.h"
+#include "runtime.h"
+#include "tls.h"
+#include "worker.h"
+
+#define EXIT_CONFIG 2
+
+struct main_state {
+	struct event_base *base;
+	struct lms_runtime *rt;
+	struct event *poll_ev;
+	int signals;
+};
+
+static void raise_fd_limit(void)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+/* Poll until every worker has drained, then leave the main loop. */
+static void on_poll(evutil_socket_t fd, short what, void *arg)
+{
+	struct main_state *ms = arg;
+	(void)fd;
+	(void)what;
+	int left = 0;
+	for (int i = 0; i < ms->rt->nworkers; i++)
+		left += !__atomic_load_n(&ms->rt->workers[i].done, __ATOMIC_ACQUIRE);
+	if (left == 0)
+		event_base_loopexit(ms->base, NULL);
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct main_state *ms = arg;
+	(void)what;
+	ms->signals++;
+	if (ms->signals > 1) {
+		lms_log(LMS_LOG_LEVEL_WARN, "shutdown_forced", "signal=%d", (int)sig);
+		exit(1);
+	}
+	lms_log(LMS_LOG_LEVEL_INFO, "shutdown_begin", "signal=%d timeout_s=%g", (int)sig,
+		ms->rt->cfg->shutdown_timeout);
+	__atomic_store_n(&ms->rt->shutting_down, 1, __ATOMIC_RELAXED);
+	lms_workers_drain(ms->rt);
+	struct timeval tv = { 0, 50000 };
+	ms->poll_ev = event_new(ms->base, -1, EV_PERSIST, on_poll, ms);
+	event_add(ms->poll_ev, &tv);
+}
+
+/* --check-config: log in to both databases with their URL credentials. */
+static int check_backends(struct lms_runtime *rt)
+{
+	int rc = 0;
+	for (int i = 0; i < 2; i++) {
+		struct lms_backend *b = &rt->backends[i];
+		char err[512] = "";
+		const char *key = i == 0 ? "INIT_SOURCE" : "INIT_TARGET";
+		if (!b->plugin.d->check_backend) {
+			printf("%s: %s (%s): plugin %s cannot test connections; settings are valid\n", key,
+			       b->label, b->role_name, b->plugin.d->name);
+			continue;
+		}
+		if (b->plugin.d->check_backend(&b->conf, err, sizeof(err)) < 0) {
+			fprintf(stderr, "molt-lms: %s: cannot log in to %s: %s\n", key, b->label, err);
+			rc = 1;
+		} else {
+			printf("%s: %s ok (user %s, database %s)\n", key, b->label,
+			       b->conf.user ? b->conf.user : "-", b->conf.database ? b->conf.database : "-");
+		}
+	}
+	return rc;
+}
+
+static int serve(struct lms_runtime *rt)
+{
+	char err[1024] = "";
+	struct main_state ms = { 0 };
+	ms.rt = rt;
+	ms.base = event_base_new();
+	if (!ms.base)
+		return 1;
+	if (lms_workers_init(rt, err, sizeof(err)) < 0) {
+		fprintf(stderr, "molt-lms: %s\n", err);
+		return EXIT_CONFIG;
+	}
+	SSL_CTX *mtls = NULL;
+	if (rt->cfg->ssl_cert) {
+		mtls = lms_tls_server_ctx(rt->cfg->ssl_cert, rt->cfg->ssl_key, NULL, err, sizeof(err));
+		if (!mtls) {
+			fprintf(stderr, "molt-lms: %s\n", err);
+			return EXIT_CONFIG;
+		}
+	}
+	struct lms_metrics *m = lms_metrics_start(ms.base, rt, rt->cfg->metrics_listen, mtls, err, sizeof(err));
+	if (!m) {
+		fprintf(stderr, "molt-lms: %s\n", err);
+		return EXIT_CONFIG;
+	}
+	struct event *sigterm = evsignal_new(ms.base, SIGTERM, on_signal, &ms);
+	struct event *sigint = evsignal_new(ms.base, SIGINT, on_signal, &ms);
+	event_add(sigterm, NULL);
+	event_add(sigint, NULL);
+	if (lms_workers_start(rt) < 0) {
+		fprintf(stderr, "molt-lms: cannot start worker threads\n");
+		return 1;
+	}
+	lms_log(LMS_LOG_LEVEL_INFO, "listening", "listen=%s metrics=%s workers=%d tls=%s source=%s target=%s "
+		"dialect=%s shadow_mode=%s", rt->cfg->listen, rt->cfg->metrics_listen, rt->nworkers,
+		rt->server_tls ? "on" : "off", rt->backends[0].label, rt->backends[1].label,
+		rt->cfg->source_dialect, rt->cfg->shadow_mode);
+	event_base_dispatch(ms.base);
+	lms_workers_join(rt);
+	lms_log(LMS_LOG_LEVEL_INFO, "shutdown_done", "%s", "");
+	lms_metrics_stop(m);
+	event_free(sigterm);
+	event_free(sigint);
+	if (ms.poll_ev)
+		event_free(ms.poll_ev);
+	lms_workers_free(rt);
+	event_base_free(ms.base);
+	if (mtls)
+		SSL_CTX_free(mtls);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct lms_config cfg;
+	struct lms_runtime rt;
+	char err[1024] = "";
+	int rc;
+	signal(SIGPIPE, SIG_IGN);
+	if (lms_config_load(&cfg, argc, argv, err, sizeof(err)) < 0) {
+		fprintf(stderr, "molt-lms: %s\n", err);
+		lms_config_free(&cfg);
+		return EXIT_CONFIG;
+	}
+	if (cfg.show_help) {
+		lms_config_usage(stdout, "molt-lms");
+		lms_config_free(&cfg);
+		return 0;
+	}
+	if (cfg.show_version) {
+		printf("molt-lms %s (plugin ABI %d.%d)\n", PACKAGE_VERSION, LMS_PLUGIN_ABI_MAJOR, LMS_PLUGIN_ABI_MINOR);
+		lms_config_free(&cfg);
+		return 0;
+	}
+	lms_log_set_level(cfg.log_level);
+	if (lms_config_validate(&cfg, err, sizeof(err)) < 0) {
+		fprintf(stderr, "molt-lms: %s\n", err);
+		lms_config_free(&cfg);
+		return EXIT_CONFIG;
+	}
+	evthread_use_pthreads();
+	raise_fd_limit();
+	if (lms_runtime_init(&rt, &cfg, err, sizeof(err)) < 0) {
+		fprintf(stderr, "molt-lms: %s\n", err);
+		lms_runtime_free(&rt);
+		lms_config_free(&cfg);
+		return EXIT_CONFIG;
+	}
+	rc = cfg.check_config ? check_backends(&rt) : serve(&rt);
+	if (cfg.check_config && rc == 0)
+		printf("configuration ok\n");
+	lms_runtime_free(&rt);
+	lms_config_free(&cfg);
+	return rc;
+}

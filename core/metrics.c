@@ -1,0 +1,231 @@
+/*
+ * metrics.c - Prometheus text exposition and health endpoints (evhttp).
+ */
+#include "autoconfig.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/http.h>
+
+#include "buf.h"
+#include "metrics.h"
+#include "stats.h"
+#include "worker.h"
+
+struct lms_metrics {
+	struct evhttp *http;
+	struct lms_runtime *rt;
+	SSL_CTX *tls;
+};
+
+/* A growing text buffer for the exposition. */
+struct text {
+	char *p;
+	size_t len, cap;
+};
+
+static void put(struct text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void put(struct text *t, const char *fmt, ...)
+{
+	for (;;) {
+		va_list ap;
+		va_start(ap, fmt);
+		int n = vsnprintf(t->p ? t->p + t->len : NULL, t->p ? t->cap - t->len : 0, fmt, ap);
+		va_end(ap);
+		if (n < 0)
+			return;
+		if (t->p && t->len + (size_t)n < t->cap) {
+			t->len += (size_t)n;
+			return;
+		}
+		size_t cap = t->cap ? t->cap * 2 : 8192;
+		while (cap < t->len + (size_t)n + 1)
+			cap *= 2;
+		char *np = realloc(t->p, cap);
+		if (!np)
+			return;
+		t->p = np;
+		t->cap = cap;
+	}
+}
+
+static void head(struct text *t, const char *name, const char *type, const char *help)
+{
+	put(t, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+/* Sum one counter over all workers. */
+#define SUM(rt, field) sum_field(rt, offsetof(struct lms_stats, field))
+static uint64_t sum_field(struct lms_runtime *rt, size_t off)
+{
+	uint64_t v = 0;
+	for (int i = 0; i < rt->nworkers; i++)
+		v += lms_stat_get((const uint64_t *)((const char *)&rt->workers[i].stats + off));
+	return v;
+}
+
+static const char *const role_names[LMS_ROLES] = { "source", "target" };
+
+static void render_requests(struct text *t, struct lms_runtime *rt)
+{
+	head(t, "lms_requests_total", "counter", "Requests finished, by backend and outcome.");
+	for (int r = 0; r < LMS_ROLES; r++)
+		for (int o = 0; o < 2; o++)
+			put(t, "lms_requests_total{backend=\"%s\",outcome=\"%s\"} %llu\n", role_names[r],
+			    o ? "error" : "ok",
+			    (unsigned long long)sum_field(rt, offsetof(struct lms_stats, requests) +
+							      ((size_t)r * 2 + (size_t)o) * sizeof(uint64_t)));
+	head(t, "lms_request_duration_seconds", "histogram",
+	     "Time from a request's first message to the database's ready-for-query.");
+	for (int r = 0; r < LMS_ROLES; r++) {
+		uint64_t cum = 0;
+		size_t base = offsetof(struct lms_stats, lat_bucket) + (size_t)r * (LMS_LAT_BUCKETS + 1) * sizeof(uint64_t);
+		for (int b = 0; b <= LMS_LAT_BUCKETS; b++) {
+			cum += sum_field(rt, base + (size_t)b * sizeof(uint64_t));
+			if (b < LMS_LAT_BUCKETS)
+				put(t, "lms_request_duration_seconds_bucket{backend=\"%s\",le=\"%g\"} %llu\n",
+				    role_names[r], lms_lat_bounds[b], (unsigned long long)cum);
+			else
+				put(t, "lms_request_duration_seconds_bucket{backend=\"%s\",le=\"+Inf\"} %llu\n",
+				    role_names[r], (unsigned long long)cum);
+		}
+		uint64_t sum = sum_field(rt, offsetof(struct lms_stats, lat_sum_us) + (size_t)r * sizeof(uint64_t));
+		put(t, "lms_request_duration_seconds_sum{backend=\"%s\"} %.6f\n", role_names[r], (double)sum / 1e6);
+		put(t, "lms_request_duration_seconds_count{backend=\"%s\"} %llu\n", role_names[r],
+		    (unsigned long long)cum);
+	}
+}
+
+char *lms_metrics_render(struct lms_runtime *rt)
+{
+	struct text t = { NULL, 0, 0 };
+	head(&t, "lms_info", "gauge", "Build and settings of this molt-lms.");
+	put(&t, "lms_info{version=\"%s\",source_dialect=\"%s\",shadow_mode=\"%s\"} 1\n", PACKAGE_VERSION,
+	    rt->cfg->source_dialect, rt->cfg->shadow_mode);
+	head(&t, "lms_connections_active", "gauge", "Client connections open now.");
+	put(&t, "lms_connections_active %llu\n", (unsigned long long)SUM(rt, conns_active));
+	head(&t, "lms_connections_total", "counter", "Client connections accepted.");
+	put(&t, "lms_connections_total %llu\n", (unsigned long long)SUM(rt, conns_total));
+	render_requests(&t, rt);
+	head(&t, "lms_bytes_total", "counter", "Bytes relayed, by direction.");
+	put(&t, "lms_bytes_total{direction=\"client_to_backend\"} %llu\n", (unsigned long long)SUM(rt, bytes_in));
+	put(&t, "lms_bytes_total{direction=\"backend_to_client\"} %llu\n", (unsigned long long)SUM(rt, bytes_out));
+	head(&t, "lms_errors_total", "counter", "Failures, by kind.");
+	for (int k = 0; k < LMS_ERR_KINDS; k++)
+		put(&t, "lms_errors_total{kind=\"%s\"} %llu\n", lms_err_names[k],
+		    (unsigned long long)sum_field(rt, offsetof(struct lms_stats, errors) + (size_t)k * sizeof(uint64_t)));
+	head(&t, "lms_cancel_requests_total", "counter", "Cancel requests received from clients.");
+	put(&t, "lms_cancel_requests_total %llu\n", (unsigned long long)SUM(rt, cancels));
+	int truth = __atomic_load_n(&rt->source_of_truth, __ATOMIC_RELAXED);
+	head(&t, "lms_source_of_truth", "gauge", "1 for the backend that is the source of truth.");
+	for (int r = 0; r < LMS_ROLES; r++)
+		put(&t, "lms_source_of_truth{backend=\"%s\"} %d\n", role_names[r], r == truth);
+	head(&t, "lms_state_epoch", "gauge", "Coordination epoch applied by this instance.");
+	put(&t, "lms_state_epoch 0\n");
+	head(&t, "lms_buffer_bytes", "gauge", "Memory held by I/O buffers.");
+	put(&t, "lms_buffer_bytes %llu\n", (unsigned long long)lms_buf_allocated_bytes());
+	head(&t, "lms_shutting_down", "gauge", "1 while draining after SIGTERM.");
+	put(&t, "lms_shutting_down %d\n", __atomic_load_n(&rt->shutting_down, __ATOMIC_RELAXED));
+	return t.p;
+}
+
+static void reply_text(struct evhttp_request *req, int code, const char *reason, const char *ctype,
+		       const char *body)
+{
+	struct evbuffer *b = evbuffer_new();
+	if (!b) {
+		evhttp_send_error(req, 500, "out of memory");
+		return;
+	}
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", ctype);
+	evbuffer_add(b, body, strlen(body));
+	evhttp_send_reply(req, code, reason, b);
+	evbuffer_free(b);
+}
+
+static void on_request(struct evhttp_request *req, void *arg)
+{
+	struct lms_metrics *m = arg;
+	const char *uri = evhttp_request_get_uri(req);
+	if (evhttp_request_get_command(req) != EVHTTP_REQ_GET) {
+		evhttp_send_error(req, 405, "only GET is supported");
+		return;
+	}
+	if (strcmp(uri, "/metrics") == 0) {
+		char *body = lms_metrics_render(m->rt);
+		reply_text(req, 200, "OK", "text/plain; version=0.0.4", body ? body : "");
+		free(body);
+	} else if (strcmp(uri, "/healthz") == 0) {
+		reply_text(req, 200, "OK", "text/plain", "ok\n");
+	} else if (strcmp(uri, "/readyz") == 0) {
+		if (__atomic_load_n(&m->rt->shutting_down, __ATOMIC_RELAXED))
+			reply_text(req, 503, "Service Unavailable", "text/plain", "shutting down\n");
+		else
+			reply_text(req, 200, "OK", "text/plain", "ready\n");
+	} else {
+		reply_text(req, 404, "Not Found", "text/plain", "not found: try /metrics, /healthz or /readyz\n");
+	}
+}
+
+/* evhttp asks for a bufferevent per connection: wrap it in TLS. */
+static struct bufferevent *tls_bev(struct event_base *base, void *arg)
+{
+	struct lms_metrics *m = arg;
+	SSL *ssl = SSL_new(m->tls);
+	if (!ssl)
+		return NULL;
+	return bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+}
+
+struct lms_metrics *lms_metrics_start(struct event_base *base, struct lms_runtime *rt, const char *addr,
+				      SSL_CTX *tls, char *err, size_t errlen)
+{
+	char host[256];
+	const char *colon = strrchr(addr, ':');
+	char *end;
+	long port = colon ? strtol(colon + 1, &end, 10) : -1;
+	if (!colon || *end || port <= 0 || port > 65535 || (size_t)(colon - addr) >= sizeof(host)) {
+		snprintf(err, errlen, "metrics-listen: invalid value '%s' (allowed: HOST:PORT or :PORT)", addr);
+		return NULL;
+	}
+	memcpy(host, addr, (size_t)(colon - addr));
+	host[colon - addr] = 0;
+	if (!host[0])
+		snprintf(host, sizeof(host), "0.0.0.0");
+	struct lms_metrics *m = calloc(1, sizeof(*m));
+	if (!m)
+		return NULL;
+	m->rt = rt;
+	m->tls = tls;
+	m->http = evhttp_new(base);
+	if (!m->http)
+		goto fail;
+	evhttp_set_gencb(m->http, on_request, m);
+	evhttp_set_timeout(m->http, 10);
+	evhttp_set_allowed_methods(m->http, EVHTTP_REQ_GET);
+	if (tls)
+		evhttp_set_bevcb(m->http, tls_bev, m);
+	if (evhttp_bind_socket(m->http, host, (ev_uint16_t)port) != 0) {
+		snprintf(err, errlen, "metrics-listen: cannot listen on %s", addr);
+		goto fail;
+	}
+	return m;
+fail:
+	lms_metrics_stop(m);
+	return NULL;
+}
+
+void lms_metrics_stop(struct lms_metrics *m)
+{
+	if (!m)
+		return;
+	if (m->http)
+		evhttp_free(m->http);
+	free(m);
+}

@@ -1,0 +1,25 @@
+/*
+ * metrics.h - the HTTP(S) listener for /metrics, /healthz and /readyz.
+ */
+#ifndef LMS_METRICS_H
+#define LMS_METRICS_H
+
+#include <stddef.h>
+
+#include <event2/event.h>
+#include <openssl/ssl.h>
+
+#include "runtime.h"
+
+struct lms_metrics;
+
+/* Listen on addr ("HOST:PORT" or ":PORT") on base, with TLS when tls is
+ * set.  Returns NULL with a message in err. */
+struct lms_metrics *lms_metrics_start(struct event_base *base, struct lms_runtime *rt,
+				      const char *addr, SSL_CTX *tls, char *err, size_t errlen);
+void lms_metrics_stop(struct lms_metrics *m);
+
+/* Render the Prometheus text into a malloc'd string (caller frees). */
+char *lms_metrics_render(struct lms_runtime *rt);
+
+#endif

@@ -1,0 +1,31 @@
+/*
+ * plugin_loader.h - load <plugin-dir>/<dialect>.so and check it.
+ */
+#ifndef LMS_PLUGIN_LOADER_H
+#define LMS_PLUGIN_LOADER_H
+
+#include <stddef.h>
+
+#include "lms/plugin.h"
+
+struct lms_plugin {
+	const struct lms_dialect *d;
+	void *handle;   /* from dlopen; owned here */
+	char path[4096];
+};
+
+/* Load dialect name from dir.  Returns 0, or -1 with a message in err that
+ * names the path tried and, for a version refusal, both versions. */
+int lms_plugin_load(struct lms_plugin *p, const char *dir, const char *name,
+		    char *err, size_t errlen);
+
+/* Check a dialect table returned by an entry point (also used by tests). */
+int lms_plugin_check(const struct lms_dialect *d, const char *name,
+		     const char *path, char *err, size_t errlen);
+
+void lms_plugin_unload(struct lms_plugin *p);
+
+/* The host services handed to every plugin. */
+const struct lms_host_api *lms_plugin_host_api(void);
+
+#endif

@@ -1,0 +1,118 @@
+/*
+ * runtime.c - turn settings into loaded plugins, resolved backends and
+ * TLS contexts, before any worker starts.
+ */
+#include "autoconfig.h"
+
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "runtime.h"
+#include "stats.h"
+#include "tls.h"
+
+/* Parse a URL with the backend's plugin, resolve it, build its TLS. */
+static int backend_init(struct lms_backend *b, const char *role, const char *key,
+			const char *url, char *err, size_t errlen)
+{
+	char perr[512] = "";
+	b->role_name = role;
+	if (b->plugin.d->parse_url(url, &b->conf, perr, sizeof(perr)) < 0) {
+		snprintf(err, errlen, "%s: %s", key, perr);
+		return -1;
+	}
+	if (!b->conf.host || !b->conf.port || b->conf.host[0] == '/') {
+		snprintf(err, errlen, "%s: give a TCP host and port (unix sockets are not supported)", key);
+		return -1;
+	}
+	snprintf(b->label, sizeof(b->label), "%s:%s", b->conf.host, b->conf.port);
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_family = AF_UNSPEC };
+	struct addrinfo *res = NULL;
+	int rc = getaddrinfo(b->conf.host, b->conf.port, &hints, &res);
+	if (rc != 0 || !res) {
+		snprintf(err, errlen, "%s: cannot resolve host %s: %s", key, b->label, gai_strerror(rc));
+		return -1;
+	}
+	memcpy(&b->addr, res->ai_addr, res->ai_addrlen);
+	b->addrlen = res->ai_addrlen;
+	freeaddrinfo(res);
+	b->tls = lms_tls_client_ctx(&b->conf, perr, sizeof(perr));
+	if (!b->tls && perr[0]) {
+		snprintf(err, errlen, "%s: %s", key, perr);
+		return -1;
+	}
+	return 0;
+}
+
+static int load_plugin(struct lms_plugin *p, const struct lms_config *cfg, const char *name,
+		       char *err, size_t errlen)
+{
+	if (lms_plugin_load(p, cfg->plugin_dir, name, err, errlen) < 0)
+		return -1;
+	lms_log(LMS_LOG_LEVEL_INFO, "plugin_loaded", "dialect=%s family=%s version=%s path=%s",
+		p->d->name, p->d->family, p->d->version, p->path);
+	return 0;
+}
+
+int lms_runtime_init(struct lms_runtime *rt, const struct lms_config *cfg, char *err, size_t errlen)
+{
+	memset(rt, 0, sizeof(*rt));
+	rt->cfg = cfg;
+	rt->source_of_truth = LMS_ROLE_SOURCE;
+	struct lms_backend *src = &rt->backends[LMS_ROLE_SOURCE];
+	struct lms_backend *tgt = &rt->backends[LMS_ROLE_TARGET];
+	if (load_plugin(&src->plugin, cfg, cfg->source_dialect, err, errlen) < 0)
+		return -1;
+	if (load_plugin(&tgt->plugin, cfg, cfg->target_dialect, err, errlen) < 0)
+		return -1;
+	rt->front = src->plugin.d;
+	if (backend_init(src, "source", "INIT_SOURCE", cfg->init_source, err, errlen) < 0)
+		return -1;
+	if (backend_init(tgt, "target", "INIT_TARGET", cfg->init_target, err, errlen) < 0)
+		return -1;
+	if (cfg->ssl_cert) {
+		rt->server_tls = lms_tls_server_ctx(cfg->ssl_cert, cfg->ssl_key, cfg->ssl_ca, err, errlen);
+		if (!rt->server_tls)
+			return -1;
+	}
+	return 0;
+}
+
+static void conf_free(struct lms_backend_conf *c)
+{
+	free(c->host);
+	free(c->port);
+	free(c->user);
+	if (c->password)
+		memset(c->password, 0, strlen(c->password));
+	free(c->password);
+	free(c->database);
+	free(c->tls_root_cert);
+	free(c->tls_cert);
+	free(c->tls_key);
+	memset(c, 0, sizeof(*c));
+}
+
+void lms_runtime_free(struct lms_runtime *rt)
+{
+	for (int i = 0; i < 2; i++) {
+		conf_free(&rt->backends[i].conf);
+		if (rt->backends[i].tls)
+			SSL_CTX_free(rt->backends[i].tls);
+		lms_plugin_unload(&rt->backends[i].plugin);
+	}
+	if (rt->server_tls)
+		SSL_CTX_free(rt->server_tls);
+	rt->server_tls = NULL;
+}
+
+const struct lms_backend *lms_runtime_truth(struct lms_runtime *rt, int *role)
+{
+	int r = __atomic_load_n(&rt->source_of_truth, __ATOMIC_ACQUIRE);
+	if (role)
+		*role = r;
+	return &rt->backends[r];
+}

@@ -1,0 +1,51 @@
+/*
+ * runtime.h - what every worker shares, read-only once serving starts
+ * (except the atomics named below).
+ */
+#ifndef LMS_RUNTIME_H
+#define LMS_RUNTIME_H
+
+#include <stdbool.h>
+#include <sys/socket.h>
+
+#include <openssl/ssl.h>
+
+#include "config.h"
+#include "lms/plugin.h"
+#include "plugin_loader.h"
+
+/* One database the proxy can route to. */
+struct lms_backend {
+	const char *role_name;               /* "source" or "target" */
+	struct lms_plugin plugin;            /* its dialect */
+	struct lms_backend_conf conf;        /* parsed from INIT_SOURCE/INIT_TARGET */
+	struct sockaddr_storage addr;        /* resolved at start */
+	socklen_t addrlen;
+	SSL_CTX *tls;                        /* NULL when sslmode=disable */
+	char label[300];                     /* host:port for messages */
+};
+
+struct lms_worker;
+
+struct lms_runtime {
+	const struct lms_config *cfg;
+	const struct lms_dialect *front;     /* the source dialect speaks to clients */
+	struct lms_backend backends[2];      /* [LMS_ROLE_SOURCE], [LMS_ROLE_TARGET] */
+	SSL_CTX *server_tls;                 /* NULL with --allow-tls-mode-disable */
+	int source_of_truth;                 /* atomic: enum lms_role */
+	int shutting_down;                   /* atomic: 1 after SIGTERM */
+	int active_conns;                    /* atomic: all workers */
+	struct lms_worker *workers;
+	int nworkers;
+};
+
+/* Load the plugins, parse and resolve both URLs, make TLS contexts.
+ * Returns 0 or -1 with a message. */
+int lms_runtime_init(struct lms_runtime *rt, const struct lms_config *cfg,
+		     char *err, size_t errlen);
+void lms_runtime_free(struct lms_runtime *rt);
+
+/* The backend currently serving as source of truth. */
+const struct lms_backend *lms_runtime_truth(struct lms_runtime *rt, int *role);
+
+#endif

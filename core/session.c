@@ -1,0 +1,892 @@
+/*
+ * session.c - the per-connection state machine: login, relay, close.
+ *
+ * Phases: STARTUP (client's first messages, maybe TLS) -> CONNECTING
+ * (backend TCP) -> AUTH (backend TLS negotiation and the relayed login)
+ * -> READY (serving) .  Any phase may end in CLOSING (flush what is
+ * queued for the client, then free).
+ *
+ * Ownership: the worker owns the session through its list; the session
+ * owns both connections, both plugin states and its timer.  A session is
+ * never freed inside a helper: helpers set s->dead and the event callback
+ * that started the work frees it as its last step.
+ */
+#include "autoconfig.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cancel.h"
+#include "conn.h"
+#include "log.h"
+#include "session.h"
+#include "worker.h"
+
+enum phase {
+	PH_STARTUP = 0,
+	PH_CLIENT_TLS,
+	PH_CONNECTING,
+	PH_BACKEND_TLS,
+	PH_AUTH,
+	PH_READY
+};
+
+static const char *const phase_names[] = {
+	"startup", "client_tls", "connecting", "backend_tls", "auth", "ready"
+};
+
+enum dir { C2S = 0, S2C = 1 };
+
+#define RING 32
+#define CLOSE_GRACE_SEC 5
+
+struct lms_session {
+	struct lms_session *prev, *next;
+	struct lms_worker *w;
+	struct lms_runtime *rt;
+	const struct lms_dialect *front;    /* speaks to the client */
+	const struct lms_dialect *bd;       /* speaks to the backend */
+	const struct lms_backend *backend;
+	int role;
+	void *fe;
+	void *be;
+	struct lms_conn client;
+	struct lms_conn server;
+	bool has_server;
+	int phase;
+	bool closing;          /* flush, then free */
+	bool dead;             /* free at the end of this callback */
+	bool draining;         /* close once idle */
+	bool tls_after_flush;  /* start client TLS once the reply is sent */
+	bool key_registered;
+	bool last_s2c_error;   /* the last backend message was an error */
+	int txn;
+	uint8_t proxy_key[8];
+	uint8_t *startup_raw;
+	size_t startup_len;
+	char *user;
+	char *database;
+	uint64_t fwd[2];       /* bytes left of a message being streamed */
+	uint32_t pending;      /* requests waiting for READY */
+	bool req_failed;
+	uint64_t ring[RING];   /* start times of pending requests */
+	uint32_t ring_head;
+	uint32_t ring_len;
+	struct event *timer;
+	uint64_t last_active_us;
+	uint64_t started_us;
+	char peer[64];
+};
+
+static void on_client(struct lms_conn *c, short what, void *arg);
+static void on_server(struct lms_conn *c, short what, void *arg);
+static void session_update(struct lms_session *s);
+static void backend_tls_step(struct lms_session *s);
+static size_t out_room(struct lms_buf *b);
+
+static uint64_t now_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+/* ---- list links ---- */
+
+struct lms_session *lms_session_next(struct lms_session *s)
+{
+	return s->next;
+}
+
+void lms_session_link(struct lms_session *s, struct lms_session **head)
+{
+	s->prev = NULL;
+	s->next = *head;
+	if (*head)
+		(*head)->prev = s;
+	*head = s;
+}
+
+void lms_session_unlink(struct lms_session *s, struct lms_session **head)
+{
+	if (s->prev)
+		s->prev->next = s->next;
+	else
+		*head = s->next;
+	if (s->next)
+		s->next->prev = s->prev;
+	s->prev = s->next = NULL;
+}
+
+/* ---- lifetime ---- */
+
+static void session_free(struct lms_session *s)
+{
+	lms_log(LMS_LOG_LEVEL_INFO, "conn_close", "worker=%d peer=%s user=%s database=%s phase=%s duration_ms=%llu",
+		s->w->id, s->peer, s->user ? s->user : "-", s->database ? s->database : "-",
+		phase_names[s->phase], (unsigned long long)((now_us() - s->started_us) / 1000));
+	if (s->key_registered)
+		lms_cancel_unregister(s->proxy_key);
+	lms_conn_close(&s->client);
+	if (s->has_server)
+		lms_conn_close(&s->server);
+	if (s->fe)
+		s->front->fe_free(s->fe);
+	if (s->be)
+		s->bd->be_free(s->be);
+	if (s->timer)
+		event_free(s->timer);
+	free(s->startup_raw);
+	free(s->user);
+	free(s->database);
+	lms_stat_add(&s->w->stats.conns_active, (uint64_t)-1);
+	__atomic_sub_fetch(&s->rt->active_conns, 1, __ATOMIC_RELAXED);
+	lms_worker_remove_session(s->w, s);
+	free(s);
+}
+
+/* Arm the session timer for sec seconds from now. */
+static void timer_arm(struct lms_session *s, double sec)
+{
+	if (!s->timer)
+		return;
+	struct timeval tv = { (time_t)sec, (suseconds_t)((sec - (double)(time_t)sec) * 1e6) };
+	evtimer_add(s->timer, &tv);
+}
+
+/* Stop reading; free once the client's output has been sent. */
+static void session_close(struct lms_session *s)
+{
+	if (s->closing)
+		return;
+	s->closing = true;
+	s->client.want_read = false;
+	if (s->has_server)
+		s->server.want_read = false;
+	if (lms_buf_len(&s->client.out) == 0) {
+		s->dead = true;
+		return;
+	}
+	timer_arm(s, CLOSE_GRACE_SEC);
+}
+
+/* Queue an error for the client (when the stream is at a message
+ * boundary) and close. */
+static void session_error(struct lms_session *s, const char *severity, const char *sqlstate,
+			  const char *hint, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	lms_log(LMS_LOG_LEVEL_INFO, "client_error", "worker=%d peer=%s sqlstate=%s msg=\"%s\"",
+		s->w->id, s->peer, sqlstate, msg);
+	if (s->fwd[S2C] == 0 && !s->closing && s->client.fd >= 0) {
+		struct lms_error e = { severity, sqlstate, msg, hint };
+		struct lms_out out;
+		out.len = 0;
+		if (s->front->fe_error(s->fe, &e, &out) == 0 && out_room(&s->client.out) >= out.len)
+			lms_buf_append(&s->client.out, out.data, out.len);
+		lms_conn_flush(&s->client);
+	}
+	session_close(s);
+}
+
+/* ---- requests and accounting ---- */
+
+static void request_begin(struct lms_session *s)
+{
+	s->pending++;
+	if (s->ring_len < RING) {
+		s->ring[(s->ring_head + s->ring_len) % RING] = now_us();
+		s->ring_len++;
+	}
+}
+
+static void request_end(struct lms_session *s, uint32_t txn)
+{
+	uint64_t t = now_us();
+	s->txn = (int)txn;
+	s->last_active_us = t;
+	if (s->pending == 0)
+		return; /* the READY that ends the login, or unsolicited */
+	s->pending--;
+	struct lms_stats *st = &s->w->stats;
+	lms_stat_add(&st->requests[s->role][s->req_failed ? 1 : 0], 1);
+	s->req_failed = false;
+	if (s->ring_len > 0) {
+		lms_stats_latency(st, s->role, t - s->ring[s->ring_head]);
+		s->ring_head = (s->ring_head + 1) % RING;
+		s->ring_len--;
+	}
+}
+
+static bool session_idle(const struct lms_session *s)
+{
+	return s->phase == PH_READY && s->pending == 0 && s->txn == LMS_TXN_IDLE &&
+	       s->fwd[C2S] == 0 && s->fwd[S2C] == 0;
+}
+
+/* ---- backend connection ---- */
+
+static void backend_fail(struct lms_session *s, int kind, const char *what)
+{
+	lms_stat_add(&s->w->stats.errors[kind], 1);
+	lms_log(LMS_LOG_LEVEL_WARN, "backend_error", "worker=%d peer=%s backend=%s role=%s error=\"%s\"",
+		s->w->id, s->peer, s->backend->label, s->backend->role_name, what);
+	session_error(s, "FATAL", "08006", "check that the database is running and reachable from molt-lms",
+		      "molt-lms: %s database %s: %s", s->backend->role_name, s->backend->label, what);
+}
+
+static void backend_send_start(struct lms_session *s, int tls_active)
+{
+	struct lms_out out;
+	struct lms_result res;
+	out.len = 0;
+	memset(&res, 0, sizeof(res));
+	struct lms_startup st = {
+		.family = s->front->family, .user = s->user, .database = s->database,
+		.raw = s->startup_raw, .raw_len = s->startup_len,
+	};
+	if (s->bd->be_start(s->be, tls_active, &st, &out, &res) < 0 || res.action == LMS_ACT_FAIL) {
+		backend_fail(s, LMS_ERR_BACKEND_PROTOCOL,
+			     res.error.message ? res.error.message : "cannot build the startup message");
+		return;
+	}
+	lms_buf_append(&s->server.out, out.data, out.len);
+	s->phase = PH_AUTH;
+	int st2 = lms_conn_flush(&s->server);
+	if (st2 == LMS_IO_ERR || st2 == LMS_IO_EOF)
+		backend_fail(s, LMS_ERR_BACKEND_CONNECT, s->server.err[0] ? s->server.err : "connection closed");
+}
+
+static void backend_connected(struct lms_session *s)
+{
+	lms_log(LMS_LOG_LEVEL_DEBUG, "backend_connected", "worker=%d peer=%s backend=%s",
+		s->w->id, s->peer, s->backend->label);
+	backend_send_start(s, 0);
+}
+
+/* Open the source of truth's connection for this session. */
+static void session_connect(struct lms_session *s)
+{
+	s->backend = lms_runtime_truth(s->rt, &s->role);
+	s->bd = s->backend->plugin.d;
+	struct lms_be_opts bo = { .conf = &s->backend->conf, .relay_auth = 1 };
+	memcpy(bo.proxy_key, s->proxy_key, 8);
+	s->be = s->bd->be_new(&bo);
+	if (!s->be) {
+		session_error(s, "FATAL", "53200", NULL, "molt-lms: out of memory");
+		return;
+	}
+	int fd = socket(s->backend->addr.ss_family, SOCK_STREAM, 0);
+	if (fd < 0) {
+		backend_fail(s, LMS_ERR_BACKEND_CONNECT, strerror(errno));
+		return;
+	}
+	if (lms_conn_init(&s->server, s->w->base, fd, on_server, s) < 0) {
+		close(fd);
+		backend_fail(s, LMS_ERR_BACKEND_CONNECT, "cannot set up the socket");
+		return;
+	}
+	s->has_server = true;
+	s->phase = PH_CONNECTING;
+	timer_arm(s, s->rt->cfg->connect_timeout > 0 ? s->rt->cfg->connect_timeout : 3600);
+	int st = lms_conn_connect(&s->server, (const struct sockaddr *)&s->backend->addr, s->backend->addrlen);
+	if (st == LMS_IO_OK)
+		backend_connected(s);
+	else if (st == LMS_IO_ERR)
+		backend_fail(s, LMS_ERR_BACKEND_CONNECT, s->server.err);
+}
+
+/* ---- applying a decoded message ---- */
+
+/* Remember what the client's startup said; the backend plugin needs it. */
+static int keep_startup(struct lms_session *s, const struct lms_result *res)
+{
+	const struct lms_startup *st = &res->startup;
+	s->startup_raw = malloc(st->raw_len ? st->raw_len : 1);
+	s->user = strdup(st->user ? st->user : "");
+	s->database = strdup(st->database ? st->database : "");
+	if (!s->startup_raw || !s->user || !s->database)
+		return -1;
+	memcpy(s->startup_raw, st->raw, st->raw_len);
+	s->startup_len = st->raw_len;
+	return 0;
+}
+
+static void do_cancel(struct lms_session *s, const struct lms_result *res)
+{
+	const struct lms_backend *b;
+	uint8_t key[LMS_KEY_MAX];
+	size_t key_len;
+	lms_stat_add(&s->w->stats.cancels, 1);
+	if (res->key_len != 8 || lms_cancel_lookup(res->key, &b, key, &key_len) < 0) {
+		lms_log(LMS_LOG_LEVEL_INFO, "cancel_unknown", "worker=%d peer=%s", s->w->id, s->peer);
+		return;
+	}
+	lms_log(LMS_LOG_LEVEL_INFO, "cancel", "worker=%d peer=%s backend=%s", s->w->id, s->peer, b->label);
+	lms_cancel_send(s->w->base, b, key, key_len);
+}
+
+/* Act on a client message's decode result.  Returns -1 to stop pumping. */
+static int apply_front(struct lms_session *s, const struct lms_result *res)
+{
+	switch (res->action) {
+	case LMS_ACT_NONE:
+		return 0;
+	case LMS_ACT_START_TLS:
+		if (lms_buf_len(&s->client.in) > 0) {
+			lms_stat_add(&s->w->stats.errors[LMS_ERR_CLIENT_PROTOCOL], 1);
+			session_error(s, "FATAL", "08P01", NULL,
+				      "molt-lms: received unencrypted data after the TLS request");
+			return -1;
+		}
+		s->tls_after_flush = true;
+		s->phase = PH_CLIENT_TLS;
+		return -1;
+	case LMS_ACT_CONNECT:
+		lms_log(LMS_LOG_LEVEL_INFO, "conn_startup", "worker=%d peer=%s user=%s database=%s tls=%d",
+			s->w->id, s->peer, s->user, s->database, s->client.ssl != NULL);
+		session_connect(s);
+		return -1;
+	case LMS_ACT_CANCEL:
+		do_cancel(s, res);
+		session_close(s);
+		return -1;
+	case LMS_ACT_CLOSE:
+		session_close(s);
+		return -1;
+	default:
+		lms_stat_add(&s->w->stats.errors[LMS_ERR_CLIENT_PROTOCOL], 1);
+		session_error(s, "FATAL", "08P01", NULL, "molt-lms: unexpected message");
+		return -1;
+	}
+}
+
+/* Act on a backend message's decode result.  Returns -1 to stop pumping. */
+static int apply_back(struct lms_session *s, const struct lms_result *res)
+{
+	switch (res->action) {
+	case LMS_ACT_NONE:
+		return 0;
+	case LMS_ACT_START_TLS:
+		if (!s->backend->tls || lms_buf_len(&s->server.in) > 0) {
+			backend_fail(s, LMS_ERR_BACKEND_PROTOCOL, "unexpected TLS negotiation");
+			return -1;
+		}
+		if (lms_conn_tls_begin(&s->server, s->backend->tls, false, s->backend->conf.host,
+				       s->backend->conf.tls_mode == LMS_TLS_VERIFY_FULL) != LMS_IO_OK) {
+			backend_fail(s, LMS_ERR_BACKEND_TLS, s->server.err);
+			return -1;
+		}
+		s->phase = PH_BACKEND_TLS;
+		backend_tls_step(s);
+		return -1;
+	case LMS_ACT_AUTH_OK:
+		lms_log(LMS_LOG_LEVEL_DEBUG, "auth_ok", "worker=%d peer=%s user=%s", s->w->id, s->peer, s->user);
+		return 0;
+	case LMS_ACT_BACKEND_KEY:
+		if (lms_cancel_register(s->proxy_key, s->backend, res->key, res->key_len) == 0)
+			s->key_registered = true;
+		return 0;
+	case LMS_ACT_READY:
+		if (s->phase != PH_READY) {
+			s->phase = PH_READY;
+			s->last_active_us = now_us();
+			if (s->timer)
+				evtimer_del(s->timer);
+			lms_log(LMS_LOG_LEVEL_DEBUG, "session_ready", "worker=%d peer=%s user=%s database=%s",
+				s->w->id, s->peer, s->user, s->database);
+		}
+		request_end(s, res->txn);
+		return 0;
+	case LMS_ACT_FAIL:
+		backend_fail(s, LMS_ERR_BACKEND_TLS, res->error.message ? res->error.message : "refused");
+		return -1;
+	case LMS_ACT_CLOSE:
+		session_close(s);
+		return -1;
+	default:
+		backend_fail(s, LMS_ERR_BACKEND_PROTOCOL, "unexpected action from the plugin");
+		return -1;
+	}
+}
+
+/* ---- the pump ---- */
+
+static size_t out_room(struct lms_buf *b)
+{
+	return b->data ? LMS_BUF_SIZE - lms_buf_len(b) : LMS_BUF_SIZE;
+}
+
+/* Decode one whole message and carry out the verdict.  Returns 1 when it
+ * was consumed, 0 when the destination has no room yet, -1 to stop. */
+static int pump_decoded(struct lms_session *s, int d, const uint8_t *p, size_t len, uint32_t flags)
+{
+	struct lms_conn *src = d == C2S ? &s->client : &s->server;
+	struct lms_conn *dst = d == C2S ? &s->server : &s->client;
+	struct lms_out out;
+	struct lms_result res;
+	/* Room for the largest thing the verdict may add, checked up front so
+	 * that a decode is never repeated (decoders may keep state). */
+	size_t need = len > LMS_OUT_MAX ? len : LMS_OUT_MAX;
+	if (out_room(&src->out) < LMS_OUT_MAX || (dst->fd >= 0 && out_room(&dst->out) < need))
+		return 0;
+	out.len = 0;
+	memset(&res, 0, sizeof(res));
+	int rc = d == C2S ? s->front->fe_decode(s->fe, p, len, &out, &res)
+			  : s->bd->be_decode(s->be, p, len, &out, &res);
+	if (rc < 0) {
+		int kind = d == C2S ? LMS_ERR_CLIENT_PROTOCOL : LMS_ERR_BACKEND_PROTOCOL;
+		lms_stat_add(&s->w->stats.errors[kind], 1);
+		if (d == C2S)
+			session_error(s, "FATAL", "08P01", NULL, "molt-lms: invalid message from the client");
+		else
+			backend_fail(s, kind, "invalid message from the database");
+		return -1;
+	}
+	switch (res.verdict) {
+	case LMS_FORWARD:
+		if (dst->fd < 0)
+			goto no_peer;
+		lms_buf_append(&dst->out, p, len);
+		break;
+	case LMS_REWRITE:
+		if (dst->fd < 0)
+			goto no_peer;
+		lms_buf_append(&dst->out, out.data, out.len);
+		break;
+	case LMS_REPLY:
+		lms_buf_append(&src->out, out.data, out.len);
+		break;
+	default:
+		break;
+	}
+	/* Pointers in res may point into the input: copy before consuming. */
+	if (res.action == LMS_ACT_CONNECT && keep_startup(s, &res) < 0) {
+		lms_buf_consume(&src->in, len);
+		session_error(s, "FATAL", "53200", NULL, "molt-lms: out of memory");
+		return -1;
+	}
+	lms_buf_consume(&src->in, len);
+	if (d == C2S && (flags & LMS_FRAME_ENDS_REQUEST))
+		request_begin(s);
+	return (d == C2S ? apply_front(s, &res) : apply_back(s, &res)) < 0 ? -1 : 1;
+no_peer:
+	lms_buf_consume(&src->in, len);
+	session_error(s, "FATAL", "08P01", NULL, "molt-lms: message before the database connection is ready");
+	return -1;
+}
+
+/* Account for a message streamed without decoding. */
+static void note_frame(struct lms_session *s, int d, const struct lms_frame *f)
+{
+	if (d == C2S) {
+		if (f->flags & LMS_FRAME_ENDS_REQUEST)
+			request_begin(s);
+		if (f->kind == LMS_MSG_TERMINATE)
+			s->draining = true; /* forward it, then close below */
+		s->last_s2c_error = false;
+		return;
+	}
+	s->last_s2c_error = f->kind == LMS_MSG_ERROR;
+	if (f->kind == LMS_MSG_ERROR)
+		s->req_failed = true;
+}
+
+/* Can messages flow in direction d in the current phase? */
+static bool pump_allowed(const struct lms_session *s, int d)
+{
+	if (s->closing || s->dead)
+		return false;
+	if (d == C2S)
+		return s->phase == PH_STARTUP || s->phase == PH_AUTH || s->phase == PH_READY;
+	return s->phase == PH_AUTH || s->phase == PH_READY;
+}
+
+/* Move messages from one side's input to the other side's output until
+ * input runs out, output fills, or the phase changes. */
+static void pump(struct lms_session *s, int d)
+{
+	struct lms_conn *src = d == C2S ? &s->client : &s->server;
+	struct lms_conn *dst = d == C2S ? &s->server : &s->client;
+	uint64_t moved = 0;
+	while (pump_allowed(s, d) && lms_buf_len(&src->in) > 0) {
+		const uint8_t *p = lms_buf_head(&src->in);
+		size_t avail = lms_buf_len(&src->in);
+		if (s->fwd[d] > 0) {
+			size_t n = avail < s->fwd[d] ? avail : (size_t)s->fwd[d];
+			n = lms_buf_append(&dst->out, p, n);
+			if (n == 0)
+				break;
+			lms_buf_consume(&src->in, n);
+			s->fwd[d] -= n;
+			moved += n;
+			continue;
+		}
+		struct lms_frame f = { 0, 0, 0 };
+		int st = d == C2S ? s->front->fe_frame(s->fe, p, avail, &f)
+				  : s->bd->be_frame(s->be, p, avail, &f);
+		if (st == LMS_FRAME_NEED_MORE)
+			break;
+		if (st != LMS_FRAME_OK || f.len == 0 ||
+		    ((f.flags & LMS_FRAME_NEED_BODY) && f.len > LMS_DECODE_MAX)) {
+			int kind = d == C2S ? LMS_ERR_CLIENT_PROTOCOL : LMS_ERR_BACKEND_PROTOCOL;
+			lms_stat_add(&s->w->stats.errors[kind], 1);
+			if (d == C2S)
+				session_error(s, "FATAL", "08P01", NULL, "molt-lms: invalid message from the client");
+			else
+				backend_fail(s, kind, "invalid message from the database");
+			break;
+		}
+		if (f.flags & LMS_FRAME_NEED_BODY) {
+			if (avail < f.len)
+				break;
+			if (d == S2C)
+				s->last_s2c_error = f.kind == LMS_MSG_ERROR;
+			int rc = pump_decoded(s, d, p, (size_t)f.len, f.flags);
+			if (rc <= 0)
+				break;
+			moved += f.len;
+			continue;
+		}
+		if (!s->has_server) {
+			lms_stat_add(&s->w->stats.errors[LMS_ERR_CLIENT_PROTOCOL], 1);
+			session_error(s, "FATAL", "08P01", NULL, "molt-lms: unexpected message before login");
+			break;
+		}
+		note_frame(s, d, &f);
+		s->fwd[d] = f.len;
+	}
+	if (moved)
+		lms_stat_add(d == C2S ? &s->w->stats.bytes_in : &s->w->stats.bytes_out, moved);
+}
+
+/* ---- flushing and reading ---- */
+
+/* Send the server's pending output; handle loss of the backend. */
+static void flush_server(struct lms_session *s)
+{
+	if (!s->has_server || s->phase == PH_CONNECTING || s->phase == PH_BACKEND_TLS)
+		return;
+	int st = lms_conn_flush(&s->server);
+	if (st == LMS_IO_ERR || st == LMS_IO_EOF)
+		backend_fail(s, LMS_ERR_BACKEND_LOST, s->server.err[0] ? s->server.err : "connection lost");
+}
+
+/* Send the client's pending output. */
+static void flush_client(struct lms_session *s)
+{
+	if (s->phase == PH_CLIENT_TLS && !s->tls_after_flush)
+		return;
+	int st = lms_conn_flush(&s->client);
+	if (st == LMS_IO_ERR || st == LMS_IO_EOF) {
+		s->dead = true;
+		return;
+	}
+	if (st == LMS_IO_OK && s->closing)
+		s->dead = true;
+}
+
+/* Client TLS handshake step. */
+static void client_tls_step(struct lms_session *s)
+{
+	if (s->tls_after_flush) {
+		if (lms_buf_len(&s->client.out) > 0)
+			return;
+		s->tls_after_flush = false;
+		if (lms_conn_tls_begin(&s->client, s->rt->server_tls, true, NULL, false) != LMS_IO_OK) {
+			s->dead = true;
+			return;
+		}
+	}
+	int st = lms_conn_tls_handshake(&s->client);
+	if (st == LMS_IO_AGAIN)
+		return;
+	if (st != LMS_IO_OK) {
+		lms_stat_add(&s->w->stats.errors[LMS_ERR_CLIENT_TLS], 1);
+		lms_log(LMS_LOG_LEVEL_INFO, "client_tls_failed", "worker=%d peer=%s error=\"%s\"",
+			s->w->id, s->peer, s->client.err);
+		s->dead = true;
+		return;
+	}
+	s->front->fe_tls_done(s->fe);
+	s->phase = PH_STARTUP;
+}
+
+/* Backend TLS handshake step. */
+static void backend_tls_step(struct lms_session *s)
+{
+	int st = lms_conn_tls_handshake(&s->server);
+	if (st == LMS_IO_AGAIN)
+		return;
+	if (st != LMS_IO_OK) {
+		backend_fail(s, LMS_ERR_BACKEND_TLS, s->server.err);
+		return;
+	}
+	backend_send_start(s, 1);
+}
+
+/* Read from one side; returns false if the session ends. */
+static bool read_side(struct lms_session *s, int d)
+{
+	struct lms_conn *c = d == C2S ? &s->client : &s->server;
+	size_t n;
+	int st = lms_conn_read(c, &n);
+	if (st == LMS_IO_OK || st == LMS_IO_AGAIN)
+		return true;
+	if (d == C2S) {
+		if (st == LMS_IO_ERR)
+			lms_log(LMS_LOG_LEVEL_INFO, "client_read_error", "worker=%d peer=%s error=\"%s\"",
+				s->w->id, s->peer, c->err);
+		s->dead = true;
+		return false;
+	}
+	/* The backend went away. */
+	if (s->phase < PH_READY && s->last_s2c_error) {
+		session_close(s); /* its own error was already forwarded */
+		return false;
+	}
+	backend_fail(s, LMS_ERR_BACKEND_LOST, st == LMS_IO_EOF ? "the database closed the connection" : c->err);
+	return false;
+}
+
+/* Input is processed and forwarded; maybe the session can now close. */
+static void after_pump(struct lms_session *s)
+{
+	if (s->draining && !s->closing && s->phase == PH_READY && s->fwd[C2S] == 0 &&
+	    lms_buf_len(&s->server.out) == 0 && (session_idle(s) || s->client.fd < 0)) {
+		/* Terminate was forwarded (or shutdown and idle). */
+		if (s->rt->shutting_down && lms_buf_len(&s->client.in) == 0)
+			session_error(s, "FATAL", "57P01", "reconnect: another molt-lms instance will serve you",
+				      "molt-lms is shutting down");
+		else
+			session_close(s);
+	}
+}
+
+/* ---- event callbacks ---- */
+
+static void on_client(struct lms_conn *c, short what, void *arg)
+{
+	struct lms_session *s = arg;
+	if (s->phase == PH_CLIENT_TLS) {
+		flush_client(s);
+		if (!s->dead)
+			client_tls_step(s);
+		if (s->dead || s->phase == PH_CLIENT_TLS)
+			goto out;
+		what = EV_READ; /* bytes may already wait inside TLS */
+	}
+	if ((what & EV_WRITE) || (c->write_wants_read && (what & EV_READ))) {
+		flush_client(s);
+		if (!s->dead && s->has_server) {
+			pump(s, S2C);
+			flush_client(s);
+			if (!s->dead && c->tls_pending == false && s->server.tls_pending)
+				lms_conn_kick(&s->server);
+		}
+	}
+	if (!s->dead && ((what & EV_READ) || (c->read_wants_write && (what & EV_WRITE)))) {
+		if (read_side(s, C2S)) {
+			pump(s, C2S);
+			flush_server(s);
+			flush_client(s);
+			after_pump(s);
+		}
+	}
+out:
+	if (!s->dead)
+		session_update(s);
+	if (s->dead)
+		session_free(s);
+}
+
+static void on_server(struct lms_conn *c, short what, void *arg)
+{
+	struct lms_session *s = arg;
+	if (s->phase == PH_CONNECTING) {
+		if (lms_conn_connect_done(c) != LMS_IO_OK)
+			backend_fail(s, LMS_ERR_BACKEND_CONNECT, c->err);
+		else
+			backend_connected(s);
+		goto out;
+	}
+	if (s->phase == PH_BACKEND_TLS) {
+		backend_tls_step(s);
+		if (s->dead || s->phase == PH_BACKEND_TLS)
+			goto out;
+	}
+	if ((what & EV_WRITE) || (c->write_wants_read && (what & EV_READ))) {
+		flush_server(s);
+		if (!s->dead) {
+			pump(s, C2S);
+			flush_server(s);
+		}
+	}
+	if (!s->dead && ((what & EV_READ) || (c->read_wants_write && (what & EV_WRITE)))) {
+		if (read_side(s, S2C)) {
+			pump(s, S2C);
+			flush_client(s);
+			flush_server(s);
+			after_pump(s);
+		}
+	}
+out:
+	if (!s->dead)
+		session_update(s);
+	if (s->dead)
+		session_free(s);
+}
+
+static void on_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct lms_session *s = arg;
+	(void)fd;
+	(void)what;
+	if (s->closing) {
+		s->dead = true;
+	} else if (s->phase != PH_READY) {
+		lms_stat_add(&s->w->stats.errors[LMS_ERR_TIMEOUT], 1);
+		backend_fail(s, LMS_ERR_TIMEOUT, "timed out connecting and logging in (see --connect-timeout)");
+	} else {
+		double idle = s->rt->cfg->idle_timeout;
+		double quiet = (double)(now_us() - s->last_active_us) / 1e6;
+		if (idle > 0 && session_idle(s) && quiet >= idle) {
+			lms_stat_add(&s->w->stats.errors[LMS_ERR_TIMEOUT], 1);
+			session_error(s, "FATAL", "57P05", NULL,
+				      "molt-lms: closing the connection after %.0f s idle (see --idle-timeout)", idle);
+		} else if (idle > 0) {
+			timer_arm(s, quiet < idle ? idle - quiet : idle);
+		}
+	}
+	if (!s->dead)
+		session_update(s);
+	if (s->dead)
+		session_free(s);
+}
+
+/* Decide which sides may read, and arm their events. */
+static void session_update(struct lms_session *s)
+{
+	bool c_room = lms_buf_len(&s->client.in) < LMS_BUF_SIZE;
+	bool s_room = lms_buf_len(&s->server.in) < LMS_BUF_SIZE;
+	bool serving = !s->closing && (s->phase == PH_STARTUP || s->phase == PH_AUTH || s->phase == PH_READY ||
+				       s->phase == PH_CLIENT_TLS);
+	/* Back-pressure: stop reading a side whose peer's output is full. */
+	bool srv_out_ok = !s->has_server || out_room(&s->server.out) > 0;
+	bool cli_out_ok = out_room(&s->client.out) > 0;
+	s->client.want_read = serving && c_room && srv_out_ok;
+	if (s->has_server)
+		s->server.want_read = !s->closing && (s->phase == PH_AUTH || s->phase == PH_READY) &&
+				      s_room && cli_out_ok;
+	lms_conn_update_events(&s->client);
+	if (s->has_server)
+		lms_conn_update_events(&s->server);
+	if (s->phase == PH_READY && s->rt->cfg->idle_timeout > 0 && s->timer && !evtimer_pending(s->timer, NULL))
+		timer_arm(s, s->rt->cfg->idle_timeout);
+	if (s->client.want_read && s->client.tls_pending)
+		lms_conn_kick(&s->client);
+	if (s->has_server && s->server.want_read && s->server.tls_pending)
+		lms_conn_kick(&s->server);
+}
+
+/* ---- entry points ---- */
+
+void lms_session_accept(struct lms_worker *w, int fd)
+{
+	struct lms_runtime *rt = w->rt;
+	struct lms_session *s = calloc(1, sizeof(*s));
+	if (!s) {
+		close(fd);
+		return;
+	}
+	s->w = w;
+	s->rt = rt;
+	s->front = rt->front;
+	s->client.fd = -1;
+	s->server.fd = -1;
+	s->started_us = now_us();
+	lms_worker_add_session(w, s);
+	lms_stat_add(&w->stats.conns_total, 1);
+	lms_stat_add(&w->stats.conns_active, 1);
+	int total = __atomic_add_fetch(&rt->active_conns, 1, __ATOMIC_RELAXED);
+	if (lms_conn_init(&s->client, w->base, fd, on_client, s) < 0) {
+		close(fd);
+		s->client.fd = -1;
+		session_free(s);
+		return;
+	}
+	lms_conn_peer_name(&s->client, s->peer, sizeof(s->peer));
+	lms_cancel_new_key(s->proxy_key);
+	struct lms_fe_opts fo = { .tls_available = rt->server_tls != NULL, .tls_required = rt->server_tls != NULL };
+	memcpy(fo.proxy_key, s->proxy_key, 8);
+	s->fe = s->front->fe_new(&fo);
+	s->timer = evtimer_new(w->base, on_timer, s);
+	if (!s->fe || !s->timer) {
+		session_free(s);
+		return;
+	}
+	lms_log(LMS_LOG_LEVEL_DEBUG, "conn_open", "worker=%d peer=%s", w->id, s->peer);
+	if (total > rt->cfg->max_connections || w->draining) {
+		lms_stat_add(&w->stats.errors[LMS_ERR_REJECTED], 1);
+		session_error(s, "FATAL", w->draining ? "57P01" : "53300", NULL,
+			      w->draining ? "molt-lms is shutting down"
+					  : "molt-lms: too many connections (see --max-connections)");
+		if (s->dead) {
+			session_free(s);
+			return;
+		}
+		session_update(s);
+		return;
+	}
+	timer_arm(s, rt->cfg->connect_timeout > 0 ? rt->cfg->connect_timeout : 3600);
+	struct lms_out out;
+	struct lms_result res;
+	out.len = 0;
+	memset(&res, 0, sizeof(res));
+	if (s->front->fe_accept(s->fe, &out, &res) < 0) {
+		session_free(s);
+		return;
+	}
+	lms_buf_append(&s->client.out, out.data, out.len);
+	if (res.action == LMS_ACT_CONNECT)
+		session_connect(s);
+	flush_client(s);
+	if (!s->dead)
+		session_update(s);
+	if (s->dead)
+		session_free(s);
+}
+
+void lms_session_drain(struct lms_session *s)
+{
+	s->draining = true;
+	if (s->closing)
+		return;
+	if (s->phase != PH_READY) {
+		session_error(s, "FATAL", "57P01", NULL, "molt-lms is shutting down");
+	} else if (session_idle(s)) {
+		session_error(s, "FATAL", "57P01", "reconnect: another molt-lms instance will serve you",
+			      "molt-lms is shutting down");
+	}
+	if (!s->dead)
+		session_update(s);
+	if (s->dead)
+		session_free(s);
+}
+
+void lms_session_kill(struct lms_session *s)
+{
+	if (!s->closing)
+		session_error(s, "FATAL", "57P01", NULL,
+			      "molt-lms is shutting down: the shutdown timeout ended this connection");
+	session_free(s);
+}

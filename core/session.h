@@ -1,0 +1,30 @@
+/*
+ * session.h - one client connection and the backend connection it owns.
+ *
+ * A session moves bytes between the two, framed by the dialect plugin:
+ * most messages are streamed through untouched; the few the plugin wants
+ * to see whole (login, ready-for-query) are decoded and may be rewritten.
+ * All I/O of a session happens on its worker's thread.
+ */
+#ifndef LMS_SESSION_H
+#define LMS_SESSION_H
+
+struct lms_worker;
+struct lms_session;
+
+/* Take ownership of an accepted socket. */
+void lms_session_accept(struct lms_worker *w, int fd);
+
+/* Shutdown began: close the session now if idle, or once its running
+ * request and transaction end. */
+void lms_session_drain(struct lms_session *s);
+
+/* Shutdown deadline: tell the client and close now. */
+void lms_session_kill(struct lms_session *s);
+
+/* Intrusive list links used by the worker. */
+struct lms_session *lms_session_next(struct lms_session *s);
+void lms_session_link(struct lms_session *s, struct lms_session **head);
+void lms_session_unlink(struct lms_session *s, struct lms_session **head);
+
+#endif

@@ -1,0 +1,190 @@
+/*
+ * worker.c - worker threads: accept on a SO_REUSEPORT listener, run the
+ * sessions, drain on shutdown.
+ */
+#include "autoconfig.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/thread.h>
+
+#include "buf.h"
+#include "log.h"
+#include "session.h"
+#include "worker.h"
+
+static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *addr,
+		      int len, void *arg)
+{
+	struct lms_worker *w = arg;
+	(void)l;
+	(void)addr;
+	(void)len;
+	lms_session_accept(w, fd);
+}
+
+static void reenable_listener(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	evconnlistener_enable(arg);
+}
+
+static void on_accept_error(struct evconnlistener *l, void *arg)
+{
+	struct lms_worker *w = arg;
+	int e = EVUTIL_SOCKET_ERROR();
+	lms_log(LMS_LOG_LEVEL_WARN, "accept_error", "worker=%d error=\"%s\"", w->id,
+		evutil_socket_error_to_string(e));
+	/* EMFILE and friends: pause accepting briefly instead of spinning. */
+	evconnlistener_disable(l);
+	struct timeval tv = { 0, 100000 };
+	event_base_once(w->base, -1, EV_TIMEOUT, reenable_listener, l, &tv);
+}
+
+/* Drain: stop accepting, close idle sessions, let busy ones finish. */
+static void on_drain(evutil_socket_t fd, short what, void *arg)
+{
+	struct lms_worker *w = arg;
+	(void)fd;
+	(void)what;
+	if (w->draining)
+		return;
+	w->draining = true;
+	if (w->listener) {
+		evconnlistener_free(w->listener);
+		w->listener = NULL;
+	}
+	lms_log(LMS_LOG_LEVEL_INFO, "worker_drain", "worker=%d sessions=%d", w->id, w->nsessions);
+	struct lms_session *s = w->sessions;
+	while (s) {
+		struct lms_session *next = lms_session_next(s);
+		lms_session_drain(s);
+		s = next;
+	}
+	double t = w->rt->cfg->shutdown_timeout;
+	struct timeval tv = { (time_t)t, (suseconds_t)((t - (double)(time_t)t) * 1e6) };
+	evtimer_add(w->deadline_ev, &tv);
+	if (w->nsessions == 0)
+		event_base_loopexit(w->base, NULL);
+}
+
+/* Shutdown timeout: close whatever is left. */
+static void on_deadline(evutil_socket_t fd, short what, void *arg)
+{
+	struct lms_worker *w = arg;
+	(void)fd;
+	(void)what;
+	lms_log(LMS_LOG_LEVEL_WARN, "shutdown_timeout", "worker=%d closing=%d", w->id, w->nsessions);
+	while (w->sessions)
+		lms_session_kill(w->sessions);
+	event_base_loopexit(w->base, NULL);
+}
+
+void lms_worker_add_session(struct lms_worker *w, struct lms_session *s)
+{
+	lms_session_link(s, &w->sessions);
+	w->nsessions++;
+}
+
+void lms_worker_remove_session(struct lms_worker *w, struct lms_session *s)
+{
+	lms_session_unlink(s, &w->sessions);
+	w->nsessions--;
+	if (w->draining && w->nsessions == 0)
+		event_base_loopexit(w->base, NULL);
+}
+
+int lms_workers_init(struct lms_runtime *rt, char *err, size_t errlen)
+{
+	struct sockaddr_storage ss;
+	int sslen = sizeof(ss);
+	const char *listen = rt->cfg->listen;
+	char buf[300];
+	if (listen[0] == ':') {
+		snprintf(buf, sizeof(buf), "0.0.0.0%s", listen);
+		listen = buf;
+	}
+	if (evutil_parse_sockaddr_port(listen, (struct sockaddr *)&ss, &sslen) < 0) {
+		snprintf(err, errlen, "listen: invalid value '%s' (allowed: HOST:PORT, e.g. 0.0.0.0:9043)",
+			 rt->cfg->listen);
+		return -1;
+	}
+	rt->nworkers = rt->cfg->workers;
+	rt->workers = calloc((size_t)rt->nworkers, sizeof(struct lms_worker));
+	if (!rt->workers) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	for (int i = 0; i < rt->nworkers; i++) {
+		struct lms_worker *w = &rt->workers[i];
+		w->id = i;
+		w->rt = rt;
+		w->base = event_base_new();
+		if (!w->base) {
+			snprintf(err, errlen, "cannot create an event loop");
+			return -1;
+		}
+		w->drain_ev = event_new(w->base, -1, 0, on_drain, w);
+		w->deadline_ev = evtimer_new(w->base, on_deadline, w);
+		unsigned flags = LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_REUSEABLE_PORT |
+				 LEV_OPT_CLOSE_ON_EXEC;
+		w->listener = evconnlistener_new_bind(w->base, on_accept, w, flags, 4096,
+						      (struct sockaddr *)&ss, sslen);
+		if (!w->listener) {
+			snprintf(err, errlen, "listen: cannot listen on %s: %s", rt->cfg->listen, strerror(errno));
+			return -1;
+		}
+		evconnlistener_set_error_cb(w->listener, on_accept_error);
+	}
+	return 0;
+}
+
+static void *worker_main(void *arg)
+{
+	struct lms_worker *w = arg;
+	event_base_dispatch(w->base);
+	lms_buf_cache_clear();
+	__atomic_store_n(&w->done, 1, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+int lms_workers_start(struct lms_runtime *rt)
+{
+	for (int i = 0; i < rt->nworkers; i++)
+		if (pthread_create(&rt->workers[i].thread, NULL, worker_main, &rt->workers[i]) != 0)
+			return -1;
+	return 0;
+}
+
+void lms_workers_drain(struct lms_runtime *rt)
+{
+	for (int i = 0; i < rt->nworkers; i++)
+		event_active(rt->workers[i].drain_ev, EV_READ, 0);
+}
+
+void lms_workers_join(struct lms_runtime *rt)
+{
+	for (int i = 0; i < rt->nworkers; i++)
+		pthread_join(rt->workers[i].thread, NULL);
+}
+
+void lms_workers_free(struct lms_runtime *rt)
+{
+	for (int i = 0; i < rt->nworkers; i++) {
+		struct lms_worker *w = &rt->workers[i];
+		if (w->listener)
+			evconnlistener_free(w->listener);
+		if (w->drain_ev)
+			event_free(w->drain_ev);
+		if (w->deadline_ev)
+			event_free(w->deadline_ev);
+		if (w->base)
+			event_base_free(w->base);
+	}
+	free(rt->workers);
+	rt->workers = NULL;
+}

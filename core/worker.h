@@ -1,0 +1,50 @@
+/*
+ * worker.h - one thread, one event_base, one SO_REUSEPORT listener, and
+ * every session accepted on it for that session's whole life.
+ */
+#ifndef LMS_WORKER_H
+#define LMS_WORKER_H
+
+#include <pthread.h>
+#include <stdbool.h>
+
+#include <event2/event.h>
+#include <event2/listener.h>
+
+#include "runtime.h"
+#include "stats.h"
+
+struct lms_session;
+
+struct lms_worker {
+	int id;
+	pthread_t thread;
+	struct event_base *base;
+	struct evconnlistener *listener;
+	struct event *drain_ev;      /* activated by the main thread on SIGTERM */
+	struct event *deadline_ev;   /* shutdown timeout */
+	struct lms_runtime *rt;
+	struct lms_session *sessions;  /* intrusive list, owned */
+	int nsessions;
+	bool draining;
+	int done;                    /* atomic: the thread has finished */
+	struct lms_stats stats;
+};
+
+/* Create the workers' bases and listeners (bound, not yet serving).
+ * Returns 0 or -1 with a message. */
+int lms_workers_init(struct lms_runtime *rt, char *err, size_t errlen);
+
+/* Start the threads. */
+int lms_workers_start(struct lms_runtime *rt);
+
+/* Ask every worker to drain (thread-safe), then wait for them to end. */
+void lms_workers_drain(struct lms_runtime *rt);
+void lms_workers_join(struct lms_runtime *rt);
+void lms_workers_free(struct lms_runtime *rt);
+
+/* Sessions call these to join and leave their worker's list. */
+void lms_worker_add_session(struct lms_worker *w, struct lms_session *s);
+void lms_worker_remove_session(struct lms_worker *w, struct lms_session *s);
+
+#endif

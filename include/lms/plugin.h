@@ -1,0 +1,279 @@
+/*
+ * lms/plugin.h - the one ABI between the molt-lms core and a dialect plugin.
+ *
+ * A plugin is a shared object that exports exactly one symbol,
+ * lms_dialect_entry(), which returns a constant table of functions (struct
+ * lms_dialect).  The core does every byte of I/O; a plugin only looks at
+ * buffers the core hands it and answers with a verdict and an action.
+ *
+ * This header is self-contained: it names no libevent, OpenSSL or jansson
+ * type, so a third-party dialect can be built against the installed copy.
+ *
+ * Versioning: LMS_PLUGIN_ABI_MAJOR changes when an existing member changes
+ * meaning or position; the core refuses a plugin with another major.  New
+ * members are only ever appended (taking a reserved slot); the plugin
+ * reports sizeof(struct lms_dialect) it was built with, and the core treats
+ * members beyond that size as absent.  docs/plugin-abi.md explains how a
+ * dialect maps onto this table, including MySQL.
+ */
+#ifndef LMS_PLUGIN_H
+#define LMS_PLUGIN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define LMS_PLUGIN_ABI_MAJOR 1
+#define LMS_PLUGIN_ABI_MINOR 0
+
+/* Largest message a plugin may ask to see whole (LMS_FRAME_NEED_BODY).
+ * Bigger messages are always streamed through without being decoded. */
+#define LMS_DECODE_MAX (32u * 1024u)
+
+/* Room the core gives a plugin to write replacement or reply bytes. */
+#define LMS_OUT_MAX 8192u
+
+/* Largest opaque cancel key a backend may report. */
+#define LMS_KEY_MAX 32u
+
+/* ---- Values a plugin returns ------------------------------------------ */
+
+enum lms_frame_status {
+	LMS_FRAME_OK = 0,        /* header complete: see struct lms_frame */
+	LMS_FRAME_NEED_MORE = 1, /* not enough bytes to know the length yet */
+	LMS_FRAME_INVALID = 2    /* malformed: the core closes the connection */
+};
+
+/* What one framed message is, as far as the core cares (accounting,
+ * request boundaries, closing). */
+enum lms_msg_kind {
+	LMS_MSG_OTHER = 0,
+	/* client -> server */
+	LMS_MSG_STARTUP,     /* pre-authentication negotiation */
+	LMS_MSG_AUTH,        /* an answer in the authentication exchange */
+	LMS_MSG_QUERY,       /* a complete request that ends in READY */
+	LMS_MSG_EXTENDED,    /* part of a pipelined request (parse/bind/...) */
+	LMS_MSG_SYNC,        /* ends a pipelined request; answered by READY */
+	LMS_MSG_COPY,        /* bulk data inside a COPY */
+	LMS_MSG_TERMINATE,   /* the client says goodbye */
+	/* server -> client */
+	LMS_MSG_AUTH_REQUEST,
+	LMS_MSG_ROW,
+	LMS_MSG_COMPLETE,
+	LMS_MSG_ERROR,
+	LMS_MSG_NOTICE,
+	LMS_MSG_READY,
+	LMS_MSG_ASYNC        /* notifications, parameter status, ... */
+};
+
+/* struct lms_frame.flags */
+#define LMS_FRAME_NEED_BODY 0x1u    /* call decode() with the whole message */
+#define LMS_FRAME_ENDS_REQUEST 0x2u /* this message will be answered by READY */
+
+struct lms_frame {
+	uint64_t len;  /* whole message length, header included (>= 1) */
+	uint32_t kind; /* enum lms_msg_kind */
+	uint32_t flags;
+};
+
+/* What the core does with the message that was decoded. */
+enum lms_verdict {
+	LMS_FORWARD = 0, /* pass the original bytes to the peer */
+	LMS_DROP,        /* swallow it */
+	LMS_REWRITE,     /* send out->data to the peer instead of it */
+	LMS_REPLY        /* send out->data back to the sender, forward nothing */
+};
+
+/* What the core must do next. */
+enum lms_action {
+	LMS_ACT_NONE = 0,
+	LMS_ACT_START_TLS,   /* after flushing the reply: TLS handshake (fe: as
+				server, be: as client).  Any byte already
+				received past this message is a protocol error. */
+	LMS_ACT_CONNECT,     /* fe: startup parameters known (res->startup);
+				connect the backend. */
+	LMS_ACT_CANCEL,      /* fe: cancel the query of the session whose proxy
+				key is res->key; then close this connection. */
+	LMS_ACT_AUTH_OK,     /* be: authentication accepted */
+	LMS_ACT_BACKEND_KEY, /* be: the backend's cancel key is res->key */
+	LMS_ACT_READY,       /* be: idle, res->txn tells the transaction state */
+	LMS_ACT_CLOSE,       /* flush, then close this connection */
+	LMS_ACT_FAIL         /* be: give up on this backend; res->error says
+				why; the core tells the client and closes */
+};
+
+enum lms_txn_state {
+	LMS_TXN_IDLE = 0,
+	LMS_TXN_OPEN = 1,
+	LMS_TXN_FAILED = 2
+};
+
+/* An error the core wants sent to the client, or a plugin reports. */
+struct lms_error {
+	const char *severity; /* "ERROR" or "FATAL" */
+	const char *sqlstate; /* five characters */
+	const char *message;
+	const char *hint;     /* may be NULL */
+};
+
+/* Startup parameters the client sent, for the backend plugin.  Pointers
+ * are valid until the backend's start() returns; raw is the client's own
+ * startup message, usable as-is when families match (fast path). */
+struct lms_startup {
+	const char *family;
+	const char *user;
+	const char *database;
+	const uint8_t *raw;
+	size_t raw_len;
+};
+
+/* Filled by decode(). */
+struct lms_result {
+	uint32_t verdict;  /* enum lms_verdict */
+	uint32_t action;   /* enum lms_action */
+	uint32_t txn;      /* enum lms_txn_state, with LMS_ACT_READY */
+	char sqlstate[6];  /* with LMS_MSG_ERROR messages, "" if unknown */
+	uint8_t key[LMS_KEY_MAX]; /* CANCEL: proxy key; BACKEND_KEY: backend's */
+	uint32_t key_len;
+	struct lms_startup startup;   /* with LMS_ACT_CONNECT */
+	struct lms_error error;       /* with LMS_ACT_FAIL */
+};
+
+/* Bytes a plugin writes: replies, rewrites, startup and cancel packets. */
+struct lms_out {
+	uint8_t data[LMS_OUT_MAX];
+	size_t len;
+};
+
+/* ---- Configuration handed to a plugin ------------------------------- */
+
+enum lms_tls_mode {
+	LMS_TLS_DISABLE = 0,
+	LMS_TLS_PREFER,       /* try TLS, fall back to plain */
+	LMS_TLS_REQUIRE,      /* TLS, no verification */
+	LMS_TLS_VERIFY_CA,    /* TLS, chain checked against rootcert */
+	LMS_TLS_VERIFY_FULL   /* TLS, chain and host name checked */
+};
+
+/* A backend parsed from a connection URL (INIT_SOURCE / INIT_TARGET).
+ * Strings are owned by the core after parse_url() returns (allocated with
+ * host->alloc, freed with host->free). */
+struct lms_backend_conf {
+	char *host;
+	char *port;
+	char *user;
+	char *password;
+	char *database;
+	uint32_t tls_mode; /* enum lms_tls_mode */
+	char *tls_root_cert;
+	char *tls_cert;
+	char *tls_key;
+};
+
+/* Per client connection, for fe_new(). */
+struct lms_fe_opts {
+	int tls_available; /* the proxy has a certificate */
+	int tls_required;  /* refuse clients that do not use TLS */
+	uint8_t proxy_key[8]; /* this session's cancel key, chosen by the core */
+};
+
+/* Per backend connection, for be_new(). */
+struct lms_be_opts {
+	const struct lms_backend_conf *conf;
+	uint8_t proxy_key[8]; /* rewrite the backend's cancel key into this */
+	int relay_auth;       /* 1: the client authenticates through us */
+};
+
+/* Services the core offers a plugin. */
+struct lms_host_api {
+	uint32_t abi_major;
+	uint32_t abi_minor;
+	uint32_t size;  /* sizeof(struct lms_host_api) in the core */
+	void (*log)(int level, const char *fmt, ...);
+	void *(*alloc)(size_t n);
+	void (*free)(void *p);
+	char *(*strdup)(const char *s);
+};
+
+#define LMS_LOG_ERROR 0
+#define LMS_LOG_WARN 1
+#define LMS_LOG_INFO 2
+#define LMS_LOG_DEBUG 3
+
+/* ---- The table ------------------------------------------------------- */
+
+struct lms_dialect {
+	uint32_t abi_major;
+	uint32_t abi_minor;
+	uint32_t size;        /* sizeof(struct lms_dialect) in the plugin */
+	const char *name;     /* "postgres", "cockroach", "mysql" */
+	const char *family;   /* wire family: "pgwire", "mysql" */
+	const char *version;  /* plugin version string */
+
+	/* Parse a connection URL into conf.  Returns 0, or -1 with a message
+	 * in err (that never contains the password). */
+	int (*parse_url)(const char *url, struct lms_backend_conf *conf,
+			 char *err, size_t errlen);
+
+	/* Optional, --check-config only: log in to conf and run a trivial
+	 * query, blocking.  Returns 0, or -1 with a message in err. */
+	int (*check_backend)(const struct lms_backend_conf *conf, char *err,
+			     size_t errlen);
+
+	/* Frontend: the application's side.  fe_new returns per-connection
+	 * state owned by the core (freed with fe_free), NULL when out of
+	 * memory. */
+	void *(*fe_new)(const struct lms_fe_opts *opts);
+	void (*fe_free)(void *fe);
+	/* Called once on accept.  Server-first protocols write a greeting
+	 * into out (or ask for LMS_ACT_CONNECT to relay the server's).
+	 * Returns 0 or -1. */
+	int (*fe_accept)(void *fe, struct lms_out *out, struct lms_result *res);
+	/* Frame the next client message from p[0..avail). */
+	int (*fe_frame)(void *fe, const uint8_t *p, size_t avail,
+			struct lms_frame *f);
+	/* Decode one whole message (flagged NEED_BODY).  Returns 0, or -1
+	 * when the message is malformed (the core closes the connection). */
+	int (*fe_decode)(void *fe, const uint8_t *msg, size_t len,
+			 struct lms_out *out, struct lms_result *res);
+	/* The TLS handshake requested by LMS_ACT_START_TLS completed. */
+	void (*fe_tls_done)(void *fe);
+	/* Encode an error for the client.  Returns 0 or -1. */
+	int (*fe_error)(void *fe, const struct lms_error *err,
+			struct lms_out *out);
+
+	/* Backend: one connection to a database. */
+	void *(*be_new)(const struct lms_be_opts *opts);
+	void (*be_free)(void *be);
+	/* Connected (tls_active=0) or TLS established (tls_active=1): write
+	 * the first bytes to send (TLS negotiation or startup).  res->action
+	 * may be START_TLS or FAIL.  Returns 0 or -1. */
+	int (*be_start)(void *be, int tls_active,
+			const struct lms_startup *startup, struct lms_out *out,
+			struct lms_result *res);
+	int (*be_frame)(void *be, const uint8_t *p, size_t avail,
+			struct lms_frame *f);
+	int (*be_decode)(void *be, const uint8_t *msg, size_t len,
+			 struct lms_out *out, struct lms_result *res);
+	/* Encode a cancel request for a backend key.  Returns 0 or -1. */
+	int (*be_cancel)(const uint8_t *key, size_t key_len,
+			 struct lms_out *out);
+
+	void *reserved[16];
+};
+
+/* The one exported symbol.  The plugin checks host->abi_major and returns
+ * NULL when it cannot work with this core. */
+typedef const struct lms_dialect *(*lms_dialect_entry_fn)(
+	const struct lms_host_api *host);
+
+#define LMS_DIALECT_ENTRY_SYMBOL "lms_dialect_entry"
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* LMS_PLUGIN_H */

@@ -1,0 +1,272 @@
+/*
+ * backend.c - the database's side of PostgreSQL protocol v3: TLS
+ * negotiation, the relayed login (cancel keys rewritten, channel binding
+ * withheld), then ready-for-query tracking.
+ */
+#include "autoconfig.h"
+
+#include <string.h>
+
+#include "pgwire.h"
+
+enum be_phase { BE_INIT = 0, BE_SSL_WAIT, BE_TYPED };
+
+struct pg_be {
+	int phase;
+	uint32_t tls_mode;
+	uint8_t proxy_key[8];
+	uint8_t startup[PG_MAX_STARTUP]; /* sent after TLS negotiation */
+	size_t startup_len;
+};
+
+void *pg_be_new(const struct lms_be_opts *opts)
+{
+	struct pg_be *be = pg_host->alloc(sizeof(*be));
+	if (!be)
+		return NULL;
+	memset(be, 0, sizeof(*be));
+	be->tls_mode = opts->conf->tls_mode;
+	memcpy(be->proxy_key, opts->proxy_key, 8);
+	return be;
+}
+
+void pg_be_free(void *be)
+{
+	pg_host->free(be);
+}
+
+/* Append a "key\0value\0" pair; -1 when it does not fit. */
+static int put_param(uint8_t *buf, size_t *len, const char *k, const char *v)
+{
+	size_t kl = strlen(k) + 1, vl = strlen(v) + 1;
+	if (*len + kl + vl + 1 > PG_MAX_STARTUP)
+		return -1;
+	memcpy(buf + *len, k, kl);
+	memcpy(buf + *len + kl, v, vl);
+	*len += kl + vl;
+	return 0;
+}
+
+/* The startup message: the client's own bytes when it spoke pgwire,
+ * otherwise one built from its user and database. */
+static int build_startup(struct pg_be *be, const struct lms_startup *st)
+{
+	if (st->family && strcmp(st->family, "pgwire") == 0 && st->raw && st->raw_len <= PG_MAX_STARTUP) {
+		memcpy(be->startup, st->raw, st->raw_len);
+		be->startup_len = st->raw_len;
+		return 0;
+	}
+	size_t len = 8;
+	pg_put32(be->startup + 4, PG_PROTOCOL_3);
+	if (put_param(be->startup, &len, "user", st->user ? st->user : "") < 0 ||
+	    put_param(be->startup, &len, "database", st->database ? st->database : "") < 0)
+		return -1;
+	be->startup[len++] = 0;
+	pg_put32(be->startup, (uint32_t)len);
+	be->startup_len = len;
+	return 0;
+}
+
+int pg_be_start(void *arg, int tls_active, const struct lms_startup *startup, struct lms_out *out,
+		struct lms_result *res)
+{
+	struct pg_be *be = arg;
+	if (be->phase == BE_INIT) {
+		if (build_startup(be, startup) < 0) {
+			res->action = LMS_ACT_FAIL;
+			res->error.message = "startup parameters too long";
+			return 0;
+		}
+		if (!tls_active && be->tls_mode != LMS_TLS_DISABLE) {
+			pg_put32(out->data, 8);
+			pg_put32(out->data + 4, PG_SSL_REQUEST);
+			out->len = 8;
+			be->phase = BE_SSL_WAIT;
+			return 0;
+		}
+	}
+	memcpy(out->data, be->startup, be->startup_len);
+	out->len = be->startup_len;
+	be->phase = BE_TYPED;
+	return 0;
+}
+
+int pg_be_frame(void *arg, const uint8_t *p, size_t avail, struct lms_frame *f)
+{
+	struct pg_be *be = arg;
+	if (be->phase == BE_SSL_WAIT) {
+		if (avail < 1)
+			return LMS_FRAME_NEED_MORE;
+		f->len = 1;
+		f->kind = LMS_MSG_STARTUP;
+		f->flags = LMS_FRAME_NEED_BODY;
+		return LMS_FRAME_OK;
+	}
+	if (be->phase != BE_TYPED)
+		return LMS_FRAME_INVALID;
+	int st = pg_frame_typed(p, avail, f);
+	if (st != LMS_FRAME_OK)
+		return st;
+	switch (p[0]) {
+	case 'R':
+		f->kind = LMS_MSG_AUTH_REQUEST;
+		f->flags = LMS_FRAME_NEED_BODY;
+		if (f->len > LMS_DECODE_MAX)
+			return LMS_FRAME_INVALID;
+		break;
+	case 'K':
+	case 'Z':
+		f->kind = p[0] == 'Z' ? LMS_MSG_READY : LMS_MSG_OTHER;
+		f->flags = LMS_FRAME_NEED_BODY;
+		if (f->len > 64)
+			return LMS_FRAME_INVALID;
+		break;
+	case 'D':
+		f->kind = LMS_MSG_ROW;
+		break;
+	case 'C':
+		f->kind = LMS_MSG_COMPLETE;
+		break;
+	case 'E':
+		f->kind = LMS_MSG_ERROR;
+		break;
+	case 'N':
+		f->kind = LMS_MSG_NOTICE;
+		break;
+	case 'A':
+	case 'S':
+		f->kind = LMS_MSG_ASYNC;
+		break;
+	default:
+		break;
+	}
+	return LMS_FRAME_OK;
+}
+
+static int be_fail(struct lms_result *res, const char *msg)
+{
+	res->verdict = LMS_DROP;
+	res->action = LMS_ACT_FAIL;
+	res->error.severity = "FATAL";
+	res->error.sqlstate = "08004";
+	res->error.message = msg;
+	return 0;
+}
+
+/* The server's one-byte answer to SSLRequest. */
+static int be_ssl_answer(struct pg_be *be, uint8_t c, struct lms_out *out, struct lms_result *res)
+{
+	if (c == 'S') {
+		res->verdict = LMS_DROP;
+		res->action = LMS_ACT_START_TLS;
+		return 0;
+	}
+	if (c != 'N')
+		return be_fail(res, "the database answered the TLS request with an unexpected byte");
+	if (be->tls_mode != LMS_TLS_PREFER)
+		return be_fail(res, "the database does not accept TLS, but the URL's sslmode requires it");
+	memcpy(out->data, be->startup, be->startup_len);
+	out->len = be->startup_len;
+	be->phase = BE_TYPED;
+	res->verdict = LMS_REPLY;
+	return 0;
+}
+
+/* AuthenticationSASL: drop SCRAM-SHA-256-PLUS, whose channel binding is
+ * tied to the database's own TLS certificate and cannot pass a proxy. */
+static int be_sasl(const uint8_t *msg, size_t len, struct lms_out *out, struct lms_result *res)
+{
+	size_t i = 9, o = 9;
+	int kept = 0;
+	while (i < len && msg[i] != 0) {
+		size_t n = strnlen((const char *)msg + i, len - i);
+		if (i + n >= len)
+			return -1;
+		if (strcmp((const char *)msg + i, "SCRAM-SHA-256-PLUS") != 0) {
+			if (o + n + 2 > LMS_OUT_MAX)
+				return -1;
+			memcpy(out->data + o, msg + i, n + 1);
+			o += n + 1;
+			kept++;
+		}
+		i += n + 1;
+	}
+	if (i >= len)
+		return -1;
+	if (!kept)
+		return be_fail(res, "the database offers only SCRAM with channel binding, which cannot be relayed by a proxy");
+	memcpy(out->data, msg, 9);
+	out->data[o++] = 0;
+	pg_put32(out->data + 1, (uint32_t)(o - 1));
+	out->len = o;
+	res->verdict = LMS_REWRITE;
+	return 0;
+}
+
+static int be_auth(const uint8_t *msg, size_t len, struct lms_out *out, struct lms_result *res)
+{
+	if (len < 9)
+		return -1;
+	uint32_t code = pg_get32(msg + 5);
+	res->verdict = LMS_FORWARD;
+	switch (code) {
+	case 0:
+		res->action = LMS_ACT_AUTH_OK;
+		return 0;
+	case 3:  /* cleartext */
+	case 5:  /* md5 */
+	case 11: /* SASL continue */
+	case 12: /* SASL final */
+		return 0;
+	case 10:
+		return be_sasl(msg, len, out, res);
+	default:
+		return be_fail(res, "the database asked for an authentication method (Kerberos, GSSAPI or SSPI) "
+			       "that molt-lms cannot relay: use scram-sha-256, md5 or password in pg_hba.conf");
+	}
+}
+
+int pg_be_decode(void *arg, const uint8_t *msg, size_t len, struct lms_out *out, struct lms_result *res)
+{
+	struct pg_be *be = arg;
+	if (be->phase == BE_SSL_WAIT)
+		return len == 1 ? be_ssl_answer(be, msg[0], out, res) : -1;
+	if (len < 5)
+		return -1;
+	switch (msg[0]) {
+	case 'R':
+		return be_auth(msg, len, out, res);
+	case 'K':
+		if (len != 13)
+			return -1;
+		memcpy(res->key, msg + 5, 8);
+		res->key_len = 8;
+		res->action = LMS_ACT_BACKEND_KEY;
+		res->verdict = LMS_REWRITE;
+		memcpy(out->data, msg, 5);
+		memcpy(out->data + 5, be->proxy_key, 8);
+		out->len = 13;
+		return 0;
+	case 'Z':
+		if (len != 6)
+			return -1;
+		res->verdict = LMS_FORWARD;
+		res->action = LMS_ACT_READY;
+		res->txn = msg[5] == 'T' ? LMS_TXN_OPEN : msg[5] == 'E' ? LMS_TXN_FAILED : LMS_TXN_IDLE;
+		return msg[5] == 'I' || msg[5] == 'T' || msg[5] == 'E' ? 0 : -1;
+	default:
+		res->verdict = LMS_FORWARD;
+		return 0;
+	}
+}
+
+int pg_be_cancel(const uint8_t *key, size_t key_len, struct lms_out *out)
+{
+	if (key_len != 8)
+		return -1;
+	pg_put32(out->data, 16);
+	pg_put32(out->data + 4, PG_CANCEL_REQUEST);
+	memcpy(out->data + 8, key, 8);
+	out->len = 16;
+	return 0;
+}

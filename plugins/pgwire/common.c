@@ -1,0 +1,83 @@
+/*
+ * common.c - framing and error encoding used by both directions, and the
+ * dialect table.
+ */
+#include "autoconfig.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "pgwire.h"
+
+const struct lms_host_api *pg_host;
+
+int pg_frame_typed(const uint8_t *p, size_t avail, struct lms_frame *f)
+{
+	if (avail < 5)
+		return LMS_FRAME_NEED_MORE;
+	uint32_t len = pg_get32(p + 1);
+	if (len < 4 || len > 0x7fffffffu)
+		return LMS_FRAME_INVALID;
+	f->len = (uint64_t)len + 1;
+	f->kind = LMS_MSG_OTHER;
+	f->flags = 0;
+	return LMS_FRAME_OK;
+}
+
+/* Append one error field (code byte + C string); -1 when out is full. */
+static int put_field(struct lms_out *out, char code, const char *s)
+{
+	size_t n = strlen(s);
+	if (out->len + 2 + n > LMS_OUT_MAX)
+		return -1;
+	out->data[out->len++] = (uint8_t)code;
+	memcpy(out->data + out->len, s, n + 1);
+	out->len += n + 1;
+	return 0;
+}
+
+int pg_error_response(const struct lms_error *err, struct lms_out *out)
+{
+	size_t start = out->len;
+	if (start + 6 > LMS_OUT_MAX)
+		return -1;
+	out->data[out->len++] = 'E';
+	out->len += 4;
+	const char *sev = err->severity ? err->severity : "ERROR";
+	if (put_field(out, 'S', sev) < 0 || put_field(out, 'V', sev) < 0 ||
+	    put_field(out, 'C', err->sqlstate ? err->sqlstate : "XX000") < 0 ||
+	    put_field(out, 'M', err->message ? err->message : "error") < 0 ||
+	    (err->hint && put_field(out, 'H', err->hint) < 0) || out->len + 1 > LMS_OUT_MAX) {
+		out->len = start;
+		return -1;
+	}
+	out->data[out->len++] = 0;
+	pg_put32(out->data + start + 1, (uint32_t)(out->len - start - 1));
+	return 0;
+}
+
+void pg_dialect_fill(struct lms_dialect *d, const char *name)
+{
+	memset(d, 0, sizeof(*d));
+	d->abi_major = LMS_PLUGIN_ABI_MAJOR;
+	d->abi_minor = LMS_PLUGIN_ABI_MINOR;
+	d->size = sizeof(*d);
+	d->name = name;
+	d->family = "pgwire";
+	d->version = PACKAGE_VERSION;
+	d->parse_url = pg_parse_url;
+	d->check_backend = pg_check_backend;
+	d->fe_new = pg_fe_new;
+	d->fe_free = pg_fe_free;
+	d->fe_accept = pg_fe_accept;
+	d->fe_frame = pg_fe_frame;
+	d->fe_decode = pg_fe_decode;
+	d->fe_tls_done = pg_fe_tls_done;
+	d->fe_error = pg_fe_error;
+	d->be_new = pg_be_new;
+	d->be_free = pg_be_free;
+	d->be_start = pg_be_start;
+	d->be_frame = pg_be_frame;
+	d->be_decode = pg_be_decode;
+	d->be_cancel = pg_be_cancel;
+}

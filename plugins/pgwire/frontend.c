@@ -1,0 +1,224 @@
+/*
+ * frontend.c - the application's side of PostgreSQL protocol v3:
+ * SSLRequest/GSSENCRequest, StartupMessage, CancelRequest, then typed
+ * messages streamed to the database untouched.
+ */
+#include "autoconfig.h"
+
+#include <string.h>
+
+#include "pgwire.h"
+
+enum fe_phase { FE_STARTUP = 0, FE_TYPED = 1 };
+
+struct pg_fe {
+	int phase;
+	int tls_available;
+	int tls_required;
+	int is_tls;
+};
+
+void *pg_fe_new(const struct lms_fe_opts *opts)
+{
+	struct pg_fe *fe = pg_host->alloc(sizeof(*fe));
+	if (!fe)
+		return NULL;
+	memset(fe, 0, sizeof(*fe));
+	fe->tls_available = opts->tls_available;
+	fe->tls_required = opts->tls_required;
+	return fe;
+}
+
+void pg_fe_free(void *fe)
+{
+	pg_host->free(fe);
+}
+
+int pg_fe_accept(void *fe, struct lms_out *out, struct lms_result *res)
+{
+	(void)fe;
+	(void)out;
+	res->action = LMS_ACT_NONE; /* the client speaks first */
+	return 0;
+}
+
+void pg_fe_tls_done(void *arg)
+{
+	struct pg_fe *fe = arg;
+	fe->is_tls = 1;
+}
+
+int pg_fe_error(void *fe, const struct lms_error *err, struct lms_out *out)
+{
+	(void)fe;
+	return pg_error_response(err, out);
+}
+
+/* Classify a typed client message for the core. */
+static void fe_classify(uint8_t type, struct lms_frame *f)
+{
+	switch (type) {
+	case 'Q':
+	case 'F':
+		f->kind = LMS_MSG_QUERY;
+		f->flags = LMS_FRAME_ENDS_REQUEST;
+		break;
+	case 'S':
+		f->kind = LMS_MSG_SYNC;
+		f->flags = LMS_FRAME_ENDS_REQUEST;
+		break;
+	case 'P':
+	case 'B':
+	case 'D':
+	case 'E':
+	case 'C':
+	case 'H':
+		f->kind = LMS_MSG_EXTENDED;
+		break;
+	case 'd':
+	case 'c':
+	case 'f':
+		f->kind = LMS_MSG_COPY;
+		break;
+	case 'X':
+		f->kind = LMS_MSG_TERMINATE;
+		break;
+	case 'p':
+		f->kind = LMS_MSG_AUTH;
+		break;
+	default:
+		f->kind = LMS_MSG_OTHER;
+		break;
+	}
+}
+
+int pg_fe_frame(void *arg, const uint8_t *p, size_t avail, struct lms_frame *f)
+{
+	struct pg_fe *fe = arg;
+	if (fe->phase == FE_TYPED) {
+		int st = pg_frame_typed(p, avail, f);
+		if (st == LMS_FRAME_OK)
+			fe_classify(p[0], f);
+		return st;
+	}
+	if (avail < 4)
+		return LMS_FRAME_NEED_MORE;
+	uint32_t len = pg_get32(p);
+	if (len < 8 || len > PG_MAX_STARTUP)
+		return LMS_FRAME_INVALID;
+	f->len = len;
+	f->kind = LMS_MSG_STARTUP;
+	f->flags = LMS_FRAME_NEED_BODY;
+	return LMS_FRAME_OK;
+}
+
+/* Reply with a FATAL error and close. */
+static int fe_refuse(struct lms_out *out, struct lms_result *res, const char *sqlstate,
+		     const char *msg, const char *hint)
+{
+	struct lms_error e = { "FATAL", sqlstate, msg, hint };
+	out->len = 0;
+	if (pg_error_response(&e, out) < 0)
+		return -1;
+	res->verdict = LMS_REPLY;
+	res->action = LMS_ACT_CLOSE;
+	return 0;
+}
+
+/* Find "key\0value\0" pairs; returns the value of key or NULL.  The
+ * message has been checked to end with two NULs. */
+static const char *startup_param(const uint8_t *p, size_t len, const char *key)
+{
+	size_t i = 8;
+	while (i < len && p[i] != 0) {
+		const char *k = (const char *)p + i;
+		size_t klen = strnlen(k, len - i);
+		size_t vi = i + klen + 1;
+		if (vi >= len)
+			return NULL;
+		const char *v = (const char *)p + vi;
+		size_t vlen = strnlen(v, len - vi);
+		if (vi + vlen >= len)
+			return NULL;
+		if (strcmp(k, key) == 0)
+			return v;
+		i = vi + vlen + 1;
+	}
+	return NULL;
+}
+
+/* Every key and value must be NUL-terminated, ending with an empty key. */
+static int startup_well_formed(const uint8_t *p, size_t len)
+{
+	if (len < 9 || p[len - 1] != 0)
+		return 0;
+	size_t i = 8;
+	int fields = 0;
+	while (i < len) {
+		if (p[i] == 0)
+			return i == len - 1 && fields % 2 == 0;
+		size_t n = strnlen((const char *)p + i, len - i);
+		if (i + n >= len)
+			return 0;
+		i += n + 1;
+		fields++;
+	}
+	return 0;
+}
+
+static int fe_startup(struct pg_fe *fe, const uint8_t *msg, size_t len, struct lms_out *out,
+		      struct lms_result *res)
+{
+	if (fe->tls_required && !fe->is_tls)
+		return fe_refuse(out, res, "28000",
+				 "molt-lms requires TLS: connect with sslmode=require (or verify-ca/verify-full)",
+				 "the operator can allow plain connections with --allow-tls-mode-disable");
+	if (!startup_well_formed(msg, len))
+		return fe_refuse(out, res, "08P01", "invalid startup packet layout", NULL);
+	const char *user = startup_param(msg, len, "user");
+	if (!user || !*user)
+		return fe_refuse(out, res, "28000", "no PostgreSQL user name specified in startup packet", NULL);
+	const char *db = startup_param(msg, len, "database");
+	res->verdict = LMS_DROP;
+	res->action = LMS_ACT_CONNECT;
+	res->startup.family = "pgwire";
+	res->startup.user = user;
+	res->startup.database = db && *db ? db : user;
+	res->startup.raw = msg;
+	res->startup.raw_len = len;
+	fe->phase = FE_TYPED;
+	return 0;
+}
+
+int pg_fe_decode(void *arg, const uint8_t *msg, size_t len, struct lms_out *out, struct lms_result *res)
+{
+	struct pg_fe *fe = arg;
+	if (fe->phase != FE_STARTUP || len < 8)
+		return -1;
+	uint32_t code = pg_get32(msg + 4);
+	if (code == PG_SSL_REQUEST && len == 8) {
+		if (fe->is_tls)
+			return fe_refuse(out, res, "08P01", "SSLRequest received over TLS", NULL);
+		out->data[0] = fe->tls_available ? 'S' : 'N';
+		out->len = 1;
+		res->verdict = LMS_REPLY;
+		res->action = fe->tls_available ? LMS_ACT_START_TLS : LMS_ACT_NONE;
+		return 0;
+	}
+	if (code == PG_GSSENC_REQUEST && len == 8) {
+		out->data[0] = 'N';
+		out->len = 1;
+		res->verdict = LMS_REPLY;
+		return 0;
+	}
+	if (code == PG_CANCEL_REQUEST && len == 16) {
+		memcpy(res->key, msg + 8, 8);
+		res->key_len = 8;
+		res->verdict = LMS_DROP;
+		res->action = LMS_ACT_CANCEL;
+		return 0;
+	}
+	if (code >> 16 == 3)
+		return fe_startup(fe, msg, len, out, res);
+	return fe_refuse(out, res, "0A000", "unsupported frontend protocol: molt-lms speaks protocol 3.0", NULL);
+}

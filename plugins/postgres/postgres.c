@@ -1,0 +1,19 @@
+/*
+ * postgres.c - postgres.so: PostgreSQL as source or target.
+ */
+#include "autoconfig.h"
+
+#include "../pgwire/pgwire.h"
+
+static struct lms_dialect dialect;
+
+__attribute__((visibility("default"))) const struct lms_dialect *lms_dialect_entry(const struct lms_host_api *host);
+
+const struct lms_dialect *lms_dialect_entry(const struct lms_host_api *host)
+{
+	if (!host || host->abi_major != LMS_PLUGIN_ABI_MAJOR || host->size < sizeof(struct lms_host_api))
+		return NULL;
+	pg_host = host;
+	pg_dialect_fill(&dialect, "postgres");
+	return &dialect;
+}
