@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Install everything LMS needs to build, test and run its demo on Debian 12.
+# Usage: tests/setup-debian.sh [--bench]   (run as root, or through sudo)
+#   --bench  also install the benchmark anchors (pgbouncer, haproxy)
+set -euo pipefail
+
+if [[ "${1:-}" == "--help" || "${1:-}" == "-h" ]]; then
+	sed -n '2,4p' "$0" | sed 's/^# \{0,1\}//'
+	exit 0
+fi
+
+SUDO=""
+if [[ $(id -u) -ne 0 ]]; then
+	SUDO="sudo"
+fi
+
+packages=(
+	build-essential autoconf automake libtool libtool-bin pkg-config
+	libevent-dev libssl-dev libjansson-dev libpq-dev check
+	postgresql-15 postgresql-client-15 postgresql-contrib
+	python3 python3-psycopg2 python3-pytest
+	clang libclang-rt-14-dev
+	curl ca-certificates openssl procps iproute2 groff-base man-db
+)
+if [[ "${1:-}" == "--bench" ]]; then
+	packages+=(pgbouncer haproxy)
+fi
+
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update
+$SUDO apt-get install -y --no-install-recommends "${packages[@]}"
+# Debian starts a cluster on 5432 when postgresql is installed; LMS's tests
+# use their own clusters and do not need it.
