@@ -183,25 +183,41 @@ IS_ROOT=0
 TMP=$(mktemp -d /tmp/lms-bench.XXXXXX)
 chmod 0711 "$TMP"
 CLUSTER_STARTED=0
-PGB_PID="" HAP_PID="" LMS_PID=""
+PGB_PID="" HAP_PID="" LMS_PID="" PGBENCH_PID=""
 declare -a EXTRA_PIDS=()
 
-stop_pid() {  # stop_pid PID: SIGTERM, wait up to 5 s, then SIGKILL
-    local pid=$1 i
+proc_tree() {  # proc_tree PID: the pid and all its descendants
+    local p=$1 c
+    echo "$p"
+    for c in $(ps -o pid= --ppid "$p" 2>/dev/null); do proc_tree "$c"; done
+}
+
+# stop_pid PID: SIGTERM to a process we started (and its descendants, e.g.
+# worker processes), wait up to 5 s, then SIGKILL what is left
+stop_pid() {
+    local pid=$1 i p alive
+    local -a tree
     [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null || return 0
-    kill -TERM "$pid" 2>/dev/null || true
+    mapfile -t tree < <(proc_tree "$pid")
+    for p in "${tree[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
     for ((i = 0; i < 50; i++)); do
-        kill -0 "$pid" 2>/dev/null || break
+        alive=0
+        for p in "${tree[@]}"; do kill -0 "$p" 2>/dev/null && alive=1; done
+        [[ $alive -eq 1 ]] || break
         sleep 0.1
     done
-    kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
+    for p in "${tree[@]}"; do
+        kill -0 "$p" 2>/dev/null && kill -KILL "$p" 2>/dev/null
+    done
     wait "$pid" 2>/dev/null || true
 }
 
 cleanup() {
     local rc=$? p
     trap - EXIT INT TERM
+    trap '' PIPE   # a closed stdout/stderr (e.g. | head) must not stop the cleanup
     set +e
+    stop_pid "$PGBENCH_PID"
     for p in "${EXTRA_PIDS[@]}"; do stop_pid "$p"; done
     stop_pid "$LMS_PID"
     stop_pid "$HAP_PID"
@@ -420,12 +436,6 @@ start_lms() {  # returns 1 (and drops the target) if molt-lms does not come up
 # ---- /proc helpers --------------------------------------------------------------
 proc_nofile() { awk '/^Max open files/ {print $4}' "/proc/$1/limits" 2>/dev/null || echo "?"; }
 
-proc_tree() {  # proc_tree PID: the pid and all its descendants
-    local p=$1 c
-    echo "$p"
-    for c in $(ps -o pid= --ppid "$p" 2>/dev/null); do proc_tree "$c"; done
-}
-
 tree_rss_kb() {  # sum of VmRSS (kB) over the process tree
     local p sum=0 v
     for p in $(proc_tree "$1"); do
@@ -478,8 +488,12 @@ run_pgbench() {  # run_pgbench WORKLOAD TARGET ROUND
     args=(-h "$HOST" -p "$port" -U "$ADMIN_USER" -S -c "$CLIENTS" -j "$THREADS" -T "$DURATION" -n
           -l "--log-prefix=$prefix")
     [[ $w == select_connect ]] && args+=(-C)
-    out=$(PGPASSWORD=$ADMIN_PW pgbench "${args[@]}" "$BENCH_DB" 2>&1) || rc=$?
-    printf '%s\n' "$out" >"$prefix.out"
+    # in the background so that a signal is handled at once (cleanup stops it)
+    PGPASSWORD=$ADMIN_PW pgbench "${args[@]}" "$BENCH_DB" >"$prefix.out" 2>&1 &
+    PGBENCH_PID=$!
+    wait "$PGBENCH_PID" || rc=$?
+    PGBENCH_PID=""
+    out=$(<"$prefix.out")
     tps=$(sed -n 's/^tps = \([0-9.]*\).*/\1/p' <<<"$out" | head -n 1)
     txns=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' <<<"$out" | head -n 1)
     failed=$(sed -n 's/^number of failed transactions: \([0-9]*\).*/\1/p' <<<"$out" | head -n 1)
@@ -680,10 +694,12 @@ workloads = {
 }
 
 def num(x):
-    try:
-        return float(x)
-    except (TypeError, ValueError):
-        return None
+    for conv in (int, float):
+        try:
+            return conv(x)
+        except (TypeError, ValueError):
+            pass
+    return None
 
 def med(xs):
     xs = [x for x in xs if x is not None]

@@ -37,7 +37,7 @@ static const struct opt opts[] = {
 	{ "config", "LMS_CONFIG", NULL, OPT_STRING, OFF(config_file), NULL,
 	  "JSON file with INIT_SOURCE, INIT_TARGET and any other setting" },
 	{ "source-dialect", "LMS_SOURCE_DIALECT", "sourceDialect", OPT_STRING, OFF(source_dialect),
-	  "postgres|cockroach|mysql", "wire protocol of the source database (required)" },
+	  NULL, "dialect plugin of the source database: postgres, cockroach, mysql (required)" },
 	{ "target-dialect", "LMS_TARGET_DIALECT", "targetDialect", OPT_STRING, OFF(target_dialect),
 	  NULL, "plugin for the target database (default cockroach)" },
 	{ "shadow-mode", "LMS_SHADOW_MODE", "shadowMode", OPT_STRING, OFF(shadow_mode),
@@ -45,7 +45,7 @@ static const struct opt opts[] = {
 	{ "listen", "LMS_LISTEN", "listen", OPT_STRING, OFF(listen), NULL,
 	  "SQL listener HOST:PORT (default 0.0.0.0:9043)" },
 	{ "metrics-listen", "LMS_METRICS_LISTEN", "metricsListen", OPT_STRING, OFF(metrics_listen), NULL,
-	  "metrics, health and admin HTTP listener HOST:PORT (default :9044)" },
+	  "HTTP(S) listener for /metrics, /healthz and /readyz, HOST:PORT (default :9044)" },
 	{ "plugin-dir", "LMS_PLUGIN_DIR", "pluginDir", OPT_STRING, OFF(plugin_dir), NULL,
 	  "directory holding <dialect>.so (default " LMS_PLUGIN_DIR_DEFAULT ")" },
 	{ "init-source", "INIT_SOURCE", "INIT_SOURCE", OPT_STRING, OFF(init_source), NULL,
@@ -65,7 +65,9 @@ static const struct opt opts[] = {
 	{ "max-connections", "LMS_MAX_CONNECTIONS", "maxConnections", OPT_INT, OFF(max_connections), NULL,
 	  "client connections accepted at once (default 20000)" },
 	{ "connect-timeout", "LMS_CONNECT_TIMEOUT", "connectTimeout", OPT_SECONDS, OFF(connect_timeout), NULL,
-	  "seconds to connect and log in to a database (default 10)" },
+	  "seconds to open a connection (TCP and TLS) to a database (default 10)" },
+	{ "login-timeout", "LMS_LOGIN_TIMEOUT", "loginTimeout", OPT_SECONDS, OFF(login_timeout), NULL,
+	  "seconds a client has to finish logging in, 0 = no limit (default 60)" },
 	{ "idle-timeout", "LMS_IDLE_TIMEOUT", "idleTimeout", OPT_SECONDS, OFF(idle_timeout), NULL,
 	  "close client connections idle this many seconds, 0 = never (default 0)" },
 	{ "shutdown-timeout", "LMS_SHUTDOWN_TIMEOUT", "shutdownTimeout", OPT_SECONDS, OFF(shutdown_timeout), NULL,
@@ -92,6 +94,7 @@ static void config_defaults(struct lms_config *cfg)
 	cfg->workers = n > 0 && n < 256 ? (int)n : 1;
 	cfg->max_connections = 20000;
 	cfg->connect_timeout = 10;
+	cfg->login_timeout = 60;
 	cfg->idle_timeout = 0;
 	cfg->shutdown_timeout = 30;
 	cfg->log_level = LMS_LOG_LEVEL_INFO;
@@ -280,6 +283,10 @@ static int config_load_flags(struct lms_config *cfg, int argc, char **argv,
 			return -1;
 		}
 		const struct opt *o = &opts[c - 1000];
+		if (o->offset == OFF(show_help) || o->offset == OFF(show_version)) {
+			*(bool *)((char *)cfg + o->offset) = true;
+			continue;
+		}
 		if (only_config != (o->offset == OFF(config_file)))
 			continue;
 		char where[128];
@@ -377,7 +384,7 @@ void lms_config_usage(FILE *out, const char *prog)
 		const struct opt *o = &opts[i];
 		char left[64];
 		snprintf(left, sizeof(left), "--%s%s", o->flag,
-			 o->type == OPT_BOOL ? "" : o->type == OPT_STRING ? " VALUE" : " N");
+			 o->type == OPT_BOOL ? "" : o->type == OPT_STRING || o->type == OPT_LEVEL ? " VALUE" : " N");
 		fprintf(out, "  %-30s %s\n", left, o->help);
 		if (o->env || o->json)
 			fprintf(out, "  %-30s   env %s%s%s\n", "", o->env ? o->env : "-",

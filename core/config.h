@@ -29,6 +29,7 @@ struct lms_config {
 	int workers;
 	int max_connections;
 	double connect_timeout;
+	double login_timeout;
 	double idle_timeout;
 	double shutdown_timeout;
 	int log_level;

@@ -81,18 +81,17 @@ int lms_runtime_init(struct lms_runtime *rt, const struct lms_config *cfg, char 
 	return 0;
 }
 
+/* The strings were allocated by the plugin through the host API. */
 static void conf_free(struct lms_backend_conf *c)
 {
-	free(c->host);
-	free(c->port);
-	free(c->user);
+	void (*hfree)(void *) = lms_plugin_host_api()->free;
 	if (c->password)
 		memset(c->password, 0, strlen(c->password));
-	free(c->password);
-	free(c->database);
-	free(c->tls_root_cert);
-	free(c->tls_cert);
-	free(c->tls_key);
+	char *strs[] = { c->host, c->port, c->user, c->password, c->database,
+			 c->tls_root_cert, c->tls_cert, c->tls_key };
+	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++)
+		if (strs[i])
+			hfree(strs[i]);
 	memset(c, 0, sizeof(*c));
 }
 

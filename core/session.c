@@ -63,6 +63,8 @@ struct lms_session {
 	bool dead;             /* free at the end of this callback */
 	bool draining;         /* close once idle */
 	bool tls_after_flush;  /* start client TLS once the reply is sent */
+	int phase_after_tls;   /* where the client TLS handshake returns to */
+	bool quitting;         /* the client said goodbye; close once forwarded */
 	bool key_registered;
 	bool last_s2c_error;   /* the last backend message was an error */
 	int txn;
@@ -159,6 +161,15 @@ static void timer_arm(struct lms_session *s, double sec)
 	evtimer_add(s->timer, &tv);
 }
 
+/* Arm the timer for a configured timeout, where 0 means none. */
+static void timer_arm_cfg(struct lms_session *s, double sec)
+{
+	if (sec > 0)
+		timer_arm(s, sec);
+	else if (s->timer)
+		evtimer_del(s->timer);
+}
+
 /* Stop reading; free once the client's output has been sent. */
 static void session_close(struct lms_session *s)
 {
@@ -235,13 +246,19 @@ static bool session_idle(const struct lms_session *s)
 
 /* ---- backend connection ---- */
 
-static void backend_fail(struct lms_session *s, int kind, const char *what)
+static void backend_fail_state(struct lms_session *s, int kind, const char *sqlstate, const char *what)
 {
 	lms_stat_add(&s->w->stats.errors[kind], 1);
 	lms_log(LMS_LOG_LEVEL_WARN, "backend_error", "worker=%d peer=%s backend=%s role=%s error=\"%s\"",
 		s->w->id, s->peer, s->backend->label, s->backend->role_name, what);
-	session_error(s, "FATAL", "08006", "check that the database is running and reachable from molt-lms",
+	session_error(s, "FATAL", sqlstate, "check that the database is running and reachable from molt-lms",
 		      "molt-lms: %s database %s: %s", s->backend->role_name, s->backend->label, what);
+}
+
+/* The backend failed: tell the client (SQLSTATE 08006) and close. */
+static void backend_fail(struct lms_session *s, int kind, const char *what)
+{
+	backend_fail_state(s, kind, "08006", what);
 }
 
 static void backend_send_start(struct lms_session *s, int tls_active)
@@ -261,6 +278,7 @@ static void backend_send_start(struct lms_session *s, int tls_active)
 	}
 	lms_buf_append(&s->server.out, out.data, out.len);
 	s->phase = PH_AUTH;
+	timer_arm_cfg(s, s->rt->cfg->login_timeout);
 	int st2 = lms_conn_flush(&s->server);
 	if (st2 == LMS_IO_ERR || st2 == LMS_IO_EOF)
 		backend_fail(s, LMS_ERR_BACKEND_CONNECT, s->server.err[0] ? s->server.err : "connection closed");
@@ -279,6 +297,8 @@ static void session_connect(struct lms_session *s)
 	s->backend = lms_runtime_truth(s->rt, &s->role);
 	s->bd = s->backend->plugin.d;
 	struct lms_be_opts bo = { .conf = &s->backend->conf, .relay_auth = 1 };
+	if (s->bd == s->front)
+		bo.fe_state = s->fe;
 	memcpy(bo.proxy_key, s->proxy_key, 8);
 	s->be = s->bd->be_new(&bo);
 	if (!s->be) {
@@ -297,7 +317,7 @@ static void session_connect(struct lms_session *s)
 	}
 	s->has_server = true;
 	s->phase = PH_CONNECTING;
-	timer_arm(s, s->rt->cfg->connect_timeout > 0 ? s->rt->cfg->connect_timeout : 3600);
+	timer_arm_cfg(s, s->rt->cfg->connect_timeout);
 	int st = lms_conn_connect(&s->server, (const struct sockaddr *)&s->backend->addr, s->backend->addrlen);
 	if (st == LMS_IO_OK)
 		backend_connected(s);
@@ -349,6 +369,7 @@ static int apply_front(struct lms_session *s, const struct lms_result *res)
 			return -1;
 		}
 		s->tls_after_flush = true;
+		s->phase_after_tls = s->phase;
 		s->phase = PH_CLIENT_TLS;
 		return -1;
 	case LMS_ACT_CONNECT:
@@ -390,7 +411,8 @@ static int apply_back(struct lms_session *s, const struct lms_result *res)
 		backend_tls_step(s);
 		return -1;
 	case LMS_ACT_AUTH_OK:
-		lms_log(LMS_LOG_LEVEL_DEBUG, "auth_ok", "worker=%d peer=%s user=%s", s->w->id, s->peer, s->user);
+		lms_log(LMS_LOG_LEVEL_DEBUG, "auth_ok", "worker=%d peer=%s user=%s", s->w->id, s->peer,
+			s->user ? s->user : "-");
 		return 0;
 	case LMS_ACT_BACKEND_KEY:
 		if (lms_cancel_register(s->proxy_key, s->backend, res->key, res->key_len) == 0)
@@ -403,12 +425,13 @@ static int apply_back(struct lms_session *s, const struct lms_result *res)
 			if (s->timer)
 				evtimer_del(s->timer);
 			lms_log(LMS_LOG_LEVEL_DEBUG, "session_ready", "worker=%d peer=%s user=%s database=%s",
-				s->w->id, s->peer, s->user, s->database);
+				s->w->id, s->peer, s->user ? s->user : "-", s->database ? s->database : "-");
 		}
 		request_end(s, res->txn);
 		return 0;
 	case LMS_ACT_FAIL:
-		backend_fail(s, LMS_ERR_BACKEND_TLS, res->error.message ? res->error.message : "refused");
+		backend_fail_state(s, LMS_ERR_BACKEND_PROTOCOL, res->error.sqlstate ? res->error.sqlstate : "08006",
+				   res->error.message ? res->error.message : "refused");
 		return -1;
 	case LMS_ACT_CLOSE:
 		session_close(s);
@@ -492,7 +515,7 @@ static void note_frame(struct lms_session *s, int d, const struct lms_frame *f)
 		if (f->flags & LMS_FRAME_ENDS_REQUEST)
 			request_begin(s);
 		if (f->kind == LMS_MSG_TERMINATE)
-			s->draining = true; /* forward it, then close below */
+			s->quitting = true; /* forward it, then close in after_pump */
 		s->last_s2c_error = false;
 		return;
 	}
@@ -549,8 +572,11 @@ static void pump(struct lms_session *s, int d)
 		if (f.flags & LMS_FRAME_NEED_BODY) {
 			if (avail < f.len)
 				break;
-			if (d == S2C)
+			if (d == S2C) {
 				s->last_s2c_error = f.kind == LMS_MSG_ERROR;
+				if (f.kind == LMS_MSG_ERROR)
+					s->req_failed = true;
+			}
 			int rc = pump_decoded(s, d, p, (size_t)f.len, f.flags);
 			if (rc <= 0)
 				break;
@@ -618,7 +644,7 @@ static void client_tls_step(struct lms_session *s)
 		return;
 	}
 	s->front->fe_tls_done(s->fe);
-	s->phase = PH_STARTUP;
+	s->phase = s->phase_after_tls;
 }
 
 /* Backend TLS handshake step. */
@@ -650,7 +676,7 @@ static bool read_side(struct lms_session *s, int d)
 		return false;
 	}
 	/* The backend went away. */
-	if (s->phase < PH_READY && s->last_s2c_error) {
+	if (s->quitting || (s->phase < PH_READY && s->last_s2c_error)) {
 		session_close(s); /* its own error was already forwarded */
 		return false;
 	}
@@ -661,6 +687,10 @@ static bool read_side(struct lms_session *s, int d)
 /* Input is processed and forwarded; maybe the session can now close. */
 static void after_pump(struct lms_session *s)
 {
+	if (s->quitting && !s->closing && s->fwd[C2S] == 0 && lms_buf_len(&s->server.out) == 0) {
+		session_close(s);
+		return;
+	}
 	if (s->draining && !s->closing && s->phase == PH_READY && s->fwd[C2S] == 0 &&
 	    lms_buf_len(&s->server.out) == 0 && (session_idle(s) || s->client.fd < 0)) {
 		/* Terminate was forwarded (or shutdown and idle). */
@@ -754,8 +784,12 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 	if (s->closing) {
 		s->dead = true;
 	} else if (s->phase != PH_READY) {
-		lms_stat_add(&s->w->stats.errors[LMS_ERR_TIMEOUT], 1);
-		backend_fail(s, LMS_ERR_TIMEOUT, "timed out connecting and logging in (see --connect-timeout)");
+		if (s->phase == PH_CONNECTING) {
+			backend_fail(s, LMS_ERR_TIMEOUT, "timed out connecting (see --connect-timeout)");
+		} else {
+			lms_stat_add(&s->w->stats.errors[LMS_ERR_TIMEOUT], 1);
+			session_error(s, "FATAL", "08006", NULL, "molt-lms: login not finished in time (see --login-timeout)");
+		}
 	} else {
 		double idle = s->rt->cfg->idle_timeout;
 		double quiet = (double)(now_us() - s->last_active_us) / 1e6;
@@ -847,7 +881,7 @@ void lms_session_accept(struct lms_worker *w, int fd)
 		session_update(s);
 		return;
 	}
-	timer_arm(s, rt->cfg->connect_timeout > 0 ? rt->cfg->connect_timeout : 3600);
+	timer_arm_cfg(s, rt->cfg->login_timeout);
 	struct lms_out out;
 	struct lms_result res;
 	out.len = 0;

@@ -90,8 +90,9 @@ enum lms_verdict {
 /* What the core must do next. */
 enum lms_action {
 	LMS_ACT_NONE = 0,
-	LMS_ACT_START_TLS,   /* after flushing the reply: TLS handshake (fe: as
-				server, be: as client).  Any byte already
+	LMS_ACT_START_TLS,   /* fe: flush the reply, then the TLS handshake as
+				server; be: the TLS handshake as client (a
+				REPLY is not sent first).  Any byte already
 				received past this message is a protocol error. */
 	LMS_ACT_CONNECT,     /* fe: startup parameters known (res->startup);
 				connect the backend. */
@@ -185,6 +186,10 @@ struct lms_be_opts {
 	const struct lms_backend_conf *conf;
 	uint8_t proxy_key[8]; /* rewrite the backend's cancel key into this */
 	int relay_auth;       /* 1: the client authenticates through us */
+	/* The session's frontend state when the client's dialect is this same
+	 * plugin (e.g. a MySQL backend needs to know which command it is
+	 * answering), else NULL.  Borrowed: valid for the session's life. */
+	void *fe_state;
 };
 
 /* Services the core offers a plugin. */
@@ -250,7 +255,8 @@ struct lms_dialect {
 	void (*be_free)(void *be);
 	/* Connected (tls_active=0) or TLS established (tls_active=1): write
 	 * the first bytes to send (TLS negotiation or startup).  res->action
-	 * may be START_TLS or FAIL.  Returns 0 or -1. */
+	 * may be NONE or FAIL (TLS starts from a decoded server answer).
+	 * Returns 0 or -1. */
 	int (*be_start)(void *be, int tls_active,
 			const struct lms_startup *startup, struct lms_out *out,
 			struct lms_result *res);

@@ -15,7 +15,7 @@ struct pg_be {
 	int phase;
 	uint32_t tls_mode;
 	uint8_t proxy_key[8];
-	uint8_t startup[PG_MAX_STARTUP]; /* sent after TLS negotiation */
+	uint8_t *startup;     /* kept only until it is sent (host->alloc) */
 	size_t startup_len;
 };
 
@@ -30,8 +30,21 @@ void *pg_be_new(const struct lms_be_opts *opts)
 	return be;
 }
 
-void pg_be_free(void *be)
+/* The startup message is sent: give its memory back. */
+static void drop_startup(struct pg_be *be)
 {
+	if (be->startup)
+		pg_host->free(be->startup);
+	be->startup = NULL;
+	be->startup_len = 0;
+}
+
+void pg_be_free(void *arg)
+{
+	struct pg_be *be = arg;
+	if (!be)
+		return;
+	drop_startup(be);
 	pg_host->free(be);
 }
 
@@ -51,6 +64,9 @@ static int put_param(uint8_t *buf, size_t *len, const char *k, const char *v)
  * otherwise one built from its user and database. */
 static int build_startup(struct pg_be *be, const struct lms_startup *st)
 {
+	be->startup = pg_host->alloc(PG_MAX_STARTUP);
+	if (!be->startup)
+		return -1;
 	if (st->family && strcmp(st->family, "pgwire") == 0 && st->raw && st->raw_len <= PG_MAX_STARTUP) {
 		memcpy(be->startup, st->raw, st->raw_len);
 		be->startup_len = st->raw_len;
@@ -85,9 +101,15 @@ int pg_be_start(void *arg, int tls_active, const struct lms_startup *startup, st
 			return 0;
 		}
 	}
+	if (!be->startup) {
+		res->action = LMS_ACT_FAIL;
+		res->error.message = "startup message requested twice";
+		return 0;
+	}
 	memcpy(out->data, be->startup, be->startup_len);
 	out->len = be->startup_len;
 	be->phase = BE_TYPED;
+	drop_startup(be);
 	return 0;
 }
 
@@ -165,9 +187,12 @@ static int be_ssl_answer(struct pg_be *be, uint8_t c, struct lms_out *out, struc
 		return be_fail(res, "the database answered the TLS request with an unexpected byte");
 	if (be->tls_mode != LMS_TLS_PREFER)
 		return be_fail(res, "the database does not accept TLS, but the URL's sslmode requires it");
+	if (!be->startup)
+		return -1;
 	memcpy(out->data, be->startup, be->startup_len);
 	out->len = be->startup_len;
 	be->phase = BE_TYPED;
+	drop_startup(be);
 	res->verdict = LMS_REPLY;
 	return 0;
 }
