@@ -67,6 +67,13 @@ size_t lms_buf_room(struct lms_buf *b)
 size_t lms_buf_append(struct lms_buf *b, const void *p, size_t n)
 {
 	size_t room = lms_buf_room(b);
+	if (n > room && b->start > 0) {
+		size_t len = b->end - b->start;
+		memmove(b->data, b->data + b->start, len);
+		b->start = 0;
+		b->end = len;
+		room = LMS_BUF_SIZE - len;
+	}
 	if (n > room)
 		n = room;
 	if (n == 0)

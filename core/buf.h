@@ -40,7 +40,8 @@ static inline const uint8_t *lms_buf_head(const struct lms_buf *b)
 	return b->data + b->start;
 }
 
-/* Append up to n bytes; returns how many fit. */
+/* Append up to n bytes, compacting when that makes them fit; returns
+ * how many fit (all n whenever LMS_BUF_SIZE - lms_buf_len() >= n). */
 size_t lms_buf_append(struct lms_buf *b, const void *p, size_t n);
 
 /* Drop n bytes from the head; releases the memory when it empties. */

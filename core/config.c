@@ -185,7 +185,7 @@ static int json_scalar_text(json_t *v, char *buf, size_t cap)
 	else if (json_is_integer(v))
 		snprintf(buf, cap, "%lld", (long long)json_integer_value(v));
 	else if (json_is_real(v))
-		snprintf(buf, cap, "%g", json_real_value(v));
+		snprintf(buf, cap, "%.17g", json_real_value(v));
 	else
 		return -1;
 	return 0;

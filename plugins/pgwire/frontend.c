@@ -16,6 +16,7 @@ struct pg_fe {
 	int tls_available;
 	int tls_required;
 	int is_tls;
+	uint8_t *startup30; /* the startup rewritten to protocol 3.0, if needed */
 };
 
 void *pg_fe_new(const struct lms_fe_opts *opts)
@@ -29,8 +30,13 @@ void *pg_fe_new(const struct lms_fe_opts *opts)
 	return fe;
 }
 
-void pg_fe_free(void *fe)
+void pg_fe_free(void *arg)
 {
+	struct pg_fe *fe = arg;
+	if (!fe)
+		return;
+	if (fe->startup30)
+		pg_host->free(fe->startup30);
 	pg_host->free(fe);
 }
 
@@ -147,22 +153,84 @@ static const char *startup_param(const uint8_t *p, size_t len, const char *key)
 	return NULL;
 }
 
-/* Every key and value must be NUL-terminated, ending with an empty key. */
+/* Every key and value must be NUL-terminated; a NUL where a key would
+ * start ends the list and must be the last byte.  Values may be empty. */
 static int startup_well_formed(const uint8_t *p, size_t len)
 {
 	if (len < 9 || p[len - 1] != 0)
 		return 0;
 	size_t i = 8;
-	int fields = 0;
 	while (i < len) {
 		if (p[i] == 0)
-			return i == len - 1 && fields % 2 == 0;
-		size_t n = strnlen((const char *)p + i, len - i);
-		if (i + n >= len)
+			return i == len - 1;
+		size_t k = strnlen((const char *)p + i, len - i);
+		if (i + k >= len)
 			return 0;
-		i += n + 1;
-		fields++;
+		i += k + 1;
+		if (i >= len)
+			return 0;
+		size_t v = strnlen((const char *)p + i, len - i);
+		if (i + v >= len)
+			return 0;
+		i += v + 1;
 	}
+	return 0;
+}
+
+/* Does the startup ask for anything beyond protocol 3.0?  (A newer minor
+ * version, or "_pq_." protocol options.) */
+static int startup_wants_newer(const uint8_t *p, size_t len)
+{
+	if ((pg_get32(p + 4) & 0xffff) != 0)
+		return 1;
+	for (size_t i = 8; i < len && p[i];) {
+		size_t k = strlen((const char *)p + i);
+		if (strncmp((const char *)p + i, "_pq_.", 5) == 0)
+			return 1;
+		i += k + 1;
+		i += strlen((const char *)p + i) + 1;
+	}
+	return 0;
+}
+
+/* Answer a request for a newer protocol the way a 3.0 server does, with
+ * NegotiateProtocolVersion naming the options it ignores, and keep a 3.0
+ * copy of the startup (without those options) for the database: the
+ * proxy itself only understands 3.0. */
+static int fe_negotiate(struct pg_fe *fe, const uint8_t *p, size_t len, struct lms_out *out,
+			const uint8_t **raw, size_t *raw_len)
+{
+	fe->startup30 = pg_host->alloc(len);
+	if (!fe->startup30)
+		return -1;
+	uint8_t *c = fe->startup30;
+	size_t o = 8, vo = 13, nopts = 0;
+	pg_put32(c + 4, PG_PROTOCOL_3);
+	out->data[0] = 'v';
+	for (size_t i = 8; i < len && p[i];) {
+		const char *k = (const char *)p + i;
+		size_t kl = strlen(k) + 1;
+		size_t vl = strlen(k + kl) + 1;
+		if (strncmp(k, "_pq_.", 5) == 0) {
+			if (vo + kl > LMS_OUT_MAX)
+				return -1;
+			memcpy(out->data + vo, k, kl);
+			vo += kl;
+			nopts++;
+		} else {
+			memcpy(c + o, k, kl + vl);
+			o += kl + vl;
+		}
+		i += kl + vl;
+	}
+	c[o++] = 0;
+	pg_put32(c, (uint32_t)o);
+	pg_put32(out->data + 1, (uint32_t)(vo - 1));
+	pg_put32(out->data + 5, 0); /* newest minor version supported */
+	pg_put32(out->data + 9, (uint32_t)nopts);
+	out->len = vo;
+	*raw = c;
+	*raw_len = o;
 	return 0;
 }
 
@@ -186,6 +254,11 @@ static int fe_startup(struct pg_fe *fe, const uint8_t *msg, size_t len, struct l
 	res->startup.database = db && *db ? db : user;
 	res->startup.raw = msg;
 	res->startup.raw_len = len;
+	if (startup_wants_newer(msg, len)) {
+		if (fe->startup30 || fe_negotiate(fe, msg, len, out, &res->startup.raw, &res->startup.raw_len) < 0)
+			return -1;
+		res->verdict = LMS_REPLY;
+	}
 	fe->phase = FE_TYPED;
 	return 0;
 }

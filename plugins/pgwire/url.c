@@ -11,25 +11,20 @@
 
 #include "pgwire.h"
 
-/* Copy msg into err, hiding anything quoted (it may be part of a secret). */
+/* Copy msg into err, replacing everything between the first and the last
+ * double quote: libpq quotes the offending part of the URL, which may hold
+ * (part of) the password. */
 static void redact(char *err, size_t errlen, const char *prefix, const char *msg)
 {
-	size_t o = (size_t)snprintf(err, errlen, "%s", prefix);
-	int quoted = 0;
-	for (const char *p = msg; *p && o + 12 < errlen; p++) {
-		if (*p == '\n')
-			continue;
-		if (*p == '"') {
-			if (!quoted)
-				o += (size_t)snprintf(err + o, errlen - o, "\"...");
-			quoted = !quoted;
-			if (quoted)
-				continue;
-		}
-		if (!quoted)
-			err[o++] = *p;
-	}
-	err[o < errlen ? o : errlen - 1] = 0;
+	const char *q1 = strchr(msg, '"');
+	const char *q2 = strrchr(msg, '"');
+	char line[512];
+	if (q1 && q2 && q2 > q1)
+		snprintf(line, sizeof(line), "%.*s\"...\"%s", (int)(q1 - msg), msg, q2 + 1);
+	else
+		snprintf(line, sizeof(line), "%s", msg);
+	line[strcspn(line, "\n")] = 0;
+	snprintf(err, errlen, "%s%s", prefix, line);
 }
 
 static const struct {

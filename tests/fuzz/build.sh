@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# build.sh - build the pgwire libFuzzer targets with clang, outside automake.
+#
+# Compiles plugins/pgwire/*.c together with each tests/fuzz/fuzz_*.c under
+# -fsanitize=fuzzer,address,undefined.  Needs a configured tree (for
+# autoconfig.h), clang with libFuzzer, and libpq.
+set -euo pipefail
+
+usage() {
+	cat <<EOF
+Usage: $0 [--help] [OUTDIR]
+Build fuzz_pg_frontend and fuzz_pg_backend into OUTDIR
+(default: \$LMS_FUZZ_OUT or tests/fuzz/build).
+Environment: CC (default clang), EXTRA_CFLAGS.
+EOF
+}
+
+case "${1:-}" in
+-h | --help)
+	usage
+	exit 0
+	;;
+-*)
+	usage >&2
+	exit 2
+	;;
+esac
+
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+out=${1:-${LMS_FUZZ_OUT:-$here/build}}
+cc=${CC:-clang}
+
+if [ ! -f "$root/autoconfig.h" ]; then
+	echo "build.sh: $root/autoconfig.h is missing: run ./configure first" >&2
+	exit 1
+fi
+if ! command -v "$cc" >/dev/null; then
+	echo "build.sh: compiler '$cc' not found (set CC to a clang with libFuzzer)" >&2
+	exit 1
+fi
+
+read -r -a pq_cflags <<<"$(pkg-config --cflags libpq 2>/dev/null || echo "-I$(pg_config --includedir)")"
+read -r -a pq_libs <<<"$(pkg-config --libs libpq 2>/dev/null || echo -lpq)"
+read -r -a extra <<<"${EXTRA_CFLAGS:-}"
+
+cflags=(-std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer
+	"-fsanitize=fuzzer,address,undefined" -fno-sanitize-recover=undefined
+	-Wall -Wextra -Werror -Wno-unused-parameter
+	-I "$root/include" -I "$root" -I "$root/plugins/pgwire"
+	"${pq_cflags[@]}" "${extra[@]}")
+
+mkdir -p "$out"
+for target in fuzz_pg_frontend fuzz_pg_backend; do
+	echo "build.sh: $out/$target"
+	"$cc" "${cflags[@]}" -o "$out/$target" "$here/$target.c" \
+		"$root"/plugins/pgwire/*.c "${pq_libs[@]}"
+done

@@ -1,0 +1,121 @@
+/*
+ * fuzz_pg_frontend.c - client bytes through pg_fe_frame/pg_fe_decode the
+ * way the core feeds them.
+ *
+ * Byte 0: bit 0 the proxy has TLS, bit 1 TLS is required, bit 2 the
+ * connection is already TLS when it starts.  Byte 1: split seed.  Rest:
+ * what the client sends.
+ */
+#include "autoconfig.h"
+
+#include "harness.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+struct fe_ctx {
+	void *fe;
+	int tls_available;
+	struct evlog *log;
+};
+
+/* NegotiateProtocolVersion: 'v', a length that matches, minor 0, and as
+ * many NUL-terminated option names as it says. */
+static int is_negotiate_version(const uint8_t *p, size_t len)
+{
+	if (len < 13 || p[0] != 'v' || pg_get32(p + 1) != len - 1 || pg_get32(p + 5) != 0)
+		return 0;
+	uint32_t n = pg_get32(p + 9);
+	size_t i = 13;
+	for (uint32_t k = 0; k < n; k++) {
+		size_t l = strnlen((const char *)p + i, len - i);
+		if (i + l >= len)
+			return 0;
+		i += l + 1;
+	}
+	return i == len;
+}
+
+/* The core's reaction to a decoded client message (core/session.c
+ * apply_front), plus checks on what the plugin asked for. */
+static int fe_act(void *arg, const uint8_t *msg, size_t len, const struct lms_out *out,
+		  const struct lms_result *res, size_t pending)
+{
+	struct fe_ctx *c = arg;
+	if (res->verdict == LMS_REPLY)
+		FUZZ_CHECK((out->len == 1 && (out->data[0] == 'S' || out->data[0] == 'N')) ||
+			   is_error_response(out->data, out->len) ||
+			   (res->action == LMS_ACT_CONNECT && is_negotiate_version(out->data, out->len)));
+	FUZZ_CHECK(res->verdict != LMS_FORWARD && res->verdict != LMS_REWRITE);
+	switch (res->action) {
+	case LMS_ACT_NONE:
+		return 0;
+	case LMS_ACT_START_TLS:
+		FUZZ_CHECK(c->tls_available);
+		FUZZ_CHECK(out->len == 1 && out->data[0] == 'S');
+		c->log->frozen = 1; /* from here on, what arrives depends on the split */
+		if (pending > 0)
+			return -1; /* unencrypted bytes after the TLS request */
+		pg_fe_tls_done(c->fe);
+		return 0;
+	case LMS_ACT_CONNECT:
+		/* The client's own bytes, or (newer protocol asked for) a 3.0
+		 * copy no longer than them. */
+		FUZZ_CHECK((res->startup.raw == msg && res->startup.raw_len == len) ||
+			   (res->verdict == LMS_REPLY && res->startup.raw_len <= len));
+		FUZZ_CHECK(res->startup.family && strcmp(res->startup.family, "pgwire") == 0);
+		FUZZ_CHECK(res->startup.user && res->startup.user[0]);
+		FUZZ_CHECK(str_inside(res->startup.user, msg, len));
+		FUZZ_CHECK(res->startup.database && res->startup.database[0]);
+		FUZZ_CHECK(str_inside(res->startup.database, msg, len));
+		return 0; /* typed messages follow; the backend is not simulated */
+	case LMS_ACT_CANCEL:
+		FUZZ_CHECK(res->key_len == 8);
+		return -1;
+	case LMS_ACT_CLOSE:
+		return -1;
+	default:
+		FUZZ_CHECK(!"unexpected action from the frontend");
+		return -1;
+	}
+}
+
+/* One connection's worth: returns the event log. */
+static struct evlog run_once(uint8_t opts, uint8_t seed, int whole, const uint8_t *data, size_t size)
+{
+	struct lms_fe_opts o;
+	memset(&o, 0, sizeof(o));
+	o.tls_available = opts & 1;
+	o.tls_required = (opts >> 1) & 1;
+	void *fe = pg_fe_new(&o);
+	FUZZ_CHECK(fe != NULL);
+	struct lms_out *out = malloc(sizeof(*out));
+	struct lms_result res;
+	FUZZ_CHECK(out != NULL);
+	out->len = 0;
+	memset(&res, 0, sizeof(res));
+	FUZZ_CHECK(pg_fe_accept(fe, out, &res) == 0 && out->len == 0);
+	free(out);
+	if (opts & 4)
+		pg_fe_tls_done(fe);
+	struct evlog log = { 0xcbf29ce484222325ull, 0, 0 };
+	struct fe_ctx c = { fe, o.tls_available, &log };
+	struct side sd = { fe, pg_fe_frame, pg_fe_decode, fe_act, &c, &log };
+	struct splitter sp;
+	split_init(&sp, seed, whole);
+	run_stream(&sd, data, size, &sp);
+	pg_fe_free(fe);
+	return log;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	if (size < 2)
+		return 0;
+	pg_host = &fuzz_host;
+	uint8_t opts = data[0], seed = data[1];
+	/* Up to a TLS switch, the events must not depend on the split. */
+	struct evlog a = run_once(opts, seed, 1, data + 2, size - 2);
+	struct evlog b = run_once(opts, seed, 0, data + 2, size - 2);
+	FUZZ_CHECK(a.hash == b.hash && a.count == b.count);
+	return 0;
+}
