@@ -702,6 +702,32 @@ static void after_pump(struct lms_session *s)
 	}
 }
 
+/* Pump direction d and flush, again and again while flushing freed the
+ * room the pump was waiting for: when the destination drains completely
+ * no write event is armed, so stopping early would strand input that is
+ * already buffered (and no read event would fire for it). */
+static void relay(struct lms_session *s, int d)
+{
+	struct lms_conn *src = d == C2S ? &s->client : &s->server;
+	struct lms_conn *dst = d == C2S ? &s->server : &s->client;
+	for (int i = 0; i < 64; i++) {
+		size_t before = lms_buf_len(&src->in);
+		pump(s, d);
+		bool had_out = lms_buf_len(&dst->out) > 0;
+		flush_server(s);
+		if (!s->dead)
+			flush_client(s);
+		if (s->dead || s->closing || !pump_allowed(s, d))
+			return;
+		size_t left = lms_buf_len(&src->in);
+		if (left == 0 || lms_buf_len(&dst->out) > 0)
+			return; /* all moved, or a write event will resume us */
+		if (left == before && !had_out)
+			return; /* waiting for the rest of a message */
+	}
+	lms_conn_kick(src); /* fairness: continue on the next loop turn */
+}
+
 /* ---- event callbacks ---- */
 
 static void on_client(struct lms_conn *c, short what, void *arg)
@@ -717,18 +743,14 @@ static void on_client(struct lms_conn *c, short what, void *arg)
 	}
 	if ((what & EV_WRITE) || (c->write_wants_read && (what & EV_READ))) {
 		flush_client(s);
-		if (!s->dead && s->has_server) {
-			pump(s, S2C);
-			flush_client(s);
-			if (!s->dead && c->tls_pending == false && s->server.tls_pending)
-				lms_conn_kick(&s->server);
-		}
+		if (!s->dead && s->has_server)
+			relay(s, S2C);
+		if (!s->dead)
+			relay(s, C2S);
 	}
 	if (!s->dead && ((what & EV_READ) || (c->read_wants_write && (what & EV_WRITE)))) {
 		if (read_side(s, C2S)) {
-			pump(s, C2S);
-			flush_server(s);
-			flush_client(s);
+			relay(s, C2S);
 			after_pump(s);
 		}
 	}
@@ -756,16 +778,14 @@ static void on_server(struct lms_conn *c, short what, void *arg)
 	}
 	if ((what & EV_WRITE) || (c->write_wants_read && (what & EV_READ))) {
 		flush_server(s);
-		if (!s->dead) {
-			pump(s, C2S);
-			flush_server(s);
-		}
+		if (!s->dead)
+			relay(s, C2S);
+		if (!s->dead)
+			relay(s, S2C);
 	}
 	if (!s->dead && ((what & EV_READ) || (c->read_wants_write && (what & EV_WRITE)))) {
 		if (read_side(s, S2C)) {
-			pump(s, S2C);
-			flush_client(s);
-			flush_server(s);
+			relay(s, S2C);
 			after_pump(s);
 		}
 	}

@@ -135,12 +135,16 @@ int pg_check_backend(const struct lms_backend_conf *conf, char *err, size_t errl
 	PGconn *c = PQconnectdbParams(keys, vals, 0);
 	int rc = 0;
 	if (!c || PQstatus(c) != CONNECTION_OK) {
-		redact(err, errlen, "", c ? PQerrorMessage(c) : "out of memory");
+		/* libpq's connection errors name host, port and user, never the
+		 * password: show them whole. */
+		snprintf(err, errlen, "%s", c ? PQerrorMessage(c) : "out of memory");
+		err[strcspn(err, "\n")] = 0;
 		rc = -1;
 	} else {
 		PGresult *r = PQexec(c, "SELECT 1");
 		if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-			redact(err, errlen, "SELECT 1 failed: ", PQerrorMessage(c));
+			snprintf(err, errlen, "SELECT 1 failed: %s", PQerrorMessage(c));
+			err[strcspn(err, "\n")] = 0;
 			rc = -1;
 		}
 		PQclear(r);
