@@ -14,6 +14,7 @@ enum be_phase { BE_INIT = 0, BE_SSL_WAIT, BE_TYPED };
 struct pg_be {
 	int phase;
 	uint32_t tls_mode;
+	void *fe;          /* the session's frontend state, when it is ours */
 	uint8_t proxy_key[8];
 	uint8_t *startup;     /* kept only until it is sent (host->alloc) */
 	size_t startup_len;
@@ -26,6 +27,7 @@ void *pg_be_new(const struct lms_be_opts *opts)
 		return NULL;
 	memset(be, 0, sizeof(*be));
 	be->tls_mode = opts->conf->tls_mode;
+	be->fe = opts->fe_state;
 	memcpy(be->proxy_key, opts->proxy_key, 8);
 	return be;
 }
@@ -199,7 +201,8 @@ static int be_ssl_answer(struct pg_be *be, uint8_t c, struct lms_out *out, struc
 
 /* AuthenticationSASL: drop SCRAM-SHA-256-PLUS, whose channel binding is
  * tied to the database's own TLS certificate and cannot pass a proxy. */
-static int be_sasl(const uint8_t *msg, size_t len, struct lms_out *out, struct lms_result *res)
+static int be_sasl(struct pg_be *be, const uint8_t *msg, size_t len, struct lms_out *out,
+		   struct lms_result *res)
 {
 	size_t i = 9, o = 9;
 	int kept = 0;
@@ -207,7 +210,10 @@ static int be_sasl(const uint8_t *msg, size_t len, struct lms_out *out, struct l
 		size_t n = strnlen((const char *)msg + i, len - i);
 		if (i + n >= len)
 			return -1;
-		if (strcmp((const char *)msg + i, "SCRAM-SHA-256-PLUS") != 0) {
+		if (strcmp((const char *)msg + i, "SCRAM-SHA-256-PLUS") == 0) {
+			if (be->fe)
+				pg_fe_note_plus_withheld(be->fe);
+		} else {
 			if (o + n + 2 > LMS_OUT_MAX)
 				return -1;
 			memcpy(out->data + o, msg + i, n + 1);
@@ -219,7 +225,8 @@ static int be_sasl(const uint8_t *msg, size_t len, struct lms_out *out, struct l
 	if (i >= len)
 		return -1;
 	if (!kept)
-		return be_fail(res, "the database offers only SCRAM with channel binding, which cannot be relayed by a proxy");
+		return be_fail(res, i == 9 ? "the database offered no SASL mechanism"
+					   : "the database offers only SCRAM with channel binding, which a proxy cannot relay");
 	memcpy(out->data, msg, 9);
 	out->data[o++] = 0;
 	pg_put32(out->data + 1, (uint32_t)(o - 1));
@@ -228,7 +235,8 @@ static int be_sasl(const uint8_t *msg, size_t len, struct lms_out *out, struct l
 	return 0;
 }
 
-static int be_auth(const uint8_t *msg, size_t len, struct lms_out *out, struct lms_result *res)
+static int be_auth(struct pg_be *be, const uint8_t *msg, size_t len, struct lms_out *out,
+		   struct lms_result *res)
 {
 	if (len < 9)
 		return -1;
@@ -244,7 +252,7 @@ static int be_auth(const uint8_t *msg, size_t len, struct lms_out *out, struct l
 	case 12: /* SASL final */
 		return 0;
 	case 10:
-		return be_sasl(msg, len, out, res);
+		return be_sasl(be, msg, len, out, res);
 	default:
 		return be_fail(res, "the database asked for an authentication method (Kerberos, GSSAPI or SSPI) "
 			       "that molt-lms cannot relay: use scram-sha-256, md5 or password in pg_hba.conf");
@@ -260,7 +268,7 @@ int pg_be_decode(void *arg, const uint8_t *msg, size_t len, struct lms_out *out,
 		return -1;
 	switch (msg[0]) {
 	case 'R':
-		return be_auth(msg, len, out, res);
+		return be_auth(be, msg, len, out, res);
 	case 'K':
 		if (len != 13)
 			return -1;

@@ -17,7 +17,14 @@ struct pg_fe {
 	int tls_required;
 	int is_tls;
 	uint8_t *startup30; /* the startup rewritten to protocol 3.0, if needed */
+	int check_sasl;     /* look at the next SASLInitialResponse */
 };
+
+void pg_fe_note_plus_withheld(void *arg)
+{
+	struct pg_fe *fe = arg;
+	fe->check_sasl = fe->is_tls;
+}
 
 void *pg_fe_new(const struct lms_fe_opts *opts)
 {
@@ -105,6 +112,8 @@ int pg_fe_frame(void *arg, const uint8_t *p, size_t avail, struct lms_frame *f)
 		int st = pg_frame_typed(p, avail, f);
 		if (st == LMS_FRAME_OK)
 			fe_classify(p[0], f);
+		if (st == LMS_FRAME_OK && fe->check_sasl && p[0] == 'p' && f->len <= LMS_DECODE_MAX)
+			f->flags |= LMS_FRAME_NEED_BODY;
 		return st;
 	}
 	if (avail < 4)
@@ -263,9 +272,31 @@ static int fe_startup(struct pg_fe *fe, const uint8_t *msg, size_t len, struct l
 	return 0;
 }
 
+/* SASLInitialResponse from a TLS client after SCRAM-SHA-256-PLUS was
+ * withheld: a gs2 flag 'y' ("I support channel binding, you did not offer
+ * it") is refused by a database that itself runs TLS, with a confusing
+ * message.  Say what happened and what to do instead. */
+static int fe_sasl_initial(struct pg_fe *fe, const uint8_t *msg, size_t len, struct lms_out *out,
+			   struct lms_result *res)
+{
+	fe->check_sasl = 0;
+	res->verdict = LMS_FORWARD;
+	size_t m = strnlen((const char *)msg + 5, len - 5);
+	size_t d = 5 + m + 1 + 4; /* mechanism, NUL, Int32 data length */
+	if (d < len && msg[d] == 'y')
+		return fe_refuse(out, res, "28000",
+				 "molt-lms cannot relay SCRAM channel binding: both the client and the database "
+				 "connections use TLS",
+				 "connect with channel_binding=disable (the login itself is still SCRAM-SHA-256 "
+				 "over TLS to molt-lms), or use md5 or password authentication for this user");
+	return 0;
+}
+
 int pg_fe_decode(void *arg, const uint8_t *msg, size_t len, struct lms_out *out, struct lms_result *res)
 {
 	struct pg_fe *fe = arg;
+	if (fe->phase == FE_TYPED && len >= 5 && msg[0] == 'p')
+		return fe_sasl_initial(fe, msg, len, out, res);
 	if (fe->phase != FE_STARTUP || len < 8)
 		return -1;
 	uint32_t code = pg_get32(msg + 4);

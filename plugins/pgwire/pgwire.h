@@ -50,6 +50,9 @@ int pg_fe_accept(void *fe, struct lms_out *out, struct lms_result *res);
 int pg_fe_frame(void *fe, const uint8_t *p, size_t avail, struct lms_frame *f);
 int pg_fe_decode(void *fe, const uint8_t *msg, size_t len, struct lms_out *out, struct lms_result *res);
 void pg_fe_tls_done(void *fe);
+/* The backend withheld SCRAM-SHA-256-PLUS from the client's list: the
+ * frontend then checks the client's SASLInitialResponse. */
+void pg_fe_note_plus_withheld(void *fe);
 int pg_fe_error(void *fe, const struct lms_error *err, struct lms_out *out);
 
 /* Backend (backend.c). */

@@ -326,6 +326,55 @@ START_TEST(test_regression_fe_startup_empty_value)
 }
 END_TEST
 
+/* A TLS client, a database that offered SCRAM-SHA-256-PLUS (withheld by
+ * the backend side): a SASLInitialResponse with gs2 flag 'y' gets a clear
+ * refusal; 'n' is forwarded untouched. */
+static size_t sasl_initial(uint8_t *m, char flag)
+{
+	const char mech[] = "SCRAM-SHA-256";
+	char data[64];
+	int dl = snprintf(data, sizeof(data), "%c,,n=,r=abcdefgh", flag);
+	size_t n = 5;
+	memcpy(m + n, mech, sizeof(mech));
+	n += sizeof(mech);
+	n += put32(m + n, (uint32_t)dl);
+	memcpy(m + n, data, (size_t)dl);
+	n += (size_t)dl;
+	m[0] = 'p';
+	put32(m + 1, (uint32_t)(n - 1));
+	return n;
+}
+
+START_TEST(test_fe_sasl_channel_binding_refused)
+{
+	uint8_t m[128], su[128];
+	struct call c;
+	for (int flag = 0; flag < 2; flag++) {
+		void *fe = fe_make(1, 1);
+		pg_fe_tls_done(fe);
+		size_t sn = build_startup(su, sizeof(su), PG_PROTOCOL_3, 1, "user", "app", NULL);
+		ck_assert_int_eq(fe_feed(fe, su, sn, &c), 0);
+		pg_fe_note_plus_withheld(fe);
+		size_t n = sasl_initial(m, flag ? 'y' : 'n');
+		call_reset(&c);
+		ck_assert_int_eq(pg_fe_frame(fe, m, n, &c.f), LMS_FRAME_OK);
+		ck_assert(c.f.flags & LMS_FRAME_NEED_BODY);
+		ck_assert_int_eq(pg_fe_decode(fe, m, n, &c.out, &c.res), 0);
+		if (flag) {
+			assert_refused(&c, "28000");
+		} else {
+			ck_assert_uint_eq(c.res.verdict, LMS_FORWARD);
+			ck_assert_uint_eq(c.res.action, LMS_ACT_NONE);
+		}
+		/* Only the first SASL message is looked at. */
+		call_reset(&c);
+		ck_assert_int_eq(pg_fe_frame(fe, m, n, &c.f), LMS_FRAME_OK);
+		ck_assert(!(c.f.flags & LMS_FRAME_NEED_BODY));
+		pg_fe_free(fe);
+	}
+}
+END_TEST
+
 START_TEST(test_fe_startup_minor_version)
 {
 	/* Protocol 3.2 (newer libpq) is still protocol 3: accepted. */
@@ -1371,6 +1420,7 @@ static Suite *pgwire_suite(void)
 	tcase_add_checked_fixture(bugs, setup, NULL);
 	tcase_add_test(bugs, test_regression_url_quote_in_password);
 	tcase_add_test(bugs, test_regression_fe_startup_empty_value);
+	tcase_add_test(bugs, test_fe_sasl_channel_binding_refused);
 	suite_add_tcase(s, bugs);
 	return s;
 }
