@@ -204,9 +204,13 @@ static int conn_read_tls(struct lms_conn *c, size_t room, size_t *n)
 		int r = SSL_read(c->ssl, lms_buf_tail(&c->in), room > INT32_MAX ? INT32_MAX : (int)room);
 		if (r <= 0) {
 			int st = conn_tls_want(c, r, true, "tls read");
-			if (st == LMS_IO_AGAIN && *n > 0)
-				return LMS_IO_OK;
-			return st;
+			if (*n == 0)
+				return st;
+			/* Hand over the bytes first (often the peer's last error
+			 * message); report the end on the next read. */
+			if (st == LMS_IO_EOF || st == LMS_IO_ERR)
+				c->deferred = st;
+			return LMS_IO_OK;
 		}
 		c->in.end += (size_t)r;
 		*n += (size_t)r;
@@ -220,6 +224,8 @@ int lms_conn_read(struct lms_conn *c, size_t *n)
 {
 	*n = 0;
 	c->tls_pending = false;
+	if (c->deferred)
+		return c->deferred;
 	size_t room = lms_buf_room(&c->in);
 	if (room == 0) {
 		if (!c->in.data)

@@ -50,6 +50,7 @@ struct lms_conn {
 	bool connecting;       /* non-blocking connect in progress */
 	bool handshaking;      /* TLS handshake in progress */
 	bool events_set;       /* events were assigned */
+	int deferred;          /* EOF or ERR seen after data: report next read */
 	char err[160];         /* last error, for logs and client messages */
 };
 

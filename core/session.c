@@ -382,6 +382,9 @@ static int apply_front(struct lms_session *s, const struct lms_result *res)
 		session_close(s);
 		return -1;
 	case LMS_ACT_CLOSE:
+		lms_log(LMS_LOG_LEVEL_INFO, "client_refused", "worker=%d peer=%s user=%s phase=%s reason=\"%s\"",
+			s->w->id, s->peer, s->user ? s->user : "-", phase_names[s->phase],
+			res->verdict == LMS_REPLY ? "the dialect plugin answered with an error" : "closed by the plugin");
 		session_close(s);
 		return -1;
 	default:

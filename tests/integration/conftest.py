@@ -10,7 +10,7 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from lmsproxy import Direct, Proxy, ProxyStartError, TestEnv, raise_nofile  # noqa: E402
+from lmsproxy import Direct, Proxy, ProxyStartError, TestEnv, Watchdog, raise_nofile  # noqa: E402
 
 ENV = TestEnv()
 
@@ -127,13 +127,24 @@ def uniq():
 
 @pytest.fixture(autouse=True)
 def _per_test_guard(request):
-    """Hard per-test time limit (the whole run dies rather than hang make check),
-    and log offsets so that a failure shows what the proxies logged meanwhile."""
-    limit = ENV.t(float(os.environ.get("LMS_IT_TEST_TIMEOUT") or 180))
-    faulthandler.dump_traceback_later(limit, exit=True)
+    """Time limits, so that a proxy that stops relaying fails a test instead of
+    hanging make check:
+    - after LMS_IT_TEST_TIMEOUT s (default 90) every psycopg2 connection the test
+      opened is shut down, so blocked libpq calls fail;
+    - 60 s later the whole run is aborted with a traceback dump (hang-*.txt).
+    Also records log offsets so that a failure shows what the proxies logged."""
+    limit = ENV.t(float(os.environ.get("LMS_IT_TEST_TIMEOUT") or 90))
+    os.makedirs(ENV.log_dir, exist_ok=True)
+    hang = open(os.path.join(ENV.log_dir, "hang-%d.txt" % os.getpid()), "w")
+    faulthandler.dump_traceback_later(limit + 60, exit=True, file=hang)
     request.node._lms_marks = {id(p): p.log_mark() for p in _live}
-    yield
+    wd = Watchdog(limit, what=request.node.nodeid)
+    request.node._lms_watchdog = wd
+    with wd:
+        yield
     faulthandler.cancel_dump_traceback_later()
+    hang.close()
+    os.unlink(hang.name)
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -141,6 +152,9 @@ def pytest_runtest_makereport(item, call):
     outcome = yield
     rep = outcome.get_result()
     if rep.when == "call" and rep.failed:
+        wd = getattr(item, "_lms_watchdog", None)
+        if wd is not None and wd.fired:
+            rep.sections.append(("watchdog", wd.message()))
         marks = getattr(item, "_lms_marks", {})
         for p in list(_live):
             text = p.log_since(marks.get(id(p), 0))

@@ -27,6 +27,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+import weakref
 
 import psycopg2
 
@@ -93,9 +94,9 @@ class TestEnv:
 
     def admin_connect(self, db=APP_DB, **kw):
         """Direct superuser connection to the source (not through the proxy)."""
-        conn = psycopg2.connect(host="127.0.0.1", port=self.source_port, user=ADMIN_USER,
-                                password=ADMIN_PASSWORD, dbname=db, sslmode="disable",
-                                connect_timeout=10, **kw)
+        conn = register_conn(psycopg2.connect(
+            host="127.0.0.1", port=self.source_port, user=ADMIN_USER, password=ADMIN_PASSWORD,
+            dbname=db, sslmode="disable", connect_timeout=10, **kw))
         conn.autocommit = True
         return conn
 
@@ -227,6 +228,63 @@ def metric_sum(metrics, name, label_filter=None):
 
 
 # ---------------------------------------------------------------------------
+# client-side watchdog: libpq has no read timeout, so a proxy that stops
+# relaying would hang a test forever. Every psycopg2 connection made through
+# Endpoint.connect is registered; Watchdog shuts their sockets down when it
+# fires, which makes the blocked libpq call fail with an OperationalError.
+
+_client_conns = weakref.WeakSet()
+
+
+def register_conn(conn):
+    _client_conns.add(conn)
+    return conn
+
+
+def shutdown_conn(conn):
+    try:
+        if conn.closed:
+            return
+        s = socket.socket(fileno=os.dup(conn.fileno()))
+        try:
+            s.shutdown(socket.SHUT_RDWR)
+        finally:
+            s.close()
+    except (OSError, psycopg2.Error):
+        pass
+
+
+class Watchdog:
+    """After `seconds`, shut down the given connections (default: every
+    registered client connection). .fired tells whether it went off."""
+
+    def __init__(self, seconds, conns=None, what="test"):
+        self.seconds = seconds
+        self.conns = conns
+        self.what = what
+        self.fired = False
+        self._timer = threading.Timer(seconds, self._fire)
+        self._timer.daemon = True
+
+    def _fire(self):
+        self.fired = True
+        for c in list(self.conns if self.conns is not None else _client_conns):
+            shutdown_conn(c)
+
+    def __enter__(self):
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._timer.cancel()
+        return False
+
+    def message(self):
+        return ("client watchdog: %s still blocked after %.0f s; its connections were shut down "
+                "(the proxy stopped relaying?)" % (self.what, self.seconds))
+
+
+# ---------------------------------------------------------------------------
 # endpoints the tests talk to
 
 class Endpoint:
@@ -249,14 +307,15 @@ class Endpoint:
         return d
 
     def connect(self, **kw):
-        return psycopg2.connect(**self.dsn_kwargs(**kw))
+        return register_conn(psycopg2.connect(**self.dsn_kwargs(**kw)))
 
     def libpq_env(self, user=APP_USER, password=APP_PASSWORD, dbname=APP_DB, **kw):
         """Environment for psql/pgbench aimed at this endpoint."""
         d = self.dsn_kwargs(user=user, password=password, dbname=dbname, **kw)
         names = dict(host="PGHOST", port="PGPORT", user="PGUSER", password="PGPASSWORD",
                      dbname="PGDATABASE", sslmode="PGSSLMODE", sslrootcert="PGSSLROOTCERT",
-                     sslcert="PGSSLCERT", sslkey="PGSSLKEY", connect_timeout="PGCONNECT_TIMEOUT")
+                     sslcert="PGSSLCERT", sslkey="PGSSLKEY", connect_timeout="PGCONNECT_TIMEOUT",
+                     channel_binding="PGCHANNELBINDING")
         return self.env.clean_env(**{names[k]: v for k, v in d.items()})
 
     def metrics_text(self):

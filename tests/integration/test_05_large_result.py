@@ -3,9 +3,10 @@ below 100 MB (it must stream, and apply backpressure to a slow client)."""
 
 import os
 import subprocess
+import threading
 import time
 
-from lmsproxy import APP_DB, APP_PASSWORD, APP_USER, PgRaw, RssSampler
+from lmsproxy import APP_DB, APP_PASSWORD, APP_USER, PgRaw, RssSampler, Watchdog
 
 ROWS = 200000
 WIDTH = 1000
@@ -36,19 +37,24 @@ def check_rss(proxy, s):
             s.peak_kb / 1024)
 
 
-def test_named_cursor_stream(proxy):
+def test_named_cursor_stream(lms_env, proxy):
     conn = proxy.connect()
+    nbytes = nrows = 0
     try:
-        with sampler(proxy) as s:
-            cur = conn.cursor(name="big")
-            cur.itersize = 5000
-            cur.execute(QUERY)
-            nbytes = nrows = 0
-            for (v,) in cur:
-                nbytes += len(v)
-                nrows += 1
-            cur.close()
-            conn.commit()
+        with sampler(proxy) as s, Watchdog(lms_env.t(30), [conn], "named cursor") as wd:
+            try:
+                cur = conn.cursor(name="big")
+                cur.itersize = 5000
+                cur.execute(QUERY)
+                for (v,) in cur:
+                    nbytes += len(v)
+                    nrows += 1
+                cur.close()
+                conn.commit()
+            except Exception:
+                if wd.fired:
+                    raise AssertionError("%s after %d rows" % (wd.message(), nrows)) from None
+                raise
         assert (nrows, nbytes) == (ROWS, TOTAL)
         check_rss(proxy, s)
     finally:
@@ -62,6 +68,8 @@ def test_psql_stream(lms_env, proxy):
     with sampler(proxy) as s:
         p = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                              cwd=lms_env.log_dir)
+        killer = threading.Timer(lms_env.t(30), p.kill)
+        killer.start()
         nbytes = nlines = 0
         bad = 0
         while True:
@@ -73,6 +81,9 @@ def test_psql_stream(lms_env, proxy):
             bad += len(chunk) - chunk.count(b"x") - chunk.count(b"\n")
         err = p.stderr.read()
         rc = p.wait(timeout=lms_env.t(60))
+        killer.cancel()
+    assert rc != -9, ("psql had not finished after 30 s (it prints only once the whole result "
+                      "arrived; %d bytes printed); killed" % nbytes)
     assert rc == 0, err
     assert (nlines, nbytes, bad) == (ROWS, TOTAL + ROWS, 0)
     check_rss(proxy, s)
@@ -81,17 +92,23 @@ def test_psql_stream(lms_env, proxy):
 def test_slow_reader_backpressure(lms_env, proxy):
     """The client does not read for 2 s after sending the query, then reads it all.
     A proxy that buffers instead of applying backpressure swells by ~200 MB."""
-    with PgRaw(proxy.host, proxy.port, timeout=60,
-               rcvbuf=64 * 1024) as c:
+    with PgRaw(proxy.host, proxy.port, timeout=lms_env.t(20), rcvbuf=64 * 1024) as c:
         c.startup(APP_USER, APP_DB, APP_PASSWORD)
         with sampler(proxy) as s:
             c.send_msg(b"Q", QUERY.encode() + b"\0")
             time.sleep(2.0)
             paused_peak = s.peak_kb
             nrows = nbytes = 0
-            tag = None
+            tag = last = None
             while True:
-                mtype, payload = c.read_msg()
+                try:
+                    mtype, payload = c.read_msg()
+                except TimeoutError:
+                    raise AssertionError(
+                        "stream stalled for 20 s after %d rows, %d bytes from the proxy; "
+                        "last message %r"
+                        % (nrows, c.bytes_read, last)) from None
+                last = mtype
                 if mtype == b"D":
                     nrows += 1
                     nbytes += len(payload) - 6  # int16 ncols + int32 length

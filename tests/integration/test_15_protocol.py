@@ -1,0 +1,147 @@
+"""15. Wire-protocol edge cases a real driver produces (beyond the numbered brief):
+SSL/GSS negotiation on a plaintext listener, pipelining, big messages,
+malformed startups, clients vanishing mid-query."""
+
+import hashlib
+import socket
+import struct
+import time
+
+import psycopg2
+import pytest
+
+from lmsproxy import APP_DB, APP_PASSWORD, APP_USER, PgRaw, wait_until
+
+
+def test_ssl_and_gss_requests_declined_on_plaintext_listener(proxy):
+    if not proxy.is_proxy:
+        pytest.skip("the source database itself supports SSL and GSS encryption")
+    with PgRaw(proxy.host, proxy.port) as c:
+        assert c.request_gssenc() == b"N"
+        assert c.request_ssl() == b"N"
+        c.startup(APP_USER, APP_DB, APP_PASSWORD)
+        assert c.query("select 'negotiated'")[0] == [[b"negotiated"]]
+        c.terminate()
+
+
+def test_sslmode_require_against_plaintext_proxy(proxy):
+    if not proxy.is_proxy:
+        pytest.skip("the source database itself speaks TLS")
+    with pytest.raises(psycopg2.OperationalError) as ei:
+        proxy.connect(sslmode="require")
+    assert "server does not support SSL" in str(ei.value)
+    c = proxy.connect(sslmode="disable")
+    assert not c.info.ssl_in_use
+    c.close()
+
+
+def test_pipelined_simple_queries(proxy):
+    with PgRaw(proxy.host, proxy.port) as c:
+        c.startup(APP_USER, APP_DB, APP_PASSWORD)
+        msgs = b"".join(b"Q" + struct.pack("!I", len(q) + 5) + q + b"\0"
+                        for q in (b"select 1", b"select 1/0", b"select 3"))
+        c.send(msgs)
+        seen = []
+        while seen.count(b"Z") < 3:
+            t, payload = c.read_msg()
+            if t in (b"D", b"E", b"Z"):
+                seen.append(t if t != b"D" else payload[-1:])
+        assert seen == [b"1", b"Z", b"E", b"Z", b"3", b"Z"], seen
+        c.terminate()
+
+
+def _cstr(s):
+    return s.encode() + b"\0"
+
+
+def test_pipelined_extended_protocol(proxy):
+    """Parse/Bind/Describe/Execute x N then one Sync, in one write (what
+    pgjdbc/asyncpg do); an error skips to Sync."""
+    with PgRaw(proxy.host, proxy.port) as c:
+        c.startup(APP_USER, APP_DB, APP_PASSWORD)
+        out = bytearray()
+
+        def msg(t, body):
+            out.extend(t + struct.pack("!I", len(body) + 4) + body)
+
+        msg(b"P", _cstr("s1") + _cstr("select $1::int * 2") + struct.pack("!H", 0))
+        for v in (1, 2, 3):
+            val = str(v).encode()
+            msg(b"B", _cstr("") + _cstr("s1") + struct.pack("!H", 0) + struct.pack("!H", 1)
+                + struct.pack("!i", len(val)) + val + struct.pack("!H", 0))
+            msg(b"E", _cstr("") + struct.pack("!I", 0))
+        msg(b"S", b"")
+        # second batch: an error in the middle, the rest is skipped until Sync
+        msg(b"P", _cstr("") + _cstr("select 1/0") + struct.pack("!H", 0))
+        msg(b"B", _cstr("") + _cstr("") + struct.pack("!HHH", 0, 0, 0))
+        msg(b"E", _cstr("") + struct.pack("!I", 0))
+        msg(b"P", _cstr("") + _cstr("select 'skipped'") + struct.pack("!H", 0))
+        msg(b"S", b"")
+        c.send(bytes(out))
+        types, rows, errors = [], [], []
+        while types.count(b"Z") < 2:
+            t, payload = c.read_msg()
+            types.append(t)
+            if t == b"D":
+                rows.append(payload[6:])
+            elif t == b"E":
+                errors.append(payload)
+        assert rows == [b"2", b"4", b"6"]
+        assert len(errors) == 1 and b"C22012\0" in errors[0]
+        assert types[:8] == [b"1", b"2", b"D", b"C", b"2", b"D", b"C", b"2"], types
+        assert c.query("select 'after pipeline'")[0] == [[b"after pipeline"]]
+        c.terminate()
+
+
+def test_large_query_text(proxy):
+    """A 16 MB Query message crosses many reads on both sides."""
+    big = "z" * (16 * 1024 * 1024)
+    with PgRaw(proxy.host, proxy.port, timeout=30) as c:
+        c.startup(APP_USER, APP_DB, APP_PASSWORD)
+        rows, _ = c.query("select length('%s'), md5('%s')" % (big, big))
+        assert rows == [[str(len(big)).encode(), hashlib.md5(big.encode()).hexdigest().encode()]]
+        c.terminate()
+
+
+def test_malformed_startups_do_not_hurt(proxy):
+    if not proxy.is_proxy:
+        pytest.skip("the point is the proxy's robustness")
+    cases = [
+        struct.pack("!II", 8, 0x00020000),              # protocol 2.0
+        struct.pack("!I", 0x7FFFFFF0) + b"\0" * 16,       # absurd length
+        struct.pack("!I", 3),                           # length below the minimum
+        b"GET / HTTP/1.1\r\nHost: x\r\n\r\n",           # not PostgreSQL at all
+        struct.pack("!II", 12, 196608) + b"user",        # truncated parameters
+    ]
+    for data in cases:
+        with socket.create_connection((proxy.host, proxy.port), timeout=5) as s:
+            s.sendall(data)
+            s.shutdown(socket.SHUT_WR)
+            try:
+                while s.recv(65536):
+                    pass
+            except (ConnectionResetError, socket.timeout):
+                pass
+    assert proxy.running()
+    c = proxy.connect()
+    c.cursor().execute("select 1")
+    c.close()
+
+
+def test_client_vanishes_mid_query(proxy, admin):
+    """A client that disappears during a query must not leak its backend."""
+    with PgRaw(proxy.host, proxy.port) as c:
+        c.startup(APP_USER, APP_DB, APP_PASSWORD, application_name="it-vanish")
+        c.send_msg(b"Q", b"select pg_sleep(2)\0")
+        time.sleep(0.3)
+        c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    cur = admin.cursor()
+
+    def gone():
+        cur.execute("select count(*) from pg_stat_activity where application_name = 'it-vanish'")
+        return cur.fetchone()[0] == 0
+
+    assert wait_until(gone, timeout=8), "the backend of a vanished client is still there"
+    c2 = proxy.connect()
+    c2.cursor().execute("select 1")
+    c2.close()
