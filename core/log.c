@@ -3,6 +3,7 @@
  */
 #include "autoconfig.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -58,44 +59,46 @@ static void log_emit(char *line, size_t len, size_t cap)
 	(void)w;
 }
 
+/* Format one line: prefix, then head (already formatted), then fmt/ap,
+ * then tail; write it whole. */
+static void log_line(int level, const char *head, const char *tail, const char *fmt, va_list ap)
+{
+	char line[2048];
+	size_t n = log_prefix(line, sizeof(line), level);
+	int m = snprintf(line + n, sizeof(line) - n, "%s", head);
+	if (m > 0)
+		n += (size_t)m;
+	if (n < sizeof(line)) {
+		m = vsnprintf(line + n, sizeof(line) - n, fmt, ap);
+		if (m > 0)
+			n += (size_t)m;
+	}
+	if (n > sizeof(line) - 1)
+		n = sizeof(line) - 1;
+	m = snprintf(line + n, sizeof(line) - n, "%s", tail);
+	if (m > 0)
+		n += (size_t)m;
+	log_emit(line, n, sizeof(line));
+}
+
 void lms_log(int level, const char *event, const char *fmt, ...)
 {
 	if (!lms_log_enabled(level))
 		return;
-	char line[2048];
-	size_t n = log_prefix(line, sizeof(line), level);
-	int m = snprintf(line + n, sizeof(line) - n, "event=%s ", event);
-	if (m > 0)
-		n += (size_t)m;
-	if (n < sizeof(line)) {
-		va_list ap;
-		va_start(ap, fmt);
-		m = vsnprintf(line + n, sizeof(line) - n, fmt, ap);
-		va_end(ap);
-		if (m > 0)
-			n += (size_t)m;
-	}
-	log_emit(line, n, sizeof(line));
+	char head[96];
+	snprintf(head, sizeof(head), "event=%s ", event);
+	va_list ap;
+	va_start(ap, fmt);
+	log_line(level, head, "", fmt, ap);
+	va_end(ap);
 }
 
 void lms_log_plugin(int level, const char *fmt, ...)
 {
 	if (!lms_log_enabled(level))
 		return;
-	char line[2048];
-	size_t n = log_prefix(line, sizeof(line), level);
-	int m = snprintf(line + n, sizeof(line) - n, "event=plugin msg=\"");
-	if (m > 0)
-		n += (size_t)m;
-	if (n < sizeof(line)) {
-		va_list ap;
-		va_start(ap, fmt);
-		m = vsnprintf(line + n, sizeof(line) - n, fmt, ap);
-		va_end(ap);
-		if (m > 0)
-			n += (size_t)m;
-	}
-	if (n < sizeof(line) - 1)
-		line[n++] = '"';
-	log_emit(line, n, sizeof(line));
+	va_list ap;
+	va_start(ap, fmt);
+	log_line(level, "event=plugin msg=\"", "\"", fmt, ap);
+	va_end(ap);
 }

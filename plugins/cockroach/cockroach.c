@@ -13,9 +13,5 @@ __attribute__((visibility("default"))) const struct lms_dialect *lms_dialect_ent
 
 const struct lms_dialect *lms_dialect_entry(const struct lms_host_api *host)
 {
-	if (!host || host->abi_major != LMS_PLUGIN_ABI_MAJOR || host->size < sizeof(struct lms_host_api))
-		return NULL;
-	pg_host = host;
-	pg_dialect_fill(&dialect, "cockroach");
-	return &dialect;
+	return pg_entry(host, &dialect, "cockroach");
 }

@@ -81,3 +81,13 @@ void pg_dialect_fill(struct lms_dialect *d, const char *name)
 	d->be_decode = pg_be_decode;
 	d->be_cancel = pg_be_cancel;
 }
+
+const struct lms_dialect *pg_entry(const struct lms_host_api *host, struct lms_dialect *d,
+				   const char *name)
+{
+	if (!host || host->abi_major != LMS_PLUGIN_ABI_MAJOR || host->size < sizeof(struct lms_host_api))
+		return NULL;
+	pg_host = host;
+	pg_dialect_fill(d, name);
+	return d;
+}

@@ -43,6 +43,11 @@ int pg_error_response(const struct lms_error *err, struct lms_out *out);
 /* Fill every function of the table for dialect name. */
 void pg_dialect_fill(struct lms_dialect *d, const char *name);
 
+/* The body of a pgwire plugin's entry point: check the host, remember
+ * it, fill d as dialect name.  Returns d, or NULL for an unusable host. */
+const struct lms_dialect *pg_entry(const struct lms_host_api *host, struct lms_dialect *d,
+				   const char *name);
+
 /* Frontend (frontend.c). */
 void *pg_fe_new(const struct lms_fe_opts *opts);
 void pg_fe_free(void *fe);

@@ -11,7 +11,8 @@ usage() {
 Usage: $0 [--help] [OUTDIR]
 Build fuzz_pg_frontend and fuzz_pg_backend into OUTDIR
 (default: \$LMS_FUZZ_OUT or tests/fuzz/build).
-Environment: CC (default clang), EXTRA_CFLAGS.
+Environment: CC (default clang), EXTRA_CFLAGS, LMS_BUILDDIR (the configured
+build tree holding autoconfig.h; default: the source tree).
 EOF
 }
 
@@ -30,9 +31,10 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 out=${1:-${LMS_FUZZ_OUT:-$here/build}}
 cc=${CC:-clang}
+builddir=${LMS_BUILDDIR:-$root}
 
-if [ ! -f "$root/autoconfig.h" ]; then
-	echo "build.sh: $root/autoconfig.h is missing: run ./configure first" >&2
+if [ ! -f "$builddir/autoconfig.h" ]; then
+	echo "build.sh: $builddir/autoconfig.h is missing: run ./configure first (or set LMS_BUILDDIR)" >&2
 	exit 1
 fi
 if ! command -v "$cc" >/dev/null; then
@@ -47,7 +49,7 @@ read -r -a extra <<<"${EXTRA_CFLAGS:-}"
 cflags=(-std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer
 	"-fsanitize=fuzzer,address,undefined" -fno-sanitize-recover=undefined
 	-Wall -Wextra -Werror -Wno-unused-parameter
-	-I "$root/include" -I "$root" -I "$root/plugins/pgwire"
+	-I "$root/include" -I "$builddir" -I "$root/plugins/pgwire"
 	"${pq_cflags[@]}" "${extra[@]}")
 
 mkdir -p "$out"
