@@ -476,11 +476,21 @@ pct_stats() {
 
 RAW_TSV=$TMP/raw.tsv
 IDLE_TSV=$TMP/idle.tsv
-printf 'workload\ttarget\tround\tstatus\ttps\ttxns\tfailed\tlat_p50_us\tlat_p99_us\tcycle_p50_us\tcycle_p99_us\n' >"$RAW_TSV"
+printf 'workload\ttarget\tround\tstatus\ttps\ttxns\tfailed\tlat_p50_us\tlat_p99_us\tcycle_p50_us\tcycle_p99_us\tcpu_us_per_tx\n' >"$RAW_TSV"
 printf 'test\tproxy\tconns_requested\tconns_opened\tconns_failed\tclosed_by_peer\trss_before_kb\trss_during_kb\trss_after_kb\tfds_before\tfds_during\taccept_queue\tnofile\tserver_backends\tnote\n' >"$IDLE_TSV"
 
+# CPU time (user + system, in clock ticks) used so far by a process tree
+tree_cpu_ticks() {
+    local p sum=0 v
+    for p in $(proc_tree "$1"); do
+        v=$(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null) || continue
+        sum=$((sum + v))
+    done
+    echo "$sum"
+}
+
 run_pgbench() {  # run_pgbench WORKLOAD TARGET ROUND
-    local w=$1 t=$2 r=$3 port prefix out rc=0 status=ok tps txns failed lat cyc
+    local w=$1 t=$2 r=$3 port prefix out rc=0 status=ok tps txns failed lat cyc ppid cpu0="" cpu="NA"
     local -a args
     port=$(target_port "$t")
     prefix=$TMP/logs/$w.$t.$r
@@ -488,12 +498,18 @@ run_pgbench() {  # run_pgbench WORKLOAD TARGET ROUND
     args=(-h "$HOST" -p "$port" -U "$ADMIN_USER" -S -c "$CLIENTS" -j "$THREADS" -T "$DURATION" -n
           -l "--log-prefix=$prefix")
     [[ $w == select_connect ]] && args+=(-C)
+    ppid=$(proxy_pid "$t")
+    [[ -n $ppid ]] && cpu0=$(tree_cpu_ticks "$ppid")
     # in the background so that a signal is handled at once (cleanup stops it)
     PGPASSWORD=$ADMIN_PW pgbench "${args[@]}" "$BENCH_DB" >"$prefix.out" 2>&1 &
     PGBENCH_PID=$!
     wait "$PGBENCH_PID" || rc=$?
     PGBENCH_PID=""
     out=$(<"$prefix.out")
+    if [[ -n $cpu0 ]]; then
+        # the proxy's CPU per transaction: what it costs, whatever the noise
+        cpu=$(($(tree_cpu_ticks "$ppid") - cpu0))
+    fi
     tps=$(sed -n 's/^tps = \([0-9.]*\).*/\1/p' <<<"$out" | head -n 1)
     txns=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' <<<"$out" | head -n 1)
     failed=$(sed -n 's/^number of failed transactions: \([0-9]*\).*/\1/p' <<<"$out" | head -n 1)
@@ -514,12 +530,19 @@ run_pgbench() {  # run_pgbench WORKLOAD TARGET ROUND
     rm -f "$prefix".[0-9]*
     read -r _ lat50 lat99 <<<"$lat"
     read -r _ cyc50 cyc99 <<<"$cyc"
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$w" "$t" "$r" "$status" "${tps:-NA}" "${txns:-NA}" \
-        "${failed:-NA}" "$lat50" "$lat99" "$cyc50" "$cyc99" >>"$RAW_TSV"
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$w" "$t" "$r" "$status" "${tps:-NA}" "${txns:-NA}" \
+        "${failed:-NA}" "$lat50" "$lat99" "$cyc50" "$cyc99" \
+        "$(cpu_per_tx "$cpu" "${txns:-}")" >>"$RAW_TSV"
     awk -v r="$r" -v R="$ROUNDS" -v w="$w" -v t="$t" -v tps="${tps:-NA}" -v a="$lat50" -v b="$lat99" \
         -v c="$cyc50" -v d="$cyc99" -v s="$status" 'function ms(x) { return x == "NA" ? "NA" : sprintf("%.3f", x / 1000) }
         BEGIN { printf "[round %d/%d] %-15s %-10s tps=%-11s lat p50/p99=%s/%s ms  cycle p50/p99=%s/%s ms  %s\n",
                 r, R, w, t, tps, ms(a), ms(b), ms(c), ms(d), s }'
+}
+
+# cpu_per_tx TICKS TXNS: microseconds of proxy CPU per transaction, or NA
+cpu_per_tx() {
+    [[ $1 =~ ^[0-9]+$ && $2 =~ ^[0-9]+$ && $2 -gt 0 ]] || { echo NA; return; }
+    awk -v t="$1" -v n="$2" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.2f", t * 1e6 / hz / n }'
 }
 
 # ---- idle connection memory -----------------------------------------------------
@@ -750,6 +773,7 @@ for w, desc in workloads.items():
             "lat_p99_ms": ms(med([num(r["lat_p99_us"]) for r in ok])),
             "cycle_p50_ms": ms(med([num(r["cycle_p50_us"]) for r in ok])),
             "cycle_p99_ms": ms(med([num(r["cycle_p99_us"]) for r in ok])),
+            "proxy_cpu_us_per_tx": med([num(r.get("cpu_us_per_tx")) for r in ok]),
         }
     for t in targets:
         for ref in ("direct", "pgbouncer", "haproxy"):
@@ -774,14 +798,16 @@ for w, desc in workloads.items():
         print("   p50/p99 = per-client time between completions, i.e. connect + txn + disconnect")
     else:
         print("   p50/p99 = transaction latency from pgbench -l")
-    print("%-10s %12s %9s %9s %9s %9s %9s" % ("target", "tps(med)", "p50 ms", "p99 ms",
-                                             "/direct", "/pgbounc", "/haproxy"))
+    print("%-10s %12s %9s %9s %9s %9s %9s %12s" % ("target", "tps(med)", "p50 ms", "p99 ms",
+                                             "/direct", "/pgbounc", "/haproxy", "cpu us/tx"))
     for t in targets:
         s = summary[t]
-        print("%-10s %12s %9s %9s %9s %9s %9s" % (
+        print("%-10s %12s %9s %9s %9s %9s %9s %12s" % (
             t, fmt(s["tps_median"], ".1f"), fmt(s[lat_key + "_p50_ms"], ".3f"),
             fmt(s[lat_key + "_p99_ms"], ".3f"), fmt(s["tps_ratio_vs_direct"], ".3f"),
-            fmt(s["tps_ratio_vs_pgbouncer"], ".3f"), fmt(s["tps_ratio_vs_haproxy"], ".3f")))
+            fmt(s["tps_ratio_vs_pgbouncer"], ".3f"), fmt(s["tps_ratio_vs_haproxy"], ".3f"),
+            fmt(s["proxy_cpu_us_per_tx"], ".2f")))
+    print("   cpu us/tx: user+system CPU of the proxy process per transaction (median over rounds)")
     print("   raw rounds:")
     print("   %-5s %-10s %12s %9s %9s %9s %9s  %s" % ("round", "target", "tps", "lat p50", "lat p99",
                                                      "cyc p50", "cyc p99", "status"))
