@@ -66,6 +66,8 @@ size_t lms_buf_room(struct lms_buf *b)
 
 size_t lms_buf_append(struct lms_buf *b, const void *p, size_t n)
 {
+	if (n == 0)
+		return 0; /* never allocate for nothing: idle connections hold no buffer */
 	size_t room = lms_buf_room(b);
 	if (n > room && b->start > 0) {
 		size_t len = b->end - b->start;

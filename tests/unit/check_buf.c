@@ -133,6 +133,18 @@ END_TEST
  * bytes than fit.  core/session.c pump_decoded() checks LMS_BUF_SIZE - len
  * and ignores the count append returns, so a decoded message is cut short
  * on the wire. */
+START_TEST(test_regression_empty_append_allocates_nothing)
+{
+	/* An idle connection must hold no buffer: appending nothing (an empty
+	 * greeting, an empty reply) once kept a 32 KiB chunk per connection. */
+	struct lms_buf b = { NULL, 0, 0 };
+	uint64_t before = lms_buf_allocated_bytes();
+	ck_assert_uint_eq(lms_buf_append(&b, "", 0), 0);
+	ck_assert_ptr_null(b.data);
+	ck_assert_uint_eq(lms_buf_allocated_bytes(), before);
+}
+END_TEST
+
 START_TEST(test_regression_append_short_with_free_room)
 {
 	struct lms_buf b = { NULL, 0, 0 };
@@ -164,6 +176,7 @@ static Suite *buf_suite(void)
 	suite_add_tcase(s, tc);
 	TCase *bugs = tcase_create("regressions");
 	tcase_add_test(bugs, test_regression_append_short_with_free_room);
+	tcase_add_test(bugs, test_regression_empty_append_allocates_nothing);
 	suite_add_tcase(s, bugs);
 	return s;
 }
