@@ -21,6 +21,8 @@ packages=(
 	python3 python3-psycopg2 python3-pytest
 	clang libclang-rt-14-dev
 	curl ca-certificates openssl procps iproute2 groff-base man-db
+	golang-go golang-github-masterminds-sprig-dev golang-gopkg-yaml.v3-dev
+	python3-yaml python3-jsonschema yamllint
 )
 if [[ "${1:-}" == "--bench" ]]; then
 	packages+=(pgbouncer haproxy)
