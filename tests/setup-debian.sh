@@ -23,6 +23,7 @@ packages=(
 	curl ca-certificates openssl procps iproute2 groff-base man-db
 	golang-go golang-github-masterminds-sprig-dev golang-gopkg-yaml.v3-dev
 	python3-yaml python3-jsonschema yamllint
+	dpkg-dev debhelper lintian fakeroot
 )
 if [[ "${1:-}" == "--bench" ]]; then
 	packages+=(pgbouncer haproxy)
