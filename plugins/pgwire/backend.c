@@ -7,6 +7,7 @@
 
 #include <string.h>
 
+#include "login.h"
 #include "pgwire.h"
 
 enum be_phase { BE_INIT = 0, BE_SSL_WAIT, BE_TYPED };
@@ -18,6 +19,9 @@ struct pg_be {
 	uint8_t proxy_key[8];
 	uint8_t *startup;     /* kept only until it is sent (host->alloc) */
 	size_t startup_len;
+	int relay;            /* the client answers the login (else we do) */
+	const struct lms_backend_conf *conf; /* our own credentials, borrowed */
+	struct pg_scram scram;
 };
 
 void *pg_be_new(const struct lms_be_opts *opts)
@@ -28,6 +32,8 @@ void *pg_be_new(const struct lms_be_opts *opts)
 	memset(be, 0, sizeof(*be));
 	be->tls_mode = opts->conf->tls_mode;
 	be->fe = opts->fe_state;
+	be->relay = opts->relay_auth;
+	be->conf = opts->conf;
 	memcpy(be->proxy_key, opts->proxy_key, 8);
 	return be;
 }
@@ -69,15 +75,20 @@ static int build_startup(struct pg_be *be, const struct lms_startup *st)
 	be->startup = pg_host->alloc(PG_MAX_STARTUP);
 	if (!be->startup)
 		return -1;
-	if (st->family && strcmp(st->family, "pgwire") == 0 && st->raw && st->raw_len <= PG_MAX_STARTUP) {
+	if (be->relay && st->family && strcmp(st->family, "pgwire") == 0 && st->raw &&
+	    st->raw_len <= PG_MAX_STARTUP) {
 		memcpy(be->startup, st->raw, st->raw_len);
 		be->startup_len = st->raw_len;
 		return 0;
 	}
 	size_t len = 8;
 	pg_put32(be->startup + 4, PG_PROTOCOL_3);
-	if (put_param(be->startup, &len, "user", st->user ? st->user : "") < 0 ||
-	    put_param(be->startup, &len, "database", st->database ? st->database : "") < 0)
+	/* Our own login: the URL's user, the client's database (or the URL's). */
+	const char *user = be->relay ? st->user : be->conf->user;
+	const char *db = st->database && *st->database ? st->database : be->conf->database;
+	if (put_param(be->startup, &len, "user", user ? user : "") < 0 ||
+	    put_param(be->startup, &len, "database", db ? db : "") < 0 ||
+	    put_param(be->startup, &len, "application_name", "molt-lms") < 0)
 		return -1;
 	be->startup[len++] = 0;
 	pg_put32(be->startup, (uint32_t)len);
@@ -235,12 +246,52 @@ static int be_sasl(struct pg_be *be, const uint8_t *msg, size_t len, struct lms_
 	return 0;
 }
 
+/* Answer an AuthenticationRequest ourselves, with the URL's credentials. */
+static int be_own_login(struct pg_be *be, uint32_t code, const uint8_t *msg, size_t len,
+			struct lms_out *out, struct lms_result *res)
+{
+	const char *pw = be->conf->password ? be->conf->password : "";
+	char data[512];
+	res->verdict = LMS_REPLY;
+	switch (code) {
+	case 0:
+		res->verdict = LMS_DROP;
+		res->action = LMS_ACT_AUTH_OK;
+		return be->scram.step == 1 || be->scram.step == 2 ? -1 : 0; /* SCRAM left unfinished */
+	case 3:
+		return pg_login_cleartext(pw, out);
+	case 5:
+		return len == 13 ? pg_login_md5(be->conf->user ? be->conf->user : "", pw, msg + 9, out) : -1;
+	case 10:
+		if (!memmem(msg + 9, len - 9, "SCRAM-SHA-256\0", 14))
+			return be_fail(res, "the database offers no SASL mechanism molt-lms knows (SCRAM-SHA-256)");
+		return pg_scram_begin(&be->scram, out);
+	case 11:
+	case 12:
+		if (len - 9 >= sizeof(data))
+			return -1;
+		memcpy(data, msg + 9, len - 9);
+		data[len - 9] = 0;
+		if (code == 11)
+			return pg_scram_continue(&be->scram, pw, data, out);
+		res->verdict = LMS_DROP;
+		if (pg_scram_finish(&be->scram, data) < 0)
+			return be_fail(res, "the database's SCRAM signature is wrong: it does not know this password");
+		return 0;
+	default:
+		return be_fail(res, "the database asked for an authentication method molt-lms cannot answer "
+			       "(use scram-sha-256, md5 or password)");
+	}
+}
+
 static int be_auth(struct pg_be *be, const uint8_t *msg, size_t len, struct lms_out *out,
 		   struct lms_result *res)
 {
 	if (len < 9)
 		return -1;
 	uint32_t code = pg_get32(msg + 5);
+	if (!be->relay)
+		return be_own_login(be, code, msg, len, out, res);
 	res->verdict = LMS_FORWARD;
 	switch (code) {
 	case 0:

@@ -43,10 +43,10 @@ if ! command -v "$cc" >/dev/null; then
 fi
 
 read -r -a pq_cflags <<<"$(pkg-config --cflags libpq 2>/dev/null || echo "-I$(pg_config --includedir)")"
-read -r -a pq_libs <<<"$(pkg-config --libs libpq 2>/dev/null || echo -lpq)"
+read -r -a pq_libs <<<"$(pkg-config --libs libpq openssl 2>/dev/null || echo -lpq -lcrypto)"
 read -r -a extra <<<"${EXTRA_CFLAGS:-}"
 
-cflags=(-std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer
+cflags=(-std=c11 -D_GNU_SOURCE -DFUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION -g -O1 -fno-omit-frame-pointer
 	"-fsanitize=fuzzer,address,undefined" -fno-sanitize-recover=undefined
 	-Wall -Wextra -Werror -Wno-unused-parameter
 	-I "$root/include" -I "$builddir" -I "$root/plugins/pgwire"

@@ -18,6 +18,7 @@ struct be_ctx {
 	void *be;
 	uint32_t tls_mode;
 	int ssl_wait;            /* SSLRequest sent, answer not yet seen */
+	int own_login;           /* relay_auth off: the plugin answers the login */
 	struct lms_startup st;
 	struct evlog *log;
 };
@@ -36,7 +37,7 @@ static void check_startup(const uint8_t *p, size_t len)
 static void check_startup_out(struct be_ctx *c, const struct lms_out *out)
 {
 	check_startup(out->data, out->len);
-	if (c->st.raw) {
+	if (c->st.raw && !c->own_login) {
 		FUZZ_CHECK(out->len == c->st.raw_len);
 		FUZZ_CHECK(memcmp(out->data, c->st.raw, out->len) == 0);
 	}
@@ -72,7 +73,12 @@ static int be_act(void *arg, const uint8_t *msg, size_t len, const struct lms_ou
 		FUZZ_CHECK(pg_get32(out->data + 1) + 1 == out->len);
 		FUZZ_CHECK(out->len <= len);
 	}
-	if (res->verdict == LMS_REPLY) {
+	if (res->verdict == LMS_REPLY && c->own_login && !c->ssl_wait) {
+		/* An answer to an AuthenticationRequest: one framed 'p' message. */
+		FUZZ_CHECK(len >= 9 && msg[0] == 'R');
+		FUZZ_CHECK(out->len >= 5 && out->data[0] == 'p');
+		FUZZ_CHECK(pg_get32(out->data + 1) + 1 == out->len);
+	} else if (res->verdict == LMS_REPLY) {
 		FUZZ_CHECK(c->ssl_wait && c->tls_mode == LMS_TLS_PREFER && len == 1 && msg[0] == 'N');
 		c->ssl_wait = 0;
 		check_startup_out(c, out);
@@ -149,7 +155,10 @@ static struct evlog run_once(uint8_t opts, uint8_t seed, int whole, const uint8_
 	struct lms_be_opts bo;
 	memset(&bo, 0, sizeof(bo));
 	bo.conf = &conf;
-	bo.relay_auth = 1;
+	bo.relay_auth = !(opts & 16);
+	conf.user = "bob";
+	conf.password = "pw";
+	conf.database = "db";
 	memcpy(bo.proxy_key, "PROXYKEY", 8);
 	struct evlog log = { 0xcbf29ce484222325ull, 0, 0 };
 	struct be_ctx *c = calloc(1, sizeof(*c));
@@ -157,6 +166,7 @@ static struct evlog run_once(uint8_t opts, uint8_t seed, int whole, const uint8_
 	c->be = pg_be_new(&bo);
 	FUZZ_CHECK(c->be != NULL);
 	c->tls_mode = conf.tls_mode;
+	c->own_login = !bo.relay_auth;
 	c->log = &log;
 	uint8_t raw[128];
 	if (opts & 8) {

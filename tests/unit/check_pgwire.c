@@ -899,8 +899,27 @@ START_TEST(test_be_start_other_family)
 	struct call c;
 	call_reset(&c);
 	ck_assert_int_eq(pg_be_start(be, 0, &st, &c.out, &c.res), 0);
-	uint8_t want[64];
-	size_t n = build_startup(want, sizeof(want), PG_PROTOCOL_3, 1, "user", "erin", "database", "shop", NULL);
+	uint8_t want[128];
+	size_t n = build_startup(want, sizeof(want), PG_PROTOCOL_3, 1, "user", "erin", "database", "shop",
+				 "application_name", "molt-lms", NULL);
+	ck_assert_uint_eq(c.out.len, n);
+	ck_assert_mem_eq(c.out.data, want, n);
+	pg_be_free(be);
+
+	/* Our own login (relay_auth off): the URL's user, the client's
+	 * database, even when the client speaks pgwire too. */
+	memset(&be_conf, 0, sizeof(be_conf));
+	be_conf.user = "lms_admin";
+	be_conf.database = "urldb";
+	struct lms_be_opts o;
+	memset(&o, 0, sizeof(o));
+	o.conf = &be_conf;
+	be = pg_be_new(&o);
+	struct lms_startup pst = client_start();
+	call_reset(&c);
+	ck_assert_int_eq(pg_be_start(be, 0, &pst, &c.out, &c.res), 0);
+	n = build_startup(want, sizeof(want), PG_PROTOCOL_3, 1, "user", "lms_admin", "database", pst.database,
+			  "application_name", "molt-lms", NULL);
 	ck_assert_uint_eq(c.out.len, n);
 	ck_assert_mem_eq(c.out.data, want, n);
 	pg_be_free(be);
