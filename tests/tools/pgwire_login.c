@@ -81,6 +81,17 @@ static const char *error_message(const uint8_t *m, size_t len)
 	return "error without a message";
 }
 
+static void conf_free(struct lms_backend_conf *c)
+{
+	char *strs[] = { c->host, c->port, c->user, c->password, c->database,
+			 c->tls_root_cert, c->tls_cert, c->tls_key };
+	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++)
+		free(strs[i]);
+}
+
+static int login(struct lms_backend_conf *conf);
+static int exchange(const struct lms_backend_conf *c, void *be, int fd);
+
 int main(int argc, char **argv)
 {
 	struct lms_backend_conf conf;
@@ -88,15 +99,32 @@ int main(int argc, char **argv)
 	if (argc != 2)
 		return fail("usage: pgwire_login URL", NULL);
 	pg_host = &host;
-	if (pg_parse_url(argv[1], &conf, err, sizeof(err)) < 0)
-		return fail("bad URL", err);
+	int rc = pg_parse_url(argv[1], &conf, err, sizeof(err)) < 0 ? fail("bad URL", err) : login(&conf);
+	conf_free(&conf);
+	return rc;
+}
+
+/* Connect, log in with conf's credentials, return the exit status. */
+static int login(struct lms_backend_conf *c)
+{
+	struct lms_backend_conf conf = *c;
 	if (conf.tls_mode != LMS_TLS_DISABLE)
 		return fail("this tool speaks plain TCP only: add sslmode=disable", NULL);
 	struct lms_be_opts bo = { .conf = &conf, .relay_auth = 0 };
 	void *be = pg_be_new(&bo);
 	int fd = dial(&conf);
-	if (!be || fd < 0)
-		return fail("cannot connect to", conf.host);
+	int rc = !be || fd < 0 ? fail("cannot connect to", conf.host) : exchange(&conf, be, fd);
+	if (be)
+		pg_be_free(be);
+	if (fd >= 0)
+		close(fd);
+	return rc;
+}
+
+/* Run the login on fd until ReadyForQuery or a failure. */
+static int exchange(const struct lms_backend_conf *c, void *be, int fd)
+{
+	struct lms_backend_conf conf = *c;
 	struct lms_startup st = { .family = "test", .database = conf.database };
 	struct lms_out out = { .len = 0 };
 	struct lms_result res;
@@ -131,8 +159,6 @@ int main(int argc, char **argv)
 				if (res.action == LMS_ACT_READY) {
 					printf("logged in as %s to %s (%s)\n", conf.user, conf.database,
 					       auth_ok ? "authenticated" : "no authentication asked");
-					pg_be_free(be);
-					close(fd);
 					return 0;
 				}
 			}
