@@ -171,7 +171,13 @@ void lms_cancel_send(struct event_base *base, const struct lms_backend *b,
 	if (!r)
 		return;
 	r->backend = b;
-	int fd = socket(b->addr.ss_family, SOCK_STREAM, 0);
+	struct sockaddr_storage ss;
+	socklen_t len;
+	if (lms_backend_addr(b, 0, &ss, &len) < 0) {
+		free(r);
+		return;
+	}
+	int fd = socket(ss.ss_family, SOCK_STREAM, 0);
 	if (fd < 0 || lms_conn_init(&r->conn, base, fd, cancel_cb, r) < 0) {
 		if (fd >= 0)
 			close(fd);
@@ -184,7 +190,7 @@ void lms_cancel_send(struct event_base *base, const struct lms_backend *b,
 	struct timeval tv = { 5, 0 };
 	if (r->timer)
 		evtimer_add(r->timer, &tv);
-	int st = lms_conn_connect(&r->conn, (const struct sockaddr *)&b->addr, b->addrlen);
+	int st = lms_conn_connect(&r->conn, (const struct sockaddr *)&ss, len);
 	if (st == LMS_IO_ERR) {
 		lms_log(LMS_LOG_LEVEL_WARN, "cancel_failed", "backend=%s error=\"%s\"", b->label, r->conn.err);
 		cancel_free(r);

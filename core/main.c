@@ -52,6 +52,16 @@ static void on_poll(evutil_socket_t fd, short what, void *arg)
 		event_base_loopexit(ms->base, NULL);
 }
 
+/* Re-resolve the databases' host names, so a DNS change (a managed
+ * database's failover, say) reaches new connections. */
+static void on_dns_refresh(evutil_socket_t fd, short what, void *arg)
+{
+	struct main_state *ms = arg;
+	(void)fd;
+	(void)what;
+	lms_runtime_refresh_dns(ms->rt);
+}
+
 static void on_signal(evutil_socket_t sig, short what, void *arg)
 {
 	struct main_state *ms = arg;
@@ -123,6 +133,9 @@ static int serve(struct lms_runtime *rt)
 	struct event *sigint = evsignal_new(ms.base, SIGINT, on_signal, &ms);
 	event_add(sigterm, NULL);
 	event_add(sigint, NULL);
+	struct event *dns = event_new(ms.base, -1, EV_PERSIST, on_dns_refresh, &ms);
+	struct timeval dns_every = { LMS_DNS_REFRESH_SEC, 0 };
+	event_add(dns, &dns_every);
 	if (lms_workers_start(rt) < 0) {
 		fprintf(stderr, "molt-lms: cannot start worker threads\n");
 		return 1;
@@ -137,6 +150,7 @@ static int serve(struct lms_runtime *rt)
 	lms_metrics_stop(m);
 	event_free(sigterm);
 	event_free(sigint);
+	event_free(dns);
 	if (ms.poll_ev)
 		event_free(ms.poll_ev);
 	lms_workers_free(rt);

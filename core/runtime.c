@@ -14,6 +14,68 @@
 #include "stats.h"
 #include "tls.h"
 
+/* Resolve b's host and publish its addresses.  Returns 0 or a
+ * getaddrinfo error code. */
+static int backend_resolve(struct lms_backend *b)
+{
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_family = AF_UNSPEC };
+	struct addrinfo *res = NULL;
+	int rc = getaddrinfo(b->conf.host, b->conf.port, &hints, &res);
+	if (rc != 0)
+		return rc;
+	struct sockaddr_storage addrs[LMS_MAX_ADDRS];
+	socklen_t lens[LMS_MAX_ADDRS];
+	int n = 0;
+	for (struct addrinfo *ai = res; ai && n < LMS_MAX_ADDRS; ai = ai->ai_next) {
+		if (ai->ai_addrlen > sizeof(addrs[0]))
+			continue;
+		memset(&addrs[n], 0, sizeof(addrs[n]));
+		memcpy(&addrs[n], ai->ai_addr, ai->ai_addrlen);
+		lens[n++] = ai->ai_addrlen;
+	}
+	freeaddrinfo(res);
+	if (n == 0)
+		return EAI_NONAME;
+	pthread_mutex_lock(&b->addr_lock);
+	bool changed = n != b->naddrs || memcmp(addrs, b->addrs, sizeof(addrs[0]) * (size_t)n) != 0;
+	bool first = b->naddrs == 0;
+	if (changed) {
+		memcpy(b->addrs, addrs, sizeof(addrs[0]) * (size_t)n);
+		memcpy(b->addrlens, lens, sizeof(lens[0]) * (size_t)n);
+		b->naddrs = n;
+	}
+	pthread_mutex_unlock(&b->addr_lock);
+	if (changed && !first)
+		lms_log(LMS_LOG_LEVEL_INFO, "dns_changed", "backend=%s role=%s addresses=%d", b->label,
+			b->role_name, n);
+	return 0;
+}
+
+int lms_backend_addr(const struct lms_backend *b, int i, struct sockaddr_storage *out, socklen_t *len)
+{
+	struct lms_backend *mb = (struct lms_backend *)b; /* the lock is not part of b's value */
+	int rc = -1;
+	pthread_mutex_lock(&mb->addr_lock);
+	if (i >= 0 && i < b->naddrs) {
+		memcpy(out, &b->addrs[i], sizeof(*out));
+		*len = b->addrlens[i];
+		rc = 0;
+	}
+	pthread_mutex_unlock(&mb->addr_lock);
+	return rc;
+}
+
+void lms_runtime_refresh_dns(struct lms_runtime *rt)
+{
+	for (int i = 0; i < 2; i++) {
+		struct lms_backend *b = &rt->backends[i];
+		int rc = backend_resolve(b);
+		if (rc != 0)
+			lms_log(LMS_LOG_LEVEL_WARN, "dns_failed", "backend=%s error=\"%s\" (keeping the last addresses)",
+				b->label, gai_strerror(rc));
+	}
+}
+
 /* Parse a URL with the backend's plugin, resolve it, build its TLS. */
 static int backend_init(struct lms_backend *b, const char *role, const char *key,
 			const char *url, char *err, size_t errlen)
@@ -29,16 +91,11 @@ static int backend_init(struct lms_backend *b, const char *role, const char *key
 		return -1;
 	}
 	snprintf(b->label, sizeof(b->label), "%s:%s", b->conf.host, b->conf.port);
-	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_family = AF_UNSPEC };
-	struct addrinfo *res = NULL;
-	int rc = getaddrinfo(b->conf.host, b->conf.port, &hints, &res);
-	if (rc != 0 || !res) {
+	int rc = backend_resolve(b);
+	if (rc != 0) {
 		snprintf(err, errlen, "%s: cannot resolve host %s: %s", key, b->label, gai_strerror(rc));
 		return -1;
 	}
-	memcpy(&b->addr, res->ai_addr, res->ai_addrlen);
-	b->addrlen = res->ai_addrlen;
-	freeaddrinfo(res);
 	b->tls = lms_tls_client_ctx(&b->conf, perr, sizeof(perr));
 	if (!b->tls && perr[0]) {
 		snprintf(err, errlen, "%s: %s", key, perr);
@@ -61,6 +118,8 @@ int lms_runtime_init(struct lms_runtime *rt, const struct lms_config *cfg, char 
 {
 	memset(rt, 0, sizeof(*rt));
 	rt->cfg = cfg;
+	for (int i = 0; i < 2; i++)
+		pthread_mutex_init(&rt->backends[i].addr_lock, NULL);
 	rt->source_of_truth = LMS_ROLE_SOURCE;
 	struct lms_backend *src = &rt->backends[LMS_ROLE_SOURCE];
 	struct lms_backend *tgt = &rt->backends[LMS_ROLE_TARGET];

@@ -5,6 +5,7 @@
 #ifndef LMS_RUNTIME_H
 #define LMS_RUNTIME_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <sys/socket.h>
 
@@ -14,13 +15,21 @@
 #include "lms/plugin.h"
 #include "plugin_loader.h"
 
+#define LMS_MAX_ADDRS 8
+#define LMS_DNS_REFRESH_SEC 30
+
 /* One database the proxy can route to. */
 struct lms_backend {
 	const char *role_name;               /* "source" or "target" */
 	struct lms_plugin plugin;            /* its dialect */
 	struct lms_backend_conf conf;        /* parsed from INIT_SOURCE/INIT_TARGET */
-	struct sockaddr_storage addr;        /* resolved at start */
-	socklen_t addrlen;
+	/* Resolved addresses, tried in order.  Written by the main thread (at
+	 * start and every LMS_DNS_REFRESH_SEC), read once per new backend
+	 * connection with lms_backend_addr(); addr_lock guards them. */
+	pthread_mutex_t addr_lock;
+	struct sockaddr_storage addrs[LMS_MAX_ADDRS];
+	socklen_t addrlens[LMS_MAX_ADDRS];
+	int naddrs;
 	SSL_CTX *tls;                        /* NULL when sslmode=disable */
 	char label[300];                     /* host:port for messages */
 };
@@ -44,6 +53,14 @@ struct lms_runtime {
 int lms_runtime_init(struct lms_runtime *rt, const struct lms_config *cfg,
 		     char *err, size_t errlen);
 void lms_runtime_free(struct lms_runtime *rt);
+
+/* Copy the i-th resolved address of b.  Returns 0, or -1 when there is
+ * no such address.  Safe from any thread. */
+int lms_backend_addr(const struct lms_backend *b, int i, struct sockaddr_storage *out, socklen_t *len);
+
+/* Resolve every backend's host again (blocking; main thread only) and
+ * publish the addresses that changed. */
+void lms_runtime_refresh_dns(struct lms_runtime *rt);
 
 /* The backend currently serving as source of truth. */
 const struct lms_backend *lms_runtime_truth(struct lms_runtime *rt, int *role);

@@ -58,6 +58,7 @@ struct lms_session {
 	struct lms_conn client;
 	struct lms_conn server;
 	bool has_server;
+	int addr_idx;          /* which of the backend's addresses we dial */
 	int phase;
 	bool closing;          /* flush, then free */
 	bool dead;             /* free at the end of this callback */
@@ -89,6 +90,7 @@ static void on_client(struct lms_conn *c, short what, void *arg);
 static void on_server(struct lms_conn *c, short what, void *arg);
 static void session_update(struct lms_session *s);
 static void backend_tls_step(struct lms_session *s);
+static void backend_dial(struct lms_session *s);
 static size_t out_room(struct lms_buf *b);
 
 static uint64_t now_us(void)
@@ -305,24 +307,45 @@ static void session_connect(struct lms_session *s)
 		session_error(s, "FATAL", "53200", NULL, "molt-lms: out of memory");
 		return;
 	}
-	int fd = socket(s->backend->addr.ss_family, SOCK_STREAM, 0);
-	if (fd < 0) {
-		backend_fail(s, LMS_ERR_BACKEND_CONNECT, strerror(errno));
-		return;
-	}
-	if (lms_conn_init(&s->server, s->w->base, fd, on_server, s) < 0) {
-		close(fd);
-		backend_fail(s, LMS_ERR_BACKEND_CONNECT, "cannot set up the socket");
-		return;
-	}
-	s->has_server = true;
 	s->phase = PH_CONNECTING;
 	timer_arm_cfg(s, s->rt->cfg->connect_timeout);
-	int st = lms_conn_connect(&s->server, (const struct sockaddr *)&s->backend->addr, s->backend->addrlen);
-	if (st == LMS_IO_OK)
-		backend_connected(s);
-	else if (st == LMS_IO_ERR)
-		backend_fail(s, LMS_ERR_BACKEND_CONNECT, s->server.err);
+	s->addr_idx = 0;
+	backend_dial(s);
+}
+
+/* Dial the backend's addresses from s->addr_idx on, until one connects or
+ * is in progress; the last failure is reported to the client. */
+static void backend_dial(struct lms_session *s)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	char why[160] = "no address";
+	for (; lms_backend_addr(s->backend, s->addr_idx, &ss, &len) == 0; s->addr_idx++) {
+		if (s->has_server) {
+			lms_conn_close(&s->server);
+			s->has_server = false;
+		}
+		int fd = socket(ss.ss_family, SOCK_STREAM, 0);
+		if (fd < 0) {
+			snprintf(why, sizeof(why), "socket: %s", strerror(errno));
+			continue;
+		}
+		if (lms_conn_init(&s->server, s->w->base, fd, on_server, s) < 0) {
+			close(fd);
+			snprintf(why, sizeof(why), "cannot set up the socket");
+			continue;
+		}
+		s->has_server = true;
+		int st = lms_conn_connect(&s->server, (const struct sockaddr *)&ss, len);
+		if (st == LMS_IO_OK) {
+			backend_connected(s);
+			return;
+		}
+		if (st == LMS_IO_AGAIN)
+			return; /* on_server finishes, or comes back here for the next address */
+		snprintf(why, sizeof(why), "%s", s->server.err);
+	}
+	backend_fail(s, LMS_ERR_BACKEND_CONNECT, why);
 }
 
 /* ---- applying a decoded message ---- */
@@ -768,10 +791,19 @@ static void on_server(struct lms_conn *c, short what, void *arg)
 {
 	struct lms_session *s = arg;
 	if (s->phase == PH_CONNECTING) {
-		if (lms_conn_connect_done(c) != LMS_IO_OK)
-			backend_fail(s, LMS_ERR_BACKEND_CONNECT, c->err);
-		else
+		if (lms_conn_connect_done(c) == LMS_IO_OK) {
 			backend_connected(s);
+		} else {
+			lms_log(LMS_LOG_LEVEL_DEBUG, "backend_address_failed", "worker=%d backend=%s index=%d error=\"%s\"",
+				s->w->id, s->backend->label, s->addr_idx, c->err);
+			s->addr_idx++;
+			struct sockaddr_storage ss;
+			socklen_t len;
+			if (lms_backend_addr(s->backend, s->addr_idx, &ss, &len) == 0)
+				backend_dial(s); /* closes this socket, tries the next address */
+			else
+				backend_fail(s, LMS_ERR_BACKEND_CONNECT, c->err);
+		}
 		goto out;
 	}
 	if (s->phase == PH_BACKEND_TLS) {

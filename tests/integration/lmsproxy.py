@@ -361,7 +361,7 @@ class Proxy(Endpoint):
 
     def __init__(self, env, name="proxy", tls=False, ssl_ca=False, init_source=None,
                  init_target=None, extra_args=(), shutdown_timeout=5, allow_plain=None,
-                 extra_env=None):
+                 extra_env=None, wrapper=()):
         self.env = env
         Proxy._seq += 1
         self.name = "%s-%d" % (name, Proxy._seq)
@@ -391,7 +391,7 @@ class Proxy(Endpoint):
         if allow_plain:
             args.append("--allow-tls-mode-disable")
         args += list(extra_args)
-        self.args = env.wrapper + args
+        self.args = env.wrapper + list(wrapper) + args
         self.extra_env = extra_env or {}
         os.makedirs(env.log_dir, exist_ok=True)
         self.log_path = os.path.join(env.log_dir, "%s.%d.log" % (self.name, os.getpid()))
