@@ -17,6 +17,7 @@
 
 #include <jansson.h>
 
+#include "cpus.h"
 #include "log.h"
 
 enum opt_type { OPT_STRING, OPT_BOOL, OPT_INT, OPT_SECONDS, OPT_LEVEL };
@@ -61,7 +62,7 @@ static const struct opt opts[] = {
 	{ "allow-tls-mode-disable", "LMS_ALLOW_TLS_MODE_DISABLE", "allowTLSModeDisable", OPT_BOOL,
 	  OFF(allow_tls_disable), NULL, "run without TLS on the listeners (local testing only)" },
 	{ "workers", "LMS_WORKERS", "workers", OPT_INT, OFF(workers), NULL,
-	  "worker threads (default: number of CPUs)" },
+	  "worker threads (default: the CPUs this process may use, after affinity and cgroup limits)" },
 	{ "max-connections", "LMS_MAX_CONNECTIONS", "maxConnections", OPT_INT, OFF(max_connections), NULL,
 	  "client connections accepted at once (default 20000)" },
 	{ "connect-timeout", "LMS_CONNECT_TIMEOUT", "connectTimeout", OPT_SECONDS, OFF(connect_timeout), NULL,
@@ -90,8 +91,8 @@ static void config_defaults(struct lms_config *cfg)
 	cfg->listen = strdup("0.0.0.0:9043");
 	cfg->metrics_listen = strdup(":9044");
 	cfg->plugin_dir = strdup(LMS_PLUGIN_DIR_DEFAULT);
-	long n = sysconf(_SC_NPROCESSORS_ONLN);
-	cfg->workers = n > 0 && n < 256 ? (int)n : 1;
+	int n = lms_cpus_available();
+	cfg->workers = n < 256 ? n : 256;
 	cfg->max_connections = 20000;
 	cfg->connect_timeout = 10;
 	cfg->login_timeout = 60;
