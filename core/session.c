@@ -90,7 +90,7 @@ static void on_client(struct lms_conn *c, short what, void *arg);
 static void on_server(struct lms_conn *c, short what, void *arg);
 static void session_update(struct lms_session *s);
 static void backend_tls_step(struct lms_session *s);
-static void backend_dial(struct lms_session *s);
+static void backend_dial(struct lms_session *s, const char *last_err);
 static size_t out_room(struct lms_buf *b);
 
 static uint64_t now_us(void)
@@ -310,16 +310,18 @@ static void session_connect(struct lms_session *s)
 	s->phase = PH_CONNECTING;
 	timer_arm_cfg(s, s->rt->cfg->connect_timeout);
 	s->addr_idx = 0;
-	backend_dial(s);
+	backend_dial(s, "no address");
 }
 
 /* Dial the backend's addresses from s->addr_idx on, until one connects or
- * is in progress; the last failure is reported to the client. */
-static void backend_dial(struct lms_session *s)
+ * is in progress; the last failure (last_err when no address is left to
+ * try) is reported to the client. */
+static void backend_dial(struct lms_session *s, const char *last_err)
 {
 	struct sockaddr_storage ss;
 	socklen_t len;
-	char why[160] = "no address";
+	char why[160];
+	snprintf(why, sizeof(why), "%s", last_err);
 	for (; lms_backend_addr(s->backend, s->addr_idx, &ss, &len) == 0; s->addr_idx++) {
 		if (s->has_server) {
 			lms_conn_close(&s->server);
@@ -797,12 +799,7 @@ static void on_server(struct lms_conn *c, short what, void *arg)
 			lms_log(LMS_LOG_LEVEL_DEBUG, "backend_address_failed", "worker=%d backend=%s index=%d error=\"%s\"",
 				s->w->id, s->backend->label, s->addr_idx, c->err);
 			s->addr_idx++;
-			struct sockaddr_storage ss;
-			socklen_t len;
-			if (lms_backend_addr(s->backend, s->addr_idx, &ss, &len) == 0)
-				backend_dial(s); /* closes this socket, tries the next address */
-			else
-				backend_fail(s, LMS_ERR_BACKEND_CONNECT, c->err);
+			backend_dial(s, c->err); /* the next address, or the failure */
 		}
 		goto out;
 	}

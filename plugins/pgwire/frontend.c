@@ -140,25 +140,36 @@ static int fe_refuse(struct lms_out *out, struct lms_result *res, const char *sq
 	return 0;
 }
 
-/* Find "key\0value\0" pairs; returns the value of key or NULL.  The
- * message has been checked to end with two NULs. */
+/* The pair at *i of a startup message's "key\0value\0...\0" list.
+ * Returns 1 with *k and *v set and *i past the pair, 0 at the NUL that
+ * closes the list (*i stays on it), -1 when the pair runs past len. */
+static int startup_next(const uint8_t *p, size_t len, size_t *i, const char **k, const char **v)
+{
+	if (*i >= len)
+		return -1;
+	if (p[*i] == 0)
+		return 0;
+	size_t kl = strnlen((const char *)p + *i, len - *i);
+	size_t vi = *i + kl + 1;
+	if (vi >= len)
+		return -1;
+	size_t vl = strnlen((const char *)p + vi, len - vi);
+	if (vi + vl >= len)
+		return -1;
+	*k = (const char *)p + *i;
+	*v = (const char *)p + vi;
+	*i = vi + vl + 1;
+	return 1;
+}
+
+/* The value of key in a startup message, or NULL. */
 static const char *startup_param(const uint8_t *p, size_t len, const char *key)
 {
 	size_t i = 8;
-	while (i < len && p[i] != 0) {
-		const char *k = (const char *)p + i;
-		size_t klen = strnlen(k, len - i);
-		size_t vi = i + klen + 1;
-		if (vi >= len)
-			return NULL;
-		const char *v = (const char *)p + vi;
-		size_t vlen = strnlen(v, len - vi);
-		if (vi + vlen >= len)
-			return NULL;
+	const char *k, *v;
+	while (startup_next(p, len, &i, &k, &v) == 1)
 		if (strcmp(k, key) == 0)
 			return v;
-		i = vi + vlen + 1;
-	}
 	return NULL;
 }
 
@@ -169,21 +180,11 @@ static int startup_well_formed(const uint8_t *p, size_t len)
 	if (len < 9 || p[len - 1] != 0)
 		return 0;
 	size_t i = 8;
-	while (i < len) {
-		if (p[i] == 0)
-			return i == len - 1;
-		size_t k = strnlen((const char *)p + i, len - i);
-		if (i + k >= len)
-			return 0;
-		i += k + 1;
-		if (i >= len)
-			return 0;
-		size_t v = strnlen((const char *)p + i, len - i);
-		if (i + v >= len)
-			return 0;
-		i += v + 1;
-	}
-	return 0;
+	const char *k, *v;
+	int rc;
+	while ((rc = startup_next(p, len, &i, &k, &v)) == 1)
+		;
+	return rc == 0 && i == len - 1;
 }
 
 /* Does the startup ask for anything beyond protocol 3.0?  (A newer minor
@@ -192,13 +193,11 @@ static int startup_wants_newer(const uint8_t *p, size_t len)
 {
 	if ((pg_get32(p + 4) & 0xffff) != 0)
 		return 1;
-	for (size_t i = 8; i < len && p[i];) {
-		size_t k = strlen((const char *)p + i);
-		if (strncmp((const char *)p + i, "_pq_.", 5) == 0)
+	size_t i = 8;
+	const char *k, *v;
+	while (startup_next(p, len, &i, &k, &v) == 1)
+		if (strncmp(k, "_pq_.", 5) == 0)
 			return 1;
-		i += k + 1;
-		i += strlen((const char *)p + i) + 1;
-	}
 	return 0;
 }
 
@@ -216,10 +215,11 @@ static int fe_negotiate(struct pg_fe *fe, const uint8_t *p, size_t len, struct l
 	size_t o = 8, vo = 13, nopts = 0;
 	pg_put32(c + 4, PG_PROTOCOL_3);
 	out->data[0] = 'v';
-	for (size_t i = 8; i < len && p[i];) {
-		const char *k = (const char *)p + i;
+	size_t i = 8;
+	const char *k, *v;
+	while (startup_next(p, len, &i, &k, &v) == 1) {
 		size_t kl = strlen(k) + 1;
-		size_t vl = strlen(k + kl) + 1;
+		size_t vl = strlen(v) + 1;
 		if (strncmp(k, "_pq_.", 5) == 0) {
 			if (vo + kl > LMS_OUT_MAX)
 				return -1;
@@ -230,7 +230,6 @@ static int fe_negotiate(struct pg_fe *fe, const uint8_t *p, size_t len, struct l
 			memcpy(c + o, k, kl + vl);
 			o += kl + vl;
 		}
-		i += kl + vl;
 	}
 	c[o++] = 0;
 	pg_put32(c, (uint32_t)o);
