@@ -32,6 +32,10 @@ struct lms_config {
 	double login_timeout;
 	double idle_timeout;
 	double shutdown_timeout;
+	double shadow_timeout;       /* s the other side may take per request */
+	char *mismatch_log;          /* path; "" disables */
+	long long mismatch_log_max_bytes;
+	int mismatch_log_files;      /* rotated files kept */
 	int log_level;
 	bool check_config;
 	bool show_help;

@@ -8,6 +8,9 @@
 
 #include <stdint.h>
 
+#include "digest.h"
+#include "fpstats.h"
+
 #define LMS_LAT_BUCKETS 15 /* finite upper bounds, see stats.c */
 
 enum lms_role { LMS_ROLE_SOURCE = 0, LMS_ROLE_TARGET = 1, LMS_ROLES = 2 };
@@ -34,6 +37,13 @@ struct lms_stats {
 	uint64_t bytes_out;  /* proxy to client */
 	uint64_t errors[LMS_ERR_KINDS];
 	uint64_t cancels;
+	/* shadowing: requests by how they ended (enum lms_fp_result), the
+	 * kind of each difference, async drops, shadow connections opened and
+	 * given up (timeout, loss, desync) */
+	uint64_t shadow[LMS_FP_RESULTS];
+	uint64_t shadow_diff[LMS_DIFFS];
+	uint64_t shadow_connects;
+	uint64_t shadow_broken;
 };
 
 extern const double lms_lat_bounds[LMS_LAT_BUCKETS];

@@ -27,7 +27,7 @@ extern "C" {
 #endif
 
 #define LMS_PLUGIN_ABI_MAJOR 1
-#define LMS_PLUGIN_ABI_MINOR 0
+#define LMS_PLUGIN_ABI_MINOR 1
 
 /* Largest message a plugin may ask to see whole (LMS_FRAME_NEED_BODY).
  * Bigger messages are always streamed through without being decoded. */
@@ -141,7 +141,24 @@ struct lms_result {
 	uint32_t key_len;
 	struct lms_startup startup;   /* with LMS_ACT_CONNECT */
 	struct lms_error error;       /* with LMS_ACT_FAIL */
+	/* ABI 1.1, filled by fe_decode when the core observes the frontend
+	 * (lms_fe_opts.observe): the statement this client message runs,
+	 * prepares or binds, as a fingerprint (literals replaced by '?',
+	 * whitespace collapsed), NUL-terminated, owned by the plugin and
+	 * valid until the next call on this frontend.  NULL when the message
+	 * names no statement. */
+	const char *fingerprint;
+	uint32_t stmt_flags;          /* LMS_STMT_* for that statement */
 };
+
+/* struct lms_result.stmt_flags (ABI 1.1) */
+#define LMS_STMT_ORDERED 0x1u /* has ORDER BY: rows are compared in order,
+				 otherwise as a multiset */
+#define LMS_STMT_SETTING 0x2u /* changes a session setting (SET ...): a
+				 refusal by the other database is counted
+				 and logged, not reported as a mismatch */
+#define LMS_STMT_OVERSIZED 0x4u /* the message was too big to decode: the
+				   core names the statement itself */
 
 /* Bytes a plugin writes: replies, rewrites, startup and cancel packets. */
 struct lms_out {
@@ -179,6 +196,11 @@ struct lms_fe_opts {
 	int tls_available; /* the proxy has a certificate */
 	int tls_required;  /* refuse clients that do not use TLS */
 	uint8_t proxy_key[8]; /* this session's cancel key, chosen by the core */
+	/* ABI 1.1: the core compares this session's results (shadowing).
+	 * fe_frame flags every message that runs, prepares or binds a
+	 * statement NEED_BODY (when it fits LMS_DECODE_MAX), and fe_decode
+	 * names it in res->fingerprint. */
+	int observe;
 };
 
 /* Per backend connection, for be_new(). */
@@ -190,6 +212,12 @@ struct lms_be_opts {
 	 * plugin (e.g. a MySQL backend needs to know which command it is
 	 * answering), else NULL.  Borrowed: valid for the session's life. */
 	void *fe_state;
+	/* ABI 1.1: the core compares this backend's results.  be_frame flags
+	 * every message be_observe describes (result columns, rows, command
+	 * completion, errors, parameter status) NEED_BODY when it fits
+	 * LMS_DECODE_MAX; bigger ones stream through undecoded, with their
+	 * kind set (a row too big to decode is compared by size only). */
+	int observe;
 };
 
 /* Services the core offers a plugin. */
@@ -207,6 +235,48 @@ struct lms_host_api {
 #define LMS_LOG_WARN 1
 #define LMS_LOG_INFO 2
 #define LMS_LOG_DEBUG 3
+
+/* ---- Comparison (ABI 1.1) ---------------------------------------------- */
+
+/* What a server message means when two databases' answers are compared. */
+enum lms_event_kind {
+	LMS_EV_NONE = 0,  /* nothing to compare (notices, keys, auth, ...) */
+	LMS_EV_COLUMNS,   /* a result set starts: ncols */
+	LMS_EV_ROW,       /* one row: ncols, values through emit() */
+	LMS_EV_COMPLETE,  /* a statement finished: tag, rows if ROWS_KNOWN */
+	LMS_EV_ERROR,     /* the statement failed: sqlstate, text (message) */
+	LMS_EV_READY,     /* the request ended: txn */
+	LMS_EV_PARAM      /* a server parameter: tag (its name), text (value) */
+};
+
+/* struct lms_event.flags */
+#define LMS_EV_TRANSIENT 0x1u  /* ERROR: retryable (serialization failure,
+				  CockroachDB's restart): counted apart,
+				  never reported as a mismatch */
+#define LMS_EV_ROWS_KNOWN 0x2u /* COMPLETE: rows is the statement's count */
+
+#define LMS_TAG_MAX 32u
+#define LMS_EV_TEXT_MAX 256u
+
+/* Filled by be_observe(); the core zeroes it before each call. */
+struct lms_event {
+	uint32_t kind;    /* enum lms_event_kind */
+	uint32_t flags;   /* LMS_EV_* */
+	uint32_t ncols;   /* COLUMNS and ROW */
+	uint32_t txn;     /* READY: enum lms_txn_state */
+	uint64_t rows;    /* COMPLETE with ROWS_KNOWN: rows affected/returned */
+	char tag[LMS_TAG_MAX];      /* COMPLETE: the command word(s) without
+				       counts ("INSERT", "CREATE TABLE");
+				       PARAM: the parameter's name */
+	char sqlstate[6];           /* ERROR: five characters */
+	char text[LMS_EV_TEXT_MAX]; /* ERROR: the message; PARAM: the value
+				       (both cut to fit, NUL-terminated) */
+};
+
+/* Receives one value of a row as canonical text: equal values give equal
+ * bytes whatever the database, the column's type width (int4 5 and int8
+ * 5) or the wire format (text or binary).  data is NULL for SQL NULL. */
+typedef void (*lms_value_fn)(void *ctx, const uint8_t *data, size_t len);
 
 /* ---- The table ------------------------------------------------------- */
 
@@ -268,7 +338,16 @@ struct lms_dialect {
 	int (*be_cancel)(const uint8_t *key, size_t key_len,
 			 struct lms_out *out);
 
-	void *reserved[16];
+	/* ABI 1.1, required for shadowing (the core refuses a shadowMode
+	 * other than none when a backend's plugin lacks it): describe one
+	 * whole server message framed NEED_BODY because the core observes
+	 * this backend (it may also be called on messages be_decode saw).
+	 * For a row, call emit(ctx, ...) once per column, in order.  Returns
+	 * 0, or -1 when the message is malformed. */
+	int (*be_observe)(void *be, const uint8_t *msg, size_t len,
+			  struct lms_event *ev, lms_value_fn emit, void *ctx);
+
+	void *reserved[15];
 };
 
 /* The one exported symbol.  The plugin checks host->abi_major and returns

@@ -1,0 +1,84 @@
+/*
+ * digest.h - one request's outcome on one database, summarised in bounded
+ * memory for comparison: counts, command tags, an ordered and an
+ * unordered digest of the rows' canonical values, the first error.
+ *
+ * The session feeds every observed event of a request (struct lms_event
+ * from the backend plugin's be_observe) into that side's outcome, then
+ * compares the two outcomes once both requests ended.  Pure functions,
+ * no I/O, no allocation.
+ */
+#ifndef LMS_DIGEST_H
+#define LMS_DIGEST_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "lms/plugin.h"
+
+#define LMS_OUTCOME_ERR_MAX 160
+
+struct lms_outcome {
+	uint64_t rows;        /* rows received (every result of the request) */
+	uint64_t affected;    /* sum of COMPLETE counts that were known */
+	uint64_t ordered;     /* hash chain over row hashes, in arrival order */
+	uint64_t unordered;   /* sum of row hashes: the rows as a multiset */
+	uint64_t tags;        /* hash chain over the command tags */
+	uint32_t ncols;       /* columns of the last result set */
+	uint32_t statements;  /* COMPLETE events */
+	uint32_t oversized;   /* rows too big to decode, compared by size only */
+	uint32_t txn;         /* enum lms_txn_state from READY */
+	char tag[LMS_TAG_MAX];                 /* first command tag */
+	char sqlstate[6];                      /* first error, "" if none */
+	char error[LMS_OUTCOME_ERR_MAX];       /* first error's message */
+	bool transient;       /* the first error was transient (40001, ...) */
+	bool lost;            /* no answer: timeout or connection lost; error
+				 says which */
+	bool done;            /* READY seen (or lost) */
+};
+
+/* The result of comparing the source of truth's outcome with the
+ * other database's. */
+enum lms_diff {
+	LMS_DIFF_NONE = 0,    /* same answer */
+	LMS_DIFF_TRANSIENT,   /* one side hit a transient error: not compared */
+	LMS_DIFF_LOST,        /* the other side did not answer (timeout, down) */
+	LMS_DIFF_ERROR,       /* exactly one side failed */
+	LMS_DIFF_SQLSTATE,    /* both failed, with different SQLSTATE classes */
+	LMS_DIFF_TAG,         /* different commands completed */
+	LMS_DIFF_AFFECTED,    /* different affected-row counts */
+	LMS_DIFF_COLUMNS,     /* different column counts */
+	LMS_DIFF_ROWS,        /* different row counts */
+	LMS_DIFF_VALUES,      /* same counts, different values (or order) */
+	LMS_DIFFS
+};
+
+/* Empty o for a new request. */
+void lms_outcome_reset(struct lms_outcome *o);
+
+/* Row hashing: start a row, feed each canonical value (NULL data for SQL
+ * NULL) in column order, then pass the hash to lms_outcome_event. */
+void lms_row_hash_begin(uint64_t *h);
+void lms_row_hash_value(uint64_t *h, const uint8_t *data, size_t len);
+
+/* Fold one event into o; row_hash is used with LMS_EV_ROW only.  Events
+ * after an error still count (a multi-statement request goes on).  READY
+ * sets done and txn. */
+void lms_outcome_event(struct lms_outcome *o, const struct lms_event *ev, uint64_t row_hash);
+
+/* A row that was too big to decode: counted, and compared by its size. */
+void lms_outcome_oversized_row(struct lms_outcome *o, uint64_t len);
+
+/* The other side gave no answer: why ("timeout after 5 s", ...). */
+void lms_outcome_lost(struct lms_outcome *o, const char *why);
+
+/* Compare the source of truth's outcome t with the other's o.  ordered:
+ * compare rows in order (the statement has ORDER BY), else as multisets.
+ * Errors compare by SQLSTATE class (first two characters). */
+enum lms_diff lms_outcome_compare(const struct lms_outcome *t, const struct lms_outcome *o, bool ordered);
+
+/* "none", "transient", "lost", "error", "sqlstate", "tag", "affected",
+ * "columns", "rows", "values". */
+const char *lms_diff_name(enum lms_diff d);
+
+#endif
