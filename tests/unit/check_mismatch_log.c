@@ -264,15 +264,21 @@ static void *writer(void *arg)
 	return NULL;
 }
 
-START_TEST(test_concurrent_whole_lines)
+/* THREADS threads write PER_THREAD sample lines each, at once. */
+static void run_writers(void)
 {
-	ck_assert_int_eq(lms_mismatch_log_open(path, 64 << 20, 1, err, sizeof(err)), 0);
 	struct lms_mismatch m = sample();
 	pthread_t th[THREADS];
 	for (int i = 0; i < THREADS; i++)
 		ck_assert_int_eq(pthread_create(&th[i], NULL, writer, &m), 0);
 	for (int i = 0; i < THREADS; i++)
 		pthread_join(th[i], NULL);
+}
+
+START_TEST(test_concurrent_whole_lines)
+{
+	ck_assert_int_eq(lms_mismatch_log_open(path, 64 << 20, 1, err, sizeof(err)), 0);
+	run_writers();
 	ck_assert_int_eq(count_lines(path, NULL), THREADS * PER_THREAD);
 	ck_assert_uint_eq(lms_mismatch_log_lines(), THREADS * PER_THREAD);
 }
@@ -281,12 +287,7 @@ END_TEST
 START_TEST(test_concurrent_with_rotation)
 {
 	ck_assert_int_eq(lms_mismatch_log_open(path, 32768, 100, err, sizeof(err)), 0);
-	struct lms_mismatch m = sample();
-	pthread_t th[THREADS];
-	for (int i = 0; i < THREADS; i++)
-		ck_assert_int_eq(pthread_create(&th[i], NULL, writer, &m), 0);
-	for (int i = 0; i < THREADS; i++)
-		pthread_join(th[i], NULL);
+	run_writers();
 	int total = count_lines(path, NULL);
 	char p[600];
 	for (int i = 1; i <= 100; i++) {
