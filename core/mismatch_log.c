@@ -24,6 +24,7 @@
 
 #include <jansson.h>
 
+#include "jsontext.h"
 #include "log.h"
 
 #define LOG_MODE 0640
@@ -46,70 +47,6 @@ static struct {
 
 /* ---- building the line ------------------------------------------------ */
 
-/* Length of the valid UTF-8 sequence at p (1 to 4), or 0 when it is not
- * valid (bad lead byte, bad continuation, overlong, surrogate, > U+10FFFF),
- * the rules jansson enforces on strings. */
-static size_t utf8_seq_len(const unsigned char *p)
-{
-	unsigned char c = p[0];
-	unsigned char lo = 0x80, hi = 0xbf;
-	size_t n;
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xc2 && c <= 0xdf)
-		n = 2;
-	else if (c >= 0xe0 && c <= 0xef)
-		n = 3;
-	else if (c >= 0xf0 && c <= 0xf4)
-		n = 4;
-	else
-		return 0;
-	if (c == 0xe0)
-		lo = 0xa0;
-	else if (c == 0xed)
-		hi = 0x9f;
-	else if (c == 0xf0)
-		lo = 0x90;
-	else if (c == 0xf4)
-		hi = 0x8f;
-	if (p[1] < lo || p[1] > hi)
-		return 0;
-	for (size_t i = 2; i < n; i++)
-		if (p[i] < 0x80 || p[i] > 0xbf)
-			return 0;
-	return n;
-}
-
-/* A JSON string for s (NULL: JSON null).  Texts come from databases and
- * are cut to fit, so they may hold invalid UTF-8: each bad byte becomes
- * '?'.  Returns a new reference, NULL when out of memory. */
-static json_t *json_text(const char *s)
-{
-	if (!s)
-		return json_null();
-	json_t *j = json_string(s);
-	if (j)
-		return j;
-	size_t len = strlen(s);
-	char *clean = malloc(len + 1);
-	if (!clean)
-		return NULL;
-	size_t i = 0;
-	while (i < len) {
-		size_t n = utf8_seq_len((const unsigned char *)s + i);
-		if (n == 0) {
-			clean[i++] = '?';
-			continue;
-		}
-		memcpy(clean + i, s + i, n);
-		i += n;
-	}
-	clean[len] = 0;
-	j = json_string(clean);
-	free(clean);
-	return j;
-}
-
 /* "2026-11-25T01:02:03.456Z" into buf (64 bytes leave room for any year). */
 static void rfc3339_now(char *buf, size_t cap)
 {
@@ -126,7 +63,7 @@ static json_t *outcome_error_json(const struct lms_outcome *o)
 {
 	if (o->lost || (!o->sqlstate[0] && !o->error[0]))
 		return json_null();
-	return json_pack("{s:o,s:o}", "sqlstate", json_text(o->sqlstate), "message", json_text(o->error));
+	return json_pack("{s:o,s:o}", "sqlstate", lms_json_text(o->sqlstate), "message", lms_json_text(o->error));
 }
 
 /* One side's outcome as a JSON object; ordered picks the digest that was
@@ -136,14 +73,14 @@ static json_t *outcome_json(const struct lms_outcome *o, bool ordered, uint64_t 
 	char digest[17];
 	snprintf(digest, sizeof(digest), "%016" PRIx64, ordered ? o->ordered : o->unordered);
 	return json_pack("{s:o,s:I,s:I,s:I,s:I,s:s,s:o,s:o,s:f}",
-			 "tag", json_text(o->tag),
+			 "tag", lms_json_text(o->tag),
 			 "statements", (json_int_t)o->statements,
 			 "rows", (json_int_t)o->rows,
 			 "affected", (json_int_t)o->affected,
 			 "columns", (json_int_t)o->ncols,
 			 "digest", digest,
 			 "error", outcome_error_json(o),
-			 "lost", o->lost ? json_text(o->error) : json_null(),
+			 "lost", o->lost ? lms_json_text(o->error) : json_null(),
 			 "latency_ms", (double)us / 1000.0);
 }
 
@@ -156,13 +93,13 @@ static char *mismatch_line(const struct lms_mismatch *m, size_t *len)
 	rfc3339_now(when, sizeof(when));
 	json_t *root = json_pack("{s:s,s:o,s:o,s:o,s:o,s:s,s:b,s:o}",
 				 "time", when,
-				 "conn", json_text(m->conn),
-				 "user", json_text(m->user),
-				 "database", json_text(m->database),
-				 "fingerprint", json_text(m->fingerprint),
+				 "conn", lms_json_text(m->conn),
+				 "user", lms_json_text(m->user),
+				 "database", lms_json_text(m->database),
+				 "fingerprint", lms_json_text(m->fingerprint),
 				 "diff", lms_diff_name(m->diff),
 				 "ordered", (int)m->ordered,
-				 "source_of_truth", json_text(m->truth_role));
+				 "source_of_truth", lms_json_text(m->truth_role));
 	if (!root)
 		goto out;
 	/* the truth first, then the other side, each under its role name */
