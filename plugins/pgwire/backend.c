@@ -22,6 +22,8 @@ struct pg_be {
 	int relay;            /* the client answers the login (else we do) */
 	const struct lms_backend_conf *conf; /* our own credentials, borrowed */
 	struct pg_scram scram;
+	int observe;          /* the core compares this backend's results */
+	struct pg_cols cols;  /* the last RowDescription, for be_observe */
 };
 
 void *pg_be_new(const struct lms_be_opts *opts)
@@ -34,6 +36,7 @@ void *pg_be_new(const struct lms_be_opts *opts)
 	be->fe = opts->fe_state;
 	be->relay = opts->relay_auth;
 	be->conf = opts->conf;
+	be->observe = opts->observe;
 	memcpy(be->proxy_key, opts->proxy_key, 8);
 	return be;
 }
@@ -53,6 +56,7 @@ void pg_be_free(void *arg)
 	if (!be)
 		return;
 	drop_startup(be);
+	pg_cols_free(&be->cols);
 	pg_host->free(be);
 }
 
@@ -175,6 +179,8 @@ int pg_be_frame(void *arg, const uint8_t *p, size_t avail, struct lms_frame *f)
 	default:
 		break;
 	}
+	if (be->observe && f->len <= LMS_DECODE_MAX && memchr("TDCES", p[0], 5))
+		f->flags |= LMS_FRAME_NEED_BODY;
 	return LMS_FRAME_OK;
 }
 
@@ -342,6 +348,17 @@ int pg_be_decode(void *arg, const uint8_t *msg, size_t len, struct lms_out *out,
 		res->verdict = LMS_FORWARD;
 		return 0;
 	}
+}
+
+int pg_be_observe(void *arg, const uint8_t *msg, size_t len, struct lms_event *ev, lms_value_fn emit,
+		  void *ctx)
+{
+	struct pg_be *be = arg;
+	if (be->phase != BE_TYPED) {
+		ev->kind = LMS_EV_NONE;
+		return 0;
+	}
+	return pg_observe(&be->cols, msg, len, ev, emit, ctx);
 }
 
 int pg_be_cancel(const uint8_t *key, size_t key_len, struct lms_out *out)
