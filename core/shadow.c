@@ -87,6 +87,8 @@ struct lms_shadow {
 static void on_conn(struct lms_conn *c, short what, void *arg);
 static void sh_break(struct lms_shadow *sh, const char *why);
 static void sh_dial(struct lms_shadow *sh, const char *last_err);
+static void sh_read(struct lms_shadow *sh);
+static void sh_update_events(struct lms_shadow *sh);
 
 static uint64_t now_us(void)
 {
@@ -675,6 +677,12 @@ int lms_shadow_request_start(struct lms_shadow *sh, bool idle)
 		return LMS_SHADOW_SKIP;
 	}
 	bool busy = sh->ctx.mode == LMS_SHADOW_ASYNC && rec_other_current(sh) != NULL;
+	if (busy && sh->phase == SH_READY) {
+		/* Its answer may be waiting in the socket, its event not yet run. */
+		sh_read(sh);
+		sh_update_events(sh);
+		busy = rec_other_current(sh) != NULL;
+	}
 	struct sh_rec *r = rec_push(sh, sh->phase != SH_DOWN && !busy);
 	sh->next_seq++;
 	if (sh->phase == SH_DOWN)
