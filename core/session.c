@@ -400,6 +400,12 @@ static bool shadow_request_start(struct lms_session *s, uint32_t kind)
 {
 	if (!s->sh || s->c2s_open || s->phase != PH_READY || kind == LMS_MSG_TERMINATE)
 		return true;
+	if (kind == LMS_MSG_COPY) {
+		/* bulk data of the request started last (COPY FROM STDIN) */
+		s->c2s_open = true;
+		s->c2s_shadow = lms_shadow_request_continue(s->sh);
+		return true;
+	}
 	bool idle = s->pending == 0 && s->txn == LMS_TXN_IDLE;
 	int st = lms_shadow_request_start(s->sh, idle);
 	if (st == LMS_SHADOW_WAIT)
@@ -659,10 +665,10 @@ no_peer:
 static void note_frame(struct lms_session *s, int d, const struct lms_frame *f)
 {
 	if (d == C2S) {
-		if (f->flags & LMS_FRAME_ENDS_REQUEST) {
+		if (f->flags & LMS_FRAME_ENDS_REQUEST)
 			request_begin(s);
-			s->c2s_end_after = s->c2s_open;
-		}
+		/* the shadow's part of a request ends with this message */
+		s->c2s_end_after = s->c2s_open && ((f->flags & LMS_FRAME_ENDS_REQUEST) || f->kind == LMS_MSG_COPY);
 		if (s->c2s_open && f->kind == LMS_MSG_QUERY)
 			lms_shadow_request_name(s->sh, "(statement larger than 32 KiB)", LMS_STMT_OVERSIZED);
 		if (f->kind == LMS_MSG_TERMINATE)

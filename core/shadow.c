@@ -70,6 +70,7 @@ struct lms_shadow {
 	int addr_idx;
 	uint64_t dial_us;       /* when the current connection was started */
 	uint64_t retry_us;      /* no new connection before this */
+	uint32_t failures;      /* connections lost in a row (backoff) */
 	struct lms_buf held;    /* request bytes not yet released to conn.out */
 	uint64_t fwd;           /* bytes left of a message streamed past */
 	struct event *timer;
@@ -273,7 +274,9 @@ static void sh_break(struct lms_shadow *sh, const char *why)
 	sh->phase = SH_DOWN;
 	sh->fwd = 0;
 	sh->cur_shadowed = false;
-	sh->retry_us = now_us() + SH_RETRY_US;
+	uint32_t shift = sh->failures < 5 ? sh->failures : 5;
+	sh->retry_us = now_us() + ((uint64_t)SH_RETRY_US << shift); /* 1 s doubling to 32 s */
+	sh->failures++;
 	for (uint32_t i = 0; i < sh->n; i++) {
 		struct sh_rec *r = rec_at(sh, i);
 		if (r->shadowed && !r->other_done) {
@@ -390,6 +393,7 @@ static size_t buf_room(const struct lms_buf *b)
 static void sh_ready(struct lms_shadow *sh)
 {
 	sh->phase = SH_READY;
+	sh->failures = 0;
 	lms_log(LMS_LOG_LEVEL_DEBUG, "shadow_ready", "worker=%d peer=%s backend=%s", sh->ctx.w->id, sh->ctx.peer,
 		sh->backend->label);
 	sh_release(sh);
@@ -691,6 +695,20 @@ int lms_shadow_request_start(struct lms_shadow *sh, bool idle)
 	return r->shadowed ? LMS_SHADOW_SEND : LMS_SHADOW_SKIP;
 }
 
+bool lms_shadow_request_continue(struct lms_shadow *sh)
+{
+	struct sh_rec *r = sh->next_seq > 0 ? rec_find(sh, sh->next_seq - 1) : NULL;
+	sh->cur_open = true;
+	sh->cur_shadowed = r && r->shadowed && !r->other_done && sh->phase != SH_DOWN;
+	if (!sh->cur_shadowed)
+		return false;
+	r->gated = false;
+	r->sent = false;
+	r->sent_us = 0;
+	sh_release(sh);
+	return true;
+}
+
 void lms_shadow_request_name(struct lms_shadow *sh, const char *fingerprint, uint32_t stmt_flags)
 {
 	struct sh_rec *r = sh->cur_open ? rec_find(sh, sh->next_seq - 1) : NULL;
@@ -771,6 +789,16 @@ bool lms_shadow_truth_may_finish(struct lms_shadow *sh)
 	if (sh->ctx.mode == LMS_SHADOW_ASYNC)
 		return true;
 	struct sh_rec *r = rec_find(sh, sh->truth_seq);
+	if (r && r->shadowed && !r->truth_seen && r->gated && r->sent && r->held == lms_buf_len(&sh->held) &&
+	    strcmp(r->truth.sqlstate, "57014") == 0) {
+		/* Cancelled on the source of truth before the shadow got it:
+		 * do not start it there (it could run for as long as it was
+		 * going to, holding the client's answer). */
+		lms_buf_release(&sh->held);
+		r->held = 0;
+		r->shadowed = false;
+		return true;
+	}
 	if (r && r->shadowed && !r->truth_seen) {
 		r->truth_seen = true;
 		sh_release(sh);

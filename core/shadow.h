@@ -77,6 +77,12 @@ void lms_shadow_free(struct lms_shadow *sh);
  * opened here if the last one was lost. */
 int lms_shadow_request_start(struct lms_shadow *sh, bool idle);
 
+/* The client sends bulk data (COPY) for the request it started last:
+ * the bytes belong to that request, which then runs on both databases at
+ * once (the source of truth needs the data before it can answer).
+ * Returns true when the data goes to the shadow too. */
+bool lms_shadow_request_continue(struct lms_shadow *sh);
+
 /* The current request's statement (first one named wins). */
 void lms_shadow_request_name(struct lms_shadow *sh, const char *fingerprint, uint32_t stmt_flags);
 
