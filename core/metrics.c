@@ -148,12 +148,41 @@ static void render_shadow(struct text *t, struct lms_runtime *rt)
 	lms_fpstats_metrics(put_line, t);
 }
 
+/* Copy s into out as a Prometheus label value (\\, \" and newlines escaped). */
+static void label_escape(const char *s, char *out, size_t cap)
+{
+	size_t o = 0;
+	for (; *s && o + 3 < cap; s++) {
+		if (*s == '\\' || *s == '"')
+			out[o++] = '\\';
+		out[o++] = *s == '\n' ? ' ' : *s;
+	}
+	out[o] = 0;
+}
+
+/* Each database: its role, dialect, address and the version it reported
+ * (known once a connection to it logged in with shadowing on). */
+static void render_backends(struct text *t, struct lms_runtime *rt)
+{
+	head(t, "lms_backend_info", "gauge", "The databases, and the server version each reported.");
+	for (int i = 0; i < 2; i++) {
+		const struct lms_backend *b = &rt->backends[i];
+		char v[64], ve[140], addr[620];
+		lms_backend_version(b, v, sizeof(v));
+		label_escape(v, ve, sizeof(ve));
+		label_escape(b->label, addr, sizeof(addr));
+		put(t, "lms_backend_info{role=\"%s\",dialect=\"%s\",address=\"%s\",server_version=\"%s\"} 1\n",
+		    b->role_name ? b->role_name : "-", b->plugin.d ? b->plugin.d->name : "-", addr, ve);
+	}
+}
+
 char *lms_metrics_render(struct lms_runtime *rt)
 {
 	struct text t = { NULL, 0, 0 };
 	head(&t, "lms_info", "gauge", "Build and settings of this molt-lms.");
 	put(&t, "lms_info{version=\"%s\",source_dialect=\"%s\",shadow_mode=\"%s\"} 1\n", PACKAGE_VERSION,
 	    rt->cfg->source_dialect, rt->cfg->shadow_mode);
+	render_backends(&t, rt);
 	head(&t, "lms_connections_active", "gauge", "Client connections open now.");
 	put(&t, "lms_connections_active %llu\n", (unsigned long long)SUM(rt, conns_active));
 	head(&t, "lms_connections_total", "counter", "Client connections accepted.");

@@ -71,9 +71,13 @@ void lms_backend_set_version(const struct lms_backend *b, const char *version)
 {
 	struct lms_backend *mb = (struct lms_backend *)b; /* the lock is not part of b's value */
 	pthread_mutex_lock(&mb->addr_lock);
-	if (strcmp(mb->server_version, version) != 0)
+	bool changed = strncmp(mb->server_version, version, sizeof(mb->server_version) - 1) != 0;
+	if (changed)
 		snprintf(mb->server_version, sizeof(mb->server_version), "%s", version);
 	pthread_mutex_unlock(&mb->addr_lock);
+	if (changed)
+		lms_log(LMS_LOG_LEVEL_INFO, "backend_version", "backend=%s role=%s version=\"%s\"", b->label, b->role_name,
+			version);
 }
 
 void lms_backend_version(const struct lms_backend *b, char *out, size_t cap)
