@@ -83,6 +83,7 @@ struct lms_shadow {
 	bool cur_shadowed;
 	bool starved;           /* the session waits for room in `held` */
 	char why[160];          /* why the shadow is down */
+	char login_error[200];  /* the database's error during our login */
 };
 
 static void on_conn(struct lms_conn *c, short what, void *arg);
@@ -301,6 +302,7 @@ static void sh_open(struct lms_shadow *sh)
 	}
 	lms_stat_add(&stats(sh)->shadow_connects, 1);
 	sh->phase = SH_CONNECTING;
+	sh->login_error[0] = 0;
 	sh->dial_us = now_us();
 	sh->addr_idx = 0;
 	sh_dial(sh, "no address");
@@ -498,7 +500,18 @@ static int sh_decode(struct lms_shadow *sh, const uint8_t *p, size_t len, const 
 		return -1;
 	if (f->kind == LMS_MSG_STARTUP || f->kind == LMS_MSG_AUTH_REQUEST)
 		return 0;
-	struct sh_rec *r = sh->phase == SH_READY ? rec_other_current(sh) : NULL;
+	if (sh->phase != SH_READY) {
+		/* During the login only an error matters: it says why. */
+		struct lms_outcome login;
+		lms_outcome_reset(&login);
+		if (observe_into(d, sh->be, p, len, &login, sh->backend) < 0)
+			return -1;
+		if (login.sqlstate[0])
+			snprintf(sh->login_error, sizeof(sh->login_error), "login refused: %s (SQLSTATE %s)",
+				 login.error, login.sqlstate);
+		return 0;
+	}
+	struct sh_rec *r = rec_other_current(sh);
 	return observe_into(d, sh->be, p, len, r ? &r->other : NULL, sh->backend);
 }
 
@@ -555,7 +568,9 @@ static void sh_read(struct lms_shadow *sh)
 		if (st == LMS_IO_EOF || st == LMS_IO_ERR) {
 			sh_digest(sh); /* a last error message may explain the close */
 			if (sh->phase != SH_DOWN)
-				sh_break(sh, st == LMS_IO_EOF ? "the database closed the connection" : sh->conn.err);
+				sh_break(sh, sh->login_error[0]     ? sh->login_error
+					     : st == LMS_IO_EOF ? "the database closed the connection"
+								: sh->conn.err);
 			return;
 		}
 		sh_digest(sh);
