@@ -259,9 +259,13 @@ static void sh_break(struct lms_shadow *sh, const char *why)
 {
 	if (sh->phase == SH_DOWN)
 		return;
+	snprintf(sh->why, sizeof(sh->why), "%s", why);
+	for (char *q = sh->why; *q; q++)
+		if (*q == '"' || *q == '\n')
+			*q = '\''; /* keeps the log line's quoting intact */
+	why = sh->why;
 	lms_log(LMS_LOG_LEVEL_WARN, "shadow_lost", "worker=%d peer=%s backend=%s role=%s error=\"%s\"",
 		sh->ctx.w->id, sh->ctx.peer, sh->backend->label, sh->backend->role_name, why);
-	snprintf(sh->why, sizeof(sh->why), "%s", why);
 	lms_stat_add(&stats(sh)->shadow_broken, 1);
 	if (sh->has_conn) {
 		lms_conn_close(&sh->conn);
