@@ -209,6 +209,10 @@ START_TEST(test_fp_unterminated)
 	ck_assert_str_eq(fp_exact("select 1e+"), "select ?+");
 	ck_assert_str_eq(fp_exact("--"), "");
 	ck_assert_str_eq(fp_exact("e"), "e");
+	/* The text ends at a NUL. */
+	char out[32];
+	pg_fingerprint("_ \0\0 x", 6, out, sizeof(out));
+	ck_assert_str_eq(out, "_");
 }
 END_TEST
 
