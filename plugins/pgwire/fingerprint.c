@@ -35,26 +35,23 @@ struct fp_state {
 };
 
 /* Append p[0..n), after the pending space, lowercased when lower; cut at
- * cap-1 bytes without splitting a UTF-8 sequence. */
+ * cap-1 bytes without splitting a UTF-8 sequence (and without a space
+ * when nothing of the token fits). */
 static void fp_put(struct fp_state *st, const char *p, size_t n, int lower)
 {
 	if (st->full)
 		return;
 	size_t room = st->cap - 1 - st->len;
-	if (st->space && st->len > 0) {
-		if (room == 0) {
-			st->full = 1;
-			return;
-		}
-		st->dst[st->len++] = ' ';
-		room--;
-	}
+	size_t sp = st->space && st->len > 0;
 	st->space = 0;
-	if (n > room) {
-		n = pg_utf8_cut(p, n, room);
+	size_t take = n + sp <= room ? n : pg_utf8_cut(p, n, room > sp ? room - sp : 0);
+	if (take < n)
 		st->full = 1;
-	}
-	for (size_t k = 0; k < n; k++) {
+	if (take == 0)
+		return;
+	if (sp)
+		st->dst[st->len++] = ' ';
+	for (size_t k = 0; k < take; k++) {
 		char c = p[k];
 		st->dst[st->len++] = lower && c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
 	}
@@ -279,6 +276,7 @@ uint32_t pg_fingerprint(const char *sql, size_t len, char *dst, size_t cap)
 	st.dst = dst;
 	st.cap = cap;
 	st.first = 1;
+	len = strnlen(sql, len); /* the text ends at a NUL */
 	for (size_t i = 0; i < len;)
 		i = fp_step(&st, sql, len, i);
 	dst[st.len] = 0;

@@ -78,7 +78,7 @@ int pg_fe_error(void *fe, const struct lms_error *err, struct lms_out *out);
 #define PG_STMT_MAX 256        /* named statements remembered per client */
 #define PG_STMT_NAME_MAX 256u  /* longer statement names are not remembered */
 
-/* Write the fingerprint of sql[0..len) into dst[0..cap) (cap >= 1):
+/* Write the fingerprint of sql[0..len) (up to a NUL) into dst[0..cap) (cap >= 1):
  * literals replaced by '?', comments dropped, whitespace collapsed,
  * lowercased outside double-quoted identifiers, "IN (?, ?)" folded to
  * "IN (?)", cut cleanly to cap-1 bytes and NUL-terminated.  Returns the
