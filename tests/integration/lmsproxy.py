@@ -349,6 +349,27 @@ class Endpoint:
         """Sum of a metric's series (0 when absent)."""
         return metric_sum(self.metrics(), name, label_filter) or 0
 
+    def wait_metric(self, name, label_filter=None, at_least=1, timeout=10.0):
+        """Poll until the metric's sum reaches at_least (timeout is scaled);
+        returns its last value (the caller asserts)."""
+        last = [0]
+
+        def ok():
+            last[0] = self.metric(name, label_filter)
+            return last[0] >= at_least
+        wait_until(ok, self.env.t(timeout), interval=0.05)
+        return last[0]
+
+    def shadow_counts(self):
+        """lms_shadow_requests_total by result, plus "mismatches" and "dropped"
+        (lms_shadow_mismatches_total, lms_shadow_async_dropped_total)."""
+        m = self.metrics()
+        out = {r: metric_sum(m, "lms_shadow_requests_total", 'result="%s"' % r) or 0
+               for r in ("match", "mismatch", "transient", "lost", "dropped", "setting")}
+        out["mismatches"] = metric_sum(m, "lms_shadow_mismatches_total") or 0
+        out["async_dropped"] = metric_sum(m, "lms_shadow_async_dropped_total") or 0
+        return out
+
     def api_mismatches(self):
         """GET /api/v1/mismatches (shadowing aggregates per fingerprint) as a dict."""
         status, body = http_get(self.metrics_url + "/api/v1/mismatches",
@@ -1014,8 +1035,8 @@ class ScratchCluster:
 # both databases, directly (shadowing tests)
 
 class BothSides:
-    """Direct autocommit connections as the application role to the source and
-    the target (appdb), bypassing the proxy, so that shadowing tests can set up
+    """Direct autocommit connections to the source (as app) and the target (as
+    lms_admin, like the proxy's shadow connection), both to appdb, bypassing the proxy, so that shadowing tests can set up
     identical (or deliberately different) data and check what each server holds.
     Tables made with table() are dropped on both by close(). target_port points
     "target" at another cluster (a ScratchCluster)."""
@@ -1024,10 +1045,11 @@ class BothSides:
 
     def __init__(self, env, target_port=None):
         self.env = env
+        # each side with the role the proxy uses there: the application's on
+        # the source, INIT_TARGET's (lms_admin) on the target
         self.conns = {
             "source": env.direct_connect("source", user=APP_USER, password=APP_PASSWORD),
-            "target": env.direct_connect("target", user=APP_USER, password=APP_PASSWORD,
-                                         port=target_port),
+            "target": env.direct_connect("target", port=target_port),
         }
         self.tables = []
 
