@@ -1052,6 +1052,11 @@ class BothSides:
             "target": env.direct_connect("target", port=target_port),
         }
         self.tables = []
+        self.cleanups = []
+
+    def on_close(self, sql, side="both"):
+        """Run sql on side(s) at close(), before the tables are dropped."""
+        self.cleanups.append((sql, side))
 
     def sides(self, side):
         return ("source", "target") if side == "both" else (side,)
@@ -1078,11 +1083,13 @@ class BothSides:
 
     def close(self):
         for s, conn in self.conns.items():
-            try:
-                if not conn.closed:
-                    cur = conn.cursor()
-                    for t in reversed(self.tables):
-                        cur.execute("drop table if exists %s cascade" % t)
-                    conn.close()
-            except psycopg2.Error:
-                pass
+            if conn.closed:
+                continue
+            stmts = [sql for sql, side in reversed(self.cleanups) if s in self.sides(side)]
+            stmts += ["drop table if exists %s cascade" % t for t in reversed(self.tables)]
+            for sql in stmts:
+                try:
+                    conn.cursor().execute(sql)
+                except psycopg2.Error:
+                    pass
+            conn.close()
