@@ -1093,3 +1093,41 @@ class BothSides:
                 except psycopg2.Error:
                     pass
             conn.close()
+
+
+class TargetLock:
+    """ACCESS EXCLUSIVE lock on a table, held by a direct target connection
+    until release() (or, as a safety net, after max_seconds)."""
+
+    def __init__(self, env, table, max_seconds):
+        self.env = env
+        self.table = table
+        self.conn = env.target_admin_connect()
+        self.conn.autocommit = False
+        self.conn.cursor().execute("lock table %s in access exclusive mode" % table)
+        self.since = time.monotonic()
+        self._lock = threading.Lock()
+        self._timer = threading.Timer(max_seconds, self.release)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def release(self):
+        with self._lock:
+            if not self.conn.closed:
+                self.conn.rollback()
+                self.conn.close()
+        self._timer.cancel()
+
+    def held(self):
+        return time.monotonic() - self.since
+
+    def waiters(self):
+        """Target backends waiting for this table's lock (the proxy's shadow)."""
+        c = self.env.target_admin_connect()
+        try:
+            cur = c.cursor()
+            cur.execute("select count(*) from pg_locks where relation = %s::regclass "
+                        "and not granted", (self.table,))
+            return cur.fetchone()[0]
+        finally:
+            c.close()

@@ -6,7 +6,6 @@ import decimal
 import io
 import re
 
-import psycopg2
 import pytest
 
 from lmsproxy import (ADMIN_PASSWORD, ADMIN_USER, APP_DB, APP_PASSWORD, APP_USER, Direct, PgRaw,
