@@ -30,6 +30,11 @@ static const char *const result_names[LMS_FP_RESULTS] = {
 	"match", "mismatch", "transient", "lost", "dropped", "setting"
 };
 
+const char *lms_fpstats_result_name(enum lms_fp_result r)
+{
+	return (unsigned)r < LMS_FP_RESULTS ? result_names[r] : "unknown";
+}
+
 struct fp_side {
 	uint64_t n;       /* requests that gave a latency */
 	uint64_t sum_us;

@@ -32,6 +32,10 @@ enum lms_fp_result {
 	LMS_FP_RESULTS
 };
 
+/* "match", "mismatch", "transient", "lost", "dropped", "setting" (the
+ * result label of the metrics); "unknown" out of range. */
+const char *lms_fpstats_result_name(enum lms_fp_result r);
+
 /* Set up the table (before the workers start); lms_fpstats_record before
  * init, or after free, counts nothing.  Free everything at exit, when no
  * other thread calls these functions any more. */

@@ -3,9 +3,18 @@
  * each request's two answers.  See shadow.h for the contract.
  *
  * Phases: DOWN (no connection) -> CONNECTING -> TLS -> AUTH (our own
- * login) -> READY.  Request bytes the client sends while the shadow logs
- * in wait in `pre` and are sent once it is ready.  Any failure closes the
- * connection and answers every request still in flight on it as lost.
+ * login) -> READY.  Any failure closes the connection and answers every
+ * request still in flight on it as lost.
+ *
+ * Request bytes wait in `held` until they may go: while the shadow logs
+ * in, and, in the sync modes, until the source of truth has answered the
+ * request.  Running a request on the shadow only after the source of
+ * truth ran it keeps the shadows' lock order the source of truth's: two
+ * sessions whose transactions touch the same rows cannot each hold a lock
+ * on a different database that the other waits for (with the answer held
+ * until both databases replied, that would be a deadlock across the two
+ * databases, broken only by --shadow-timeout).  A request too big to hold
+ * whole (more than 32 KiB, e.g. a COPY) is released as it arrives.
  */
 #include "autoconfig.h"
 
@@ -34,12 +43,15 @@ struct sh_rec {
 	uint64_t seq;
 	bool shadowed;       /* sent to the shadow */
 	bool sent;           /* its last message was queued */
+	bool truth_seen;     /* the source of truth's READY for it arrived */
+	bool gated;          /* its bytes wait for truth_seen (sync modes) */
+	uint32_t held;       /* its bytes still in sh->held */
 	bool truth_done;
 	bool other_done;
 	uint32_t flags;      /* LMS_STMT_* */
 	char *fp;            /* fingerprint (malloc), NULL until named */
 	uint64_t start_us;
-	uint64_t sent_us;
+	uint64_t sent_us;    /* its last byte went to the connection */
 	uint64_t truth_us;   /* latencies */
 	uint64_t other_us;
 	struct lms_outcome truth;
@@ -58,7 +70,7 @@ struct lms_shadow {
 	int addr_idx;
 	uint64_t dial_us;       /* when the current connection was started */
 	uint64_t retry_us;      /* no new connection before this */
-	struct lms_buf pre;     /* request bytes queued while logging in */
+	struct lms_buf held;    /* request bytes not yet released to conn.out */
 	uint64_t fwd;           /* bytes left of a message streamed past */
 	struct event *timer;
 	struct sh_rec recs[SH_RECS];
@@ -68,6 +80,7 @@ struct lms_shadow {
 	uint64_t truth_seq;     /* the request the source of truth answers now */
 	bool cur_open;          /* the client is sending request next_seq - 1 */
 	bool cur_shadowed;
+	bool starved;           /* the session waits for room in `held` */
 	char why[160];          /* why the shadow is down */
 };
 
@@ -89,6 +102,13 @@ int lms_shadow_mode_parse(const char *name)
 		if (name && strcmp(name, names[i]) == 0)
 			return i;
 	return -1;
+}
+
+/* The configured shadow timeout in microseconds (5 s if unset). */
+static uint64_t timeout_us(const struct lms_shadow *sh)
+{
+	double t = sh->rt->cfg->shadow_timeout;
+	return (uint64_t)((t > 0 ? t : 5.0) * 1e6);
 }
 
 static struct lms_stats *stats(struct lms_shadow *sh)
@@ -157,6 +177,8 @@ static void rec_judge(struct lms_shadow *sh, struct sh_rec *r)
 	 * logged one by one: the connection failure was logged once. */
 	if (res != LMS_FP_MISMATCH && !(res == LMS_FP_LOST && r->shadowed))
 		return;
+	lms_log(LMS_LOG_LEVEL_INFO, res == LMS_FP_LOST ? "shadow_no_answer" : "shadow_mismatch",
+		"worker=%d peer=%s diff=%s statement=\"%.200s\"", sh->ctx.w->id, sh->ctx.peer, lms_diff_name(diff), fp);
 	char conn[96];
 	snprintf(conn, sizeof(conn), "%d:%s", sh->ctx.w->id, sh->ctx.peer);
 	struct lms_mismatch m = {
@@ -188,12 +210,12 @@ static void rec_reap(struct lms_shadow *sh)
 
 static void timer_update(struct lms_shadow *sh)
 {
-	uint64_t limit = (uint64_t)(sh->rt->cfg->shadow_timeout * 1e6);
+	uint64_t limit = timeout_us(sh);
 	uint64_t deadline = 0;
 	if (sh->phase != SH_DOWN && sh->phase != SH_READY)
 		deadline = sh->dial_us + limit;
 	struct sh_rec *r = rec_other_current(sh);
-	if (r && r->sent && (deadline == 0 || r->sent_us + limit < deadline))
+	if (r && r->sent_us && (deadline == 0 || r->sent_us + limit < deadline))
 		deadline = r->sent_us + limit;
 	if (deadline == 0) {
 		evtimer_del(sh->timer);
@@ -211,12 +233,12 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	char why[160];
-	snprintf(why, sizeof(why), "no answer within --shadow-timeout (%g s)", sh->rt->cfg->shadow_timeout);
-	uint64_t limit = (uint64_t)(sh->rt->cfg->shadow_timeout * 1e6);
+	snprintf(why, sizeof(why), "no answer within --shadow-timeout (%g s)", (double)timeout_us(sh) / 1e6);
+	uint64_t limit = timeout_us(sh);
 	uint64_t now = now_us();
 	struct sh_rec *r = rec_other_current(sh);
 	bool late = (sh->phase != SH_DOWN && sh->phase != SH_READY && now >= sh->dial_us + limit) ||
-		    (r && r->sent && now >= r->sent_us + limit);
+		    (r && r->sent_us && now >= r->sent_us + limit);
 	if (late) {
 		lms_stat_add(&stats(sh)->errors[LMS_ERR_TIMEOUT], 1);
 		sh_break(sh, why);
@@ -245,7 +267,7 @@ static void sh_break(struct lms_shadow *sh, const char *why)
 		sh->backend->plugin.d->be_free(sh->be);
 		sh->be = NULL;
 	}
-	lms_buf_release(&sh->pre);
+	lms_buf_release(&sh->held);
 	sh->phase = SH_DOWN;
 	sh->fwd = 0;
 	sh->cur_shadowed = false;
@@ -328,22 +350,47 @@ static void sh_tls_step(struct lms_shadow *sh)
 	sh_start(sh, 1);
 }
 
+/* Move the bytes of requests that may go from `held` to the connection,
+ * oldest first, as far as the connection's buffer takes them. */
+static void sh_release(struct lms_shadow *sh)
+{
+	if (sh->phase != SH_READY)
+		return;
+	for (uint32_t i = 0; i < sh->n; i++) {
+		struct sh_rec *r = rec_at(sh, i);
+		if (r->held == 0)
+			continue;
+		if (r->gated && !r->truth_seen)
+			return;
+		struct lms_buf *out = &sh->conn.out;
+		size_t room = out->data ? LMS_BUF_SIZE - lms_buf_len(out) : LMS_BUF_SIZE;
+		size_t n = r->held < room ? r->held : room;
+		n = lms_buf_append(out, lms_buf_head(&sh->held), n);
+		lms_buf_consume(&sh->held, n);
+		r->held -= (uint32_t)n;
+		if (n > 0 && sh->starved) {
+			sh->starved = false;
+			event_active(sh->ctx.wake, EV_READ, 0);
+		}
+		if (r->held > 0)
+			return;
+		if (r->sent && !r->sent_us)
+			r->sent_us = now_us();
+	}
+}
+
+static size_t buf_room(const struct lms_buf *b)
+{
+	return b->data ? LMS_BUF_SIZE - lms_buf_len(b) : LMS_BUF_SIZE;
+}
+
 /* Login finished: requests queued meanwhile go out now. */
 static void sh_ready(struct lms_shadow *sh)
 {
 	sh->phase = SH_READY;
 	lms_log(LMS_LOG_LEVEL_DEBUG, "shadow_ready", "worker=%d peer=%s backend=%s", sh->ctx.w->id, sh->ctx.peer,
 		sh->backend->label);
-	size_t queued = lms_buf_len(&sh->pre);
-	if (queued > 0 && lms_buf_len(&sh->conn.out) == 0) {
-		struct lms_buf t = sh->conn.out;
-		sh->conn.out = sh->pre;
-		sh->pre = t;
-	} else if (queued > 0 && lms_buf_append(&sh->conn.out, lms_buf_head(&sh->pre), queued) < queued) {
-		sh_break(sh, "requests queued during the login do not fit");
-		return;
-	}
-	lms_buf_release(&sh->pre);
+	sh_release(sh);
 	timer_update(sh);
 }
 
@@ -392,7 +439,9 @@ static void sh_answered(struct lms_shadow *sh, struct sh_rec *r)
  * shadow broke. */
 static int sh_apply(struct lms_shadow *sh, const struct lms_out *out, const struct lms_result *res)
 {
-	if ((res->verdict == LMS_REPLY || res->verdict == LMS_REWRITE) && out->len > 0 &&
+	/* REPLY goes back to the database (our own login's answers); FORWARD
+	 * and REWRITE would go to a client, and the shadow has none. */
+	if (res->verdict == LMS_REPLY && out->len > 0 &&
 	    lms_buf_append(&sh->conn.out, out->data, out->len) < out->len) {
 		sh_break(sh, "login answer does not fit");
 		return -1;
@@ -544,8 +593,11 @@ static void on_conn(struct lms_conn *c, short what, void *arg)
 	} else if (sh->phase == SH_TLS) {
 		sh_tls_step(sh);
 	} else {
-		if ((what & EV_WRITE) || (c->write_wants_read && (what & EV_READ)))
+		if ((what & EV_WRITE) || (c->write_wants_read && (what & EV_READ))) {
 			lms_shadow_flush(sh);
+			sh_release(sh);
+			lms_shadow_flush(sh);
+		}
 		if (sh->phase != SH_DOWN && ((what & EV_READ) || (c->read_wants_write && (what & EV_WRITE))))
 			sh_read(sh);
 		if (sh->phase == SH_READY || sh->phase == SH_AUTH)
@@ -586,7 +638,7 @@ void lms_shadow_free(struct lms_shadow *sh)
 		lms_conn_close(&sh->conn);
 	if (sh->be)
 		sh->backend->plugin.d->be_free(sh->be);
-	lms_buf_release(&sh->pre);
+	lms_buf_release(&sh->held);
 	for (uint32_t i = 0; i < sh->n; i++)
 		free(rec_at(sh, i)->fp);
 	event_free(sh->timer);
@@ -601,6 +653,7 @@ static struct sh_rec *rec_push(struct lms_shadow *sh, bool shadowed)
 	memset(r, 0, sizeof(*r));
 	r->seq = sh->next_seq;
 	r->shadowed = shadowed;
+	r->gated = sh->ctx.mode != LMS_SHADOW_ASYNC;
 	r->start_us = now_us();
 	lms_outcome_reset(&r->truth);
 	lms_outcome_reset(&r->other);
@@ -641,14 +694,20 @@ void lms_shadow_request_name(struct lms_shadow *sh, const char *fingerprint, uin
 
 size_t lms_shadow_room(struct lms_shadow *sh)
 {
-	struct lms_buf *b;
-	if (sh->phase == SH_READY)
-		b = &sh->conn.out;
-	else if (sh->phase != SH_DOWN)
-		b = &sh->pre;
-	else
+	if (sh->phase == SH_DOWN || !sh->cur_shadowed)
 		return 0;
-	return b->data ? LMS_BUF_SIZE - lms_buf_len(b) : LMS_BUF_SIZE;
+	size_t room = buf_room(&sh->held);
+	struct sh_rec *r = rec_find(sh, sh->next_seq - 1);
+	if (room == 0 && r && r->gated) {
+		/* Too big to hold until the source of truth answers: let it run
+		 * on both at once. */
+		r->gated = false;
+		sh_release(sh);
+		room = buf_room(&sh->held);
+	}
+	if (room == 0)
+		sh->starved = true;
+	return room;
 }
 
 bool lms_shadow_sending(const struct lms_shadow *sh)
@@ -658,13 +717,16 @@ bool lms_shadow_sending(const struct lms_shadow *sh)
 
 bool lms_shadow_send(struct lms_shadow *sh, const uint8_t *p, size_t n)
 {
-	if (!sh->cur_shadowed)
+	struct sh_rec *r = sh->cur_shadowed ? rec_find(sh, sh->next_seq - 1) : NULL;
+	if (!r)
 		return false;
-	if (lms_shadow_room(sh) < n) {
+	if (buf_room(&sh->held) < n) {
 		sh_break(sh, "it fell more than 32 KiB behind within one request");
 		return false;
 	}
-	lms_buf_append(sh->phase == SH_READY ? &sh->conn.out : &sh->pre, p, n);
+	lms_buf_append(&sh->held, p, n);
+	r->held += (uint32_t)n;
+	sh_release(sh);
 	return true;
 }
 
@@ -676,7 +738,8 @@ void lms_shadow_request_end(struct lms_shadow *sh)
 	if (!r)
 		return;
 	r->sent = true;
-	r->sent_us = now_us();
+	if (r->shadowed && r->held == 0 && !r->sent_us)
+		r->sent_us = now_us();
 	if (r->shadowed)
 		timer_update(sh);
 }
@@ -700,6 +763,12 @@ bool lms_shadow_truth_may_finish(struct lms_shadow *sh)
 	if (sh->ctx.mode == LMS_SHADOW_ASYNC)
 		return true;
 	struct sh_rec *r = rec_find(sh, sh->truth_seq);
+	if (r && r->shadowed && !r->truth_seen) {
+		r->truth_seen = true;
+		sh_release(sh);
+		lms_shadow_flush(sh);
+		timer_update(sh);
+	}
 	return !r || !r->shadowed || r->other_done;
 }
 
