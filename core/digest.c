@@ -162,12 +162,14 @@ enum lms_diff lms_outcome_compare(const struct lms_outcome *t, const struct lms_
 		return compare_errors(t, o);
 	if (t->tags != o->tags)
 		return LMS_DIFF_TAG;
-	if (t->affected != o->affected)
-		return LMS_DIFF_AFFECTED;
+	/* Rows before affected counts: a SELECT's tag carries its row count,
+	 * and "rows" says better what differs. */
 	if (t->ncols != o->ncols)
 		return LMS_DIFF_COLUMNS;
 	if (t->rows != o->rows)
 		return LMS_DIFF_ROWS;
+	if (t->affected != o->affected)
+		return LMS_DIFF_AFFECTED;
 	if (!same_values(t, o, ordered))
 		return LMS_DIFF_VALUES;
 	return LMS_DIFF_NONE;

@@ -79,7 +79,7 @@ void lms_outcome_lost(struct lms_outcome *o, const char *why);
  * the other, a lost source of truth has nothing to compare either), a
  * transient error on either side, an error on one side only, different
  * SQLSTATE classes (first two characters) when both failed (same class:
- * NONE, nothing else is compared), then tags, affected rows, columns, rows
+ * NONE, nothing else is compared), then tags, columns, rows, affected rows
  * and the values (oversized rows by count and summed length). */
 enum lms_diff lms_outcome_compare(const struct lms_outcome *t, const struct lms_outcome *o, bool ordered);
 

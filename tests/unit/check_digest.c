@@ -185,9 +185,12 @@ START_TEST(test_counts_differ)
 	/* a different column count comes before rows */
 	feed_columns(&o, 3);
 	ck_assert_int_eq(lms_outcome_compare(&t, &o, false), LMS_DIFF_COLUMNS);
-	/* a different affected count comes before columns */
+	/* the same columns and rows with another affected count: AFFECTED */
 	lms_outcome_reset(&o);
-	feed_columns(&o, 3);
+	feed_columns(&o, 2);
+	feed_row(&o, "1", "a");
+	feed_row(&o, "2", "b");
+	feed_row(&o, "3", "c");
 	feed_complete(&o, "SELECT", 2);
 	ck_assert_int_eq(lms_outcome_compare(&t, &o, false), LMS_DIFF_AFFECTED);
 }
