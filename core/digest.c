@@ -184,3 +184,16 @@ const char *lms_diff_name(enum lms_diff d)
 {
 	return (unsigned)d < LMS_DIFFS ? diff_names[d] : "unknown";
 }
+
+static void emit_value(void *ctx, const uint8_t *data, size_t len)
+{
+	lms_row_hash_value(ctx, data, len);
+}
+
+int lms_observe(const struct lms_dialect *d, void *be, const uint8_t *msg, size_t len, struct lms_event *ev,
+		uint64_t *row_hash)
+{
+	memset(ev, 0, sizeof(*ev));
+	lms_row_hash_begin(row_hash);
+	return d->be_observe(be, msg, len, ev, emit_value, row_hash);
+}

@@ -62,6 +62,12 @@ void lms_outcome_reset(struct lms_outcome *o);
 void lms_row_hash_begin(uint64_t *h);
 void lms_row_hash_value(uint64_t *h, const uint8_t *data, size_t len);
 
+/* Describe one whole server message with backend plugin d (state be):
+ * ev is zeroed and filled, *row_hash is the hash of a row's canonical
+ * values (LMS_EV_ROW).  Returns be_observe's status. */
+int lms_observe(const struct lms_dialect *d, void *be, const uint8_t *msg, size_t len, struct lms_event *ev,
+		uint64_t *row_hash);
+
 /* Fold one event into o; row_hash is used with LMS_EV_ROW only.  Events
  * after an error still count (a multi-statement request goes on).  READY
  * sets done and txn. */

@@ -24,6 +24,7 @@
 #include "cancel.h"
 #include "conn.h"
 #include "dial.h"
+#include "digest.h"
 #include "log.h"
 #include "shadow.h"
 #include "session.h"
@@ -446,11 +447,6 @@ static void shadow_request_end(struct lms_session *s)
 	s->c2s_shadow = false;
 }
 
-static void emit_value(void *ctx, const uint8_t *data, size_t len)
-{
-	lms_row_hash_value(ctx, data, len);
-}
-
 /* Tell the shadow what the source of truth answered (one whole message). */
 static int shadow_observe_truth(struct lms_session *s, const uint8_t *p, size_t len)
 {
@@ -458,9 +454,7 @@ static int shadow_observe_truth(struct lms_session *s, const uint8_t *p, size_t 
 		return 0;
 	struct lms_event ev;
 	uint64_t h;
-	memset(&ev, 0, sizeof(ev));
-	lms_row_hash_begin(&h);
-	if (s->bd->be_observe(s->be, p, len, &ev, emit_value, &h) < 0)
+	if (lms_observe(s->bd, s->be, p, len, &ev, &h) < 0)
 		return -1;
 	if (ev.kind != LMS_EV_NONE && ev.kind != LMS_EV_PARAM)
 		lms_shadow_truth_event(s->sh, &ev, h);

@@ -408,30 +408,18 @@ static void sh_ready(struct lms_shadow *sh)
 
 /* ---- the shadow's answers ---- */
 
-struct row_ctx {
-	uint64_t h;
-};
-
-static void emit_value(void *ctx, const uint8_t *data, size_t len)
-{
-	struct row_ctx *rc = ctx;
-	lms_row_hash_value(&rc->h, data, len);
-}
-
 /* Describe a whole message and fold it into outcome o (may be NULL). */
 static int observe_into(const struct lms_dialect *d, void *be, const uint8_t *p, size_t len,
 			struct lms_outcome *o, const struct lms_backend *b)
 {
 	struct lms_event ev;
-	struct row_ctx rc;
-	memset(&ev, 0, sizeof(ev));
-	lms_row_hash_begin(&rc.h);
-	if (d->be_observe(be, p, len, &ev, emit_value, &rc) < 0)
+	uint64_t h;
+	if (lms_observe(d, be, p, len, &ev, &h) < 0)
 		return -1;
 	if (ev.kind == LMS_EV_PARAM && b && strcmp(ev.tag, "server_version") == 0)
 		lms_backend_set_version(b, ev.text);
 	if (o && ev.kind != LMS_EV_NONE && ev.kind != LMS_EV_PARAM)
-		lms_outcome_event(o, &ev, rc.h);
+		lms_outcome_event(o, &ev, h);
 	return 0;
 }
 
