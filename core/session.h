@@ -22,6 +22,26 @@ void lms_session_drain(struct lms_session *s);
 /* Shutdown deadline: tell the client and close now. */
 void lms_session_kill(struct lms_session *s);
 
+/* The coordination state changed (coord.h): pause at the next request
+ * boundary outside a transaction, resume, or move to a new source of
+ * truth, as the new state says.  Worker thread. */
+void lms_session_coord_changed(struct lms_session *s);
+
+/* What GET /api/v1/connections shows of one session.  Worker thread;
+ * strings are copied. */
+struct lms_session_info {
+	uint64_t id;
+	char peer[64];
+	char user[64];
+	char database[64];
+	const char *state;          /* "login", "idle", "active", "in_transaction", "queued" */
+	double transaction_age_s;   /* 0 outside a transaction */
+	char last_statement[256];   /* fingerprint, "" if unknown */
+	const char *backend;        /* "source" or "target" */
+	bool queued;
+};
+void lms_session_info(const struct lms_session *s, struct lms_session_info *out);
+
 /* Intrusive list links used by the worker. */
 struct lms_session *lms_session_next(struct lms_session *s);
 void lms_session_link(struct lms_session *s, struct lms_session **head);
