@@ -9,6 +9,9 @@
 #ifndef LMS_SESSION_H
 #define LMS_SESSION_H
 
+#include <stdbool.h>
+#include <stdint.h>
+
 struct lms_worker;
 struct lms_session;
 
