@@ -38,16 +38,12 @@ bool lms_coord_apply(struct lms_runtime *rt, uint64_t epoch, int phase, int trut
 /* A consistent copy of the current state.  Thread-safe. */
 void lms_coord_get(struct lms_runtime *rt, struct lms_coord_view *out);
 
-/* Per-worker counts the sessions keep up to date (atomics in the worker's
- * stats); summed for GET /api/v1/state.  Drained: paused, and no session
- * has a request in flight or a transaction open. */
-struct lms_coord_counts {
-	uint64_t sessions;
-	uint64_t busy;            /* a request in flight */
-	uint64_t in_transaction;  /* idle inside a transaction */
-	uint64_t queued_sessions;
-	uint64_t queued_requests;
-};
-void lms_coord_counts(struct lms_runtime *rt, struct lms_coord_counts *out);
+/* The current phase alone, without a lock (read on every request). */
+int lms_coord_phase(const struct lms_runtime *rt);
+
+/* Set up / tear down rt's coordination state: serving from the source,
+ * epoch 0 (any stored state is newer). */
+void lms_coord_init(struct lms_runtime *rt);
+void lms_coord_free(struct lms_runtime *rt);
 
 #endif

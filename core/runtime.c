@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "coord.h"
 #include "log.h"
 #include "runtime.h"
 #include "shadow.h"
@@ -181,6 +182,7 @@ int lms_runtime_init(struct lms_runtime *rt, const struct lms_config *cfg, char 
 	for (int i = 0; i < 2; i++)
 		pthread_mutex_init(&rt->backends[i].addr_lock, NULL);
 	rt->source_of_truth = LMS_ROLE_SOURCE;
+	lms_coord_init(rt);
 	struct lms_backend *src = &rt->backends[LMS_ROLE_SOURCE];
 	struct lms_backend *tgt = &rt->backends[LMS_ROLE_TARGET];
 	if (load_plugin(&src->plugin, cfg, cfg->source_dialect, err, errlen) < 0)
@@ -227,6 +229,7 @@ void lms_runtime_free(struct lms_runtime *rt)
 	if (rt->server_tls)
 		SSL_CTX_free(rt->server_tls);
 	rt->server_tls = NULL;
+	lms_coord_free(rt);
 }
 
 const struct lms_backend *lms_runtime_truth(struct lms_runtime *rt, int *role)

@@ -7,6 +7,7 @@
 
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/socket.h>
 
 #include <openssl/ssl.h>
@@ -37,6 +38,16 @@ struct lms_backend {
 
 struct lms_worker;
 
+/* The coordination state behind coord.h (lock for the view; phase and
+ * source_of_truth are also readable without it). */
+struct lms_coord_state {
+	pthread_mutex_t lock;
+	uint64_t epoch;
+	uint64_t cutover_id;
+	uint64_t paused_since_us;
+	int phase;                           /* atomic: enum lms_phase */
+};
+
 struct lms_runtime {
 	const struct lms_config *cfg;
 	const struct lms_dialect *front;     /* the source dialect speaks to clients */
@@ -44,6 +55,7 @@ struct lms_runtime {
 	SSL_CTX *server_tls;                 /* NULL with --allow-tls-mode-disable */
 	int source_of_truth;                 /* atomic: enum lms_role */
 	int shadow_mode;                     /* enum lms_shadow_mode */
+	struct lms_coord_state coord;
 	int shutting_down;                   /* atomic: 1 after SIGTERM */
 	int active_conns;                    /* atomic: all workers */
 	struct lms_worker *workers;

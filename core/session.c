@@ -23,6 +23,7 @@
 
 #include "cancel.h"
 #include "conn.h"
+#include "coord.h"
 #include "dial.h"
 #include "digest.h"
 #include "log.h"
@@ -89,6 +90,14 @@ struct lms_session {
 	struct event *wake;    /* the shadow asks us to look again */
 	bool c2s_open;         /* the client is in the middle of a request */
 	bool c2s_shadow;       /* ... and it goes to the shadow too */
+	/* cutover (coord.h) */
+	bool queued;           /* paused: the next request waits */
+	bool login_queued;     /* paused: the backend login waits */
+	bool switching;        /* logging in to a new source of truth */
+	uint64_t queued_since_us;
+	uint64_t txn_since_us; /* when the open transaction began */
+	uint64_t id;           /* for GET /api/v1/connections */
+	char last_stmt[256];   /* fingerprint of the latest statement */
 	bool c2s_end_after;    /* the streamed message ends the request */
 	uint32_t truth_unknown; /* requests in flight before the shadow existed */
 	uint64_t last_active_us;
@@ -96,11 +105,16 @@ struct lms_session {
 	char peer[64];
 };
 
+static uint64_t next_session_id; /* atomic: ids for the admin API */
+
 static void on_client(struct lms_conn *c, short what, void *arg);
 static void on_server(struct lms_conn *c, short what, void *arg);
 static void session_update(struct lms_session *s);
 static void backend_tls_step(struct lms_session *s);
 static void backend_dial(struct lms_session *s, const char *last_err);
+static void backend_open(struct lms_session *s, int relay);
+static void relay(struct lms_session *s, int d);
+static void after_pump(struct lms_session *s);
 static size_t out_room(struct lms_buf *b);
 
 static uint64_t now_us(void)
@@ -185,6 +199,13 @@ static void timer_arm_cfg(struct lms_session *s, double sec)
 		evtimer_del(s->timer);
 }
 
+/* How long a request may wait while paused (--max-pause, 60 s if unset). */
+static double max_pause(const struct lms_session *s)
+{
+	double t = s->rt->cfg->max_pause;
+	return t > 0 ? t : 60.0;
+}
+
 /* Stop reading; free once the client's output has been sent. */
 static void session_close(struct lms_session *s)
 {
@@ -235,14 +256,28 @@ static void request_begin(struct lms_session *s)
 	}
 }
 
+/* Has a cutover made another database the source of truth? */
+static bool truth_moved(struct lms_session *s)
+{
+	int truth;
+	lms_runtime_truth(s->rt, &truth);
+	return truth != s->role;
+}
+
 static void request_end(struct lms_session *s, uint32_t txn)
 {
 	uint64_t t = now_us();
+	if (txn == LMS_TXN_IDLE)
+		s->txn_since_us = 0;
+	else if (s->txn == LMS_TXN_IDLE)
+		s->txn_since_us = s->ring_len > 0 ? s->ring[s->ring_head] : t;
 	s->txn = (int)txn;
 	s->last_active_us = t;
 	if (s->pending == 0)
 		return; /* the READY that ends the login, or unsolicited */
 	s->pending--;
+	if (s->pending == 0 && truth_moved(s))
+		lms_conn_kick(&s->client); /* a request waits for the switch */
 	struct lms_stats *st = &s->w->stats;
 	lms_stat_add(&st->requests[s->role][s->req_failed ? 1 : 0], 1);
 	s->req_failed = false;
@@ -309,9 +344,17 @@ static void backend_connected(struct lms_session *s)
 /* Open the source of truth's connection for this session. */
 static void session_connect(struct lms_session *s)
 {
+	backend_open(s, 1);
+}
+
+/* Open a connection to the current source of truth.  relay: the client
+ * answers the login (a new session); otherwise the connection logs in
+ * with the database URL's credentials (a session moved by a cutover). */
+static void backend_open(struct lms_session *s, int relay)
+{
 	s->backend = lms_runtime_truth(s->rt, &s->role);
 	s->bd = s->backend->plugin.d;
-	struct lms_be_opts bo = { .conf = &s->backend->conf, .relay_auth = 1,
+	struct lms_be_opts bo = { .conf = &s->backend->conf, .relay_auth = relay,
 				  .observe = s->rt->shadow_mode != LMS_SHADOW_NONE };
 	if (s->bd == s->front)
 		bo.fe_state = s->fe;
@@ -325,6 +368,30 @@ static void session_connect(struct lms_session *s)
 	timer_arm_cfg(s, s->rt->cfg->connect_timeout);
 	s->addr_idx = 0;
 	backend_dial(s, "no address");
+}
+
+/* The client's login is known: connect now, or wait while paused for a
+ * cutover (the login goes to whichever database is the source of truth
+ * when the pause ends), or refuse while the coordination state is
+ * unknown. */
+static void session_connect_when_serving(struct lms_session *s)
+{
+	struct lms_coord_view v;
+	lms_coord_get(s->rt, &v);
+	if (v.phase == LMS_PHASE_UNKNOWN) {
+		session_error(s, "FATAL", "57P03", "molt-lms retries every second; check that the target database "
+			      "holding the coordination state is reachable",
+			      "molt-lms cannot read the coordination state (schema _molt_lms) yet");
+		return;
+	}
+	if (v.phase == LMS_PHASE_PAUSED) {
+		s->login_queued = true;
+		s->queued_since_us = now_us();
+		timer_arm(s, max_pause(s));
+		return;
+	}
+	s->login_queued = false;
+	session_connect(s);
 }
 
 /* Dial the backend's addresses from s->addr_idx on, until one connects or
@@ -381,7 +448,8 @@ static void shadow_start(struct lms_session *s)
 {
 	if (s->rt->shadow_mode == LMS_SHADOW_NONE || s->sh)
 		return;
-	s->wake = event_new(s->w->base, -1, 0, on_wake, s);
+	if (!s->wake)
+		s->wake = event_new(s->w->base, -1, 0, on_wake, s);
 	struct lms_shadow_ctx ctx = {
 		.w = s->w, .mode = s->rt->shadow_mode, .truth_role = s->role, .family = s->front->family,
 		.user = s->user, .database = s->database, .startup_raw = s->startup_raw,
@@ -395,24 +463,124 @@ static void shadow_start(struct lms_session *s)
 			s->w->id, s->peer);
 }
 
-/* A client message of kind `kind` is next.  Returns false when it must
- * wait (the shadow keeps too many requests in flight). */
-static bool shadow_request_start(struct lms_session *s, uint32_t kind)
+/* Must the next request wait?  (Paused for a cutover, and the session is
+ * outside a transaction with nothing in flight.) */
+static bool must_queue(struct lms_session *s)
 {
-	if (!s->sh || s->c2s_open || s->phase != PH_READY || kind == LMS_MSG_TERMINATE)
+	return lms_coord_phase(s->rt) != LMS_PHASE_SERVING && s->pending == 0 && s->txn == LMS_TXN_IDLE;
+}
+
+/* Hold this session's next request until the pause ends. */
+static void queue_enter(struct lms_session *s)
+{
+	if (s->queued)
+		return;
+	s->queued = true;
+	s->queued_since_us = now_us();
+	lms_stat_add(&s->w->stats.coord_queued_sessions, 1);
+	lms_stat_add(&s->w->stats.coord_queued_requests, 1);
+	timer_arm(s, max_pause(s));
+}
+
+static void queue_leave(struct lms_session *s)
+{
+	if (!s->queued)
+		return;
+	s->queued = false;
+	lms_stat_add(&s->w->stats.coord_queued_sessions, (uint64_t)-1);
+	lms_stat_add(&s->w->stats.coord_queued_requests, (uint64_t)-1);
+	if (s->timer)
+		evtimer_del(s->timer);
+}
+
+/* Move this session, idle outside any transaction, to the database that
+ * is now the source of truth.  The new connection logs in with that
+ * database's URL credentials (LMS never knows the client's password);
+ * its login messages are ours and never reach the client, who only sees
+ * its next request wait.  The shadow is reopened toward the other side
+ * once the switch is done. */
+static void switch_truth(struct lms_session *s)
+{
+	int from = s->role;
+	if (s->key_registered) {
+		lms_cancel_unregister(s->proxy_key);
+		s->key_registered = false;
+	}
+	if (s->has_server) {
+		lms_conn_close(&s->server);
+		s->has_server = false;
+	}
+	s->bd->be_free(s->be);
+	s->be = NULL;
+	lms_shadow_free(s->sh);
+	s->sh = NULL;
+	s->truth_unknown = 0;
+	s->switching = true;
+	backend_open(s, 0);
+	lms_log(LMS_LOG_LEVEL_INFO, "session_switch", "worker=%d peer=%s user=%s from=%s to=%s", s->w->id, s->peer,
+		s->user ? s->user : "-", from == LMS_ROLE_SOURCE ? "source" : "target", s->backend->role_name);
+}
+
+/* The new source of truth accepted our login: the client's waiting
+ * request may go. */
+static void switch_done(struct lms_session *s)
+{
+	s->switching = false;
+	lms_conn_kick(&s->client);
+}
+
+/* Is the session on the database that is the source of truth now?  When
+ * not, move it (only between requests, outside a transaction) and make
+ * the request wait.  A transaction still open on the old source of truth
+ * cannot follow: the session ends (its transaction rolls back there). */
+static bool on_current_truth(struct lms_session *s)
+{
+	int truth;
+	lms_runtime_truth(s->rt, &truth);
+	if (truth == s->role)
+		return true;
+	(void)truth;
+	if (s->pending > 0)
+		return false; /* answers still coming: switch once they are in */
+	if (s->txn != LMS_TXN_IDLE) {
+		session_error(s, "FATAL", "08006", "reconnect and run the transaction again",
+			      "molt-lms: the source of truth changed (cutover) while this transaction was open; "
+			      "it was rolled back");
+		return false;
+	}
+	switch_truth(s);
+	return false;
+}
+
+/* A client message of kind `kind` is next.  At a request boundary this
+ * opens the request (and tells the shadow).  Returns false when it must
+ * wait: paused for a cutover, or the shadow keeps too many requests in
+ * flight. */
+static bool client_request_start(struct lms_session *s, uint32_t kind)
+{
+	if (s->c2s_open || s->phase != PH_READY || kind == LMS_MSG_TERMINATE)
 		return true;
 	if (kind == LMS_MSG_COPY) {
 		/* bulk data of the request started last (COPY FROM STDIN) */
 		s->c2s_open = true;
-		s->c2s_shadow = lms_shadow_request_continue(s->sh);
+		s->c2s_shadow = s->sh && lms_shadow_request_continue(s->sh);
 		return true;
 	}
-	bool idle = s->pending == 0 && s->txn == LMS_TXN_IDLE;
-	int st = lms_shadow_request_start(s->sh, idle);
-	if (st == LMS_SHADOW_WAIT)
+	if (must_queue(s)) {
+		queue_enter(s);
 		return false;
+	}
+	queue_leave(s);
+	if (!on_current_truth(s))
+		return false;
+	if (s->sh) {
+		bool idle = s->pending == 0 && s->txn == LMS_TXN_IDLE;
+		int st = lms_shadow_request_start(s->sh, idle);
+		if (st == LMS_SHADOW_WAIT)
+			return false;
+		s->c2s_shadow = st == LMS_SHADOW_SEND;
+	}
 	s->c2s_open = true;
-	s->c2s_shadow = st == LMS_SHADOW_SEND;
 	return true;
 }
 
@@ -438,11 +606,12 @@ static void shadow_copy(struct lms_session *s, const uint8_t *p, size_t n)
 }
 
 /* The request's last message was passed on. */
-static void shadow_request_end(struct lms_session *s)
+static void client_request_end(struct lms_session *s)
 {
 	if (!s->c2s_open)
 		return;
-	lms_shadow_request_end(s->sh);
+	if (s->sh)
+		lms_shadow_request_end(s->sh);
 	s->c2s_open = false;
 	s->c2s_shadow = false;
 }
@@ -501,7 +670,7 @@ static int apply_front(struct lms_session *s, const struct lms_result *res)
 	case LMS_ACT_CONNECT:
 		lms_log(LMS_LOG_LEVEL_INFO, "conn_startup", "worker=%d peer=%s user=%s database=%s tls=%d",
 			s->w->id, s->peer, s->user, s->database, s->client.ssl != NULL);
-		session_connect(s);
+		session_connect_when_serving(s);
 		return -1;
 	case LMS_ACT_CANCEL:
 		do_cancel(s, res);
@@ -549,6 +718,8 @@ static int apply_back(struct lms_session *s, const struct lms_result *res)
 		return 0;
 	case LMS_ACT_READY:
 		if (s->phase != PH_READY) {
+			if (s->switching)
+				switch_done(s);
 			s->phase = PH_READY;
 			s->last_active_us = now_us();
 			if (s->timer)
@@ -614,12 +785,17 @@ static int pump_decoded(struct lms_session *s, int d, const uint8_t *p, size_t l
 	}
 	if (d == S2C && res.action == LMS_ACT_READY)
 		shadow_truth_ready(s);
-	if (d == C2S && s->c2s_open && res.fingerprint)
-		lms_shadow_request_name(s->sh, res.fingerprint, res.stmt_flags);
+	if (d == C2S && s->c2s_open && res.fingerprint) {
+		snprintf(s->last_stmt, sizeof(s->last_stmt), "%s", res.fingerprint);
+		if (s->sh)
+			lms_shadow_request_name(s->sh, res.fingerprint, res.stmt_flags);
+	}
 	switch (res.verdict) {
 	case LMS_FORWARD:
 		if (dst->fd < 0)
 			goto no_peer;
+		if (d == S2C && s->switching)
+			break; /* the new source of truth's login is ours, not the client's */
 		lms_buf_append(&dst->out, p, len);
 		if (d == C2S)
 			shadow_copy(s, p, len);
@@ -627,6 +803,8 @@ static int pump_decoded(struct lms_session *s, int d, const uint8_t *p, size_t l
 	case LMS_REWRITE:
 		if (dst->fd < 0)
 			goto no_peer;
+		if (d == S2C && s->switching)
+			break;
 		lms_buf_append(&dst->out, out.data, out.len);
 		if (d == C2S)
 			shadow_copy(s, out.data, out.len);
@@ -646,7 +824,7 @@ static int pump_decoded(struct lms_session *s, int d, const uint8_t *p, size_t l
 	lms_buf_consume(&src->in, len);
 	if (d == C2S && (flags & LMS_FRAME_ENDS_REQUEST)) {
 		request_begin(s);
-		shadow_request_end(s);
+		client_request_end(s);
 	}
 	return (d == C2S ? apply_front(s, &res) : apply_back(s, &res)) < 0 ? -1 : 1;
 no_peer:
@@ -663,8 +841,11 @@ static void note_frame(struct lms_session *s, int d, const struct lms_frame *f)
 			request_begin(s);
 		/* the shadow's part of a request ends with this message */
 		s->c2s_end_after = s->c2s_open && ((f->flags & LMS_FRAME_ENDS_REQUEST) || f->kind == LMS_MSG_COPY);
-		if (s->c2s_open && f->kind == LMS_MSG_QUERY)
-			lms_shadow_request_name(s->sh, "(statement larger than 32 KiB)", LMS_STMT_OVERSIZED);
+		if (s->c2s_open && f->kind == LMS_MSG_QUERY) {
+			snprintf(s->last_stmt, sizeof(s->last_stmt), "(statement larger than 32 KiB)");
+			if (s->sh)
+				lms_shadow_request_name(s->sh, s->last_stmt, LMS_STMT_OVERSIZED);
+		}
 		if (f->kind == LMS_MSG_TERMINATE)
 			s->quitting = true; /* forward it, then close in after_pump */
 		s->last_s2c_error = false;
@@ -683,7 +864,7 @@ static bool pump_allowed(const struct lms_session *s, int d)
 	if (s->closing || s->dead)
 		return false;
 	if (d == C2S)
-		return s->phase == PH_STARTUP || s->phase == PH_AUTH || s->phase == PH_READY;
+		return !s->switching && (s->phase == PH_STARTUP || s->phase == PH_AUTH || s->phase == PH_READY);
 	return s->phase == PH_AUTH || s->phase == PH_READY;
 }
 
@@ -701,7 +882,8 @@ static void pump(struct lms_session *s, int d)
 			size_t n = avail < s->fwd[d] ? avail : (size_t)s->fwd[d];
 			if (d == C2S)
 				n = shadow_cap(s, n);
-			n = lms_buf_append(&dst->out, p, n);
+			if (!(d == S2C && s->switching))
+				n = lms_buf_append(&dst->out, p, n);
 			if (n == 0)
 				break;
 			if (d == C2S)
@@ -711,7 +893,7 @@ static void pump(struct lms_session *s, int d)
 			moved += n;
 			if (d == C2S && s->fwd[d] == 0 && s->c2s_end_after) {
 				s->c2s_end_after = false;
-				shadow_request_end(s);
+				client_request_end(s);
 			}
 			continue;
 		}
@@ -730,7 +912,7 @@ static void pump(struct lms_session *s, int d)
 				backend_fail(s, kind, "invalid message from the database");
 			break;
 		}
-		if (d == C2S && !shadow_request_start(s, f.kind))
+		if (d == C2S && !client_request_start(s, f.kind))
 			break;
 		if (d == S2C && s->sh && f.kind == LMS_MSG_READY && s->pending > 0 && s->truth_unknown == 0 &&
 		    !lms_shadow_truth_may_finish(s->sh))
@@ -993,6 +1175,13 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	if (s->closing) {
 		s->dead = true;
+	} else if (s->queued || s->login_queued) {
+		double waited = (double)(now_us() - s->queued_since_us) / 1e6;
+		if (waited >= max_pause(s))
+			session_error(s, "FATAL", "57P01", "reconnect and retry once the cutover is over",
+				      "molt-lms: paused for a cutover longer than --max-pause (%g s)", max_pause(s));
+		else
+			timer_arm(s, max_pause(s) - waited);
 	} else if (s->phase != PH_READY) {
 		if (s->phase == PH_CONNECTING) {
 			backend_fail(s, LMS_ERR_TIMEOUT, "timed out connecting (see --connect-timeout)");
@@ -1058,6 +1247,7 @@ void lms_session_accept(struct lms_worker *w, int fd)
 	s->client.fd = -1;
 	s->server.fd = -1;
 	s->started_us = now_us();
+	s->id = __atomic_add_fetch(&next_session_id, 1, __ATOMIC_RELAXED);
 	lms_worker_add_session(w, s);
 	lms_stat_add(&w->stats.conns_total, 1);
 	lms_stat_add(&w->stats.conns_active, 1);
@@ -1071,7 +1261,7 @@ void lms_session_accept(struct lms_worker *w, int fd)
 	lms_conn_peer_name(&s->client, s->peer, sizeof(s->peer));
 	lms_cancel_new_key(s->proxy_key);
 	struct lms_fe_opts fo = { .tls_available = rt->server_tls != NULL, .tls_required = rt->server_tls != NULL,
-				  .observe = rt->shadow_mode != LMS_SHADOW_NONE };
+				  .observe = 1 /* statement fingerprints, also for the admin API */ };
 	memcpy(fo.proxy_key, s->proxy_key, 8);
 	s->fe = s->front->fe_new(&fo);
 	s->timer = evtimer_new(w->base, on_timer, s);
@@ -1134,4 +1324,49 @@ void lms_session_kill(struct lms_session *s)
 		session_error(s, "FATAL", "57P01", NULL,
 			      "molt-lms is shutting down: the shutdown timeout ended this connection");
 	session_free(s);
+}
+
+void lms_session_coord_changed(struct lms_session *s)
+{
+	struct lms_coord_view v;
+	if (s->closing)
+		return;
+	lms_coord_get(s->rt, &v);
+	if (v.phase == LMS_PHASE_SERVING && s->login_queued) {
+		if (s->timer)
+			evtimer_del(s->timer);
+		session_connect_when_serving(s);
+	} else if (v.phase == LMS_PHASE_SERVING && s->phase == PH_READY && !s->switching) {
+		relay(s, C2S); /* a queued request goes (moving to a new source of truth first) */
+		if (!s->dead)
+			after_pump(s);
+	}
+	if (!s->dead)
+		session_update(s);
+	if (s->dead)
+		session_free(s);
+}
+
+void lms_session_info(const struct lms_session *s, struct lms_session_info *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->id = s->id;
+	snprintf(out->peer, sizeof(out->peer), "%s", s->peer);
+	snprintf(out->user, sizeof(out->user), "%s", s->user ? s->user : "");
+	snprintf(out->database, sizeof(out->database), "%s", s->database ? s->database : "");
+	snprintf(out->last_statement, sizeof(out->last_statement), "%s", s->last_stmt);
+	out->queued = s->queued || s->login_queued;
+	if (out->queued)
+		out->state = "queued";
+	else if (s->phase != PH_READY || s->switching)
+		out->state = "login";
+	else if (s->pending > 0 || s->c2s_open)
+		out->state = "active";
+	else if (s->txn != LMS_TXN_IDLE)
+		out->state = "in_transaction";
+	else
+		out->state = "idle";
+	if (s->txn != LMS_TXN_IDLE && s->txn_since_us)
+		out->transaction_age_s = (double)(now_us() - s->txn_since_us) / 1e6;
+	out->backend = s->backend ? s->backend->role_name : "-";
 }

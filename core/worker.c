@@ -72,6 +72,20 @@ static void on_drain(evutil_socket_t fd, short what, void *arg)
 		event_base_loopexit(w->base, NULL);
 }
 
+/* The coordination state changed: every session re-checks it. */
+static void on_coord(evutil_socket_t fd, short what, void *arg)
+{
+	struct lms_worker *w = arg;
+	(void)fd;
+	(void)what;
+	struct lms_session *s = w->sessions;
+	while (s) {
+		struct lms_session *next = lms_session_next(s);
+		lms_session_coord_changed(s);
+		s = next;
+	}
+}
+
 /* Shutdown timeout: close whatever is left. */
 static void on_deadline(evutil_socket_t fd, short what, void *arg)
 {
@@ -129,6 +143,7 @@ int lms_workers_init(struct lms_runtime *rt, char *err, size_t errlen)
 			return -1;
 		}
 		w->drain_ev = event_new(w->base, -1, 0, on_drain, w);
+		w->coord_ev = event_new(w->base, -1, 0, on_coord, w);
 		w->deadline_ev = evtimer_new(w->base, on_deadline, w);
 		unsigned flags = LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_REUSEABLE_PORT |
 				 LEV_OPT_CLOSE_ON_EXEC;
@@ -180,6 +195,8 @@ void lms_workers_free(struct lms_runtime *rt)
 			evconnlistener_free(w->listener);
 		if (w->drain_ev)
 			event_free(w->drain_ev);
+		if (w->coord_ev)
+			event_free(w->coord_ev);
 		if (w->deadline_ev)
 			event_free(w->deadline_ev);
 		if (w->base)

@@ -22,6 +22,7 @@ struct lms_worker {
 	struct event_base *base;
 	struct evconnlistener *listener;
 	struct event *drain_ev;      /* activated by the main thread on SIGTERM */
+	struct event *coord_ev;      /* activated when the coordination state changes */
 	struct event *deadline_ev;   /* shutdown timeout */
 	struct lms_runtime *rt;
 	struct lms_session *sessions;  /* intrusive list, owned */
