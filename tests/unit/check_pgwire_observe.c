@@ -340,10 +340,27 @@ START_TEST(test_fe_query_fingerprint)
 	fe_run(fe, &m, &c);
 	ck_assert_str_eq(c.res.fingerprint, "set x = ?");
 	ck_assert_uint_eq(c.res.stmt_flags, LMS_STMT_SETTING);
-	/* Other messages are not asked for. */
+	/* Sync, Describe and Execute are asked for (the backends note them)
+	 * and forwarded untouched, naming no statement. */
 	msg_begin(&m, 'S');
 	msg_end(&m);
-	ck_assert_uint_eq(fe_run(fe, &m, &c), LMS_FRAME_ENDS_REQUEST);
+	ck_assert_uint_eq(fe_run(fe, &m, &c), LMS_FRAME_NEED_BODY | LMS_FRAME_ENDS_REQUEST);
+	ck_assert_ptr_null(c.res.fingerprint);
+	msg_begin(&m, 'D');
+	msg_bytes(&m, "Ss1", 4);
+	msg_end(&m);
+	ck_assert_uint_eq(fe_run(fe, &m, &c), LMS_FRAME_NEED_BODY);
+	ck_assert_ptr_null(c.res.fingerprint);
+	msg_begin(&m, 'E');
+	msg_str(&m, "");
+	msg_u32(&m, 0);
+	msg_end(&m);
+	ck_assert_uint_eq(fe_run(fe, &m, &c), LMS_FRAME_NEED_BODY);
+	ck_assert_ptr_null(c.res.fingerprint);
+	/* Other messages are not asked for. */
+	msg_begin(&m, 'H');
+	msg_end(&m);
+	ck_assert_uint_eq(fe_run(fe, &m, &c), 0);
 	pg_fe_free(fe);
 }
 END_TEST
