@@ -25,6 +25,7 @@ struct pg_be {
 	int observe;          /* the core compares this backend's results */
 	struct pg_cols cols;  /* the last RowDescription, for be_observe */
 	struct pg_track *track; /* prepared statements' columns (be_note_request) */
+	int logged_in;        /* the login's ReadyForQuery came: answers follow */
 };
 
 void *pg_be_new(const struct lms_be_opts *opts)
@@ -359,7 +360,9 @@ int pg_be_decode(void *arg, const uint8_t *msg, size_t len, struct lms_out *out,
 		return len == 1 ? be_ssl_answer(be, msg[0], out, res) : -1;
 	if (len < 5)
 		return -1;
-	if (be->phase == BE_TYPED)
+	/* A shadow may be sent requests while it logs in: the login's
+	 * ReadyForQuery answers none of them. */
+	if (be->logged_in)
 		pg_track_answer(be->track, msg, len);
 	switch (msg[0]) {
 	case 'R':
@@ -380,6 +383,7 @@ int pg_be_decode(void *arg, const uint8_t *msg, size_t len, struct lms_out *out,
 			return -1;
 		res->verdict = LMS_FORWARD;
 		res->action = LMS_ACT_READY;
+		be->logged_in = 1;
 		res->txn = msg[5] == 'T' ? LMS_TXN_OPEN : msg[5] == 'E' ? LMS_TXN_FAILED : LMS_TXN_IDLE;
 		return msg[5] == 'I' || msg[5] == 'T' || msg[5] == 'E' ? 0 : -1;
 	default:

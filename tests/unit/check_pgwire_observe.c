@@ -553,6 +553,19 @@ static void *be_observing(void)
 	return be;
 }
 
+/* A backend past its login's ReadyForQuery (decoded as the core does). */
+static void *be_logged_in(void)
+{
+	void *be = be_observing();
+	struct lms_out out;
+	struct lms_result res;
+	memset(&res, 0, sizeof(res));
+	out.len = 0;
+	ck_assert_int_eq(pg_be_decode(be, (const uint8_t *)"Z\0\0\0\x05I", 6, &out, &res), 0);
+	ck_assert_uint_eq(res.action, LMS_ACT_READY);
+	return be;
+}
+
 /* Observe m: frame it (it must be asked for whole), then be_observe. */
 static int observe(void *be, const struct msg *m, struct lms_event *ev, struct row *r)
 {
@@ -1295,8 +1308,8 @@ static const char *pgx_run(void *be, const char *stmt, const struct coldef *type
 
 START_TEST(test_prep_pgx_binary)
 {
-	void *src = be_observing();
-	void *dst = be_observing();
+	void *src = be_logged_in();
+	void *dst = be_logged_in();
 	char a[128];
 	snprintf(a, sizeof(a), "%s", pgx_run(src, "stmtcache_1", int4_text, bin4_5, 4));
 	ck_assert_str_eq(a, "5");
@@ -1312,10 +1325,32 @@ START_TEST(test_prep_pgx_binary)
 }
 END_TEST
 
+START_TEST(test_prep_noted_during_login)
+{
+	/* A shadow is sent the first request while it logs in: the login's
+	 * own ReadyForQuery must not end that request's Sync. */
+	void *be = be_observing();
+	note_type(be, 'P', "s1");
+	note_describe(be, 'S', "s1");
+	note_type(be, 'S', NULL);
+	answer_bare(be, 'Z');
+	answer_bare(be, '1');
+	answer_bare(be, 't');
+	answer_cols(be, int4_text, 1);
+	answer_bare(be, 'Z');
+	note_bind(be, "", "s1", 1, fmt_bin);
+	note_type(be, 'E', "");
+	note_type(be, 'S', NULL);
+	answer_bare(be, '2');
+	ck_assert_str_eq(answer_row(be, bin4_5, 4), "5");
+	pg_be_free(be);
+}
+END_TEST
+
 START_TEST(test_prep_two_statements)
 {
 	static const struct coldef text1[] = { { 25, 0 } };
-	void *be = be_observing();
+	void *be = be_logged_in();
 	note_type(be, 'P', "s1");
 	note_describe(be, 'S', "s1");
 	note_type(be, 'P', "s2");
@@ -1352,7 +1387,7 @@ END_TEST
 
 START_TEST(test_prep_unnamed_and_lazy)
 {
-	void *be = be_observing();
+	void *be = be_logged_in();
 	ck_assert_str_eq(pgx_run(be, "", int4_text, bin4_5, 4), "5");
 	/* Each unnamed Parse replaces the unnamed statement. */
 	ck_assert_str_eq(pgx_run(be, "", int8_text, bin8_5, 8), "5");
@@ -1376,7 +1411,7 @@ END_TEST
 START_TEST(test_prep_describe_portal)
 {
 	static const struct coldef int8_bin[] = { { 20, 1 } };
-	void *be = be_observing();
+	void *be = be_logged_in();
 	/* libpq's PQexecParams: the portal's RowDescription is authoritative. */
 	note_type(be, 'P', "");
 	note_bind(be, "", "", 1, fmt_bin);
@@ -1401,7 +1436,7 @@ END_TEST
 
 START_TEST(test_prep_nodata)
 {
-	void *be = be_observing();
+	void *be = be_logged_in();
 	note_type(be, 'P', "ins");
 	note_describe(be, 'S', "ins");
 	note_type(be, 'S', NULL);
@@ -1432,7 +1467,7 @@ START_TEST(test_prep_error_mid_pipeline)
 	static struct msg e;
 	struct row r;
 	error_msg(&e, "22012", "division by zero");
-	void *be = be_observing();
+	void *be = be_logged_in();
 	ck_assert_str_eq(pgx_run(be, "s1", int4_text, bin4_5, 4), "5");
 	ck_assert_str_eq(pgx_run(be, "s8", int8_text, bin8_5, 8), "5");
 	/* The first Execute fails: the server skips to Sync. */
@@ -1472,7 +1507,7 @@ END_TEST
 
 START_TEST(test_prep_bounded)
 {
-	void *be = be_observing();
+	void *be = be_logged_in();
 	char name[32];
 	/* More statements than remembered: the oldest are forgotten, the
 	 * newest still typed. */
@@ -1496,7 +1531,7 @@ END_TEST
 START_TEST(test_prep_malformed_notes)
 {
 	static struct msg m;
-	void *be = be_observing();
+	void *be = be_logged_in();
 	/* Truncated or inconsistent client messages are ignored. */
 	static const char *const bad[] = { "B\0\0\0\x06x", "B\0\0\0\x0a\0s\0\0\x05", "D\0\0\0\x05S", "E\0\0\0\x04",
 					   "C\0\0\0\x06Xa", "P\0\0\0\x05p" };
@@ -1554,6 +1589,7 @@ static Suite *observe_suite(void)
 	TCase *prep = tcase_create("prepared");
 	tcase_add_checked_fixture(prep, setup, NULL);
 	tcase_add_test(prep, test_prep_pgx_binary);
+	tcase_add_test(prep, test_prep_noted_during_login);
 	tcase_add_test(prep, test_prep_two_statements);
 	tcase_add_test(prep, test_prep_unnamed_and_lazy);
 	tcase_add_test(prep, test_prep_describe_portal);
