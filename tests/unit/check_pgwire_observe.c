@@ -1285,20 +1285,41 @@ static const uint16_t fmt_bin[] = { 1 };
 static const struct coldef int4_text[] = { { 23, 0 } };
 static const struct coldef int8_text[] = { { 20, 0 } };
 
-/* pgx: Parse + Describe('S') + Sync, answered with text formats; then
- * Bind(binary results) + Execute + Sync, rows without a RowDescription. */
-static const char *pgx_run(void *be, const char *stmt, const struct coldef *type, const void *v, int len)
+/* Prepare stmt as pgx does: Parse + Describe('S') + Sync. */
+static void note_prepare(void *be, const char *stmt)
 {
 	note_type(be, 'P', stmt);
 	note_describe(be, 'S', stmt);
 	note_type(be, 'S', NULL);
+}
+
+/* The answers to note_prepare: one column of type (NULL: NoData). */
+static void answer_prepare(void *be, const struct coldef *type)
+{
 	answer_bare(be, '1');
 	answer_bare(be, 't');
-	answer_cols(be, type, 1);
+	if (type)
+		answer_cols(be, type, 1);
+	else
+		answer_bare(be, 'n');
 	answer_bare(be, 'Z');
-	note_bind(be, "", stmt, 1, fmt_bin);
+}
+
+/* Bind stmt to the unnamed portal with nf result formats, Execute, Sync. */
+static void note_run(void *be, const char *stmt, int nf, const uint16_t *fmt)
+{
+	note_bind(be, "", stmt, nf, fmt);
 	note_type(be, 'E', "");
 	note_type(be, 'S', NULL);
+}
+
+/* pgx: prepared with text formats in the RowDescription, then run with
+ * binary results: the row comes without a RowDescription. */
+static const char *pgx_run(void *be, const char *stmt, const struct coldef *type, const void *v, int len)
+{
+	note_prepare(be, stmt);
+	answer_prepare(be, type);
+	note_run(be, stmt, 1, fmt_bin);
 	answer_bare(be, '2');
 	const char *got = answer_row(be, v, len);
 	answer_bare(be, 'C');
@@ -1330,17 +1351,10 @@ START_TEST(test_prep_noted_during_login)
 	/* A shadow is sent the first request while it logs in: the login's
 	 * own ReadyForQuery must not end that request's Sync. */
 	void *be = be_observing();
-	note_type(be, 'P', "s1");
-	note_describe(be, 'S', "s1");
-	note_type(be, 'S', NULL);
+	note_prepare(be, "s1");
 	answer_bare(be, 'Z');
-	answer_bare(be, '1');
-	answer_bare(be, 't');
-	answer_cols(be, int4_text, 1);
-	answer_bare(be, 'Z');
-	note_bind(be, "", "s1", 1, fmt_bin);
-	note_type(be, 'E', "");
-	note_type(be, 'S', NULL);
+	answer_prepare(be, int4_text);
+	note_run(be, "s1", 1, fmt_bin);
 	answer_bare(be, '2');
 	ck_assert_str_eq(answer_row(be, bin4_5, 4), "5");
 	pg_be_free(be);
@@ -1394,9 +1408,7 @@ START_TEST(test_prep_unnamed_and_lazy)
 	/* One pipeline: Describe('S') is answered before the rows. */
 	note_type(be, 'P', "");
 	note_describe(be, 'S', "");
-	note_bind(be, "", "", 1, fmt_bin);
-	note_type(be, 'E', "");
-	note_type(be, 'S', NULL);
+	note_run(be, "", 1, fmt_bin);
 	answer_bare(be, '1');
 	answer_bare(be, 't');
 	answer_cols(be, int4_text, 1);
@@ -1437,13 +1449,8 @@ END_TEST
 START_TEST(test_prep_nodata)
 {
 	void *be = be_logged_in();
-	note_type(be, 'P', "ins");
-	note_describe(be, 'S', "ins");
-	note_type(be, 'S', NULL);
-	answer_bare(be, '1');
-	answer_bare(be, 't');
-	answer_bare(be, 'n');
-	answer_bare(be, 'Z');
+	note_prepare(be, "ins");
+	answer_prepare(be, NULL);
 	note_bind(be, "", "ins", 1, fmt_bin);
 	note_type(be, 'E', "");
 	note_bind(be, "", "ins", 1, fmt_bin);
@@ -1473,15 +1480,11 @@ START_TEST(test_prep_error_mid_pipeline)
 	/* The first Execute fails: the server skips to Sync. */
 	note_bind(be, "", "s1", 1, fmt_bin);
 	note_type(be, 'E', "");
-	note_bind(be, "", "s8", 1, fmt_bin);
-	note_type(be, 'E', "");
-	note_type(be, 'S', NULL);
+	note_run(be, "s8", 1, fmt_bin);
 	answer_bare(be, '2');
 	answer(be, &e, &r);
 	answer_bare(be, 'Z');
-	note_bind(be, "", "s8", 1, fmt_bin);
-	note_type(be, 'E', "");
-	note_type(be, 'S', NULL);
+	note_run(be, "s8", 1, fmt_bin);
 	answer_bare(be, '2');
 	ck_assert_str_eq(answer_row(be, bin8_5, 8), "5");
 	answer_bare(be, 'C');
@@ -1494,9 +1497,7 @@ START_TEST(test_prep_error_mid_pipeline)
 	note_describe(be, 'S', "s1");
 	note_type(be, 'S', NULL);
 	answer_bare(be, 'Z');
-	note_bind(be, "", "s1", 1, fmt_bin);
-	note_type(be, 'E', "");
-	note_type(be, 'S', NULL);
+	note_run(be, "s1", 1, fmt_bin);
 	answer_bare(be, '2');
 	ck_assert_str_eq(answer_row(be, bin4_5, 4), "5");
 	answer_bare(be, 'C');
