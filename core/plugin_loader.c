@@ -136,6 +136,11 @@ fail:
 	return -1;
 }
 
+bool lms_plugin_has_note_request(const struct lms_dialect *d)
+{
+	return LMS_DIALECT_HAS(d, be_note_request);
+}
+
 void lms_plugin_unload(struct lms_plugin *p)
 {
 	if (p->handle)

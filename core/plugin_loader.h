@@ -4,6 +4,7 @@
 #ifndef LMS_PLUGIN_LOADER_H
 #define LMS_PLUGIN_LOADER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "lms/plugin.h"
@@ -24,6 +25,15 @@ int lms_plugin_check(const struct lms_dialect *d, const char *name,
 		     const char *path, char *err, size_t errlen);
 
 void lms_plugin_unload(struct lms_plugin *p);
+
+/* Does dialect d provide member m, an optional function of ABI 1.1 or
+ * later: minor version, the table size it reported, and non-NULL? */
+#define LMS_DIALECT_HAS(d, m)                                                              \
+	((d)->abi_minor >= 1 && (d)->size >= offsetof(struct lms_dialect, m) + sizeof((d)->m) && \
+	 (d)->m != NULL)
+
+/* Does d want to be told the client's messages (be_note_request)? */
+bool lms_plugin_has_note_request(const struct lms_dialect *d);
 
 /* The host services handed to every plugin. */
 const struct lms_host_api *lms_plugin_host_api(void);

@@ -142,8 +142,7 @@ static int load_plugin(struct lms_plugin *p, const struct lms_config *cfg, const
 static bool plugin_observes(const struct lms_plugin *p)
 {
 	const struct lms_dialect *d = p->d;
-	return d->abi_minor >= 1 && d->size >= offsetof(struct lms_dialect, be_observe) + sizeof(d->be_observe) &&
-	       d->be_observe != NULL;
+	return LMS_DIALECT_HAS(d, be_observe);
 }
 
 /* Parse shadowMode and check both plugins can shadow. */

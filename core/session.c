@@ -27,6 +27,7 @@
 #include "dial.h"
 #include "digest.h"
 #include "log.h"
+#include "plugin_loader.h"
 #include "shadow.h"
 #include "session.h"
 #include "worker.h"
@@ -605,6 +606,18 @@ static void shadow_copy(struct lms_session *s, const uint8_t *p, size_t n)
 		s->c2s_shadow = false;
 }
 
+/* A whole decoded client message goes to the source of truth (and the
+ * shadow when this request goes there): copy it to the shadow and tell
+ * each observing backend plugin, which reads their answers with it. */
+static void request_copy(struct lms_session *s, const uint8_t *p, size_t n)
+{
+	if (s->rt->shadow_mode != LMS_SHADOW_NONE && s->be && lms_plugin_has_note_request(s->bd))
+		s->bd->be_note_request(s->be, p, n);
+	shadow_copy(s, p, n);
+	if (s->c2s_shadow)
+		lms_shadow_note_request(s->sh, p, n);
+}
+
 /* The request's last message was passed on. */
 static void client_request_end(struct lms_session *s)
 {
@@ -798,7 +811,7 @@ static int pump_decoded(struct lms_session *s, int d, const uint8_t *p, size_t l
 			break; /* the new source of truth's login is ours, not the client's */
 		lms_buf_append(&dst->out, p, len);
 		if (d == C2S)
-			shadow_copy(s, p, len);
+			request_copy(s, p, len);
 		break;
 	case LMS_REWRITE:
 		if (dst->fd < 0)
@@ -807,7 +820,7 @@ static int pump_decoded(struct lms_session *s, int d, const uint8_t *p, size_t l
 			break;
 		lms_buf_append(&dst->out, out.data, out.len);
 		if (d == C2S)
-			shadow_copy(s, out.data, out.len);
+			request_copy(s, out.data, out.len);
 		break;
 	case LMS_REPLY:
 		lms_buf_append(&src->out, out.data, out.len);

@@ -29,6 +29,7 @@
 #include "fpstats.h"
 #include "log.h"
 #include "mismatch_log.h"
+#include "plugin_loader.h"
 #include "shadow.h"
 #include "worker.h"
 
@@ -761,6 +762,13 @@ bool lms_shadow_send(struct lms_shadow *sh, const uint8_t *p, size_t n)
 	r->held += (uint32_t)n;
 	sh_release(sh);
 	return true;
+}
+
+void lms_shadow_note_request(struct lms_shadow *sh, const uint8_t *p, size_t len)
+{
+	const struct lms_dialect *d = sh->backend->plugin.d;
+	if (sh->cur_shadowed && sh->be && lms_plugin_has_note_request(d))
+		d->be_note_request(sh->be, p, len);
 }
 
 void lms_shadow_request_end(struct lms_shadow *sh)

@@ -97,6 +97,12 @@ bool lms_shadow_sending(const struct lms_shadow *sh);
  * fit whole: the shadow gave up (the rest of the request is not sent). */
 bool lms_shadow_send(struct lms_shadow *sh, const uint8_t *p, size_t n);
 
+/* A whole client message of the current request was just queued
+ * (lms_shadow_send): tell the shadow's backend plugin, which keeps what
+ * it needs to read the answers (be_note_request).  Does nothing when the
+ * request does not go to the shadow. */
+void lms_shadow_note_request(struct lms_shadow *sh, const uint8_t *p, size_t len);
+
 /* The current request's last message was queued. */
 void lms_shadow_request_end(struct lms_shadow *sh);
 

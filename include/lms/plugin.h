@@ -347,7 +347,17 @@ struct lms_dialect {
 	int (*be_observe)(void *be, const uint8_t *msg, size_t len,
 			  struct lms_event *ev, lms_value_fn emit, void *ctx);
 
-	void *reserved[15];
+	/* ABI 1.1, optional: the core tells an observing backend about a
+	 * whole client message it just queued for this backend, for each
+	 * message the frontend framed NEED_BODY in observe mode (Parse, Bind,
+	 * Describe, Execute, Close, Sync, Query when small enough), in the
+	 * order they are sent.  The plugin keeps what it needs to interpret
+	 * the answers (statement and portal result types and formats: a
+	 * prepared statement's rows carry no RowDescription of their own).
+	 * Never fails; bytes it does not understand are ignored. */
+	void (*be_note_request)(void *be, const uint8_t *msg, size_t len);
+
+	void *reserved[14];
 };
 
 /* The one exported symbol.  The plugin checks host->abi_major and returns

@@ -24,6 +24,8 @@ struct pg_be {
 	struct pg_scram scram;
 	int observe;          /* the core compares this backend's results */
 	struct pg_cols cols;  /* the last RowDescription, for be_observe */
+	struct pg_track *track; /* prepared statements' columns (be_note_request) */
+	int logged_in;        /* the login's ReadyForQuery came: answers follow */
 };
 
 void *pg_be_new(const struct lms_be_opts *opts)
@@ -57,6 +59,7 @@ void pg_be_free(void *arg)
 		return;
 	drop_startup(be);
 	pg_cols_free(&be->cols);
+	pg_track_free(be->track);
 	pg_host->free(be);
 }
 
@@ -213,7 +216,7 @@ int pg_be_frame(void *arg, const uint8_t *p, size_t avail, struct lms_frame *f)
 	default:
 		break;
 	}
-	if (be->observe && f->len <= LMS_DECODE_MAX && memchr("TDCES", p[0], 5))
+	if (be->observe && f->len <= LMS_DECODE_MAX && memchr("TDCESnIs", p[0], 8))
 		f->flags |= LMS_FRAME_NEED_BODY;
 	return LMS_FRAME_OK;
 }
@@ -357,6 +360,10 @@ int pg_be_decode(void *arg, const uint8_t *msg, size_t len, struct lms_out *out,
 		return len == 1 ? be_ssl_answer(be, msg[0], out, res) : -1;
 	if (len < 5)
 		return -1;
+	/* A shadow may be sent requests while it logs in: the login's
+	 * ReadyForQuery answers none of them. */
+	if (be->logged_in)
+		pg_track_answer(be->track, msg, len);
 	switch (msg[0]) {
 	case 'R':
 		return be_auth(be, msg, len, out, res);
@@ -376,6 +383,7 @@ int pg_be_decode(void *arg, const uint8_t *msg, size_t len, struct lms_out *out,
 			return -1;
 		res->verdict = LMS_FORWARD;
 		res->action = LMS_ACT_READY;
+		be->logged_in = 1;
 		res->txn = msg[5] == 'T' ? LMS_TXN_OPEN : msg[5] == 'E' ? LMS_TXN_FAILED : LMS_TXN_IDLE;
 		return msg[5] == 'I' || msg[5] == 'T' || msg[5] == 'E' ? 0 : -1;
 	default:
@@ -392,7 +400,15 @@ int pg_be_observe(void *arg, const uint8_t *msg, size_t len, struct lms_event *e
 		ev->kind = LMS_EV_NONE;
 		return 0;
 	}
-	return pg_observe(&be->cols, msg, len, ev, emit, ctx);
+	struct pg_cols *rows = msg[0] == 'D' ? pg_track_row_cols(be->track) : NULL;
+	return pg_observe(rows ? rows : &be->cols, msg, len, ev, emit, ctx);
+}
+
+void pg_be_note_request(void *arg, const uint8_t *msg, size_t len)
+{
+	struct pg_be *be = arg;
+	if (be->observe && be->phase == BE_TYPED)
+		pg_track_request(&be->track, msg, len);
 }
 
 int pg_be_cancel(const uint8_t *key, size_t key_len, struct lms_out *out)

@@ -53,6 +53,18 @@ int pg_startup_next(const uint8_t *p, size_t len, size_t *i, const char **k, con
 	return 1;
 }
 
+const char *pg_msg_str(const uint8_t *msg, size_t len, size_t *i)
+{
+	if (*i >= len)
+		return NULL;
+	const char *p = (const char *)msg + *i;
+	size_t n = strnlen(p, len - *i);
+	if (*i + n >= len)
+		return NULL;
+	*i += n + 1;
+	return p;
+}
+
 /* Append one error field (code byte + C string); -1 when out is full. */
 static int put_field(struct lms_out *out, char code, const char *s)
 {
@@ -110,6 +122,7 @@ void pg_dialect_fill(struct lms_dialect *d, const char *name)
 	d->be_decode = pg_be_decode;
 	d->be_cancel = pg_be_cancel;
 	d->be_observe = pg_be_observe;
+	d->be_note_request = pg_be_note_request;
 }
 
 const struct lms_dialect *pg_entry(const struct lms_host_api *host, struct lms_dialect *d,

@@ -367,25 +367,12 @@ static void stmts_put(struct pg_stmts *s, const char *name, const char *fp, uint
 	s->named[k] = e;
 }
 
-/* The C string at msg[*i], NUL inside len; advances *i past it. */
-static const char *stmts_str(const uint8_t *msg, size_t len, size_t *i)
-{
-	if (*i >= len)
-		return NULL;
-	const char *p = (const char *)msg + *i;
-	size_t n = strnlen(p, len - *i);
-	if (*i + n >= len)
-		return NULL;
-	*i += n + 1;
-	return p;
-}
-
 /* Parse: fingerprint its query and remember it under the statement's
  * name (the unnamed one replaced by each unnamed Parse). */
 static void stmts_parse(struct pg_stmts *s, const uint8_t *msg, size_t len, struct lms_result *res)
 {
 	size_t i = 5;
-	const char *name = stmts_str(msg, len, &i);
+	const char *name = pg_msg_str(msg, len, &i);
 	if (!name)
 		return;
 	const char *q = (const char *)msg + i;
@@ -404,8 +391,8 @@ static void stmts_parse(struct pg_stmts *s, const uint8_t *msg, size_t len, stru
 static void stmts_bind(struct pg_stmts *s, const uint8_t *msg, size_t len, struct lms_result *res)
 {
 	size_t i = 5;
-	const char *portal = stmts_str(msg, len, &i);
-	const char *name = portal ? stmts_str(msg, len, &i) : NULL;
+	const char *portal = pg_msg_str(msg, len, &i);
+	const char *name = portal ? pg_msg_str(msg, len, &i) : NULL;
 	if (!name)
 		return;
 	if (!*name) {
@@ -426,7 +413,7 @@ static void stmts_bind(struct pg_stmts *s, const uint8_t *msg, size_t len, struc
 static void stmts_close(struct pg_stmts *s, const uint8_t *msg, size_t len)
 {
 	size_t i = 6;
-	const char *name = len > 5 && msg[5] == 'S' ? stmts_str(msg, len, &i) : NULL;
+	const char *name = len > 5 && msg[5] == 'S' ? pg_msg_str(msg, len, &i) : NULL;
 	if (!name)
 		return;
 	if (!*name) {

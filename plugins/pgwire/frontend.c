@@ -120,8 +120,8 @@ int pg_fe_frame(void *arg, const uint8_t *p, size_t avail, struct lms_frame *f)
 			fe_classify(p[0], f);
 		if (st == LMS_FRAME_OK && fe->check_sasl && p[0] == 'p' && f->len <= LMS_DECODE_MAX)
 			f->flags |= LMS_FRAME_NEED_BODY;
-		if (st == LMS_FRAME_OK && fe->stmts && f->len <= LMS_DECODE_MAX &&
-		    (p[0] == 'Q' || p[0] == 'P' || p[0] == 'B' || p[0] == 'C'))
+		/* observing: whatever the backends must note (be_note_request) */
+		if (st == LMS_FRAME_OK && fe->stmts && f->len <= LMS_DECODE_MAX && memchr("QPBCDESF", p[0], 8))
 			f->flags |= LMS_FRAME_NEED_BODY;
 		return st;
 	}

@@ -42,9 +42,7 @@ void pg_cols_free(struct pg_cols *c)
 	memset(c, 0, sizeof(*c));
 }
 
-/* Room for n column types (at most PG_COLS_MAX); on failure the types
- * stay unknown and rows pass untyped. */
-static uint32_t cols_reserve(struct pg_cols *c, uint32_t n)
+uint32_t pg_cols_reserve(struct pg_cols *c, uint32_t n)
 {
 	if (n > PG_COLS_MAX)
 		n = PG_COLS_MAX;
@@ -83,12 +81,12 @@ static long obs_str(const uint8_t *msg, size_t len, size_t *i)
 
 /* RowDescription: Int16 count, then per field a name and 18 bytes
  * (table oid, attnum, type oid, typlen, typmod, format). */
-static int obs_columns(struct pg_cols *c, const uint8_t *msg, size_t len, struct lms_event *ev)
+int pg_cols_parse(struct pg_cols *c, const uint8_t *msg, size_t len)
 {
 	if (len < 7)
 		return -1;
 	uint32_t n = pg_get16(msg + 5);
-	uint32_t keep = cols_reserve(c, n);
+	uint32_t keep = pg_cols_reserve(c, n);
 	size_t i = 7;
 	c->n = c->known = 0;
 	for (uint32_t k = 0; k < n; k++) {
@@ -104,8 +102,15 @@ static int obs_columns(struct pg_cols *c, const uint8_t *msg, size_t len, struct
 		return -1;
 	c->n = n;
 	c->known = keep < n ? keep : n;
+	return 0;
+}
+
+static int obs_columns(struct pg_cols *c, const uint8_t *msg, size_t len, struct lms_event *ev)
+{
+	if (pg_cols_parse(c, msg, len) < 0)
+		return -1;
 	ev->kind = LMS_EV_COLUMNS;
-	ev->ncols = n;
+	ev->ncols = c->n;
 	return 0;
 }
 

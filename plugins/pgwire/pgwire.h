@@ -49,6 +49,10 @@ int pg_frame_typed(const uint8_t *p, size_t avail, struct lms_frame *f);
  * closes the list (*i stays on it), -1 when the pair runs past len. */
 int pg_startup_next(const uint8_t *p, size_t len, size_t *i, const char **k, const char **v);
 
+/* The C string at msg[*i], its NUL inside len: advances *i past it.
+ * NULL when it runs off the end. */
+const char *pg_msg_str(const uint8_t *msg, size_t len, size_t *i);
+
 /* Write an ErrorResponse into out.  Returns 0, -1 when it does not fit. */
 int pg_error_response(const struct lms_error *err, struct lms_out *out);
 
@@ -118,6 +122,12 @@ struct pg_cols {
 	struct pg_col *col;
 };
 void pg_cols_free(struct pg_cols *c);
+/* Room for n column entries (at most PG_COLS_MAX): how many there are
+ * room for (fewer when out of memory; those columns stay untyped). */
+uint32_t pg_cols_reserve(struct pg_cols *c, uint32_t n);
+/* Read a whole RowDescription into c.  Returns 0, -1 when malformed (c
+ * then describes no columns). */
+int pg_cols_parse(struct pg_cols *c, const uint8_t *msg, size_t len);
 /* Describe one whole server message as an lms_event (the be_observe
  * contract), remembering column types in c.  Returns 0, -1 when the
  * message is malformed. */
@@ -125,6 +135,26 @@ int pg_observe(struct pg_cols *c, const uint8_t *msg, size_t len, struct lms_eve
 	       lms_value_fn emit, void *ctx);
 /* Is sqlstate retryable for this plugin's flavor? */
 int pg_sqlstate_transient(const char *sqlstate);
+
+/* Prepared statements and portals (portal.c): what the rows of an
+ * Execute look like, learnt from the client's messages (be_note_request)
+ * and the server's answers to them, which arrive in request order.  One
+ * per observed backend connection, owned by its pg_be; NULL until the
+ * first client message (and when out of memory: rows then use the last
+ * RowDescription). */
+#define PG_TRACK_STMTS 256     /* named statements remembered (oldest evicted) */
+#define PG_TRACK_PORTALS 64    /* named portals remembered (oldest evicted) */
+#define PG_TRACK_PENDING 4096  /* answers awaited; beyond, tracking pauses */
+struct pg_track;
+void pg_track_free(struct pg_track *t);
+/* Note one whole client message sent to this backend; *t is created on
+ * first use.  Never fails: bytes it cannot use are ignored. */
+void pg_track_request(struct pg_track **t, const uint8_t *msg, size_t len);
+/* Note one whole server message (after be_decode checked its frame). */
+void pg_track_answer(struct pg_track *t, const uint8_t *msg, size_t len);
+/* The columns the next DataRow has: the current Execute's, or NULL when
+ * no Execute is answered now (simple Query: the last RowDescription). */
+struct pg_cols *pg_track_row_cols(struct pg_track *t);
 
 /* Canonical text (normalize.c).  Emit one non-NULL value of type oid in
  * wire format (0 text, else binary) as canonical text, once. */
@@ -149,6 +179,8 @@ int pg_be_decode(void *be, const uint8_t *msg, size_t len, struct lms_out *out, 
 int pg_be_observe(void *be, const uint8_t *msg, size_t len, struct lms_event *ev, lms_value_fn emit,
 		  void *ctx);
 int pg_be_cancel(const uint8_t *key, size_t key_len, struct lms_out *out);
+/* be_note_request: pg_track_request on this backend's statements. */
+void pg_be_note_request(void *be, const uint8_t *msg, size_t len);
 
 /* Connection URLs (url.c). */
 int pg_parse_url(const char *url, struct lms_backend_conf *conf, char *err, size_t errlen);

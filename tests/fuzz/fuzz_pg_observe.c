@@ -4,8 +4,12 @@
  * its startup: any sequence of typed messages (RowDescription, DataRow,
  * CommandComplete, ErrorResponse, ...).
  *
- * Byte 0: bit 0 the cockroach flavor (else postgres).  Byte 1: split
- * seed.  Rest: what the database sends.
+ * Byte 0: bit 0 the cockroach flavor (else postgres); bit 1: client
+ * messages follow.  Byte 1: split seed.  With bit 1, a big-endian u16 L
+ * and L bytes of client records, each: u8 W (database messages to let
+ * through first), the type byte, a u16 body length n and n body bytes;
+ * they are noted (pg_be_note_request) between the database's messages.
+ * Rest: what the database sends.
  */
 #include "autoconfig.h"
 
@@ -17,7 +21,30 @@ struct obs_ctx {
 	void *be;
 	struct evlog *log;
 	uint32_t emitted; /* values emitted for the current message */
+	const uint8_t *cl; /* client records not noted yet */
+	size_t cl_len;
+	uint32_t wait;     /* database messages before the next record */
 };
+
+/* Note the client records that are due, each as a whole message. */
+static void obs_note_due(struct obs_ctx *c)
+{
+	static uint8_t msg[5 + 65535];
+	while (c->cl_len >= 4 && c->wait == 0) {
+		size_t n = (size_t)c->cl[2] << 8 | c->cl[3];
+		if (n > c->cl_len - 4)
+			n = c->cl_len - 4;
+		msg[0] = c->cl[1];
+		pg_put32(msg + 1, (uint32_t)(n + 4));
+		memcpy(msg + 5, c->cl + 4, n);
+		c->cl += 4 + n;
+		c->cl_len -= 4 + n;
+		pg_be_note_request(c->be, msg, n + 5);
+		c->wait = c->cl_len > 0 ? c->cl[0] : 0;
+	}
+	if (c->wait > 0)
+		c->wait--;
+}
 
 static int obs_frame(void *arg, const uint8_t *p, size_t avail, struct lms_frame *f)
 {
@@ -60,6 +87,7 @@ static void check_event(const struct obs_ctx *c, const uint8_t *msg, const struc
 static int obs_decode(void *arg, const uint8_t *msg, size_t len, struct lms_out *out, struct lms_result *res)
 {
 	struct obs_ctx *c = arg;
+	obs_note_due(c);
 	int rc = pg_be_decode(c->be, msg, len, out, res);
 	if (rc < 0)
 		return rc;
@@ -90,7 +118,8 @@ static int obs_act(void *arg, const uint8_t *msg, size_t len, const struct lms_o
 	return res->action == LMS_ACT_FAIL || res->action == LMS_ACT_CLOSE ? -1 : 0;
 }
 
-static struct evlog run_once(uint8_t seed, int whole, const uint8_t *data, size_t size)
+static struct evlog run_once(uint8_t seed, int whole, const uint8_t *cl, size_t cl_len, const uint8_t *data,
+			     size_t size)
 {
 	struct lms_backend_conf conf;
 	memset(&conf, 0, sizeof(conf));
@@ -102,7 +131,7 @@ static struct evlog run_once(uint8_t seed, int whole, const uint8_t *data, size_
 	bo.observe = 1;
 	memcpy(bo.proxy_key, "PROXYKEY", 8);
 	struct evlog log = { 0xcbf29ce484222325ull, 0, 0 };
-	struct obs_ctx c = { pg_be_new(&bo), &log, 0 };
+	struct obs_ctx c = { pg_be_new(&bo), &log, 0, cl, cl_len, cl_len > 0 ? cl[0] : 0 };
 	FUZZ_CHECK(c.be != NULL);
 	static const uint8_t startup[] = { 0, 0, 0, 17, 0, 3, 0, 0, 'u', 's', 'e', 'r', 0, 'a', 0, 0, 0 };
 	struct lms_startup st = { "pgwire", "a", "a", startup, sizeof(startup) };
@@ -127,9 +156,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	pg_host = &fuzz_host;
 	pg_flavor = data[0] & 1 ? &pg_flavor_cockroach : &pg_flavor_postgres;
+	const uint8_t *cl = NULL;
+	size_t cl_len = 0, skip = 2;
+	if (data[0] & 2) {
+		if (size < 4)
+			return 0;
+		cl_len = (size_t)data[2] << 8 | data[3];
+		if (cl_len > size - 4)
+			cl_len = size - 4;
+		cl = data + 4;
+		skip = 4 + cl_len;
+	}
 	/* The events, row values included, must not depend on the split. */
-	struct evlog a = run_once(data[1], 1, data + 2, size - 2);
-	struct evlog b = run_once(data[1], 0, data + 2, size - 2);
+	struct evlog a = run_once(data[1], 1, cl, cl_len, data + skip, size - skip);
+	struct evlog b = run_once(data[1], 0, cl, cl_len, data + skip, size - skip);
 	FUZZ_CHECK(a.hash == b.hash && a.count == b.count);
 	return 0;
 }

@@ -788,32 +788,66 @@ class PgRaw:
         out = b""
         for sql, params in statements:
             out += self._msg(b"P", b"\0" + sql.encode() + b"\0" + struct.pack("!H", 0))
-            bind = b"\0\0" + struct.pack("!H", 0) + struct.pack("!H", len(params))
-            for p in params:
-                if p is None:
-                    bind += struct.pack("!i", -1)
-                else:
-                    v = str(p).encode()
-                    bind += struct.pack("!i", len(v)) + v
-            bind += struct.pack("!H", 0)
-            out += self._msg(b"B", bind)
-            out += self._msg(b"D", b"P\0")
+            out += self._bind("", "", params, ()) + self._msg(b"D", b"P\0")
             out += self._msg(b"E", b"\0" + struct.pack("!I", 0))
-        out += self._msg(b"S", b"")
-        self.send(out)
-        rows, tags, error = [], [], None
+        self.send(out + self._msg(b"S", b""))
+        rows, tags, _ = self._until_ready()
+        return rows, tags
+
+    def _until_ready(self):
+        """Read up to ReadyForQuery: (rows, command_tags, row_descriptions);
+        raises PgServerError for the first ErrorResponse (after ReadyForQuery)."""
+        rows, tags, descs, error = [], [], [], None
         while True:
             mtype, payload = self.read_msg()
             if mtype == b"D":
                 rows.append(_parse_datarow(payload))
             elif mtype == b"C":
                 tags.append(payload.rstrip(b"\0").decode())
+            elif mtype == b"T":
+                descs.append(payload)
             elif mtype == b"E":
                 error = error or PgServerError(_parse_fields(payload))
             elif mtype == b"Z":
                 if error:
                     raise error
-                return rows, tags
+                return rows, tags, descs
+
+    def prepare(self, name, sql):
+        """Prepare as pgx does: Parse, Describe statement, Sync.  Returns the
+        RowDescription payload (None for NoData)."""
+        self.send(self._msg(b"P", name.encode() + b"\0" + sql.encode() + b"\0" + struct.pack("!H", 0))
+                  + self._msg(b"D", b"S" + name.encode() + b"\0") + self._msg(b"S", b""))
+        _, _, descs = self._until_ready()
+        return descs[0] if descs else None
+
+    @classmethod
+    def _bind(cls, portal, name, params, result_formats):
+        """A Bind message: text parameters (None = NULL), result format codes."""
+        bind = portal.encode() + b"\0" + name.encode() + b"\0" + struct.pack("!HH", 0, len(params))
+        for p in params:
+            if p is None:
+                bind += struct.pack("!i", -1)
+            else:
+                v = str(p).encode()
+                bind += struct.pack("!i", len(v)) + v
+        bind += struct.pack("!H", len(result_formats))
+        bind += b"".join(struct.pack("!H", f) for f in result_formats)
+        return cls._msg(b"B", bind)
+
+    @classmethod
+    def bind_execute(cls, name, params, result_formats=(), portal=""):
+        """Bind and Execute, without Describe: the bytes, for pipelining."""
+        return (cls._bind(portal, name, params, result_formats)
+                + cls._msg(b"E", portal.encode() + b"\0" + struct.pack("!I", 0)))
+
+    def run_prepared(self, calls):
+        """Run prepared statements as pgx does once it knows their columns:
+        for each (name, params, result_formats) Bind and Execute, then one
+        Sync.  Returns (rows, command_tags)."""
+        self.send(b"".join(self.bind_execute(*c) for c in calls) + self._msg(b"S", b""))
+        rows, tags, _ = self._until_ready()
+        return rows, tags
 
     @staticmethod
     def _msg(mtype, payload):

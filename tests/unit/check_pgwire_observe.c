@@ -340,10 +340,27 @@ START_TEST(test_fe_query_fingerprint)
 	fe_run(fe, &m, &c);
 	ck_assert_str_eq(c.res.fingerprint, "set x = ?");
 	ck_assert_uint_eq(c.res.stmt_flags, LMS_STMT_SETTING);
-	/* Other messages are not asked for. */
+	/* Sync, Describe and Execute are asked for (the backends note them)
+	 * and forwarded untouched, naming no statement. */
 	msg_begin(&m, 'S');
 	msg_end(&m);
-	ck_assert_uint_eq(fe_run(fe, &m, &c), LMS_FRAME_ENDS_REQUEST);
+	ck_assert_uint_eq(fe_run(fe, &m, &c), LMS_FRAME_NEED_BODY | LMS_FRAME_ENDS_REQUEST);
+	ck_assert_ptr_null(c.res.fingerprint);
+	msg_begin(&m, 'D');
+	msg_bytes(&m, "Ss1", 4);
+	msg_end(&m);
+	ck_assert_uint_eq(fe_run(fe, &m, &c), LMS_FRAME_NEED_BODY);
+	ck_assert_ptr_null(c.res.fingerprint);
+	msg_begin(&m, 'E');
+	msg_str(&m, "");
+	msg_u32(&m, 0);
+	msg_end(&m);
+	ck_assert_uint_eq(fe_run(fe, &m, &c), LMS_FRAME_NEED_BODY);
+	ck_assert_ptr_null(c.res.fingerprint);
+	/* Other messages are not asked for. */
+	msg_begin(&m, 'H');
+	msg_end(&m);
+	ck_assert_uint_eq(fe_run(fe, &m, &c), 0);
 	pg_fe_free(fe);
 }
 END_TEST
@@ -533,6 +550,19 @@ static void *be_observing(void)
 	memset(&res, 0, sizeof(res));
 	out.len = 0;
 	ck_assert_int_eq(pg_be_start(be, 0, &s, &out, &res), 0);
+	return be;
+}
+
+/* A backend past its login's ReadyForQuery (decoded as the core does). */
+static void *be_logged_in(void)
+{
+	void *be = be_observing();
+	struct lms_out out;
+	struct lms_result res;
+	memset(&res, 0, sizeof(res));
+	out.len = 0;
+	ck_assert_int_eq(pg_be_decode(be, (const uint8_t *)"Z\0\0\0\x05I", 6, &out, &res), 0);
+	ck_assert_uint_eq(res.action, LMS_ACT_READY);
 	return be;
 }
 
@@ -1137,6 +1167,387 @@ START_TEST(test_own_login_database_fallback)
 }
 END_TEST
 
+/* ---- prepared statements (be_note_request) ------------------------------ */
+
+/* The core sends client message m to be (frontend-flagged NEED_BODY). */
+static void note(void *be, const struct msg *m)
+{
+	pg_be_note_request(be, m->b, m->n);
+}
+
+/* The server answers m: framed, then, when asked for whole, decoded and
+ * observed as the core does.  r gets a row's values. */
+static void answer(void *be, const struct msg *m, struct row *r)
+{
+	struct lms_frame f;
+	struct lms_out out;
+	struct lms_result res;
+	struct lms_event ev;
+	memset(r, 0, sizeof(*r));
+	ck_assert_int_eq(pg_be_frame(be, m->b, m->n, &f), LMS_FRAME_OK);
+	ck_assert_uint_eq(f.len, m->n);
+	if (!(f.flags & LMS_FRAME_NEED_BODY))
+		return;
+	out.len = 0;
+	memset(&res, 0, sizeof(res));
+	memset(&ev, 0, sizeof(ev));
+	ck_assert_int_eq(pg_be_decode(be, m->b, m->n, &out, &res), 0);
+	ck_assert_int_eq(pg_be_observe(be, m->b, m->n, &ev, collect, r), 0);
+}
+
+static void note_describe(void *be, char what, const char *name)
+{
+	static struct msg m;
+	msg_begin(&m, 'D');
+	msg_bytes(&m, &what, 1);
+	msg_str(&m, name);
+	msg_end(&m);
+	note(be, &m);
+}
+
+/* Bind portal to stmt with nf result format codes fmt (one parameter). */
+static void note_bind(void *be, const char *portal, const char *stmt, int nf, const uint16_t *fmt)
+{
+	static struct msg m;
+	msg_begin(&m, 'B');
+	msg_str(&m, portal);
+	msg_str(&m, stmt);
+	msg_u16(&m, 1);
+	msg_u16(&m, 0);
+	msg_u16(&m, 1);
+	row_text(&m, "42");
+	msg_u16(&m, (uint16_t)nf);
+	for (int k = 0; k < nf; k++)
+		msg_u16(&m, fmt[k]);
+	msg_end(&m);
+	note(be, &m);
+}
+
+static void note_type(void *be, char type, const char *name)
+{
+	static struct msg m;
+	msg_begin(&m, type);
+	if (type == 'E') {
+		msg_str(&m, name);
+		msg_u32(&m, 0);
+	} else if (type == 'P') {
+		msg_str(&m, name);
+		msg_str(&m, "select a from t where b = $1");
+		msg_u16(&m, 0);
+	} else if (type == 'Q') {
+		msg_str(&m, name);
+	}
+	msg_end(&m);
+	note(be, &m);
+}
+
+/* A server message with no body, or a one-byte one (ReadyForQuery). */
+static void answer_bare(void *be, char type)
+{
+	static struct msg m;
+	struct row r;
+	msg_begin(&m, type);
+	if (type == 'Z')
+		msg_bytes(&m, "I", 1);
+	if (type == 't')
+		msg_u16(&m, 0);
+	if (type == 'C')
+		msg_str(&m, "SELECT 1");
+	msg_end(&m);
+	answer(be, &m, &r);
+}
+
+static void answer_cols(void *be, const struct coldef *cols, int n)
+{
+	static struct msg m;
+	struct row r;
+	row_desc(&m, cols, n);
+	answer(be, &m, &r);
+}
+
+/* A one-column DataRow holding p[0..len); returns its canonical text. */
+static const char *answer_row(void *be, const void *p, int len)
+{
+	static struct msg m;
+	static struct row r;
+	msg_begin(&m, 'D');
+	msg_u16(&m, 1);
+	row_val(&m, p, len);
+	msg_end(&m);
+	answer(be, &m, &r);
+	ck_assert_int_eq(r.n, 1);
+	return r.v[0];
+}
+
+static const uint8_t bin4_5[] = { 0, 0, 0, 5 };
+static const uint8_t bin8_5[] = { 0, 0, 0, 0, 0, 0, 0, 5 };
+static const uint16_t fmt_bin[] = { 1 };
+static const struct coldef int4_text[] = { { 23, 0 } };
+static const struct coldef int8_text[] = { { 20, 0 } };
+
+/* Prepare stmt as pgx does: Parse + Describe('S') + Sync. */
+static void note_prepare(void *be, const char *stmt)
+{
+	note_type(be, 'P', stmt);
+	note_describe(be, 'S', stmt);
+	note_type(be, 'S', NULL);
+}
+
+/* The answers to note_prepare: one column of type (NULL: NoData). */
+static void answer_prepare(void *be, const struct coldef *type)
+{
+	answer_bare(be, '1');
+	answer_bare(be, 't');
+	if (type)
+		answer_cols(be, type, 1);
+	else
+		answer_bare(be, 'n');
+	answer_bare(be, 'Z');
+}
+
+/* Bind stmt to the unnamed portal with nf result formats, Execute, Sync. */
+static void note_run(void *be, const char *stmt, int nf, const uint16_t *fmt)
+{
+	note_bind(be, "", stmt, nf, fmt);
+	note_type(be, 'E', "");
+	note_type(be, 'S', NULL);
+}
+
+/* pgx: prepared with text formats in the RowDescription, then run with
+ * binary results: the row comes without a RowDescription. */
+static const char *pgx_run(void *be, const char *stmt, const struct coldef *type, const void *v, int len)
+{
+	note_prepare(be, stmt);
+	answer_prepare(be, type);
+	note_run(be, stmt, 1, fmt_bin);
+	answer_bare(be, '2');
+	const char *got = answer_row(be, v, len);
+	answer_bare(be, 'C');
+	answer_bare(be, 'Z');
+	return got;
+}
+
+START_TEST(test_prep_pgx_binary)
+{
+	void *src = be_logged_in();
+	void *dst = be_logged_in();
+	char a[128];
+	snprintf(a, sizeof(a), "%s", pgx_run(src, "stmtcache_1", int4_text, bin4_5, 4));
+	ck_assert_str_eq(a, "5");
+	ck_assert_str_eq(pgx_run(dst, "stmtcache_1", int8_text, bin8_5, 8), a);
+	/* Without notes (an older core) the rows fall back to the last
+	 * RowDescription: text, so the binary bytes pass as they are. */
+	void *old = be_observing();
+	answer_cols(old, int4_text, 1);
+	ck_assert_mem_eq(answer_row(old, bin4_5, 4), bin4_5, 4);
+	pg_be_free(src);
+	pg_be_free(dst);
+	pg_be_free(old);
+}
+END_TEST
+
+START_TEST(test_prep_noted_during_login)
+{
+	/* A shadow is sent the first request while it logs in: the login's
+	 * own ReadyForQuery must not end that request's Sync. */
+	void *be = be_observing();
+	note_prepare(be, "s1");
+	answer_bare(be, 'Z');
+	answer_prepare(be, int4_text);
+	note_run(be, "s1", 1, fmt_bin);
+	answer_bare(be, '2');
+	ck_assert_str_eq(answer_row(be, bin4_5, 4), "5");
+	pg_be_free(be);
+}
+END_TEST
+
+START_TEST(test_prep_two_statements)
+{
+	static const struct coldef text1[] = { { 25, 0 } };
+	void *be = be_logged_in();
+	note_type(be, 'P', "s1");
+	note_describe(be, 'S', "s1");
+	note_type(be, 'P', "s2");
+	note_describe(be, 'S', "s2");
+	note_type(be, 'S', NULL);
+	answer_bare(be, '1');
+	answer_bare(be, 't');
+	answer_cols(be, int4_text, 1);
+	answer_bare(be, '1');
+	answer_bare(be, 't');
+	answer_cols(be, text1, 1);
+	answer_bare(be, 'Z');
+	/* The last RowDescription (s2's text) must not type s1's rows. */
+	note_bind(be, "p1", "s1", 1, fmt_bin);
+	note_bind(be, "p2", "s2", 0, NULL);
+	note_type(be, 'E', "p1");
+	note_type(be, 'E', "p2");
+	note_bind(be, "", "s1", 0, NULL);
+	note_type(be, 'E', "");
+	note_type(be, 'S', NULL);
+	answer_bare(be, '2');
+	answer_bare(be, '2');
+	ck_assert_str_eq(answer_row(be, bin4_5, 4), "5");
+	answer_bare(be, 'C');
+	ck_assert_str_eq(answer_row(be, "\x01\x02", 2), "\x01\x02");
+	answer_bare(be, 'C');
+	answer_bare(be, '2');
+	ck_assert_str_eq(answer_row(be, "0005", 4), "5");
+	answer_bare(be, 'C');
+	answer_bare(be, 'Z');
+	pg_be_free(be);
+}
+END_TEST
+
+START_TEST(test_prep_unnamed_and_lazy)
+{
+	void *be = be_logged_in();
+	ck_assert_str_eq(pgx_run(be, "", int4_text, bin4_5, 4), "5");
+	/* Each unnamed Parse replaces the unnamed statement. */
+	ck_assert_str_eq(pgx_run(be, "", int8_text, bin8_5, 8), "5");
+	/* One pipeline: Describe('S') is answered before the rows. */
+	note_type(be, 'P', "");
+	note_describe(be, 'S', "");
+	note_run(be, "", 1, fmt_bin);
+	answer_bare(be, '1');
+	answer_bare(be, 't');
+	answer_cols(be, int4_text, 1);
+	answer_bare(be, '2');
+	ck_assert_str_eq(answer_row(be, bin4_5, 4), "5");
+	answer_bare(be, 'C');
+	answer_bare(be, 'Z');
+	pg_be_free(be);
+}
+END_TEST
+
+START_TEST(test_prep_describe_portal)
+{
+	static const struct coldef int8_bin[] = { { 20, 1 } };
+	void *be = be_logged_in();
+	/* libpq's PQexecParams: the portal's RowDescription is authoritative. */
+	note_type(be, 'P', "");
+	note_bind(be, "", "", 1, fmt_bin);
+	note_describe(be, 'P', "");
+	note_type(be, 'E', "");
+	note_type(be, 'S', NULL);
+	answer_bare(be, '1');
+	answer_bare(be, '2');
+	answer_cols(be, int8_bin, 1);
+	ck_assert_str_eq(answer_row(be, bin8_5, 8), "5");
+	answer_bare(be, 'C');
+	answer_bare(be, 'Z');
+	/* A simple Query afterwards: its own RowDescription. */
+	note_type(be, 'Q', "select 5");
+	answer_cols(be, int4_text, 1);
+	ck_assert_str_eq(answer_row(be, "05", 2), "5");
+	answer_bare(be, 'C');
+	answer_bare(be, 'Z');
+	pg_be_free(be);
+}
+END_TEST
+
+START_TEST(test_prep_nodata)
+{
+	void *be = be_logged_in();
+	note_prepare(be, "ins");
+	answer_prepare(be, NULL);
+	note_bind(be, "", "ins", 1, fmt_bin);
+	note_type(be, 'E', "");
+	note_bind(be, "", "ins", 1, fmt_bin);
+	note_describe(be, 'P', "");
+	note_type(be, 'E', "");
+	note_type(be, 'S', NULL);
+	answer_bare(be, '2');
+	answer_bare(be, 'C');
+	answer_bare(be, '2');
+	answer_bare(be, 'n');
+	answer_bare(be, 'C');
+	answer_bare(be, 'Z');
+	/* Still in step: a prepared statement after it. */
+	ck_assert_str_eq(pgx_run(be, "s1", int4_text, bin4_5, 4), "5");
+	pg_be_free(be);
+}
+END_TEST
+
+START_TEST(test_prep_error_mid_pipeline)
+{
+	static struct msg e;
+	struct row r;
+	error_msg(&e, "22012", "division by zero");
+	void *be = be_logged_in();
+	ck_assert_str_eq(pgx_run(be, "s1", int4_text, bin4_5, 4), "5");
+	ck_assert_str_eq(pgx_run(be, "s8", int8_text, bin8_5, 8), "5");
+	/* The first Execute fails: the server skips to Sync. */
+	note_bind(be, "", "s1", 1, fmt_bin);
+	note_type(be, 'E', "");
+	note_run(be, "s8", 1, fmt_bin);
+	answer_bare(be, '2');
+	answer(be, &e, &r);
+	answer_bare(be, 'Z');
+	note_run(be, "s8", 1, fmt_bin);
+	answer_bare(be, '2');
+	ck_assert_str_eq(answer_row(be, bin8_5, 8), "5");
+	answer_bare(be, 'C');
+	answer_bare(be, 'Z');
+	/* The error arrives before the client sent its Sync: what it sends
+	 * until then is skipped by the server, and by us. */
+	note_bind(be, "", "nosuch", 1, fmt_bin);
+	answer(be, &e, &r);
+	note_type(be, 'E', "");
+	note_describe(be, 'S', "s1");
+	note_type(be, 'S', NULL);
+	answer_bare(be, 'Z');
+	note_run(be, "s1", 1, fmt_bin);
+	answer_bare(be, '2');
+	ck_assert_str_eq(answer_row(be, bin4_5, 4), "5");
+	answer_bare(be, 'C');
+	answer_bare(be, 'Z');
+	pg_be_free(be);
+}
+END_TEST
+
+START_TEST(test_prep_bounded)
+{
+	void *be = be_logged_in();
+	char name[32];
+	/* More statements than remembered: the oldest are forgotten, the
+	 * newest still typed. */
+	for (int k = 0; k < PG_TRACK_STMTS + 10; k++) {
+		snprintf(name, sizeof(name), "s%d", k);
+		ck_assert_str_eq(pgx_run(be, name, int4_text, bin4_5, 4), "5");
+	}
+	/* A pipeline longer than the queue: tracking pauses (rows untyped
+	 * as before), then resumes once every Sync was answered. */
+	for (int k = 0; k < PG_TRACK_PENDING + 5; k++) {
+		note_bind(be, "", "s300", 1, fmt_bin);
+		note_type(be, 'E', "");
+	}
+	note_type(be, 'S', NULL);
+	answer_bare(be, 'Z');
+	ck_assert_str_eq(pgx_run(be, "s300", int4_text, bin4_5, 4), "5");
+	pg_be_free(be);
+}
+END_TEST
+
+START_TEST(test_prep_malformed_notes)
+{
+	static struct msg m;
+	void *be = be_logged_in();
+	/* Truncated or inconsistent client messages are ignored. */
+	static const char *const bad[] = { "B\0\0\0\x06x", "B\0\0\0\x0a\0s\0\0\x05", "D\0\0\0\x05S", "E\0\0\0\x04",
+					   "C\0\0\0\x06Xa", "P\0\0\0\x05p" };
+	for (size_t k = 0; k < sizeof(bad) / sizeof(bad[0]); k++) {
+		size_t n = 1 + (size_t)bad[k][4];
+		memcpy(m.b, bad[k], n);
+		pg_be_note_request(be, m.b, n);
+		pg_be_note_request(be, m.b, n > 5 ? n - 1 : n);
+	}
+	pg_be_note_request(be, m.b, 3);
+	ck_assert_str_eq(pgx_run(be, "s1", int4_text, bin4_5, 4), "5");
+	pg_be_free(be);
+}
+END_TEST
+
 static Suite *observe_suite(void)
 {
 	Suite *s = suite_create("pgwire_observe");
@@ -1175,6 +1586,19 @@ static Suite *observe_suite(void)
 	tcase_add_test(be, test_obs_framing);
 	tcase_add_test(be, test_obs_many_columns);
 	suite_add_tcase(s, be);
+
+	TCase *prep = tcase_create("prepared");
+	tcase_add_checked_fixture(prep, setup, NULL);
+	tcase_add_test(prep, test_prep_pgx_binary);
+	tcase_add_test(prep, test_prep_noted_during_login);
+	tcase_add_test(prep, test_prep_two_statements);
+	tcase_add_test(prep, test_prep_unnamed_and_lazy);
+	tcase_add_test(prep, test_prep_describe_portal);
+	tcase_add_test(prep, test_prep_nodata);
+	tcase_add_test(prep, test_prep_error_mid_pipeline);
+	tcase_add_test(prep, test_prep_bounded);
+	tcase_add_test(prep, test_prep_malformed_notes);
+	suite_add_tcase(s, prep);
 
 	TCase *own = tcase_create("own_login");
 	tcase_add_checked_fixture(own, setup, NULL);
