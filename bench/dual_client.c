@@ -58,6 +58,7 @@ static double g_duration = 10;
 static pthread_barrier_t g_barrier;
 static atomic_int g_stop;
 static long g_tgt_lock_timeout_ms = 1000;
+static int g_sequential; /* target only after the source answered */
 static int g_verbose_mismatch = 3; /* print the first few differences */
 static atomic_int g_mismatch_printed;
 
@@ -173,14 +174,17 @@ static int conn_lost(struct client *c, PGconn *conn, const char *side)
 /*
  * Run one statement on both servers: send to both, then wait for both.
  * Waiting for the source first and then the target costs no more than
- * polling both, since both servers are already working on it.
+ * polling both, since both servers are already working on it.  With
+ * --sequential the target gets the statement only once the source answered
+ * it (so the two servers take row locks in the same order: no deadlock
+ * across them, at the price of both latencies in a row).
  * Returns 0 if the source succeeded, -1 otherwise: like --shadow-mode sync, the
  * application goes on with the source's result whatever the target answered
  * (a target error is counted, and is a mismatch).
  */
 static int stmt(struct client *c, const char *sql)
 {
-	struct outcome s, t = { NULL, PGRES_COMMAND_OK };
+	struct outcome s = { NULL, PGRES_FATAL_ERROR }, t = { NULL, PGRES_COMMAND_OK };
 	int rc = 0;
 
 	if (!PQsendQuery(c->src, sql)) {
@@ -192,8 +196,11 @@ static int stmt(struct client *c, const char *sql)
 		}
 		return -1;
 	}
-	if (c->tgt && !PQsendQuery(c->tgt, sql)) {
+	if (g_sequential)
 		collect(c->src, &s);
+	if (c->tgt && !PQsendQuery(c->tgt, sql)) {
+		if (!g_sequential)
+			collect(c->src, &s);
 		PQclear(s.res);
 		conn_lost(c, c->tgt, "target");
 		if (!c->fatal) {
@@ -203,7 +210,8 @@ static int stmt(struct client *c, const char *sql)
 		}
 		return -1;
 	}
-	collect(c->src, &s);
+	if (!g_sequential)
+		collect(c->src, &s);
 	if (c->tgt) {
 		collect(c->tgt, &t);
 		if (differ(&s, &t)) {
@@ -390,6 +398,8 @@ static void usage(FILE *f)
 	      "  --target-lock-timeout MS\n"
 	      "                      lock_timeout of the target sessions, 0 = none (default 1000);\n"
 	      "                      breaks deadlocks across the two databases\n"
+	      "  --sequential        send each statement to the target only after the source\n"
+	      "                      answered it (no deadlocks across the databases)\n"
 	      "  --seed N            random seed (default: from the clock)\n"
 	      "  -h, --help          this help\n",
 	      f);
@@ -403,6 +413,7 @@ int main(int argc, char **argv)
 		{ "time", required_argument, NULL, 'T' },   { "scale", required_argument, NULL, 's' },
 		{ "seed", required_argument, NULL, 'R' },   { "help", no_argument, NULL, 'h' },
 		{ "target-lock-timeout", required_argument, NULL, 'L' },
+		{ "sequential", no_argument, NULL, 'Q' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *src = NULL, *tgt = NULL;
@@ -450,6 +461,7 @@ int main(int argc, char **argv)
 			if (*endp || g_tgt_lock_timeout_ms < 0 || g_tgt_lock_timeout_ms > 86400000)
 				die("bad --target-lock-timeout '%s'", optarg);
 			break;
+		case 'Q': g_sequential = 1; break;
 		case 'R':
 			seed = strtoull(optarg, &endp, 10);
 			if (*endp)
@@ -521,7 +533,9 @@ int main(int argc, char **argv)
 		sum += all[k];
 
 	printf("script: %s\n", g_script == SCRIPT_SELECT ? "select-only" : "tpcb-like");
-	printf("databases: %s\n", tgt ? "source and target (each statement to both)" : "source only");
+	printf("databases: %s\n", !tgt ? "source only"
+				   : g_sequential ? "source, then target (each statement to both in turn)"
+						  : "source and target (each statement to both at once)");
 	printf("scale: %" PRId64 "\nclients: %ld\nduration: %.3f s\n", g_scale, nclients, secs);
 	printf("transactions: %zu\nfailed transactions: %" PRIu64 "\nresult mismatches: %" PRIu64
 	       "\ntarget errors: %" PRIu64 "\n", total, failed, mism, tgterr);
