@@ -16,7 +16,7 @@ FROM debian:12 AS build
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       build-essential autoconf automake libtool libtool-bin pkg-config \
-      libevent-dev libssl-dev libjansson-dev libpq-dev check \
+      libevent-dev libssl-dev libjansson-dev libxxhash-dev libpq-dev check \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
@@ -32,7 +32,7 @@ FROM debian:12-slim
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       libevent-2.1-7 libevent-openssl-2.1-7 libevent-pthreads-2.1-7 \
-      libssl3 libjansson4 libpq5 ca-certificates \
+      libssl3 libjansson4 libxxhash0 libpq5 ca-certificates \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --system --gid 10001 molt-lms \
  && useradd --system --uid 10001 --gid molt-lms --home-dir /nonexistent \

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The LMS demo: start a local source and target PostgreSQL, start molt-lms
-# in front of them with TLS, run an application workload through it, and
-# print what happened.  Run from a built tree (./configure && make).
+# in front of them with TLS and shadowMode sync, run an application
+# workload through it, show that both databases got it and that a
+# difference on the target is caught, and print what happened.  Run from a built tree (./configure && make).
 # Usage: ./demo.sh [--keep]   --keep leaves the databases running afterwards
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -38,7 +39,8 @@ cat >"$LMS_TEST_DIR/demo-config.json" <<JSON
   "INIT_SOURCE": "postgresql://lms_admin:lms-admin-pw@localhost:$SRC/appdb?sslmode=verify-full&sslrootcert=$CERTS/ca.crt",
   "INIT_TARGET": "postgresql://lms_admin:lms-admin-pw@localhost:$TGT/appdb?sslmode=verify-full&sslrootcert=$CERTS/ca.crt",
   "sourceDialect": "postgres",
-  "shadowMode": "none"
+  "shadowMode": "sync",
+  "mismatchLog": "$LMS_TEST_DIR/demo-mismatches.jsonl"
 }
 JSON
 
@@ -46,7 +48,8 @@ say "checking the configuration (molt-lms --check-config)"
 "$BUILD/molt-lms" --config "$LMS_TEST_DIR/demo-config.json" --plugin-dir "$BUILD/plugins/.libs" \
 	--ssl-cert "$CERTS/proxy.crt" --ssl-key "$CERTS/proxy.key" --check-config
 
-say "starting molt-lms on 127.0.0.1:$PORT (TLS on), metrics on https://127.0.0.1:$MPORT"
+rm -f "$LMS_TEST_DIR/demo-mismatches.jsonl"
+say "starting molt-lms on 127.0.0.1:$PORT (TLS on, shadowMode sync), metrics on https://127.0.0.1:$MPORT"
 "$BUILD/molt-lms" --config "$LMS_TEST_DIR/demo-config.json" --plugin-dir "$BUILD/plugins/.libs" \
 	--ssl-cert "$CERTS/proxy.crt" --ssl-key "$CERTS/proxy.key" \
 	--listen "127.0.0.1:$PORT" --metrics-listen "127.0.0.1:$MPORT" --log-level warn \
@@ -79,7 +82,7 @@ SELECT inet_server_port() AS served_by_port, ssl AS tls_between_proxy_and_db
   FROM pg_stat_ssl WHERE pid = pg_backend_pid();
 SQL
 
-say "a 5-second pgbench run through the proxy (8 clients, prepared statements)"
+say "pgbench -i and a 5-second pgbench run through the proxy (8 clients, prepared statements)"
 export PGPASSWORD=lms-admin-pw PGSSLMODE=verify-full PGSSLROOTCERT=$CERTS/ca.crt PGCHANNELBINDING=disable
 "$PGBIN/pgbench" -h localhost -p "$PORT" -U lms_admin -i -s 1 -q bench >/dev/null 2>&1
 "$PGBIN/pgbench" -h localhost -p "$PORT" -U lms_admin -c 8 -j 2 -T 5 -M prepared -n bench 2>&1 |
@@ -87,12 +90,32 @@ export PGPASSWORD=lms-admin-pw PGSSLMODE=verify-full PGSSLROOTCERT=$CERTS/ca.crt
 
 say "what molt-lms counted (https://127.0.0.1:$MPORT/metrics)"
 curl -sk "https://127.0.0.1:$MPORT/metrics" |
-	grep -E '^lms_(connections_total|requests_total\{backend="source"|bytes_total|errors_total\{kind="backend)'
+	grep -E '^lms_(connections_total|requests_total|bytes_total|shadow_requests_total|shadow_mismatches_total|backend_info)'
 
-say "the rows are on the source database only (shadowMode none)"
+say "both databases got every write (shadowMode sync), and gave the same answers"
 unset PGSSLMODE PGSSLROOTCERT PGCHANNELBINDING
-echo "source: $("$PGBIN/psql" -h 127.0.0.1 -p "$SRC" -U lms_admin -d appdb -Atc 'SELECT count(*) FROM demo_orders') rows"
-echo "target: $("$PGBIN/psql" -h 127.0.0.1 -p "$TGT" -U lms_admin -d appdb -Atc "SELECT count(*) FROM pg_tables WHERE tablename = 'demo_orders'") tables named demo_orders"
+for side in source:$SRC target:$TGT; do
+	echo "${side%%:*}: $("$PGBIN/psql" -h 127.0.0.1 -p "${side#*:}" -U lms_admin -d appdb -Atc \
+		"SELECT count(*) || ' orders, ' || sum(qty) || ' units' FROM demo_orders"), $("$PGBIN/psql" -h 127.0.0.1 \
+		-p "${side#*:}" -U lms_admin -d bench -Atc "SELECT 'branch balance ' || sum(bbalance) FROM pgbench_branches")"
+done
+
+say "a row changed on the target only: the next read through the proxy reports it"
+"$PGBIN/psql" -h 127.0.0.1 -p "$TGT" -U lms_admin -d appdb -qc "UPDATE demo_orders SET qty = 99 WHERE id = 7"
+PGPASSWORD=app-pw "$PGBIN/psql" "$APP" -Atc "SELECT qty FROM demo_orders WHERE id = 7" |
+	sed 's/^/the application read qty = /; s/$/ (the source of truth'"'"'s value)/'
+for _ in $(seq 1 50); do
+	[[ -s "$LMS_TEST_DIR/demo-mismatches.jsonl" ]] && break
+	sleep 0.1
+done
+echo "mismatch log ($LMS_TEST_DIR/demo-mismatches.jsonl):"
+tail -n 1 "$LMS_TEST_DIR/demo-mismatches.jsonl"
+echo "GET /api/v1/mismatches, statements with a mismatch:"
+curl -sk "https://127.0.0.1:$MPORT/api/v1/mismatches" | /usr/bin/python3 -c '
+import json, sys
+for f in json.load(sys.stdin)["fingerprints"]:
+    if f["mismatch"]:
+        print("  %d of %d differ: %s" % (f["mismatch"], f["requests"], f["fingerprint"]))'
 
 say "graceful shutdown: SIGTERM drains and exits 0"
 kill -TERM "$LMS_PID"

@@ -20,7 +20,15 @@
 #include "cpus.h"
 #include "log.h"
 
-enum opt_type { OPT_STRING, OPT_BOOL, OPT_INT, OPT_SECONDS, OPT_LEVEL };
+enum opt_type {
+	OPT_STRING,
+	OPT_BOOL,
+	OPT_INT,        /* int, 1 to 1000000 unless a rule says otherwise */
+	OPT_BYTES,      /* long long, 0 to LLONG_MAX unless a rule says otherwise */
+	OPT_SECONDS,    /* double, >= 0 */
+	OPT_TIMEOUT,    /* double, > 0 */
+	OPT_LEVEL
+};
 
 struct opt {
 	const char *flag;     /* long option, without "--" */
@@ -30,6 +38,15 @@ struct opt {
 	size_t offset;        /* into struct lms_config */
 	const char *allowed;  /* "a|b|c" or NULL */
 	const char *help;
+};
+
+/* Settings that differ from their type's rule: numeric bounds other than
+ * the type's, or a string for which "" is a value (then an empty
+ * environment variable is not ignored). */
+struct opt_rule {
+	size_t offset;
+	long long min, max;   /* OPT_INT, OPT_BYTES */
+	bool empty_ok;        /* OPT_STRING */
 };
 
 #define OFF(f) offsetof(struct lms_config, f)
@@ -42,7 +59,8 @@ static const struct opt opts[] = {
 	{ "target-dialect", "LMS_TARGET_DIALECT", "targetDialect", OPT_STRING, OFF(target_dialect),
 	  NULL, "plugin for the target database (default cockroach)" },
 	{ "shadow-mode", "LMS_SHADOW_MODE", "shadowMode", OPT_STRING, OFF(shadow_mode),
-	  "none|async|sync|strict-sync", "where requests also run (default none)" },
+	  "none|async|sync|strict-sync",
+	  "also run requests on the other database and compare: none, async, sync, strict-sync (default none)" },
 	{ "listen", "LMS_LISTEN", "listen", OPT_STRING, OFF(listen), NULL,
 	  "SQL listener HOST:PORT (default 0.0.0.0:9043)" },
 	{ "metrics-listen", "LMS_METRICS_LISTEN", "metricsListen", OPT_STRING, OFF(metrics_listen), NULL,
@@ -73,6 +91,15 @@ static const struct opt opts[] = {
 	  "close client connections idle this many seconds, 0 = never (default 0)" },
 	{ "shutdown-timeout", "LMS_SHUTDOWN_TIMEOUT", "shutdownTimeout", OPT_SECONDS, OFF(shutdown_timeout), NULL,
 	  "on SIGTERM, seconds to let running queries finish (default 30)" },
+	{ "shadow-timeout", "LMS_SHADOW_TIMEOUT", "shadowTimeout", OPT_TIMEOUT, OFF(shadow_timeout), NULL,
+	  "seconds the other database may take per shadowed request, > 0 (default 5)" },
+	{ "mismatch-log", "LMS_MISMATCH_LOG", "mismatchLog", OPT_STRING, OFF(mismatch_log), NULL,
+	  "JSON-lines file of shadow differences, \"\" = none (default mismatches.jsonl)" },
+	{ "mismatch-log-max-bytes", "LMS_MISMATCH_LOG_MAX_BYTES", "mismatchLogMaxBytes", OPT_BYTES,
+	  OFF(mismatch_log_max_bytes), NULL,
+	  "rotate the mismatch log at this size in bytes (default 104857600, min 4096)" },
+	{ "mismatch-log-files", "LMS_MISMATCH_LOG_FILES", "mismatchLogFiles", OPT_INT, OFF(mismatch_log_files),
+	  NULL, "rotated mismatch logs kept, 0 = truncate instead (default 5, max 100)" },
 	{ "log-level", "LMS_LOG_LEVEL", "logLevel", OPT_LEVEL, OFF(log_level), "error|warn|info|debug",
 	  "log verbosity (default info)" },
 	{ "check-config", NULL, NULL, OPT_BOOL, OFF(check_config), NULL,
@@ -82,6 +109,26 @@ static const struct opt opts[] = {
 };
 
 #define NOPTS (sizeof(opts) / sizeof(opts[0]))
+
+static const struct opt_rule rules[] = {
+	{ OFF(mismatch_log), 0, 0, true },
+	{ OFF(mismatch_log_max_bytes), LMS_MISMATCH_LOG_MIN_BYTES, LLONG_MAX, false },
+	{ OFF(mismatch_log_files), 0, 100, false },
+};
+
+/* The rule for setting o; the type's own rule when it has none. */
+static struct opt_rule opt_rule(const struct opt *o)
+{
+	for (size_t i = 0; i < sizeof(rules) / sizeof(rules[0]); i++)
+		if (rules[i].offset == o->offset)
+			return rules[i];
+	struct opt_rule r = { o->offset, 0, LLONG_MAX, false };
+	if (o->type == OPT_INT) {
+		r.min = 1;
+		r.max = 1000000;
+	}
+	return r;
+}
 
 static void config_defaults(struct lms_config *cfg)
 {
@@ -98,6 +145,10 @@ static void config_defaults(struct lms_config *cfg)
 	cfg->login_timeout = 60;
 	cfg->idle_timeout = 0;
 	cfg->shutdown_timeout = 30;
+	cfg->shadow_timeout = 5;
+	cfg->mismatch_log = strdup("mismatches.jsonl");
+	cfg->mismatch_log_max_bytes = 104857600;
+	cfg->mismatch_log_files = 5;
 	cfg->log_level = LMS_LOG_LEVEL_INFO;
 }
 
@@ -114,6 +165,15 @@ static bool allowed_has(const char *allowed, const char *value)
 		p = bar ? bar + 1 : NULL;
 	}
 	return false;
+}
+
+/* The setting stored at offset off of struct lms_config. */
+static const struct opt *opt_at(size_t off)
+{
+	for (size_t i = 0; i < NOPTS; i++)
+		if (opts[i].offset == off)
+			return &opts[i];
+	return NULL;
 }
 
 /* Store value into the setting; where names the source for messages. */
@@ -141,21 +201,36 @@ static int opt_set(struct lms_config *cfg, const struct opt *o, const char *valu
 			return -1;
 		}
 		return 0;
-	case OPT_INT: {
+	case OPT_INT:
+	case OPT_BYTES: {
+		struct opt_rule r = opt_rule(o);
+		long long lo = r.min, hi = r.max;
 		errno = 0;
-		long v = strtol(value, &end, 10);
-		if (errno || end == value || *end || v < 1 || v > 1000000) {
-			snprintf(err, errlen, "%s: invalid value '%s' (allowed: a whole number from 1 to 1000000)", where, value);
+		long long v = strtoll(value, &end, 10);
+		if (errno || end == value || *end || v < lo || v > hi) {
+			if (hi == LLONG_MAX)
+				snprintf(err, errlen, "%s: invalid value '%s' (allowed: a whole number >= %lld)",
+					 where, value, lo);
+			else
+				snprintf(err, errlen, "%s: invalid value '%s' (allowed: a whole number from %lld to %lld)",
+					 where, value, lo, hi);
 			return -1;
 		}
-		*(int *)field = (int)v;
+		if (o->type == OPT_INT)
+			*(int *)field = (int)v;
+		else
+			*(long long *)field = v;
 		return 0;
 	}
-	case OPT_SECONDS: {
+	case OPT_SECONDS:
+	case OPT_TIMEOUT: {
+		bool zero_ok = o->type == OPT_SECONDS;
 		errno = 0;
 		double v = strtod(value, &end);
-		if (errno || end == value || *end || !isfinite(v) || v < 0 || v > 86400 * 365) {
-			snprintf(err, errlen, "%s: invalid value '%s' (allowed: seconds, a number >= 0)", where, value);
+		if (errno || end == value || *end || !isfinite(v) || v < 0 || (v == 0 && !zero_ok) ||
+		    v > 86400 * 365) {
+			snprintf(err, errlen, "%s: invalid value '%s' (allowed: seconds, a number %s 0)", where, value,
+				 zero_ok ? ">=" : ">");
 			return -1;
 		}
 		*(double *)field = v;
@@ -244,7 +319,7 @@ static int config_load_env(struct lms_config *cfg, char *err, size_t errlen)
 		if (!o->env || o->offset == OFF(config_file))
 			continue;
 		const char *v = getenv(o->env);
-		if (!v || !*v)
+		if (!v || (!*v && !opt_rule(o).empty_ok))
 			continue;
 		char where[128];
 		snprintf(where, sizeof(where), "environment variable %s", o->env);
@@ -348,9 +423,10 @@ int lms_config_validate(const struct lms_config *cfg, char *err, size_t errlen)
 			 "(\"INIT_TARGET\"), the INIT_TARGET environment variable or --init-target");
 		return -1;
 	}
-	if (strcmp(cfg->shadow_mode, "none") != 0) {
-		snprintf(err, errlen, "shadowMode '%s' is not available in this version yet "
-			 "(allowed now: none)", cfg->shadow_mode);
+	const struct opt *mode = opt_at(OFF(shadow_mode));
+	if (!cfg->shadow_mode || !allowed_has(mode->allowed, cfg->shadow_mode)) {
+		snprintf(err, errlen, "shadowMode: invalid value '%s' (allowed: %s)",
+			 cfg->shadow_mode ? cfg->shadow_mode : "", mode->allowed);
 		return -1;
 	}
 	bool has_cert = cfg->ssl_cert != NULL, has_key = cfg->ssl_key != NULL;

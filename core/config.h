@@ -12,6 +12,9 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+/* The smallest mismatchLogMaxBytes: room for a few lines per file. */
+#define LMS_MISMATCH_LOG_MIN_BYTES 4096
+
 struct lms_config {
 	char *config_file;
 	char *source_dialect;
@@ -34,8 +37,8 @@ struct lms_config {
 	double shutdown_timeout;
 	double shadow_timeout;       /* s the other side may take per request */
 	char *mismatch_log;          /* path; "" disables */
-	long long mismatch_log_max_bytes;
-	int mismatch_log_files;      /* rotated files kept */
+	long long mismatch_log_max_bytes; /* >= LMS_MISMATCH_LOG_MIN_BYTES */
+	int mismatch_log_files;      /* rotated files kept, 0 to 100 */
 	int log_level;
 	bool check_config;
 	bool show_help;
@@ -47,8 +50,8 @@ struct lms_config {
 int lms_config_load(struct lms_config *cfg, int argc, char **argv,
 		    char *err, size_t errlen);
 
-/* Check cross-setting rules (TLS files present, dialect given, ...).
- * Returns 0 or -1 with a message. */
+/* Check cross-setting rules (TLS files present, dialect given, a known
+ * shadowMode, ...).  Returns 0 or -1 with a message. */
 int lms_config_validate(const struct lms_config *cfg, char *err, size_t errlen);
 
 /* Print --help text. */

@@ -24,6 +24,7 @@ struct lms_outcome {
 	uint64_t ordered;     /* hash chain over row hashes, in arrival order */
 	uint64_t unordered;   /* sum of row hashes: the rows as a multiset */
 	uint64_t tags;        /* hash chain over the command tags */
+	uint64_t oversized_bytes; /* summed length of the oversized rows */
 	uint32_t ncols;       /* columns of the last result set */
 	uint32_t statements;  /* COMPLETE events */
 	uint32_t oversized;   /* rows too big to decode, compared by size only */
@@ -61,6 +62,12 @@ void lms_outcome_reset(struct lms_outcome *o);
 void lms_row_hash_begin(uint64_t *h);
 void lms_row_hash_value(uint64_t *h, const uint8_t *data, size_t len);
 
+/* Describe one whole server message with backend plugin d (state be):
+ * ev is zeroed and filled, *row_hash is the hash of a row's canonical
+ * values (LMS_EV_ROW).  Returns be_observe's status. */
+int lms_observe(const struct lms_dialect *d, void *be, const uint8_t *msg, size_t len, struct lms_event *ev,
+		uint64_t *row_hash);
+
 /* Fold one event into o; row_hash is used with LMS_EV_ROW only.  Events
  * after an error still count (a multi-statement request goes on).  READY
  * sets done and txn. */
@@ -74,7 +81,12 @@ void lms_outcome_lost(struct lms_outcome *o, const char *why);
 
 /* Compare the source of truth's outcome t with the other's o.  ordered:
  * compare rows in order (the statement has ORDER BY), else as multisets.
- * Errors compare by SQLSTATE class (first two characters). */
+ * The first difference wins, in this order: a lost side (LOST; normally
+ * the other, a lost source of truth has nothing to compare either), a
+ * transient error on either side, an error on one side only, different
+ * SQLSTATE classes (first two characters) when both failed (same class:
+ * NONE, nothing else is compared), then tags, columns, rows, affected rows
+ * and the values (oversized rows by count and summed length). */
 enum lms_diff lms_outcome_compare(const struct lms_outcome *t, const struct lms_outcome *o, bool ordered);
 
 /* "none", "transient", "lost", "error", "sqlstate", "tag", "affected",

@@ -15,8 +15,10 @@
 #include <openssl/ssl.h>
 
 #include "config.h"
+#include "fpstats.h"
 #include "log.h"
 #include "metrics.h"
+#include "mismatch_log.h"
 #include "runtime.h"
 #include "tls.h"
 #include "worker.h"
@@ -104,6 +106,30 @@ static int check_backends(struct lms_runtime *rt)
 	return rc;
 }
 
+/* Shadowing state shared by the workers: the per-fingerprint aggregates,
+ * and the mismatch log when a shadow mode is on.  Returns 0, or -1 after
+ * printing why. */
+static int shadow_open(const struct lms_config *cfg)
+{
+	char err[1024] = "";
+	lms_fpstats_init();
+	if (strcmp(cfg->shadow_mode, "none") == 0)
+		return 0;
+	if (lms_mismatch_log_open(cfg->mismatch_log, (uint64_t)cfg->mismatch_log_max_bytes,
+				  cfg->mismatch_log_files, err, sizeof(err)) < 0) {
+		fprintf(stderr, "molt-lms: %s (set --mismatch-log, LMS_MISMATCH_LOG or \"mismatchLog\" "
+			"to a writable file, or to \"\" to disable the log)\n", err);
+		return -1;
+	}
+	return 0;
+}
+
+static void shadow_close(void)
+{
+	lms_mismatch_log_close();
+	lms_fpstats_free();
+}
+
 static int serve(struct lms_runtime *rt)
 {
 	char err[1024] = "";
@@ -188,11 +214,17 @@ int main(int argc, char **argv)
 		lms_config_free(&cfg);
 		return EXIT_CONFIG;
 	}
+	if (shadow_open(&cfg) < 0) {
+		shadow_close();
+		lms_config_free(&cfg);
+		return EXIT_CONFIG;
+	}
 	evthread_use_pthreads();
 	raise_fd_limit();
 	if (lms_runtime_init(&rt, &cfg, err, sizeof(err)) < 0) {
 		fprintf(stderr, "molt-lms: %s\n", err);
 		lms_runtime_free(&rt);
+		shadow_close();
 		lms_config_free(&cfg);
 		return EXIT_CONFIG;
 	}
@@ -200,6 +232,7 @@ int main(int argc, char **argv)
 	if (cfg.check_config && rc == 0)
 		printf("configuration ok\n");
 	lms_runtime_free(&rt);
+	shadow_close();
 	lms_config_free(&cfg);
 	return rc;
 }

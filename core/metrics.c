@@ -1,5 +1,7 @@
 /*
- * metrics.c - Prometheus text exposition and health endpoints (evhttp).
+ * metrics.c - Prometheus text exposition, health endpoints and the admin
+ * API (evhttp).  lms_metrics_answer decides every answer; the evhttp
+ * callback only translates.
  */
 #include "autoconfig.h"
 
@@ -14,7 +16,9 @@
 #include <event2/http.h>
 
 #include "buf.h"
+#include "fpstats.h"
 #include "metrics.h"
+#include "mismatch_log.h"
 #include "stats.h"
 #include "worker.h"
 
@@ -102,12 +106,83 @@ static void render_requests(struct text *t, struct lms_runtime *rt)
 	}
 }
 
+/* One counter family without labels. */
+static void counter(struct text *t, const char *name, const char *help, uint64_t v)
+{
+	head(t, name, "counter", help);
+	put(t, "%s %llu\n", name, (unsigned long long)v);
+}
+
+static uint64_t sum_shadow(struct lms_runtime *rt, int r)
+{
+	return sum_field(rt, offsetof(struct lms_stats, shadow) + (size_t)r * sizeof(uint64_t));
+}
+
+static void put_line(void *ctx, const char *line)
+{
+	put(ctx, "%s\n", line);
+}
+
+static void render_shadow(struct text *t, struct lms_runtime *rt)
+{
+	head(t, "lms_shadow_requests_total", "counter", "Shadowed requests, by how they ended.");
+	for (int r = 0; r < LMS_FP_RESULTS; r++)
+		put(t, "lms_shadow_requests_total{result=\"%s\"} %llu\n", lms_fpstats_result_name((enum lms_fp_result)r),
+		    (unsigned long long)sum_shadow(rt, r));
+	counter(t, "lms_shadow_mismatches_total", "Shadowed requests whose answers differed.",
+		sum_shadow(rt, LMS_FP_MISMATCH));
+	counter(t, "lms_shadow_async_dropped_total",
+		"Requests not shadowed (async: the previous one had not finished).", sum_shadow(rt, LMS_FP_DROPPED));
+	head(t, "lms_shadow_differences_total", "counter", "Differences found, by the first that differed.");
+	for (int d = LMS_DIFF_NONE + 1; d < LMS_DIFFS; d++)
+		put(t, "lms_shadow_differences_total{kind=\"%s\"} %llu\n", lms_diff_name((enum lms_diff)d),
+		    (unsigned long long)sum_field(rt, offsetof(struct lms_stats, shadow_diff) +
+							  (size_t)d * sizeof(uint64_t)));
+	counter(t, "lms_shadow_connections_opened_total", "Connections opened to the other database.",
+		SUM(rt, shadow_connects));
+	counter(t, "lms_shadow_connections_abandoned_total",
+		"Connections to the other database given up (timeout, loss, desynchronisation).",
+		SUM(rt, shadow_broken));
+	counter(t, "lms_mismatch_log_lines_total", "Lines written to the mismatch log.", lms_mismatch_log_lines());
+	counter(t, "lms_mismatch_log_errors_total", "Mismatch log write errors.", lms_mismatch_log_errors());
+	lms_fpstats_metrics(put_line, t);
+}
+
+/* Copy s into out as a Prometheus label value (\\, \" and newlines escaped). */
+static void label_escape(const char *s, char *out, size_t cap)
+{
+	size_t o = 0;
+	for (; *s && o + 3 < cap; s++) {
+		if (*s == '\\' || *s == '"')
+			out[o++] = '\\';
+		out[o++] = *s == '\n' ? ' ' : *s;
+	}
+	out[o] = 0;
+}
+
+/* Each database: its role, dialect, address and the version it reported
+ * (known once a connection to it logged in with shadowing on). */
+static void render_backends(struct text *t, struct lms_runtime *rt)
+{
+	head(t, "lms_backend_info", "gauge", "The databases, and the server version each reported.");
+	for (int i = 0; i < 2; i++) {
+		const struct lms_backend *b = &rt->backends[i];
+		char v[64], ve[140], addr[620];
+		lms_backend_version(b, v, sizeof(v));
+		label_escape(v, ve, sizeof(ve));
+		label_escape(b->label, addr, sizeof(addr));
+		put(t, "lms_backend_info{role=\"%s\",dialect=\"%s\",address=\"%s\",server_version=\"%s\"} 1\n",
+		    b->role_name ? b->role_name : "-", b->plugin.d ? b->plugin.d->name : "-", addr, ve);
+	}
+}
+
 char *lms_metrics_render(struct lms_runtime *rt)
 {
 	struct text t = { NULL, 0, 0 };
 	head(&t, "lms_info", "gauge", "Build and settings of this molt-lms.");
 	put(&t, "lms_info{version=\"%s\",source_dialect=\"%s\",shadow_mode=\"%s\"} 1\n", PACKAGE_VERSION,
 	    rt->cfg->source_dialect, rt->cfg->shadow_mode);
+	render_backends(&t, rt);
 	head(&t, "lms_connections_active", "gauge", "Client connections open now.");
 	put(&t, "lms_connections_active %llu\n", (unsigned long long)SUM(rt, conns_active));
 	head(&t, "lms_connections_total", "counter", "Client connections accepted.");
@@ -120,8 +195,7 @@ char *lms_metrics_render(struct lms_runtime *rt)
 	for (int k = 0; k < LMS_ERR_KINDS; k++)
 		put(&t, "lms_errors_total{kind=\"%s\"} %llu\n", lms_err_names[k],
 		    (unsigned long long)sum_field(rt, offsetof(struct lms_stats, errors) + (size_t)k * sizeof(uint64_t)));
-	head(&t, "lms_cancel_requests_total", "counter", "Cancel requests received from clients.");
-	put(&t, "lms_cancel_requests_total %llu\n", (unsigned long long)SUM(rt, cancels));
+	counter(&t, "lms_cancel_requests_total", "Cancel requests received from clients.", SUM(rt, cancels));
 	int truth = __atomic_load_n(&rt->source_of_truth, __ATOMIC_RELAXED);
 	head(&t, "lms_source_of_truth", "gauge", "1 for the backend that is the source of truth.");
 	for (int r = 0; r < LMS_ROLES; r++)
@@ -132,45 +206,88 @@ char *lms_metrics_render(struct lms_runtime *rt)
 	put(&t, "lms_buffer_bytes %llu\n", (unsigned long long)lms_buf_allocated_bytes());
 	head(&t, "lms_shutting_down", "gauge", "1 while draining after SIGTERM.");
 	put(&t, "lms_shutting_down %d\n", __atomic_load_n(&rt->shutting_down, __ATOMIC_RELAXED));
+	render_shadow(&t, rt);
 	return t.p;
 }
 
-static void reply_text(struct evhttp_request *req, int code, const char *reason, const char *ctype,
-		       const char *body)
+/* Fill r with a copy of a constant body. */
+static void answer(struct lms_metrics_reply *r, int code, const char *reason, const char *ctype, const char *body)
 {
-	struct evbuffer *b = evbuffer_new();
-	if (!b) {
-		evhttp_send_error(req, 500, "out of memory");
+	r->code = code;
+	r->reason = reason;
+	r->ctype = ctype;
+	r->body = strdup(body);
+}
+
+/* Take ownership of body, a malloc'ed document (NULL: out of memory). */
+static void answer_owned(struct lms_metrics_reply *r, const char *ctype, char *body)
+{
+	if (!body) {
+		answer(r, 500, "Internal Server Error", "text/plain", "out of memory\n");
 		return;
 	}
-	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", ctype);
-	evbuffer_add(b, body, strlen(body));
-	evhttp_send_reply(req, code, reason, b);
-	evbuffer_free(b);
+	r->code = 200;
+	r->reason = "OK";
+	r->ctype = ctype;
+	r->body = body;
+}
+
+void lms_metrics_answer(struct lms_runtime *rt, const char *method, const char *path,
+			struct lms_metrics_reply *r)
+{
+	if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
+		answer(r, 405, "Method Not Allowed", "text/plain", "only GET and HEAD are supported\n");
+	else if (strcmp(path, "/metrics") == 0)
+		answer_owned(r, "text/plain; version=0.0.4", lms_metrics_render(rt));
+	else if (strcmp(path, "/healthz") == 0)
+		answer(r, 200, "OK", "text/plain", "ok\n");
+	else if (strcmp(path, "/readyz") == 0 && __atomic_load_n(&rt->shutting_down, __ATOMIC_RELAXED))
+		answer(r, 503, "Service Unavailable", "text/plain", "shutting down\n");
+	else if (strcmp(path, "/readyz") == 0)
+		answer(r, 200, "OK", "text/plain", "ready\n");
+	else if (strcmp(path, "/api/v1/mismatches") == 0)
+		answer_owned(r, "application/json", lms_fpstats_json());
+	else if (strncmp(path, "/api/", 5) == 0 || strcmp(path, "/api") == 0)
+		answer(r, 404, "Not Found", "text/plain", "not found: the API has GET /api/v1/mismatches\n");
+	else
+		answer(r, 404, "Not Found", "text/plain",
+		       "not found: try /metrics, /healthz, /readyz or /api/v1/mismatches\n");
+}
+
+static const char *method_name(enum evhttp_cmd_type cmd)
+{
+	switch (cmd) {
+	case EVHTTP_REQ_GET:
+		return "GET";
+	case EVHTTP_REQ_HEAD:
+		return "HEAD";
+	default:
+		return "OTHER";
+	}
 }
 
 static void on_request(struct evhttp_request *req, void *arg)
 {
 	struct lms_metrics *m = arg;
-	const char *uri = evhttp_request_get_uri(req);
-	if (evhttp_request_get_command(req) != EVHTTP_REQ_GET) {
-		evhttp_send_error(req, 405, "only GET is supported");
-		return;
+	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+	const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
+	struct lms_metrics_reply r;
+	lms_metrics_answer(m->rt, method_name(evhttp_request_get_command(req)), path ? path : "", &r);
+	struct evbuffer *b = evbuffer_new();
+	if (!b || !r.body) {
+		evhttp_send_error(req, 500, "out of memory");
+		goto out;
 	}
-	if (strcmp(uri, "/metrics") == 0) {
-		char *body = lms_metrics_render(m->rt);
-		reply_text(req, 200, "OK", "text/plain; version=0.0.4", body ? body : "");
-		free(body);
-	} else if (strcmp(uri, "/healthz") == 0) {
-		reply_text(req, 200, "OK", "text/plain", "ok\n");
-	} else if (strcmp(uri, "/readyz") == 0) {
-		if (__atomic_load_n(&m->rt->shutting_down, __ATOMIC_RELAXED))
-			reply_text(req, 503, "Service Unavailable", "text/plain", "shutting down\n");
-		else
-			reply_text(req, 200, "OK", "text/plain", "ready\n");
-	} else {
-		reply_text(req, 404, "Not Found", "text/plain", "not found: try /metrics, /healthz or /readyz\n");
-	}
+	struct evkeyvalq *hdrs = evhttp_request_get_output_headers(req);
+	evhttp_add_header(hdrs, "Content-Type", r.ctype);
+	if (r.code == 405)
+		evhttp_add_header(hdrs, "Allow", "GET, HEAD");
+	evbuffer_add(b, r.body, strlen(r.body));
+	evhttp_send_reply(req, r.code, r.reason, b); /* evhttp sends no body for HEAD */
+out:
+	if (b)
+		evbuffer_free(b);
+	free(r.body);
 }
 
 /* evhttp asks for a bufferevent per connection: wrap it in TLS. */
@@ -208,7 +325,9 @@ struct lms_metrics *lms_metrics_start(struct event_base *base, struct lms_runtim
 		goto fail;
 	evhttp_set_gencb(m->http, on_request, m);
 	evhttp_set_timeout(m->http, 10);
-	evhttp_set_allowed_methods(m->http, EVHTTP_REQ_GET);
+	/* let every usual method reach on_request, which answers 405 itself */
+	evhttp_set_allowed_methods(m->http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD | EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
+				   EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
 	if (tls)
 		evhttp_set_bevcb(m->http, tls_bev, m);
 	if (evhttp_bind_socket(m->http, host, (ev_uint16_t)port) != 0) {

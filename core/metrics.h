@@ -1,5 +1,6 @@
 /*
- * metrics.h - the HTTP(S) listener for /metrics, /healthz and /readyz.
+ * metrics.h - the HTTP(S) listener for /metrics, /healthz, /readyz and
+ * the admin API (/api/v1/mismatches).
  */
 #ifndef LMS_METRICS_H
 #define LMS_METRICS_H
@@ -21,5 +22,19 @@ void lms_metrics_stop(struct lms_metrics *m);
 
 /* Render the Prometheus text into a malloc'd string (caller frees). */
 char *lms_metrics_render(struct lms_runtime *rt);
+
+/* One answer of the metrics port. */
+struct lms_metrics_reply {
+	int code;            /* HTTP status */
+	const char *reason;  /* static */
+	const char *ctype;   /* static Content-Type */
+	char *body;          /* malloc'ed, caller frees; NULL when out of memory */
+};
+
+/* Answer a request: method "GET", "HEAD" or any other name, path without
+ * the query string.  GET and HEAD only (else 405); /metrics, /healthz,
+ * /readyz, /api/v1/mismatches (JSON); anything else 404. */
+void lms_metrics_answer(struct lms_runtime *rt, const char *method, const char *path,
+			struct lms_metrics_reply *r);
 
 #endif

@@ -5,12 +5,14 @@
 #include "autoconfig.h"
 
 #include <netdb.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "log.h"
 #include "runtime.h"
+#include "shadow.h"
 #include "stats.h"
 #include "tls.h"
 
@@ -65,6 +67,27 @@ int lms_backend_addr(const struct lms_backend *b, int i, struct sockaddr_storage
 	return rc;
 }
 
+void lms_backend_set_version(const struct lms_backend *b, const char *version)
+{
+	struct lms_backend *mb = (struct lms_backend *)b; /* the lock is not part of b's value */
+	pthread_mutex_lock(&mb->addr_lock);
+	bool changed = strncmp(mb->server_version, version, sizeof(mb->server_version) - 1) != 0;
+	if (changed)
+		snprintf(mb->server_version, sizeof(mb->server_version), "%s", version);
+	pthread_mutex_unlock(&mb->addr_lock);
+	if (changed)
+		lms_log(LMS_LOG_LEVEL_INFO, "backend_version", "backend=%s role=%s version=\"%s\"", b->label, b->role_name,
+			version);
+}
+
+void lms_backend_version(const struct lms_backend *b, char *out, size_t cap)
+{
+	struct lms_backend *mb = (struct lms_backend *)b;
+	pthread_mutex_lock(&mb->addr_lock);
+	snprintf(out, cap, "%s", mb->server_version);
+	pthread_mutex_unlock(&mb->addr_lock);
+}
+
 void lms_runtime_refresh_dns(struct lms_runtime *rt)
 {
 	for (int i = 0; i < 2; i++) {
@@ -114,6 +137,43 @@ static int load_plugin(struct lms_plugin *p, const struct lms_config *cfg, const
 	return 0;
 }
 
+/* Does plugin p describe results for comparison (ABI 1.1 be_observe)? */
+static bool plugin_observes(const struct lms_plugin *p)
+{
+	const struct lms_dialect *d = p->d;
+	return d->abi_minor >= 1 && d->size >= offsetof(struct lms_dialect, be_observe) + sizeof(d->be_observe) &&
+	       d->be_observe != NULL;
+}
+
+/* Parse shadowMode and check both plugins can shadow. */
+static int shadow_init(struct lms_runtime *rt, const struct lms_config *cfg, char *err, size_t errlen)
+{
+	rt->shadow_mode = lms_shadow_mode_parse(cfg->shadow_mode);
+	if (rt->shadow_mode < 0) {
+		snprintf(err, errlen, "shadowMode '%s' is not valid (allowed: none, async, sync, strict-sync)",
+			 cfg->shadow_mode);
+		return -1;
+	}
+	if (rt->shadow_mode == LMS_SHADOW_NONE)
+		return 0;
+	for (int i = 0; i < 2; i++) {
+		const struct lms_plugin *p = &rt->backends[i].plugin;
+		if (!plugin_observes(p)) {
+			snprintf(err, errlen, "shadowMode %s needs plugin %s to compare results (plugin ABI 1.1 "
+				 "be_observe); it was built for ABI %u.%u: rebuild it, or use shadowMode none",
+				 cfg->shadow_mode, p->path, p->d->abi_major, p->d->abi_minor);
+			return -1;
+		}
+		if (strcmp(p->d->family, rt->front->family) != 0) {
+			snprintf(err, errlen, "shadowMode %s: the %s dialect speaks %s and the clients speak %s; "
+				 "shadowing across wire protocols is not supported yet (use shadowMode none)",
+				 cfg->shadow_mode, p->d->name, p->d->family, rt->front->family);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 int lms_runtime_init(struct lms_runtime *rt, const struct lms_config *cfg, char *err, size_t errlen)
 {
 	memset(rt, 0, sizeof(*rt));
@@ -128,6 +188,8 @@ int lms_runtime_init(struct lms_runtime *rt, const struct lms_config *cfg, char 
 	if (load_plugin(&tgt->plugin, cfg, cfg->target_dialect, err, errlen) < 0)
 		return -1;
 	rt->front = src->plugin.d;
+	if (shadow_init(rt, cfg, err, errlen) < 0)
+		return -1;
 	if (backend_init(src, "source", "INIT_SOURCE", cfg->init_source, err, errlen) < 0)
 		return -1;
 	if (backend_init(tgt, "target", "INIT_TARGET", cfg->init_target, err, errlen) < 0)

@@ -31,6 +31,7 @@ struct lms_backend {
 	socklen_t addrlens[LMS_MAX_ADDRS];
 	int naddrs;
 	SSL_CTX *tls;                        /* NULL when sslmode=disable */
+	char server_version[64];             /* reported by the database; addr_lock */
 	char label[300];                     /* host:port for messages */
 };
 
@@ -42,6 +43,7 @@ struct lms_runtime {
 	struct lms_backend backends[2];      /* [LMS_ROLE_SOURCE], [LMS_ROLE_TARGET] */
 	SSL_CTX *server_tls;                 /* NULL with --allow-tls-mode-disable */
 	int source_of_truth;                 /* atomic: enum lms_role */
+	int shadow_mode;                     /* enum lms_shadow_mode */
 	int shutting_down;                   /* atomic: 1 after SIGTERM */
 	int active_conns;                    /* atomic: all workers */
 	struct lms_worker *workers;
@@ -61,6 +63,10 @@ int lms_backend_addr(const struct lms_backend *b, int i, struct sockaddr_storage
 /* Resolve every backend's host again (blocking; main thread only) and
  * publish the addresses that changed. */
 void lms_runtime_refresh_dns(struct lms_runtime *rt);
+
+/* Remember / copy the server version a database reported (any thread). */
+void lms_backend_set_version(const struct lms_backend *b, const char *version);
+void lms_backend_version(const struct lms_backend *b, char *out, size_t cap);
 
 /* The backend currently serving as source of truth. */
 const struct lms_backend *lms_runtime_truth(struct lms_runtime *rt, int *role);

@@ -23,7 +23,10 @@
 
 #include "cancel.h"
 #include "conn.h"
+#include "dial.h"
+#include "digest.h"
 #include "log.h"
+#include "shadow.h"
 #include "session.h"
 #include "worker.h"
 
@@ -81,6 +84,13 @@ struct lms_session {
 	uint32_t ring_head;
 	uint32_t ring_len;
 	struct event *timer;
+	/* shadowing (shadowMode other than none) */
+	struct lms_shadow *sh;
+	struct event *wake;    /* the shadow asks us to look again */
+	bool c2s_open;         /* the client is in the middle of a request */
+	bool c2s_shadow;       /* ... and it goes to the shadow too */
+	bool c2s_end_after;    /* the streamed message ends the request */
+	uint32_t truth_unknown; /* requests in flight before the shadow existed */
 	uint64_t last_active_us;
 	uint64_t started_us;
 	char peer[64];
@@ -145,6 +155,9 @@ static void session_free(struct lms_session *s)
 		s->bd->be_free(s->be);
 	if (s->timer)
 		event_free(s->timer);
+	lms_shadow_free(s->sh);
+	if (s->wake)
+		event_free(s->wake);
 	free(s->startup_raw);
 	free(s->user);
 	free(s->database);
@@ -298,7 +311,8 @@ static void session_connect(struct lms_session *s)
 {
 	s->backend = lms_runtime_truth(s->rt, &s->role);
 	s->bd = s->backend->plugin.d;
-	struct lms_be_opts bo = { .conf = &s->backend->conf, .relay_auth = 1 };
+	struct lms_be_opts bo = { .conf = &s->backend->conf, .relay_auth = 1,
+				  .observe = s->rt->shadow_mode != LMS_SHADOW_NONE };
 	if (s->bd == s->front)
 		bo.fe_state = s->fe;
 	memcpy(bo.proxy_key, s->proxy_key, 8);
@@ -318,36 +332,14 @@ static void session_connect(struct lms_session *s)
  * try) is reported to the client. */
 static void backend_dial(struct lms_session *s, const char *last_err)
 {
-	struct sockaddr_storage ss;
-	socklen_t len;
 	char why[160];
-	snprintf(why, sizeof(why), "%s", last_err);
-	for (; lms_backend_addr(s->backend, s->addr_idx, &ss, &len) == 0; s->addr_idx++) {
-		if (s->has_server) {
-			lms_conn_close(&s->server);
-			s->has_server = false;
-		}
-		int fd = socket(ss.ss_family, SOCK_STREAM, 0);
-		if (fd < 0) {
-			snprintf(why, sizeof(why), "socket: %s", strerror(errno));
-			continue;
-		}
-		if (lms_conn_init(&s->server, s->w->base, fd, on_server, s) < 0) {
-			close(fd);
-			snprintf(why, sizeof(why), "cannot set up the socket");
-			continue;
-		}
-		s->has_server = true;
-		int st = lms_conn_connect(&s->server, (const struct sockaddr *)&ss, len);
-		if (st == LMS_IO_OK) {
-			backend_connected(s);
-			return;
-		}
-		if (st == LMS_IO_AGAIN)
-			return; /* on_server finishes, or comes back here for the next address */
-		snprintf(why, sizeof(why), "%s", s->server.err);
-	}
-	backend_fail(s, LMS_ERR_BACKEND_CONNECT, why);
+	int st = lms_dial(&s->server, &s->has_server, s->w->base, s->backend, &s->addr_idx, on_server, s,
+			  last_err, why, sizeof(why));
+	if (st == LMS_IO_OK)
+		backend_connected(s);
+	else if (st == LMS_IO_ERR)
+		backend_fail(s, LMS_ERR_BACKEND_CONNECT, why);
+	/* AGAIN: on_server finishes, or comes back here for the next address */
 }
 
 /* ---- applying a decoded message ---- */
@@ -378,6 +370,115 @@ static void do_cancel(struct lms_session *s, const struct lms_result *res)
 	}
 	lms_log(LMS_LOG_LEVEL_INFO, "cancel", "worker=%d peer=%s backend=%s", s->w->id, s->peer, b->label);
 	lms_cancel_send(s->w->base, b, key, key_len);
+}
+
+/* ---- shadowing ---- */
+
+static void on_wake(evutil_socket_t fd, short what, void *arg);
+
+/* Login finished: open the shadow connection (shadowMode not none). */
+static void shadow_start(struct lms_session *s)
+{
+	if (s->rt->shadow_mode == LMS_SHADOW_NONE || s->sh)
+		return;
+	s->wake = event_new(s->w->base, -1, 0, on_wake, s);
+	struct lms_shadow_ctx ctx = {
+		.w = s->w, .mode = s->rt->shadow_mode, .truth_role = s->role, .family = s->front->family,
+		.user = s->user, .database = s->database, .startup_raw = s->startup_raw,
+		.startup_len = s->startup_len, .peer = s->peer, .wake = s->wake,
+	};
+	if (s->wake)
+		s->sh = lms_shadow_new(&ctx);
+	s->truth_unknown = s->pending;
+	if (!s->sh)
+		lms_log(LMS_LOG_LEVEL_WARN, "shadow_unavailable", "worker=%d peer=%s error=\"out of memory\"",
+			s->w->id, s->peer);
+}
+
+/* A client message of kind `kind` is next.  Returns false when it must
+ * wait (the shadow keeps too many requests in flight). */
+static bool shadow_request_start(struct lms_session *s, uint32_t kind)
+{
+	if (!s->sh || s->c2s_open || s->phase != PH_READY || kind == LMS_MSG_TERMINATE)
+		return true;
+	if (kind == LMS_MSG_COPY) {
+		/* bulk data of the request started last (COPY FROM STDIN) */
+		s->c2s_open = true;
+		s->c2s_shadow = lms_shadow_request_continue(s->sh);
+		return true;
+	}
+	bool idle = s->pending == 0 && s->txn == LMS_TXN_IDLE;
+	int st = lms_shadow_request_start(s->sh, idle);
+	if (st == LMS_SHADOW_WAIT)
+		return false;
+	s->c2s_open = true;
+	s->c2s_shadow = st == LMS_SHADOW_SEND;
+	return true;
+}
+
+/* How many of the next n bytes of the request may go now: sync modes wait
+ * for room at the shadow, async never waits for it. */
+static size_t shadow_cap(struct lms_session *s, size_t n)
+{
+	if (!s->c2s_shadow || s->rt->shadow_mode == LMS_SHADOW_ASYNC)
+		return n;
+	size_t room = lms_shadow_room(s->sh);
+	if (!lms_shadow_sending(s->sh)) {
+		s->c2s_shadow = false; /* the shadow gave up on this request */
+		return n;
+	}
+	return room < n ? room : n;
+}
+
+/* Copy request bytes to the shadow (when this request goes there). */
+static void shadow_copy(struct lms_session *s, const uint8_t *p, size_t n)
+{
+	if (s->c2s_shadow && !lms_shadow_send(s->sh, p, n))
+		s->c2s_shadow = false;
+}
+
+/* The request's last message was passed on. */
+static void shadow_request_end(struct lms_session *s)
+{
+	if (!s->c2s_open)
+		return;
+	lms_shadow_request_end(s->sh);
+	s->c2s_open = false;
+	s->c2s_shadow = false;
+}
+
+/* Tell the shadow what the source of truth answered (one whole message). */
+static int shadow_observe_truth(struct lms_session *s, const uint8_t *p, size_t len)
+{
+	if (!s->sh || s->phase != PH_READY || (s->pending == 0 && !s->c2s_open) || s->truth_unknown > 0)
+		return 0;
+	struct lms_event ev;
+	uint64_t h;
+	if (lms_observe(s->bd, s->be, p, len, &ev, &h) < 0)
+		return -1;
+	if (ev.kind != LMS_EV_NONE && ev.kind != LMS_EV_PARAM)
+		lms_shadow_truth_event(s->sh, &ev, h);
+	return 0;
+}
+
+/* The source of truth's READY ends a request: in strict-sync the client
+ * may have to get the shadow's error first. */
+static void shadow_truth_ready(struct lms_session *s)
+{
+	struct lms_error e;
+	char msg[LMS_OUTCOME_ERR_MAX + 128];
+	struct lms_out out;
+	if (!s->sh || s->pending == 0)
+		return;
+	if (s->truth_unknown > 0) {
+		s->truth_unknown--;
+		return;
+	}
+	if (!lms_shadow_truth_done(s->sh, &e, msg, sizeof(msg)))
+		return;
+	out.len = 0;
+	if (s->front->fe_error(s->fe, &e, &out) == 0 && out_room(&s->client.out) >= out.len)
+		lms_buf_append(&s->client.out, out.data, out.len);
 }
 
 /* Act on a client message's decode result.  Returns -1 to stop pumping. */
@@ -454,6 +555,7 @@ static int apply_back(struct lms_session *s, const struct lms_result *res)
 				evtimer_del(s->timer);
 			lms_log(LMS_LOG_LEVEL_DEBUG, "session_ready", "worker=%d peer=%s user=%s database=%s",
 				s->w->id, s->peer, s->user ? s->user : "-", s->database ? s->database : "-");
+			shadow_start(s);
 		}
 		request_end(s, res->txn);
 		return 0;
@@ -490,6 +592,8 @@ static int pump_decoded(struct lms_session *s, int d, const uint8_t *p, size_t l
 	size_t need = len > LMS_OUT_MAX ? len : LMS_OUT_MAX;
 	if (out_room(&src->out) < LMS_OUT_MAX || (dst->fd >= 0 && out_room(&dst->out) < need))
 		return 0;
+	if (d == C2S && shadow_cap(s, len) < len)
+		return 0;
 	out.len = 0;
 	memset(&res, 0, sizeof(res));
 	int rc = d == C2S ? s->front->fe_decode(s->fe, p, len, &out, &res)
@@ -503,16 +607,29 @@ static int pump_decoded(struct lms_session *s, int d, const uint8_t *p, size_t l
 			backend_fail(s, kind, "invalid message from the database");
 		return -1;
 	}
+	if (d == S2C && shadow_observe_truth(s, p, len) < 0) {
+		lms_stat_add(&s->w->stats.errors[LMS_ERR_BACKEND_PROTOCOL], 1);
+		backend_fail(s, LMS_ERR_BACKEND_PROTOCOL, "invalid message from the database");
+		return -1;
+	}
+	if (d == S2C && res.action == LMS_ACT_READY)
+		shadow_truth_ready(s);
+	if (d == C2S && s->c2s_open && res.fingerprint)
+		lms_shadow_request_name(s->sh, res.fingerprint, res.stmt_flags);
 	switch (res.verdict) {
 	case LMS_FORWARD:
 		if (dst->fd < 0)
 			goto no_peer;
 		lms_buf_append(&dst->out, p, len);
+		if (d == C2S)
+			shadow_copy(s, p, len);
 		break;
 	case LMS_REWRITE:
 		if (dst->fd < 0)
 			goto no_peer;
 		lms_buf_append(&dst->out, out.data, out.len);
+		if (d == C2S)
+			shadow_copy(s, out.data, out.len);
 		break;
 	case LMS_REPLY:
 		lms_buf_append(&src->out, out.data, out.len);
@@ -527,8 +644,10 @@ static int pump_decoded(struct lms_session *s, int d, const uint8_t *p, size_t l
 		return -1;
 	}
 	lms_buf_consume(&src->in, len);
-	if (d == C2S && (flags & LMS_FRAME_ENDS_REQUEST))
+	if (d == C2S && (flags & LMS_FRAME_ENDS_REQUEST)) {
 		request_begin(s);
+		shadow_request_end(s);
+	}
 	return (d == C2S ? apply_front(s, &res) : apply_back(s, &res)) < 0 ? -1 : 1;
 no_peer:
 	lms_buf_consume(&src->in, len);
@@ -542,6 +661,10 @@ static void note_frame(struct lms_session *s, int d, const struct lms_frame *f)
 	if (d == C2S) {
 		if (f->flags & LMS_FRAME_ENDS_REQUEST)
 			request_begin(s);
+		/* the shadow's part of a request ends with this message */
+		s->c2s_end_after = s->c2s_open && ((f->flags & LMS_FRAME_ENDS_REQUEST) || f->kind == LMS_MSG_COPY);
+		if (s->c2s_open && f->kind == LMS_MSG_QUERY)
+			lms_shadow_request_name(s->sh, "(statement larger than 32 KiB)", LMS_STMT_OVERSIZED);
 		if (f->kind == LMS_MSG_TERMINATE)
 			s->quitting = true; /* forward it, then close in after_pump */
 		s->last_s2c_error = false;
@@ -550,6 +673,8 @@ static void note_frame(struct lms_session *s, int d, const struct lms_frame *f)
 	s->last_s2c_error = f->kind == LMS_MSG_ERROR;
 	if (f->kind == LMS_MSG_ERROR)
 		s->req_failed = true;
+	if (s->sh && f->kind == LMS_MSG_ROW && s->phase == PH_READY && s->truth_unknown == 0)
+		lms_shadow_truth_oversized(s->sh, f->len);
 }
 
 /* Can messages flow in direction d in the current phase? */
@@ -574,12 +699,20 @@ static void pump(struct lms_session *s, int d)
 		size_t avail = lms_buf_len(&src->in);
 		if (s->fwd[d] > 0) {
 			size_t n = avail < s->fwd[d] ? avail : (size_t)s->fwd[d];
+			if (d == C2S)
+				n = shadow_cap(s, n);
 			n = lms_buf_append(&dst->out, p, n);
 			if (n == 0)
 				break;
+			if (d == C2S)
+				shadow_copy(s, p, n);
 			lms_buf_consume(&src->in, n);
 			s->fwd[d] -= n;
 			moved += n;
+			if (d == C2S && s->fwd[d] == 0 && s->c2s_end_after) {
+				s->c2s_end_after = false;
+				shadow_request_end(s);
+			}
 			continue;
 		}
 		struct lms_frame f = { 0, 0, 0 };
@@ -597,6 +730,11 @@ static void pump(struct lms_session *s, int d)
 				backend_fail(s, kind, "invalid message from the database");
 			break;
 		}
+		if (d == C2S && !shadow_request_start(s, f.kind))
+			break;
+		if (d == S2C && s->sh && f.kind == LMS_MSG_READY && s->pending > 0 && s->truth_unknown == 0 &&
+		    !lms_shadow_truth_may_finish(s->sh))
+			break; /* sync: the shadow has not answered this request yet */
 		if (f.flags & LMS_FRAME_NEED_BODY) {
 			if (avail < f.len)
 				break;
@@ -742,6 +880,8 @@ static void relay(struct lms_session *s, int d)
 		size_t before = lms_buf_len(&src->in);
 		pump(s, d);
 		bool had_out = lms_buf_len(&dst->out) > 0;
+		if (s->sh && d == C2S)
+			lms_shadow_flush(s->sh);
 		flush_server(s);
 		if (!s->dead)
 			flush_client(s);
@@ -822,6 +962,24 @@ static void on_server(struct lms_conn *c, short what, void *arg)
 		}
 	}
 out:
+	if (!s->dead)
+		session_update(s);
+	if (s->dead)
+		session_free(s);
+}
+
+/* The shadow answered, gave up, or has room again: move what waited. */
+static void on_wake(evutil_socket_t fd, short what, void *arg)
+{
+	struct lms_session *s = arg;
+	(void)fd;
+	(void)what;
+	if (s->has_server)
+		relay(s, S2C);
+	if (!s->dead && !s->closing)
+		relay(s, C2S);
+	if (!s->dead)
+		after_pump(s);
 	if (!s->dead)
 		session_update(s);
 	if (s->dead)
@@ -912,7 +1070,8 @@ void lms_session_accept(struct lms_worker *w, int fd)
 	}
 	lms_conn_peer_name(&s->client, s->peer, sizeof(s->peer));
 	lms_cancel_new_key(s->proxy_key);
-	struct lms_fe_opts fo = { .tls_available = rt->server_tls != NULL, .tls_required = rt->server_tls != NULL };
+	struct lms_fe_opts fo = { .tls_available = rt->server_tls != NULL, .tls_required = rt->server_tls != NULL,
+				  .observe = rt->shadow_mode != LMS_SHADOW_NONE };
 	memcpy(fo.proxy_key, s->proxy_key, 8);
 	s->fe = s->front->fe_new(&fo);
 	s->timer = evtimer_new(w->base, on_timer, s);

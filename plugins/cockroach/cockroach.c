@@ -13,5 +13,5 @@ __attribute__((visibility("default"))) const struct lms_dialect *lms_dialect_ent
 
 const struct lms_dialect *lms_dialect_entry(const struct lms_host_api *host)
 {
-	return pg_entry(host, &dialect, "cockroach");
+	return pg_entry(host, &dialect, "cockroach", &pg_flavor_cockroach);
 }

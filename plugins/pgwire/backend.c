@@ -22,6 +22,8 @@ struct pg_be {
 	int relay;            /* the client answers the login (else we do) */
 	const struct lms_backend_conf *conf; /* our own credentials, borrowed */
 	struct pg_scram scram;
+	int observe;          /* the core compares this backend's results */
+	struct pg_cols cols;  /* the last RowDescription, for be_observe */
 };
 
 void *pg_be_new(const struct lms_be_opts *opts)
@@ -34,6 +36,7 @@ void *pg_be_new(const struct lms_be_opts *opts)
 	be->fe = opts->fe_state;
 	be->relay = opts->relay_auth;
 	be->conf = opts->conf;
+	be->observe = opts->observe;
 	memcpy(be->proxy_key, opts->proxy_key, 8);
 	return be;
 }
@@ -53,6 +56,7 @@ void pg_be_free(void *arg)
 	if (!be)
 		return;
 	drop_startup(be);
+	pg_cols_free(&be->cols);
 	pg_host->free(be);
 }
 
@@ -68,27 +72,61 @@ static int put_param(uint8_t *buf, size_t *len, const char *k, const char *v)
 	return 0;
 }
 
-/* The startup message: the client's own bytes when it spoke pgwire,
- * otherwise one built from its user and database. */
+/* Our own login for a pgwire client: its startup parameters (encoding,
+ * DateStyle, TimeZone, ...: the shadow must format values as the source
+ * does), with the URL's user, the client's database (or the URL's when
+ * it gave none) and no replication. */
+static int own_params(struct pg_be *be, const struct lms_startup *st, size_t *len)
+{
+	const char *k, *v, *db = NULL;
+	size_t i = 8;
+	while (pg_startup_next(st->raw, st->raw_len, &i, &k, &v) == 1)
+		if (strcmp(k, "database") == 0 && *v)
+			db = v;
+	if (!db)
+		db = be->conf->database ? be->conf->database : st->database;
+	if (put_param(be->startup, len, "user", be->conf->user ? be->conf->user : "") < 0 ||
+	    put_param(be->startup, len, "database", db ? db : "") < 0)
+		return -1;
+	i = 8;
+	while (pg_startup_next(st->raw, st->raw_len, &i, &k, &v) == 1) {
+		if (strcmp(k, "user") == 0 || strcmp(k, "database") == 0 || strcmp(k, "replication") == 0)
+			continue;
+		if (put_param(be->startup, len, k, v) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* A client of another wire family: its user (relayed) or the URL's, its
+ * database (or the URL's). */
+static int family_params(struct pg_be *be, const struct lms_startup *st, size_t *len)
+{
+	const char *user = be->relay ? st->user : be->conf->user;
+	const char *db = st->database && *st->database ? st->database : be->conf->database;
+	if (put_param(be->startup, len, "user", user ? user : "") < 0 ||
+	    put_param(be->startup, len, "database", db ? db : "") < 0 ||
+	    put_param(be->startup, len, "application_name", "molt-lms") < 0)
+		return -1;
+	return 0;
+}
+
+/* The startup message: the client's own bytes when it spoke pgwire and
+ * answers the login itself, otherwise one built for our own login. */
 static int build_startup(struct pg_be *be, const struct lms_startup *st)
 {
 	be->startup = pg_host->alloc(PG_MAX_STARTUP);
 	if (!be->startup)
 		return -1;
-	if (be->relay && st->family && strcmp(st->family, "pgwire") == 0 && st->raw &&
-	    st->raw_len <= PG_MAX_STARTUP) {
+	int pgwire = st->family && strcmp(st->family, "pgwire") == 0 && st->raw && st->raw_len <= PG_MAX_STARTUP;
+	if (be->relay && pgwire) {
 		memcpy(be->startup, st->raw, st->raw_len);
 		be->startup_len = st->raw_len;
 		return 0;
 	}
 	size_t len = 8;
 	pg_put32(be->startup + 4, PG_PROTOCOL_3);
-	/* Our own login: the URL's user, the client's database (or the URL's). */
-	const char *user = be->relay ? st->user : be->conf->user;
-	const char *db = st->database && *st->database ? st->database : be->conf->database;
-	if (put_param(be->startup, &len, "user", user ? user : "") < 0 ||
-	    put_param(be->startup, &len, "database", db ? db : "") < 0 ||
-	    put_param(be->startup, &len, "application_name", "molt-lms") < 0)
+	if ((pgwire ? own_params(be, st, &len) : family_params(be, st, &len)) < 0)
 		return -1;
 	be->startup[len++] = 0;
 	pg_put32(be->startup, (uint32_t)len);
@@ -175,6 +213,8 @@ int pg_be_frame(void *arg, const uint8_t *p, size_t avail, struct lms_frame *f)
 	default:
 		break;
 	}
+	if (be->observe && f->len <= LMS_DECODE_MAX && memchr("TDCES", p[0], 5))
+		f->flags |= LMS_FRAME_NEED_BODY;
 	return LMS_FRAME_OK;
 }
 
@@ -342,6 +382,17 @@ int pg_be_decode(void *arg, const uint8_t *msg, size_t len, struct lms_out *out,
 		res->verdict = LMS_FORWARD;
 		return 0;
 	}
+}
+
+int pg_be_observe(void *arg, const uint8_t *msg, size_t len, struct lms_event *ev, lms_value_fn emit,
+		  void *ctx)
+{
+	struct pg_be *be = arg;
+	if (be->phase != BE_TYPED) {
+		ev->kind = LMS_EV_NONE;
+		return 0;
+	}
+	return pg_observe(&be->cols, msg, len, ev, emit, ctx);
 }
 
 int pg_be_cancel(const uint8_t *key, size_t key_len, struct lms_out *out)

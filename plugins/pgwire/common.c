@@ -10,6 +10,16 @@
 #include "pgwire.h"
 
 const struct lms_host_api *pg_host;
+const struct pg_flavor *pg_flavor;
+
+size_t pg_utf8_cut(const char *s, size_t n, size_t max)
+{
+	if (n <= max)
+		return n;
+	while (max > 0 && ((unsigned char)s[max] & 0xc0) == 0x80)
+		max--;
+	return max;
+}
 
 int pg_frame_typed(const uint8_t *p, size_t avail, struct lms_frame *f)
 {
@@ -22,6 +32,25 @@ int pg_frame_typed(const uint8_t *p, size_t avail, struct lms_frame *f)
 	f->kind = LMS_MSG_OTHER;
 	f->flags = 0;
 	return LMS_FRAME_OK;
+}
+
+int pg_startup_next(const uint8_t *p, size_t len, size_t *i, const char **k, const char **v)
+{
+	if (*i >= len)
+		return -1;
+	if (p[*i] == 0)
+		return 0;
+	size_t kl = strnlen((const char *)p + *i, len - *i);
+	size_t vi = *i + kl + 1;
+	if (vi >= len)
+		return -1;
+	size_t vl = strnlen((const char *)p + vi, len - vi);
+	if (vi + vl >= len)
+		return -1;
+	*k = (const char *)p + *i;
+	*v = (const char *)p + vi;
+	*i = vi + vl + 1;
+	return 1;
 }
 
 /* Append one error field (code byte + C string); -1 when out is full. */
@@ -80,14 +109,16 @@ void pg_dialect_fill(struct lms_dialect *d, const char *name)
 	d->be_frame = pg_be_frame;
 	d->be_decode = pg_be_decode;
 	d->be_cancel = pg_be_cancel;
+	d->be_observe = pg_be_observe;
 }
 
 const struct lms_dialect *pg_entry(const struct lms_host_api *host, struct lms_dialect *d,
-				   const char *name)
+				   const char *name, const struct pg_flavor *flavor)
 {
 	if (!host || host->abi_major != LMS_PLUGIN_ABI_MAJOR || host->size < sizeof(struct lms_host_api))
 		return NULL;
 	pg_host = host;
+	pg_flavor = flavor;
 	pg_dialect_fill(d, name);
 	return d;
 }

@@ -18,6 +18,7 @@ struct pg_fe {
 	int is_tls;
 	uint8_t *startup30; /* the startup rewritten to protocol 3.0, if needed */
 	int check_sasl;     /* look at the next SASLInitialResponse */
+	struct pg_stmts *stmts; /* fingerprints, only when the core observes */
 };
 
 void pg_fe_note_plus_withheld(void *arg)
@@ -34,6 +35,10 @@ void *pg_fe_new(const struct lms_fe_opts *opts)
 	memset(fe, 0, sizeof(*fe));
 	fe->tls_available = opts->tls_available;
 	fe->tls_required = opts->tls_required;
+	if (opts->observe && !(fe->stmts = pg_stmts_new())) {
+		pg_host->free(fe);
+		return NULL;
+	}
 	return fe;
 }
 
@@ -44,6 +49,7 @@ void pg_fe_free(void *arg)
 		return;
 	if (fe->startup30)
 		pg_host->free(fe->startup30);
+	pg_stmts_free(fe->stmts);
 	pg_host->free(fe);
 }
 
@@ -114,6 +120,9 @@ int pg_fe_frame(void *arg, const uint8_t *p, size_t avail, struct lms_frame *f)
 			fe_classify(p[0], f);
 		if (st == LMS_FRAME_OK && fe->check_sasl && p[0] == 'p' && f->len <= LMS_DECODE_MAX)
 			f->flags |= LMS_FRAME_NEED_BODY;
+		if (st == LMS_FRAME_OK && fe->stmts && f->len <= LMS_DECODE_MAX &&
+		    (p[0] == 'Q' || p[0] == 'P' || p[0] == 'B' || p[0] == 'C'))
+			f->flags |= LMS_FRAME_NEED_BODY;
 		return st;
 	}
 	if (avail < 4)
@@ -140,34 +149,12 @@ static int fe_refuse(struct lms_out *out, struct lms_result *res, const char *sq
 	return 0;
 }
 
-/* The pair at *i of a startup message's "key\0value\0...\0" list.
- * Returns 1 with *k and *v set and *i past the pair, 0 at the NUL that
- * closes the list (*i stays on it), -1 when the pair runs past len. */
-static int startup_next(const uint8_t *p, size_t len, size_t *i, const char **k, const char **v)
-{
-	if (*i >= len)
-		return -1;
-	if (p[*i] == 0)
-		return 0;
-	size_t kl = strnlen((const char *)p + *i, len - *i);
-	size_t vi = *i + kl + 1;
-	if (vi >= len)
-		return -1;
-	size_t vl = strnlen((const char *)p + vi, len - vi);
-	if (vi + vl >= len)
-		return -1;
-	*k = (const char *)p + *i;
-	*v = (const char *)p + vi;
-	*i = vi + vl + 1;
-	return 1;
-}
-
 /* The value of key in a startup message, or NULL. */
 static const char *startup_param(const uint8_t *p, size_t len, const char *key)
 {
 	size_t i = 8;
 	const char *k, *v;
-	while (startup_next(p, len, &i, &k, &v) == 1)
+	while (pg_startup_next(p, len, &i, &k, &v) == 1)
 		if (strcmp(k, key) == 0)
 			return v;
 	return NULL;
@@ -182,7 +169,7 @@ static int startup_well_formed(const uint8_t *p, size_t len)
 	size_t i = 8;
 	const char *k, *v;
 	int rc;
-	while ((rc = startup_next(p, len, &i, &k, &v)) == 1)
+	while ((rc = pg_startup_next(p, len, &i, &k, &v)) == 1)
 		;
 	return rc == 0 && i == len - 1;
 }
@@ -195,7 +182,7 @@ static int startup_wants_newer(const uint8_t *p, size_t len)
 		return 1;
 	size_t i = 8;
 	const char *k, *v;
-	while (startup_next(p, len, &i, &k, &v) == 1)
+	while (pg_startup_next(p, len, &i, &k, &v) == 1)
 		if (strncmp(k, "_pq_.", 5) == 0)
 			return 1;
 	return 0;
@@ -217,7 +204,7 @@ static int fe_negotiate(struct pg_fe *fe, const uint8_t *p, size_t len, struct l
 	out->data[0] = 'v';
 	size_t i = 8;
 	const char *k, *v;
-	while (startup_next(p, len, &i, &k, &v) == 1) {
+	while (pg_startup_next(p, len, &i, &k, &v) == 1) {
 		size_t kl = strlen(k) + 1;
 		size_t vl = strlen(v) + 1;
 		if (strncmp(k, "_pq_.", 5) == 0) {
@@ -296,6 +283,11 @@ int pg_fe_decode(void *arg, const uint8_t *msg, size_t len, struct lms_out *out,
 	struct pg_fe *fe = arg;
 	if (fe->phase == FE_TYPED && len >= 5 && msg[0] == 'p')
 		return fe_sasl_initial(fe, msg, len, out, res);
+	if (fe->phase == FE_TYPED && fe->stmts) {
+		res->verdict = LMS_FORWARD;
+		pg_stmts_decode(fe->stmts, msg, len, res);
+		return 0;
+	}
 	if (fe->phase != FE_STARTUP || len < 8)
 		return -1;
 	uint32_t code = pg_get32(msg + 4);

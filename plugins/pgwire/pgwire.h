@@ -17,6 +17,8 @@
 #define PG_CANCEL_REQUEST 80877102u
 #define PG_MAX_STARTUP 8192u  /* fits struct lms_out */
 
+struct pg_flavor;
+
 /* Host services given at entry. */
 extern const struct lms_host_api *pg_host;
 
@@ -24,6 +26,11 @@ extern const struct lms_host_api *pg_host;
 static inline uint32_t pg_get32(const uint8_t *p)
 {
 	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static inline uint16_t pg_get16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
 }
 
 static inline void pg_put32(uint8_t *p, uint32_t v)
@@ -37,6 +44,11 @@ static inline void pg_put32(uint8_t *p, uint32_t v)
 /* Frame a typed message ("T" + int32 length).  Shared by both sides. */
 int pg_frame_typed(const uint8_t *p, size_t avail, struct lms_frame *f);
 
+/* The pair at *i of a startup message's "key\0value\0...\0" list.
+ * Returns 1 with *k and *v set and *i past the pair, 0 at the NUL that
+ * closes the list (*i stays on it), -1 when the pair runs past len. */
+int pg_startup_next(const uint8_t *p, size_t len, size_t *i, const char **k, const char **v);
+
 /* Write an ErrorResponse into out.  Returns 0, -1 when it does not fit. */
 int pg_error_response(const struct lms_error *err, struct lms_out *out);
 
@@ -44,9 +56,10 @@ int pg_error_response(const struct lms_error *err, struct lms_out *out);
 void pg_dialect_fill(struct lms_dialect *d, const char *name);
 
 /* The body of a pgwire plugin's entry point: check the host, remember
- * it, fill d as dialect name.  Returns d, or NULL for an unusable host. */
+ * it and the flavor, fill d as dialect name.  Returns d, or NULL for an
+ * unusable host. */
 const struct lms_dialect *pg_entry(const struct lms_host_api *host, struct lms_dialect *d,
-				   const char *name);
+				   const char *name, const struct pg_flavor *flavor);
 
 /* Frontend (frontend.c). */
 void *pg_fe_new(const struct lms_fe_opts *opts);
@@ -60,6 +73,71 @@ void pg_fe_tls_done(void *fe);
 void pg_fe_note_plus_withheld(void *fe);
 int pg_fe_error(void *fe, const struct lms_error *err, struct lms_out *out);
 
+/* Fingerprints (fingerprint.c). */
+#define PG_FP_MAX 1024u        /* bytes of a fingerprint, the NUL included */
+#define PG_STMT_MAX 256        /* named statements remembered per client */
+#define PG_STMT_NAME_MAX 256u  /* longer statement names are not remembered */
+
+/* Write the fingerprint of sql[0..len) (up to a NUL) into dst[0..cap) (cap >= 1):
+ * literals replaced by '?', comments dropped, whitespace collapsed,
+ * lowercased outside double-quoted identifiers, "IN (?, ?)" folded to
+ * "IN (?)", cut cleanly to cap-1 bytes and NUL-terminated.  Returns the
+ * LMS_STMT_* flags of the statement(s). */
+uint32_t pg_fingerprint(const char *sql, size_t len, char *dst, size_t cap);
+
+/* One client connection's statement fingerprints, owned by its pg_fe. */
+struct pg_stmts;
+struct pg_stmts *pg_stmts_new(void);   /* NULL when out of memory */
+void pg_stmts_free(struct pg_stmts *s);
+/* Name the statement a whole client message runs (Q), prepares (P) or
+ * binds (B) in res->fingerprint/stmt_flags, and remember or forget (C)
+ * prepared ones.  Malformed or unknown: res untouched.  The fingerprint
+ * stays valid until the next call. */
+void pg_stmts_decode(struct pg_stmts *s, const uint8_t *msg, size_t len, struct lms_result *res);
+
+/* Dialect differences the shared code needs, chosen at entry. */
+struct pg_flavor {
+	const char *const *transient; /* retryable SQLSTATEs, NULL-terminated */
+};
+extern const struct pg_flavor pg_flavor_postgres;  /* 40001, 40P01 */
+extern const struct pg_flavor pg_flavor_cockroach; /* 40001, 40003 */
+/* This plugin's flavor (each .so has its own copy); NULL means postgres. */
+extern const struct pg_flavor *pg_flavor;
+
+/* Observing results (observe.c).  What the last RowDescription said,
+ * for the rows that follow it; owned by a pg_be. */
+#define PG_COLS_MAX 1664u /* PostgreSQL's limit; further columns are untyped */
+struct pg_col {
+	uint32_t oid;
+	uint32_t format; /* 0 text, 1 binary */
+};
+struct pg_cols {
+	uint32_t n;     /* columns of the last RowDescription */
+	uint32_t known; /* entries of col that are valid (<= n) */
+	uint32_t cap;   /* entries allocated */
+	struct pg_col *col;
+};
+void pg_cols_free(struct pg_cols *c);
+/* Describe one whole server message as an lms_event (the be_observe
+ * contract), remembering column types in c.  Returns 0, -1 when the
+ * message is malformed. */
+int pg_observe(struct pg_cols *c, const uint8_t *msg, size_t len, struct lms_event *ev,
+	       lms_value_fn emit, void *ctx);
+/* Is sqlstate retryable for this plugin's flavor? */
+int pg_sqlstate_transient(const char *sqlstate);
+
+/* Canonical text (normalize.c).  Emit one non-NULL value of type oid in
+ * wire format (0 text, else binary) as canonical text, once. */
+void pg_value_emit(uint32_t oid, uint32_t format, const uint8_t *data, size_t len, lms_value_fn emit,
+		   void *ctx);
+/* The shortest text that reads back as v (as a float when single), or
+ * NaN, Infinity, -Infinity.  Returns its length (< 32). */
+size_t pg_norm_float(double v, int single, char dst[32]);
+
+/* The longest prefix of s[0..n) of at most max bytes that does not end
+ * inside a UTF-8 sequence. */
+size_t pg_utf8_cut(const char *s, size_t n, size_t max);
+
 /* Backend (backend.c). */
 void *pg_be_new(const struct lms_be_opts *opts);
 void pg_be_free(void *be);
@@ -67,6 +145,9 @@ int pg_be_start(void *be, int tls_active, const struct lms_startup *startup,
 		struct lms_out *out, struct lms_result *res);
 int pg_be_frame(void *be, const uint8_t *p, size_t avail, struct lms_frame *f);
 int pg_be_decode(void *be, const uint8_t *msg, size_t len, struct lms_out *out, struct lms_result *res);
+/* be_observe: pg_observe on this backend's column memory. */
+int pg_be_observe(void *be, const uint8_t *msg, size_t len, struct lms_event *ev, lms_value_fn emit,
+		  void *ctx);
 int pg_be_cancel(const uint8_t *key, size_t key_len, struct lms_out *out);
 
 /* Connection URLs (url.c). */

@@ -9,7 +9,7 @@ set -euo pipefail
 usage() {
 	cat <<EOF
 Usage: $0 [--help] [OUTDIR]
-Build fuzz_pg_frontend and fuzz_pg_backend into OUTDIR
+Build fuzz_pg_frontend, fuzz_pg_backend and fuzz_pg_observe into OUTDIR
 (default: \$LMS_FUZZ_OUT or tests/fuzz/build).
 Environment: CC (default clang), EXTRA_CFLAGS, LMS_BUILDDIR (the configured
 build tree holding autoconfig.h; default: the source tree).
@@ -53,7 +53,7 @@ cflags=(-std=c11 -D_GNU_SOURCE -DFUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION -g -O1
 	"${pq_cflags[@]}" "${extra[@]}")
 
 mkdir -p "$out"
-for target in fuzz_pg_frontend fuzz_pg_backend; do
+for target in fuzz_pg_frontend fuzz_pg_backend fuzz_pg_observe; do
 	echo "build.sh: $out/$target"
 	"$cc" "${cflags[@]}" -o "$out/$target" "$here/$target.c" \
 		"$root"/plugins/pgwire/*.c "${pq_libs[@]}"

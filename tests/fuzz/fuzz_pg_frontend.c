@@ -3,8 +3,10 @@
  * way the core feeds them.
  *
  * Byte 0: bit 0 the proxy has TLS, bit 1 TLS is required, bit 2 the
- * connection is already TLS when it starts.  Byte 1: split seed.  Rest:
- * what the client sends.
+ * connection is already TLS when it starts, bit 3 the core observes the
+ * session (statement fingerprints, ABI 1.1; the rest of the input is also
+ * fingerprinted directly, cut to a size chosen by byte 1).  Byte 1: split
+ * seed.  Rest: what the client sends.
  */
 #include "autoconfig.h"
 
@@ -15,8 +17,25 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 struct fe_ctx {
 	void *fe;
 	int tls_available;
+	int observe;
 	struct evlog *log;
 };
+
+/* A statement named by an observed Q/P/B/C: forwarded as it is, with a
+ * fingerprint that fits and known flags. */
+static int fe_named(struct fe_ctx *c, const uint8_t *msg, const struct lms_result *res)
+{
+	FUZZ_CHECK(c->observe && memchr("QPBC", msg[0], 4));
+	FUZZ_CHECK(res->action == LMS_ACT_NONE);
+	FUZZ_CHECK((res->stmt_flags & ~(LMS_STMT_ORDERED | LMS_STMT_SETTING)) == 0);
+	if (!res->fingerprint)
+		return 0;
+	size_t n = strnlen(res->fingerprint, PG_FP_MAX);
+	FUZZ_CHECK(n < PG_FP_MAX);
+	ev_add(c->log, res->fingerprint, n);
+	ev_u64(c->log, res->stmt_flags);
+	return 0;
+}
 
 /* NegotiateProtocolVersion: 'v', a length that matches, minor 0, and as
  * many NUL-terminated option names as it says. */
@@ -41,6 +60,8 @@ static int fe_act(void *arg, const uint8_t *msg, size_t len, const struct lms_ou
 		  const struct lms_result *res, size_t pending)
 {
 	struct fe_ctx *c = arg;
+	if (res->verdict == LMS_FORWARD && msg[0] != 'p')
+		return fe_named(c, msg, res);
 	if (res->verdict == LMS_REPLY)
 		FUZZ_CHECK((out->len == 1 && (out->data[0] == 'S' || out->data[0] == 'N')) ||
 			   is_error_response(out->data, out->len) ||
@@ -79,6 +100,26 @@ static int fe_act(void *arg, const uint8_t *msg, size_t len, const struct lms_ou
 	}
 }
 
+/* Fingerprint raw bytes from an exact-size copy into a buffer of a size
+ * chosen by seed (1 byte up to PG_FP_MAX), and check the result. */
+static void fingerprint_raw(const uint8_t *data, size_t size, uint8_t seed)
+{
+	size_t cap = seed < 128 ? (size_t)seed % 64 + 1 : PG_FP_MAX;
+	char *sql = malloc(size ? size : 1);
+	char *out = malloc(cap);
+	FUZZ_CHECK(sql != NULL && out != NULL);
+	memcpy(sql, data, size);
+	uint32_t flags = pg_fingerprint(sql, size, out, cap);
+	FUZZ_CHECK((flags & ~(LMS_STMT_ORDERED | LMS_STMT_SETTING)) == 0);
+	size_t n = strnlen(out, cap);
+	FUZZ_CHECK(n < cap);
+	/* Trimmed at the start (the end may be inside a quoted identifier
+	 * that was cut or left open, which keeps its spaces). */
+	FUZZ_CHECK(n == 0 || out[0] != ' ');
+	free(out);
+	free(sql);
+}
+
 /* One connection's worth: returns the event log. */
 static struct evlog run_once(uint8_t opts, uint8_t seed, int whole, const uint8_t *data, size_t size)
 {
@@ -86,6 +127,7 @@ static struct evlog run_once(uint8_t opts, uint8_t seed, int whole, const uint8_
 	memset(&o, 0, sizeof(o));
 	o.tls_available = opts & 1;
 	o.tls_required = (opts >> 1) & 1;
+	o.observe = (opts >> 3) & 1;
 	void *fe = pg_fe_new(&o);
 	FUZZ_CHECK(fe != NULL);
 	struct lms_out *out = malloc(sizeof(*out));
@@ -98,7 +140,7 @@ static struct evlog run_once(uint8_t opts, uint8_t seed, int whole, const uint8_
 	if (opts & 4)
 		pg_fe_tls_done(fe);
 	struct evlog log = { 0xcbf29ce484222325ull, 0, 0 };
-	struct fe_ctx c = { fe, o.tls_available, &log };
+	struct fe_ctx c = { fe, o.tls_available, o.observe, &log };
 	struct side sd = { fe, pg_fe_frame, pg_fe_decode, fe_act, &c, &log };
 	struct splitter sp;
 	split_init(&sp, seed, whole);
@@ -117,5 +159,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct evlog a = run_once(opts, seed, 1, data + 2, size - 2);
 	struct evlog b = run_once(opts, seed, 0, data + 2, size - 2);
 	FUZZ_CHECK(a.hash == b.hash && a.count == b.count);
+	if (opts & 8)
+		fingerprint_raw(data + 2, size - 2, seed);
 	return 0;
 }

@@ -9,7 +9,8 @@ set -euo pipefail
 usage() {
 	cat <<EOF
 Usage: $0 [--help] [OUTDIR]
-Write seed inputs into OUTDIR/fuzz_pg_frontend/ and OUTDIR/fuzz_pg_backend/
+Write seed inputs into OUTDIR/fuzz_pg_frontend/, OUTDIR/fuzz_pg_backend/ and
+OUTDIR/fuzz_pg_observe/
 (default OUTDIR: the corpus/ directory next to this script).
 EOF
 }
@@ -92,6 +93,16 @@ seed $fe copy_in 0 11 "$login" "$(msg Q "$(cstr 'copy t from stdin')")" \
 seed $fe no_user 0 0 "$(startup $PROTO3 "$(cstr database)$(cstr x)00")"
 seed $fe protocol2 0 0 "$(startup 131072 "$(cstr user)$(cstr a)00")"
 
+# observed sessions (bit 3): statements named by fingerprints
+tricky="SELECT 'a''b', E'x\\'y', \$t\$q\$t\$, 1.5e-3, B'1', \"Q\" /* a /* b */ */ FROM t -- c
+WHERE id IN (1, 2) ORDER BY 1; SET x = 2"
+seed $fe observe_query 8 0 "$login" "$(msg Q "$(cstr "$tricky")")" "$terminate"
+seed $fe observe_extended 8 5 "$login" "$extended" \
+	"$(msg P "$(cstr s1)$(cstr 'select * from t where a = $1 order by a')0000")" \
+	"$(msg B "$(cstr '')$(cstr s1)000000000000")" "$(msg C "$(str S)$(cstr s1)")" \
+	"$(msg B "$(cstr '')$(cstr s1)000000000000")" "$(msg S "")"
+seed $fe observe_unterminated 200 0 "$login" "$(msg Q "$(str "select \$a\$ 'x /* e'")")"
+
 # ---- backend: the database's side ----
 auth_ok=$(msg R "$(be32 0)")
 params=$(msg S "$(cstr server_version)$(cstr 15.0)")$(msg S "$(cstr TimeZone)$(cstr UTC)")
@@ -118,3 +129,22 @@ seed $be only_plus 0 0 "$sasl_plus"
 seed $be other_family_md5 8 0 "$md5" "$auth_ok" "$ready_i"
 seed $be user_too_long 248 0 "$auth_ok"
 seed $be gss_refused 0 0 "$(msg R "$(be32 7)")"
+
+# ---- observed backend: typed messages after the startup ----
+ob=fuzz_pg_observe
+coldef() { # name, type oid, format
+	printf '%s00000000000000%s0004ffffffff%s' "$(cstr "$1")" "$(be32 "$2")" "$3"
+}
+val() { # text value
+	printf '%s%s' "$(be32 ${#1})" "$(str "$1")"
+}
+text_cols=$(msg T "0005$(coldef a 23 0000)$(coldef b 1700 0000)$(coldef c 701 0000)$(coldef d 16 0000)$(coldef e 25 0000)")
+text_row=$(msg D "0005$(val 005)$(val 1.50)$(val 0.1)$(val t)ffffffff")
+bin_cols=$(msg T "0005$(coldef a 20 0001)$(coldef b 1700 0001)$(coldef c 700 0001)$(coldef d 16 0001)$(coldef e 17 0001)")
+bin_row=$(msg D "00050000000800000000000000050000000c000200000000000200011388000000043dcccccd0000000101ffffffff")
+tag=$(msg C "$(cstr 'INSERT 0 5')")
+crdb_retry=$(msg E "$(str S)$(cstr ERROR)$(str C)$(cstr 40001)$(str M)$(cstr 'restart transaction')00")
+seed $ob postgres_rows 0 0 "$params" "$text_cols" "$text_row" "$rows" "$tag" "$ready_i"
+seed $ob cockroach_binary 1 9 "$bin_cols" "$bin_row" "$bin_row" "$(msg C "$(cstr 'SELECT 2')")" "$ready_t" \
+	"$crdb_retry" "$ready_e"
+seed $ob errors_split 0 3 "$error" "$crdb_retry" "$(msg N "$(str M)$(cstr hi)00")" "$ready_i"

@@ -8,7 +8,8 @@ set -euo pipefail
 usage() {
 	cat <<EOF
 Usage: $0 [--help] [SECONDS]
-Build (tests/fuzz/build.sh) and run fuzz_pg_frontend and fuzz_pg_backend,
+Build (tests/fuzz/build.sh) and run fuzz_pg_frontend, fuzz_pg_backend and
+fuzz_pg_observe,
 each for SECONDS (default 60), with -max_len=65536.  Seeds come from
 tests/fuzz/corpus/<target>/ (written by make-seeds.sh when missing); new
 inputs go to \$LMS_FUZZ_OUT/corpus/<target>/ (default tests/fuzz/build/).
@@ -33,7 +34,7 @@ out=${LMS_FUZZ_OUT:-$here/build}
 "$here/build.sh" "$out"
 
 failed=()
-for target in fuzz_pg_frontend fuzz_pg_backend; do
+for target in fuzz_pg_frontend fuzz_pg_backend fuzz_pg_observe; do
 	seeds=$here/corpus/$target
 	if [ ! -d "$seeds" ] || [ -z "$(ls -A "$seeds")" ]; then
 		"$here/make-seeds.sh" "$here/corpus"

@@ -10,7 +10,8 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from lmsproxy import Direct, Proxy, ProxyStartError, TestEnv, Watchdog, raise_nofile  # noqa: E402
+from lmsproxy import (BothSides, Direct, Proxy, ProxyStartError, ScratchCluster, TestEnv,  # noqa: E402
+                      Watchdog, raise_nofile)
 
 ENV = TestEnv()
 
@@ -117,6 +118,29 @@ def admin(clusters):
     conn = clusters.admin_connect()
     yield conn
     conn.close()
+
+
+@pytest.fixture
+def sides(clusters):
+    """BothSides: direct connections (as app) to the source and the target;
+    tables made with sides.table() are dropped on both afterwards."""
+    b = BothSides(clusters)
+    yield b
+    b.close()
+
+
+@pytest.fixture(scope="module")
+def scratch_cluster(clusters):
+    """A private third cluster (roles and appdb like the others) that a test may
+    stop and start at will; removed after the module. See ScratchCluster."""
+    c = ScratchCluster(clusters, "%d-%s" % (os.getpid(), uuid.uuid4().hex[:6]))
+    try:
+        c.create()
+    except Exception:
+        c.destroy()
+        raise
+    yield c
+    c.destroy()
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ import base64
 import ctypes
 import hashlib
 import hmac
+import json
 import os
 import random
 import re
@@ -99,6 +100,23 @@ class TestEnv:
             dbname=db, sslmode="disable", connect_timeout=10, **kw))
         conn.autocommit = True
         return conn
+
+    def port_of(self, side):
+        return {"source": self.source_port, "target": self.target_port}[side]
+
+    def direct_connect(self, side, user=ADMIN_USER, password=ADMIN_PASSWORD, db=APP_DB,
+                       port=None, **kw):
+        """Direct autocommit connection to "source" or "target" (not through the proxy);
+        port overrides the side's port (a ScratchCluster)."""
+        conn = register_conn(psycopg2.connect(
+            host="127.0.0.1", port=port or self.port_of(side), user=user, password=password,
+            dbname=db, sslmode="disable", connect_timeout=10, **kw))
+        conn.autocommit = True
+        return conn
+
+    def target_admin_connect(self, db=APP_DB, **kw):
+        """Direct superuser connection to the target (not through the proxy)."""
+        return self.direct_connect("target", db=db, **kw)
 
 
 # ---------------------------------------------------------------------------
@@ -327,6 +345,46 @@ class Endpoint:
     def metrics(self):
         return parse_metrics(self.metrics_text())
 
+    def metric(self, name, label_filter=None):
+        """Sum of a metric's series (0 when absent)."""
+        return metric_sum(self.metrics(), name, label_filter) or 0
+
+    def wait_metric(self, name, label_filter=None, at_least=1, timeout=10.0):
+        """Poll until the metric's sum reaches at_least (timeout is scaled);
+        returns its last value (the caller asserts)."""
+        last = [0]
+
+        def ok():
+            last[0] = self.metric(name, label_filter)
+            return last[0] >= at_least
+        wait_until(ok, self.env.t(timeout), interval=0.05)
+        return last[0]
+
+    def shadow_counts(self):
+        """lms_shadow_requests_total by result, plus "mismatches" and "dropped"
+        (lms_shadow_mismatches_total, lms_shadow_async_dropped_total)."""
+        m = self.metrics()
+        out = {r: metric_sum(m, "lms_shadow_requests_total", 'result="%s"' % r) or 0
+               for r in ("match", "mismatch", "transient", "lost", "dropped", "setting")}
+        out["mismatches"] = metric_sum(m, "lms_shadow_mismatches_total") or 0
+        out["async_dropped"] = metric_sum(m, "lms_shadow_async_dropped_total") or 0
+        return out
+
+    def api_mismatches(self):
+        """GET /api/v1/mismatches (shadowing aggregates per fingerprint) as a dict."""
+        status, body = http_get(self.metrics_url + "/api/v1/mismatches",
+                                cafile=self.env.cert("ca.crt"))
+        if status != 200:
+            raise AssertionError("GET /api/v1/mismatches returned %d: %s" % (status, body[:500]))
+        return json.loads(body)
+
+    def fingerprint_stats(self, fingerprint):
+        """The /api/v1/mismatches entry of one fingerprint (None if not tracked)."""
+        for e in self.api_mismatches().get("fingerprints", []):
+            if e.get("fingerprint") == fingerprint:
+                return e
+        return None
+
     def rss_kb(self):
         return rss_kb(self.pid) if self.pid else None
 
@@ -361,7 +419,8 @@ class Proxy(Endpoint):
 
     def __init__(self, env, name="proxy", tls=False, ssl_ca=False, init_source=None,
                  init_target=None, extra_args=(), shutdown_timeout=5, allow_plain=None,
-                 extra_env=None, wrapper=()):
+                 extra_env=None, wrapper=(), shadow_mode="none", shadow_timeout=None,
+                 mismatch_log=None):
         self.env = env
         Proxy._seq += 1
         self.name = "%s-%d" % (name, Proxy._seq)
@@ -376,7 +435,7 @@ class Proxy(Endpoint):
             "--metrics-listen", "127.0.0.1:%d" % self.metrics_port,
             "--plugin-dir", env.plugin_dir,
             "--source-dialect", "postgres",
-            "--shadow-mode", "none",
+            "--shadow-mode", shadow_mode,
             "--init-source", init_source or env.source_url(),
             "--init-target", init_target or env.target_url(),
             "--shutdown-timeout", str(shutdown_timeout),
@@ -386,6 +445,22 @@ class Proxy(Endpoint):
             args += ["--ssl-cert", env.cert("proxy.crt"), "--ssl-key", env.cert("proxy.key")]
             if ssl_ca:
                 args += ["--ssl-ca", env.cert("ca.crt")]
+        self.shadow_mode = shadow_mode
+        # Shadowing proxies write their mismatch log next to their own log
+        # (never the shared default mismatches.jsonl in the working directory).
+        self.mismatch_log = mismatch_log
+        if self.mismatch_log is None and shadow_mode != "none":
+            self.mismatch_log = os.path.join(env.log_dir, "%s.%d.mismatches.jsonl"
+                                             % (self.name, os.getpid()))
+        if self.mismatch_log:
+            for stale in [self.mismatch_log] + ["%s.%d" % (self.mismatch_log, i)
+                                              for i in range(1, 10)]:
+                if os.path.exists(stale):
+                    os.unlink(stale)
+        if self.mismatch_log is not None:
+            args += ["--mismatch-log", self.mismatch_log]
+        if shadow_timeout is not None:
+            args += ["--shadow-timeout", str(shadow_timeout)]
         if allow_plain is None:
             allow_plain = not tls
         if allow_plain:
@@ -489,6 +564,29 @@ class Proxy(Endpoint):
                 return f.read().decode("utf-8", "replace")
         except OSError:
             return ""
+
+    def mismatch_files(self):
+        """The mismatch log and its rotated files (path, path.1, ...) that exist."""
+        if not self.mismatch_log:
+            return []
+        out = [self.mismatch_log] if os.path.exists(self.mismatch_log) else []
+        i = 1
+        while os.path.exists("%s.%d" % (self.mismatch_log, i)):
+            out.append("%s.%d" % (self.mismatch_log, i))
+            i += 1
+        return out
+
+    def mismatch_records(self):
+        """Every line of the mismatch log (rotated files first), parsed as JSON."""
+        recs = []
+        for path in reversed(self.mismatch_files()):
+            with open(path, encoding="utf-8") as f:
+                for n, line in enumerate(f, 1):
+                    try:
+                        recs.append(json.loads(line))
+                    except ValueError as e:
+                        raise AssertionError("%s:%d is not JSON (%s): %r" % (path, n, e, line))
+        return recs
 
     SANITIZER_PATTERNS = ("AddressSanitizer", "LeakSanitizer", "ThreadSanitizer",
                           "UndefinedBehaviorSanitizer", "runtime error:")
@@ -682,6 +780,45 @@ class PgRaw:
                 return rows, tags
             # T (RowDescription), N, S, A, I: ignored
 
+    def extended(self, statements):
+        """Extended query protocol, pipelined: for each (sql, params) send Parse
+        (unnamed), Bind (text parameters, None = NULL), Describe portal and
+        Execute, then one Sync. Returns (rows, command_tags) over all statements;
+        raises PgServerError for the first ErrorResponse (after ReadyForQuery)."""
+        out = b""
+        for sql, params in statements:
+            out += self._msg(b"P", b"\0" + sql.encode() + b"\0" + struct.pack("!H", 0))
+            bind = b"\0\0" + struct.pack("!H", 0) + struct.pack("!H", len(params))
+            for p in params:
+                if p is None:
+                    bind += struct.pack("!i", -1)
+                else:
+                    v = str(p).encode()
+                    bind += struct.pack("!i", len(v)) + v
+            bind += struct.pack("!H", 0)
+            out += self._msg(b"B", bind)
+            out += self._msg(b"D", b"P\0")
+            out += self._msg(b"E", b"\0" + struct.pack("!I", 0))
+        out += self._msg(b"S", b"")
+        self.send(out)
+        rows, tags, error = [], [], None
+        while True:
+            mtype, payload = self.read_msg()
+            if mtype == b"D":
+                rows.append(_parse_datarow(payload))
+            elif mtype == b"C":
+                tags.append(payload.rstrip(b"\0").decode())
+            elif mtype == b"E":
+                error = error or PgServerError(_parse_fields(payload))
+            elif mtype == b"Z":
+                if error:
+                    raise error
+                return rows, tags
+
+    @staticmethod
+    def _msg(mtype, payload):
+        return mtype + struct.pack("!I", len(payload) + 4) + payload
+
     def terminate(self):
         try:
             self.send_msg(b"X", b"")
@@ -767,3 +904,230 @@ def raise_nofile(minimum=4096):
         resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
     return resource.getrlimit(resource.RLIMIT_NOFILE)
 
+
+
+# ---------------------------------------------------------------------------
+# a throwaway third cluster (tests that stop their target)
+
+SCRATCH_PORTS = (26000, 27999)
+
+
+class ScratchCluster:
+    """A private PostgreSQL cluster under $LMS_TEST_DIR/scratch-<name> on a free
+    port in 26000-27999, with the roles/database the proxy needs (lms_admin
+    superuser, app, appdb owned by app). For tests that stop or kill a
+    database: the shared source/target clusters are never touched. Runs as
+    $LMS_TEST_OS_USER (default postgres) when the tests run as root."""
+
+    __test__ = False
+
+    def __init__(self, env, name):
+        self.env = env
+        self.name = name
+        self.dir = os.path.join(env.test_dir, "scratch-" + name)
+        self.data = os.path.join(self.dir, "data")
+        self.sock = os.path.join(self.dir, "sock")
+        self.logfile = os.path.join(self.dir, "postgresql.log")
+        self.port = None
+        self.os_user = os.environ.get("LMS_TEST_OS_USER", "postgres") if os.geteuid() == 0 else None
+
+    def __repr__(self):
+        return "<ScratchCluster %s 127.0.0.1:%s>" % (self.name, self.port)
+
+    def _run(self, *cmd, timeout=120):
+        cmd = [os.path.join(self.env.pgbin, cmd[0])] + list(cmd[1:])
+        if self.os_user:
+            cmd = ["runuser", "-u", self.os_user, "--"] + cmd
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=self.env.t(timeout),
+                           cwd="/", env=self.env.clean_env())
+        if r.returncode != 0:
+            raise RuntimeError("%s failed (%d):\n%s%s%s" % (
+                " ".join(cmd), r.returncode, r.stdout, r.stderr, self.log_tail()))
+        return r
+
+    def log_tail(self, n=20):
+        try:
+            with open(self.logfile, errors="replace") as f:
+                return "\n--- %s:\n" % self.logfile + "".join(f.readlines()[-n:])
+        except OSError:
+            return ""
+
+    def url(self, db=APP_DB):
+        return "postgresql://%s:%s@127.0.0.1:%d/%s?sslmode=disable" % (
+            ADMIN_USER, ADMIN_PASSWORD, self.port, db)
+
+    def create(self):
+        """initdb, start, create roles and appdb."""
+        import shutil
+        if os.path.exists(self.dir):
+            shutil.rmtree(self.dir)
+        os.makedirs(self.data, mode=0o700)
+        os.makedirs(self.sock)
+        if self.os_user:
+            import pwd
+            pw = pwd.getpwnam(self.os_user)
+            for d in (self.dir, self.data, self.sock):
+                os.chown(d, pw.pw_uid, pw.pw_gid)
+        self._run("initdb", "-D", self.data, "-U", "postgres", "--auth-local=trust",
+                  "--auth-host=scram-sha-256", "--encoding=UTF8", "--locale=C", "--no-sync",
+                  "--no-instructions")
+        candidates = list(range(SCRATCH_PORTS[0], SCRATCH_PORTS[1] + 1))
+        random.shuffle(candidates)
+        self.port = next(p for p in candidates if port_is_free(p))
+        conf = ("listen_addresses = '127.0.0.1'\nport = %d\nunix_socket_directories = '%s'\n"
+                "max_connections = 100\nshared_buffers = 16MB\nfsync = off\n"
+                "full_page_writes = off\n"
+                "password_encryption = 'scram-sha-256'\nlog_line_prefix = '%%m [%%p] %%q%%u@%%d '\n"
+                "timezone = 'UTC'\nlog_timezone = 'UTC'\n" % (self.port, self.sock))
+        self._append(os.path.join(self.data, "postgresql.conf"), conf)
+        self.start()
+        conn = psycopg2.connect(host=self.sock, port=self.port, user="postgres", dbname="postgres")
+        try:
+            conn.autocommit = True
+            cur = conn.cursor()
+            cur.execute("create role %s superuser login password %%s" % ADMIN_USER,
+                        (ADMIN_PASSWORD,))
+            cur.execute("create role %s login password %%s" % APP_USER, (APP_PASSWORD,))
+            cur.execute("create database %s owner %s" % (APP_DB, APP_USER))
+        finally:
+            conn.close()
+        return self
+
+    def _append(self, path, text):
+        # the data directory belongs to the server account: write as it
+        if self.os_user:
+            subprocess.run(["runuser", "-u", self.os_user, "--", "sh", "-c",
+                            'cat >> "$1"', "sh", path], input=text, text=True, check=True,
+                           cwd="/")
+        else:
+            with open(path, "a") as f:
+                f.write(text)
+
+    def start(self):
+        self._run("pg_ctl", "-D", self.data, "-l", self.logfile, "-w", "-t", "60", "start")
+
+    def stop(self, mode="immediate"):
+        self._run("pg_ctl", "-D", self.data, "-m", mode, "-w", "-t", "60", "stop")
+
+    def running(self):
+        r = subprocess.run([os.path.join(self.env.pgbin, "pg_isready"), "-q", "-h", "127.0.0.1",
+                            "-p", str(self.port)], capture_output=True, timeout=10)
+        return r.returncode == 0
+
+    def destroy(self):
+        import shutil
+        if os.path.exists(os.path.join(self.data, "postmaster.pid")):
+            try:
+                self.stop("immediate")
+            except RuntimeError:
+                pass
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def connect(self, user=ADMIN_USER, password=ADMIN_PASSWORD, db=APP_DB, **kw):
+        conn = register_conn(psycopg2.connect(
+            host="127.0.0.1", port=self.port, user=user, password=password, dbname=db,
+            sslmode="disable", connect_timeout=10, **kw))
+        conn.autocommit = True
+        return conn
+
+
+# ---------------------------------------------------------------------------
+# both databases, directly (shadowing tests)
+
+class BothSides:
+    """Direct autocommit connections to the source (as app) and the target (as
+    lms_admin, like the proxy's shadow connection), both to appdb, bypassing the proxy, so that shadowing tests can set up
+    identical (or deliberately different) data and check what each server holds.
+    Tables made with table() are dropped on both by close(). target_port points
+    "target" at another cluster (a ScratchCluster)."""
+
+    __test__ = False
+
+    def __init__(self, env, target_port=None):
+        self.env = env
+        # each side with the role the proxy uses there: the application's on
+        # the source, INIT_TARGET's (lms_admin) on the target
+        self.conns = {
+            "source": env.direct_connect("source", user=APP_USER, password=APP_PASSWORD),
+            "target": env.direct_connect("target", port=target_port),
+        }
+        self.tables = []
+        self.cleanups = []
+
+    def on_close(self, sql, side="both"):
+        """Run sql on side(s) at close(), before the tables are dropped."""
+        self.cleanups.append((sql, side))
+
+    def sides(self, side):
+        return ("source", "target") if side == "both" else (side,)
+
+    def run(self, sql, args=None, side="both"):
+        """Execute on one side ("source", "target") or on "both"."""
+        for s in self.sides(side):
+            self.conns[s].cursor().execute(sql, args)
+
+    def rows(self, side, sql, args=None):
+        cur = self.conns[side].cursor()
+        cur.execute(sql, args)
+        return cur.fetchall()
+
+    def value(self, side, sql, args=None):
+        return self.rows(side, sql, args)[0][0]
+
+    def table(self, name, columns, side="both"):
+        """CREATE TABLE name (columns) on side(s); dropped on both at the end."""
+        if name not in self.tables:
+            self.tables.append(name)
+        self.run("create table %s (%s)" % (name, columns), side=side)
+        return name
+
+    def close(self):
+        for s, conn in self.conns.items():
+            if conn.closed:
+                continue
+            stmts = [sql for sql, side in reversed(self.cleanups) if s in self.sides(side)]
+            stmts += ["drop table if exists %s cascade" % t for t in reversed(self.tables)]
+            for sql in stmts:
+                try:
+                    conn.cursor().execute(sql)
+                except psycopg2.Error:
+                    pass
+            conn.close()
+
+
+class TargetLock:
+    """ACCESS EXCLUSIVE lock on a table, held by a direct target connection
+    until release() (or, as a safety net, after max_seconds)."""
+
+    def __init__(self, env, table, max_seconds):
+        self.env = env
+        self.table = table
+        self.conn = env.target_admin_connect()
+        self.conn.autocommit = False
+        self.conn.cursor().execute("lock table %s in access exclusive mode" % table)
+        self.since = time.monotonic()
+        self._lock = threading.Lock()
+        self._timer = threading.Timer(max_seconds, self.release)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def release(self):
+        with self._lock:
+            if not self.conn.closed:
+                self.conn.rollback()
+                self.conn.close()
+        self._timer.cancel()
+
+    def held(self):
+        return time.monotonic() - self.since
+
+    def waiters(self):
+        """Target backends waiting for this table's lock (the proxy's shadow)."""
+        c = self.env.target_admin_connect()
+        try:
+            cur = c.cursor()
+            cur.execute("select count(*) from pg_locks where relation = %s::regclass "
+                        "and not granted", (self.table,))
+            return cur.fetchone()[0]
+        finally:
+            c.close()

@@ -23,7 +23,8 @@ static const char *const env_names[] = {
 	"LMS_LISTEN", "LMS_METRICS_LISTEN", "LMS_PLUGIN_DIR", "INIT_SOURCE", "INIT_TARGET",
 	"LMS_SSL_CERT", "LMS_SSL_KEY", "LMS_SSL_CA", "LMS_ALLOW_TLS_MODE_DISABLE",
 	"LMS_WORKERS", "LMS_MAX_CONNECTIONS", "LMS_CONNECT_TIMEOUT", "LMS_IDLE_TIMEOUT",
-	"LMS_SHUTDOWN_TIMEOUT", "LMS_LOG_LEVEL",
+	"LMS_SHUTDOWN_TIMEOUT", "LMS_LOG_LEVEL", "LMS_LOGIN_TIMEOUT", "LMS_SHADOW_TIMEOUT",
+	"LMS_MISMATCH_LOG", "LMS_MISMATCH_LOG_MAX_BYTES", "LMS_MISMATCH_LOG_FILES",
 };
 
 static char tmpdir[256];
@@ -110,6 +111,10 @@ START_TEST(test_defaults)
 	ck_assert(cfg.login_timeout == 60);
 	ck_assert(cfg.idle_timeout == 0);
 	ck_assert(cfg.shutdown_timeout == 30);
+	ck_assert(cfg.shadow_timeout == 5);
+	ck_assert_str_eq(cfg.mismatch_log, "mismatches.jsonl");
+	ck_assert_int_eq(cfg.mismatch_log_max_bytes, 104857600);
+	ck_assert_int_eq(cfg.mismatch_log_files, 5);
 	ck_assert_int_eq(cfg.log_level, LMS_LOG_LEVEL_INFO);
 	ck_assert(!cfg.check_config && !cfg.show_help && !cfg.show_version);
 }
@@ -224,6 +229,93 @@ START_TEST(test_bad_shadow_mode)
 	assert_err_has("--shadow-mode");
 	assert_err_has("'mirror'");
 	assert_err_has("none|async|sync|strict-sync");
+}
+END_TEST
+
+START_TEST(test_shadow_settings_sources)
+{
+	write_file("config.json", "{\"shadowMode\": \"sync\", \"shadowTimeout\": 0.25, "
+		   "\"mismatchLog\": \"/var/log/lms/m.jsonl\", \"mismatchLogMaxBytes\": 4096, "
+		   "\"mismatchLogFiles\": 0}");
+	ck_assert_int_eq(load("--config", cfg_path, NULL), 0);
+	ck_assert_str_eq(cfg.shadow_mode, "sync");
+	ck_assert(cfg.shadow_timeout == 0.25);
+	ck_assert_str_eq(cfg.mismatch_log, "/var/log/lms/m.jsonl");
+	ck_assert_int_eq(cfg.mismatch_log_max_bytes, 4096);
+	ck_assert_int_eq(cfg.mismatch_log_files, 0);
+
+	setenv("LMS_SHADOW_TIMEOUT", "2", 1);
+	setenv("LMS_MISMATCH_LOG", "env.jsonl", 1);
+	setenv("LMS_MISMATCH_LOG_MAX_BYTES", "10000000000", 1); /* past 32 bits */
+	setenv("LMS_MISMATCH_LOG_FILES", "100", 1);
+	ck_assert_int_eq(load("--config", cfg_path, NULL), 0);
+	ck_assert(cfg.shadow_timeout == 2);
+	ck_assert_str_eq(cfg.mismatch_log, "env.jsonl");
+	ck_assert_int_eq(cfg.mismatch_log_max_bytes, 10000000000LL);
+	ck_assert_int_eq(cfg.mismatch_log_files, 100);
+
+	ck_assert_int_eq(load("--config", cfg_path, "--shadow-timeout", "7.5", "--mismatch-log", "flag.jsonl",
+			      "--mismatch-log-max-bytes", "5000", "--mismatch-log-files", "3", NULL), 0);
+	ck_assert(cfg.shadow_timeout == 7.5);
+	ck_assert_str_eq(cfg.mismatch_log, "flag.jsonl");
+	ck_assert_int_eq(cfg.mismatch_log_max_bytes, 5000);
+	ck_assert_int_eq(cfg.mismatch_log_files, 3);
+}
+END_TEST
+
+START_TEST(test_mismatch_log_disabled)
+{
+	ck_assert_int_eq(load("--mismatch-log", "", NULL), 0);
+	ck_assert_str_eq(cfg.mismatch_log, "");
+
+	write_file("config.json", "{\"mismatchLog\": \"\"}");
+	ck_assert_int_eq(load("--config", cfg_path, NULL), 0);
+	ck_assert_str_eq(cfg.mismatch_log, "");
+
+	/* unlike other settings, an empty variable is a value here */
+	setenv("LMS_MISMATCH_LOG", "", 1);
+	ck_assert_int_eq(load(NULL), 0);
+	ck_assert_str_eq(cfg.mismatch_log, "");
+	setenv("LMS_LISTEN", "", 1); /* still ignored elsewhere */
+	ck_assert_int_eq(load(NULL), 0);
+	ck_assert_str_eq(cfg.listen, "0.0.0.0:9043");
+}
+END_TEST
+
+/* "flag value" is refused with a message naming the flag, the value and
+ * what is allowed. */
+static void assert_flag_refused(const char *flag, const char *value, const char *allowed)
+{
+	char quoted[128];
+	ck_assert_int_eq(load(flag, value, NULL), -1);
+	snprintf(quoted, sizeof(quoted), "'%s'", value);
+	assert_err_has(flag);
+	assert_err_has(quoted);
+	assert_err_has(allowed);
+}
+
+START_TEST(test_bad_shadow_settings)
+{
+	assert_flag_refused("--shadow-timeout", "0", "> 0");
+
+	setenv("LMS_SHADOW_TIMEOUT", "-3", 1);
+	ck_assert_int_eq(load(NULL), -1);
+	assert_err_has("LMS_SHADOW_TIMEOUT");
+	assert_err_has("'-3'");
+	unsetenv("LMS_SHADOW_TIMEOUT");
+
+	assert_flag_refused("--mismatch-log-max-bytes", "4095", ">= 4096");
+	assert_flag_refused("--mismatch-log-max-bytes", "1e9", ">= 4096");
+
+	write_file("config.json", "{\"mismatchLogMaxBytes\": 99999999999999999999}");
+	ck_assert_int_eq(load("--config", cfg_path, NULL), -1);
+
+	assert_flag_refused("--mismatch-log-files", "101", "from 0 to 100");
+
+	write_file("config.json", "{\"mismatchLogFiles\": -1}");
+	ck_assert_int_eq(load("--config", cfg_path, NULL), -1);
+	assert_err_has("mismatchLogFiles");
+	assert_err_has("'-1'");
 }
 END_TEST
 
@@ -374,11 +466,20 @@ START_TEST(test_validate_missing_dialect)
 }
 END_TEST
 
-START_TEST(test_validate_shadow_not_yet)
+START_TEST(test_validate_shadow_modes)
 {
-	ck_assert_int_eq(load(BASE_FLAGS, "--allow-tls-mode-disable", "--shadow-mode", "async", NULL), 0);
+	const char *modes[] = { "none", "async", "sync", "strict-sync" };
+	for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+		ck_assert_int_eq(load(BASE_FLAGS, "--allow-tls-mode-disable", "--shadow-mode", modes[i], NULL), 0);
+		ck_assert_msg(lms_config_validate(&cfg, err, sizeof(err)) == 0, "%s: %s", modes[i], err);
+	}
+	/* a value that did not come through the loader */
+	free(cfg.shadow_mode);
+	cfg.shadow_mode = strdup("Sync");
 	ck_assert_int_eq(lms_config_validate(&cfg, err, sizeof(err)), -1);
-	assert_err_has("async");
+	assert_err_has("shadowMode");
+	assert_err_has("'Sync'");
+	assert_err_has("none|async|sync|strict-sync");
 }
 END_TEST
 
@@ -409,6 +510,9 @@ static Suite *config_suite(void)
 	tcase_add_test(tc, test_unknown_key);
 	tcase_add_test(tc, test_json_wrong_type);
 	tcase_add_test(tc, test_bad_shadow_mode);
+	tcase_add_test(tc, test_shadow_settings_sources);
+	tcase_add_test(tc, test_mismatch_log_disabled);
+	tcase_add_test(tc, test_bad_shadow_settings);
 	tcase_add_test(tc, test_bad_dialect);
 	tcase_add_test(tc, test_bad_numbers);
 	tcase_add_test(tc, test_bad_bool_and_level);
@@ -424,7 +528,7 @@ static Suite *config_suite(void)
 	tcase_add_test(tv, test_validate_ca_without_cert);
 	tcase_add_test(tv, test_validate_missing_urls);
 	tcase_add_test(tv, test_validate_missing_dialect);
-	tcase_add_test(tv, test_validate_shadow_not_yet);
+	tcase_add_test(tv, test_validate_shadow_modes);
 	suite_add_tcase(s, tv);
 
 	TCase *bugs = tcase_create("regressions");

@@ -1,0 +1,855 @@
+/*
+ * shadow.c - the shadow connection of one session, and the comparison of
+ * each request's two answers.  See shadow.h for the contract.
+ *
+ * Phases: DOWN (no connection) -> CONNECTING -> TLS -> AUTH (our own
+ * login) -> READY.  Any failure closes the connection and answers every
+ * request still in flight on it as lost.
+ *
+ * Request bytes wait in `held` until they may go: while the shadow logs
+ * in, and, in the sync modes, until the source of truth has answered the
+ * request.  Running a request on the shadow only after the source of
+ * truth ran it keeps the shadows' lock order the source of truth's: two
+ * sessions whose transactions touch the same rows cannot each hold a lock
+ * on a different database that the other waits for (with the answer held
+ * until both databases replied, that would be a deadlock across the two
+ * databases, broken only by --shadow-timeout).  A request too big to hold
+ * whole (more than 32 KiB, e.g. a COPY) is released as it arrives.
+ */
+#include "autoconfig.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "conn.h"
+#include "dial.h"
+#include "digest.h"
+#include "fpstats.h"
+#include "log.h"
+#include "mismatch_log.h"
+#include "shadow.h"
+#include "worker.h"
+
+enum sh_phase { SH_DOWN = 0, SH_CONNECTING, SH_TLS, SH_AUTH, SH_READY };
+
+#define SH_RECS 16
+#define SH_RETRY_US 1000000u  /* wait this long before dialing a lost shadow again */
+
+/* One client request, from its first message until both answers were
+ * compared (or the source of truth answered one the shadow never got). */
+struct sh_rec {
+	uint64_t seq;
+	bool shadowed;       /* sent to the shadow */
+	bool sent;           /* its last message was queued */
+	bool truth_seen;     /* the source of truth's READY for it arrived */
+	bool gated;          /* its bytes wait for truth_seen (sync modes) */
+	uint32_t held;       /* its bytes still in sh->held */
+	bool truth_done;
+	bool other_done;
+	uint32_t flags;      /* LMS_STMT_* */
+	char *fp;            /* fingerprint (malloc), NULL until named */
+	uint64_t start_us;
+	uint64_t sent_us;    /* its last byte went to the connection */
+	uint64_t truth_us;   /* latencies */
+	uint64_t other_us;
+	struct lms_outcome truth;
+	struct lms_outcome other;
+};
+
+struct lms_shadow {
+	struct lms_shadow_ctx ctx;
+	struct lms_runtime *rt;
+	const struct lms_backend *backend;  /* the database we shadow to */
+	int role;                           /* its enum lms_role */
+	void *be;
+	struct lms_conn conn;
+	bool has_conn;
+	int phase;
+	int addr_idx;
+	uint64_t dial_us;       /* when the current connection was started */
+	uint64_t retry_us;      /* no new connection before this */
+	uint32_t failures;      /* connections lost in a row (backoff) */
+	struct lms_buf held;    /* request bytes not yet released to conn.out */
+	uint64_t fwd;           /* bytes left of a message streamed past */
+	struct event *timer;
+	struct sh_rec recs[SH_RECS];
+	uint32_t head;          /* oldest record */
+	uint32_t n;             /* records in use */
+	uint64_t next_seq;      /* number of the next request the client starts */
+	uint64_t truth_seq;     /* the request the source of truth answers now */
+	bool cur_open;          /* the client is sending request next_seq - 1 */
+	bool cur_shadowed;
+	bool starved;           /* the session waits for room in `held` */
+	char why[160];          /* why the shadow is down */
+	char login_error[200];  /* the database's error during our login */
+};
+
+static void on_conn(struct lms_conn *c, short what, void *arg);
+static void sh_break(struct lms_shadow *sh, const char *why);
+static void sh_dial(struct lms_shadow *sh, const char *last_err);
+static void sh_read(struct lms_shadow *sh);
+static void sh_update_events(struct lms_shadow *sh);
+
+static uint64_t now_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+int lms_shadow_mode_parse(const char *name)
+{
+	static const char *const names[] = { "none", "async", "sync", "strict-sync" };
+	for (int i = 0; i < 4; i++)
+		if (name && strcmp(name, names[i]) == 0)
+			return i;
+	return -1;
+}
+
+/* The configured shadow timeout in microseconds (5 s if unset). */
+static uint64_t timeout_us(const struct lms_shadow *sh)
+{
+	double t = sh->rt->cfg->shadow_timeout;
+	return (uint64_t)((t > 0 ? t : 5.0) * 1e6);
+}
+
+static struct lms_stats *stats(struct lms_shadow *sh)
+{
+	return &sh->ctx.w->stats;
+}
+
+/* ---- records ---- */
+
+static struct sh_rec *rec_at(struct lms_shadow *sh, uint32_t i)
+{
+	return &sh->recs[(sh->head + i) % SH_RECS];
+}
+
+/* The record of request seq, or NULL (never recorded, or finished). */
+static struct sh_rec *rec_find(struct lms_shadow *sh, uint64_t seq)
+{
+	for (uint32_t i = 0; i < sh->n; i++)
+		if (rec_at(sh, i)->seq == seq)
+			return rec_at(sh, i);
+	return NULL;
+}
+
+/* The oldest request sent to the shadow that it has not answered. */
+static struct sh_rec *rec_other_current(struct lms_shadow *sh)
+{
+	for (uint32_t i = 0; i < sh->n; i++) {
+		struct sh_rec *r = rec_at(sh, i);
+		if (r->shadowed && !r->other_done)
+			return r;
+	}
+	return NULL;
+}
+
+/* Classify a finished record; count, log and aggregate it. */
+static void rec_judge(struct lms_shadow *sh, struct sh_rec *r)
+{
+	const char *fp = r->fp ? r->fp : "(unnamed)";
+	bool ordered = (r->flags & LMS_STMT_ORDERED) != 0;
+	enum lms_fp_result res;
+	enum lms_diff diff = LMS_DIFF_LOST;
+	if (!r->shadowed && !r->other.lost) {
+		res = LMS_FP_DROPPED;
+	} else {
+		diff = lms_outcome_compare(&r->truth, &r->other, ordered);
+		if (diff == LMS_DIFF_NONE)
+			res = LMS_FP_MATCH;
+		else if (diff == LMS_DIFF_TRANSIENT)
+			res = LMS_FP_TRANSIENT;
+		else if (diff == LMS_DIFF_LOST)
+			res = LMS_FP_LOST;
+		else if ((r->flags & LMS_STMT_SETTING) && diff == LMS_DIFF_ERROR && r->other.sqlstate[0])
+			res = LMS_FP_SETTING;
+		else
+			res = LMS_FP_MISMATCH;
+		if (diff != LMS_DIFF_NONE)
+			lms_stat_add(&stats(sh)->shadow_diff[diff], 1);
+	}
+	lms_stat_add(&stats(sh)->shadow[res], 1);
+	lms_fpstats_record(fp, res, r->truth_us, r->shadowed ? r->other_us : 0);
+	if (res == LMS_FP_SETTING)
+		lms_log(LMS_LOG_LEVEL_INFO, "shadow_setting_refused",
+			"worker=%d peer=%s backend=%s sqlstate=%s statement=\"%.200s\"", sh->ctx.w->id,
+			sh->ctx.peer, sh->backend->role_name, r->other.sqlstate, fp);
+	/* Requests never sent because the shadow was down are counted, not
+	 * logged one by one: the connection failure was logged once. */
+	if (res != LMS_FP_MISMATCH && !(res == LMS_FP_LOST && r->shadowed))
+		return;
+	lms_log(LMS_LOG_LEVEL_INFO, res == LMS_FP_LOST ? "shadow_no_answer" : "shadow_mismatch",
+		"worker=%d peer=%s diff=%s statement=\"%.200s\"", sh->ctx.w->id, sh->ctx.peer, lms_diff_name(diff), fp);
+	char conn[96];
+	snprintf(conn, sizeof(conn), "%d:%s", sh->ctx.w->id, sh->ctx.peer);
+	struct lms_mismatch m = {
+		.conn = conn, .user = sh->ctx.user, .database = sh->ctx.database, .fingerprint = fp,
+		.diff = diff, .ordered = ordered,
+		.truth_role = sh->ctx.truth_role == LMS_ROLE_SOURCE ? "source" : "target",
+		.other_role = sh->backend->role_name,
+		.truth = &r->truth, .other = &r->other, .truth_us = r->truth_us, .other_us = r->other_us,
+	};
+	lms_mismatch_log_write(&m);
+}
+
+/* Judge and drop finished records from the head, in order. */
+static void rec_reap(struct lms_shadow *sh)
+{
+	while (sh->n > 0) {
+		struct sh_rec *r = rec_at(sh, 0);
+		if (!r->truth_done || (r->shadowed && !r->other_done))
+			return;
+		rec_judge(sh, r);
+		free(r->fp);
+		r->fp = NULL;
+		sh->head = (sh->head + 1) % SH_RECS;
+		sh->n--;
+	}
+}
+
+/* ---- the timer: one deadline, the earliest that applies ---- */
+
+static void timer_update(struct lms_shadow *sh)
+{
+	uint64_t limit = timeout_us(sh);
+	uint64_t deadline = 0;
+	if (sh->phase != SH_DOWN && sh->phase != SH_READY)
+		deadline = sh->dial_us + limit;
+	struct sh_rec *r = rec_other_current(sh);
+	if (r && r->sent_us && (deadline == 0 || r->sent_us + limit < deadline))
+		deadline = r->sent_us + limit;
+	if (deadline == 0) {
+		evtimer_del(sh->timer);
+		return;
+	}
+	uint64_t now = now_us();
+	uint64_t wait = deadline > now ? deadline - now : 0;
+	struct timeval tv = { (time_t)(wait / 1000000u), (suseconds_t)(wait % 1000000u) };
+	evtimer_add(sh->timer, &tv);
+}
+
+static void on_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct lms_shadow *sh = arg;
+	(void)fd;
+	(void)what;
+	char why[160];
+	snprintf(why, sizeof(why), "no answer within --shadow-timeout (%g s)", (double)timeout_us(sh) / 1e6);
+	uint64_t limit = timeout_us(sh);
+	uint64_t now = now_us();
+	struct sh_rec *r = rec_other_current(sh);
+	bool late = (sh->phase != SH_DOWN && sh->phase != SH_READY && now >= sh->dial_us + limit) ||
+		    (r && r->sent_us && now >= r->sent_us + limit);
+	if (late) {
+		lms_stat_add(&stats(sh)->errors[LMS_ERR_TIMEOUT], 1);
+		sh_break(sh, why);
+		event_active(sh->ctx.wake, EV_READ, 0);
+		return;
+	}
+	timer_update(sh);
+}
+
+/* ---- connection lifetime ---- */
+
+/* Close the connection; every request in flight on it is lost. */
+static void sh_break(struct lms_shadow *sh, const char *why)
+{
+	if (sh->phase == SH_DOWN)
+		return;
+	snprintf(sh->why, sizeof(sh->why), "%s", why);
+	for (char *q = sh->why; *q; q++)
+		if (*q == '"' || *q == '\n')
+			*q = '\''; /* keeps the log line's quoting intact */
+	why = sh->why;
+	lms_log(LMS_LOG_LEVEL_WARN, "shadow_lost", "worker=%d peer=%s backend=%s role=%s error=\"%s\"",
+		sh->ctx.w->id, sh->ctx.peer, sh->backend->label, sh->backend->role_name, why);
+	lms_stat_add(&stats(sh)->shadow_broken, 1);
+	if (sh->has_conn) {
+		lms_conn_close(&sh->conn);
+		sh->has_conn = false;
+	}
+	if (sh->be) {
+		sh->backend->plugin.d->be_free(sh->be);
+		sh->be = NULL;
+	}
+	lms_buf_release(&sh->held);
+	sh->phase = SH_DOWN;
+	sh->fwd = 0;
+	sh->cur_shadowed = false;
+	uint32_t shift = sh->failures < 5 ? sh->failures : 5;
+	sh->retry_us = now_us() + ((uint64_t)SH_RETRY_US << shift); /* 1 s doubling to 32 s */
+	sh->failures++;
+	for (uint32_t i = 0; i < sh->n; i++) {
+		struct sh_rec *r = rec_at(sh, i);
+		if (r->shadowed && !r->other_done) {
+			lms_outcome_lost(&r->other, why);
+			r->other_done = true;
+			r->other_us = now_us() - r->start_us;
+		}
+	}
+	rec_reap(sh);
+	evtimer_del(sh->timer);
+}
+
+/* Open a new connection (the shadow is DOWN). */
+static void sh_open(struct lms_shadow *sh)
+{
+	const struct lms_dialect *d = sh->backend->plugin.d;
+	struct lms_be_opts bo = { .conf = &sh->backend->conf, .relay_auth = 0, .observe = 1 };
+	sh->be = d->be_new(&bo);
+	if (!sh->be) {
+		snprintf(sh->why, sizeof(sh->why), "out of memory");
+		return;
+	}
+	lms_stat_add(&stats(sh)->shadow_connects, 1);
+	sh->phase = SH_CONNECTING;
+	sh->login_error[0] = 0;
+	sh->dial_us = now_us();
+	sh->addr_idx = 0;
+	sh_dial(sh, "no address");
+	if (sh->phase != SH_DOWN)
+		timer_update(sh);
+}
+
+/* Send the first login bytes (after TCP connect, or after TLS). */
+static void sh_start(struct lms_shadow *sh, int tls_active)
+{
+	struct lms_out out;
+	struct lms_result res;
+	out.len = 0;
+	memset(&res, 0, sizeof(res));
+	struct lms_startup st = {
+		.family = sh->ctx.family, .user = sh->ctx.user, .database = sh->ctx.database,
+		.raw = sh->ctx.startup_raw, .raw_len = sh->ctx.startup_len,
+	};
+	if (sh->backend->plugin.d->be_start(sh->be, tls_active, &st, &out, &res) < 0 ||
+	    res.action == LMS_ACT_FAIL) {
+		sh_break(sh, res.error.message ? res.error.message : "cannot build the startup message");
+		return;
+	}
+	lms_buf_append(&sh->conn.out, out.data, out.len);
+	sh->phase = SH_AUTH;
+	int fl = lms_conn_flush(&sh->conn);
+	if (fl == LMS_IO_ERR || fl == LMS_IO_EOF)
+		sh_break(sh, sh->conn.err[0] ? sh->conn.err : "connection closed");
+}
+
+static void sh_dial(struct lms_shadow *sh, const char *last_err)
+{
+	char why[160];
+	int st = lms_dial(&sh->conn, &sh->has_conn, sh->ctx.w->base, sh->backend, &sh->addr_idx, on_conn, sh,
+			  last_err, why, sizeof(why));
+	if (st == LMS_IO_OK)
+		sh_start(sh, 0);
+	else if (st == LMS_IO_ERR)
+		sh_break(sh, why);
+}
+
+static void sh_tls_step(struct lms_shadow *sh)
+{
+	int st = lms_conn_tls_handshake(&sh->conn);
+	if (st == LMS_IO_AGAIN)
+		return;
+	if (st != LMS_IO_OK) {
+		lms_stat_add(&stats(sh)->errors[LMS_ERR_BACKEND_TLS], 1);
+		sh_break(sh, sh->conn.err);
+		return;
+	}
+	sh_start(sh, 1);
+}
+
+/* Move the bytes of requests that may go from `held` to the connection,
+ * oldest first, as far as the connection's buffer takes them. */
+static void sh_release(struct lms_shadow *sh)
+{
+	if (sh->phase != SH_READY)
+		return;
+	for (uint32_t i = 0; i < sh->n; i++) {
+		struct sh_rec *r = rec_at(sh, i);
+		if (r->held == 0)
+			continue;
+		if (r->gated && !r->truth_seen)
+			return;
+		struct lms_buf *out = &sh->conn.out;
+		size_t room = out->data ? LMS_BUF_SIZE - lms_buf_len(out) : LMS_BUF_SIZE;
+		size_t n = r->held < room ? r->held : room;
+		n = lms_buf_append(out, lms_buf_head(&sh->held), n);
+		lms_buf_consume(&sh->held, n);
+		r->held -= (uint32_t)n;
+		if (n > 0 && sh->starved) {
+			sh->starved = false;
+			event_active(sh->ctx.wake, EV_READ, 0);
+		}
+		if (r->held > 0)
+			return;
+		if (r->sent && !r->sent_us)
+			r->sent_us = now_us();
+	}
+}
+
+static size_t buf_room(const struct lms_buf *b)
+{
+	return b->data ? LMS_BUF_SIZE - lms_buf_len(b) : LMS_BUF_SIZE;
+}
+
+/* Login finished: requests queued meanwhile go out now. */
+static void sh_ready(struct lms_shadow *sh)
+{
+	sh->phase = SH_READY;
+	sh->failures = 0;
+	lms_log(LMS_LOG_LEVEL_DEBUG, "shadow_ready", "worker=%d peer=%s backend=%s", sh->ctx.w->id, sh->ctx.peer,
+		sh->backend->label);
+	sh_release(sh);
+	timer_update(sh);
+}
+
+/* ---- the shadow's answers ---- */
+
+/* Describe a whole message and fold it into outcome o (may be NULL). */
+static int observe_into(const struct lms_dialect *d, void *be, const uint8_t *p, size_t len,
+			struct lms_outcome *o, const struct lms_backend *b)
+{
+	struct lms_event ev;
+	uint64_t h;
+	if (lms_observe(d, be, p, len, &ev, &h) < 0)
+		return -1;
+	if (ev.kind == LMS_EV_PARAM && b && strcmp(ev.tag, "server_version") == 0)
+		lms_backend_set_version(b, ev.text);
+	if (o && ev.kind != LMS_EV_NONE && ev.kind != LMS_EV_PARAM)
+		lms_outcome_event(o, &ev, h);
+	return 0;
+}
+
+/* The shadow answered its current request completely. */
+static void sh_answered(struct lms_shadow *sh, struct sh_rec *r)
+{
+	r->other_done = true;
+	r->other_us = now_us() - (r->sent_us ? r->sent_us : r->start_us);
+	lms_stat_add(&stats(sh)->requests[sh->role][r->other.sqlstate[0] ? 1 : 0], 1);
+	lms_stats_latency(stats(sh), sh->role, r->other_us);
+	rec_reap(sh);
+	timer_update(sh);
+	event_active(sh->ctx.wake, EV_READ, 0);
+}
+
+/* Act on a decoded message's verdict and action.  Returns -1 when the
+ * shadow broke. */
+static int sh_apply(struct lms_shadow *sh, const struct lms_out *out, const struct lms_result *res)
+{
+	/* REPLY goes back to the database (our own login's answers); FORWARD
+	 * and REWRITE would go to a client, and the shadow has none. */
+	if (res->verdict == LMS_REPLY && out->len > 0 &&
+	    lms_buf_append(&sh->conn.out, out->data, out->len) < out->len) {
+		sh_break(sh, "login answer does not fit");
+		return -1;
+	}
+	switch (res->action) {
+	case LMS_ACT_START_TLS:
+		if (!sh->backend->tls || lms_buf_len(&sh->conn.in) > 0 ||
+		    lms_conn_tls_begin(&sh->conn, sh->backend->tls, false, sh->backend->conf.host,
+				       sh->backend->conf.tls_mode == LMS_TLS_VERIFY_FULL) != LMS_IO_OK) {
+			sh_break(sh, sh->conn.err[0] ? sh->conn.err : "unexpected TLS negotiation");
+			return -1;
+		}
+		sh->phase = SH_TLS;
+		sh_tls_step(sh);
+		return -1; /* stop reading plain bytes */
+	case LMS_ACT_FAIL:
+		sh_break(sh, res->error.message ? res->error.message : "login refused");
+		return -1;
+	case LMS_ACT_CLOSE:
+		sh_break(sh, "closed by the plugin");
+		return -1;
+	case LMS_ACT_READY:
+		if (sh->phase == SH_AUTH) {
+			sh_ready(sh);
+			return 0;
+		}
+		struct sh_rec *r = rec_other_current(sh);
+		if (!r) {
+			sh_break(sh, "an answer to a request it was not sent");
+			return -1;
+		}
+		sh_answered(sh, r);
+		return 0;
+	default:
+		return 0;
+	}
+}
+
+/* Decode and observe one whole message from the shadow; the verdict and
+ * action are left in out and res.  Returns -1 when it is malformed. */
+static int sh_decode(struct lms_shadow *sh, const uint8_t *p, size_t len, const struct lms_frame *f,
+		     struct lms_out *out, struct lms_result *res)
+{
+	const struct lms_dialect *d = sh->backend->plugin.d;
+	out->len = 0;
+	memset(res, 0, sizeof(*res));
+	if (d->be_decode(sh->be, p, len, out, res) < 0)
+		return -1;
+	if (f->kind == LMS_MSG_STARTUP || f->kind == LMS_MSG_AUTH_REQUEST)
+		return 0;
+	if (sh->phase != SH_READY) {
+		/* During the login only an error matters: it says why. */
+		struct lms_outcome login;
+		lms_outcome_reset(&login);
+		if (observe_into(d, sh->be, p, len, &login, sh->backend) < 0)
+			return -1;
+		if (login.sqlstate[0])
+			snprintf(sh->login_error, sizeof(sh->login_error), "login refused: %s (SQLSTATE %s)",
+				 login.error, login.sqlstate);
+		return 0;
+	}
+	struct sh_rec *r = rec_other_current(sh);
+	return observe_into(d, sh->be, p, len, r ? &r->other : NULL, sh->backend);
+}
+
+/* Take every message in the input buffer. */
+static void sh_digest(struct lms_shadow *sh)
+{
+	const struct lms_dialect *d = sh->backend->plugin.d;
+	struct lms_out out;
+	struct lms_result res;
+	while (sh->phase == SH_AUTH || sh->phase == SH_READY) {
+		size_t avail = lms_buf_len(&sh->conn.in);
+		if (avail == 0)
+			return;
+		const uint8_t *p = lms_buf_head(&sh->conn.in);
+		if (sh->fwd > 0) {
+			size_t n = avail < sh->fwd ? avail : (size_t)sh->fwd;
+			lms_buf_consume(&sh->conn.in, n);
+			sh->fwd -= n;
+			continue;
+		}
+		struct lms_frame f = { 0, 0, 0 };
+		int st = d->be_frame(sh->be, p, avail, &f);
+		if (st == LMS_FRAME_NEED_MORE)
+			return;
+		if (st != LMS_FRAME_OK || f.len == 0 || ((f.flags & LMS_FRAME_NEED_BODY) && f.len > LMS_DECODE_MAX)) {
+			sh_break(sh, "invalid message from the database");
+			return;
+		}
+		if (!(f.flags & LMS_FRAME_NEED_BODY)) {
+			struct sh_rec *r = sh->phase == SH_READY ? rec_other_current(sh) : NULL;
+			if (r && f.kind == LMS_MSG_ROW)
+				lms_outcome_oversized_row(&r->other, f.len);
+			sh->fwd = f.len;
+			continue;
+		}
+		if (avail < f.len)
+			return;
+		if (sh_decode(sh, p, (size_t)f.len, &f, &out, &res) < 0) {
+			sh_break(sh, "invalid message from the database");
+			return;
+		}
+		lms_buf_consume(&sh->conn.in, (size_t)f.len);
+		if (sh_apply(sh, &out, &res) < 0)
+			return;
+	}
+}
+
+/* Read and digest until the socket has nothing more (bounded per call). */
+static void sh_read(struct lms_shadow *sh)
+{
+	for (int i = 0; i < 16 && (sh->phase == SH_AUTH || sh->phase == SH_READY); i++) {
+		size_t n;
+		int st = lms_conn_read(&sh->conn, &n);
+		if (st == LMS_IO_EOF || st == LMS_IO_ERR) {
+			sh_digest(sh); /* a last error message may explain the close */
+			if (sh->phase != SH_DOWN)
+				sh_break(sh, sh->login_error[0]     ? sh->login_error
+					     : st == LMS_IO_EOF ? "the database closed the connection"
+								: sh->conn.err);
+			return;
+		}
+		sh_digest(sh);
+		if (st == LMS_IO_AGAIN && !sh->conn.tls_pending)
+			return;
+	}
+	if (sh->phase == SH_AUTH || sh->phase == SH_READY)
+		lms_conn_kick(&sh->conn);
+}
+
+static void sh_update_events(struct lms_shadow *sh)
+{
+	if (!sh->has_conn || sh->phase == SH_DOWN)
+		return;
+	sh->conn.want_read = (sh->phase == SH_AUTH || sh->phase == SH_READY) &&
+			     lms_buf_len(&sh->conn.in) < LMS_BUF_SIZE;
+	lms_conn_update_events(&sh->conn);
+}
+
+void lms_shadow_flush(struct lms_shadow *sh)
+{
+	if (!sh->has_conn || (sh->phase != SH_AUTH && sh->phase != SH_READY))
+		return;
+	int st = lms_conn_flush(&sh->conn);
+	if (st == LMS_IO_ERR || st == LMS_IO_EOF)
+		sh_break(sh, sh->conn.err[0] ? sh->conn.err : "connection lost");
+	sh_update_events(sh);
+}
+
+static void on_conn(struct lms_conn *c, short what, void *arg)
+{
+	struct lms_shadow *sh = arg;
+	bool was_up = sh->phase != SH_DOWN;
+	if (sh->phase == SH_CONNECTING) {
+		if (lms_conn_connect_done(c) == LMS_IO_OK) {
+			sh_start(sh, 0);
+		} else {
+			sh->addr_idx++;
+			sh_dial(sh, c->err);
+		}
+	} else if (sh->phase == SH_TLS) {
+		sh_tls_step(sh);
+	} else {
+		if ((what & EV_WRITE) || (c->write_wants_read && (what & EV_READ))) {
+			lms_shadow_flush(sh);
+			sh_release(sh);
+			lms_shadow_flush(sh);
+		}
+		if (sh->phase != SH_DOWN && ((what & EV_READ) || (c->read_wants_write && (what & EV_WRITE))))
+			sh_read(sh);
+		if (sh->phase == SH_READY || sh->phase == SH_AUTH)
+			lms_shadow_flush(sh);
+	}
+	sh_update_events(sh);
+	if (was_up && sh->phase == SH_DOWN)
+		event_active(sh->ctx.wake, EV_READ, 0);
+}
+
+/* ---- public ---- */
+
+struct lms_shadow *lms_shadow_new(const struct lms_shadow_ctx *ctx)
+{
+	struct lms_shadow *sh = calloc(1, sizeof(*sh));
+	if (!sh)
+		return NULL;
+	sh->ctx = *ctx;
+	sh->rt = ctx->w->rt;
+	sh->role = ctx->truth_role == LMS_ROLE_SOURCE ? LMS_ROLE_TARGET : LMS_ROLE_SOURCE;
+	sh->backend = &sh->rt->backends[sh->role];
+	sh->conn.fd = -1;
+	sh->timer = evtimer_new(ctx->w->base, on_timer, sh);
+	if (!sh->timer) {
+		free(sh);
+		return NULL;
+	}
+	sh_open(sh);
+	sh_update_events(sh);
+	return sh;
+}
+
+void lms_shadow_free(struct lms_shadow *sh)
+{
+	if (!sh)
+		return;
+	if (sh->has_conn)
+		lms_conn_close(&sh->conn);
+	if (sh->be)
+		sh->backend->plugin.d->be_free(sh->be);
+	lms_buf_release(&sh->held);
+	for (uint32_t i = 0; i < sh->n; i++)
+		free(rec_at(sh, i)->fp);
+	event_free(sh->timer);
+	free(sh);
+}
+
+/* Add a record for the request the client starts now. */
+static struct sh_rec *rec_push(struct lms_shadow *sh, bool shadowed)
+{
+	struct sh_rec *r = &sh->recs[(sh->head + sh->n) % SH_RECS];
+	sh->n++;
+	memset(r, 0, sizeof(*r));
+	r->seq = sh->next_seq;
+	r->shadowed = shadowed;
+	r->gated = sh->ctx.mode != LMS_SHADOW_ASYNC;
+	r->start_us = now_us();
+	lms_outcome_reset(&r->truth);
+	lms_outcome_reset(&r->other);
+	return r;
+}
+
+int lms_shadow_request_start(struct lms_shadow *sh, bool idle)
+{
+	if (sh->n == SH_RECS && sh->ctx.mode != LMS_SHADOW_ASYNC)
+		return LMS_SHADOW_WAIT;
+	if (sh->phase == SH_DOWN && idle && now_us() >= sh->retry_us)
+		sh_open(sh);
+	sh->cur_open = true;
+	sh->cur_shadowed = false;
+	if (sh->n == SH_RECS) {
+		/* async, and more requests in flight than we keep: not compared */
+		lms_stat_add(&stats(sh)->shadow[LMS_FP_DROPPED], 1);
+		sh->next_seq++;
+		return LMS_SHADOW_SKIP;
+	}
+	bool busy = sh->ctx.mode == LMS_SHADOW_ASYNC && rec_other_current(sh) != NULL;
+	if (busy && sh->phase == SH_READY) {
+		/* Its answer may be waiting in the socket, its event not yet run. */
+		sh_read(sh);
+		sh_update_events(sh);
+		busy = rec_other_current(sh) != NULL;
+	}
+	struct sh_rec *r = rec_push(sh, sh->phase != SH_DOWN && !busy);
+	sh->next_seq++;
+	if (sh->phase == SH_DOWN)
+		lms_outcome_lost(&r->other, sh->why[0] ? sh->why : "not connected");
+	sh->cur_shadowed = r->shadowed;
+	return r->shadowed ? LMS_SHADOW_SEND : LMS_SHADOW_SKIP;
+}
+
+bool lms_shadow_request_continue(struct lms_shadow *sh)
+{
+	struct sh_rec *r = sh->next_seq > 0 ? rec_find(sh, sh->next_seq - 1) : NULL;
+	sh->cur_open = true;
+	sh->cur_shadowed = r && r->shadowed && !r->other_done && sh->phase != SH_DOWN;
+	if (!sh->cur_shadowed)
+		return false;
+	r->gated = false;
+	r->sent = false;
+	r->sent_us = 0;
+	sh_release(sh);
+	return true;
+}
+
+void lms_shadow_request_name(struct lms_shadow *sh, const char *fingerprint, uint32_t stmt_flags)
+{
+	struct sh_rec *r = sh->cur_open ? rec_find(sh, sh->next_seq - 1) : NULL;
+	if (!r || r->fp || !fingerprint)
+		return;
+	r->fp = strdup(fingerprint);
+	r->flags = stmt_flags;
+}
+
+size_t lms_shadow_room(struct lms_shadow *sh)
+{
+	if (sh->phase == SH_DOWN || !sh->cur_shadowed)
+		return 0;
+	size_t room = buf_room(&sh->held);
+	struct sh_rec *r = rec_find(sh, sh->next_seq - 1);
+	if (room == 0 && r && r->gated) {
+		/* Too big to hold until the source of truth answers: let it run
+		 * on both at once. */
+		r->gated = false;
+		sh_release(sh);
+		room = buf_room(&sh->held);
+	}
+	if (room == 0)
+		sh->starved = true;
+	return room;
+}
+
+bool lms_shadow_sending(const struct lms_shadow *sh)
+{
+	return sh->cur_shadowed;
+}
+
+bool lms_shadow_send(struct lms_shadow *sh, const uint8_t *p, size_t n)
+{
+	struct sh_rec *r = sh->cur_shadowed ? rec_find(sh, sh->next_seq - 1) : NULL;
+	if (!r)
+		return false;
+	if (buf_room(&sh->held) < n) {
+		sh_break(sh, "it fell more than 32 KiB behind within one request");
+		return false;
+	}
+	lms_buf_append(&sh->held, p, n);
+	r->held += (uint32_t)n;
+	sh_release(sh);
+	return true;
+}
+
+void lms_shadow_request_end(struct lms_shadow *sh)
+{
+	struct sh_rec *r = sh->cur_open ? rec_find(sh, sh->next_seq - 1) : NULL;
+	sh->cur_open = false;
+	sh->cur_shadowed = false;
+	if (!r)
+		return;
+	r->sent = true;
+	if (r->shadowed && r->held == 0 && !r->sent_us)
+		r->sent_us = now_us();
+	if (r->shadowed)
+		timer_update(sh);
+}
+
+void lms_shadow_truth_event(struct lms_shadow *sh, const struct lms_event *ev, uint64_t row_hash)
+{
+	struct sh_rec *r = rec_find(sh, sh->truth_seq);
+	if (r)
+		lms_outcome_event(&r->truth, ev, row_hash);
+}
+
+void lms_shadow_truth_oversized(struct lms_shadow *sh, uint64_t len)
+{
+	struct sh_rec *r = rec_find(sh, sh->truth_seq);
+	if (r)
+		lms_outcome_oversized_row(&r->truth, len);
+}
+
+bool lms_shadow_truth_may_finish(struct lms_shadow *sh)
+{
+	if (sh->ctx.mode == LMS_SHADOW_ASYNC)
+		return true;
+	struct sh_rec *r = rec_find(sh, sh->truth_seq);
+	if (r && r->shadowed && !r->truth_seen && r->gated && r->sent && r->held == lms_buf_len(&sh->held) &&
+	    strcmp(r->truth.sqlstate, "57014") == 0) {
+		/* Cancelled on the source of truth before the shadow got it:
+		 * do not start it there (it could run for as long as it was
+		 * going to, holding the client's answer). */
+		lms_buf_release(&sh->held);
+		r->held = 0;
+		r->shadowed = false;
+		return true;
+	}
+	if (r && r->shadowed && !r->truth_seen) {
+		r->truth_seen = true;
+		sh_release(sh);
+		lms_shadow_flush(sh);
+		timer_update(sh);
+	}
+	return !r || !r->shadowed || r->other_done;
+}
+
+bool lms_shadow_truth_done(struct lms_shadow *sh, struct lms_error *err, char *buf, size_t cap)
+{
+	struct sh_rec *r = rec_find(sh, sh->truth_seq);
+	sh->truth_seq++;
+	if (!r)
+		return false;
+	r->truth_done = true;
+	r->truth_us = now_us() - r->start_us;
+	bool inject = sh->ctx.mode == LMS_SHADOW_STRICT && !r->truth.sqlstate[0] &&
+		      (r->other.sqlstate[0] || r->other.lost);
+	if (inject) {
+		const char *who = sh->backend->role_name;
+		if (r->other.lost) {
+			snprintf(buf, cap, "molt-lms strict-sync: the %s database did not answer: %s", who,
+				 r->other.error);
+			*err = (struct lms_error){ "ERROR", "08006", buf,
+						   "the source of truth ran the statement; the other database must "
+						   "answer too in strict-sync (see --shadow-timeout)" };
+		} else {
+			snprintf(buf, cap, "%s", r->other.error);
+			*err = (struct lms_error){ "ERROR", r->other.sqlstate, buf,
+						   "molt-lms strict-sync: the source of truth ran the statement, "
+						   "the other database refused it with this error" };
+		}
+	}
+	rec_reap(sh);
+	return inject;
+}
+
+bool lms_shadow_idle(const struct lms_shadow *sh)
+{
+	for (uint32_t i = 0; i < sh->n; i++) {
+		const struct sh_rec *r = &sh->recs[(sh->head + i) % SH_RECS];
+		if (r->shadowed && !r->other_done)
+			return false;
+	}
+	return true;
+}

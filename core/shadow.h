@@ -1,0 +1,130 @@
+/*
+ * shadow.h - a session's connection to the database that is not the
+ * source of truth, and the comparison of its answers with the source of
+ * truth's (shadowMode async, sync, strict-sync).
+ *
+ * The shadow logs in with the credentials of its own URL (INIT_TARGET or
+ * INIT_SOURCE, whichever is not the source of truth) and the client's
+ * database, receives a copy of every request the mode lets through, and
+ * digests its answers without sending them anywhere.  The session tells
+ * it where each client request starts and ends, what the source of truth
+ * answered, and asks it whether a request's final answer (READY) may go
+ * to the client yet.
+ *
+ * Requests are numbered in the order the client starts them; the source
+ * of truth and the shadow answer them in that order, which is how the
+ * two answers to one request are matched.  A shadow that falls out of
+ * step (timeout, lost connection, a request it could not take whole) is
+ * closed; the session opens a new one at its next request outside a
+ * transaction.
+ *
+ * Ownership: the session owns the shadow (lms_shadow_free).  The shadow
+ * never calls into the session: when the session should look again (a
+ * held answer may now go out), it activates the session's wake event.
+ */
+#ifndef LMS_SHADOW_H
+#define LMS_SHADOW_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <event2/event.h>
+
+#include "lms/plugin.h"
+
+struct lms_worker;
+struct lms_shadow;
+
+enum lms_shadow_mode {
+	LMS_SHADOW_NONE = 0,
+	LMS_SHADOW_ASYNC,
+	LMS_SHADOW_SYNC,
+	LMS_SHADOW_STRICT
+};
+
+/* What the shadow needs from its session; strings and startup bytes are
+ * borrowed and must outlive the shadow. */
+struct lms_shadow_ctx {
+	struct lms_worker *w;
+	int mode;                /* enum lms_shadow_mode, not NONE */
+	int truth_role;          /* enum lms_role */
+	const char *family;      /* the client's wire family */
+	const char *user;        /* the client's user (for the log) */
+	const char *database;    /* the client's database */
+	const uint8_t *startup_raw;
+	size_t startup_len;
+	const char *peer;        /* "ip:port" of the client */
+	struct event *wake;      /* activated when the session should look again */
+};
+
+/* Answer to lms_shadow_request_start(). */
+enum lms_shadow_start {
+	LMS_SHADOW_SKIP = 0,     /* this request is not sent to the shadow */
+	LMS_SHADOW_SEND = 1,     /* send every message of it (lms_shadow_send) */
+	LMS_SHADOW_WAIT = 2      /* sync modes: too many requests in flight;
+				    start it again once woken */
+};
+
+/* Create the shadow and start connecting.  NULL when out of memory. */
+struct lms_shadow *lms_shadow_new(const struct lms_shadow_ctx *ctx);
+void lms_shadow_free(struct lms_shadow *sh);
+
+/* ---- the client's requests ---- */
+
+/* The client starts a request.  idle: the session is outside any
+ * transaction with nothing in flight, so a new shadow connection may be
+ * opened here if the last one was lost. */
+int lms_shadow_request_start(struct lms_shadow *sh, bool idle);
+
+/* The client sends bulk data (COPY) for the request it started last:
+ * the bytes belong to that request, which then runs on both databases at
+ * once (the source of truth needs the data before it can answer).
+ * Returns true when the data goes to the shadow too. */
+bool lms_shadow_request_continue(struct lms_shadow *sh);
+
+/* The current request's statement (first one named wins). */
+void lms_shadow_request_name(struct lms_shadow *sh, const char *fingerprint, uint32_t stmt_flags);
+
+/* Bytes the shadow can take now for the current request. */
+size_t lms_shadow_room(struct lms_shadow *sh);
+
+/* Is the current request still going to the shadow?  (It stops when the
+ * shadow gave up on it.) */
+bool lms_shadow_sending(const struct lms_shadow *sh);
+
+/* Queue n bytes of the current request.  Returns false when they do not
+ * fit whole: the shadow gave up (the rest of the request is not sent). */
+bool lms_shadow_send(struct lms_shadow *sh, const uint8_t *p, size_t n);
+
+/* The current request's last message was queued. */
+void lms_shadow_request_end(struct lms_shadow *sh);
+
+/* Send what is queued; call after a pass of the session's pump. */
+void lms_shadow_flush(struct lms_shadow *sh);
+
+/* ---- the source of truth's answers ---- */
+
+/* One observed message of the answer to the oldest unanswered request. */
+void lms_shadow_truth_event(struct lms_shadow *sh, const struct lms_event *ev, uint64_t row_hash);
+void lms_shadow_truth_oversized(struct lms_shadow *sh, uint64_t len);
+
+/* The source of truth's READY for its current request is next: may it go
+ * to the client now?  (sync modes hold it until the shadow answered.) */
+bool lms_shadow_truth_may_finish(struct lms_shadow *sh);
+
+/* The source of truth's READY is going to the client.  Returns true when
+ * strict-sync wants the client to get the shadow's error instead of the
+ * source of truth's success: *err is filled (its strings point into buf
+ * and static text). */
+bool lms_shadow_truth_done(struct lms_shadow *sh, struct lms_error *err, char *buf, size_t cap);
+
+/* ---- state ---- */
+
+/* The shadow answered or dropped everything it was sent. */
+bool lms_shadow_idle(const struct lms_shadow *sh);
+
+/* Parse a shadowMode name; -1 when unknown. */
+int lms_shadow_mode_parse(const char *name);
+
+#endif

@@ -1,0 +1,465 @@
+/*
+ * fingerprint.c - statement fingerprints for shadow comparison, and the
+ * per-connection memory of prepared statements' fingerprints.
+ *
+ * A fingerprint is the SQL text with every literal replaced by '?',
+ * comments dropped, whitespace runs collapsed to one space, the ends
+ * trimmed and everything but double-quoted identifiers lowercased.  The
+ * lexer follows PostgreSQL's rules for strings ('', E'', B'', X'', N'',
+ * U&''), dollar quotes, nested block comments and numbers, and never
+ * reads past the length it is given: unterminated input runs to the end.
+ */
+#include "autoconfig.h"
+
+#include <string.h>
+
+#include "pgwire.h"
+
+/* ---- the fingerprinter ---------------------------------------------------- */
+
+enum fp_kind { FP_WORD, FP_LITERAL, FP_PUNCT, FP_OTHER };
+
+/* The text being written and what the statement scan knows so far. */
+struct fp_state {
+	char *dst;
+	size_t cap;      /* bytes of dst, the NUL included */
+	size_t len;
+	int full;        /* something was cut: write nothing more */
+	int space;       /* whitespace was seen since the last token */
+	int depth;       /* parenthesis depth in the current statement */
+	int first;       /* the next token starts a statement */
+	int after_order; /* the last token was ORDER at depth 0 */
+	int in_pending;  /* the last token was IN */
+	size_t in_mark;  /* output length after "IN (", 0 when not in a list */
+	uint32_t flags;  /* LMS_STMT_* */
+};
+
+/* Append p[0..n), after the pending space, lowercased when lower; cut at
+ * cap-1 bytes without splitting a UTF-8 sequence (and without a space
+ * when nothing of the token fits). */
+static void fp_put(struct fp_state *st, const char *p, size_t n, int lower)
+{
+	if (st->full)
+		return;
+	size_t room = st->cap - 1 - st->len;
+	size_t sp = st->space && st->len > 0;
+	st->space = 0;
+	size_t take = n + sp <= room ? n : pg_utf8_cut(p, n, room > sp ? room - sp : 0);
+	if (take < n)
+		st->full = 1;
+	if (take == 0)
+		return;
+	if (sp)
+		st->dst[st->len++] = ' ';
+	for (size_t k = 0; k < take; k++) {
+		char c = p[k];
+		st->dst[st->len++] = lower && c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
+	}
+}
+
+static int fp_is_space(char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+}
+
+static int fp_is_digit(char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+static int fp_is_word_start(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || (unsigned char)c >= 0x80;
+}
+
+static int fp_is_word_char(char c)
+{
+	return fp_is_word_start(c) || fp_is_digit(c) || c == '$';
+}
+
+/* Past a quoted run that opens at s[i] with q: a doubled q stays inside;
+ * with backslash, "\x" does too.  Unterminated: n. */
+static size_t fp_skip_quoted(const char *s, size_t n, size_t i, char q, int backslash)
+{
+	for (i++; i < n; i++) {
+		if (backslash && s[i] == '\\') {
+			i++;
+		} else if (s[i] == q) {
+			if (i + 1 < n && s[i + 1] == q)
+				i++;
+			else
+				return i + 1;
+		}
+	}
+	return n;
+}
+
+/* Past a block comment opening at s[i] ("/" "*"), nested as PostgreSQL
+ * nests them.  Unterminated: n. */
+static size_t fp_skip_comment(const char *s, size_t n, size_t i)
+{
+	int level = 0;
+	while (i + 1 < n) {
+		if (s[i] == '/' && s[i + 1] == '*') {
+			level++;
+			i += 2;
+		} else if (s[i] == '*' && s[i + 1] == '/') {
+			i += 2;
+			if (--level == 0)
+				return i;
+		} else {
+			i++;
+		}
+	}
+	return n;
+}
+
+/* Length of the dollar-quote tag ("$$" or "$tag$") at s[i], 0 if none. */
+static size_t fp_dollar_tag(const char *s, size_t n, size_t i)
+{
+	size_t k = i + 1;
+	if (k < n && fp_is_digit(s[k]))
+		return 0;
+	while (k < n && fp_is_word_char(s[k]) && s[k] != '$')
+		k++;
+	return k < n && s[k] == '$' ? k + 1 - i : 0;
+}
+
+/* Past a dollar-quoted string whose tag (tl bytes) opens at s[i]. */
+static size_t fp_skip_dollar(const char *s, size_t n, size_t i, size_t tl)
+{
+	const char *end = memmem(s + i + tl, n - i - tl, s + i, tl);
+	return end ? (size_t)(end - s) + tl : n;
+}
+
+/* Past a numeric literal at s[i]: digits, a fraction, an exponent, and
+ * the letters and underscores of 0x1F or 1_000 forms. */
+static size_t fp_skip_number(const char *s, size_t n, size_t i)
+{
+	while (i < n && (fp_is_digit(s[i]) || s[i] == '.' || s[i] == '_'))
+		i++;
+	if (i + 1 < n && (s[i] == 'e' || s[i] == 'E') &&
+	    (fp_is_digit(s[i + 1]) || ((s[i + 1] == '+' || s[i + 1] == '-') && i + 2 < n && fp_is_digit(s[i + 2]))))
+		i += 2;
+	while (i < n && (fp_is_word_char(s[i]) && s[i] != '$'))
+		i++;
+	return i;
+}
+
+static int fp_word_is(const char *p, size_t n, const char *w)
+{
+	return strlen(w) == n && strncasecmp(p, w, n) == 0;
+}
+
+/* Statement flags and IN-list state for a word token. */
+static void fp_note_word(struct fp_state *st, const char *p, size_t n)
+{
+	if (st->first && (fp_word_is(p, n, "set") || fp_word_is(p, n, "reset")))
+		st->flags |= LMS_STMT_SETTING;
+	if (st->after_order && st->depth == 0 && fp_word_is(p, n, "by"))
+		st->flags |= LMS_STMT_ORDERED;
+	st->after_order = st->depth == 0 && fp_word_is(p, n, "order");
+	st->in_pending = fp_word_is(p, n, "in");
+}
+
+/* Write one token and update the statement state.  Inside "IN (" only
+ * '?' and ',' keep the list collapsible; its ')' rewrites it to "(?)". */
+static void fp_token(struct fp_state *st, enum fp_kind kind, const char *p, size_t n)
+{
+	int in_pending = st->in_pending;
+	st->in_pending = 0;
+	if (kind != FP_LITERAL && !(kind == FP_PUNCT && (*p == ',' || *p == ')')))
+		st->in_mark = 0;
+	if (kind == FP_WORD)
+		fp_note_word(st, p, n);
+	else
+		st->after_order = 0;
+	st->first = 0;
+	if (kind == FP_PUNCT && *p == ')' && st->in_mark && !st->full) {
+		st->len = st->in_mark;
+		st->space = 0;
+		fp_put(st, "?)", 2, 0);
+		st->in_mark = 0;
+	} else {
+		fp_put(st, p, n, kind == FP_WORD);
+	}
+	if (kind != FP_PUNCT)
+		return;
+	if (*p == '(') {
+		st->depth++;
+		st->in_mark = in_pending && !st->full ? st->len : 0;
+	} else if (*p == ')' && st->depth > 0) {
+		st->depth--;
+	} else if (*p == ';') {
+		st->depth = 0;
+		st->first = 1;
+	}
+}
+
+/* The token of a word-like start at s[i]: a prefixed string (E'', B'',
+ * X'', N'', U&''), a U&"" identifier or a word.  Returns its end. */
+static size_t fp_word(struct fp_state *st, const char *s, size_t n, size_t i)
+{
+	char c = s[i];
+	char lc = c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
+	if (i + 1 < n && s[i + 1] == '\'' && (lc == 'e' || lc == 'b' || lc == 'x' || lc == 'n')) {
+		fp_token(st, FP_LITERAL, "?", 1);
+		return fp_skip_quoted(s, n, i + 1, '\'', lc == 'e');
+	}
+	if (lc == 'u' && i + 2 < n && s[i + 1] == '&' && (s[i + 2] == '\'' || s[i + 2] == '"')) {
+		size_t end = fp_skip_quoted(s, n, i + 2, s[i + 2], 0);
+		if (s[i + 2] == '\'')
+			fp_token(st, FP_LITERAL, "?", 1);
+		else
+			fp_token(st, FP_OTHER, s + i, end - i);
+		return end;
+	}
+	size_t end = i + 1;
+	while (end < n && fp_is_word_char(s[end]))
+		end++;
+	fp_token(st, FP_WORD, s + i, end - i);
+	return end;
+}
+
+/* One token (or whitespace/comment) at s[i]; returns where the next
+ * starts (always > i). */
+static size_t fp_step(struct fp_state *st, const char *s, size_t n, size_t i)
+{
+	char c = s[i];
+	if (fp_is_space(c)) {
+		st->space = 1;
+		return i + 1;
+	}
+	if (c == '-' && i + 1 < n && s[i + 1] == '-') {
+		const char *nl = memchr(s + i, '\n', n - i);
+		st->space = 1;
+		return nl ? (size_t)(nl - s) + 1 : n;
+	}
+	if (c == '/' && i + 1 < n && s[i + 1] == '*') {
+		st->space = 1;
+		return fp_skip_comment(s, n, i);
+	}
+	if (c == '\'') {
+		fp_token(st, FP_LITERAL, "?", 1);
+		return fp_skip_quoted(s, n, i, '\'', 0);
+	}
+	if (c == '"') {
+		size_t end = fp_skip_quoted(s, n, i, '"', 0);
+		fp_token(st, FP_OTHER, s + i, end - i);
+		return end;
+	}
+	if (fp_is_word_start(c))
+		return fp_word(st, s, n, i);
+	if (fp_is_digit(c) || (c == '.' && i + 1 < n && fp_is_digit(s[i + 1]))) {
+		fp_token(st, FP_LITERAL, "?", 1);
+		return fp_skip_number(s, n, i);
+	}
+	if (c == '$') {
+		size_t end = i + 1, tl = fp_dollar_tag(s, n, i);
+		if (tl) {
+			fp_token(st, FP_LITERAL, "?", 1);
+			return fp_skip_dollar(s, n, i, tl);
+		}
+		while (end < n && fp_is_digit(s[end]))
+			end++;
+		fp_token(st, end > i + 1 ? FP_OTHER : FP_PUNCT, s + i, end - i);
+		return end;
+	}
+	fp_token(st, FP_PUNCT, s + i, 1);
+	return i + 1;
+}
+
+uint32_t pg_fingerprint(const char *sql, size_t len, char *dst, size_t cap)
+{
+	struct fp_state st;
+	memset(&st, 0, sizeof(st));
+	st.dst = dst;
+	st.cap = cap;
+	st.first = 1;
+	len = strnlen(sql, len); /* the text ends at a NUL */
+	for (size_t i = 0; i < len;)
+		i = fp_step(&st, sql, len, i);
+	dst[st.len] = 0;
+	return st.flags;
+}
+
+/* ---- prepared statements ------------------------------------------------- */
+
+/* One remembered statement, allocated in one piece (host->alloc). */
+struct pg_stmt {
+	uint64_t seq;   /* when it was prepared: the oldest is evicted */
+	uint32_t flags;
+	char *fp;       /* points into name's storage, after the name */
+	char name[];
+};
+
+struct pg_stmts {
+	char cur[PG_FP_MAX];      /* the fingerprint of the last Q or P */
+	char unnamed[PG_FP_MAX];  /* the unnamed statement's */
+	uint32_t unnamed_flags;
+	int has_unnamed;
+	uint64_t seq;
+	struct pg_stmt *named[PG_STMT_MAX];
+};
+
+struct pg_stmts *pg_stmts_new(void)
+{
+	struct pg_stmts *s = pg_host->alloc(sizeof(*s));
+	if (s)
+		memset(s, 0, sizeof(*s));
+	return s;
+}
+
+void pg_stmts_free(struct pg_stmts *s)
+{
+	if (!s)
+		return;
+	for (size_t k = 0; k < PG_STMT_MAX; k++)
+		pg_host->free(s->named[k]);
+	pg_host->free(s);
+}
+
+/* The slot holding name, or -1. */
+static int stmts_find(const struct pg_stmts *s, const char *name)
+{
+	for (int k = 0; k < PG_STMT_MAX; k++)
+		if (s->named[k] && strcmp(s->named[k]->name, name) == 0)
+			return k;
+	return -1;
+}
+
+/* A slot for a new statement: a free one, else the oldest's (freed). */
+static int stmts_slot(struct pg_stmts *s)
+{
+	int old = 0;
+	for (int k = 0; k < PG_STMT_MAX; k++) {
+		if (!s->named[k])
+			return k;
+		if (s->named[k]->seq < s->named[old]->seq)
+			old = k;
+	}
+	pg_host->free(s->named[old]);
+	s->named[old] = NULL;
+	return old;
+}
+
+/* Remember fp under name (replacing it); names too long are not kept. */
+static void stmts_put(struct pg_stmts *s, const char *name, const char *fp, uint32_t flags)
+{
+	size_t nl = strlen(name), fl = strlen(fp);
+	if (nl > PG_STMT_NAME_MAX)
+		return;
+	int k = stmts_find(s, name);
+	if (k >= 0) {
+		pg_host->free(s->named[k]);
+		s->named[k] = NULL;
+	} else {
+		k = stmts_slot(s);
+	}
+	struct pg_stmt *e = pg_host->alloc(sizeof(*e) + nl + 1 + fl + 1);
+	if (!e)
+		return;
+	e->seq = ++s->seq;
+	e->flags = flags;
+	memcpy(e->name, name, nl + 1);
+	e->fp = e->name + nl + 1;
+	memcpy(e->fp, fp, fl + 1);
+	s->named[k] = e;
+}
+
+/* The C string at msg[*i], NUL inside len; advances *i past it. */
+static const char *stmts_str(const uint8_t *msg, size_t len, size_t *i)
+{
+	if (*i >= len)
+		return NULL;
+	const char *p = (const char *)msg + *i;
+	size_t n = strnlen(p, len - *i);
+	if (*i + n >= len)
+		return NULL;
+	*i += n + 1;
+	return p;
+}
+
+/* Parse: fingerprint its query and remember it under the statement's
+ * name (the unnamed one replaced by each unnamed Parse). */
+static void stmts_parse(struct pg_stmts *s, const uint8_t *msg, size_t len, struct lms_result *res)
+{
+	size_t i = 5;
+	const char *name = stmts_str(msg, len, &i);
+	if (!name)
+		return;
+	const char *q = (const char *)msg + i;
+	res->stmt_flags = pg_fingerprint(q, strnlen(q, len - i), s->cur, sizeof(s->cur));
+	res->fingerprint = s->cur;
+	if (*name) {
+		stmts_put(s, name, s->cur, res->stmt_flags);
+		return;
+	}
+	memcpy(s->unnamed, s->cur, sizeof(s->unnamed));
+	s->unnamed_flags = res->stmt_flags;
+	s->has_unnamed = 1;
+}
+
+/* Bind: the fingerprint of the statement it binds, if known. */
+static void stmts_bind(struct pg_stmts *s, const uint8_t *msg, size_t len, struct lms_result *res)
+{
+	size_t i = 5;
+	const char *portal = stmts_str(msg, len, &i);
+	const char *name = portal ? stmts_str(msg, len, &i) : NULL;
+	if (!name)
+		return;
+	if (!*name) {
+		if (s->has_unnamed) {
+			res->fingerprint = s->unnamed;
+			res->stmt_flags = s->unnamed_flags;
+		}
+		return;
+	}
+	int k = stmts_find(s, name);
+	if (k >= 0) {
+		res->fingerprint = s->named[k]->fp;
+		res->stmt_flags = s->named[k]->flags;
+	}
+}
+
+/* Close of a statement ('S'): forget it. */
+static void stmts_close(struct pg_stmts *s, const uint8_t *msg, size_t len)
+{
+	size_t i = 6;
+	const char *name = len > 5 && msg[5] == 'S' ? stmts_str(msg, len, &i) : NULL;
+	if (!name)
+		return;
+	if (!*name) {
+		s->has_unnamed = 0;
+		return;
+	}
+	int k = stmts_find(s, name);
+	if (k >= 0) {
+		pg_host->free(s->named[k]);
+		s->named[k] = NULL;
+	}
+}
+
+void pg_stmts_decode(struct pg_stmts *s, const uint8_t *msg, size_t len, struct lms_result *res)
+{
+	if (len < 5)
+		return;
+	switch (msg[0]) {
+	case 'Q':
+		res->stmt_flags = pg_fingerprint((const char *)msg + 5, strnlen((const char *)msg + 5, len - 5),
+						 s->cur, sizeof(s->cur));
+		res->fingerprint = s->cur;
+		break;
+	case 'P':
+		stmts_parse(s, msg, len, res);
+		break;
+	case 'B':
+		stmts_bind(s, msg, len, res);
+		break;
+	case 'C':
+		stmts_close(s, msg, len);
+		break;
+	default:
+		break;
+	}
+}
