@@ -190,9 +190,11 @@ def main():
         for t in legs:
             for note in summary[t]["notes"]:
                 print("   %s: %s" % (t, note))
+            # the table shows what is not zero; the JSON has every series
+            counted = {k: v for k, v in summary[t]["counted_over_rounds"].items() if v}
             if summary[t]["counted_over_rounds"]:
                 print("   %s counted: %s" % (t, ", ".join(
-                    "%s=%s" % kv for kv in sorted(summary[t]["counted_over_rounds"].items()))))
+                    "%s=%s" % kv for kv in sorted(counted.items())) or "nothing but zeros"))
         print("   ratios (of median tps; per round in the JSON):")
         for name, rr in ratios.items():
             line = "     %-28s %-32s %s" % (name, rr["ratio"], fmt(rr["of_medians"], ".3f"))
