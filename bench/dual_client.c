@@ -136,29 +136,29 @@ static const char *sqlstate(const PGresult *r)
 	return s ? s : "";
 }
 
-/* 1 if the two outcomes differ in what the proxy compares: status, command
- * tag, rows and values (in order), or the SQLSTATE class of an error */
-static int differ(const struct outcome *a, const struct outcome *b)
+/* NULL if the two outcomes agree in what the proxy compares: status,
+ * command tag, rows and values (in order), or the SQLSTATE class of an error;
+ * else what differs */
+static const char *differ(const struct outcome *a, const struct outcome *b)
 {
 	int i, j, n, f;
 	if (ok_status(a->st) != ok_status(b->st))
-		return 1;
+		return "error";
 	if (!ok_status(a->st))
-		return strncmp(sqlstate(a->res), sqlstate(b->res), 2) != 0;
+		return strncmp(sqlstate(a->res), sqlstate(b->res), 2) != 0 ? "sqlstate" : NULL;
 	if (a->st != b->st || strcmp(PQcmdStatus(a->res), PQcmdStatus(b->res)) != 0)
-		return 1;
+		return "tag";
 	n = PQntuples(a->res);
 	f = PQnfields(a->res);
 	if (n != PQntuples(b->res) || f != PQnfields(b->res))
-		return 1;
+		return "rows";
 	for (i = 0; i < n; i++)
 		for (j = 0; j < f; j++) {
-			if (PQgetisnull(a->res, i, j) != PQgetisnull(b->res, i, j))
-				return 1;
-			if (strcmp(PQgetvalue(a->res, i, j), PQgetvalue(b->res, i, j)) != 0)
-				return 1;
+			if (PQgetisnull(a->res, i, j) != PQgetisnull(b->res, i, j) ||
+			    strcmp(PQgetvalue(a->res, i, j), PQgetvalue(b->res, i, j)) != 0)
+				return "values";
 		}
-	return 0;
+	return NULL;
 }
 
 static int conn_lost(struct client *c, PGconn *conn, const char *side)
@@ -185,6 +185,7 @@ static int conn_lost(struct client *c, PGconn *conn, const char *side)
 static int stmt(struct client *c, const char *sql)
 {
 	struct outcome s = { NULL, PGRES_FATAL_ERROR }, t = { NULL, PGRES_COMMAND_OK };
+	const char *diff;
 	int rc = 0;
 
 	if (!PQsendQuery(c->src, sql)) {
@@ -214,10 +215,10 @@ static int stmt(struct client *c, const char *sql)
 		collect(c->src, &s);
 	if (c->tgt) {
 		collect(c->tgt, &t);
-		if (differ(&s, &t)) {
+		if ((diff = differ(&s, &t)) != NULL) {
 			c->mismatches++;
 			if (atomic_fetch_add(&g_mismatch_printed, 1) < g_verbose_mismatch)
-				fprintf(stderr, "dual_client: mismatch on '%s': source %s %s, target %s %s\n", sql,
+				fprintf(stderr, "dual_client: mismatch (%s) on '%s': source %s %s, target %s %s\n", diff, sql,
 					PQresStatus(s.st), ok_status(s.st) ? PQcmdStatus(s.res) : sqlstate(s.res),
 					PQresStatus(t.st), ok_status(t.st) ? PQcmdStatus(t.res) : sqlstate(t.res));
 		}
