@@ -4,7 +4,11 @@
 # Throughput/latency with pgbench (select-only, with and without a new
 # connection per transaction), alternating between targets round by round,
 # plus the resident memory of each proxy holding 10,000 idle TCP connections
-# and 500 authenticated idle sessions. See --help.
+# and 500 authenticated idle sessions.
+#
+# bench/run.sh --shadow: molt-lms in each shadow mode (none, async, sync,
+# strict-sync) against an application that writes to both databases itself
+# (bench/dual_client.c). See --help.
 set -euo pipefail
 
 SCRIPT_DIR=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)
@@ -28,6 +32,12 @@ LMS_PLUGIN_DIR=${LMS_PLUGIN_DIR:-$REPO_DIR/plugins/.libs}
 EXTERNAL_PG_PORT=""
 RESULTS_DIR=$SCRIPT_DIR/results
 KEEP_TMP=0
+SHADOW=0
+MODES="none,async,sync,strict-sync"
+EXTERNAL_TGT_PORT=""
+TGT_LOCK_TIMEOUT=100
+WATCHDOG_GRACE=60   # --shadow: seconds past --duration before a run is stopped
+declare -a LMS_EXTRA_ARGS=()
 
 HOST=127.0.0.1
 ADMIN_USER=lms_admin
@@ -100,6 +110,55 @@ Options:
   --keep-tmp           keep the temp dir (configs, logs) for inspection
   -h, --help           this help
 
+Shadowing benchmark (--shadow; the steps above are replaced by these):
+  1. Source and target clusters (tests/pg-cluster.sh starts both; the target is
+     a second PostgreSQL standing in for CockroachDB); pgbench -i -s SCALE in
+     database '$BENCH_DB' on both.
+  2. For each round and workload, in an order rotated every round:
+       direct        pgbench straight to the source
+       lms-MODE      pgbench through molt-lms --shadow-mode MODE for each of
+                     --modes, INIT_TARGET = the target cluster; molt-lms is
+                     restarted for each run; a mode it refuses (or that does not
+                     come up) is reported as 'unavailable' with the reason from
+                     its log, and the other legs go on
+       baseline      bench/dual_client: CLIENTS threads, each with one connection
+                     to the source and one to the target, sending every statement
+                     to both at once and waiting for both (what sync does),
+                     comparing the results; same transactions as pgbench,
+                     simple protocol
+       baseline-seq  the same, but each statement goes to the target only once
+                     the source answered it (the order molt-lms's sync uses, so
+                     that the databases cannot deadlock on each other's locks)
+       client-cal    bench/dual_client against the source only: compares the
+                     baseline client with pgbench (client-side cost)
+     Workloads: shadow_select = pgbench -S; shadow_tpcb = pgbench's default
+     TPC-B-like script (-c CLIENTS -j THREADS -T DURATION -n). Before every
+     shadow_tpcb run the balances are reset and pgbench_history emptied on both
+     databases, so every run starts from identical data.
+  3. Prints tps and p50/p99 per leg (median over rounds), the ratios
+     sync/baseline, strict-sync/baseline, async/none, none/direct (and the
+     same against baseline-seq), the issue's targets (sync >= 0.9 x baseline,
+     async >= 0.95 x none; sync against baseline-seq too) as met/missed, the
+     shadow metrics molt-lms exported (lms_shadow_*), and writes
+     bench/results/<timestamp>-shadow.json.
+  Writes to the same rows sent to both databases at once can deadlock across
+  them (each server grants the locks in its own order and neither sees the
+  other): pgbench's TPC-B-like script does this all the time on its few
+  pgbench_branches rows. The baseline breaks such a deadlock with a
+  lock_timeout on its target sessions (--target-lock-timeout), and its
+  shadow_tpcb figure then mostly measures that timeout (its target_errors and
+  mismatches show how often); baseline-seq cannot deadlock.
+
+Shadow options:
+  --shadow                 run the shadowing benchmark instead
+  --modes LIST             shadow modes to run through molt-lms (default $MODES)
+  --target-pg-port PORT    with --pg-port: the target cluster already running on
+                           127.0.0.1:PORT (same roles; never stopped)
+  --target-lock-timeout MS lock_timeout of the baseline's target sessions,
+                           0 = none (default $TGT_LOCK_TIMEOUT)
+  --lms-arg ARG            extra argument for molt-lms (repeatable), e.g. its
+                           shadow timeout
+
 Environment: LMS_TEST_SOURCE_PORT / LMS_TEST_DIR are honoured as by
 tests/pg-cluster.sh. Run as root (PgBouncer then runs as 'postgres') or as a
 user whose hard open-files limit is high enough for $IDLE_CONNS connections.
@@ -129,6 +188,11 @@ while [[ $# -gt 0 ]]; do
         --pg-port) need_arg "$@"; EXTERNAL_PG_PORT=$2; shift 2 ;;
         --results-dir) need_arg "$@"; RESULTS_DIR=$2; shift 2 ;;
         --keep-tmp) KEEP_TMP=1; shift ;;
+        --shadow) SHADOW=1; shift ;;
+        --modes) need_arg "$@"; MODES=$2; shift 2 ;;
+        --target-pg-port) need_arg "$@"; EXTERNAL_TGT_PORT=$2; shift 2 ;;
+        --target-lock-timeout) need_arg "$@"; TGT_LOCK_TIMEOUT=$2; shift 2 ;;
+        --lms-arg) [[ $# -ge 2 ]] || die "--lms-arg needs a value"; LMS_EXTRA_ARGS+=("$2"); shift 2 ;;
         -h|--help) usage; exit 0 ;;
         *) usage >&2; die "unknown argument: $1" ;;
     esac
@@ -140,6 +204,36 @@ for v in ROUNDS DURATION CLIENTS THREADS SCALE IDLE_CONNS IDLE_SESSIONS; do
     fi
 done
 [[ -z $EXTERNAL_PG_PORT ]] || is_uint "$EXTERNAL_PG_PORT" || die "--pg-port must be a port number"
+[[ -z $EXTERNAL_TGT_PORT ]] || is_uint "$EXTERNAL_TGT_PORT" || die "--target-pg-port must be a port number"
+is_uint "$TGT_LOCK_TIMEOUT" || die "--target-lock-timeout must be a number of milliseconds"
+
+declare -a MODE_LIST=()
+if [[ $SHADOW -eq 1 ]]; then
+    if [[ -n $EXTERNAL_PG_PORT && -z $EXTERNAL_TGT_PORT ]] || [[ -z $EXTERNAL_PG_PORT && -n $EXTERNAL_TGT_PORT ]]; then
+        die "--shadow with a running cluster needs both --pg-port and --target-pg-port"
+    fi
+    IFS=, read -r -a _m <<<"$MODES"
+    for m in "${_m[@]}"; do
+        case $m in
+            none|async|sync|strict-sync) MODE_LIST+=("$m") ;;
+            "") ;;
+            *) die "unknown shadow mode '$m' (none,async,sync,strict-sync)" ;;
+        esac
+    done
+    # only PostgreSQL itself and molt-lms take part; no memory tests
+    TARGETS=direct
+    RUN_IDLE=0
+    RUN_BENCH=1
+    if [[ $USE_LMS -eq 0 ]]; then
+        MODE_LIST=()
+    elif [[ ! -x $LMS_BIN ]]; then
+        log "NOTE: molt-lms binary not found at $LMS_BIN (build it with 'make'); every lms-MODE leg is reported unavailable"
+    fi
+    command -v cc >/dev/null || die "cc not found (needed to build bench/dual_client.c)"
+    command -v pkg-config >/dev/null && pkg-config --exists libpq || die "pkg-config libpq not found (libpq-dev)"
+elif [[ -n $EXTERNAL_TGT_PORT ]]; then
+    die "--target-pg-port is only used with --shadow"
+fi
 
 declare -a TARGET_LIST=()
 IFS=, read -r -a _t <<<"$TARGETS"
@@ -265,12 +359,21 @@ if [[ -n $EXTERNAL_PG_PORT ]]; then
     SRC_PORT=$EXTERNAL_PG_PORT
     pg_isready -q -h "$HOST" -p "$SRC_PORT" || die "no PostgreSQL answering on $HOST:$SRC_PORT"
     log "using the running cluster on $HOST:$SRC_PORT"
+    if [[ $SHADOW -eq 1 ]]; then
+        TGT_PORT=$EXTERNAL_TGT_PORT
+        pg_isready -q -h "$HOST" -p "$TGT_PORT" || die "no PostgreSQL answering on $HOST:$TGT_PORT (target)"
+        log "using the running target cluster on $HOST:$TGT_PORT"
+    fi
 else
     CLUSTER_SH=$REPO_DIR/tests/pg-cluster.sh
     [[ -x $CLUSTER_SH ]] || die "$CLUSTER_SH not found (or use --pg-port PORT with a running cluster)"
     SRC_PORT=${LMS_TEST_SOURCE_PORT:-15432}
+    TGT_PORT=${LMS_TEST_TARGET_PORT:-15433}
     was_running=0
     pg_isready -q -h "$HOST" -p "$SRC_PORT" && was_running=1
+    # pg-cluster.sh stop stops both clusters: with --shadow, stop them at the
+    # end only if neither was running before
+    [[ $SHADOW -eq 1 ]] && pg_isready -q -h "$HOST" -p "$TGT_PORT" && was_running=1
     log "tests/pg-cluster.sh start"
     "$CLUSTER_SH" start >&2 || die "tests/pg-cluster.sh start failed"
     [[ $was_running -eq 1 ]] || CLUSTER_STARTED=1
@@ -280,27 +383,45 @@ else
         name=${line%%=*} val=${line#*=}
         val=${val#[\"\']} val=${val%[\"\']}
         [[ $name == LMS_TEST_SOURCE_PORT ]] && SRC_PORT=$val
+        [[ $name == LMS_TEST_TARGET_PORT ]] && TGT_PORT=$val
     done < <("$CLUSTER_SH" env 2>/dev/null || true)
     pg_isready -q -h "$HOST" -p "$SRC_PORT" || die "source cluster not ready on $HOST:$SRC_PORT"
+    if [[ $SHADOW -eq 1 ]]; then
+        pg_isready -q -h "$HOST" -p "$TGT_PORT" || die "target cluster not ready on $HOST:$TGT_PORT"
+    fi
 fi
 
-admin_psql() {  # admin_psql DB SQL
-    PGPASSWORD=$ADMIN_PW psql -X -q -At -v ON_ERROR_STOP=1 -h "$HOST" -p "$SRC_PORT" -U "$ADMIN_USER" -d "$1" -c "$2"
+admin_psql_at() {  # admin_psql_at PORT DB SQL
+    PGPASSWORD=$ADMIN_PW psql -X -q -At -v ON_ERROR_STOP=1 -h "$HOST" -p "$1" -U "$ADMIN_USER" -d "$2" -c "$3"
+}
+admin_psql() {  # admin_psql DB SQL (on the source)
+    admin_psql_at "$SRC_PORT" "$1" "$2"
+}
+
+# init_pgbench PORT NAME: pgbench tables at SCALE in $BENCH_DB on that cluster
+init_pgbench() {
+    local port=$1 name=$2 cur_scale
+    if [[ $(admin_psql_at "$port" postgres "select count(*) from pg_database where datname = '$BENCH_DB'") == 0 ]]; then
+        log "creating database $BENCH_DB${name:+ on the $name}"
+        admin_psql_at "$port" postgres "create database $BENCH_DB"
+    fi
+    cur_scale=$(admin_psql_at "$port" "$BENCH_DB" "select count(*) from pgbench_branches" 2>/dev/null || echo 0)
+    if [[ $cur_scale == "$SCALE" ]]; then
+        log "pgbench tables already at scale $SCALE${name:+ on the $name}"
+    else
+        log "pgbench -i -s $SCALE $BENCH_DB${name:+ on the $name}"
+        PGPASSWORD=$ADMIN_PW pgbench -i -q -s "$SCALE" -h "$HOST" -p "$port" -U "$ADMIN_USER" "$BENCH_DB" \
+            >"$TMP/pgbench-init.log" 2>&1 || { cat "$TMP/pgbench-init.log" >&2; die "pgbench -i failed"; }
+    fi
 }
 
 PG_VERSION=$(admin_psql postgres "show server_version")
 if [[ $RUN_BENCH -eq 1 ]]; then
-    if [[ $(admin_psql postgres "select count(*) from pg_database where datname = '$BENCH_DB'") == 0 ]]; then
-        log "creating database $BENCH_DB"
-        admin_psql postgres "create database $BENCH_DB"
-    fi
-    cur_scale=$(admin_psql "$BENCH_DB" "select count(*) from pgbench_branches" 2>/dev/null || echo 0)
-    if [[ $cur_scale == "$SCALE" ]]; then
-        log "pgbench tables already at scale $SCALE"
+    if [[ $SHADOW -eq 1 ]]; then
+        init_pgbench "$SRC_PORT" source
+        init_pgbench "$TGT_PORT" target
     else
-        log "pgbench -i -s $SCALE $BENCH_DB"
-        PGPASSWORD=$ADMIN_PW pgbench -i -q -s "$SCALE" -h "$HOST" -p "$SRC_PORT" -U "$ADMIN_USER" "$BENCH_DB" \
-            >"$TMP/pgbench-init.log" 2>&1 || { cat "$TMP/pgbench-init.log" >&2; die "pgbench -i failed"; }
+        init_pgbench "$SRC_PORT" ""
     fi
 fi
 
@@ -405,30 +526,48 @@ EOF
     log "HAProxy $(haproxy -v | head -n 1 | awk '{print $3}') on $HOST:$HAP_PORT (pid $HAP_PID, nofile $(proc_nofile "$HAP_PID"))"
 }
 
-start_lms() {  # returns 1 (and drops the target) if molt-lms does not come up
-    local url="postgresql://$ADMIN_USER:$ADMIN_PW@$HOST:$SRC_PORT/$BENCH_DB?sslmode=disable" i
+pg_url() {  # pg_url PORT
+    echo "postgresql://$ADMIN_USER:$ADMIN_PW@$HOST:$1/$BENCH_DB?sslmode=disable"
+}
+
+# launch_lms MODE TARGET_PORT: start molt-lms in that shadow mode with
+# INIT_TARGET on that port; 0 once /readyz answers, else 1 with the process
+# stopped (its log is $TMP/molt-lms.log)
+launch_lms() {
+    local mode=$1 tport=$2 i
     if port_in_use "$LMS_PORT" || port_in_use "$LMS_METRICS_PORT"; then
         die "port $LMS_PORT or $LMS_METRICS_PORT already in use"
     fi
-    ( raise_nofile; exec "$LMS_BIN" --listen "$HOST:$LMS_PORT" --metrics-listen "$HOST:$LMS_METRICS_PORT" \
+    mkdir -p "$TMP/lms"
+    # in its own directory: whatever it writes by default (e.g. a mismatch log) stays in the temp dir
+    ( cd "$TMP/lms" && raise_nofile && exec "$LMS_BIN" --listen "$HOST:$LMS_PORT" \
+        --metrics-listen "$HOST:$LMS_METRICS_PORT" \
         --plugin-dir "$LMS_PLUGIN_DIR" --allow-tls-mode-disable \
-        --init-source "$url" --init-target "$url" \
-        --source-dialect postgres --shadow-mode none --log-level warn ) >"$TMP/molt-lms.log" 2>&1 &
+        --init-source "$(pg_url "$SRC_PORT")" --init-target "$(pg_url "$tport")" \
+        --source-dialect postgres --shadow-mode "$mode" --log-level warn "${LMS_EXTRA_ARGS[@]}" ) \
+        >"$TMP/molt-lms.log" 2>&1 &
     LMS_PID=$!
     for ((i = 0; i < 300; i++)); do
         if ! kill -0 "$LMS_PID" 2>/dev/null; then
             break
         fi
         if curl -fsS -o /dev/null --max-time 1 "http://$HOST:$LMS_METRICS_PORT/readyz" 2>/dev/null; then
-            log "molt-lms on $HOST:$LMS_PORT (pid $LMS_PID, nofile $(proc_nofile "$LMS_PID"))"
             return 0
         fi
         sleep 0.1
     done
-    log "NOTE: molt-lms did not become ready (http://$HOST:$LMS_METRICS_PORT/readyz); skipping it. Log tail:"
-    tail -n 20 "$TMP/molt-lms.log" >&2 || true
     stop_pid "$LMS_PID"
     LMS_PID=""
+    return 1
+}
+
+start_lms() {  # returns 1 (and drops the target) if molt-lms does not come up
+    if launch_lms none "$SRC_PORT"; then
+        log "molt-lms on $HOST:$LMS_PORT (pid $LMS_PID, nofile $(proc_nofile "$LMS_PID"))"
+        return 0
+    fi
+    log "NOTE: molt-lms did not become ready (http://$HOST:$LMS_METRICS_PORT/readyz); skipping it. Log tail:"
+    tail -n 20 "$TMP/molt-lms.log" >&2 || true
     drop_target lms
     return 1
 }
@@ -460,7 +599,7 @@ target_port() {
         direct) echo "$SRC_PORT" ;;
         pgbouncer) echo "$PGB_PORT" ;;
         haproxy) echo "$HAP_PORT" ;;
-        lms) echo "$LMS_PORT" ;;
+        lms|lms-*) echo "$LMS_PORT" ;;
     esac
 }
 
@@ -495,13 +634,22 @@ run_pgbench() {  # run_pgbench WORKLOAD TARGET ROUND
     port=$(target_port "$t")
     prefix=$TMP/logs/$w.$t.$r
     mkdir -p "$TMP/logs"
-    args=(-h "$HOST" -p "$port" -U "$ADMIN_USER" -S -c "$CLIENTS" -j "$THREADS" -T "$DURATION" -n
+    args=(-h "$HOST" -p "$port" -U "$ADMIN_USER" -c "$CLIENTS" -j "$THREADS" -T "$DURATION" -n
           -l "--log-prefix=$prefix")
+    # shadow_tpcb: pgbench's default TPC-B-like script; all others select-only
+    [[ $w == shadow_tpcb ]] || args+=(-S)
     [[ $w == select_connect ]] && args+=(-C)
     ppid=$(proxy_pid "$t")
     [[ -n $ppid ]] && cpu0=$(tree_cpu_ticks "$ppid")
-    # in the background so that a signal is handled at once (cleanup stops it)
-    PGPASSWORD=$ADMIN_PW pgbench "${args[@]}" "$BENCH_DB" >"$prefix.out" 2>&1 &
+    # in the background so that a signal is handled at once (cleanup stops it);
+    # with --shadow under a watchdog: a shadow side that never answers must not
+    # hang the whole run
+    if [[ $SHADOW -eq 1 ]]; then
+        PGPASSWORD=$ADMIN_PW timeout -k 5 "$((DURATION + WATCHDOG_GRACE))" \
+            pgbench "${args[@]}" "$BENCH_DB" >"$prefix.out" 2>&1 &
+    else
+        PGPASSWORD=$ADMIN_PW pgbench "${args[@]}" "$BENCH_DB" >"$prefix.out" 2>&1 &
+    fi
     PGBENCH_PID=$!
     wait "$PGBENCH_PID" || rc=$?
     PGBENCH_PID=""
@@ -513,7 +661,11 @@ run_pgbench() {  # run_pgbench WORKLOAD TARGET ROUND
     tps=$(sed -n 's/^tps = \([0-9.]*\).*/\1/p' <<<"$out" | head -n 1)
     txns=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' <<<"$out" | head -n 1)
     failed=$(sed -n 's/^number of failed transactions: \([0-9]*\).*/\1/p' <<<"$out" | head -n 1)
-    if [[ $rc -ne 0 || -z $tps ]]; then
+    if [[ $SHADOW -eq 1 && ($rc -eq 124 || $rc -eq 137) ]]; then
+        status="timeout"
+        log "pgbench $w against $t did not finish within $((DURATION + WATCHDOG_GRACE)) s; stopped:"
+        grep -v '^progress' <<<"$out" | tail -n 5 >&2 || true
+    elif [[ $rc -ne 0 || -z $tps ]]; then
         status="error(rc=$rc)"
         log "pgbench $w against $t failed (rc=$rc):"
         grep -v '^progress' <<<"$out" | tail -n 5 >&2 || true
@@ -550,7 +702,7 @@ proxy_pid() {
     case $1 in
         pgbouncer) echo "$PGB_PID" ;;
         haproxy) echo "$HAP_PID" ;;
-        lms) echo "$LMS_PID" ;;
+        lms|lms-*) echo "$LMS_PID" ;;
     esac
 }
 
@@ -659,6 +811,155 @@ print(d.get("opened", "NA"), d.get("failed", "NA"), d.get("closed_by_peer", "NA"
         "$note" >>"$IDLE_TSV"
     log "idle $kind $proxy: opened=$opened failed=$failedc closed_by_peer=$closed not_accepted=${aq:-NA} rss ${rss0} -> ${rss1} kB (after close ${rss2} kB), fds $fd0 -> $fd1${note:+ ($note)}"
 }
+
+# ---- shadowing benchmark (--shadow) ------------------------------------------------
+# extra per-run facts (failure reason, shadow metrics, baseline mismatches),
+# joined with $RAW_TSV by workload/target/round in the report
+SHADOW_TSV=$TMP/shadow-extra.tsv
+printf 'workload\ttarget\tround\tnote\textra\n' >"$SHADOW_TSV"
+SHADOW_WORKLOADS=(shadow_select shadow_tpcb)
+
+build_dual_client() {
+    DUAL_BIN=$TMP/dual_client
+    # shellcheck disable=SC2046 # pkg-config prints several words on purpose
+    if ! cc -O2 -std=c11 -Wall -o "$DUAL_BIN" "$SCRIPT_DIR/dual_client.c" \
+            $(pkg-config --cflags --libs libpq) -lpthread >"$TMP/dual_client.build.log" 2>&1; then
+        cat "$TMP/dual_client.build.log" >&2
+        die "building bench/dual_client.c failed"
+    fi
+}
+
+# the same data on both databases before every TPC-B-like run (what pgbench
+# does before a run without -n, plus the balances, which the last run changed
+# and an async or failed shadow may have left different on the target)
+reset_pgbench_data() {
+    local port
+    for port in "$SRC_PORT" "$TGT_PORT"; do
+        PGPASSWORD=$ADMIN_PW psql -X -q -At -v ON_ERROR_STOP=1 -h "$HOST" -p "$port" -U "$ADMIN_USER" -d "$BENCH_DB" \
+            -c "update pgbench_accounts set abalance = 0 where abalance <> 0" \
+            -c "update pgbench_tellers set tbalance = 0 where tbalance <> 0" \
+            -c "update pgbench_branches set bbalance = 0 where bbalance <> 0" \
+            -c "truncate pgbench_history" \
+            -c "vacuum pgbench_branches" -c "vacuum pgbench_tellers" >/dev/null ||
+            die "resetting the pgbench tables on port $port failed"
+    done
+}
+
+note_row() {  # note_row WORKLOAD TARGET ROUND NOTE EXTRA
+    local note=${4//[$'\t\n']/ }
+    printf '%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$note" "$5" >>"$SHADOW_TSV"
+}
+
+# a run that could not take place: a row with no figures, and why
+unavailable_row() {  # unavailable_row WORKLOAD TARGET ROUND REASON
+    printf '%s\t%s\t%s\tunavailable\tNA\tNA\tNA\tNA\tNA\tNA\tNA\tNA\n' "$1" "$2" "$3" >>"$RAW_TSV"
+    note_row "$1" "$2" "$3" "$4" ""
+    printf '[round %d/%d] %-15s %-15s UNAVAILABLE: %s\n' "$3" "$ROUNDS" "$1" "$2" "$4"
+}
+
+lms_leg() {  # lms_leg WORKLOAD MODE ROUND
+    local w=$1 mode=$2 r=$3 t=lms-$2 reason metrics
+    if [[ ! -x $LMS_BIN ]]; then
+        unavailable_row "$w" "$t" "$r" "molt-lms binary not found at $LMS_BIN"
+        return 0
+    fi
+    if ! launch_lms "$mode" "$TGT_PORT"; then
+        # the last thing it said is why (e.g. a shadow mode this build refuses)
+        reason=$(grep -v '^[[:space:]]*$' "$TMP/molt-lms.log" | tail -n 1 | cut -c 1-300)
+        unavailable_row "$w" "$t" "$r" "molt-lms --shadow-mode $mode did not start: ${reason:-no output}"
+        cp "$TMP/molt-lms.log" "$TMP/molt-lms.$w.$mode.$r.log" 2>/dev/null || true
+        return 0
+    fi
+    run_pgbench "$w" "$t" "$r"
+    # what the proxy counted about shadowing during this run (it was started
+    # for it); per-fingerprint series are left to GET /api/v1/mismatches
+    metrics=$(curl -fsS --max-time 5 "http://$HOST:$LMS_METRICS_PORT/metrics" 2>/dev/null |
+        awk '(/^lms_shadow/ && !/^lms_shadow_fingerprint/) || (/^lms_(requests|errors)_total/ && $NF != "0") { printf "%s%s=%s", sep, $1, $NF; sep = ";" }' ||
+        true)
+    stop_pid "$LMS_PID"
+    LMS_PID=""
+    cp "$TMP/molt-lms.log" "$TMP/molt-lms.$w.$mode.$r.log" 2>/dev/null || true
+    note_row "$w" "$t" "$r" "" "$metrics"
+}
+
+# dual_leg WORKLOAD TARGET ROUND: TARGET baseline (both databases at once),
+# baseline-seq (source, then target) or client-cal (the same client, source only)
+dual_leg() {
+    local w=$1 t=$2 r=$3 script=select out rc=0 status=ok res tps txns failed lat50 lat99 extra
+    local -a args
+    [[ $w == shadow_tpcb ]] && script=tpcb
+    out=$TMP/logs/$w.$t.$r
+    mkdir -p "$TMP/logs"
+    args=(--source "$(pg_url "$SRC_PORT")" --script "$script" --clients "$CLIENTS" --time "$DURATION"
+          --scale "$SCALE")
+    [[ $t == baseline* ]] && args+=(--target "$(pg_url "$TGT_PORT")" --target-lock-timeout "$TGT_LOCK_TIMEOUT")
+    [[ $t == baseline-seq ]] && args+=(--sequential)
+    timeout -k 5 "$((DURATION + WATCHDOG_GRACE))" "$DUAL_BIN" "${args[@]}" >"$out.out" 2>"$out.err" &
+    PGBENCH_PID=$!
+    wait "$PGBENCH_PID" || rc=$?
+    PGBENCH_PID=""
+    res=$(grep '^RESULT ' "$out.out" | tail -n 1)
+    field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<" $res"; }
+    tps=$(field tps) txns=$(field txns) failed=$(field failed)
+    lat50=$(field lat_p50_us) lat99=$(field lat_p99_us)
+    extra="mismatches=$(field mismatches);target_errors=$(field target_errors)"
+    if [[ $rc -eq 124 || $rc -eq 137 ]]; then
+        status=timeout
+    elif [[ $rc -ne 0 || -z $tps ]]; then
+        status="error(rc=$rc)"
+    fi
+    if [[ $status != ok ]]; then
+        log "dual_client $w ($t) failed ($status):"
+        tail -n 5 "$out.err" >&2 || true
+        [[ $status == timeout ]] && tps="" txns="" failed="" lat50="" lat99=""
+    fi
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\tNA\tNA\tNA\n' "$w" "$t" "$r" "$status" "${tps:-NA}" "${txns:-NA}" \
+        "${failed:-NA}" "${lat50:-NA}" "${lat99:-NA}" >>"$RAW_TSV"
+    note_row "$w" "$t" "$r" "$(grep -m 1 -v '^dual_client: mismatch' "$out.err" || true)" \
+        "$([[ $t == baseline* ]] && echo "$extra")"
+    awk -v r="$r" -v R="$ROUNDS" -v w="$w" -v t="$t" -v tps="${tps:-NA}" -v a="${lat50:-NA}" -v b="${lat99:-NA}" \
+        -v s="$status" -v x="$([[ $t == baseline* ]] && echo "$extra")" \
+        'function ms(x) { return x == "NA" ? "NA" : sprintf("%.3f", x / 1000) }
+        BEGIN { printf "[round %d/%d] %-15s %-15s tps=%-11s lat p50/p99=%s/%s ms  %s %s\n",
+                r, R, w, t, tps, ms(a), ms(b), s, x }'
+}
+
+if [[ $SHADOW -eq 1 ]]; then
+    build_dual_client
+    START_TS=$(date -u +%Y%m%dT%H%M%SZ)
+    LEGS=(direct)
+    for m in "${MODE_LIST[@]}"; do LEGS+=("lms-$m"); done
+    LEGS+=(baseline baseline-seq client-cal)
+    log "shadow legs: ${LEGS[*]}; source $HOST:$SRC_PORT, target $HOST:$TGT_PORT; rounds=$ROUNDS" \
+        "duration=${DURATION}s clients=$CLIENTS threads=$THREADS scale=$SCALE"
+    n=${#LEGS[@]}
+    for ((r = 1; r <= ROUNDS; r++)); do
+        for w in "${SHADOW_WORKLOADS[@]}"; do
+            for ((k = 0; k < n; k++)); do
+                t=${LEGS[$(((k + r - 1) % n))]}
+                # identical data on both sides for every write run and before the
+                # reads (a lossy run before them must not make them mismatch)
+                if [[ $w == shadow_tpcb || $k -eq 0 ]]; then reset_pgbench_data; fi
+                case $t in
+                    direct) run_pgbench "$w" "$t" "$r"; note_row "$w" "$t" "$r" "" "" ;;
+                    lms-*) lms_leg "$w" "${t#lms-}" "$r" ;;
+                    baseline|baseline-seq|client-cal) dual_leg "$w" "$t" "$r" ;;
+                esac
+            done
+        done
+    done
+
+    mkdir -p "$RESULTS_DIR"
+    JSON_OUT=$RESULTS_DIR/$START_TS-shadow.json
+    LMS_VERSION=""
+    [[ -x $LMS_BIN ]] && LMS_VERSION=$("$LMS_BIN" --version 2>/dev/null | head -n 1 || true)
+    B_LEGS="${LEGS[*]}" B_TS=$START_TS B_ROUNDS=$ROUNDS B_DURATION=$DURATION B_CLIENTS=$CLIENTS \
+    B_THREADS=$THREADS B_SCALE=$SCALE B_NPROC=$(nproc) B_KERNEL=$(uname -r) B_PG_VERSION=$PG_VERSION \
+    B_LMS_VERSION=$LMS_VERSION B_SRC_PORT=$SRC_PORT B_TGT_PORT=$TGT_PORT B_LMS_PORT=$LMS_PORT \
+    B_LOCK_TIMEOUT=$TGT_LOCK_TIMEOUT B_LMS_ARGS="${LMS_EXTRA_ARGS[*]}" \
+    "$PY" "$SCRIPT_DIR/shadow_report.py" "$RAW_TSV" "$SHADOW_TSV" "$JSON_OUT"
+    exit 0
+fi
 
 # ---- main -------------------------------------------------------------------------
 has_target pgbouncer && start_pgbouncer
