@@ -48,6 +48,7 @@ static const char *const phase_names[] = {
 enum dir { C2S = 0, S2C = 1 };
 
 #define RING 32
+#define REPLAY_MAX (1024u * 1024u)
 #define CLOSE_GRACE_SEC 5
 
 struct lms_session {
@@ -95,6 +96,15 @@ struct lms_session {
 	bool queued;           /* paused: the next request waits */
 	bool login_queued;     /* paused: the backend login waits */
 	bool switching;        /* logging in to a new source of truth */
+	/* session state to replay on a new source of truth: the client
+	 * messages the plugin flagged LMS_STMT_REPLAY, in order (malloc) */
+	uint8_t *replay;
+	size_t replay_len, replay_cap;
+	uint32_t replay_reqs;  /* READYs the replay gets back */
+	bool replay_sync;      /* an extended message was kept: keep its Sync */
+	bool replay_overflow;  /* over REPLAY_MAX: the session cannot move */
+	size_t replay_sent;    /* during a switch: bytes sent so far */
+	uint32_t replay_wait;  /* during a switch: READYs still owed */
 	uint64_t queued_since_us;
 	uint64_t txn_since_us; /* when the open transaction began */
 	uint64_t id;           /* for GET /api/v1/connections */
@@ -173,6 +183,7 @@ static void session_free(struct lms_session *s)
 	lms_shadow_free(s->sh);
 	if (s->wake)
 		event_free(s->wake);
+	free(s->replay);
 	free(s->startup_raw);
 	free(s->user);
 	free(s->database);
@@ -494,6 +505,48 @@ static void queue_leave(struct lms_session *s)
 		evtimer_del(s->timer);
 }
 
+/* Keep a client message that sets session state (flag REPLAY), and the
+ * Sync that completes a kept extended-protocol request, for replay. */
+static void replay_note(struct lms_session *s, const uint8_t *p, size_t len, uint32_t kind, uint32_t stmt_flags)
+{
+	bool sync = kind == LMS_MSG_SYNC && s->replay_sync;
+	if ((!(stmt_flags & LMS_STMT_REPLAY) && !sync) || s->replay_overflow || s->switching)
+		return;
+	if (s->replay_len + len > REPLAY_MAX) {
+		s->replay_overflow = true;
+		lms_log(LMS_LOG_LEVEL_WARN, "replay_overflow", "worker=%d peer=%s bytes=%zu (a cutover will end "
+			"this session: its prepared statements and settings exceed %u bytes)", s->w->id, s->peer,
+			s->replay_len, REPLAY_MAX);
+		return;
+	}
+	if (s->replay_len + len > s->replay_cap) {
+		size_t cap = s->replay_cap ? s->replay_cap * 2 : 1024;
+		while (cap < s->replay_len + len)
+			cap *= 2;
+		uint8_t *np = realloc(s->replay, cap);
+		if (!np) {
+			s->replay_overflow = true;
+			return;
+		}
+		s->replay = np;
+		s->replay_cap = cap;
+	}
+	memcpy(s->replay + s->replay_len, p, len);
+	s->replay_len += len;
+	if (kind == LMS_MSG_QUERY || kind == LMS_MSG_SYNC)
+		s->replay_reqs++;
+	s->replay_sync = kind == LMS_MSG_EXTENDED || (s->replay_sync && kind != LMS_MSG_SYNC && kind != LMS_MSG_QUERY);
+}
+
+/* During a switch: send as much of the replay as the output takes. */
+static void replay_feed(struct lms_session *s)
+{
+	if (!s->switching || s->phase != PH_READY || s->replay_sent >= s->replay_len)
+		return;
+	size_t n = lms_buf_append(&s->server.out, s->replay + s->replay_sent, s->replay_len - s->replay_sent);
+	s->replay_sent += n;
+}
+
 /* Move this session, idle outside any transaction, to the database that
  * is now the source of truth.  The new connection logs in with that
  * database's URL credentials (LMS never knows the client's password);
@@ -522,12 +575,35 @@ static void switch_truth(struct lms_session *s)
 		s->user ? s->user : "-", from == LMS_ROLE_SOURCE ? "source" : "target", s->backend->role_name);
 }
 
-/* The new source of truth accepted our login: the client's waiting
- * request may go. */
-static void switch_done(struct lms_session *s)
+/* The switch is complete: the client's waiting request may go. */
+static void switch_finish(struct lms_session *s)
 {
 	s->switching = false;
 	lms_conn_kick(&s->client);
+}
+
+/* The new source of truth accepted our login: replay the session's
+ * state there (its answers are ours), or finish. */
+static void switch_logged_in(struct lms_session *s)
+{
+	if (s->replay_reqs == 0) {
+		switch_finish(s);
+		return;
+	}
+	s->replay_sent = 0;
+	s->replay_wait = s->replay_reqs;
+	s->req_failed = false;
+}
+
+/* A READY answered part of the replay. */
+static void switch_replayed(struct lms_session *s)
+{
+	if (s->req_failed)
+		lms_log(LMS_LOG_LEVEL_WARN, "replay_failed", "worker=%d peer=%s (a statement of the session's state "
+			"failed on the new source of truth)", s->w->id, s->peer);
+	s->req_failed = false;
+	if (--s->replay_wait == 0)
+		switch_finish(s);
 }
 
 /* Is the session on the database that is the source of truth now?  When
@@ -543,6 +619,12 @@ static bool on_current_truth(struct lms_session *s)
 	(void)truth;
 	if (s->pending > 0)
 		return false; /* answers still coming: switch once they are in */
+	if (s->replay_overflow) {
+		session_error(s, "FATAL", "08006", "reconnect: a new session starts on the new source of truth",
+			      "molt-lms: the source of truth changed (cutover) and this session's prepared statements "
+			      "and settings are too large to move");
+		return false;
+	}
 	if (s->txn != LMS_TXN_IDLE) {
 		session_error(s, "FATAL", "08006", "reconnect and run the transaction again",
 			      "molt-lms: the source of truth changed (cutover) while this transaction was open; "
@@ -730,10 +812,15 @@ static int apply_back(struct lms_session *s, const struct lms_result *res)
 			s->key_registered = true;
 		return 0;
 	case LMS_ACT_READY:
+		if (s->phase == PH_READY && s->switching && s->replay_wait > 0) {
+			switch_replayed(s);
+			return 0;
+		}
 		if (s->phase != PH_READY) {
-			if (s->switching)
-				switch_done(s);
+			bool logged_in = s->switching;
 			s->phase = PH_READY;
+			if (logged_in)
+				switch_logged_in(s);
 			s->last_active_us = now_us();
 			if (s->timer)
 				evtimer_del(s->timer);
@@ -765,7 +852,7 @@ static size_t out_room(struct lms_buf *b)
 
 /* Decode one whole message and carry out the verdict.  Returns 1 when it
  * was consumed, 0 when the destination has no room yet, -1 to stop. */
-static int pump_decoded(struct lms_session *s, int d, const uint8_t *p, size_t len, uint32_t flags)
+static int pump_decoded(struct lms_session *s, int d, const uint8_t *p, size_t len, uint32_t flags, uint32_t msg_kind)
 {
 	struct lms_conn *src = d == C2S ? &s->client : &s->server;
 	struct lms_conn *dst = d == C2S ? &s->server : &s->client;
@@ -810,8 +897,11 @@ static int pump_decoded(struct lms_session *s, int d, const uint8_t *p, size_t l
 		if (d == S2C && s->switching)
 			break; /* the new source of truth's login is ours, not the client's */
 		lms_buf_append(&dst->out, p, len);
-		if (d == C2S)
+		if (d == C2S) {
 			request_copy(s, p, len);
+			if (s->phase == PH_READY)
+				replay_note(s, p, len, msg_kind, res.stmt_flags);
+		}
 		break;
 	case LMS_REWRITE:
 		if (dst->fd < 0)
@@ -938,7 +1028,7 @@ static void pump(struct lms_session *s, int d)
 				if (f.kind == LMS_MSG_ERROR)
 					s->req_failed = true;
 			}
-			int rc = pump_decoded(s, d, p, (size_t)f.len, f.flags);
+			int rc = pump_decoded(s, d, p, (size_t)f.len, f.flags, f.kind);
 			if (rc <= 0)
 				break;
 			moved += f.len;
@@ -963,7 +1053,12 @@ static void flush_server(struct lms_session *s)
 {
 	if (!s->has_server || s->phase == PH_CONNECTING || s->phase == PH_BACKEND_TLS)
 		return;
+	replay_feed(s);
 	int st = lms_conn_flush(&s->server);
+	if (st == LMS_IO_OK && s->switching && s->replay_sent < s->replay_len) {
+		replay_feed(s);
+		st = lms_conn_flush(&s->server);
+	}
 	if (st == LMS_IO_ERR || st == LMS_IO_EOF)
 		backend_fail(s, LMS_ERR_BACKEND_LOST, s->server.err[0] ? s->server.err : "connection lost");
 }

@@ -159,6 +159,13 @@ struct lms_result {
 				 and logged, not reported as a mismatch */
 #define LMS_STMT_OVERSIZED 0x4u /* the message was too big to decode: the
 				   core names the statement itself */
+#define LMS_STMT_REPLAY 0x8u  /* the message only changes the session's state
+				 (creates or closes a named prepared statement,
+				 a session-level SET/RESET, PREPARE, DEALLOCATE,
+				 LISTEN...): the core keeps it and replays it,
+				 in order, on a connection that replaces this
+				 one (a cutover).  Never set on a message that
+				 runs a statement with other effects. */
 
 /* Bytes a plugin writes: replies, rewrites, startup and cancel packets. */
 struct lms_out {

@@ -32,7 +32,16 @@ struct fp_state {
 	int in_pending;  /* the last token was IN */
 	size_t in_mark;  /* output length after "IN (", 0 when not in a list */
 	uint32_t flags;  /* LMS_STMT_* */
+	int statements;  /* statements seen (non-empty) */
+	int words;       /* words seen in the first statement */
+	int session_cmd; /* its first word only changes session state */
+	int scoped;      /* its second word is LOCAL or TRANSACTION */
 };
+
+/* First words of statements that only change the session's state, and
+ * are safe to run again on a new connection. */
+static const char *const session_words[] = { "set", "reset", "prepare", "deallocate", "discard",
+					     "listen", "unlisten", NULL };
 
 /* Append p[0..n), after the pending space, lowercased when lower; cut at
  * cap-1 bytes without splitting a UTF-8 sequence (and without a space
@@ -154,6 +163,14 @@ static int fp_word_is(const char *p, size_t n, const char *w)
 /* Statement flags and IN-list state for a word token. */
 static void fp_note_word(struct fp_state *st, const char *p, size_t n)
 {
+	if (st->statements == 1 && st->words < 2) {
+		st->words++;
+		for (int k = 0; st->words == 1 && session_words[k]; k++)
+			if (fp_word_is(p, n, session_words[k]))
+				st->session_cmd = 1;
+		if (st->words == 2 && (fp_word_is(p, n, "local") || fp_word_is(p, n, "transaction")))
+			st->scoped = 1;
+	}
 	if (st->first && (fp_word_is(p, n, "set") || fp_word_is(p, n, "reset")))
 		st->flags |= LMS_STMT_SETTING;
 	if (st->after_order && st->depth == 0 && fp_word_is(p, n, "by"))
@@ -170,6 +187,8 @@ static void fp_token(struct fp_state *st, enum fp_kind kind, const char *p, size
 	st->in_pending = 0;
 	if (kind != FP_LITERAL && !(kind == FP_PUNCT && (*p == ',' || *p == ')')))
 		st->in_mark = 0;
+	if (st->first && !(kind == FP_PUNCT && *p == ';'))
+		st->statements++;
 	if (kind == FP_WORD)
 		fp_note_word(st, p, n);
 	else
@@ -280,6 +299,8 @@ uint32_t pg_fingerprint(const char *sql, size_t len, char *dst, size_t cap)
 	for (size_t i = 0; i < len;)
 		i = fp_step(&st, sql, len, i);
 	dst[st.len] = 0;
+	if (st.statements == 1 && st.session_cmd && !st.scoped)
+		st.flags |= LMS_STMT_REPLAY;
 	return st.flags;
 }
 
@@ -376,10 +397,13 @@ static void stmts_parse(struct pg_stmts *s, const uint8_t *msg, size_t len, stru
 	if (!name)
 		return;
 	const char *q = (const char *)msg + i;
-	res->stmt_flags = pg_fingerprint(q, strnlen(q, len - i), s->cur, sizeof(s->cur));
+	/* A Parse only prepares: replaying it (named) is safe whatever its
+	 * text; the text's own REPLAY (a SET) applies when it is executed. */
+	res->stmt_flags = pg_fingerprint(q, strnlen(q, len - i), s->cur, sizeof(s->cur)) & ~LMS_STMT_REPLAY;
 	res->fingerprint = s->cur;
 	if (*name) {
 		stmts_put(s, name, s->cur, res->stmt_flags);
+		res->stmt_flags |= LMS_STMT_REPLAY;
 		return;
 	}
 	memcpy(s->unnamed, s->cur, sizeof(s->unnamed));
@@ -409,8 +433,9 @@ static void stmts_bind(struct pg_stmts *s, const uint8_t *msg, size_t len, struc
 	}
 }
 
-/* Close of a statement ('S'): forget it. */
-static void stmts_close(struct pg_stmts *s, const uint8_t *msg, size_t len)
+/* Close of a statement ('S'): forget it.  Closing a named one is replayed
+ * with the Parse that created it. */
+static void stmts_close(struct pg_stmts *s, const uint8_t *msg, size_t len, struct lms_result *res)
 {
 	size_t i = 6;
 	const char *name = len > 5 && msg[5] == 'S' ? pg_msg_str(msg, len, &i) : NULL;
@@ -420,6 +445,7 @@ static void stmts_close(struct pg_stmts *s, const uint8_t *msg, size_t len)
 		s->has_unnamed = 0;
 		return;
 	}
+	res->stmt_flags |= LMS_STMT_REPLAY;
 	int k = stmts_find(s, name);
 	if (k >= 0) {
 		pg_host->free(s->named[k]);
@@ -444,7 +470,7 @@ void pg_stmts_decode(struct pg_stmts *s, const uint8_t *msg, size_t len, struct 
 		stmts_bind(s, msg, len, res);
 		break;
 	case 'C':
-		stmts_close(s, msg, len);
+		stmts_close(s, msg, len, res);
 		break;
 	default:
 		break;
