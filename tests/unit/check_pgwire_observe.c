@@ -166,9 +166,24 @@ START_TEST(test_fp_setting)
 	const char *set[] = { "SET search_path = x", "  reset all", "set local statement_timeout = 5",
 			      "SET SESSION TimeZone TO 'UTC'", "SET TRANSACTION ISOLATION LEVEL SERIALIZABLE",
 			      "/* c */ set x = 1", "select 1; SET x = 1" };
+	/* REPLAY: one session-level statement, safe to run again on a new
+	 * connection; not SET LOCAL / SET TRANSACTION, not with others. */
+	const uint32_t want[] = { LMS_STMT_REPLAY, LMS_STMT_REPLAY, 0, LMS_STMT_REPLAY, 0, LMS_STMT_REPLAY, 0 };
 	for (size_t k = 0; k < sizeof(set) / sizeof(set[0]); k++) {
 		fp(set[k], &f);
-		ck_assert_msg(f == LMS_STMT_SETTING, "%s: flags %u", set[k], f);
+		ck_assert_msg(f == (LMS_STMT_SETTING | want[k]), "%s: flags %u", set[k], f);
+	}
+	const char *replay[] = { "PREPARE p (int) AS select $1", "deallocate all", "LISTEN ch", "unlisten *",
+				 "discard all", "set a = 1;" };
+	for (size_t k = 0; k < sizeof(replay) / sizeof(replay[0]); k++) {
+		fp(replay[k], &f);
+		ck_assert_msg(f & LMS_STMT_REPLAY, "%s: flags %u", replay[k], f);
+	}
+	const char *no_replay[] = { "set a = 1; insert into t values (1)", "select 1", "prepared_table_select()",
+				    "listen_t", "insert into t select 1" };
+	for (size_t k = 0; k < sizeof(no_replay) / sizeof(no_replay[0]); k++) {
+		fp(no_replay[k], &f);
+		ck_assert_msg(!(f & LMS_STMT_REPLAY), "%s: flags %u", no_replay[k], f);
 	}
 	const char *not_set[] = { "select 1", "update t set a = 1", "select set from t", "insert into reset values (1)" };
 	for (size_t k = 0; k < sizeof(not_set) / sizeof(not_set[0]); k++) {
@@ -339,7 +354,7 @@ START_TEST(test_fe_query_fingerprint)
 	msg_end(&m);
 	fe_run(fe, &m, &c);
 	ck_assert_str_eq(c.res.fingerprint, "set x = ?");
-	ck_assert_uint_eq(c.res.stmt_flags, LMS_STMT_SETTING);
+	ck_assert_uint_eq(c.res.stmt_flags, LMS_STMT_SETTING | LMS_STMT_REPLAY);
 	/* Sync, Describe and Execute are asked for (the backends note them)
 	 * and forwarded untouched, naming no statement. */
 	msg_begin(&m, 'S');
@@ -361,6 +376,41 @@ START_TEST(test_fe_query_fingerprint)
 	msg_begin(&m, 'H');
 	msg_end(&m);
 	ck_assert_uint_eq(fe_run(fe, &m, &c), 0);
+	pg_fe_free(fe);
+}
+END_TEST
+
+/* Which messages the core keeps to replay on a new connection: a named
+ * Parse and the Close of a named statement; not an unnamed Parse, a Bind
+ * or an Execute, which would run something again. */
+START_TEST(test_fe_replay_flags)
+{
+	void *fe = fe_typed(1);
+	struct msg m;
+	struct fe_call c;
+	parse_msg(&m, "s1", "insert into t values ($1)");
+	fe_run(fe, &m, &c);
+	ck_assert(c.res.stmt_flags & LMS_STMT_REPLAY);
+	parse_msg(&m, "", "set a = 1");
+	fe_run(fe, &m, &c);
+	ck_assert(!(c.res.stmt_flags & LMS_STMT_REPLAY));
+	uint32_t flags;
+	fe_bind(fe, "s1", &flags);
+	ck_assert(!(flags & LMS_STMT_REPLAY));
+	fe_bind(fe, "", &flags);
+	ck_assert(!(flags & LMS_STMT_REPLAY));
+	msg_begin(&m, 'C');
+	msg_bytes(&m, "S", 1);
+	msg_str(&m, "s1");
+	msg_end(&m);
+	fe_run(fe, &m, &c);
+	ck_assert(c.res.stmt_flags & LMS_STMT_REPLAY);
+	msg_begin(&m, 'C');
+	msg_bytes(&m, "P", 1);
+	msg_str(&m, "portal");
+	msg_end(&m);
+	fe_run(fe, &m, &c);
+	ck_assert(!(c.res.stmt_flags & LMS_STMT_REPLAY));
 	pg_fe_free(fe);
 }
 END_TEST
@@ -1566,6 +1616,7 @@ static Suite *observe_suite(void)
 	tcase_add_checked_fixture(fe, setup, NULL);
 	tcase_add_test(fe, test_fe_query_fingerprint);
 	tcase_add_test(fe, test_fe_not_observing);
+	tcase_add_test(fe, test_fe_replay_flags);
 	tcase_add_test(fe, test_fe_oversized_not_decoded);
 	tcase_add_test(fe, test_fe_statements);
 	tcase_add_test(fe, test_fe_statements_bounded);
