@@ -262,6 +262,7 @@ ssl_ca_file = '$dir/certs/ca.crt'
 fsync = off
 synchronous_commit = off
 full_page_writes = off
+wal_level = logical   # the cutover tests replicate source -> target
 logging_collector = off
 log_destination = 'stderr'
 log_connections = on
