@@ -616,7 +616,6 @@ static bool on_current_truth(struct lms_session *s)
 	lms_runtime_truth(s->rt, &truth);
 	if (truth == s->role)
 		return true;
-	(void)truth;
 	if (s->pending > 0)
 		return false; /* answers still coming: switch once they are in */
 	if (s->replay_overflow) {
