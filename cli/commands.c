@@ -187,27 +187,35 @@ static int call(const struct lms_cli_opts *o, const char *what, const char *meth
 
 /* ---- rendering helpers */
 
-/* A label/value block: pairs[2*i] is the label, pairs[2*i+1] the JSON
+/* add_fields: label/value rows: pairs[2*i] is the label, pairs[2*i+1] the
  * member of DOC whose text is shown. */
-static void print_fields(const json_t *doc, const char *const *pairs, size_t n)
+static void add_fields(struct lms_cli_table *t, const json_t *doc, const char *const *pairs,
+		       size_t n)
 {
-	struct lms_cli_table *t = lms_cli_table_new(2, NULL);
-
-	if (!t)
-		return;
 	for (size_t i = 0; i < n; i++) {
 		char *v = lms_cli_field(doc, pairs[2 * i + 1]);
 		const char *row[2] = {pairs[2 * i], v};
 		lms_cli_table_add(t, row);
 		free(v);
 	}
+}
+
+/* print_fields: a block of N label/value lines (see add_fields). */
+static void print_fields(const json_t *doc, const char *const *pairs, size_t n)
+{
+	struct lms_cli_table *t = lms_cli_table_new(2, NULL);
+
+	if (!t)
+		return;
+	add_fields(t, doc, pairs, n);
 	lms_cli_table_print(t, stdout);
 	lms_cli_table_free(t);
 }
 
-/* print_rows: one table row per element of array KEY of DOC; column i
- * shows member FIELDS[i] (NULL: the element's "instance" text passed as
- * PREFIX).  Returns the number of rows. */
+/* add_rows: one row of T per element of the array ARR; column i shows the
+ * element's member FIELDS[i], or PREFIX where FIELDS[i] is NULL (e.g. the
+ * instance the elements belong to).  N is at most 16.  Returns the number
+ * of rows added. */
 static size_t add_rows(struct lms_cli_table *t, const json_t *arr, const char *prefix,
 		       const char *const *fields, size_t n)
 {
@@ -333,10 +341,16 @@ static void render_status(const json_t *doc)
 	char *shadow = shadow_mode_of(instances);
 	size_t i;
 
-	print_fields(doc, head, 1);
-	printf("shadow mode      %s\n", shadow ? shadow : "-");
+	t = lms_cli_table_new(2, NULL);
+	if (t) {
+		const char *row[2] = {"shadow mode", shadow};
+		add_fields(t, doc, head, 1);
+		lms_cli_table_add(t, row);
+		add_fields(t, doc, head + 2, 4);
+		lms_cli_table_print(t, stdout);
+		lms_cli_table_free(t);
+	}
 	free(shadow);
-	print_fields(doc, head + 2, 4);
 	if (json_array_size(instances) == 0) {
 		printf("\nno instances registered\n");
 		return;
@@ -467,7 +481,7 @@ static int self_abort(const struct lms_cli_opts *o, const char *why, int failure
 	struct reply r;
 	int rc;
 
-	notef("%s: aborting the cutover (%s)", why, ABORT_HINT);
+	notef("%s: aborting the cutover", why);
 	quiet.format = LMS_CLI_FORMAT_TABLE; /* stdout keeps begin's document only */
 	rc = call(&quiet, "abort", "POST", "/api/v1/cutover/consistent/abort", body,
 		  SIMPLE_TIMEOUT_MS, NULL, &r, NULL);
