@@ -9,6 +9,7 @@
 #include "http.h"
 
 #include <curl/curl.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -98,11 +99,29 @@ static int is_tls_error(CURLcode rc)
 	}
 }
 
-/* describe_failure: one line in ERR saying why the request failed and
- * what to check.  WHY is curl's own message. */
-static void describe_failure(const struct lms_cli_endpoint *ep, CURLcode rc,
-			     const char *why, char *err, size_t errlen)
+/* peer_closed: whether the server accepted the TCP connection and then
+ * dropped it (what a TLS server does with a client it refuses; depending
+ * on timing curl notices during the handshake, the request, or even while
+ * still looking at the new socket). */
+static int peer_closed(CURL *h, CURLcode rc)
 {
+	double connect_s = 0;
+	long os_errno = 0;
+
+	curl_easy_getinfo(h, CURLINFO_CONNECT_TIME, &connect_s);
+	curl_easy_getinfo(h, CURLINFO_OS_ERRNO, &os_errno);
+	return connect_s > 0 || os_errno == ENOTCONN || os_errno == ECONNRESET ||
+	       os_errno == EPIPE || rc == CURLE_SSL_CONNECT_ERROR || rc == CURLE_RECV_ERROR ||
+	       rc == CURLE_SEND_ERROR || rc == CURLE_GOT_NOTHING;
+}
+
+/* describe_failure: one line in ERR saying why the request failed and
+ * what to check.  WHY is curl's own message; CONNECTED says whether the
+ * server accepted the connection and then dropped it (peer_closed). */
+static void describe_failure(const struct lms_cli_endpoint *ep, CURLcode rc,
+			     const char *why, int connected, char *err, size_t errlen)
+{
+	int https = strncmp(ep->url, "https://", 8) == 0;
 	int client_cert_refused = strstr(why, "alert certificate required") ||
 				  strstr(why, "alert bad certificate") ||
 				  strstr(why, "alert unknown ca") ||
@@ -114,17 +133,24 @@ static void describe_failure(const struct lms_cli_endpoint *ep, CURLcode rc,
 			 "cannot verify the orchestrator's certificate at %s: %s; "
 			 "check --tls-ca-cert or CLI_TLS_CA_CERT (the CA that signed the "
 			 "orchestrator's certificate)", ep->url, why);
-	else if (client_cert_refused)
-		snprintf(err, errlen,
-			 "the orchestrator at %s refused the TLS handshake: %s; it requires a "
-			 "client certificate signed by its CA: check --tls-client-cert and "
-			 "--tls-client-key (CLI_TLS_CLIENT_CERT, CLI_TLS_CLIENT_KEY)",
-			 ep->url, why);
 	else if (rc == CURLE_SSL_CERTPROBLEM || rc == CURLE_SSL_CACERT_BADFILE)
 		snprintf(err, errlen,
 			 "cannot use the TLS files for %s: %s; check --tls-ca-cert, "
 			 "--tls-client-cert and --tls-client-key (PEM files, the key "
 			 "matching the certificate)", ep->url, why);
+	else if (https && strstr(why, "wrong version number"))
+		snprintf(err, errlen,
+			 "the server at %s does not speak TLS: %s; use an http:// "
+			 "--orchestrator-url if the orchestrator runs without TLS", ep->url, why);
+	else if (https && (client_cert_refused || connected))
+		/* A server that wants a client certificate may just close the
+		 * connection, so curl's message varies; say what is likely. */
+		snprintf(err, errlen,
+			 "the orchestrator at %s refused the TLS session: %s; %s: check "
+			 "--tls-client-cert and --tls-client-key (CLI_TLS_CLIENT_CERT, "
+			 "CLI_TLS_CLIENT_KEY)", ep->url, why,
+			 ep->client_cert ? "it requires a client certificate signed by its CA"
+					 : "it may require a client certificate (mutual TLS)");
 	else if (is_tls_error(rc))
 		snprintf(err, errlen,
 			 "TLS with the orchestrator at %s failed: %s; check that it serves "
@@ -268,7 +294,7 @@ enum lms_cli_http_status lms_cli_http_request(const struct lms_cli_endpoint *ep,
 		st = LMS_CLI_HTTP_FAILED;
 	} else {
 		describe_failure(ep, rc, curl_err[0] ? curl_err : curl_easy_strerror(rc),
-				 err, errlen);
+				 peer_closed(h, rc), err, errlen);
 	}
 out:
 	free(b.data);

@@ -30,11 +30,21 @@ def clean_env(**extra):
     return env
 
 
+# What AddressSanitizer, LeakSanitizer and UBSan print (an --enable-sanitizers build).
+SANITIZER_REPORTS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:")
+
+
+def assert_no_sanitizer_report(err):
+    for marker in SANITIZER_REPORTS:
+        assert marker not in err, err
+
+
 class Result:
     def __init__(self, proc, out, err):
         self.rc = proc.returncode
         self.out = out
         self.err = err
+        assert_no_sanitizer_report(err)
 
     def __repr__(self):
         return f"rc={self.rc}\n--- stdout\n{self.out}\n--- stderr\n{self.err}"
