@@ -35,15 +35,21 @@ static void reply_free(struct reply *r)
 	r->doc = NULL;
 }
 
+/* say: one line on stderr: "molt-lms-cli: " KIND, then the message. */
+static void say(const char *kind, const char *fmt, va_list ap)
+{
+	fprintf(stderr, PROG ": %s", kind);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+}
+
 static void errorf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void errorf(const char *fmt, ...)
 {
 	va_list ap;
 
 	va_start(ap, fmt);
-	fputs(PROG ": error: ", stderr);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
+	say("error: ", fmt, ap);
 	va_end(ap);
 }
 
@@ -53,9 +59,7 @@ static void notef(const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	fputs(PROG ": ", stderr);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
+	say("", fmt, ap);
 	va_end(ap);
 }
 
@@ -287,6 +291,23 @@ static int finish(const struct lms_cli_opts *o, struct reply *r, void (*render)(
 	return fflush(stdout) == 0 ? LMS_CLI_EXIT_OK : LMS_CLI_EXIT_FAILED;
 }
 
+/* run_simple: one request and its rendering, for the commands that are
+ * nothing more.  BODY (may be NULL) is owned and released here. */
+static int run_simple(const struct lms_cli_opts *o, const char *what, const char *method,
+		      const char *path, json_t *body, long timeout_ms,
+		      void (*render)(const json_t *))
+{
+	struct reply r;
+	int rc = call(o, what, method, path, body, timeout_ms, NULL, &r, NULL);
+
+	json_decref(body);
+	if (rc != LMS_CLI_EXIT_OK) {
+		reply_free(&r);
+		return rc;
+	}
+	return finish(o, &r, render);
+}
+
 /* ---- initialize */
 
 static void print_names(const char *label, const json_t *arr)
@@ -316,14 +337,8 @@ static void render_initialize(const json_t *doc)
 
 int lms_cli_cmd_initialize(const struct lms_cli_opts *o)
 {
-	struct reply r;
-	int rc = call(o, "initialize", "POST", "/api/v1/initialize", NULL, SIMPLE_TIMEOUT_MS,
-		      NULL, &r, NULL);
-	if (rc != LMS_CLI_EXIT_OK) {
-		reply_free(&r);
-		return rc;
-	}
-	return finish(o, &r, render_initialize);
+	return run_simple(o, "initialize", "POST", "/api/v1/initialize", NULL, SIMPLE_TIMEOUT_MS,
+			  render_initialize);
 }
 
 /* ---- status */
@@ -378,14 +393,8 @@ static void render_status(const json_t *doc)
 
 int lms_cli_cmd_status(const struct lms_cli_opts *o)
 {
-	struct reply r;
-	int rc = call(o, "status", "GET", "/api/v1/status", NULL, SIMPLE_TIMEOUT_MS, NULL, &r,
-		      NULL);
-	if (rc != LMS_CLI_EXIT_OK) {
-		reply_free(&r);
-		return rc;
-	}
-	return finish(o, &r, render_status);
+	return run_simple(o, "status", "GET", "/api/v1/status", NULL, SIMPLE_TIMEOUT_MS,
+			  render_status);
 }
 
 /* ---- connections list */
@@ -418,14 +427,8 @@ static void render_connections(const json_t *doc)
 
 int lms_cli_cmd_connections(const struct lms_cli_opts *o)
 {
-	struct reply r;
-	int rc = call(o, "connections list", "GET", "/api/v1/connections", NULL,
-		      SIMPLE_TIMEOUT_MS, NULL, &r, NULL);
-	if (rc != LMS_CLI_EXIT_OK) {
-		reply_free(&r);
-		return rc;
-	}
-	return finish(o, &r, render_connections);
+	return run_simple(o, "connections list", "GET", "/api/v1/connections", NULL,
+			  SIMPLE_TIMEOUT_MS, render_connections);
 }
 
 /* ---- cutover consistent begin / commit / abort */
@@ -611,7 +614,6 @@ int lms_cli_cmd_commit(const struct lms_cli_opts *o)
 {
 	json_t *body = dry_run_body(o);
 	long limit_ms = 0;
-	struct reply r;
 	int rc;
 
 	if (!body ||
@@ -624,38 +626,25 @@ int lms_cli_cmd_commit(const struct lms_cli_opts *o)
 	}
 	if (o->replication_timeout_s >= 0)
 		limit_ms = (long)(o->replication_timeout_s * 1000) + COMMIT_MARGIN_MS;
-	rc = call(o, "cutover consistent commit", "POST", "/api/v1/cutover/consistent/commit",
-		  body, limit_ms, NULL, &r, NULL);
-	json_decref(body);
-	if (rc == LMS_CLI_EXIT_TIMEOUT && r.resp.code == 409)
+	rc = run_simple(o, "cutover consistent commit", "POST", "/api/v1/cutover/consistent/commit",
+			body, limit_ms, render_commit);
+	if (rc == LMS_CLI_EXIT_TIMEOUT)
 		notef("the proxies stay paused: wait for replication and retry commit, or pass "
 		      "--skip-replication-check if that table is not replicated, or run '"
 		      ABORT_HINT "'");
-	if (rc != LMS_CLI_EXIT_OK) {
-		reply_free(&r);
-		return rc;
-	}
-	return finish(o, &r, render_commit);
+	return rc;
 }
 
 int lms_cli_cmd_abort(const struct lms_cli_opts *o)
 {
 	json_t *body = dry_run_body(o);
-	struct reply r;
-	int rc;
 
 	if (!body) {
 		errorf("out of memory");
 		return LMS_CLI_EXIT_FAILED;
 	}
-	rc = call(o, "cutover consistent abort", "POST", "/api/v1/cutover/consistent/abort", body,
-		  SIMPLE_TIMEOUT_MS, NULL, &r, NULL);
-	json_decref(body);
-	if (rc != LMS_CLI_EXIT_OK) {
-		reply_free(&r);
-		return rc;
-	}
-	return finish(o, &r, render_abort);
+	return run_simple(o, "cutover consistent abort", "POST", "/api/v1/cutover/consistent/abort",
+			  body, SIMPLE_TIMEOUT_MS, render_abort);
 }
 
 /* ---- cutover get_metadata */
@@ -674,14 +663,8 @@ static void render_metadata(const json_t *doc)
 int lms_cli_cmd_get_metadata(const struct lms_cli_opts *o)
 {
 	char path[64];
-	struct reply r;
-	int rc;
 
 	snprintf(path, sizeof(path), "/api/v1/cutovers/%lld", o->cutover_id);
-	rc = call(o, "cutover get_metadata", "GET", path, NULL, SIMPLE_TIMEOUT_MS, NULL, &r, NULL);
-	if (rc != LMS_CLI_EXIT_OK) {
-		reply_free(&r);
-		return rc;
-	}
-	return finish(o, &r, render_metadata);
+	return run_simple(o, "cutover get_metadata", "GET", path, NULL, SIMPLE_TIMEOUT_MS,
+			  render_metadata);
 }
