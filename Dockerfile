@@ -17,6 +17,7 @@ RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       build-essential autoconf automake libtool libtool-bin pkg-config \
       libevent-dev libssl-dev libjansson-dev libxxhash-dev libpq-dev check \
+      libcurl4-openssl-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
@@ -25,14 +26,15 @@ RUN ./autogen.sh \
  && make -j"$(nproc)" \
  && make install DESTDIR=/stage \
  && rm -f /stage/usr/lib/molt-lms/plugins/*.la \
- && /stage/usr/bin/molt-lms --version
+ && /stage/usr/bin/molt-lms --version \
+ && /stage/usr/bin/molt-lms-cli --version
 
 # ---- runtime stage: only the runtime libraries
 FROM debian:12-slim
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       libevent-2.1-7 libevent-openssl-2.1-7 libevent-pthreads-2.1-7 \
-      libssl3 libjansson4 libxxhash0 libpq5 ca-certificates \
+      libssl3 libjansson4 libxxhash0 libpq5 libcurl4 ca-certificates \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --system --gid 10001 molt-lms \
  && useradd --system --uid 10001 --gid molt-lms --home-dir /nonexistent \

@@ -17,6 +17,7 @@ fi
 packages=(
 	build-essential autoconf automake libtool libtool-bin pkg-config
 	libevent-dev libssl-dev libjansson-dev libpq-dev libxxhash-dev check
+	libcurl4-openssl-dev
 	postgresql-15 postgresql-client-15 postgresql-contrib
 	python3 python3-psycopg2 python3-pytest
 	clang libclang-rt-14-dev
