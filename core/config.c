@@ -100,6 +100,17 @@ static const struct opt opts[] = {
 	  "rotate the mismatch log at this size in bytes (default 104857600, min 4096)" },
 	{ "mismatch-log-files", "LMS_MISMATCH_LOG_FILES", "mismatchLogFiles", OPT_INT, OFF(mismatch_log_files),
 	  NULL, "rotated mismatch logs kept, 0 = truncate instead (default 5, max 100)" },
+	{ "max-pause", "LMS_MAX_PAUSE", "maxPause", OPT_TIMEOUT, OFF(max_pause), NULL,
+	  "seconds a request or login may wait while paused for a cutover, > 0 (default 60)" },
+	{ "coordination", "LMS_COORDINATION", "coordination", OPT_STRING, OFF(coordination), "auto|off",
+	  "auto: follow the cutover state in the target (schema _molt_lms); off: never read it, always "
+	  "serve from the source (shadowing only) (default auto)" },
+	{ "instance-id", "LMS_INSTANCE_ID", "instanceId", OPT_STRING, OFF(instance_id), NULL,
+	  "this instance's name in the coordination store (default <hostname>:<listen port>:<start time>)" },
+	{ "advertise-admin-url", "LMS_ADVERTISE_ADMIN_URL", "advertiseAdminUrl", OPT_STRING,
+	  OFF(advertise_admin_url), NULL,
+	  "URL the orchestrator uses to reach this instance's admin API (default "
+	  "http(s)://<hostname or metrics host>:<metrics port>)" },
 	{ "log-level", "LMS_LOG_LEVEL", "logLevel", OPT_LEVEL, OFF(log_level), "error|warn|info|debug",
 	  "log verbosity (default info)" },
 	{ "check-config", NULL, NULL, OPT_BOOL, OFF(check_config), NULL,
@@ -149,6 +160,8 @@ static void config_defaults(struct lms_config *cfg)
 	cfg->mismatch_log = strdup("mismatches.jsonl");
 	cfg->mismatch_log_max_bytes = 104857600;
 	cfg->mismatch_log_files = 5;
+	cfg->max_pause = 60;
+	cfg->coordination = strdup("auto");
 	cfg->log_level = LMS_LOG_LEVEL_INFO;
 }
 
@@ -427,6 +440,22 @@ int lms_config_validate(const struct lms_config *cfg, char *err, size_t errlen)
 	if (!cfg->shadow_mode || !allowed_has(mode->allowed, cfg->shadow_mode)) {
 		snprintf(err, errlen, "shadowMode: invalid value '%s' (allowed: %s)",
 			 cfg->shadow_mode ? cfg->shadow_mode : "", mode->allowed);
+		return -1;
+	}
+	if (cfg->instance_id && !cfg->instance_id[0]) {
+		snprintf(err, errlen, "instanceId: must not be empty (or leave it unset for the default)");
+		return -1;
+	}
+	if (cfg->advertise_admin_url && strncmp(cfg->advertise_admin_url, "http://", 7) != 0 &&
+	    strncmp(cfg->advertise_admin_url, "https://", 8) != 0) {
+		snprintf(err, errlen, "advertiseAdminUrl: invalid value '%s' (allowed: http://HOST:PORT or "
+			 "https://HOST:PORT)", cfg->advertise_admin_url);
+		return -1;
+	}
+	if (cfg->coordination && strcmp(cfg->coordination, "auto") == 0 &&
+	    strncmp(cfg->init_target, "postgresql://", 13) != 0 && strncmp(cfg->init_target, "postgres://", 11) != 0) {
+		snprintf(err, errlen, "coordination auto keeps the cutover state in the target, which needs a "
+			 "postgresql:// INIT_TARGET; use --coordination off to only shadow");
 		return -1;
 	}
 	bool has_cert = cfg->ssl_cert != NULL, has_key = cfg->ssl_key != NULL;

@@ -39,7 +39,10 @@ struct lms_config {
 	char *mismatch_log;          /* path; "" disables */
 	long long mismatch_log_max_bytes; /* >= LMS_MISMATCH_LOG_MIN_BYTES */
 	int mismatch_log_files;      /* rotated files kept, 0 to 100 */
-	double max_pause;            /* s a request may wait while paused for a cutover */
+	double max_pause;            /* s a request may wait while paused for a cutover, > 0 */
+	char *instance_id;           /* NULL: <hostname>:<listen port>:<start time> */
+	char *advertise_admin_url;   /* NULL: http(s)://<host>:<metrics port> */
+	char *coordination;          /* "auto" (the store in the target) or "off" */
 	int log_level;
 	bool check_config;
 	bool show_help;

@@ -25,7 +25,10 @@ void lms_coord_init(struct lms_runtime *rt)
 	rt->coord.epoch = 0;
 	rt->coord.cutover_id = 0;
 	rt->coord.paused_since_us = 0;
-	__atomic_store_n(&rt->coord.phase, LMS_PHASE_SERVING, __ATOMIC_RELEASE);
+	/* With a coordination store, SQL waits for its first reading
+	 * (DESIGN.md: an instance that cannot read the state refuses). */
+	bool store = rt->cfg && rt->cfg->coordination && strcmp(rt->cfg->coordination, "off") != 0;
+	__atomic_store_n(&rt->coord.phase, store ? LMS_PHASE_UNKNOWN : LMS_PHASE_SERVING, __ATOMIC_RELEASE);
 }
 
 void lms_coord_free(struct lms_runtime *rt)

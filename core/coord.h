@@ -41,8 +41,10 @@ void lms_coord_get(struct lms_runtime *rt, struct lms_coord_view *out);
 /* The current phase alone, without a lock (read on every request). */
 int lms_coord_phase(const struct lms_runtime *rt);
 
-/* Set up / tear down rt's coordination state: serving from the source,
- * epoch 0 (any stored state is newer). */
+/* Set up / tear down rt's coordination state: epoch 0 (any stored state
+ * is newer), source of truth the source; phase UNKNOWN when rt->cfg has
+ * coordination auto (until the control thread reads the store), serving
+ * when it is off.  rt->cfg must be set. */
 void lms_coord_init(struct lms_runtime *rt);
 void lms_coord_free(struct lms_runtime *rt);
 

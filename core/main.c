@@ -15,6 +15,7 @@
 #include <openssl/ssl.h>
 
 #include "config.h"
+#include "control.h"
 #include "fpstats.h"
 #include "log.h"
 #include "metrics.h"
@@ -144,7 +145,10 @@ static int serve(struct lms_runtime *rt)
 	}
 	SSL_CTX *mtls = NULL;
 	if (rt->cfg->ssl_cert) {
-		mtls = lms_tls_server_ctx(rt->cfg->ssl_cert, rt->cfg->ssl_key, NULL, err, sizeof(err));
+		/* LMS_SSL_CA: client certificates are requested, and the
+		 * admin API requires one (metrics.c); probes need none. */
+		mtls = lms_tls_server_ctx(rt->cfg->ssl_cert, rt->cfg->ssl_key, rt->cfg->ssl_ca, false, err,
+					  sizeof(err));
 		if (!mtls) {
 			fprintf(stderr, "molt-lms: %s\n", err);
 			return EXIT_CONFIG;
@@ -162,6 +166,14 @@ static int serve(struct lms_runtime *rt)
 	struct event *dns = event_new(ms.base, -1, EV_PERSIST, on_dns_refresh, &ms);
 	struct timeval dns_every = { LMS_DNS_REFRESH_SEC, 0 };
 	event_add(dns, &dns_every);
+	rt->control = lms_control_start(rt, ms.base, err, sizeof(err));
+	if (!rt->control) {
+		fprintf(stderr, "molt-lms: %s\n", err);
+		return 1;
+	}
+	/* Serve SQL knowing the state when the store answers quickly (it
+	 * stays UNKNOWN, refusing logins, while it cannot be read). */
+	lms_control_wait_first(rt->control, 6.0);
 	if (lms_workers_start(rt) < 0) {
 		fprintf(stderr, "molt-lms: cannot start worker threads\n");
 		return 1;
@@ -172,6 +184,9 @@ static int serve(struct lms_runtime *rt)
 		rt->cfg->source_dialect, rt->cfg->shadow_mode);
 	event_base_dispatch(ms.base);
 	lms_workers_join(rt);
+	lms_control_stop(rt->control);
+	rt->control = NULL;
+	event_base_loop(ms.base, EVLOOP_NONBLOCK); /* answers the control thread left */
 	lms_log(LMS_LOG_LEVEL_INFO, "shutdown_done", "%s", "");
 	lms_metrics_stop(m);
 	event_free(sigterm);

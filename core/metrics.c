@@ -9,13 +9,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
 #include <event2/http.h>
+#include <openssl/x509.h>
 
+#include "admin.h"
 #include "buf.h"
+#include "control.h"
+#include "coord.h"
 #include "fpstats.h"
 #include "metrics.h"
 #include "mismatch_log.h"
@@ -176,6 +181,36 @@ static void render_backends(struct text *t, struct lms_runtime *rt)
 	}
 }
 
+/* The coordination state, the queues and the pause. */
+static void render_coord(struct text *t, struct lms_runtime *rt)
+{
+	static const char *const phases[] = { "serving", "paused", "unknown" };
+	struct lms_coord_view v;
+	lms_coord_get(rt, &v);
+	head(t, "lms_source_of_truth", "gauge", "1 for the database that is the source of truth.");
+	for (int r = 0; r < LMS_ROLES; r++)
+		put(t, "lms_source_of_truth{role=\"%s\"} %d\n", role_names[r], r == v.truth);
+	head(t, "lms_state_epoch", "gauge", "Coordination epoch applied by this instance.");
+	put(t, "lms_state_epoch %llu\n", (unsigned long long)v.epoch);
+	head(t, "lms_state_phase", "gauge", "1 for the phase this instance is in.");
+	for (int p = 0; p < 3; p++)
+		put(t, "lms_state_phase{phase=\"%s\"} %d\n", phases[p], p == v.phase);
+	head(t, "lms_queued_sessions", "gauge", "Sessions whose next request or login waits for the pause to end.");
+	put(t, "lms_queued_sessions %llu\n", (unsigned long long)SUM(rt, coord_queued_sessions));
+	double pause = 0;
+	if (v.phase == LMS_PHASE_PAUSED && v.paused_since_us) {
+		struct timespec ts;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		uint64_t now = (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+		pause = now > v.paused_since_us ? (double)(now - v.paused_since_us) / 1e6 : 0;
+	}
+	head(t, "lms_pause_seconds", "gauge", "How long the current pause for a cutover has lasted (0 when serving).");
+	put(t, "lms_pause_seconds %.3f\n", pause);
+	head(t, "lms_coordination_store_up", "gauge",
+	     "1 when the coordination store in the target could be read at the last attempt.");
+	put(t, "lms_coordination_store_up %d\n", rt->control && lms_control_store_up(rt->control) ? 1 : 0);
+}
+
 char *lms_metrics_render(struct lms_runtime *rt)
 {
 	struct text t = { NULL, 0, 0 };
@@ -196,12 +231,7 @@ char *lms_metrics_render(struct lms_runtime *rt)
 		put(&t, "lms_errors_total{kind=\"%s\"} %llu\n", lms_err_names[k],
 		    (unsigned long long)sum_field(rt, offsetof(struct lms_stats, errors) + (size_t)k * sizeof(uint64_t)));
 	counter(&t, "lms_cancel_requests_total", "Cancel requests received from clients.", SUM(rt, cancels));
-	int truth = __atomic_load_n(&rt->source_of_truth, __ATOMIC_RELAXED);
-	head(&t, "lms_source_of_truth", "gauge", "1 for the backend that is the source of truth.");
-	for (int r = 0; r < LMS_ROLES; r++)
-		put(&t, "lms_source_of_truth{backend=\"%s\"} %d\n", role_names[r], r == truth);
-	head(&t, "lms_state_epoch", "gauge", "Coordination epoch applied by this instance.");
-	put(&t, "lms_state_epoch 0\n");
+	render_coord(&t, rt);
 	head(&t, "lms_buffer_bytes", "gauge", "Memory held by I/O buffers.");
 	put(&t, "lms_buffer_bytes %llu\n", (unsigned long long)lms_buf_allocated_bytes());
 	head(&t, "lms_shutting_down", "gauge", "1 while draining after SIGTERM.");
@@ -248,7 +278,8 @@ void lms_metrics_answer(struct lms_runtime *rt, const char *method, const char *
 	else if (strcmp(path, "/api/v1/mismatches") == 0)
 		answer_owned(r, "application/json", lms_fpstats_json());
 	else if (strncmp(path, "/api/", 5) == 0 || strcmp(path, "/api") == 0)
-		answer(r, 404, "Not Found", "text/plain", "not found: the API has GET /api/v1/mismatches\n");
+		answer(r, 404, "Not Found", "text/plain", "not found: the API has /api/v1/mismatches, "
+		       "/api/v1/state, /api/v1/connections and /api/v1/watermark (docs/api.md)\n");
 	else
 		answer(r, 404, "Not Found", "text/plain",
 		       "not found: try /metrics, /healthz, /readyz or /api/v1/mismatches\n");
@@ -261,9 +292,45 @@ static const char *method_name(enum evhttp_cmd_type cmd)
 		return "GET";
 	case EVHTTP_REQ_HEAD:
 		return "HEAD";
+	case EVHTTP_REQ_POST:
+		return "POST";
 	default:
 		return "OTHER";
 	}
+}
+
+/* Did the caller present a certificate that LMS_SSL_CA verified? */
+static bool peer_verified(struct evhttp_request *req)
+{
+	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+	struct bufferevent *bev = evcon ? evhttp_connection_get_bufferevent(evcon) : NULL;
+	SSL *ssl = bev ? bufferevent_openssl_get_ssl(bev) : NULL;
+	if (!ssl)
+		return false;
+#if OPENSSL_VERSION_NUMBER >= 0x30000000L
+	X509 *peer = SSL_get1_peer_certificate(ssl);
+#else
+	X509 *peer = SSL_get_peer_certificate(ssl);
+#endif
+	bool ok = peer && SSL_get_verify_result(ssl) == X509_V_OK;
+	X509_free(peer);
+	return ok;
+}
+
+/* Why an /api/v1/ request is refused (NULL: allowed).  Without TLS
+ * (--allow-tls-mode-disable) the API is open; with TLS and LMS_SSL_CA
+ * every route wants a verified client certificate; with TLS and no CA
+ * nobody can be authenticated, so the control routes are closed. */
+static const char *api_refusal(struct lms_metrics *m, struct evhttp_request *req, const char *path)
+{
+	if (!m->tls)
+		return NULL;
+	if (!m->rt->cfg->ssl_ca)
+		return lms_admin_route(path) ? "configure LMS_SSL_CA to enable the admin API (it requires a client "
+					       "certificate signed by that CA)" : NULL;
+	if (!peer_verified(req))
+		return "a client certificate signed by LMS_SSL_CA is required for /api/v1/";
+	return NULL;
 }
 
 static void on_request(struct evhttp_request *req, void *arg)
@@ -271,8 +338,20 @@ static void on_request(struct evhttp_request *req, void *arg)
 	struct lms_metrics *m = arg;
 	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
 	const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
+	const char *method = method_name(evhttp_request_get_command(req));
 	struct lms_metrics_reply r;
-	lms_metrics_answer(m->rt, method_name(evhttp_request_get_command(req)), path ? path : "", &r);
+	if (path && strncmp(path, "/api/v1/", 8) == 0) {
+		const char *refused = api_refusal(m, req, path);
+		if (refused) {
+			lms_admin_error(req, 403, refused);
+			return;
+		}
+		if (lms_admin_route(path)) {
+			lms_admin_handle(m->rt, req, method, path);
+			return;
+		}
+	}
+	lms_metrics_answer(m->rt, method, path ? path : "", &r);
 	struct evbuffer *b = evbuffer_new();
 	if (!b || !r.body) {
 		evhttp_send_error(req, 500, "out of memory");

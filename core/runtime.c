@@ -196,7 +196,7 @@ int lms_runtime_init(struct lms_runtime *rt, const struct lms_config *cfg, char 
 	if (backend_init(tgt, "target", "INIT_TARGET", cfg->init_target, err, errlen) < 0)
 		return -1;
 	if (cfg->ssl_cert) {
-		rt->server_tls = lms_tls_server_ctx(cfg->ssl_cert, cfg->ssl_key, cfg->ssl_ca, err, errlen);
+		rt->server_tls = lms_tls_server_ctx(cfg->ssl_cert, cfg->ssl_key, cfg->ssl_ca, true, err, errlen);
 		if (!rt->server_tls)
 			return -1;
 	}

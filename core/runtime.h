@@ -37,6 +37,7 @@ struct lms_backend {
 };
 
 struct lms_worker;
+struct lms_control;
 
 /* The coordination state behind coord.h (lock for the view; phase and
  * source_of_truth are also readable without it). */
@@ -56,6 +57,7 @@ struct lms_runtime {
 	int source_of_truth;                 /* atomic: enum lms_role */
 	int shadow_mode;                     /* enum lms_shadow_mode */
 	struct lms_coord_state coord;
+	struct lms_control *control;         /* control.h; NULL until serving starts */
 	int shutting_down;                   /* atomic: 1 after SIGTERM */
 	int active_conns;                    /* atomic: all workers */
 	struct lms_worker *workers;

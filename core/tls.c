@@ -36,7 +36,8 @@ static SSL_CTX *tls_ctx_new(const SSL_METHOD *m, char *err, size_t errlen)
 	return ctx;
 }
 
-SSL_CTX *lms_tls_server_ctx(const char *cert, const char *key, const char *ca, char *err, size_t errlen)
+SSL_CTX *lms_tls_server_ctx(const char *cert, const char *key, const char *ca, bool require_client,
+			    char *err, size_t errlen)
 {
 	SSL_CTX *ctx = tls_ctx_new(TLS_server_method(), err, errlen);
 	if (!ctx)
@@ -58,7 +59,7 @@ SSL_CTX *lms_tls_server_ctx(const char *cert, const char *key, const char *ca, c
 			tls_err(err, errlen, "LMS_SSL_CA: cannot load", ca);
 			goto fail;
 		}
-		SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
+		SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | (require_client ? SSL_VERIFY_FAIL_IF_NO_PEER_CERT : 0), NULL);
 		STACK_OF(X509_NAME) *names = SSL_load_client_CA_file(ca);
 		if (names)
 			SSL_CTX_set_client_CA_list(ctx, names);

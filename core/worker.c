@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <event2/thread.h>
 
@@ -86,6 +87,100 @@ static void on_coord(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
+/* The snapshot being gathered (lms_workers_snapshot): one at a time, by
+ * generation, so a worker that answers after the caller gave up writes
+ * nothing. */
+static struct {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	pthread_mutex_t serial;       /* one caller at a time */
+	uint64_t gen;                 /* odd while a snapshot is being gathered */
+	int waiting;                  /* workers that have not answered gen */
+	struct lms_session_info *items;
+	size_t n, cap;
+	bool oom;
+} snap = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, PTHREAD_MUTEX_INITIALIZER, 0, 0, NULL, 0, 0, false };
+
+/* Describe this worker's sessions into the snapshot being gathered. */
+static void on_snapshot(evutil_socket_t fd, short what, void *arg)
+{
+	struct lms_worker *w = arg;
+	(void)fd;
+	(void)what;
+	pthread_mutex_lock(&snap.lock);
+	uint64_t gen = snap.gen;
+	pthread_mutex_unlock(&snap.lock);
+	if (!(gen & 1))
+		return;
+	size_t n = 0;
+	struct lms_session_info *mine = w->nsessions > 0 ? calloc((size_t)w->nsessions, sizeof(*mine)) : NULL;
+	bool oom = w->nsessions > 0 && !mine;
+	for (struct lms_session *s = w->sessions; s && mine && n < (size_t)w->nsessions; s = lms_session_next(s))
+		lms_session_info(s, &mine[n++]);
+	pthread_mutex_lock(&snap.lock);
+	if (snap.gen == gen) {
+		if (snap.n + n > snap.cap) {
+			size_t cap = snap.cap ? snap.cap : 64;
+			while (cap < snap.n + n)
+				cap *= 2;
+			struct lms_session_info *p = realloc(snap.items, cap * sizeof(*p));
+			if (p) {
+				snap.items = p;
+				snap.cap = cap;
+			}
+		}
+		if (snap.n + n <= snap.cap) {
+			if (n)
+				memcpy(snap.items + snap.n, mine, n * sizeof(*mine));
+			snap.n += n;
+		} else {
+			oom = true;
+		}
+		snap.oom |= oom;
+		snap.waiting--;
+		pthread_cond_signal(&snap.cond);
+	}
+	pthread_mutex_unlock(&snap.lock);
+	free(mine);
+}
+
+int lms_workers_snapshot(struct lms_runtime *rt, double timeout_s, struct lms_session_info **out, size_t *n)
+{
+	*out = NULL;
+	*n = 0;
+	pthread_mutex_lock(&snap.serial);
+	pthread_mutex_lock(&snap.lock);
+	snap.gen += 1; /* odd: gathering */
+	snap.waiting = rt->nworkers;
+	snap.n = 0;
+	snap.oom = false;
+	pthread_mutex_unlock(&snap.lock);
+	for (int i = 0; i < rt->nworkers; i++)
+		event_active(rt->workers[i].snap_ev, EV_READ, 0);
+	struct timespec until;
+	clock_gettime(CLOCK_REALTIME, &until);
+	long long ns = (long long)until.tv_nsec + (long long)(timeout_s * 1e9);
+	until.tv_sec += (time_t)(ns / 1000000000);
+	until.tv_nsec = (long)(ns % 1000000000);
+	pthread_mutex_lock(&snap.lock);
+	while (snap.waiting > 0)
+		if (pthread_cond_timedwait(&snap.cond, &snap.lock, &until) != 0)
+			break;
+	int missing = snap.waiting;
+	snap.gen += 1; /* even: late answers are dropped */
+	int rc = snap.oom ? -1 : missing;
+	if (rc >= 0) {
+		*out = snap.items;
+		*n = snap.n;
+		snap.items = NULL;
+		snap.cap = 0;
+	}
+	snap.n = 0;
+	pthread_mutex_unlock(&snap.lock);
+	pthread_mutex_unlock(&snap.serial);
+	return rc;
+}
+
 /* Shutdown timeout: close whatever is left. */
 static void on_deadline(evutil_socket_t fd, short what, void *arg)
 {
@@ -144,6 +239,7 @@ int lms_workers_init(struct lms_runtime *rt, char *err, size_t errlen)
 		}
 		w->drain_ev = event_new(w->base, -1, 0, on_drain, w);
 		w->coord_ev = event_new(w->base, -1, 0, on_coord, w);
+		w->snap_ev = event_new(w->base, -1, 0, on_snapshot, w);
 		w->deadline_ev = evtimer_new(w->base, on_deadline, w);
 		unsigned flags = LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_REUSEABLE_PORT |
 				 LEV_OPT_CLOSE_ON_EXEC;
@@ -197,6 +293,8 @@ void lms_workers_free(struct lms_runtime *rt)
 			event_free(w->drain_ev);
 		if (w->coord_ev)
 			event_free(w->coord_ev);
+		if (w->snap_ev)
+			event_free(w->snap_ev);
 		if (w->deadline_ev)
 			event_free(w->deadline_ev);
 		if (w->base)

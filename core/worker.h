@@ -12,6 +12,7 @@
 #include <event2/listener.h>
 
 #include "runtime.h"
+#include "session.h"
 #include "stats.h"
 
 struct lms_session;
@@ -23,6 +24,7 @@ struct lms_worker {
 	struct evconnlistener *listener;
 	struct event *drain_ev;      /* activated by the main thread on SIGTERM */
 	struct event *coord_ev;      /* activated when the coordination state changes */
+	struct event *snap_ev;       /* activated by lms_workers_snapshot */
 	struct event *deadline_ev;   /* shutdown timeout */
 	struct lms_runtime *rt;
 	struct lms_session *sessions;  /* intrusive list, owned */
@@ -43,6 +45,15 @@ int lms_workers_start(struct lms_runtime *rt);
 void lms_workers_drain(struct lms_runtime *rt);
 void lms_workers_join(struct lms_runtime *rt);
 void lms_workers_free(struct lms_runtime *rt);
+
+/* Describe every session of every worker (lms_session_info), for the
+ * admin API.  Any thread but a worker's; one caller at a time is served
+ * (calls are serialized).  Each worker is asked through its snap_ev and
+ * answers from its own thread; waits up to timeout_s.  On return *out
+ * (malloc'ed, caller frees; NULL when there are none) holds *n entries.
+ * Returns how many workers did not answer in time (their sessions are
+ * missing), or -1 when out of memory. */
+int lms_workers_snapshot(struct lms_runtime *rt, double timeout_s, struct lms_session_info **out, size_t *n);
 
 /* Sessions call these to join and leave their worker's list. */
 void lms_worker_add_session(struct lms_worker *w, struct lms_session *s);
