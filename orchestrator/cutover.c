@@ -19,6 +19,8 @@
 
 /* How long one call to an instance may take while polling. */
 #define CALL_TIMEOUT_S 5.0
+/* An instance writes the watermark with its own connection to the source. */
+#define WATERMARK_CALL_TIMEOUT_S 10.0
 /* Pause between polling rounds. */
 #define POLL_INTERVAL_MS 50
 
@@ -156,15 +158,18 @@ static json_t *push_state(struct orch_ctx *ctx, json_t *instances, int64_t epoch
 	return acks;
 }
 
-/* "a, b, c" from the "id" members of list. */
-static void join_ids(json_t *list, const char *member, char *buf, size_t cap)
+/* "a, b, c" from the "id" members of list, each with its "error" when
+ * it has one: "a (no answer: timed out)". */
+static void join_ids(json_t *list, char *buf, size_t cap)
 {
 	size_t i, n = 0;
 	json_t *e;
 	buf[0] = 0;
 	json_array_foreach(list, i, e) {
-		const char *id = json_string_value(json_object_get(e, member));
-		int m = snprintf(buf + n, cap - n, "%s%s", i ? ", " : "", id ? id : "?");
+		const char *id = json_string_value(json_object_get(e, "id"));
+		const char *why = json_string_value(json_object_get(e, "error"));
+		int m = snprintf(buf + n, cap - n, "%s%s%s%s%s", i ? ", " : "", id ? id : "?", why ? " (" : "",
+				 why ? why : "", why ? ")" : "");
 		if (m < 0 || (size_t)m >= cap - n)
 			break;
 		n += (size_t)m;
@@ -329,11 +334,11 @@ static int begin_failed(struct orch_ctx *ctx, int64_t epoch, int64_t cutover_id,
 	json_t *blocking = code == 504 ? blocking_report(ctx, pending, unreachable) : json_array();
 	char names[1024], msg[1600];
 	if (code == 502) {
-		join_ids(unreachable, "id", names, sizeof(names));
+		join_ids(unreachable, names, sizeof(names));
 		snprintf(msg, sizeof(msg), "instances unreachable: %s; the state stays paused (epoch %" PRId64 "): "
 			 "abort the cutover, or fix them and run begin again", names, epoch);
 	} else {
-		join_ids(pending, "id", names, sizeof(names));
+		join_ids(pending, names, sizeof(names));
 		size_t len = (size_t)snprintf(msg, sizeof(msg), "drain timeout: instances not drained: %s;", names);
 		size_t i, j;
 		json_t *b, *c;
@@ -446,7 +451,8 @@ static int write_watermark(struct orch_ctx *ctx, json_t *instances, const char *
 	size_t len = 0;
 	for (size_t i = 0; i < json_array_size(instances); i++) {
 		json_t *one = json_pack("[O]", json_array_get(instances, i));
-		struct orch_call *c = orch_instances_call(ctx, one, "POST", "/api/v1/watermark", text, CALL_TIMEOUT_S);
+		struct orch_call *c = orch_instances_call(ctx, one, "POST", "/api/v1/watermark", text,
+							 WATERMARK_CALL_TIMEOUT_S);
 		bool ok = c && !c->error[0] && json_is_true(json_object_get(c->body, "written"));
 		if (!ok && len < sizeof(why))
 			len += (size_t)snprintf(why + len, sizeof(why) - len, "%s%s: %s", len ? "; " : "",
