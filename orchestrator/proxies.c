@@ -29,6 +29,7 @@ struct pending {
 	int *left;
 	struct timespec t0;
 	int failure;          /* enum evhttp_request_error + 1, 0 if none */
+	bool done;            /* on_done ran */
 };
 
 static double ms_since(const struct timespec *t0)
@@ -75,6 +76,7 @@ static void on_done(struct evhttp_request *req, void *arg)
 {
 	struct pending *p = arg;
 	struct orch_call *c = p->call;
+	p->done = true;
 	c->ms = ms_since(&p->t0);
 	c->status = req ? evhttp_request_get_response_code(req) : 0;
 	if (c->status == 0) {
@@ -201,8 +203,10 @@ void orch_proxies_call(SSL_CTX *client_tls, struct orch_call *calls, size_t n, c
 		ps[i].base = base;
 		ps[i].left = &left;
 		clock_gettime(CLOCK_MONOTONIC, &ps[i].t0);
-		if (start_one(client_tls, &ps[i], method, path, body, timeout_s) == 0)
-			left++;
+		/* counted first: a connection that fails at once calls on_done */
+		left++;
+		if (start_one(client_tls, &ps[i], method, path, body, timeout_s) < 0 && !ps[i].done)
+			left--;
 	}
 	if (left > 0) {
 		double guard = timeout_s + 1;

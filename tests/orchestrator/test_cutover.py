@@ -152,11 +152,13 @@ def test_unreachable_instance_is_named(orchestrators, dbs, fakes):
     initialize(orchestrators, dbs)
     ok = fakes("lms-ok")
     gone = unreachable_url()
-    o = orchestrators(args(dbs, "--lms-addresses", "%s,%s" % (ok.url, gone)))
+    nohost = "http://no-such-host.invalid:9044"
+    o = orchestrators(args(dbs, "--lms-addresses", "%s,%s,%s" % (ok.url, gone, nohost)))
     code, doc = o.api("POST", "/api/v1/cutover/consistent/begin", {"drain_timeout_s": 5})
     assert code == 502, doc
-    assert gone in doc["error"]
-    assert [u["admin_url"] for u in doc["unreachable"]] == [gone]
+    assert gone in doc["error"] and nohost in doc["error"]
+    assert [u["admin_url"] for u in doc["unreachable"]] == [gone, nohost]
+    assert ok.posted("/api/v1/state")
     assert dbs.state()[2] == "paused"
     failed = events(dbs, "failed")
     assert any(e[2] == gone for e in failed)
