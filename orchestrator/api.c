@@ -1,0 +1,170 @@
+/*
+ * api.c - routes of the orchestrator API; the answers come from
+ * status.c and cutover.c.
+ */
+#include "autoconfig.h"
+
+#include "api.h"
+
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+
+#include "config.h"
+#include "cutover.h"
+#include "http.h"
+#include "log.h"
+#include "metrics.h"
+#include "status.h"
+#include "tls.h"
+
+struct orch_api {
+	struct orch_ctx *ctx;
+	struct evhttp *http;
+	struct evhttp *metrics;
+	int require_client_cert;
+};
+
+typedef int (*route_fn)(struct orch_ctx *ctx, json_t *req, json_t **resp);
+
+struct route {
+	const char *path;
+	enum evhttp_cmd_type method;
+	route_fn fn;
+};
+
+static const struct route routes[] = {
+	{ "/api/v1/initialize", EVHTTP_REQ_POST, orch_status_initialize },
+	{ "/api/v1/status", EVHTTP_REQ_GET, orch_status_get },
+	{ "/api/v1/connections", EVHTTP_REQ_GET, orch_status_connections },
+	{ "/api/v1/cutover/consistent/begin", EVHTTP_REQ_POST, orch_cutover_begin },
+	{ "/api/v1/cutover/consistent/commit", EVHTTP_REQ_POST, orch_cutover_commit },
+	{ "/api/v1/cutover/consistent/abort", EVHTTP_REQ_POST, orch_cutover_abort },
+};
+
+#define CUTOVERS_PREFIX "/api/v1/cutovers/"
+
+static double mono_ms(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
+}
+
+/* Answer req; returns the status sent. */
+static int dispatch(struct orch_api *api, struct evhttp_request *req, const char *path)
+{
+	enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
+	if (!strcmp(path, "/healthz")) {
+		orch_http_reply_json(req, 200, json_pack("{s:b}", "ok", 1));
+		return 200;
+	}
+	if (strncmp(path, "/api/v1/", 8)) {
+		orch_http_reply_error(req, 404, "no such route (the API is under /api/v1/)");
+		return 404;
+	}
+	if (api->require_client_cert) {
+		SSL *ssl = orch_http_ssl(req);
+		if (!ssl || !orch_tls_peer_ok(ssl)) {
+			orch_http_reply_error(req, 401, "a client certificate signed by ORCH_CA_TLS_CERT is required "
+					      "(molt-lms-cli --tls-client-cert and --tls-client-key)");
+			return 401;
+		}
+	}
+	json_t *resp = NULL;
+	int code;
+	if (!strncmp(path, CUTOVERS_PREFIX, strlen(CUTOVERS_PREFIX))) {
+		if (cmd != EVHTTP_REQ_GET) {
+			evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", "GET");
+			orch_http_reply_error(req, 405, "use GET");
+			return 405;
+		}
+		code = orch_status_cutover(api->ctx, path + strlen(CUTOVERS_PREFIX), &resp);
+		orch_http_reply_json(req, code, resp);
+		return code;
+	}
+	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+		if (strcmp(routes[i].path, path))
+			continue;
+		if (cmd != routes[i].method) {
+			bool post = routes[i].method == EVHTTP_REQ_POST;
+			evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", post ? "POST" : "GET");
+			orch_http_reply_error(req, 405, post ? "use POST" : "use GET");
+			return 405;
+		}
+		char err[256];
+		json_t *body = orch_http_body(req, err, sizeof(err));
+		if (!body) {
+			orch_http_reply_error(req, 400, err);
+			return 400;
+		}
+		code = routes[i].fn(api->ctx, body, &resp);
+		json_decref(body);
+		orch_http_reply_json(req, code, resp);
+		return code;
+	}
+	orch_http_reply_error(req, 404, "no such route");
+	return 404;
+}
+
+static void on_api(struct evhttp_request *req, void *arg)
+{
+	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+	const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
+	double t0 = mono_ms();
+	int code = dispatch(arg, req, path ? path : "");
+	lms_log(code >= 500 ? LMS_LOG_LEVEL_WARN : LMS_LOG_LEVEL_INFO, "api_request", "path=%s status=%d ms=%.1f",
+		path ? path : "-", code, mono_ms() - t0);
+}
+
+static void on_metrics(struct evhttp_request *req, void *arg)
+{
+	struct orch_api *api = arg;
+	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+	const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
+	if (path && !strcmp(path, "/healthz")) {
+		orch_http_reply_json(req, 200, json_pack("{s:b}", "ok", 1));
+		return;
+	}
+	if (!path || strcmp(path, "/metrics")) {
+		orch_http_reply_error(req, 404, "no such route (try /metrics)");
+		return;
+	}
+	orch_metrics_reply(api->ctx, req);
+}
+
+struct orch_api *orch_api_start(struct event_base *base, struct orch_ctx *ctx, SSL_CTX *tls, SSL_CTX *metrics_tls,
+				int require_client_cert, char *err, size_t errlen)
+{
+	struct orch_api *api = calloc(1, sizeof(*api));
+	if (!api) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	api->ctx = ctx;
+	api->require_client_cert = require_client_cert;
+	api->http = orch_http_start(base, "listen", ctx->cfg->listen, tls, on_api, api, err, errlen);
+	if (api->http)
+		api->metrics = orch_http_start(base, "metrics-listen", ctx->cfg->metrics_listen, metrics_tls, on_metrics,
+					       api, err, errlen);
+	if (!api->metrics) {
+		orch_api_stop(api);
+		return NULL;
+	}
+	return api;
+}
+
+void orch_api_stop(struct orch_api *api)
+{
+	if (!api)
+		return;
+	if (api->http)
+		evhttp_free(api->http);
+	if (api->metrics)
+		evhttp_free(api->metrics);
+	free(api);
+}
