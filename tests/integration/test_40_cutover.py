@@ -183,9 +183,9 @@ def cutover_env(clusters, lms_env):
 PGBENCH_TABLES = "pgbench_accounts, pgbench_branches, pgbench_tellers, pgbench_history"
 
 
-def replicate(env, ctx, from_port, to_port, tables=PGBENCH_TABLES + ", _molt_lms.watermark"):
-    """Publication of tables on from_port, subscription on to_port (no
-    initial copy when the data is already there)."""
+def replicate(env, ctx, from_port, to_port, tables=PGBENCH_TABLES + ", _molt_lms.watermark", copy=True):
+    """Publication of tables on from_port, subscription on to_port (copy:
+    start with a copy of the data; not when it is already there)."""
     db = ctx["db"]
     tag = uuid.uuid4().hex[:6]
     pub, sub = "lms_pub_" + tag, "lms_sub_" + tag
@@ -193,10 +193,9 @@ def replicate(env, ctx, from_port, to_port, tables=PGBENCH_TABLES + ", _molt_lms
     c.cursor().execute("create publication %s for table %s" % (pub, tables))
     c.close()
     c = connect(to_port, db)
-    copy = "true" if not ctx["subs"] else "false"
     c.cursor().execute("create subscription %s connection 'host=127.0.0.1 port=%d dbname=%s user=%s "
                        "password=%s sslmode=disable' publication %s with (copy_data = %s)"
-                       % (sub, from_port, db, ADMIN_USER, ADMIN_PASSWORD, pub, copy))
+                       % (sub, from_port, db, ADMIN_USER, ADMIN_PASSWORD, pub, "true" if copy else "false"))
     c.close()
     ctx["subs"].append((to_port, sub))
     return sub
@@ -231,22 +230,30 @@ def instances_ready(env, orch, n, epoch=None):
     return len(ok) >= n
 
 
-def test_cutover_forward_and_back(cutover_env, proxy_factory, lms_env):
-    env, ctx, db = lms_env, cutover_env, cutover_env["db"]
+def setup_cutover(env, ctx, proxy_factory, n=3):
+    """Orchestrator, initialize, replication source -> target caught up,
+    n proxies registered.  Returns (orch, sub, src, tgt, proxies)."""
+    db = ctx["db"]
     orch = Orchestrator(env, db_url(env, env.target_port, db), db_url(env, env.source_port, db)).start()
-    try:
-        init = json.loads(cli(env, orch, "initialize").stdout)
-        assert "created" in init
-        sub = replicate(env, ctx, env.source_port, env.target_port)
-        src, tgt = connect(env.source_port, db), connect(env.target_port, db)
-        assert wait_until(lambda: scalar(tgt, "select count(*) from pgbench_accounts") == 100000,
-                          env.t(60)), "initial replication did not finish"
-        proxies = start_proxies(proxy_factory, env, db)
-        assert wait_until(lambda: instances_ready(env, orch, 3), env.t(30)), cli(env, orch, "status",
-                                                                                 check=False).stdout
+    init = json.loads(cli(env, orch, "initialize").stdout)
+    assert "created" in init, init
+    sub = replicate(env, ctx, env.source_port, env.target_port)
+    src, tgt = connect(env.source_port, db), connect(env.target_port, db)
+    assert wait_until(lambda: scalar(tgt, "select count(*) from pgbench_accounts") == 100000,
+                      env.t(60)), "initial replication did not finish"
+    proxies = start_proxies(proxy_factory, env, db, n)
+    assert wait_until(lambda: instances_ready(env, orch, n), env.t(30)), cli(env, orch, "status",
+                                                                             check=False).stdout
+    return orch, sub, src, tgt, proxies
 
-        # ---- forward: source -> target, under load
-        load = Workload(env, proxies, db, seconds=14)
+
+def test_cutover_under_load(cutover_env, proxy_factory, lms_env):
+    """begin -> commit (the orchestrator checks replication caught up with a
+    watermark) while pgbench writes through three instances."""
+    env, ctx, db = lms_env, cutover_env, cutover_env["db"]
+    orch, sub, src, tgt, proxies = setup_cutover(env, ctx, proxy_factory)
+    try:
+        load = Workload(env, proxies, db, seconds=12)
         time.sleep(3)
         begin = cli(env, orch, "cutover", "consistent", "begin", "--drain-timeout", "20")
         cid = json.loads(begin.stdout).get("cutover_id")
@@ -261,26 +268,45 @@ def test_cutover_forward_and_back(cutover_env, proxy_factory, lms_env):
         assert at_commit_src < total
         meta = json.loads(cli(env, orch, "cutover", "get_metadata", "-i", str(cid)).stdout)
         assert meta.get("status") == "committed", meta
-        # new sessions land on the target
+        # sessions opened after the cutover land on the target
         for p in proxies:
             c = p.connect(user=ADMIN_USER, password=ADMIN_PASSWORD, dbname=db)
             assert scalar(c, "select inet_server_port()") == env.target_port
             c.close()
+        src.close()
+        tgt.close()
+    finally:
+        orch.stop()
 
-        # ---- back: target -> source, replication reversed
+
+def test_cutover_and_back(cutover_env, proxy_factory, lms_env):
+    """Cut over and back under load.  The operator reverses replication while
+    paused (caught up, so nothing is in flight), which is what makes the
+    cutover reversible: after both, the source holds every write."""
+    env, ctx, db = lms_env, cutover_env, cutover_env["db"]
+    orch, sub, src, tgt, proxies = setup_cutover(env, ctx, proxy_factory, n=2)
+    try:
+        load = Workload(env, proxies, db, seconds=8)
+        time.sleep(2)
+        cli(env, orch, "cutover", "consistent", "begin", "--drain-timeout", "20")
+        assert wait_until(lambda: history_count(tgt) == history_count(src), env.t(30))
         stop_replication(env, ctx, env.target_port, sub)
-        replicate(env, ctx, env.target_port, env.source_port, tables=PGBENCH_TABLES)
-        load = Workload(env, proxies, db, seconds=10)
+        back_sub = replicate(env, ctx, env.target_port, env.source_port, tables=PGBENCH_TABLES, copy=False)
+        fwd = json.loads(cli(env, orch, "cutover", "consistent", "commit", "--skip-replication-check").stdout)
+        assert fwd.get("source_of_truth") == "target", fwd
+        total = load.finish(timeout=env.t(90))
+
+        load = Workload(env, proxies, db, seconds=6)
         time.sleep(2)
         cli(env, orch, "cutover", "consistent", "begin", "--drain-timeout", "20")
         assert wait_until(lambda: history_count(src) == history_count(tgt), env.t(30)), \
             "reverse replication did not catch up"
         back = json.loads(cli(env, orch, "cutover", "consistent", "commit", "--skip-replication-check").stdout)
         assert back.get("source_of_truth") == "source", back
+        stop_replication(env, ctx, env.source_port, back_sub)
         at_back_tgt = history_count(tgt)
-        total2 = load.finish(timeout=env.t(90))
-        assert wait_until(lambda: history_count(src) == total + total2, env.t(10)), \
-            (history_count(src), total, total2)
+        total += load.finish(timeout=env.t(90))
+        assert wait_until(lambda: history_count(src) == total, env.t(10)), (history_count(src), total)
         assert history_count(tgt) == at_back_tgt
         src.close()
         tgt.close()
@@ -290,14 +316,9 @@ def test_cutover_forward_and_back(cutover_env, proxy_factory, lms_env):
 
 def test_abort_resumes_on_source(cutover_env, proxy_factory, lms_env):
     env, ctx, db = lms_env, cutover_env, cutover_env["db"]
-    orch = Orchestrator(env, db_url(env, env.target_port, db), db_url(env, env.source_port, db)).start()
+    orch, sub, src, tgt, proxies = setup_cutover(env, ctx, proxy_factory, n=2)
     try:
-        cli(env, orch, "initialize")
-        replicate(env, ctx, env.source_port, env.target_port)
-        src = connect(env.source_port, db)
-        proxies = start_proxies(proxy_factory, env, db, n=2)
-        assert wait_until(lambda: instances_ready(env, orch, 2), env.t(30))
-        load = Workload(env, proxies, db, seconds=8)
+        load = Workload(env, proxies, db, seconds=6)
         time.sleep(2)
         cli(env, orch, "cutover", "consistent", "begin", "--drain-timeout", "20")
         time.sleep(0.5)
@@ -305,6 +326,8 @@ def test_abort_resumes_on_source(cutover_env, proxy_factory, lms_env):
         assert abort.get("source_of_truth", "source") == "source", abort
         total = load.finish(timeout=env.t(60))
         assert history_count(src) == total
+        assert wait_until(lambda: history_count(tgt) == total, env.t(20))
         src.close()
+        tgt.close()
     finally:
         orch.stop()
