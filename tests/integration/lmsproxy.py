@@ -764,7 +764,12 @@ class PgRaw:
         self.send_msg(b"Q", sql.encode() + b"\0")
         rows, tags, error = [], [], None
         while True:
-            mtype, payload = self.read_msg()
+            try:
+                mtype, payload = self.read_msg()
+            except ConnectionError:
+                if error is not None and error.fields.get("S") == "FATAL":
+                    raise error  # a FATAL error ends the session: no ReadyForQuery follows
+                raise
             if mtype == b"D":
                 if on_row is not None:
                     on_row(payload)

@@ -435,8 +435,6 @@ def test_max_pause(proxy_factory, serving, lms_env):
     assert wait_until(lambda: "longer than --max-pause" in p.read_log(), lms_env.t(5)), p.log_tail()
 
 
-@pytest.mark.xfail(strict=True, reason="session.c bug: the 57P01 max-pause ErrorResponse of a queued "
-                   "request is logged but never reaches the client (it only sees the connection close)")
 def test_max_pause_error_reaches_client(proxy_factory, serving, lms_env):
     err, _, _ = paused_query_past_max_pause(proxy_factory, serving, lms_env, "ctl-maxpause-msg")
     assert isinstance(err, PgServerError), repr(err)
