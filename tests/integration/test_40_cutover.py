@@ -331,3 +331,61 @@ def test_abort_resumes_on_source(cutover_env, proxy_factory, lms_env):
         tgt.close()
     finally:
         orch.stop()
+
+
+def test_open_transaction_blocks_begin(cutover_env, proxy_factory, lms_env):
+    """A transaction left open makes begin time out, naming that connection
+    and its statement; the CLI exits 4; abort resumes and the transaction's
+    session carries on."""
+    env, ctx, db = lms_env, cutover_env, cutover_env["db"]
+    orch, sub, src, tgt, proxies = setup_cutover(env, ctx, proxy_factory, n=1)
+    try:
+        p = proxies[0]
+        c = p.connect(user=ADMIN_USER, password=ADMIN_PASSWORD, dbname=db)
+        c.autocommit = False
+        cur = c.cursor()
+        cur.execute("update pgbench_branches set bbalance = bbalance + 1 where bid = 1")
+        r = cli(env, orch, "cutover", "consistent", "begin", "--drain-timeout", "2", check=False)
+        assert r.returncode == 4, (r.returncode, r.stdout, r.stderr)
+        assert "in_transaction" in r.stdout, r.stdout
+        cli(env, orch, "cutover", "consistent", "abort")
+        c.commit()
+        cur.execute("select bbalance from pgbench_branches where bid = 1")
+        assert cur.fetchone()[0] == 1
+        c.close()
+        src.close()
+        tgt.close()
+    finally:
+        orch.stop()
+
+
+def test_instance_restarted_while_paused_stays_paused(cutover_env, proxy_factory, lms_env):
+    """An instance that starts while the state is paused starts paused: its
+    clients wait until the cutover ends, then run on the new source of truth."""
+    env, ctx, db = lms_env, cutover_env, cutover_env["db"]
+    orch, sub, src, tgt, proxies = setup_cutover(env, ctx, proxy_factory, n=1)
+    try:
+        cli(env, orch, "cutover", "consistent", "begin", "--drain-timeout", "10")
+        late = start_proxies(proxy_factory, env, db, n=1)[0]
+        st, body = http_get(late.metrics_url + "/api/v1/state", timeout=5)
+        assert st == 200 and json.loads(body)["phase"] == "paused", body
+        result = {}
+
+        def query():
+            c = late.connect(user=ADMIN_USER, password=ADMIN_PASSWORD, dbname=db)
+            c.autocommit = True
+            result["port"] = scalar(c, "select inet_server_port()")
+            c.close()
+
+        import threading
+        t = threading.Thread(target=query)
+        t.start()
+        time.sleep(1.0)
+        assert "port" not in result, "a login went through while paused"
+        cli(env, orch, "cutover", "consistent", "commit")
+        t.join(env.t(20))
+        assert result.get("port") == env.target_port, result
+        src.close()
+        tgt.close()
+    finally:
+        orch.stop()
