@@ -117,7 +117,24 @@ else
 fi
 unset PKG_CONFIG_PATH PKG_CONFIG_SYSROOT_DIR
 
-# ---- 3. run the staged binaries
+# ---- 3. the Dockerfile's runtime stage installs a package for every library
+# the staged binaries and plugins need (ldd finds each here, dpkg -S its package)
+runtime_pkgs=$(awk '/^FROM / {r = !/ AS build/} r && /apt-get install/ {i=1} i {print} i && !/\\$/ {i=0}' \
+	"$srcdir/Dockerfile" |
+	tr ' \\' '\n\n' | grep -E '^lib[a-z0-9.+-]+$' | sort -u)
+for f in "$stage$bindir"/molt-lms* "$stage$plugindir"/*.so; do
+	missing=()
+	for lib in $(objdump -p "$f" 2>/dev/null | awk '/NEEDED/ {print $2}'); do
+		path=$(ldd "$f" 2>/dev/null | awk -v l="$lib" '$1 == l {print $3}')
+		pkg=$(dpkg -S "$path" 2>/dev/null | head -1 | cut -d: -f1)
+		case $pkg in libc6 | '') continue ;; esac
+		grep -qx "$pkg" <<<"$runtime_pkgs" || missing+=("$lib ($pkg)")
+	done
+	check "Dockerfile runtime stage has the libraries of ${f#"$stage"}${missing:+ (missing: ${missing[*]})}" \
+		test ${#missing[@]} -eq 0
+done
+
+# ---- 4. run the staged binaries
 version=$(mkvar PACKAGE_VERSION)
 for prog in molt-lms-orchestrator molt-lms-cli; do
 	out=$("$stage$bindir/$prog" --version 2>&1)
