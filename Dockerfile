@@ -1,12 +1,14 @@
 # syntax=docker/dockerfile:1
-# LMS container image: molt-lms (and, once they exist, molt-lms-orchestrator
-# and molt-lms-cli), built with the project's own autotools install.
+# LMS container image: molt-lms, molt-lms-orchestrator and molt-lms-cli,
+# built with the project's own autotools install.
 #
 #   docker build -t molt-lms .
 #   docker run --rm molt-lms --version
 #   docker run --rm -p 9043:9043 -p 9044:9044 -v /etc/molt-lms:/etc/molt-lms:ro \
 #       molt-lms --source-dialect postgres --config /etc/molt-lms/config.json
-#   docker run --rm molt-lms molt-lms-orchestrator ...
+#   docker run --rm -p 4200:4200 -p 4201:4201 -v /etc/molt-lms:/etc/molt-lms:ro \
+#       molt-lms molt-lms-orchestrator --config /etc/molt-lms/orchestrator.json
+#   docker run --rm molt-lms molt-lms-cli --orchestrator-url https://orch:4200 status
 #
 # tests/packaging/staged-install.sh --fresh runs the same build and install
 # steps (make install DESTDIR=...) and the staged binaries, without Docker.
@@ -27,9 +29,11 @@ RUN ./autogen.sh \
  && make install DESTDIR=/stage \
  && rm -f /stage/usr/lib/molt-lms/plugins/*.la \
  && /stage/usr/bin/molt-lms --version \
+ && /stage/usr/bin/molt-lms-orchestrator --version \
  && /stage/usr/bin/molt-lms-cli --version
 
-# ---- runtime stage: only the runtime libraries
+# ---- runtime stage: only the runtime libraries (the sonames the binaries and
+# plugins need; tests/packaging/staged-install.sh checks this list covers them)
 FROM debian:12-slim
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
@@ -46,9 +50,12 @@ COPY --from=build /stage/usr/bin/ /usr/bin/
 COPY --from=build /stage/usr/lib/molt-lms/ /usr/lib/molt-lms/
 COPY --from=build /stage/usr/share/man/ /usr/share/man/
 COPY docker-entrypoint.sh /usr/local/bin/docker-entrypoint.sh
+# Fails the build when a runtime library is missing.
+RUN molt-lms --version && molt-lms-orchestrator --version && molt-lms-cli --version
 USER 10001:10001
-# SQL (source dialect) and metrics/admin API; the orchestrator uses 4200/4201.
-EXPOSE 9043 9044
+# The proxy: SQL (source dialect) and metrics/admin API; the orchestrator:
+# its API and metrics.
+EXPOSE 9043 9044 4200 4201
 STOPSIGNAL SIGTERM
 ENTRYPOINT ["/usr/local/bin/docker-entrypoint.sh"]
 CMD ["molt-lms", "--help"]

@@ -49,7 +49,26 @@ def container(dep):
 
 
 def env_map(c):
-    return {e["name"]: e.get("value") for e in c.get("env") or []}
+    """The env entries with a literal value (not the downward API's)."""
+    return {e["name"]: e.get("value") for e in c.get("env") or [] if "valueFrom" not in e}
+
+
+def field_refs(c):
+    """The env entries from the downward API: name -> fieldPath."""
+    return {e["name"]: e["valueFrom"].get("fieldRef", {}).get("fieldPath")
+            for e in c.get("env") or [] if "valueFrom" in e}
+
+
+def undefined_refs(c):
+    """$(VAR) references in args that the container's env does not define (Kubernetes
+    would pass them on literally)."""
+    names = {e["name"] for e in c.get("env") or []}
+    refs = set(re.findall(r"\$\(([A-Za-z_][A-Za-z0-9_]*)\)", " ".join(c.get("args") or [])))
+    return sorted(refs - names)
+
+
+def http_probe(c, which):
+    return (c.get(which) or {}).get("httpGet") or {}
 
 
 def mounts(c):
@@ -143,6 +162,13 @@ def common(docs, release, proxy, orch, *, dialect, shadow="none", log="info", re
           and aff[0]["podAffinityTerm"]["labelSelector"]["matchLabels"] == sel,
           "preferred podAntiAffinity across kubernetes.io/hostname on the proxy pods")
     check(("--allow-tls-mode-disable" in args) is False or tls is None, "no --allow-tls-mode-disable by default")
+    admin = "%s://$(POD_IP):9044" % scheme.lower()
+    check(arg_value(args, "--advertise-admin-url") == admin, "--advertise-admin-url %s" % admin)
+    check(arg_value(args, "--instance-id") == "$(POD_NAME)", "--instance-id $(POD_NAME)")
+    refs = field_refs(c)
+    check(refs.get("POD_IP") == "status.podIP" and refs.get("POD_NAME") == "metadata.name",
+          "POD_IP and POD_NAME from the downward API (%s)" % refs)
+    check(not undefined_refs(c), "every $(VAR) in the proxy args is in its env (undefined: %s)" % undefined_refs(c))
     sa_expect = sa_name or (proxy if sa else "default")
     check(pod.get("serviceAccountName") == sa_expect, "proxy serviceAccountName %s" % sa_expect)
     if sa:
@@ -175,6 +201,16 @@ def common(docs, release, proxy, orch, *, dialect, shadow="none", log="info", re
     check(arg_value(oargs, "--source-dialect") == (orch_dialect or dialect), "orchestrator --source-dialect")
     check(arg_value(oargs, "--log-level") == log, "orchestrator --log-level %s" % log)
     check(arg_value(oargs, "--config") == "/etc/molt-lms-orchestrator/config.json", "orchestrator --config")
+    check(arg_value(oargs, "--listen") == "0.0.0.0:4200", "orchestrator --listen 0.0.0.0:4200")
+    check(arg_value(oargs, "--metrics-listen") == "0.0.0.0:4201", "orchestrator --metrics-listen 0.0.0.0:4201")
+    check(("--allow-tls-mode-disable" in oargs) == (tls is None),
+          "orchestrator --allow-tls-mode-disable only with lms.allowTLSDisable")
+    check(all(isinstance(a, str) for a in oargs), "every orchestrator arg is a string")
+    check(not undefined_refs(oc), "every $(VAR) in the orchestrator args is in its env")
+    for which in ("readinessProbe", "livenessProbe"):
+        pr = http_probe(oc, which)
+        check(pr.get("path") == "/healthz" and pr.get("port") == "api" and pr.get("scheme") == scheme,
+              "orchestrator %s GET /healthz on api over %s (%s)" % (which, scheme, pr))
     oports = {p["name"]: p["containerPort"] for p in oc["ports"]}
     check(oports == {"api": 4200, "metrics": 4201}, "orchestrator container ports %s" % oports)
     om = mounts(oc)
@@ -259,7 +295,9 @@ def main():
         r = common(docs, "lms", "lms", "lms-orchestrator", dialect="postgres")
         if r:
             c = container(r["dep"])
-            check(not c.get("env"), "no env by default")
+            check(not env_map(c) and set(field_refs(c)) == {"POD_IP", "POD_NAME"},
+                  "no env by default but the downward API's POD_IP and POD_NAME")
+            check(not container(r["odep"]).get("env"), "no orchestrator env by default")
             check("--allow-tls-mode-disable" not in c["args"], "no --allow-tls-mode-disable by default")
             check(r["dep"]["spec"]["template"]["spec"]["volumes"][0]["secret"]["secretName"] == "lms-config",
                   "default config secret lms-config")

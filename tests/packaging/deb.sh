@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # deb.sh - build the Debian packages, lint them, install them, run the
-# installed proxy against real PostgreSQL servers, and remove them.
+# installed proxy, orchestrator and CLI against real PostgreSQL servers, and
+# remove them.
 #
 # Usage: tests/packaging/deb.sh [--keep]      (as root, or with sudo available)
 #
@@ -8,12 +9,16 @@
 #      to a temporary directory, so the working tree stays clean, and runs
 #      dpkg-buildpackage -us -uc -b there (unit tests included, see debian/rules)
 #   2. lintian on the .changes: errors fail the test, warnings are listed
-#   3. dpkg -i the packages; checks the installed files, the molt-lms user,
-#      the conffile, the unit; builds the installed skeleton example against
+#   3. dpkg -i the packages (molt-lms, molt-lms-orchestrator, molt-lms-cli,
+#      molt-lms-dev); checks the installed files, the system users, the
+#      conffiles, the units; builds the installed skeleton example against
 #      the installed header
 #   4. runs the INSTALLED /usr/bin/molt-lms (as the molt-lms user, without
 #      --plugin-dir) against throwaway clusters from tests/pg-cluster.sh, runs
-#      psql through it, stops it with SIGTERM and expects exit status 0
+#      psql through it; runs the INSTALLED molt-lms-orchestrator (as its user)
+#      with a throwaway database as CRDB_URL and the proxy as LMS_URL, and the
+#      INSTALLED molt-lms-cli initialize and status against it; stops both
+#      with SIGTERM and expects exit status 0
 #   5. dpkg -r the packages
 #
 # Needs: dpkg-dev debhelper lintian fakeroot (and the build dependencies in
@@ -29,7 +34,7 @@ SRCDIR=$(cd "$SCRIPT_DIR/../.." && pwd -P)
 keep=0
 case "${1:-}" in
 --keep) keep=1 ;;
--h | --help) sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+-h | --help) sed -n '2,29p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 "") ;;
 *) echo "deb.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
 esac
@@ -44,9 +49,10 @@ SPORT=${LMS_DEB_SOURCE_PORT:-25432}
 TPORT=${LMS_DEB_TARGET_PORT:-25433}
 pg() { LMS_TEST_DIR=$PGDIR LMS_TEST_SOURCE_PORT=$SPORT LMS_TEST_TARGET_PORT=$TPORT \
 	"$SRCDIR/tests/pg-cluster.sh" "$@"; }
-proxy_pid="" pg_started=0 installed=()
+proxy_pid="" orch_pid="" pg_started=0 installed=()
 
 cleanup() {
+	[[ -n $orch_pid ]] && kill "$orch_pid" 2>/dev/null
 	[[ -n $proxy_pid ]] && kill "$proxy_pid" 2>/dev/null
 	[[ $pg_started -eq 1 ]] && pg clean >/dev/null 2>&1
 	[[ ${#installed[@]} -gt 0 ]] && $SUDO dpkg -r "${installed[@]}" >/dev/null 2>&1
@@ -73,7 +79,7 @@ mkdir -p "$src"
 (cd "$SRCDIR" && git ls-files -co --exclude-standard -z | xargs -0 cp -a --parents -t "$src") ||
 	{ nok "copy the source tree"; finish; }
 echo "# dpkg-buildpackage -us -uc -b in $src"
-if (cd "$src" && dpkg-buildpackage -us -uc -b) >"$tmp/build.log" 2>&1; then
+if (cd "$src" && dpkg-buildpackage -us -uc -b -J) >"$tmp/build.log" 2>&1; then
 	ok "dpkg-buildpackage -us -uc -b ($(elapsed))"
 else
 	tail -40 "$tmp/build.log"; nok "dpkg-buildpackage (log above)"; finish
@@ -82,7 +88,7 @@ check "the unit tests ran during the build" grep -qE '^PASS: tests/unit/check_pl
 changes=$(ls "$tmp"/*.changes)
 mapfile -t debs < <(ls "$tmp"/*.deb)
 echo "# built: $(cd "$tmp" && echo *.deb)"
-for p in molt-lms molt-lms-dev; do
+for p in molt-lms molt-lms-orchestrator molt-lms-cli molt-lms-dev; do
 	check "package $p was built" test -n "$(ls "$tmp/${p}_"*.deb 2>/dev/null)"
 done
 
@@ -100,27 +106,60 @@ else
 	cat "$tmp/install.log"; nok "dpkg -i (log above)"; finish
 fi
 PLUGINDIR=/usr/lib/molt-lms/plugins
-for f in /usr/bin/molt-lms $PLUGINDIR/postgres.so $PLUGINDIR/cockroach.so \
-	/usr/share/man/man1/molt-lms.1.gz /usr/include/lms/plugin.h /usr/share/pkgconfig/lms-plugin.pc \
-	/etc/molt-lms/config.json; do
-	check "installed $f" test -e "$f"
+# owned PACKAGE FILE: FILE exists and belongs to PACKAGE (dpkg -S)
+owned() { test -e "$2" && dpkg -S "$2" 2>/dev/null | grep -qx "$1: $2"; }
+for f in molt-lms:/usr/bin/molt-lms molt-lms:$PLUGINDIR/postgres.so molt-lms:$PLUGINDIR/cockroach.so \
+	molt-lms:/usr/share/man/man1/molt-lms.1.gz molt-lms:/etc/molt-lms/config.json \
+	molt-lms-orchestrator:/usr/bin/molt-lms-orchestrator \
+	molt-lms-orchestrator:/usr/share/man/man1/molt-lms-orchestrator.1.gz \
+	molt-lms-orchestrator:/etc/molt-lms/orchestrator.json \
+	molt-lms-cli:/usr/bin/molt-lms-cli molt-lms-cli:/usr/share/man/man1/molt-lms-cli.1.gz \
+	molt-lms-dev:/usr/include/lms/plugin.h molt-lms-dev:/usr/share/pkgconfig/lms-plugin.pc; do
+	check "installed ${f#*:} (package ${f%%:*})" owned "${f%%:*}" "${f#*:}"
 done
 check "no libtool archives in $PLUGINDIR" test -z "$(ls $PLUGINDIR/*.la 2>/dev/null)"
-unit=$(dpkg -L molt-lms | grep '/molt-lms\.service$' | head -1)
-check "systemd unit installed (${unit:-none})" test -n "$unit"
-if [[ -n $unit ]] && command -v systemd-analyze >/dev/null; then
-	check "systemd-analyze verify --man=no $unit" systemd-analyze verify --man=no "$unit"
-fi
-check "/etc/molt-lms/config.json is a conffile" grep -qx ' */etc/molt-lms/config.json [0-9a-f]*' \
-	<<<"$(dpkg-query -W -f='${Conffiles}\n' molt-lms)"
-check "system user molt-lms exists" bash -c "getent passwd molt-lms >/dev/null"
-check "config.json is root:molt-lms 0640 ($(stat -c '%U:%G %a' /etc/molt-lms/config.json))" \
-	test "$(stat -c '%U:%G %a' /etc/molt-lms/config.json)" = "root:molt-lms 640"
+# pkg USER CONFFILE: the daemon's unit, conffile, system user and modes.
+# Its unit must not be enabled: it cannot start before the admin edits the conffile.
+daemon_checks() {
+	local pkg=$1 conf=$2 tlsdir=$3 unit
+	unit=$(dpkg -L "$pkg" | grep "/$pkg\.service\$" | head -1)
+	check "$pkg: systemd unit installed (${unit:-none})" test -n "$unit"
+	if [[ -n $unit ]] && command -v systemd-analyze >/dev/null; then
+		check "systemd-analyze verify --man=no $unit" systemd-analyze verify --man=no "$unit"
+	fi
+	if [[ -n $unit ]]; then
+		check "$pkg.service runs as User=$pkg with --config $conf" \
+			bash -c 'grep -qx "User=$1" "$3" && grep -q "^ExecStart=/usr/bin/$1 --config $2\$" "$3" &&
+				grep -qx "EnvironmentFile=-/etc/default/$1" "$3"' _ "$pkg" "$conf" "$unit"
+		check "$pkg.service is not enabled" test ! -e "/etc/systemd/system/multi-user.target.wants/$pkg.service"
+	fi
+	check "$conf is a conffile of $pkg" grep -qx " *$conf [0-9a-f]*" \
+		<<<"$(dpkg-query -W -f='${Conffiles}\n' "$pkg")"
+	check "system user $pkg exists" bash -c "getent passwd $pkg >/dev/null"
+	check "$conf is root:$pkg 0640 ($(stat -c '%U:%G %a' "$conf"))" \
+		test "$(stat -c '%U:%G %a' "$conf")" = "root:$pkg 640"
+	check "$tlsdir is root:$pkg 0750 ($(stat -c '%U:%G %a' "$tlsdir"))" \
+		test "$(stat -c '%U:%G %a' "$tlsdir")" = "root:$pkg 750"
+}
+daemon_checks molt-lms /etc/molt-lms/config.json /etc/molt-lms/tls
+daemon_checks molt-lms-orchestrator /etc/molt-lms/orchestrator.json /etc/molt-lms/orchestrator-tls
+check "orchestrator.json is a template: CRDB_URL, LMS_URL, sourceDialect" python3 -c '
+import json, sys
+c = json.load(open(sys.argv[1]))
+assert c["CRDB_URL"].startswith("postgresql://") and c["LMS_URL"].startswith("postgresql://"), c
+assert c["sourceDialect"] == "postgres", c' /etc/molt-lms/orchestrator.json
 
 out=$(/usr/bin/molt-lms --version 2>&1)
 check "installed --version: $out" grep -qE "^molt-lms ${version%-*} \(plugin ABI [0-9]+\.[0-9]+\)$" <<<"$out"
 check "installed --help names the default plugin dir $PLUGINDIR" \
 	grep -qF "(default $PLUGINDIR)" <<<"$(/usr/bin/molt-lms --help)"
+out=$(/usr/bin/molt-lms-orchestrator --version 2>&1)
+check "installed orchestrator --version: $out" test "$out" = "molt-lms-orchestrator ${version%-*}"
+out=$(/usr/bin/molt-lms-orchestrator --help 2>&1)
+check "installed orchestrator --help lists --config and --crdb-url" \
+	bash -c 'grep -q -- "--config" <<<"$1" && grep -q -- "--crdb-url" <<<"$1"' _ "$out"
+out=$(/usr/bin/molt-lms-cli --version 2>&1)
+check "installed molt-lms-cli --version: $out" grep -qE "^molt-lms-cli ${version%-*}\b" <<<"$out"
 check "pkg-config --variable=plugindir lms-plugin is $PLUGINDIR" \
 	test "$(pkg-config --variable=plugindir lms-plugin)" = "$PLUGINDIR"
 
@@ -133,9 +172,10 @@ gunzip -f "$skel"/*.gz 2>/dev/null
 check "example shipped in $ex" test -f "$skel/skeleton.c" -a -f "$skel/Makefile"
 if make -C "$skel" >"$tmp/skel.log" 2>&1; then
 	ok "installed skeleton example builds against the installed header"
+	# --coordination off: the cutover state needs a postgresql:// target.
 	out=$(cd "$tmp" && timeout 20 /usr/bin/molt-lms --plugin-dir "$skel" --source-dialect skeleton \
 		--target-dialect skeleton --allow-tls-mode-disable --init-source tcp://127.0.0.1:1 \
-		--init-target tcp://127.0.0.1:1 --check-config 2>&1)
+		--init-target tcp://127.0.0.1:1 --coordination off --check-config 2>&1)
 	check "installed molt-lms loads it (dialect=skeleton)" grep -q "event=plugin_loaded dialect=skeleton" <<<"$out"
 else
 	cat "$tmp/skel.log"; nok "installed skeleton example build (log above)"
@@ -171,6 +211,54 @@ check "installed molt-lms is listening on 127.0.0.1:$port" grep -q 'event=listen
 out=$(PGPASSWORD=app-pw PGSSLMODE=disable PGCONNECT_TIMEOUT=10 timeout 30 \
 	psql -X -At -h 127.0.0.1 -p "$port" -U app -d appdb -c 'select 1' 2>&1)
 check "psql -c 'select 1' through the installed proxy as app (got: $out)" test "$out" = 1
+
+# The installed orchestrator, as its own user, with a throwaway database on the
+# target cluster as its store (CRDB_URL) and the running proxy as LMS_URL, in
+# a config file as the unit's /etc/molt-lms/orchestrator.json would hold them.
+admin_psql() { PGPASSWORD=lms-admin-pw PGSSLMODE=disable PGCONNECT_TIMEOUT=10 timeout 30 \
+	psql -X -At -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$TPORT" -U lms_admin -d postgres "$@"; }
+storedb=lms_deb_orch_$$
+oport=$(free_port) omport=$(free_port)
+ORCH=http://127.0.0.1:$oport
+check "throwaway store database $storedb created" admin_psql -q -c "create database $storedb"
+oconf=$tmp/orchestrator.json
+cat >"$oconf" <<EOF
+{
+  "CRDB_URL": "postgresql://lms_admin:lms-admin-pw@127.0.0.1:$TPORT/$storedb?sslmode=disable",
+  "LMS_URL": "postgresql://app:app-pw@127.0.0.1:$port/appdb?sslmode=disable",
+  "sourceDialect": "postgres"
+}
+EOF
+chmod 0644 "$oconf"
+orunas=()
+[[ $(id -u) -eq 0 ]] && orunas=(setpriv --reuid=molt-lms-orchestrator --regid=molt-lms-orchestrator --init-groups --)
+(cd / && exec "${orunas[@]}" /usr/bin/molt-lms-orchestrator --config "$oconf" --allow-tls-mode-disable \
+	--listen "127.0.0.1:$oport" --metrics-listen "127.0.0.1:$omport") >"$tmp/orchestrator.log" 2>&1 &
+orch_pid=$!
+for _ in $(seq 100); do
+	grep -q 'event=started' "$tmp/orchestrator.log" && break
+	kill -0 "$orch_pid" 2>/dev/null || break
+	sleep 0.1
+done
+check "installed molt-lms-orchestrator started on 127.0.0.1:$oport" grep -q 'event=started' "$tmp/orchestrator.log"
+out=$(timeout 30 /usr/bin/molt-lms-cli --orchestrator-url "$ORCH" initialize 2>&1)
+check "installed molt-lms-cli initialize: $(head -1 <<<"$out")" grep -q '^created: _molt_lms\.state' <<<"$out"
+out=$(timeout 30 /usr/bin/molt-lms-cli --orchestrator-url "$ORCH" status -o json 2>&1)
+echo "# status: $out"
+check "installed molt-lms-cli status -o json: epoch 1, serving, source, postgres" python3 -c '
+import json, sys
+s = json.loads(sys.argv[1])
+assert (s["epoch"], s["phase"], s["source_of_truth"], s["source_dialect"]) == (1, "serving", "source", "postgres"), s' "$out"
+check "status: the select 1 probe through the installed proxy (LMS_URL) succeeded" python3 -c '
+import json, sys
+assert json.loads(sys.argv[1])["lms_probe"]["ok"] is True' "$out"
+kill -TERM "$orch_pid" 2>/dev/null
+wait "$orch_pid"
+rc=$?
+orch_pid=""
+check "SIGTERM: molt-lms-orchestrator exits with status 0 (got $rc)" test "$rc" -eq 0
+check "throwaway store database $storedb dropped" admin_psql -q -c "drop database $storedb"
+[[ $fail -eq 0 ]] || { echo "# orchestrator log:"; sed 's/^/#   /' "$tmp/orchestrator.log"; }
 kill -TERM "$proxy_pid" 2>/dev/null
 wait "$proxy_pid"
 rc=$?
@@ -187,7 +275,9 @@ if $SUDO dpkg -r "${installed[@]}" >"$tmp/remove.log" 2>&1; then
 else
 	cat "$tmp/remove.log"; nok "dpkg -r (log above)"
 fi
-check "/usr/bin/molt-lms is gone" test ! -e /usr/bin/molt-lms
+for f in /usr/bin/molt-lms /usr/bin/molt-lms-orchestrator /usr/bin/molt-lms-cli; do
+	check "$f is gone" test ! -e "$f"
+done
 check "$PLUGINDIR is gone" test ! -e "$PLUGINDIR"
 echo "# total $(elapsed)"
 finish

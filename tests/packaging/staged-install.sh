@@ -8,7 +8,8 @@
 #   2. build examples/dialect-skeleton against the STAGED lms/plugin.h, found
 #      through the staged lms-plugin.pc (PKG_CONFIG_PATH/PKG_CONFIG_SYSROOT_DIR),
 #      once normally and once with a wrong plugin ABI (make ABI_OVERRIDE=99)
-#   3. run the staged molt-lms: --version, --help (default plugin dir),
+#   3. run the staged molt-lms-orchestrator and molt-lms-cli (--version), and
+#      the staged molt-lms: --version, --help (default plugin dir),
 #      --check-config with the skeleton as source dialect, the wrong-ABI skeleton,
 #      and without --plugin-dir (it must look in the configured $(pkglibdir)/plugins).
 #
@@ -27,7 +28,7 @@ for arg in "$@"; do
 	case $arg in
 	--fresh) fresh=1 ;;
 	--keep) keep=1 ;;
-	-h | --help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h | --help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "staged-install.sh: unknown argument '$arg' (see --help)" >&2; exit 2 ;;
 	esac
 done
@@ -79,7 +80,7 @@ else
 	tail -30 "$tmp/install.log"; nok "make install DESTDIR (log above)"; finish
 fi
 LMS=$stage$bindir/molt-lms
-for f in "$bindir/molt-lms" "$plugindir/postgres.so" "$plugindir/cockroach.so" \
+for f in "$bindir/molt-lms" "$bindir/molt-lms-orchestrator" "$bindir/molt-lms-cli" "$plugindir/postgres.so" "$plugindir/cockroach.so" \
 	"$includedir/lms/plugin.h" "$libdir/pkgconfig/lms-plugin.pc"; do
 	check "staged $f" test -e "$stage$f"
 done
@@ -116,7 +117,30 @@ else
 fi
 unset PKG_CONFIG_PATH PKG_CONFIG_SYSROOT_DIR
 
-# ---- 3. run the staged molt-lms
+# ---- 3. the Dockerfile's runtime stage installs a package for every library
+# the staged binaries and plugins need (ldd finds each here, dpkg -S its package)
+runtime_pkgs=$(awk '/^FROM / {r = !/ AS build/} r && /apt-get install/ {i=1} i {print} i && !/\\$/ {i=0}' \
+	"$srcdir/Dockerfile" |
+	tr ' \\' '\n\n' | grep -E '^lib[a-z0-9.+-]+$' | sort -u)
+for f in "$stage$bindir"/molt-lms* "$stage$plugindir"/*.so; do
+	missing=()
+	for lib in $(objdump -p "$f" 2>/dev/null | awk '/NEEDED/ {print $2}'); do
+		path=$(ldd "$f" 2>/dev/null | awk -v l="$lib" '$1 == l {print $3}')
+		pkg=$(dpkg -S "$path" 2>/dev/null | head -1 | cut -d: -f1)
+		case $pkg in libc6 | '') continue ;; esac
+		grep -qx "$pkg" <<<"$runtime_pkgs" || missing+=("$lib ($pkg)")
+	done
+	check "Dockerfile runtime stage has the libraries of ${f#"$stage"}${missing:+ (missing: ${missing[*]})}" \
+		test ${#missing[@]} -eq 0
+done
+
+# ---- 4. run the staged binaries
+version=$(mkvar PACKAGE_VERSION)
+for prog in molt-lms-orchestrator molt-lms-cli; do
+	out=$("$stage$bindir/$prog" --version 2>&1)
+	check "staged $prog --version: $out" test "$out" = "$prog $version"
+done
+
 URL=postgresql://u:p@127.0.0.1:1/x
 common=(--allow-tls-mode-disable --init-source "$URL" --init-target "$URL" --check-config)
 
@@ -137,8 +161,8 @@ check "--check-config: the skeleton parsed INIT_SOURCE" \
 out=$(timeout 20 "$LMS" --plugin-dir "$bad" --source-dialect skeleton --target-dialect postgres "${common[@]}" 2>&1)
 rc=$?
 check "wrong-ABI skeleton refused with exit status 2 (got $rc)" test "$rc" -eq 2
-check "wrong-ABI message names ABI 99.0, this ABI and the path" \
-	grep -qE "molt-lms: plugin $bad/skeleton.so was built for plugin ABI 99\.0, this molt-lms needs ABI 1\.x" <<<"$out"
+check "wrong-ABI message names ABI 99.x, this ABI and the path" \
+	grep -qE "molt-lms: plugin $bad/skeleton.so was built for plugin ABI 99\.[0-9]+, this molt-lms needs ABI 1\.x" <<<"$out"
 check "wrong-ABI skeleton is not loaded" bash -c '! grep -q "dialect=skeleton" <<<"$1"' _ "$out"
 [[ $rc -eq 2 ]] || printf '%s\n' "$out"
 
