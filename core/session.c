@@ -121,6 +121,17 @@ static uint64_t next_session_id; /* atomic: ids for the admin API */
 static void on_client(struct lms_conn *c, short what, void *arg);
 static void on_server(struct lms_conn *c, short what, void *arg);
 static void session_update(struct lms_session *s);
+static void session_free(struct lms_session *s);
+
+/* The last step of every event callback: re-arm the events, or free the
+ * session when the callback ended it.  Nothing may touch s after this. */
+static void callback_end(struct lms_session *s)
+{
+	if (!s->dead)
+		session_update(s);
+	if (s->dead)
+		session_free(s);
+}
 static void backend_tls_step(struct lms_session *s);
 static void backend_dial(struct lms_session *s, const char *last_err);
 static void backend_open(struct lms_session *s, int relay);
@@ -1213,10 +1224,7 @@ static void on_client(struct lms_conn *c, short what, void *arg)
 		}
 	}
 out:
-	if (!s->dead)
-		session_update(s);
-	if (s->dead)
-		session_free(s);
+	callback_end(s);
 }
 
 static void on_server(struct lms_conn *c, short what, void *arg)
@@ -1252,10 +1260,7 @@ static void on_server(struct lms_conn *c, short what, void *arg)
 		}
 	}
 out:
-	if (!s->dead)
-		session_update(s);
-	if (s->dead)
-		session_free(s);
+	callback_end(s);
 }
 
 /* The shadow answered, gave up, or has room again: move what waited. */
@@ -1270,10 +1275,7 @@ static void on_wake(evutil_socket_t fd, short what, void *arg)
 		relay(s, C2S);
 	if (!s->dead)
 		after_pump(s);
-	if (!s->dead)
-		session_update(s);
-	if (s->dead)
-		session_free(s);
+	callback_end(s);
 }
 
 static void on_timer(evutil_socket_t fd, short what, void *arg)
@@ -1308,10 +1310,7 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 			timer_arm(s, quiet < idle ? idle - quiet : idle);
 		}
 	}
-	if (!s->dead)
-		session_update(s);
-	if (s->dead)
-		session_free(s);
+	callback_end(s);
 }
 
 /* Decide which sides may read, and arm their events. */
@@ -1406,10 +1405,7 @@ void lms_session_accept(struct lms_worker *w, int fd)
 	if (res.action == LMS_ACT_CONNECT)
 		session_connect(s);
 	flush_client(s);
-	if (!s->dead)
-		session_update(s);
-	if (s->dead)
-		session_free(s);
+	callback_end(s);
 }
 
 void lms_session_drain(struct lms_session *s)
@@ -1423,10 +1419,7 @@ void lms_session_drain(struct lms_session *s)
 		session_error(s, "FATAL", "57P01", "reconnect: another molt-lms instance will serve you",
 			      "molt-lms is shutting down");
 	}
-	if (!s->dead)
-		session_update(s);
-	if (s->dead)
-		session_free(s);
+	callback_end(s);
 }
 
 void lms_session_kill(struct lms_session *s)
@@ -1452,10 +1445,7 @@ void lms_session_coord_changed(struct lms_session *s)
 		if (!s->dead)
 			after_pump(s);
 	}
-	if (!s->dead)
-		session_update(s);
-	if (s->dead)
-		session_free(s);
+	callback_end(s);
 }
 
 void lms_session_info(const struct lms_session *s, struct lms_session_info *out)
