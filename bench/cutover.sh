@@ -351,7 +351,7 @@ port_of() { [[ $1 == source ]] && echo "$SRC_PORT" || echo "$TGT_PORT"; }
 
 RUN_TS=$(date -u +%Y%m%dT%H%M%SZ)
 ROUNDS_TSV=$WORK/rounds.tsv
-printf 'round\tfrom\tto\tlog_dir\tbegin_start\tbegin_end\tcommit_start\tcommit_end\tbegin_rc\tcommit_rc\tswap_s\tpgbench_rc\twrites_expected\twrites_new\twrites_old_at_commit\twrites_old_after\n' \
+printf 'round\tfrom\tto\tlog_dir\tbegin_start\tbegin_end\tcommit_start\tcommit_end\tbegin_rc\tcommit_rc\tscript_catchup_s\treplication_reversed\tpgbench_rc\twrites_expected\twrites_new\twrites_old_at_commit\twrites_old_after\n' \
     >"$ROUNDS_TSV"
 
 for ((r = 1; r <= ROUNDS; r++)); do
@@ -373,7 +373,7 @@ for ((r = 1; r <= ROUNDS; r++)); do
     done
     sleep "$WARMUP"
 
-    swap_s=0
+    catchup_s=0 swapped=0
     b0=$EPOCHREALTIME
     brc=0
     cli cutover consistent begin --drain-timeout 30 >"$rdir/begin.json" 2>"$rdir/begin.err" || brc=$?
@@ -382,19 +382,26 @@ for ((r = 1; r <= ROUNDS; r++)); do
     c0=$b1 c1=$b1
     if [[ $brc -eq 0 ]]; then
         commit_args=()
-        if [[ $from != source ]]; then
-            # reverse cutover: the proxies are paused and drained, so once the
-            # other side has every write of the old source of truth nothing is in
-            # flight; then replicate the other way (no copy: the data is there)
+        # commit's own check needs the watermark the orchestrator writes on the
+        # source to reach the target: only forward with replication source ->
+        # target. Otherwise the script waits for replication itself, and before
+        # a round that goes back it reverses replication (paused and drained:
+        # nothing is in flight once the other side has every write).
+        if [[ $from != source || $r -lt $ROUNDS ]]; then
             s0=$EPOCHREALTIME
             caught_up() {
                 [[ $(sql "$(port_of "$from")" "$DB" "$WRITES_SQL") == $(sql "$(port_of "$to")" "$DB" "$WRITES_SQL") ]]
             }
-            until_true 120 "replication to catch up before the reverse commit" caught_up
-            unsubscribe
-            subscribe "$(port_of "$from")" "$(port_of "$to")" "$TABLES" false
+            until_true 120 "replication to catch up before commit" caught_up
+            if [[ $r -lt $ROUNDS ]]; then
+                unsubscribe
+                extra=""
+                [[ $to == source ]] && extra=", _molt_lms.watermark"
+                subscribe "$(port_of "$to")" "$(port_of "$from")" "$TABLES$extra" false
+                swapped=1
+            fi
             s1=$EPOCHREALTIME
-            swap_s=$("$PY" -c "print(round($s1 - $s0, 6))")
+            catchup_s=$("$PY" -c "print(round($s1 - $s0, 6))")
             commit_args=(--skip-replication-check)
         fi
         c0=$EPOCHREALTIME
@@ -428,10 +435,15 @@ for ((r = 1; r <= ROUNDS; r++)); do
     # old one's last writes (forward) for a moment
     writes_match() { [[ $(sql "$newp" "$DB" "$WRITES_SQL") == "$expected" ]]; }
     for ((k = 0; k < 50; k++)); do writes_match && break; sleep 0.2; done
+    # with replication reversed, the old side gets every write back
+    old_match() { [[ $(sql "$oldp" "$DB" "$WRITES_SQL") == "$expected" ]]; }
+    if [[ $swapped -eq 1 ]]; then
+        for ((k = 0; k < 100; k++)); do old_match && break; sleep 0.2; done
+    fi
     new_n=$(sql "$newp" "$DB" "$WRITES_SQL")
     old_after=$(sql "$oldp" "$DB" "$WRITES_SQL")
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$r" "$from" "$to" "$rdir" \
-        "$b0" "$b1" "$c0" "$c1" "$brc" "$crc" "$swap_s" "$prc" "$expected" "$new_n" "$old_at_commit" \
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$r" "$from" "$to" "$rdir" \
+        "$b0" "$b1" "$c0" "$c1" "$brc" "$crc" "$catchup_s" "$swapped" "$prc" "$expected" "$new_n" "$old_at_commit" \
         "$old_after" >>"$ROUNDS_TSV"
     [[ $brc -eq 0 && $crc -eq 0 ]] || { say "round $r: the cutover failed; no further rounds"; break; }
 done
