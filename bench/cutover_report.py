@@ -165,6 +165,10 @@ def analyse(row, warmup):
         "added_latency_queued": dist(added),
         "added_latency_queued_minus_catch_up": dist(beyond),
         "added_minus_catch_up_by_instance": per_inst,
+        # where a queued transaction's wait sits: when it was sent (after begin
+        # was issued) and how long after commit returned it completed
+        "queued_sent_after_begin_issued": dist([(t[1] - b0) * 1e3 for t in queued]),
+        "queued_done_after_commit_returned": dist([(t[2] - c1) * 1e3 for t in queued]),
         "tps": {"before": tps(b0 - warmup / 2.0, b0), "after": tps(c1 + 1.0, last_end)},
         "pgbench": dict(pgb, failed_log_lines=failed_lines, exit_status=int(row["pgbench_rc"])),
         "no_failed_transactions": no_failures,
@@ -208,6 +212,10 @@ def main():
                                          fmt(a["p99_ms"]), fmt(a["max_ms"])))
         print("%-34s %7d %9s %9s %9s" % ("added - catch-up wait, queued", b["n"], fmt(b["p50_ms"]),
                                          fmt(b["p99_ms"]), fmt(b["max_ms"])))
+        s_, d_ = rd["queued_sent_after_begin_issued"], rd["queued_done_after_commit_returned"]
+        print("queued: sent %s/%s/%s ms (p50/p99/max) after begin was issued, done %s/%s/%s ms after commit"
+              " returned" % (fmt(s_["p50_ms"]), fmt(s_["p99_ms"]), fmt(s_["max_ms"]), fmt(d_["p50_ms"]),
+                             fmt(d_["p99_ms"]), fmt(d_["max_ms"])))
         pg, w = rd["pgbench"], rd["writes"]
         print("tps before %s, after %s; pgbench: %d processed, %d failed, %d aborted clients, exit %d" % (
             fmt(rd["tps"]["before"]), fmt(rd["tps"]["after"]), pg["processed"], pg["failed"],
