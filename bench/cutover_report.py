@@ -10,6 +10,7 @@ completion time as epoch seconds + microseconds and its latency in
 microseconds; the script takes EPOCHREALTIME around each CLI call)."""
 
 import csv
+import datetime
 import glob
 import json
 import math
@@ -74,6 +75,27 @@ def read_txlogs(rdir):
     return txs, failed
 
 
+def applied_at(work, n_inst, epoch):
+    """{instance: wall-clock time it applied `epoch`} from its log
+    (event=coord_applied, ts in UTC with milliseconds)."""
+    out = {}
+    if epoch is None:
+        return out
+    for i in range(n_inst):
+        try:
+            with open(os.path.join(work, "lms%d.log" % i), errors="replace") as f:
+                for line in f:
+                    if "event=coord_applied" in line and re.search(r"\bepoch=%d\b" % epoch, line):
+                        m = re.match(r"ts=(\S+?)Z?\s", line)
+                        if m:
+                            ts = datetime.datetime.fromisoformat(m.group(1)).replace(tzinfo=datetime.timezone.utc)
+                            out[i] = ts.timestamp()
+                            break
+        except (OSError, ValueError):
+            pass
+    return out
+
+
 def pgbench_summary(rdir):
     out = {"processed": 0, "failed": 0, "aborted_clients": 0, "errors": []}
     for path in sorted(glob.glob(os.path.join(rdir, "pgbench*.out"))):
@@ -124,6 +146,10 @@ def analyse(row, warmup):
     after = [t for t in txs if t[1] >= c1 + 1.0]
     added = [t[3] * 1e3 - base_p50 for t in queued]
     beyond = [t[3] * 1e3 - base_p50 - overlap(t[1], t[2], catch0, catch1) * 1e3 for t in queued]
+    # commit as each instance applied it (its log): from then on its queue is
+    # being released on the new source of truth
+    applied = applied_at(os.path.dirname(rdir.rstrip("/")), int(E.get("CB_INSTANCES", "3")), commit.get("epoch"))
+    release = [(t[2] - applied[t[0]]) * 1e3 for t in queued if t[0] in applied]
     per_inst = {}
     for inst in sorted({t[0] for t in queued}):
         per_inst[str(inst)] = dist([t[3] * 1e3 - base_p50 - overlap(t[1], t[2], catch0, catch1) * 1e3
@@ -169,6 +195,8 @@ def analyse(row, warmup):
         # was issued) and how long after commit returned it completed
         "queued_sent_after_begin_issued": dist([(t[1] - b0) * 1e3 for t in queued]),
         "queued_done_after_commit_returned": dist([(t[2] - c1) * 1e3 for t in queued]),
+        "queued_done_after_instance_applied_commit": dist(release),
+        "instance_applied_commit_after_commit_issued_ms": {str(i): r3((a - c0) * 1e3) for i, a in applied.items()},
         "tps": {"before": tps(b0 - warmup / 2.0, b0), "after": tps(c1 + 1.0, last_end)},
         "pgbench": dict(pgb, failed_log_lines=failed_lines, exit_status=int(row["pgbench_rc"])),
         "no_failed_transactions": no_failures,
@@ -216,6 +244,11 @@ def main():
         print("queued: sent %s/%s/%s ms (p50/p99/max) after begin was issued, done %s/%s/%s ms after commit"
               " returned" % (fmt(s_["p50_ms"]), fmt(s_["p99_ms"]), fmt(s_["max_ms"]), fmt(d_["p50_ms"]),
                              fmt(d_["p99_ms"]), fmt(d_["max_ms"])))
+        a_ = rd["queued_done_after_instance_applied_commit"]
+        print("        done %s/%s/%s ms after their instance applied the commit (its log; applied %s ms after"
+              " commit was issued)" % (fmt(a_["p50_ms"]), fmt(a_["p99_ms"]), fmt(a_["max_ms"]),
+                                       "/".join(fmt(v) for v in rd["instance_applied_commit_after_commit_issued_ms"]
+                                                .values()) or "NA"))
         pg, w = rd["pgbench"], rd["writes"]
         print("tps before %s, after %s; pgbench: %d processed, %d failed, %d aborted clients, exit %d" % (
             fmt(rd["tps"]["before"]), fmt(rd["tps"]["after"]), pg["processed"], pg["failed"],
