@@ -83,15 +83,21 @@ What is measured (times from the pgbench logs, wall clock, and the CLI calls):
   baseline       transactions that ended in the seconds before begin was
                  issued (from WARMUP/2 on): their median is the normal latency
   overlapping    transactions running at any time inside the pause window
-  queued         transactions outstanding when commit was issued (begin had
-                 returned, so every instance was paused and drained: what a
-                 client had outstanding then was waiting in a queue)
+  queued         transactions outstanding at the moment their instance applied
+                 the commit (coord_applied in its log): it was paused and
+                 drained until then, so they were waiting in its queue (with
+                 --rate, pgbench counts from the scheduled start)
   added          latency of a queued transaction - baseline median
   catch-up wait  commit's replication_lag_ms (write the watermark on the
-                 source, wait until the target has it); a queued transaction
-                 was outstanding before it started and was released only after
-                 it ended, so all of it is in that transaction's latency
-  added - catch-up  the figure the target applies to (p99 <= $TARGET_MS ms)
+                 source, wait until the target has it), or the script's own
+                 wait (and replication reversal) before a commit that skips
+                 the check
+  added - catch-up  added minus the part of the transaction's lifetime that
+                 overlaps the catch-up wait: the figure the target applies to
+                 (p99 <= $TARGET_MS ms)
+  release        when queued transactions completed after their instance
+                 applied the commit (re-login of each session on the new
+                 source of truth, replay, the request itself)
 
 Options:
   --clients N       clients in total, spread over the instances (default $CLIENTS)

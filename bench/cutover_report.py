@@ -142,13 +142,14 @@ def analyse(row, warmup):
     base_lat = sorted(t[3] * 1e3 for t in base)
     base_p50 = pct(base_lat, 50) or 0.0
     overl = [t for t in txs if t[1] < c1 and t[2] > b0]
-    queued = [t for t in txs if t[1] <= c0 < t[2]]
+    # commit as each instance applied it (its log): until then it was paused
+    # and drained, so whatever a client had outstanding at that moment was
+    # waiting in its queue (commit issued, when a log has no such line)
+    applied = applied_at(os.path.dirname(rdir.rstrip("/")), int(E.get("CB_INSTANCES", "3")), commit.get("epoch"))
+    queued = [t for t in txs if t[1] <= applied.get(t[0], c0) < t[2]]
     after = [t for t in txs if t[1] >= c1 + 1.0]
     added = [t[3] * 1e3 - base_p50 for t in queued]
     beyond = [t[3] * 1e3 - base_p50 - overlap(t[1], t[2], catch0, catch1) * 1e3 for t in queued]
-    # commit as each instance applied it (its log): from then on its queue is
-    # being released on the new source of truth
-    applied = applied_at(os.path.dirname(rdir.rstrip("/")), int(E.get("CB_INSTANCES", "3")), commit.get("epoch"))
     release = [(t[2] - applied[t[0]]) * 1e3 for t in queued if t[0] in applied]
     per_inst = {}
     for inst in sorted({t[0] for t in queued}):
@@ -233,7 +234,7 @@ def main():
             % (" and reversing it" if p["replication_reversed_while_paused"] else ""), fmt(p["window_minus_catch_up_ms"])))
         print("%-34s %7s %9s %9s %9s" % ("latency (ms)", "n", "p50", "p99", "max"))
         for name, key in (("baseline (before begin)", "baseline"), ("overlapping the pause window", "overlapping"),
-                          ("queued (outstanding at commit)", "queued"), ("after (from commit + 1 s)", "after")):
+                          ("queued (outstanding at release)", "queued"), ("after (from commit + 1 s)", "after")):
             d = lat[key]
             print("%-34s %7d %9s %9s %9s" % (name, d["n"], fmt(d["p50_ms"]), fmt(d["p99_ms"]), fmt(d["max_ms"])))
         print("%-34s %7d %9s %9s %9s" % ("added, queued (lat - base p50)", a["n"], fmt(a["p50_ms"]),
@@ -295,8 +296,9 @@ def main():
             "pause_window": "begin issued -> commit returned (CLI calls, wall clock)",
             "baseline": "transactions that ended in the WARMUP/2 seconds before begin was issued",
             "overlapping": "transactions running at any moment of the pause window",
-            "queued": "transactions outstanding when commit was issued (begin had returned: every instance "
-                      "paused and drained, so they were waiting in a queue)",
+            "queued": "transactions outstanding at the moment their instance applied the commit (its log's "
+                      "coord_applied line; until then it was paused and drained, so they were waiting in its "
+                      "queue); with --rate a transaction starts at its scheduled time",
             "added": "latency of a queued transaction minus the baseline p50",
             "catch_up": "commit's replication_lag_ms (watermark written on the source until seen on the "
                         "target), which lies inside every queued transaction's wait; or, when commit cannot "
