@@ -124,6 +124,10 @@ def analyse(row, warmup):
     ok = row["begin_rc"] == "0" and row["commit_rc"] == "0"
 
     lag_ms = commit.get("replication_lag_ms")
+    # commit as each instance applied it (its log): until then it was paused
+    # and drained, so whatever a client had outstanding at that moment was
+    # waiting in its queue (commit issued, when a log has no such line)
+    applied = applied_at(os.path.dirname(rdir.rstrip("/")), int(E.get("CB_INSTANCES", "3")), commit.get("epoch"))
     script_s = float(row["script_catchup_s"] or 0)
     reversed_ = row["replication_reversed"] == "1"
     if script_s > 0:
@@ -131,9 +135,10 @@ def analyse(row, warmup):
         # and commit; commit skipped its own check
         catch0, catch1 = c0 - script_s, c0
     elif lag_ms is not None:
-        # inside commit, before the switch: a queued transaction (outstanding
-        # at c0, released after the switch) spans it whole
-        catch0, catch1 = c0, c0 + lag_ms / 1e3
+        # inside commit, right before the switch: it ends when the store
+        # transition is written, moments before the first instance applies it
+        catch1 = min(applied.values()) if applied else c0 + lag_ms / 1e3
+        catch0 = catch1 - lag_ms / 1e3
     else:
         catch0 = catch1 = c0
     catch_ms = (catch1 - catch0) * 1e3
@@ -142,10 +147,6 @@ def analyse(row, warmup):
     base_lat = sorted(t[3] * 1e3 for t in base)
     base_p50 = pct(base_lat, 50) or 0.0
     overl = [t for t in txs if t[1] < c1 and t[2] > b0]
-    # commit as each instance applied it (its log): until then it was paused
-    # and drained, so whatever a client had outstanding at that moment was
-    # waiting in its queue (commit issued, when a log has no such line)
-    applied = applied_at(os.path.dirname(rdir.rstrip("/")), int(E.get("CB_INSTANCES", "3")), commit.get("epoch"))
     queued = [t for t in txs if t[1] <= applied.get(t[0], c0) < t[2]]
     after = [t for t in txs if t[1] >= c1 + 1.0]
     added = [t[3] * 1e3 - base_p50 for t in queued]
