@@ -13,8 +13,11 @@
  * sessions whose transactions touch the same rows cannot each hold a lock
  * on a different database that the other waits for (with the answer held
  * until both databases replied, that would be a deadlock across the two
- * databases, broken only by --shadow-timeout).  A request too big to hold
- * whole (more than 32 KiB, e.g. a COPY) is released as it arrives.
+ * databases, broken only by --shadow-timeout).  A request that begins and
+ * ends outside a transaction block cannot hold a lock past its own end, so
+ * it is released as soon as it is complete and runs on both at once.  A
+ * request too big to hold whole (more than 32 KiB, e.g. a COPY) is
+ * released as it arrives.
  */
 #include "autoconfig.h"
 
@@ -49,7 +52,9 @@ struct sh_rec {
 	uint32_t held;       /* its bytes still in sh->held */
 	bool truth_done;
 	bool other_done;
-	uint32_t flags;      /* LMS_STMT_* */
+	uint32_t flags;      /* LMS_STMT_* of the statement it is named by */
+	uint32_t all_flags;  /* LMS_STMT_* of every statement it names */
+	bool idle_start;     /* it began outside any transaction */
 	char *fp;            /* fingerprint (malloc), NULL until named */
 	uint64_t start_us;
 	uint64_t sent_us;    /* its last byte went to the connection */
@@ -696,6 +701,7 @@ int lms_shadow_request_start(struct lms_shadow *sh, bool idle)
 		busy = rec_other_current(sh) != NULL;
 	}
 	struct sh_rec *r = rec_push(sh, sh->phase != SH_DOWN && !busy);
+	r->idle_start = idle;
 	sh->next_seq++;
 	if (sh->phase == SH_DOWN)
 		lms_outcome_lost(&r->other, sh->why[0] ? sh->why : "not connected");
@@ -720,7 +726,10 @@ bool lms_shadow_request_continue(struct lms_shadow *sh)
 void lms_shadow_request_name(struct lms_shadow *sh, const char *fingerprint, uint32_t stmt_flags)
 {
 	struct sh_rec *r = sh->cur_open ? rec_find(sh, sh->next_seq - 1) : NULL;
-	if (!r || r->fp || !fingerprint)
+	if (!r || !fingerprint)
+		return;
+	r->all_flags |= stmt_flags;
+	if (r->fp)
 		return;
 	r->fp = strdup(fingerprint);
 	r->flags = stmt_flags;
@@ -742,6 +751,16 @@ size_t lms_shadow_room(struct lms_shadow *sh)
 	if (room == 0)
 		sh->starved = true;
 	return room;
+}
+
+/* Does request r end every transaction it begins?  It began outside a
+ * transaction, names its statements, and none of them opens a block: its
+ * locks are released by its own end on both databases, so running it on
+ * both at once cannot make them wait on each other across requests (see
+ * the top of this file).  A request too big to name stays gated. */
+static bool self_contained(const struct sh_rec *r)
+{
+	return r->idle_start && r->fp && !(r->all_flags & (LMS_STMT_BEGIN | LMS_STMT_OVERSIZED));
 }
 
 bool lms_shadow_sending(const struct lms_shadow *sh)
@@ -779,6 +798,11 @@ void lms_shadow_request_end(struct lms_shadow *sh)
 	if (!r)
 		return;
 	r->sent = true;
+	if (r->gated && self_contained(r)) {
+		/* It cannot hold locks past its end: run it on both at once. */
+		r->gated = false;
+		sh_release(sh);
+	}
 	if (r->shadowed && r->held == 0 && !r->sent_us)
 		r->sent_us = now_us();
 	if (r->shadowed)

@@ -159,6 +159,9 @@ struct lms_result {
 				 and logged, not reported as a mismatch */
 #define LMS_STMT_OVERSIZED 0x4u /* the message was too big to decode: the
 				   core names the statement itself */
+#define LMS_STMT_BEGIN 0x10u  /* opens a transaction block (BEGIN, START
+				 TRANSACTION): a request with it may leave
+				 locks held for the requests that follow */
 #define LMS_STMT_REPLAY 0x8u  /* the message only changes the session's state
 				 (creates or closes a named prepared statement,
 				 a session-level SET/RESET, PREPARE, DEALLOCATE,

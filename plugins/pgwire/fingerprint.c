@@ -173,6 +173,8 @@ static void fp_note_word(struct fp_state *st, const char *p, size_t n)
 	}
 	if (st->first && (fp_word_is(p, n, "set") || fp_word_is(p, n, "reset")))
 		st->flags |= LMS_STMT_SETTING;
+	if (st->first && (fp_word_is(p, n, "begin") || fp_word_is(p, n, "start")))
+		st->flags |= LMS_STMT_BEGIN;
 	if (st->after_order && st->depth == 0 && fp_word_is(p, n, "by"))
 		st->flags |= LMS_STMT_ORDERED;
 	st->after_order = st->depth == 0 && fp_word_is(p, n, "order");

@@ -29,7 +29,7 @@ static int fe_named(struct fe_ctx *c, const uint8_t *msg, const struct lms_resul
 {
 	FUZZ_CHECK(c->observe && memchr("QPBCDESF", msg[0], 8));
 	FUZZ_CHECK(res->action == LMS_ACT_NONE);
-	FUZZ_CHECK((res->stmt_flags & ~(LMS_STMT_ORDERED | LMS_STMT_SETTING | LMS_STMT_REPLAY)) == 0);
+	FUZZ_CHECK((res->stmt_flags & ~(LMS_STMT_ORDERED | LMS_STMT_SETTING | LMS_STMT_REPLAY | LMS_STMT_BEGIN)) == 0);
 	FUZZ_CHECK(!(res->stmt_flags & LMS_STMT_REPLAY) || memchr("QPC", msg[0], 3));
 	if (!res->fingerprint)
 		return 0;
@@ -113,7 +113,7 @@ static void fingerprint_raw(const uint8_t *data, size_t size, uint8_t seed)
 	FUZZ_CHECK(sql != NULL && out != NULL);
 	memcpy(sql, data, size);
 	uint32_t flags = pg_fingerprint(sql, size, out, cap);
-	FUZZ_CHECK((flags & ~(LMS_STMT_ORDERED | LMS_STMT_SETTING | LMS_STMT_REPLAY)) == 0);
+	FUZZ_CHECK((flags & ~(LMS_STMT_ORDERED | LMS_STMT_SETTING | LMS_STMT_REPLAY | LMS_STMT_BEGIN)) == 0);
 	size_t n = strnlen(out, cap);
 	FUZZ_CHECK(n < cap);
 	/* Trimmed at the start (the end may be inside a quoted identifier
