@@ -9,6 +9,7 @@
  */
 #include "autoconfig.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -152,13 +153,80 @@ static int hmac256(const uint8_t *key, size_t klen, const void *msg, size_t mlen
 	return HMAC(EVP_sha256(), key, (int)klen, msg, mlen, out, &n) && n == SCRAM_KEY ? 0 : -1;
 }
 
+/* SaltedPassword (PBKDF2, thousands of HMACs: milliseconds) is the same
+ * for every login of one URL to one server, which keeps the user's salt
+ * and iteration count.  Logins that come together - every session's
+ * shadow, every session moved by a cutover - would each spend those
+ * milliseconds of a worker's time; so the last few results are kept,
+ * keyed by a hash of the password, the salt and the iterations.  The
+ * password itself is not kept here. */
+#define SALTED_CACHE 4
+
+struct salted_entry {
+	int used;
+	uint8_t pw_hash[SCRAM_KEY];
+	uint8_t salt[96];
+	int saltlen;
+	int iters;
+	uint8_t salted[SCRAM_KEY];
+};
+
+static struct salted_entry salted_cache[SALTED_CACHE];
+static unsigned salted_next;
+static pthread_mutex_t salted_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* Find (lookup, store == 0) or remember (store == 1) a SaltedPassword. */
+static int salted_cache_op(const uint8_t pw_hash[SCRAM_KEY], const uint8_t *salt, int saltlen, int iters,
+			   uint8_t salted[SCRAM_KEY], int store)
+{
+	int found = -1;
+	if (saltlen < 0 || (size_t)saltlen > sizeof(salted_cache[0].salt))
+		return -1;
+	pthread_mutex_lock(&salted_lock);
+	for (int i = 0; i < SALTED_CACHE && found < 0; i++) {
+		struct salted_entry *e = &salted_cache[i];
+		if (e->used && e->iters == iters && e->saltlen == saltlen && memcmp(e->salt, salt, (size_t)saltlen) == 0 &&
+		    memcmp(e->pw_hash, pw_hash, SCRAM_KEY) == 0)
+			found = i;
+	}
+	if (found >= 0 && !store)
+		memcpy(salted, salted_cache[found].salted, SCRAM_KEY);
+	if (found < 0 && store) {
+		struct salted_entry *e = &salted_cache[salted_next++ % SALTED_CACHE];
+		e->used = 1;
+		memcpy(e->pw_hash, pw_hash, SCRAM_KEY);
+		memcpy(e->salt, salt, (size_t)saltlen);
+		e->saltlen = saltlen;
+		e->iters = iters;
+		memcpy(e->salted, salted, SCRAM_KEY);
+	}
+	pthread_mutex_unlock(&salted_lock);
+	return found >= 0 ? 0 : -1;
+}
+
+/* SaltedPassword := Hi(password, salt, iterations), from the cache when
+ * this password, salt and count were seen before. */
+static int salted_password(const char *password, const uint8_t *salt, int saltlen, int iters,
+			   uint8_t salted[SCRAM_KEY])
+{
+	uint8_t pw_hash[SCRAM_KEY];
+	if (SHA256((const unsigned char *)password, strlen(password), pw_hash) == NULL)
+		return -1;
+	if (salted_cache_op(pw_hash, salt, saltlen, iters, salted, 0) == 0)
+		return 0;
+	if (PKCS5_PBKDF2_HMAC(password, (int)strlen(password), salt, saltlen, iters, EVP_sha256(),
+			      SCRAM_KEY, salted) != 1)
+		return -1;
+	salted_cache_op(pw_hash, salt, saltlen, iters, salted, 1);
+	return 0;
+}
+
 /* The client's proof and the server signature we expect, for AuthMessage. */
 static int scram_keys(struct pg_scram *sc, const char *password, const uint8_t *salt, int saltlen,
 		      int iters, const char *auth_msg, uint8_t proof[SCRAM_KEY])
 {
 	uint8_t salted[SCRAM_KEY], client_key[SCRAM_KEY], stored[SCRAM_KEY], sig[SCRAM_KEY], server_key[SCRAM_KEY];
-	if (PKCS5_PBKDF2_HMAC(password, (int)strlen(password), salt, saltlen, iters, EVP_sha256(),
-			      SCRAM_KEY, salted) != 1)
+	if (salted_password(password, salt, saltlen, iters, salted) < 0)
 		return -1;
 	if (hmac256(salted, SCRAM_KEY, "Client Key", 10, client_key) < 0 ||
 	    SHA256(client_key, SCRAM_KEY, stored) == NULL ||

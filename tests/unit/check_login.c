@@ -71,6 +71,32 @@ START_TEST(test_scram_refuses_a_server_that_does_not_know_the_password)
 }
 END_TEST
 
+/* The second login with the same password, salt and count comes from the
+ * SaltedPassword cache and must give the same proof; another password
+ * with the same salt must not hit the cache. */
+START_TEST(test_scram_salted_password_cache)
+{
+	struct pg_scram sc;
+	struct lms_out out;
+	for (int k = 0; k < 3; k++) {
+		start(&sc, &out);
+		out.len = 0;
+		ck_assert_int_eq(pg_scram_continue(&sc, "pencil", server_first, &out), 0);
+		ck_assert_int_eq(memcmp(out.data + 5, client_final, strlen(client_final)), 0);
+		ck_assert_int_eq(pg_scram_finish(&sc, server_final), 0);
+	}
+	start(&sc, &out);
+	out.len = 0;
+	ck_assert_int_eq(pg_scram_continue(&sc, "pencil2", server_first, &out), 0);
+	ck_assert_int_ne(memcmp(out.data + 5, client_final, strlen(client_final)), 0);
+	ck_assert_int_eq(pg_scram_finish(&sc, server_final), -1);
+	start(&sc, &out);
+	out.len = 0;
+	ck_assert_int_eq(pg_scram_continue(&sc, "pencil", server_first, &out), 0);
+	ck_assert_int_eq(memcmp(out.data + 5, client_final, strlen(client_final)), 0);
+}
+END_TEST
+
 START_TEST(test_scram_refuses_bad_server_first)
 {
 	struct pg_scram sc;
@@ -114,6 +140,7 @@ static Suite *login_suite(void)
 	TCase *tc = tcase_create("core");
 	tcase_add_test(tc, test_scram_first_message);
 	tcase_add_test(tc, test_scram_proof_and_server_signature);
+	tcase_add_test(tc, test_scram_salted_password_cache);
 	tcase_add_test(tc, test_scram_refuses_a_server_that_does_not_know_the_password);
 	tcase_add_test(tc, test_scram_refuses_bad_server_first);
 	tcase_add_test(tc, test_md5_and_cleartext);
