@@ -45,6 +45,28 @@ int lms_conn_init(struct lms_conn *c, struct event_base *base, int fd,
 	return 0;
 }
 
+int lms_conn_move(struct lms_conn *dst, struct lms_conn *src, lms_conn_cb cb, void *owner)
+{
+	struct event_base *base = event_get_base(&src->ev_read);
+	if (src->events_set) {
+		event_del(&src->ev_read);
+		event_del(&src->ev_write);
+	}
+	*dst = *src;
+	memset(src, 0, sizeof(*src));
+	src->fd = -1;
+	dst->cb = cb;
+	dst->owner = owner;
+	dst->read_on = dst->write_on = false;
+	dst->events_set = false;
+	if (event_assign(&dst->ev_read, base, dst->fd, EV_READ | EV_PERSIST, conn_event_cb, dst) < 0 ||
+	    event_assign(&dst->ev_write, base, dst->fd, EV_WRITE | EV_PERSIST, conn_event_cb, dst) < 0)
+		return -1;
+	dst->events_set = true;
+	lms_conn_update_events(dst);
+	return 0;
+}
+
 /* Record the reason of the last failure. */
 static int conn_fail(struct lms_conn *c, const char *what, int err)
 {

@@ -86,6 +86,11 @@ void lms_conn_update_events(struct lms_conn *c);
  * pending inside TLS, or input left after back-pressure lifted). */
 void lms_conn_kick(struct lms_conn *c);
 
+/* Move an open connection (socket, TLS, buffers) from src to dst, owned
+ * from now on by cb(owner); src is left closed-empty (fd -1).  dst must
+ * not hold an open connection. */
+int lms_conn_move(struct lms_conn *dst, struct lms_conn *src, lms_conn_cb cb, void *owner);
+
 /* Close the socket, free TLS state and buffers.  Safe to call twice. */
 void lms_conn_close(struct lms_conn *c);
 

@@ -89,6 +89,9 @@ struct lms_session {
 	struct event *timer;
 	/* shadowing (shadowMode other than none) */
 	struct lms_shadow *sh;
+	struct lms_shadow *standby; /* paused (shadowMode none): a logged-in
+				       connection to the other database */
+	size_t standby_state;  /* replay_len when the standby was opened */
 	struct event *wake;    /* the shadow asks us to look again */
 	bool c2s_open;         /* the client is in the middle of a request */
 	bool c2s_shadow;       /* ... and it goes to the shadow too */
@@ -192,6 +195,7 @@ static void session_free(struct lms_session *s)
 	if (s->timer)
 		event_free(s->timer);
 	lms_shadow_free(s->sh);
+	lms_shadow_free(s->standby);
 	if (s->wake)
 		event_free(s->wake);
 	free(s->replay);
@@ -466,20 +470,31 @@ static void do_cancel(struct lms_session *s, const struct lms_result *res)
 
 static void on_wake(evutil_socket_t fd, short what, void *arg);
 
+/* Open a connection to the database that is not this session's source of
+ * truth, logged in with that database's URL credentials and given the
+ * session's state: a shadow (mode: the shadowMode) or a standby.  NULL
+ * when out of memory. */
+static struct lms_shadow *open_other(struct lms_session *s, int mode)
+{
+	if (!s->wake)
+		s->wake = event_new(s->w->base, -1, 0, on_wake, s);
+	if (!s->wake)
+		return NULL;
+	struct lms_shadow_ctx ctx = {
+		.w = s->w, .mode = mode, .truth_role = s->role, .family = s->front->family,
+		.user = s->user, .database = s->database, .startup_raw = s->startup_raw,
+		.startup_len = s->startup_len, .peer = s->peer, .wake = s->wake,
+		.replay = s->replay, .replay_len = s->replay_len, .replay_reqs = s->replay_reqs,
+	};
+	return lms_shadow_new(&ctx);
+}
+
 /* Login finished: open the shadow connection (shadowMode not none). */
 static void shadow_start(struct lms_session *s)
 {
 	if (s->rt->shadow_mode == LMS_SHADOW_NONE || s->sh)
 		return;
-	if (!s->wake)
-		s->wake = event_new(s->w->base, -1, 0, on_wake, s);
-	struct lms_shadow_ctx ctx = {
-		.w = s->w, .mode = s->rt->shadow_mode, .truth_role = s->role, .family = s->front->family,
-		.user = s->user, .database = s->database, .startup_raw = s->startup_raw,
-		.startup_len = s->startup_len, .peer = s->peer, .wake = s->wake,
-	};
-	if (s->wake)
-		s->sh = lms_shadow_new(&ctx);
+	s->sh = open_other(s, s->rt->shadow_mode);
 	s->truth_unknown = s->pending;
 	if (!s->sh)
 		lms_log(LMS_LOG_LEVEL_WARN, "shadow_unavailable", "worker=%d peer=%s error=\"out of memory\"",
@@ -617,6 +632,52 @@ static void switch_replayed(struct lms_session *s)
 		switch_finish(s);
 }
 
+/* Make the standby (or, in shadow modes, the shadow) this session's
+ * connection to the new source of truth, when it is logged in there with
+ * the session's whole state and idle: the switch then costs nothing.
+ * Returns false when it cannot (then the session logs in anew). */
+static bool promote_other(struct lms_session *s, int truth)
+{
+	struct lms_shadow **slot = s->standby ? &s->standby : &s->sh;
+	struct lms_shadow *cand = *slot;
+	if (!cand || lms_shadow_role(cand) != truth || !lms_shadow_promotable(cand))
+		return false;
+	if (cand == s->standby && s->standby_state != s->replay_len)
+		return false; /* the session's state changed since it was opened */
+	uint8_t key[LMS_KEY_MAX];
+	size_t key_len = 0;
+	void *be = NULL;
+	int from = s->role;
+	if (s->has_server) {
+		lms_conn_close(&s->server); /* idle: nothing in flight is lost */
+		s->has_server = false;
+	}
+	if (lms_shadow_detach(cand, &s->server, on_server, s, &be, key, &key_len) < 0) {
+		lms_shadow_free(cand);
+		*slot = NULL;
+		return false; /* the caller logs in anew */
+	}
+	s->bd->be_free(s->be);
+	s->be = be;
+	s->has_server = true;
+	s->backend = &s->rt->backends[truth];
+	s->bd = s->backend->plugin.d;
+	s->role = truth;
+	lms_shadow_free(cand);
+	*slot = NULL;
+	lms_shadow_free(s->sh); /* a shadow toward the old side starts afresh */
+	s->sh = NULL;
+	s->truth_unknown = 0;
+	if (s->key_registered)
+		lms_cancel_unregister(s->proxy_key);
+	s->key_registered = key_len > 0 && lms_cancel_register(s->proxy_key, s->backend, key, key_len) == 0;
+	lms_log(LMS_LOG_LEVEL_INFO, "session_switch", "worker=%d peer=%s user=%s from=%s to=%s promoted=1",
+		s->w->id, s->peer, s->user ? s->user : "-", from == LMS_ROLE_SOURCE ? "source" : "target",
+		s->backend->role_name);
+	shadow_start(s);
+	return true;
+}
+
 /* Is the session on the database that is the source of truth now?  When
  * not, move it (only between requests, outside a transaction) and make
  * the request wait.  A transaction still open on the old source of truth
@@ -641,6 +702,8 @@ static bool on_current_truth(struct lms_session *s)
 			      "it was rolled back");
 		return false;
 	}
+	if (promote_other(s, truth))
+		return true;
 	switch_truth(s);
 	return false;
 }
@@ -1430,12 +1493,31 @@ void lms_session_kill(struct lms_session *s)
 	session_free(s);
 }
 
+/* Paused: open a standby connection to the other database now, so that a
+ * commit finds it logged in with the session's state (shadow modes have
+ * the shadow for that).  Serving on the same source of truth (abort):
+ * close it. */
+static void standby_update(struct lms_session *s, const struct lms_coord_view *v)
+{
+	if (v->phase == LMS_PHASE_SERVING && v->truth == s->role) {
+		lms_shadow_free(s->standby);
+		s->standby = NULL;
+		return;
+	}
+	if (v->phase != LMS_PHASE_PAUSED || s->standby || s->sh || s->phase != PH_READY || s->switching ||
+	    v->truth != s->role || s->replay_overflow || s->replay_len > LMS_BUF_SIZE / 2)
+		return;
+	s->standby = open_other(s, LMS_SHADOW_STANDBY);
+	s->standby_state = s->replay_len;
+}
+
 void lms_session_coord_changed(struct lms_session *s)
 {
 	struct lms_coord_view v;
 	if (s->closing)
 		return;
 	lms_coord_get(s->rt, &v);
+	standby_update(s, &v);
 	if (v.phase == LMS_PHASE_SERVING && s->login_queued) {
 		if (s->timer)
 			evtimer_del(s->timer);

@@ -90,6 +90,10 @@ struct lms_shadow {
 	bool starved;           /* the session waits for room in `held` */
 	char why[160];          /* why the shadow is down */
 	char login_error[200];  /* the database's error during our login */
+	uint8_t *replay;        /* copy of ctx.replay (malloc), sent after the login */
+	uint32_t replay_wait;   /* READYs the replay still owes */
+	uint8_t key[LMS_KEY_MAX]; /* the database's cancel key */
+	size_t key_len;
 };
 
 static void on_conn(struct lms_conn *c, short what, void *arg);
@@ -406,6 +410,16 @@ static void sh_ready(struct lms_shadow *sh)
 {
 	sh->phase = SH_READY;
 	sh->failures = 0;
+	if (sh->replay) {
+		/* the session's state first, then any request queued meanwhile */
+		if (lms_buf_append(&sh->conn.out, sh->replay, sh->ctx.replay_len) < sh->ctx.replay_len) {
+			sh_break(sh, "the session's state does not fit to be replayed");
+			return;
+		}
+		sh->replay_wait = sh->ctx.replay_reqs;
+		free(sh->replay);
+		sh->replay = NULL;
+	}
 	lms_log(LMS_LOG_LEVEL_DEBUG, "shadow_ready", "worker=%d peer=%s backend=%s", sh->ctx.w->id, sh->ctx.peer,
 		sh->backend->label);
 	sh_release(sh);
@@ -469,9 +483,19 @@ static int sh_apply(struct lms_shadow *sh, const struct lms_out *out, const stru
 	case LMS_ACT_CLOSE:
 		sh_break(sh, "closed by the plugin");
 		return -1;
+	case LMS_ACT_BACKEND_KEY:
+		if (res->key_len <= LMS_KEY_MAX) {
+			memcpy(sh->key, res->key, res->key_len);
+			sh->key_len = res->key_len;
+		}
+		return 0;
 	case LMS_ACT_READY:
 		if (sh->phase == SH_AUTH) {
 			sh_ready(sh);
+			return 0;
+		}
+		if (sh->replay_wait > 0) {
+			sh->replay_wait--; /* an answer to the replayed state: ours */
 			return 0;
 		}
 		struct sh_rec *r = rec_other_current(sh);
@@ -640,7 +664,16 @@ struct lms_shadow *lms_shadow_new(const struct lms_shadow_ctx *ctx)
 	sh->backend = &sh->rt->backends[sh->role];
 	sh->conn.fd = -1;
 	sh->timer = evtimer_new(ctx->w->base, on_timer, sh);
+	if (ctx->replay_len > 0 && ctx->replay_len <= LMS_BUF_SIZE) {
+		sh->replay = malloc(ctx->replay_len);
+		if (sh->replay)
+			memcpy(sh->replay, ctx->replay, ctx->replay_len);
+	}
+	sh->ctx.replay = NULL; /* borrowed: the copy above is what is used */
+	if (!sh->ctx.replay_len || !sh->replay)
+		sh->ctx.replay_len = 0;
 	if (!sh->timer) {
+		free(sh->replay);
 		free(sh);
 		return NULL;
 	}
@@ -661,6 +694,7 @@ void lms_shadow_free(struct lms_shadow *sh)
 	for (uint32_t i = 0; i < sh->n; i++)
 		free(rec_at(sh, i)->fp);
 	event_free(sh->timer);
+	free(sh->replay);
 	free(sh);
 }
 
@@ -874,6 +908,35 @@ bool lms_shadow_truth_done(struct lms_shadow *sh, struct lms_error *err, char *b
 	}
 	rec_reap(sh);
 	return inject;
+}
+
+bool lms_shadow_promotable(const struct lms_shadow *sh)
+{
+	return sh->phase == SH_READY && sh->has_conn && sh->be && sh->n == 0 && !sh->cur_open &&
+	       sh->replay_wait == 0 && !sh->replay && sh->fwd == 0 && lms_buf_len(&sh->held) == 0 &&
+	       lms_buf_len(&sh->conn.out) == 0 && lms_buf_len(&sh->conn.in) == 0 && !sh->conn.tls_pending;
+}
+
+int lms_shadow_role(const struct lms_shadow *sh)
+{
+	return sh->role;
+}
+
+int lms_shadow_detach(struct lms_shadow *sh, struct lms_conn *dst, lms_conn_cb cb, void *owner, void **be,
+		      uint8_t key[LMS_KEY_MAX], size_t *key_len)
+{
+	if (!lms_shadow_promotable(sh))
+		return -1;
+	evtimer_del(sh->timer);
+	if (lms_conn_move(dst, &sh->conn, cb, owner) < 0)
+		return -1;
+	sh->has_conn = false;
+	*be = sh->be;
+	sh->be = NULL;
+	memcpy(key, sh->key, sh->key_len);
+	*key_len = sh->key_len;
+	sh->phase = SH_DOWN;
+	return 0;
 }
 
 bool lms_shadow_idle(const struct lms_shadow *sh)

@@ -31,6 +31,7 @@
 
 #include <event2/event.h>
 
+#include "conn.h"
 #include "lms/plugin.h"
 
 struct lms_worker;
@@ -40,7 +41,11 @@ enum lms_shadow_mode {
 	LMS_SHADOW_NONE = 0,
 	LMS_SHADOW_ASYNC,
 	LMS_SHADOW_SYNC,
-	LMS_SHADOW_STRICT
+	LMS_SHADOW_STRICT,
+	LMS_SHADOW_STANDBY       /* not a shadowMode: a connection opened while
+				    paused for a cutover, logged in and holding
+				    the session's state, that takes no requests
+				    and is promoted at commit */
 };
 
 /* What the shadow needs from its session; strings and startup bytes are
@@ -56,6 +61,11 @@ struct lms_shadow_ctx {
 	size_t startup_len;
 	const char *peer;        /* "ip:port" of the client */
 	struct event *wake;      /* activated when the session should look again */
+	/* The session's state to replay right after the login (messages the
+	 * frontend flagged LMS_STMT_REPLAY; copied), and the READYs it gets. */
+	const uint8_t *replay;
+	size_t replay_len;
+	uint32_t replay_reqs;
 };
 
 /* Answer to lms_shadow_request_start(). */
@@ -124,6 +134,22 @@ bool lms_shadow_truth_may_finish(struct lms_shadow *sh);
  * source of truth's success: *err is filled (its strings point into buf
  * and static text). */
 bool lms_shadow_truth_done(struct lms_shadow *sh, struct lms_error *err, char *buf, size_t cap);
+
+/* ---- promotion (cutover) ---- */
+
+/* Logged in, state replayed, nothing in flight: could become the
+ * session's connection to the source of truth? */
+bool lms_shadow_promotable(const struct lms_shadow *sh);
+
+/* The database this shadow talks to (enum lms_role). */
+int lms_shadow_role(const struct lms_shadow *sh);
+
+/* Hand the connection over: moved into dst (owned by cb(owner)), its
+ * backend plugin state into *be (the caller frees it), its cancel key into
+ * key/key_len.  The shadow is left without a connection; free it next.
+ * Returns 0, or -1 when it is not promotable. */
+int lms_shadow_detach(struct lms_shadow *sh, struct lms_conn *dst, lms_conn_cb cb, void *owner, void **be,
+		      uint8_t key[LMS_KEY_MAX], size_t *key_len);
 
 /* ---- state ---- */
 
