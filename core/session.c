@@ -1433,8 +1433,10 @@ void lms_session_accept(struct lms_worker *w, int fd)
 	struct lms_fe_opts fo = { .tls_available = rt->server_tls != NULL, .tls_required = rt->server_tls != NULL,
 				  /* Fingerprinting costs about 2,400 instructions a query
 				   * (callgrind), half the fast path's: only when shadowing.
-				   * Without it the admin API cannot name a session's statement. */
-				  .observe = rt->shadow_mode != LMS_SHADOW_NONE };
+				   * Without it only what changes the session's state is
+				   * classified (for a cutover's replay), and the admin API
+				   * cannot name a session's statement. */
+				  .observe = rt->shadow_mode != LMS_SHADOW_NONE ? LMS_OBSERVE_FULL : LMS_OBSERVE_STATE };
 	memcpy(fo.proxy_key, s->proxy_key, 8);
 	s->fe = s->front->fe_new(&fo);
 	s->timer = evtimer_new(w->base, on_timer, s);

@@ -533,7 +533,8 @@ static int sh_decode(struct lms_shadow *sh, const uint8_t *p, size_t len, const 
 				 login.error, login.sqlstate);
 		return 0;
 	}
-	struct sh_rec *r = rec_other_current(sh);
+	/* answers to the replayed state are ours, not a request's */
+	struct sh_rec *r = sh->replay_wait > 0 ? NULL : rec_other_current(sh);
 	return observe_into(d, sh->be, p, len, r ? &r->other : NULL, sh->backend);
 }
 

@@ -206,12 +206,18 @@ struct lms_fe_opts {
 	int tls_available; /* the proxy has a certificate */
 	int tls_required;  /* refuse clients that do not use TLS */
 	uint8_t proxy_key[8]; /* this session's cancel key, chosen by the core */
-	/* ABI 1.1: the core compares this session's results (shadowing).
-	 * fe_frame flags every message that runs, prepares or binds a
-	 * statement NEED_BODY (when it fits LMS_DECODE_MAX), and fe_decode
-	 * names it in res->fingerprint. */
+	/* ABI 1.1: what the core wants to know about the client's messages.
+	 * LMS_OBSERVE_FULL (shadowing): fe_frame flags every message that
+	 * runs, prepares or binds a statement NEED_BODY (when it fits
+	 * LMS_DECODE_MAX), and fe_decode names it in res->fingerprint with
+	 * its LMS_STMT_* flags.  LMS_OBSERVE_STATE (cheaper: no fingerprints):
+	 * only the messages that may change the session's state are decoded,
+	 * for LMS_STMT_REPLAY and LMS_STMT_BEGIN.  0: nothing. */
 	int observe;
 };
+
+#define LMS_OBSERVE_FULL 1
+#define LMS_OBSERVE_STATE 2
 
 /* Per backend connection, for be_new(). */
 struct lms_be_opts {

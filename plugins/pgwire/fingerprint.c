@@ -478,3 +478,56 @@ void pg_stmts_decode(struct pg_stmts *s, const uint8_t *msg, size_t len, struct 
 		break;
 	}
 }
+
+/* The first word of sql (after spaces and comments), lowercased into w;
+ * "" when there is none. */
+static void first_word(const char *sql, size_t n, char *w, size_t cap)
+{
+	size_t i = 0, o = 0;
+	for (;;) {
+		while (i < n && fp_is_space(sql[i]))
+			i++;
+		if (i + 1 < n && sql[i] == '-' && sql[i + 1] == '-') {
+			while (i < n && sql[i] != '\n')
+				i++;
+		} else if (i + 1 < n && sql[i] == '/' && sql[i + 1] == '*') {
+			i = fp_skip_comment(sql, n, i);
+		} else {
+			break;
+		}
+	}
+	while (i < n && fp_is_word_char(sql[i]) && o + 1 < cap) {
+		char c = sql[i++];
+		w[o++] = c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
+	}
+	w[o] = 0;
+}
+
+uint32_t pg_state_flags(const uint8_t *msg, size_t len)
+{
+	size_t i = 5;
+	if (len < 6)
+		return 0;
+	if (msg[0] == 'P') {
+		const char *name = pg_msg_str(msg, len, &i);
+		return name && *name ? LMS_STMT_REPLAY : 0;
+	}
+	if (msg[0] == 'C') {
+		i = 6;
+		const char *name = msg[5] == 'S' ? pg_msg_str(msg, len, &i) : NULL;
+		return name && *name ? LMS_STMT_REPLAY : 0;
+	}
+	if (msg[0] != 'Q')
+		return 0;
+	const char *sql = (const char *)msg + 5;
+	size_t n = strnlen(sql, len - 5);
+	char w[16];
+	first_word(sql, n, w, sizeof(w));
+	int k = 0;
+	while (session_words[k] && strcmp(w, session_words[k]) != 0)
+		k++;
+	if (!session_words[k] && strcmp(w, "begin") != 0 && strcmp(w, "start") != 0)
+		return 0;
+	char scratch[64];
+	return pg_fingerprint(sql, n, scratch, sizeof(scratch)); /* for the exact flags */
+}

@@ -18,7 +18,8 @@ struct pg_fe {
 	int is_tls;
 	uint8_t *startup30; /* the startup rewritten to protocol 3.0, if needed */
 	int check_sasl;     /* look at the next SASLInitialResponse */
-	struct pg_stmts *stmts; /* fingerprints, only when the core observes */
+	struct pg_stmts *stmts; /* fingerprints, only when the core observes fully */
+	int observe_state;      /* LMS_OBSERVE_STATE: session-state flags only */
 };
 
 void pg_fe_note_plus_withheld(void *arg)
@@ -35,7 +36,8 @@ void *pg_fe_new(const struct lms_fe_opts *opts)
 	memset(fe, 0, sizeof(*fe));
 	fe->tls_available = opts->tls_available;
 	fe->tls_required = opts->tls_required;
-	if (opts->observe && !(fe->stmts = pg_stmts_new())) {
+	fe->observe_state = opts->observe == LMS_OBSERVE_STATE;
+	if (opts->observe == LMS_OBSERVE_FULL && !(fe->stmts = pg_stmts_new())) {
 		pg_host->free(fe);
 		return NULL;
 	}
@@ -122,6 +124,9 @@ int pg_fe_frame(void *arg, const uint8_t *p, size_t avail, struct lms_frame *f)
 			f->flags |= LMS_FRAME_NEED_BODY;
 		/* observing: whatever the backends must note (be_note_request) */
 		if (st == LMS_FRAME_OK && fe->stmts && f->len <= LMS_DECODE_MAX && memchr("QPBCDESF", p[0], 8))
+			f->flags |= LMS_FRAME_NEED_BODY;
+		/* state only: what may change the session's state */
+		if (st == LMS_FRAME_OK && fe->observe_state && f->len <= LMS_DECODE_MAX && memchr("QPC", p[0], 3))
 			f->flags |= LMS_FRAME_NEED_BODY;
 		return st;
 	}
@@ -286,6 +291,11 @@ int pg_fe_decode(void *arg, const uint8_t *msg, size_t len, struct lms_out *out,
 	if (fe->phase == FE_TYPED && fe->stmts) {
 		res->verdict = LMS_FORWARD;
 		pg_stmts_decode(fe->stmts, msg, len, res);
+		return 0;
+	}
+	if (fe->phase == FE_TYPED && fe->observe_state) {
+		res->verdict = LMS_FORWARD;
+		res->stmt_flags = pg_state_flags(msg, len);
 		return 0;
 	}
 	if (fe->phase != FE_STARTUP || len < 8)

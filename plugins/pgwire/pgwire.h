@@ -98,6 +98,10 @@ void pg_stmts_free(struct pg_stmts *s);
  * prepared ones.  Malformed or unknown: res untouched.  The fingerprint
  * stays valid until the next call. */
 void pg_stmts_decode(struct pg_stmts *s, const uint8_t *msg, size_t len, struct lms_result *res);
+/* LMS_STMT_REPLAY / LMS_STMT_BEGIN (and SETTING) of a Q, P or C message,
+ * without fingerprinting (most queries are classified by their first
+ * word alone). */
+uint32_t pg_state_flags(const uint8_t *msg, size_t len);
 
 /* Dialect differences the shared code needs, chosen at entry. */
 struct pg_flavor {

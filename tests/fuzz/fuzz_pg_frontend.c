@@ -5,7 +5,8 @@
  * Byte 0: bit 0 the proxy has TLS, bit 1 TLS is required, bit 2 the
  * connection is already TLS when it starts, bit 3 the core observes the
  * session (statement fingerprints, ABI 1.1; the rest of the input is also
- * fingerprinted directly, cut to a size chosen by byte 1).  Byte 1: split
+ * fingerprinted directly, cut to a size chosen by byte 1), bit 4 (without
+ * bit 3) it observes the session's state only.  Byte 1: split
  * seed.  Rest: what the client sends.
  */
 #include "autoconfig.h"
@@ -27,7 +28,9 @@ struct fe_ctx {
  * replay. */
 static int fe_named(struct fe_ctx *c, const uint8_t *msg, const struct lms_result *res)
 {
-	FUZZ_CHECK(c->observe && memchr("QPBCDESF", msg[0], 8));
+	FUZZ_CHECK(c->observe == LMS_OBSERVE_FULL ? memchr("QPBCDESF", msg[0], 8) != NULL
+						  : c->observe == LMS_OBSERVE_STATE && memchr("QPC", msg[0], 3));
+	FUZZ_CHECK(c->observe == LMS_OBSERVE_FULL || res->fingerprint == NULL);
 	FUZZ_CHECK(res->action == LMS_ACT_NONE);
 	FUZZ_CHECK((res->stmt_flags & ~(LMS_STMT_ORDERED | LMS_STMT_SETTING | LMS_STMT_REPLAY | LMS_STMT_BEGIN)) == 0);
 	FUZZ_CHECK(!(res->stmt_flags & LMS_STMT_REPLAY) || memchr("QPC", msg[0], 3));
@@ -130,7 +133,7 @@ static struct evlog run_once(uint8_t opts, uint8_t seed, int whole, const uint8_
 	memset(&o, 0, sizeof(o));
 	o.tls_available = opts & 1;
 	o.tls_required = (opts >> 1) & 1;
-	o.observe = (opts >> 3) & 1;
+	o.observe = (opts >> 3) & 1 ? LMS_OBSERVE_FULL : (opts >> 4) & 1 ? LMS_OBSERVE_STATE : 0;
 	void *fe = pg_fe_new(&o);
 	FUZZ_CHECK(fe != NULL);
 	struct lms_out *out = malloc(sizeof(*out));

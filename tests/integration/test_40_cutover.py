@@ -211,11 +211,11 @@ def stop_replication(env, ctx, port, sub):
     ctx["subs"].remove((port, sub))
 
 
-def start_proxies(proxy_factory, env, db, n=3):
+def start_proxies(proxy_factory, env, db, n=3, shadow_mode="none"):
     ps = []
     for i in range(n):
         ps.append(proxy_factory(name="cut%d" % i, init_source=db_url(env, env.source_port, db),
-                                init_target=db_url(env, env.target_port, db)))
+                                init_target=db_url(env, env.target_port, db), shadow_mode=shadow_mode))
     return ps
 
 
@@ -230,7 +230,7 @@ def instances_ready(env, orch, n, epoch=None):
     return len(ok) >= n
 
 
-def setup_cutover(env, ctx, proxy_factory, n=3):
+def setup_cutover(env, ctx, proxy_factory, n=3, shadow_mode="none"):
     """Orchestrator, initialize, replication source -> target caught up,
     n proxies registered.  Returns (orch, sub, src, tgt, proxies)."""
     db = ctx["db"]
@@ -241,7 +241,7 @@ def setup_cutover(env, ctx, proxy_factory, n=3):
     src, tgt = connect(env.source_port, db), connect(env.target_port, db)
     assert wait_until(lambda: scalar(tgt, "select count(*) from pgbench_accounts") == 100000,
                       env.t(60)), "initial replication did not finish"
-    proxies = start_proxies(proxy_factory, env, db, n)
+    proxies = start_proxies(proxy_factory, env, db, n, shadow_mode)
     assert wait_until(lambda: instances_ready(env, orch, n), env.t(30)), cli(env, orch, "status",
                                                                              check=False).stdout
     return orch, sub, src, tgt, proxies
@@ -385,6 +385,45 @@ def test_instance_restarted_while_paused_stays_paused(cutover_env, proxy_factory
         cli(env, orch, "cutover", "consistent", "commit")
         t.join(env.t(20))
         assert result.get("port") == env.target_port, result
+        src.close()
+        tgt.close()
+    finally:
+        orch.stop()
+
+
+@pytest.mark.parametrize("shadow_mode", ["none", "sync"])
+def test_session_state_moves(cutover_env, proxy_factory, lms_env, shadow_mode):
+    """A session's prepared statement and settings follow it to the new
+    source of truth (promoted standby, or the shadow in sync mode); in sync
+    mode a new shadow toward the old source is compared again."""
+    env, ctx, db = lms_env, cutover_env, cutover_env["db"]
+    orch, sub, src, tgt, proxies = setup_cutover(env, ctx, proxy_factory, n=1, shadow_mode=shadow_mode)
+    try:
+        p = proxies[0]
+        c = p.connect(user=ADMIN_USER, password=ADMIN_PASSWORD, dbname=db)
+        c.autocommit = True
+        cur = c.cursor()
+        cur.execute("prepare bal(int) as select abalance from pgbench_accounts where aid = $1")
+        cur.execute("set application_name = 'moved_session'")
+        cur.execute("execute bal(7)")
+        before = cur.fetchone()[0]
+        cli(env, orch, "cutover", "consistent", "begin", "--drain-timeout", "10")
+        cli(env, orch, "cutover", "consistent", "commit")
+        cur.execute("select inet_server_port(), current_setting('application_name')")
+        assert cur.fetchone() == (env.target_port, "moved_session")
+        cur.execute("execute bal(7)")
+        assert cur.fetchone()[0] == before
+        assert "promoted=1" in p.read_log(), p.log_tail()
+        if shadow_mode == "sync":
+            m0 = p.shadow_counts()["match"]
+            cur.execute("execute bal(8)")
+            cur.fetchone()
+            assert wait_until(lambda: p.shadow_counts()["match"] > m0, env.t(10)), p.shadow_counts()
+            # only the server port differs (a real difference); the moved
+            # state compares equal on the new shadow toward the source
+            diffs = [r for r in p.mismatch_records() if "inet_server_port" not in r["fingerprint"]]
+            assert diffs == [], diffs
+        c.close()
         src.close()
         tgt.close()
     finally:

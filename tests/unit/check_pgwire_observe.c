@@ -415,6 +415,53 @@ START_TEST(test_fe_replay_flags)
 }
 END_TEST
 
+/* LMS_OBSERVE_STATE: only Q, P and C are decoded, no fingerprint, and the
+ * flags that matter to a cutover's replay. */
+START_TEST(test_fe_state_flags)
+{
+	static const struct { const char *sql; uint32_t flags; } q[] = {
+		{ "select 1", 0 },
+		{ "SET search_path = a", LMS_STMT_SETTING | LMS_STMT_REPLAY },
+		{ "/* c */ set local x = 1", LMS_STMT_SETTING },
+		{ "-- c\nBEGIN", LMS_STMT_BEGIN },
+		{ "start transaction", LMS_STMT_BEGIN },
+		{ "prepare p as select 1", LMS_STMT_REPLAY },
+		{ "set a = 1; delete from t", LMS_STMT_SETTING },
+		{ "", 0 },
+	};
+	struct lms_fe_opts o;
+	memset(&o, 0, sizeof(o));
+	o.observe = LMS_OBSERVE_STATE;
+	void *fe = pg_fe_new(&o);
+	ck_assert_ptr_nonnull(fe);
+	struct msg m;
+	struct fe_call c;
+	for (size_t k = 0; k < sizeof(q) / sizeof(q[0]); k++) {
+		ck_assert_uint_eq(pg_state_flags((const uint8_t *)"Q\0\0\0\4", 5), 0);
+		msg_begin(&m, 'Q');
+		msg_str(&m, q[k].sql);
+		msg_end(&m);
+		ck_assert_uint_eq(pg_state_flags(m.b, m.n), q[k].flags);
+	}
+	parse_msg(&m, "s1", "select 1");
+	ck_assert_uint_eq(pg_state_flags(m.b, m.n), LMS_STMT_REPLAY);
+	parse_msg(&m, "", "set a = 1");
+	ck_assert_uint_eq(pg_state_flags(m.b, m.n), 0);
+	pg_fe_free(fe);
+	/* through the frontend: Q decoded without a fingerprint, B streamed */
+	fe = fe_typed(LMS_OBSERVE_STATE);
+	msg_begin(&m, 'Q');
+	msg_str(&m, "set a = 1");
+	msg_end(&m);
+	ck_assert(fe_run(fe, &m, &c) & LMS_FRAME_NEED_BODY);
+	ck_assert_ptr_null(c.res.fingerprint);
+	ck_assert_uint_eq(c.res.stmt_flags, LMS_STMT_SETTING | LMS_STMT_REPLAY);
+	bind_msg(&m, "s1");
+	ck_assert(!(fe_run(fe, &m, &c) & LMS_FRAME_NEED_BODY));
+	pg_fe_free(fe);
+}
+END_TEST
+
 START_TEST(test_fe_not_observing)
 {
 	static struct msg m;
@@ -1617,6 +1664,7 @@ static Suite *observe_suite(void)
 	tcase_add_test(fe, test_fe_query_fingerprint);
 	tcase_add_test(fe, test_fe_not_observing);
 	tcase_add_test(fe, test_fe_replay_flags);
+	tcase_add_test(fe, test_fe_state_flags);
 	tcase_add_test(fe, test_fe_oversized_not_decoded);
 	tcase_add_test(fe, test_fe_statements);
 	tcase_add_test(fe, test_fe_statements_bounded);
