@@ -1540,6 +1540,9 @@ void lms_session_info(const struct lms_session *s, struct lms_session_info *out)
 	snprintf(out->user, sizeof(out->user), "%s", s->user ? s->user : "");
 	snprintf(out->database, sizeof(out->database), "%s", s->database ? s->database : "");
 	snprintf(out->last_statement, sizeof(out->last_statement), "%s", s->last_stmt);
+	if (!s->last_stmt[0] && s->fe && LMS_DIALECT_HAS(s->front, fe_statement) &&
+	    s->front->fe_statement(s->fe, out->last_statement, sizeof(out->last_statement)) < 0)
+		out->last_statement[0] = 0; /* computed now: none was kept */
 	out->queued = s->queued || s->login_queued;
 	if (out->queued)
 		out->state = "queued";

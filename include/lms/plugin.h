@@ -373,7 +373,14 @@ struct lms_dialect {
 	 * Never fails; bytes it does not understand are ignored. */
 	void (*be_note_request)(void *be, const uint8_t *msg, size_t len);
 
-	void *reserved[14];
+	/* ABI 1.1, optional: the fingerprint of the latest statement the
+	 * client sent, written into out (NUL-terminated, at most cap bytes),
+	 * computed now; for LMS_OBSERVE_STATE, where fe_decode names none
+	 * (the core asks only when an operator lists connections).  Returns
+	 * 0, or -1 when the plugin knows no statement. */
+	int (*fe_statement)(void *fe, char *out, size_t cap);
+
+	void *reserved[13];
 };
 
 /* The one exported symbol.  The plugin checks host->abi_major and returns

@@ -123,6 +123,7 @@ void pg_dialect_fill(struct lms_dialect *d, const char *name)
 	d->be_cancel = pg_be_cancel;
 	d->be_observe = pg_be_observe;
 	d->be_note_request = pg_be_note_request;
+	d->fe_statement = pg_fe_statement;
 }
 
 const struct lms_dialect *pg_entry(const struct lms_host_api *host, struct lms_dialect *d,

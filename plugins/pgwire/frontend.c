@@ -20,6 +20,8 @@ struct pg_fe {
 	int check_sasl;     /* look at the next SASLInitialResponse */
 	struct pg_stmts *stmts; /* fingerprints, only when the core observes fully */
 	int observe_state;      /* LMS_OBSERVE_STATE: session-state flags only */
+	char last[256];         /* ... and the start of the latest statement's text */
+	size_t last_len;
 };
 
 void pg_fe_note_plus_withheld(void *arg)
@@ -283,6 +285,29 @@ static int fe_sasl_initial(struct pg_fe *fe, const uint8_t *msg, size_t len, str
 	return 0;
 }
 
+/* LMS_OBSERVE_STATE: keep the start of a Query's or Parse's text, to be
+ * fingerprinted only if someone asks (pg_fe_statement). */
+static void keep_statement(struct pg_fe *fe, const uint8_t *msg, size_t len)
+{
+	size_t i = 5;
+	if (msg[0] == 'P' && !pg_msg_str(msg, len, &i))
+		return;
+	if ((msg[0] != 'Q' && msg[0] != 'P') || i >= len)
+		return;
+	size_t n = strnlen((const char *)msg + i, len - i);
+	fe->last_len = n < sizeof(fe->last) ? n : sizeof(fe->last);
+	memcpy(fe->last, msg + i, fe->last_len);
+}
+
+int pg_fe_statement(void *arg, char *out, size_t cap)
+{
+	struct pg_fe *fe = arg;
+	if (!fe->last_len || cap == 0)
+		return -1;
+	pg_fingerprint(fe->last, fe->last_len, out, cap);
+	return 0;
+}
+
 int pg_fe_decode(void *arg, const uint8_t *msg, size_t len, struct lms_out *out, struct lms_result *res)
 {
 	struct pg_fe *fe = arg;
@@ -296,6 +321,7 @@ int pg_fe_decode(void *arg, const uint8_t *msg, size_t len, struct lms_out *out,
 	if (fe->phase == FE_TYPED && fe->observe_state) {
 		res->verdict = LMS_FORWARD;
 		res->stmt_flags = pg_state_flags(msg, len);
+		keep_statement(fe, msg, len);
 		return 0;
 	}
 	if (fe->phase != FE_STARTUP || len < 8)

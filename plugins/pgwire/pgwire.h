@@ -76,6 +76,7 @@ void pg_fe_tls_done(void *fe);
  * frontend then checks the client's SASLInitialResponse. */
 void pg_fe_note_plus_withheld(void *fe);
 int pg_fe_error(void *fe, const struct lms_error *err, struct lms_out *out);
+int pg_fe_statement(void *fe, char *out, size_t cap);
 
 /* Fingerprints (fingerprint.c). */
 #define PG_FP_MAX 1024u        /* bytes of a fingerprint, the NUL included */

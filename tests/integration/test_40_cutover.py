@@ -348,6 +348,7 @@ def test_open_transaction_blocks_begin(cutover_env, proxy_factory, lms_env):
         r = cli(env, orch, "cutover", "consistent", "begin", "--drain-timeout", "2", check=False)
         assert r.returncode == 4, (r.returncode, r.stdout, r.stderr)
         assert "in_transaction" in r.stdout, r.stdout
+        assert "update pgbench_branches set bbalance = bbalance + ? where bid = ?" in r.stdout, r.stdout
         cli(env, orch, "cutover", "consistent", "abort")
         c.commit()
         cur.execute("select bbalance from pgbench_branches where bid = 1")

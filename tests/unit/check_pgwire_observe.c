@@ -458,6 +458,17 @@ START_TEST(test_fe_state_flags)
 	ck_assert_uint_eq(c.res.stmt_flags, LMS_STMT_SETTING | LMS_STMT_REPLAY);
 	bind_msg(&m, "s1");
 	ck_assert(!(fe_run(fe, &m, &c) & LMS_FRAME_NEED_BODY));
+	/* the latest statement is fingerprinted only when asked */
+	char fpout[64];
+	ck_assert_int_eq(pg_fe_statement(fe, fpout, sizeof(fpout)), 0);
+	ck_assert_str_eq(fpout, "set a = ?");
+	parse_msg(&m, "s2", "SELECT * FROM t WHERE id = 42");
+	fe_run(fe, &m, &c);
+	ck_assert_int_eq(pg_fe_statement(fe, fpout, sizeof(fpout)), 0);
+	ck_assert_str_eq(fpout, "select * from t where id = ?");
+	pg_fe_free(fe);
+	fe = fe_typed(LMS_OBSERVE_STATE);
+	ck_assert_int_eq(pg_fe_statement(fe, fpout, sizeof(fpout)), -1);
 	pg_fe_free(fe);
 }
 END_TEST
