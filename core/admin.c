@@ -113,9 +113,9 @@ char *lms_admin_state_json(struct lms_runtime *rt, int applied)
 		queued += items[i].queued;
 	}
 	free(items);
-	uint64_t queued_requests = 0;
+	uint64_t queued_requests = 0; /* a queued session holds exactly one request */
 	for (int i = 0; i < rt->nworkers; i++)
-		queued_requests += lms_stat_get(&rt->workers[i].stats.coord_queued_requests);
+		queued_requests += lms_stat_get(&rt->workers[i].stats.coord_queued_sessions);
 	char store[512];
 	if (rt->control)
 		lms_control_store_status(rt->control, store, sizeof(store));

@@ -25,6 +25,13 @@ static inline size_t lms_buf_len(const struct lms_buf *b)
 	return b->end - b->start;
 }
 
+/* Bytes that can still be appended, without allocating: a released
+ * buffer can take a whole LMS_BUF_SIZE. */
+static inline size_t lms_buf_space(const struct lms_buf *b)
+{
+	return b->data ? LMS_BUF_SIZE - lms_buf_len(b) : LMS_BUF_SIZE;
+}
+
 /* Free room at the tail (compacting first when that helps).  Allocates
  * the memory when needed; returns 0 when out of memory. */
 size_t lms_buf_room(struct lms_buf *b);

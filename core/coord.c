@@ -5,19 +5,12 @@
 #include "autoconfig.h"
 
 #include <string.h>
-#include <time.h>
 
+#include "clock.h"
 #include "coord.h"
 #include "log.h"
 #include "runtime.h"
 #include "worker.h"
-
-static uint64_t mono_us(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
 
 void lms_coord_init(struct lms_runtime *rt)
 {
@@ -73,7 +66,7 @@ bool lms_coord_apply(struct lms_runtime *rt, uint64_t epoch, int phase, int trut
 		rt->coord.epoch = epoch;
 		rt->coord.cutover_id = cutover_id;
 		if (phase == LMS_PHASE_PAUSED && old_phase != LMS_PHASE_PAUSED)
-			rt->coord.paused_since_us = mono_us();
+			rt->coord.paused_since_us = lms_mono_us();
 		else if (phase != LMS_PHASE_PAUSED)
 			rt->coord.paused_since_us = 0;
 		/* The source of truth first: a session released by the phase

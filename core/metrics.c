@@ -19,6 +19,7 @@
 
 #include "admin.h"
 #include "buf.h"
+#include "clock.h"
 #include "control.h"
 #include "coord.h"
 #include "fpstats.h"
@@ -199,9 +200,7 @@ static void render_coord(struct text *t, struct lms_runtime *rt)
 	put(t, "lms_queued_sessions %llu\n", (unsigned long long)SUM(rt, coord_queued_sessions));
 	double pause = 0;
 	if (v.phase == LMS_PHASE_PAUSED && v.paused_since_us) {
-		struct timespec ts;
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		uint64_t now = (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+		uint64_t now = lms_mono_us();
 		pause = now > v.paused_since_us ? (double)(now - v.paused_since_us) / 1e6 : 0;
 	}
 	head(t, "lms_pause_seconds", "gauge", "How long the current pause for a cutover has lasted (0 when serving).");

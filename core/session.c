@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "cancel.h"
+#include "clock.h"
 #include "conn.h"
 #include "coord.h"
 #include "dial.h"
@@ -140,14 +141,6 @@ static void backend_dial(struct lms_session *s, const char *last_err);
 static void backend_open(struct lms_session *s, int relay);
 static void relay(struct lms_session *s, int d);
 static void after_pump(struct lms_session *s);
-static size_t out_room(struct lms_buf *b);
-
-static uint64_t now_us(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
 
 /* ---- list links ---- */
 
@@ -182,7 +175,7 @@ static void session_free(struct lms_session *s)
 {
 	lms_log(LMS_LOG_LEVEL_INFO, "conn_close", "worker=%d peer=%s user=%s database=%s phase=%s duration_ms=%llu",
 		s->w->id, s->peer, s->user ? s->user : "-", s->database ? s->database : "-",
-		phase_names[s->phase], (unsigned long long)((now_us() - s->started_us) / 1000));
+		phase_names[s->phase], (unsigned long long)((lms_mono_us() - s->started_us) / 1000));
 	if (s->key_registered)
 		lms_cancel_unregister(s->proxy_key);
 	lms_conn_close(&s->client);
@@ -265,7 +258,7 @@ static void session_error(struct lms_session *s, const char *severity, const cha
 		struct lms_error e = { severity, sqlstate, msg, hint };
 		struct lms_out out;
 		out.len = 0;
-		if (s->front->fe_error(s->fe, &e, &out) == 0 && out_room(&s->client.out) >= out.len)
+		if (s->front->fe_error(s->fe, &e, &out) == 0 && lms_buf_space(&s->client.out) >= out.len)
 			lms_buf_append(&s->client.out, out.data, out.len);
 		lms_conn_flush(&s->client);
 	}
@@ -278,7 +271,7 @@ static void request_begin(struct lms_session *s)
 {
 	s->pending++;
 	if (s->ring_len < RING) {
-		s->ring[(s->ring_head + s->ring_len) % RING] = now_us();
+		s->ring[(s->ring_head + s->ring_len) % RING] = lms_mono_us();
 		s->ring_len++;
 	}
 }
@@ -293,7 +286,7 @@ static bool truth_moved(struct lms_session *s)
 
 static void request_end(struct lms_session *s, uint32_t txn)
 {
-	uint64_t t = now_us();
+	uint64_t t = lms_mono_us();
 	if (txn == LMS_TXN_IDLE)
 		s->txn_since_us = 0;
 	else if (s->txn == LMS_TXN_IDLE)
@@ -413,7 +406,7 @@ static void session_connect_when_serving(struct lms_session *s)
 	}
 	if (v.phase == LMS_PHASE_PAUSED) {
 		s->login_queued = true;
-		s->queued_since_us = now_us();
+		s->queued_since_us = lms_mono_us();
 		timer_arm(s, max_pause(s));
 		return;
 	}
@@ -514,9 +507,8 @@ static void queue_enter(struct lms_session *s)
 	if (s->queued)
 		return;
 	s->queued = true;
-	s->queued_since_us = now_us();
+	s->queued_since_us = lms_mono_us();
 	lms_stat_add(&s->w->stats.coord_queued_sessions, 1);
-	lms_stat_add(&s->w->stats.coord_queued_requests, 1);
 	timer_arm(s, max_pause(s));
 }
 
@@ -526,7 +518,6 @@ static void queue_leave(struct lms_session *s)
 		return;
 	s->queued = false;
 	lms_stat_add(&s->w->stats.coord_queued_sessions, (uint64_t)-1);
-	lms_stat_add(&s->w->stats.coord_queued_requests, (uint64_t)-1);
 	if (s->timer)
 		evtimer_del(s->timer);
 }
@@ -814,7 +805,7 @@ static void shadow_truth_ready(struct lms_session *s)
 	if (!lms_shadow_truth_done(s->sh, &e, msg, sizeof(msg)))
 		return;
 	out.len = 0;
-	if (s->front->fe_error(s->fe, &e, &out) == 0 && out_room(&s->client.out) >= out.len)
+	if (s->front->fe_error(s->fe, &e, &out) == 0 && lms_buf_space(&s->client.out) >= out.len)
 		lms_buf_append(&s->client.out, out.data, out.len);
 }
 
@@ -894,7 +885,7 @@ static int apply_back(struct lms_session *s, const struct lms_result *res)
 			s->phase = PH_READY;
 			if (logged_in)
 				switch_logged_in(s);
-			s->last_active_us = now_us();
+			s->last_active_us = lms_mono_us();
 			if (s->timer)
 				evtimer_del(s->timer);
 			lms_log(LMS_LOG_LEVEL_DEBUG, "session_ready", "worker=%d peer=%s user=%s database=%s",
@@ -918,11 +909,6 @@ static int apply_back(struct lms_session *s, const struct lms_result *res)
 
 /* ---- the pump ---- */
 
-static size_t out_room(struct lms_buf *b)
-{
-	return b->data ? LMS_BUF_SIZE - lms_buf_len(b) : LMS_BUF_SIZE;
-}
-
 /* Decode one whole message and carry out the verdict.  Returns 1 when it
  * was consumed, 0 when the destination has no room yet, -1 to stop. */
 static int pump_decoded(struct lms_session *s, int d, const uint8_t *p, size_t len, uint32_t flags, uint32_t msg_kind)
@@ -934,7 +920,7 @@ static int pump_decoded(struct lms_session *s, int d, const uint8_t *p, size_t l
 	/* Room for the largest thing the verdict may add, checked up front so
 	 * that a decode is never repeated (decoders may keep state). */
 	size_t need = len > LMS_OUT_MAX ? len : LMS_OUT_MAX;
-	if (out_room(&src->out) < LMS_OUT_MAX || (dst->fd >= 0 && out_room(&dst->out) < need))
+	if (lms_buf_space(&src->out) < LMS_OUT_MAX || (dst->fd >= 0 && lms_buf_space(&dst->out) < need))
 		return 0;
 	if (d == C2S && shadow_cap(s, len) < len)
 		return 0;
@@ -1349,7 +1335,7 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 	if (s->closing) {
 		s->dead = true;
 	} else if (s->queued || s->login_queued) {
-		double waited = (double)(now_us() - s->queued_since_us) / 1e6;
+		double waited = (double)(lms_mono_us() - s->queued_since_us) / 1e6;
 		if (waited >= max_pause(s))
 			session_error(s, "FATAL", "57P01", "reconnect and retry once the cutover is over",
 				      "molt-lms: paused for a cutover longer than --max-pause (%g s)", max_pause(s));
@@ -1364,7 +1350,7 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 		}
 	} else {
 		double idle = s->rt->cfg->idle_timeout;
-		double quiet = (double)(now_us() - s->last_active_us) / 1e6;
+		double quiet = (double)(lms_mono_us() - s->last_active_us) / 1e6;
 		if (idle > 0 && session_idle(s) && quiet >= idle) {
 			lms_stat_add(&s->w->stats.errors[LMS_ERR_TIMEOUT], 1);
 			session_error(s, "FATAL", "57P05", NULL,
@@ -1384,8 +1370,8 @@ static void session_update(struct lms_session *s)
 	bool serving = !s->closing && (s->phase == PH_STARTUP || s->phase == PH_AUTH || s->phase == PH_READY ||
 				       s->phase == PH_CLIENT_TLS);
 	/* Back-pressure: stop reading a side whose peer's output is full. */
-	bool srv_out_ok = !s->has_server || out_room(&s->server.out) > 0;
-	bool cli_out_ok = out_room(&s->client.out) > 0;
+	bool srv_out_ok = !s->has_server || lms_buf_space(&s->server.out) > 0;
+	bool cli_out_ok = lms_buf_space(&s->client.out) > 0;
 	s->client.want_read = serving && c_room && srv_out_ok;
 	if (s->has_server)
 		s->server.want_read = !s->closing && (s->phase == PH_AUTH || s->phase == PH_READY) &&
@@ -1416,7 +1402,7 @@ void lms_session_accept(struct lms_worker *w, int fd)
 	s->front = rt->front;
 	s->client.fd = -1;
 	s->server.fd = -1;
-	s->started_us = now_us();
+	s->started_us = lms_mono_us();
 	s->id = __atomic_add_fetch(&next_session_id, 1, __ATOMIC_RELAXED);
 	lms_worker_add_session(w, s);
 	lms_stat_add(&w->stats.conns_total, 1);
@@ -1555,6 +1541,6 @@ void lms_session_info(const struct lms_session *s, struct lms_session_info *out)
 	else
 		out->state = "idle";
 	if (s->txn != LMS_TXN_IDLE && s->txn_since_us)
-		out->transaction_age_s = (double)(now_us() - s->txn_since_us) / 1e6;
+		out->transaction_age_s = (double)(lms_mono_us() - s->txn_since_us) / 1e6;
 	out->backend = s->backend ? s->backend->role_name : "-";
 }

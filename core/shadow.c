@@ -26,6 +26,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "conn.h"
 #include "dial.h"
 #include "digest.h"
@@ -101,13 +102,6 @@ static void sh_break(struct lms_shadow *sh, const char *why);
 static void sh_dial(struct lms_shadow *sh, const char *last_err);
 static void sh_read(struct lms_shadow *sh);
 static void sh_update_events(struct lms_shadow *sh);
-
-static uint64_t now_us(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
 
 int lms_shadow_mode_parse(const char *name)
 {
@@ -235,7 +229,7 @@ static void timer_update(struct lms_shadow *sh)
 		evtimer_del(sh->timer);
 		return;
 	}
-	uint64_t now = now_us();
+	uint64_t now = lms_mono_us();
 	uint64_t wait = deadline > now ? deadline - now : 0;
 	struct timeval tv = { (time_t)(wait / 1000000u), (suseconds_t)(wait % 1000000u) };
 	evtimer_add(sh->timer, &tv);
@@ -249,7 +243,7 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 	char why[160];
 	snprintf(why, sizeof(why), "no answer within --shadow-timeout (%g s)", (double)timeout_us(sh) / 1e6);
 	uint64_t limit = timeout_us(sh);
-	uint64_t now = now_us();
+	uint64_t now = lms_mono_us();
 	struct sh_rec *r = rec_other_current(sh);
 	bool late = (sh->phase != SH_DOWN && sh->phase != SH_READY && now >= sh->dial_us + limit) ||
 		    (r && r->sent_us && now >= r->sent_us + limit);
@@ -290,14 +284,14 @@ static void sh_break(struct lms_shadow *sh, const char *why)
 	sh->fwd = 0;
 	sh->cur_shadowed = false;
 	uint32_t shift = sh->failures < 5 ? sh->failures : 5;
-	sh->retry_us = now_us() + ((uint64_t)SH_RETRY_US << shift); /* 1 s doubling to 32 s */
+	sh->retry_us = lms_mono_us() + ((uint64_t)SH_RETRY_US << shift); /* 1 s doubling to 32 s */
 	sh->failures++;
 	for (uint32_t i = 0; i < sh->n; i++) {
 		struct sh_rec *r = rec_at(sh, i);
 		if (r->shadowed && !r->other_done) {
 			lms_outcome_lost(&r->other, why);
 			r->other_done = true;
-			r->other_us = now_us() - r->start_us;
+			r->other_us = lms_mono_us() - r->start_us;
 		}
 	}
 	rec_reap(sh);
@@ -317,7 +311,7 @@ static void sh_open(struct lms_shadow *sh)
 	lms_stat_add(&stats(sh)->shadow_connects, 1);
 	sh->phase = SH_CONNECTING;
 	sh->login_error[0] = 0;
-	sh->dial_us = now_us();
+	sh->dial_us = lms_mono_us();
 	sh->addr_idx = 0;
 	sh_dial(sh, "no address");
 	if (sh->phase != SH_DOWN)
@@ -383,10 +377,9 @@ static void sh_release(struct lms_shadow *sh)
 			continue;
 		if (r->gated && !r->truth_seen)
 			return;
-		struct lms_buf *out = &sh->conn.out;
-		size_t room = out->data ? LMS_BUF_SIZE - lms_buf_len(out) : LMS_BUF_SIZE;
+		size_t room = lms_buf_space(&sh->conn.out);
 		size_t n = r->held < room ? r->held : room;
-		n = lms_buf_append(out, lms_buf_head(&sh->held), n);
+		n = lms_buf_append(&sh->conn.out, lms_buf_head(&sh->held), n);
 		lms_buf_consume(&sh->held, n);
 		r->held -= (uint32_t)n;
 		if (n > 0 && sh->starved) {
@@ -396,14 +389,10 @@ static void sh_release(struct lms_shadow *sh)
 		if (r->held > 0)
 			return;
 		if (r->sent && !r->sent_us)
-			r->sent_us = now_us();
+			r->sent_us = lms_mono_us();
 	}
 }
 
-static size_t buf_room(const struct lms_buf *b)
-{
-	return b->data ? LMS_BUF_SIZE - lms_buf_len(b) : LMS_BUF_SIZE;
-}
 
 /* Login finished: requests queued meanwhile go out now. */
 static void sh_ready(struct lms_shadow *sh)
@@ -447,7 +436,7 @@ static int observe_into(const struct lms_dialect *d, void *be, const uint8_t *p,
 static void sh_answered(struct lms_shadow *sh, struct sh_rec *r)
 {
 	r->other_done = true;
-	r->other_us = now_us() - (r->sent_us ? r->sent_us : r->start_us);
+	r->other_us = lms_mono_us() - (r->sent_us ? r->sent_us : r->start_us);
 	lms_stat_add(&stats(sh)->requests[sh->role][r->other.sqlstate[0] ? 1 : 0], 1);
 	lms_stats_latency(stats(sh), sh->role, r->other_us);
 	rec_reap(sh);
@@ -708,7 +697,7 @@ static struct sh_rec *rec_push(struct lms_shadow *sh, bool shadowed)
 	r->seq = sh->next_seq;
 	r->shadowed = shadowed;
 	r->gated = sh->ctx.mode != LMS_SHADOW_ASYNC;
-	r->start_us = now_us();
+	r->start_us = lms_mono_us();
 	lms_outcome_reset(&r->truth);
 	lms_outcome_reset(&r->other);
 	return r;
@@ -718,7 +707,7 @@ int lms_shadow_request_start(struct lms_shadow *sh, bool idle)
 {
 	if (sh->n == SH_RECS && sh->ctx.mode != LMS_SHADOW_ASYNC)
 		return LMS_SHADOW_WAIT;
-	if (sh->phase == SH_DOWN && idle && now_us() >= sh->retry_us)
+	if (sh->phase == SH_DOWN && idle && lms_mono_us() >= sh->retry_us)
 		sh_open(sh);
 	sh->cur_open = true;
 	sh->cur_shadowed = false;
@@ -774,14 +763,14 @@ size_t lms_shadow_room(struct lms_shadow *sh)
 {
 	if (sh->phase == SH_DOWN || !sh->cur_shadowed)
 		return 0;
-	size_t room = buf_room(&sh->held);
+	size_t room = lms_buf_space(&sh->held);
 	struct sh_rec *r = rec_find(sh, sh->next_seq - 1);
 	if (room == 0 && r && r->gated) {
 		/* Too big to hold until the source of truth answers: let it run
 		 * on both at once. */
 		r->gated = false;
 		sh_release(sh);
-		room = buf_room(&sh->held);
+		room = lms_buf_space(&sh->held);
 	}
 	if (room == 0)
 		sh->starved = true;
@@ -808,7 +797,7 @@ bool lms_shadow_send(struct lms_shadow *sh, const uint8_t *p, size_t n)
 	struct sh_rec *r = sh->cur_shadowed ? rec_find(sh, sh->next_seq - 1) : NULL;
 	if (!r)
 		return false;
-	if (buf_room(&sh->held) < n) {
+	if (lms_buf_space(&sh->held) < n) {
 		sh_break(sh, "it fell more than 32 KiB behind within one request");
 		return false;
 	}
@@ -839,7 +828,7 @@ void lms_shadow_request_end(struct lms_shadow *sh)
 		sh_release(sh);
 	}
 	if (r->shadowed && r->held == 0 && !r->sent_us)
-		r->sent_us = now_us();
+		r->sent_us = lms_mono_us();
 	if (r->shadowed)
 		timer_update(sh);
 }
@@ -889,7 +878,7 @@ bool lms_shadow_truth_done(struct lms_shadow *sh, struct lms_error *err, char *b
 	if (!r)
 		return false;
 	r->truth_done = true;
-	r->truth_us = now_us() - r->start_us;
+	r->truth_us = lms_mono_us() - r->start_us;
 	bool inject = sh->ctx.mode == LMS_SHADOW_STRICT && !r->truth.sqlstate[0] &&
 		      (r->other.sqlstate[0] || r->other.lost);
 	if (inject) {
@@ -940,12 +929,3 @@ int lms_shadow_detach(struct lms_shadow *sh, struct lms_conn *dst, lms_conn_cb c
 	return 0;
 }
 
-bool lms_shadow_idle(const struct lms_shadow *sh)
-{
-	for (uint32_t i = 0; i < sh->n; i++) {
-		const struct sh_rec *r = &sh->recs[(sh->head + i) % SH_RECS];
-		if (r->shadowed && !r->other_done)
-			return false;
-	}
-	return true;
-}

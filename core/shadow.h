@@ -126,7 +126,9 @@ void lms_shadow_truth_event(struct lms_shadow *sh, const struct lms_event *ev, u
 void lms_shadow_truth_oversized(struct lms_shadow *sh, uint64_t len);
 
 /* The source of truth's READY for its current request is next: may it go
- * to the client now?  (sync modes hold it until the shadow answered.) */
+ * to the client now?  (sync modes hold it until the shadow answered.)
+ * Also marks that request answered by the source of truth, which releases
+ * it to the shadow when it was waiting for that (see shadow.c). */
 bool lms_shadow_truth_may_finish(struct lms_shadow *sh);
 
 /* The source of truth's READY is going to the client.  Returns true when
@@ -152,9 +154,6 @@ int lms_shadow_detach(struct lms_shadow *sh, struct lms_conn *dst, lms_conn_cb c
 		      uint8_t key[LMS_KEY_MAX], size_t *key_len);
 
 /* ---- state ---- */
-
-/* The shadow answered or dropped everything it was sent. */
-bool lms_shadow_idle(const struct lms_shadow *sh);
 
 /* Parse a shadowMode name; -1 when unknown. */
 int lms_shadow_mode_parse(const char *name);

@@ -44,12 +44,9 @@ struct lms_stats {
 	uint64_t shadow_diff[LMS_DIFFS];
 	uint64_t shadow_connects;
 	uint64_t shadow_broken;
-	/* cutover: sessions in each state right now (gauges, kept by the
-	 * sessions of this worker; see coord.h) */
-	uint64_t coord_busy;
-	uint64_t coord_in_txn;
+	/* cutover: sessions of this worker whose next request waits for the
+	 * pause to end (a gauge, kept by the sessions) */
 	uint64_t coord_queued_sessions;
-	uint64_t coord_queued_requests;
 };
 
 extern const double lms_lat_bounds[LMS_LAT_BUCKETS];
