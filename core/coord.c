@@ -49,8 +49,8 @@ void lms_coord_get(struct lms_runtime *rt, struct lms_coord_view *out)
 static void announce(struct lms_runtime *rt)
 {
 	for (int i = 0; i < rt->nworkers; i++)
-		if (rt->workers && rt->workers[i].coord_ev)
-			event_active(rt->workers[i].coord_ev, EV_READ, 0);
+		if (rt->workers && rt->workers[i].notify_ev)
+			lms_worker_notify(&rt->workers[i], LMS_WORKER_COORD);
 }
 
 bool lms_coord_apply(struct lms_runtime *rt, uint64_t epoch, int phase, int truth, uint64_t cutover_id)

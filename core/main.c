@@ -234,6 +234,8 @@ int main(int argc, char **argv)
 		lms_config_free(&cfg);
 		return EXIT_CONFIG;
 	}
+	/* Locks for the main loop only (the control thread hands its answers
+	 * to it); the workers' loops are made without (worker.c). */
 	evthread_use_pthreads();
 	raise_fd_limit();
 	if (lms_runtime_init(&rt, &cfg, err, sizeof(err)) < 0) {

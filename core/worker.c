@@ -8,9 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <time.h>
-
-#include <event2/thread.h>
+#include <unistd.h>
 
 #include "buf.h"
 #include "log.h"
@@ -47,11 +47,8 @@ static void on_accept_error(struct evconnlistener *l, void *arg)
 }
 
 /* Drain: stop accepting, close idle sessions, let busy ones finish. */
-static void on_drain(evutil_socket_t fd, short what, void *arg)
+static void on_drain(struct lms_worker *w)
 {
-	struct lms_worker *w = arg;
-	(void)fd;
-	(void)what;
 	if (w->draining)
 		return;
 	w->draining = true;
@@ -74,11 +71,8 @@ static void on_drain(evutil_socket_t fd, short what, void *arg)
 }
 
 /* The coordination state changed: every session re-checks it. */
-static void on_coord(evutil_socket_t fd, short what, void *arg)
+static void on_coord(struct lms_worker *w)
 {
-	struct lms_worker *w = arg;
-	(void)fd;
-	(void)what;
 	struct lms_session *s = w->sessions;
 	while (s) {
 		struct lms_session *next = lms_session_next(s);
@@ -102,11 +96,8 @@ static struct {
 } snap = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, PTHREAD_MUTEX_INITIALIZER, 0, 0, NULL, 0, 0, false };
 
 /* Describe this worker's sessions into the snapshot being gathered. */
-static void on_snapshot(evutil_socket_t fd, short what, void *arg)
+static void on_snapshot(struct lms_worker *w)
 {
-	struct lms_worker *w = arg;
-	(void)fd;
-	(void)what;
 	pthread_mutex_lock(&snap.lock);
 	uint64_t gen = snap.gen;
 	pthread_mutex_unlock(&snap.lock);
@@ -156,7 +147,7 @@ int lms_workers_snapshot(struct lms_runtime *rt, double timeout_s, struct lms_se
 	snap.oom = false;
 	pthread_mutex_unlock(&snap.lock);
 	for (int i = 0; i < rt->nworkers; i++)
-		event_active(rt->workers[i].snap_ev, EV_READ, 0);
+		lms_worker_notify(&rt->workers[i], LMS_WORKER_SNAPSHOT);
 	struct timespec until;
 	clock_gettime(CLOCK_REALTIME, &until);
 	long long ns = (long long)until.tv_nsec + (long long)(timeout_s * 1e9);
@@ -179,6 +170,45 @@ int lms_workers_snapshot(struct lms_runtime *rt, double timeout_s, struct lms_se
 	pthread_mutex_unlock(&snap.lock);
 	pthread_mutex_unlock(&snap.serial);
 	return rc;
+}
+
+void lms_worker_notify(struct lms_worker *w, unsigned what)
+{
+	__atomic_fetch_or(&w->notes, what, __ATOMIC_ACQ_REL);
+	uint64_t one = 1;
+	/* Fails only when the counter is about to overflow: already readable. */
+	ssize_t r = write(w->notify_fd, &one, sizeof(one));
+	(void)r;
+}
+
+/* Another thread asked for something (lms_worker_notify): do it here. */
+static void on_notify(evutil_socket_t fd, short what, void *arg)
+{
+	struct lms_worker *w = arg;
+	(void)what;
+	uint64_t count;
+	ssize_t r = read(fd, &count, sizeof(count));
+	(void)r;
+	unsigned notes = __atomic_exchange_n(&w->notes, 0u, __ATOMIC_ACQ_REL);
+	if (notes & LMS_WORKER_COORD)
+		on_coord(w);
+	if (notes & LMS_WORKER_SNAPSHOT)
+		on_snapshot(w);
+	if (notes & LMS_WORKER_DRAIN)
+		on_drain(w);
+}
+
+/* A worker's event loop: no locks, since only its own thread touches it
+ * (other threads go through lms_worker_notify).  NULL on failure. */
+static struct event_base *worker_base_new(void)
+{
+	struct event_config *cfg = event_config_new();
+	if (!cfg)
+		return NULL;
+	event_config_set_flag(cfg, EVENT_BASE_FLAG_NOLOCK);
+	struct event_base *base = event_base_new_with_config(cfg);
+	event_config_free(cfg);
+	return base;
 }
 
 /* Shutdown timeout: close whatever is left. */
@@ -228,19 +258,28 @@ int lms_workers_init(struct lms_runtime *rt, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
+	for (int i = 0; i < rt->nworkers; i++)
+		rt->workers[i].notify_fd = -1;
 	for (int i = 0; i < rt->nworkers; i++) {
 		struct lms_worker *w = &rt->workers[i];
 		w->id = i;
 		w->rt = rt;
-		w->base = event_base_new();
+		w->base = worker_base_new();
 		if (!w->base) {
 			snprintf(err, errlen, "cannot create an event loop");
 			return -1;
 		}
-		w->drain_ev = event_new(w->base, -1, 0, on_drain, w);
-		w->coord_ev = event_new(w->base, -1, 0, on_coord, w);
-		w->snap_ev = event_new(w->base, -1, 0, on_snapshot, w);
+		w->notify_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+		if (w->notify_fd < 0) {
+			snprintf(err, errlen, "cannot create an eventfd: %s", strerror(errno));
+			return -1;
+		}
+		w->notify_ev = event_new(w->base, w->notify_fd, EV_READ | EV_PERSIST, on_notify, w);
 		w->deadline_ev = evtimer_new(w->base, on_deadline, w);
+		if (!w->notify_ev || !w->deadline_ev || event_add(w->notify_ev, NULL) < 0) {
+			snprintf(err, errlen, "out of memory");
+			return -1;
+		}
 		unsigned flags = LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_REUSEABLE_PORT |
 				 LEV_OPT_CLOSE_ON_EXEC;
 		w->listener = evconnlistener_new_bind(w->base, on_accept, w, flags, 4096,
@@ -274,7 +313,7 @@ int lms_workers_start(struct lms_runtime *rt)
 void lms_workers_drain(struct lms_runtime *rt)
 {
 	for (int i = 0; i < rt->nworkers; i++)
-		event_active(rt->workers[i].drain_ev, EV_READ, 0);
+		lms_worker_notify(&rt->workers[i], LMS_WORKER_DRAIN);
 }
 
 void lms_workers_join(struct lms_runtime *rt)
@@ -289,12 +328,10 @@ void lms_workers_free(struct lms_runtime *rt)
 		struct lms_worker *w = &rt->workers[i];
 		if (w->listener)
 			evconnlistener_free(w->listener);
-		if (w->drain_ev)
-			event_free(w->drain_ev);
-		if (w->coord_ev)
-			event_free(w->coord_ev);
-		if (w->snap_ev)
-			event_free(w->snap_ev);
+		if (w->notify_ev)
+			event_free(w->notify_ev);
+		if (w->notify_fd >= 0)
+			close(w->notify_fd);
 		if (w->deadline_ev)
 			event_free(w->deadline_ev);
 		if (w->base)

@@ -22,9 +22,11 @@ struct lms_worker {
 	pthread_t thread;
 	struct event_base *base;
 	struct evconnlistener *listener;
-	struct event *drain_ev;      /* activated by the main thread on SIGTERM */
-	struct event *coord_ev;      /* activated when the coordination state changes */
-	struct event *snap_ev;       /* activated by lms_workers_snapshot */
+	/* Other threads never touch base (it has no locks): they set a bit
+	 * in notes and write to notify_fd, which notify_ev reads. */
+	int notify_fd;               /* eventfd */
+	struct event *notify_ev;
+	unsigned notes;              /* atomic: LMS_WORKER_* bits not yet handled */
 	struct event *deadline_ev;   /* shutdown timeout */
 	struct lms_runtime *rt;
 	struct lms_session *sessions;  /* intrusive list, owned */
@@ -33,6 +35,16 @@ struct lms_worker {
 	int done;                    /* atomic: the thread has finished */
 	struct lms_stats stats;
 };
+
+/* What another thread can ask a worker to do (lms_worker_notify). */
+#define LMS_WORKER_DRAIN 1u      /* SIGTERM: stop accepting, close once idle */
+#define LMS_WORKER_COORD 2u      /* the coordination state changed */
+#define LMS_WORKER_SNAPSHOT 4u   /* describe the sessions (lms_workers_snapshot) */
+
+/* Ask worker w, from any thread, to do what the LMS_WORKER_* bits in
+ * what say; it does so on its own thread, soon.  Requests made before it
+ * handles them are merged. */
+void lms_worker_notify(struct lms_worker *w, unsigned what);
 
 /* Create the workers' bases and listeners (bound, not yet serving).
  * Returns 0 or -1 with a message. */
@@ -48,7 +60,7 @@ void lms_workers_free(struct lms_runtime *rt);
 
 /* Describe every session of every worker (lms_session_info), for the
  * admin API.  Any thread but a worker's; one caller at a time is served
- * (calls are serialized).  Each worker is asked through its snap_ev and
+ * (calls are serialized).  Each worker is asked through lms_worker_notify and
  * answers from its own thread; waits up to timeout_s.  On return *out
  * (malloc'ed, caller frees; NULL when there are none) holds *n entries.
  * Returns how many workers did not answer in time (their sessions are
