@@ -479,11 +479,11 @@ void pg_stmts_decode(struct pg_stmts *s, const uint8_t *msg, size_t len, struct 
 	}
 }
 
-/* The first word of sql (after spaces and comments), lowercased into w;
- * "" when there is none. */
-static void first_word(const char *sql, size_t n, char *w, size_t cap)
+/* Where the first word of sql[0..n) starts, after spaces and comments
+ * (n when there is none). */
+static size_t first_word_start(const char *sql, size_t n)
 {
-	size_t i = 0, o = 0;
+	size_t i = 0;
 	for (;;) {
 		while (i < n && fp_is_space(sql[i]))
 			i++;
@@ -493,14 +493,44 @@ static void first_word(const char *sql, size_t n, char *w, size_t cap)
 		} else if (i + 1 < n && sql[i] == '/' && sql[i + 1] == '*') {
 			i = fp_skip_comment(sql, n, i);
 		} else {
-			break;
+			return i;
 		}
 	}
-	while (i < n && fp_is_word_char(sql[i]) && o + 1 < cap) {
-		char c = sql[i++];
-		w[o++] = c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
+}
+
+/* Does p[0..n) start with the word w (lower case; p in any ASCII case),
+ * whole? */
+static int starts_with_word(const char *p, size_t n, const char *w)
+{
+	size_t k = 0;
+	for (; w[k]; k++) {
+		if (k == n)
+			return 0;
+		char c = p[k];
+		if (c >= 'A' && c <= 'Z')
+			c = (char)(c - 'A' + 'a');
+		if (c != w[k])
+			return 0;
 	}
-	w[o] = 0;
+	return k == n || !fp_is_word_char(p[k]);
+}
+
+/* Does p[0..n) start with a word that may change the session's state (one
+ * of session_words, BEGIN or START)?  The first letter is tested before
+ * any string comparison: most statements (SELECT, INSERT...) stop there. */
+static int is_state_word(const char *p, size_t n)
+{
+	static const char *const txn_words[] = { "begin", "start", NULL };
+	if (n == 0)
+		return 0;
+	char c = (char)(p[0] | 0x20); /* ASCII lower case; no other byte becomes a-z */
+	for (int k = 0; session_words[k]; k++)
+		if (session_words[k][0] == c && starts_with_word(p, n, session_words[k]))
+			return 1;
+	for (int k = 0; txn_words[k]; k++)
+		if (txn_words[k][0] == c && starts_with_word(p, n, txn_words[k]))
+			return 1;
+	return 0;
 }
 
 uint32_t pg_state_flags(const uint8_t *msg, size_t len)
@@ -520,14 +550,14 @@ uint32_t pg_state_flags(const uint8_t *msg, size_t len)
 	if (msg[0] != 'Q')
 		return 0;
 	const char *sql = (const char *)msg + 5;
-	size_t n = strnlen(sql, len - 5);
-	char w[16];
-	first_word(sql, n, w, sizeof(w));
-	int k = 0;
-	while (session_words[k] && strcmp(w, session_words[k]) != 0)
-		k++;
-	if (!session_words[k] && strcmp(w, "begin") != 0 && strcmp(w, "start") != 0)
+	size_t max = len - 5;
+	/* A statement that starts with a word (the usual case) is matched
+	 * without measuring it first: the word ends at the NUL anyway. */
+	size_t n = fp_is_word_start(sql[0]) ? max : strnlen(sql, max);
+	size_t start = first_word_start(sql, n);
+	if (!is_state_word(sql + start, n - start))
 		return 0;
+	n = strnlen(sql, max);
 	char scratch[64];
 	return pg_fingerprint(sql, n, scratch, sizeof(scratch)); /* for the exact flags */
 }

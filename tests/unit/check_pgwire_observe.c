@@ -428,6 +428,15 @@ START_TEST(test_fe_state_flags)
 		{ "prepare p as select 1", LMS_STMT_REPLAY },
 		{ "set a = 1; delete from t", LMS_STMT_SETTING },
 		{ "", 0 },
+		/* whole words only, any case */
+		{ "set_config('a', 'b', false)", 0 },
+		{ "settle", 0 },
+		{ "Begin;", LMS_STMT_BEGIN },
+		{ "beginning", 0 },
+		{ "  \tLISTEN ch", LMS_STMT_REPLAY },
+		{ "unlisten *", LMS_STMT_REPLAY },
+		{ "Deallocate s1", LMS_STMT_REPLAY },
+		{ "$1", 0 },
 	};
 	struct lms_fe_opts o;
 	memset(&o, 0, sizeof(o));
