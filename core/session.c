@@ -1031,16 +1031,43 @@ static bool pump_allowed(const struct lms_session *s, int d)
 	return s->phase == PH_AUTH || s->phase == PH_READY;
 }
 
+/* Move the first n bytes of the server's input (whole messages, already
+ * framed and accounted for by note_frame) to the client with one copy.
+ * Returns false when the client's output took only part: the rest is
+ * left to stream as s->fwd[S2C]. */
+static bool move_run(struct lms_session *s, size_t n, uint64_t *moved)
+{
+	size_t put = n;
+	if (!s->switching) /* the new source of truth's login is ours */
+		put = lms_buf_append(&s->client.out, lms_buf_head(&s->server.in), n);
+	lms_buf_consume(&s->server.in, put);
+	*moved += put;
+	s->fwd[S2C] = n - put;
+	return put == n;
+}
+
+/* May this server message, framed and wholly in the buffer, join the run
+ * of messages moved together (move_run)?  Only what pump would stream
+ * untouched anyway. */
+static bool joins_run(const struct lms_session *s, int st, const struct lms_frame *f, size_t avail)
+{
+	return st == LMS_FRAME_OK && f->len > 0 && f->len <= avail && !(f->flags & LMS_FRAME_NEED_BODY) &&
+	       s->has_server && !(s->sh && f->kind == LMS_MSG_READY);
+}
+
 /* Move messages from one side's input to the other side's output until
- * input runs out, output fills, or the phase changes. */
+ * input runs out, output fills, or the phase changes.  From the server,
+ * consecutive messages that are streamed untouched (rows, completions...)
+ * are framed first and moved with one copy (run). */
 static void pump(struct lms_session *s, int d)
 {
 	struct lms_conn *src = d == C2S ? &s->client : &s->server;
 	struct lms_conn *dst = d == C2S ? &s->server : &s->client;
 	uint64_t moved = 0;
-	while (pump_allowed(s, d) && lms_buf_len(&src->in) > 0) {
-		const uint8_t *p = lms_buf_head(&src->in);
-		size_t avail = lms_buf_len(&src->in);
+	size_t run = 0; /* S2C: bytes at the head of src->in framed, noted, not yet moved */
+	while (pump_allowed(s, d) && lms_buf_len(&src->in) > run) {
+		const uint8_t *p = lms_buf_head(&src->in) + run;
+		size_t avail = lms_buf_len(&src->in) - run;
 		if (s->fwd[d] > 0) {
 			size_t n = avail < s->fwd[d] ? avail : (size_t)s->fwd[d];
 			if (d == C2S)
@@ -1063,6 +1090,19 @@ static void pump(struct lms_session *s, int d)
 		struct lms_frame f = { 0, 0, 0 };
 		int st = d == C2S ? s->front->fe_frame(s->fe, p, avail, &f)
 				  : s->bd->be_frame(s->be, p, avail, &f);
+		if (d == S2C && joins_run(s, st, &f, avail)) {
+			note_frame(s, d, &f);
+			run += (size_t)f.len;
+			continue;
+		}
+		if (run > 0) {
+			/* this message is handled on its own: move the run first */
+			bool all = move_run(s, run, &moved);
+			run = 0;
+			if (!all)
+				break;
+			p = lms_buf_head(&src->in);
+		}
 		if (st == LMS_FRAME_NEED_MORE)
 			break;
 		if (st != LMS_FRAME_OK || f.len == 0 ||
@@ -1102,6 +1142,8 @@ static void pump(struct lms_session *s, int d)
 		note_frame(s, d, &f);
 		s->fwd[d] = f.len;
 	}
+	if (run > 0)
+		move_run(s, run, &moved);
 	if (moved)
 		lms_stat_add(d == C2S ? &s->w->stats.bytes_in : &s->w->stats.bytes_out, moved);
 }
