@@ -21,19 +21,6 @@ size_t pg_utf8_cut(const char *s, size_t n, size_t max)
 	return max;
 }
 
-int pg_frame_typed(const uint8_t *p, size_t avail, struct lms_frame *f)
-{
-	if (avail < 5)
-		return LMS_FRAME_NEED_MORE;
-	uint32_t len = pg_get32(p + 1);
-	if (len < 4 || len > 0x7fffffffu)
-		return LMS_FRAME_INVALID;
-	f->len = (uint64_t)len + 1;
-	f->kind = LMS_MSG_OTHER;
-	f->flags = 0;
-	return LMS_FRAME_OK;
-}
-
 int pg_startup_next(const uint8_t *p, size_t len, size_t *i, const char **k, const char **v)
 {
 	if (*i >= len)

@@ -39,7 +39,8 @@ struct fp_state {
 };
 
 /* First words of statements that only change the session's state, and
- * are safe to run again on a new connection. */
+ * are safe to run again on a new connection.  is_state_word (for
+ * pg_state_flags) names them too: keep both in step. */
 static const char *const session_words[] = { "set", "reset", "prepare", "deallocate", "discard",
 					     "listen", "unlisten", NULL };
 
@@ -515,22 +516,32 @@ static int starts_with_word(const char *p, size_t n, const char *w)
 	return k == n || !fp_is_word_char(p[k]);
 }
 
-/* Does p[0..n) start with a word that may change the session's state (one
- * of session_words, BEGIN or START)?  The first letter is tested before
- * any string comparison: most statements (SELECT, INSERT...) stop there. */
+/* Does p[0..n) start with a word that may change the session's state?
+ * Those are session_words (keep the two lists in step), BEGIN and START.
+ * The first letter picks the candidates: most statements (SELECT,
+ * INSERT...) end there without a string comparison. */
 static int is_state_word(const char *p, size_t n)
 {
-	static const char *const txn_words[] = { "begin", "start", NULL };
 	if (n == 0)
 		return 0;
-	char c = (char)(p[0] | 0x20); /* ASCII lower case; no other byte becomes a-z */
-	for (int k = 0; session_words[k]; k++)
-		if (session_words[k][0] == c && starts_with_word(p, n, session_words[k]))
-			return 1;
-	for (int k = 0; txn_words[k]; k++)
-		if (txn_words[k][0] == c && starts_with_word(p, n, txn_words[k]))
-			return 1;
-	return 0;
+	switch (p[0] | 0x20) { /* ASCII lower case; no other byte becomes a-z */
+	case 'b':
+		return starts_with_word(p, n, "begin");
+	case 'd':
+		return starts_with_word(p, n, "deallocate") || starts_with_word(p, n, "discard");
+	case 'l':
+		return starts_with_word(p, n, "listen");
+	case 'p':
+		return starts_with_word(p, n, "prepare");
+	case 'r':
+		return starts_with_word(p, n, "reset");
+	case 's':
+		return starts_with_word(p, n, "set") || starts_with_word(p, n, "start");
+	case 'u':
+		return starts_with_word(p, n, "unlisten");
+	default:
+		return 0;
+	}
 }
 
 uint32_t pg_state_flags(const uint8_t *msg, size_t len)

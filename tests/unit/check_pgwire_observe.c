@@ -436,6 +436,8 @@ START_TEST(test_fe_state_flags)
 		{ "  \tLISTEN ch", LMS_STMT_REPLAY },
 		{ "unlisten *", LMS_STMT_REPLAY },
 		{ "Deallocate s1", LMS_STMT_REPLAY },
+		{ "reset all", LMS_STMT_SETTING | LMS_STMT_REPLAY },
+		{ "DISCARD ALL", LMS_STMT_REPLAY },
 		{ "$1", 0 },
 	};
 	struct lms_fe_opts o;
