@@ -199,13 +199,17 @@ static void on_notify(evutil_socket_t fd, short what, void *arg)
 }
 
 /* A worker's event loop: no locks, since only its own thread touches it
- * (other threads go through lms_worker_notify).  NULL on failure. */
+ * (other threads go through lms_worker_notify), and no clock reading
+ * after every wait for a cached time nobody uses (timers read the clock
+ * when they need it; without --idle-timeout no timer runs on the data
+ * path).  NULL on failure. */
 static struct event_base *worker_base_new(void)
 {
 	struct event_config *cfg = event_config_new();
 	if (!cfg)
 		return NULL;
 	event_config_set_flag(cfg, EVENT_BASE_FLAG_NOLOCK);
+	event_config_set_flag(cfg, EVENT_BASE_FLAG_NO_CACHE_TIME);
 	struct event_base *base = event_base_new_with_config(cfg);
 	event_config_free(cfg);
 	return base;
