@@ -1274,8 +1274,11 @@ static void relay(struct lms_session *s, int d)
 		bool had_out = lms_buf_len(&dst->out) > 0;
 		if (s->sh && d == C2S)
 			lms_shadow_flush(s->sh);
-		flush_server(s);
-		if (!s->dead)
+		/* An empty output needs no flush, unless a replay waits to be
+		 * fed (switching) or the session ends once it is sent. */
+		if (lms_buf_len(&s->server.out) > 0 || s->switching)
+			flush_server(s);
+		if (!s->dead && (lms_buf_len(&s->client.out) > 0 || s->closing))
 			flush_client(s);
 		if (s->dead || s->closing || !pump_allowed(s, d))
 			return;
