@@ -233,7 +233,7 @@ void lms_runtime_free(struct lms_runtime *rt)
 
 const struct lms_backend *lms_runtime_truth(struct lms_runtime *rt, int *role)
 {
-	int r = __atomic_load_n(&rt->source_of_truth, __ATOMIC_ACQUIRE);
+	int r = lms_runtime_truth_role(rt);
 	if (role)
 		*role = r;
 	return &rt->backends[r];

@@ -85,4 +85,11 @@ void lms_backend_version(const struct lms_backend *b, char *out, size_t cap);
 /* The backend currently serving as source of truth. */
 const struct lms_backend *lms_runtime_truth(struct lms_runtime *rt, int *role);
 
+/* Which role is the source of truth now (enum lms_role): one atomic load,
+ * for the checks sessions make at every request boundary. */
+static inline int lms_runtime_truth_role(const struct lms_runtime *rt)
+{
+	return __atomic_load_n(&rt->source_of_truth, __ATOMIC_ACQUIRE);
+}
+
 #endif

@@ -279,9 +279,7 @@ static void request_begin(struct lms_session *s)
 /* Has a cutover made another database the source of truth? */
 static bool truth_moved(struct lms_session *s)
 {
-	int truth;
-	lms_runtime_truth(s->rt, &truth);
-	return truth != s->role;
+	return lms_runtime_truth_role(s->rt) != s->role;
 }
 
 static void request_end(struct lms_session *s, uint32_t txn)
@@ -675,8 +673,7 @@ static bool promote_other(struct lms_session *s, int truth)
  * cannot follow: the session ends (its transaction rolls back there). */
 static bool on_current_truth(struct lms_session *s)
 {
-	int truth;
-	lms_runtime_truth(s->rt, &truth);
+	int truth = lms_runtime_truth_role(s->rt);
 	if (truth == s->role)
 		return true;
 	if (s->pending > 0)
