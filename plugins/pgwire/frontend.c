@@ -127,8 +127,10 @@ int pg_fe_frame(void *arg, const uint8_t *p, size_t avail, struct lms_frame *f)
 		/* observing: whatever the backends must note (be_note_request) */
 		if (st == LMS_FRAME_OK && fe->stmts && f->len <= LMS_DECODE_MAX && memchr("QPBCDESF", p[0], 8))
 			f->flags |= LMS_FRAME_NEED_BODY;
-		/* state only: what may change the session's state */
-		if (st == LMS_FRAME_OK && fe->observe_state && f->len <= LMS_DECODE_MAX && memchr("QPC", p[0], 3))
+		/* state only: what may change the session's state (a plain
+		 * byte test: this runs for every message) */
+		if (st == LMS_FRAME_OK && fe->observe_state && f->len <= LMS_DECODE_MAX &&
+		    (p[0] == 'Q' || p[0] == 'P' || p[0] == 'C'))
 			f->flags |= LMS_FRAME_NEED_BODY;
 		return st;
 	}
