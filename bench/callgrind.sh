@@ -17,6 +17,7 @@ WARMUP=500
 TOP=25
 MODE=none
 WORKERS=1
+CLIENTS=1
 ALL_THREADS=0
 PERF=0
 KEEP=0
@@ -72,6 +73,7 @@ Options:
   --top N              functions to list (default $TOP)
   --lms-arg ARG        extra molt-lms argument (repeatable)
   --perf               perf stat task-clock instead of callgrind
+  --clients N          with --perf: pgbench -c N -j min(N,2) (default $CLIENTS)
   --out DIR            keep callgrind files and logs there (default: a temp dir,
                        removed at the end)
   -h, --help           this help
@@ -96,6 +98,7 @@ while [[ $# -gt 0 ]]; do
         --top) need_arg "$@"; TOP=$2; shift 2 ;;
         --lms-arg) need_arg "$@"; LMS_EXTRA_ARGS+=("$2"); shift 2 ;;
         --perf) PERF=1; shift ;;
+        --clients) need_arg "$@"; CLIENTS=$2; shift 2 ;;
         --out) need_arg "$@"; OUT=$2; KEEP=1; shift 2 ;;
         -h|--help) usage; exit 0 ;;
         *) die "unknown option $1 (see --help)" ;;
@@ -111,8 +114,10 @@ fi
 if [[ -x $(dirname "$LMS_BIN")/.libs/molt-lms ]] && ! head -c 4 "$LMS_BIN" | grep -q ELF; then
     LMS_BIN=$(dirname "$LMS_BIN")/.libs/molt-lms
 fi
+LMS_BIN=$(cd "$(dirname "$LMS_BIN")" && pwd)/$(basename "$LMS_BIN")   # it runs from $OUT
 [[ -n $LMS_PLUGIN_DIR ]] || LMS_PLUGIN_DIR=$(dirname "$LMS_BIN")/plugins/.libs
 [[ -d $LMS_PLUGIN_DIR ]] || die "plugin dir $LMS_PLUGIN_DIR not found (--plugin-dir)"
+LMS_PLUGIN_DIR=$(cd "$LMS_PLUGIN_DIR" && pwd)
 for tool in pgbench psql curl; do command -v $tool >/dev/null || die "$tool not found"; done
 if [[ $PERF -eq 0 ]]; then
     for tool in valgrind callgrind_control callgrind_annotate; do command -v $tool >/dev/null || die "$tool not found"; done
@@ -165,11 +170,14 @@ bench() {  # bench N: pgbench -S one client through molt-lms
 [[ $WARMUP -gt 0 ]] && bench "$WARMUP"
 
 if [[ $PERF -eq 1 ]]; then
+    # -t is per client: CLIENTS * TXNS transactions in all
     perf stat -e task-clock -x, -o "$OUT/perf.txt" -p "$LMS_PID" -- \
-        pgbench -S -n -c 1 -t "$TXNS" -h $HOST -p "$LMS_PORT" -U lms_admin bench >"$OUT/pgbench.log" 2>&1
+        pgbench -S -n -c "$CLIENTS" -j $((CLIENTS < 2 ? CLIENTS : 2)) -t "$TXNS" -h $HOST -p "$LMS_PORT" \
+        -U lms_admin bench >"$OUT/pgbench.log" 2>&1
     ms=$(awk -F, '/task-clock/ { print $1 }' "$OUT/perf.txt")
-    echo "perf: molt-lms task-clock ${ms} ms over $TXNS transactions"
-    awk -v ms="$ms" -v n="$TXNS" 'BEGIN { printf "cpu_us_per_tx %.2f\n", ms * 1000 / n }'
+    total=$((CLIENTS * TXNS))
+    echo "perf: molt-lms task-clock ${ms} ms over $total transactions ($CLIENTS clients)"
+    awk -v ms="$ms" -v n="$total" 'BEGIN { printf "cpu_us_per_tx %.2f\n", ms * 1000 / n }'
     exit 0
 fi
 
