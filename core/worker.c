@@ -15,6 +15,7 @@
 #include "buf.h"
 #include "log.h"
 #include "session.h"
+#include "shadow.h"
 #include "worker.h"
 
 static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *addr,
@@ -199,17 +200,20 @@ static void on_notify(evutil_socket_t fd, short what, void *arg)
 }
 
 /* A worker's event loop: no locks, since only its own thread touches it
- * (other threads go through lms_worker_notify), and no clock reading
- * after every wait for a cached time nobody uses (timers read the clock
- * when they need it; without --idle-timeout no timer runs on the data
- * path).  NULL on failure. */
-static struct event_base *worker_base_new(void)
+ * (other threads go through lms_worker_notify).  When no timer runs on
+ * the data path (no --idle-timeout, no shadow), the loop also skips
+ * reading the clock after every wait for a cached time: nobody uses it,
+ * and the few timers (login, pause, close) read the clock themselves.
+ * With timers pending the cache saves a reading instead, so it stays.
+ * NULL on failure. */
+static struct event_base *worker_base_new(const struct lms_runtime *rt)
 {
 	struct event_config *cfg = event_config_new();
 	if (!cfg)
 		return NULL;
 	event_config_set_flag(cfg, EVENT_BASE_FLAG_NOLOCK);
-	event_config_set_flag(cfg, EVENT_BASE_FLAG_NO_CACHE_TIME);
+	if (rt->cfg->idle_timeout <= 0 && rt->shadow_mode == LMS_SHADOW_NONE)
+		event_config_set_flag(cfg, EVENT_BASE_FLAG_NO_CACHE_TIME);
 	struct event_base *base = event_base_new_with_config(cfg);
 	event_config_free(cfg);
 	return base;
@@ -268,7 +272,7 @@ int lms_workers_init(struct lms_runtime *rt, char *err, size_t errlen)
 		struct lms_worker *w = &rt->workers[i];
 		w->id = i;
 		w->rt = rt;
-		w->base = worker_base_new();
+		w->base = worker_base_new(rt);
 		if (!w->base) {
 			snprintf(err, errlen, "cannot create an event loop");
 			return -1;
