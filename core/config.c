@@ -6,6 +6,8 @@
 
 #include "config.h"
 
+#include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
@@ -111,6 +113,10 @@ static const struct opt opts[] = {
 	  OFF(advertise_admin_url), NULL,
 	  "URL the orchestrator uses to reach this instance's admin API (default "
 	  "http(s)://<hostname or metrics host>:<metrics port>)" },
+	{ "advertise-admin-host", "LMS_ADVERTISE_ADMIN_HOST", "advertiseAdminHost", OPT_STRING,
+	  OFF(advertise_admin_host), NULL,
+	  "host (name, IPv4 or IPv6 address) in the default admin URL, e.g. a pod IP; the scheme and "
+	  "port still come from the TLS settings and --metrics-listen" },
 	{ "log-level", "LMS_LOG_LEVEL", "logLevel", OPT_LEVEL, OFF(log_level), "error|warn|info|debug",
 	  "log verbosity (default info)" },
 	{ "check-config", NULL, NULL, OPT_BOOL, OFF(check_config), NULL,
@@ -163,6 +169,29 @@ static void config_defaults(struct lms_config *cfg)
 	cfg->max_pause = 60;
 	cfg->coordination = strdup("auto");
 	cfg->log_level = LMS_LOG_LEVEL_INFO;
+}
+
+/* Is host a host name, an IPv4 address, or an IPv6 address (bracketed or
+ * not), with no port and nothing else that would change a URL's meaning? */
+static bool valid_admin_host(const char *host)
+{
+	char inner[INET6_ADDRSTRLEN];
+	struct in6_addr a6;
+	size_t len = strlen(host);
+	if (len == 0 || len > 253)
+		return false;
+	if (host[0] == '[') {
+		if (len < 3 || host[len - 1] != ']' || len - 2 >= sizeof(inner))
+			return false;
+		snprintf(inner, sizeof(inner), "%.*s", (int)(len - 2), host + 1);
+		return inet_pton(AF_INET6, inner, &a6) == 1;
+	}
+	if (strchr(host, ':'))
+		return inet_pton(AF_INET6, host, &a6) == 1;
+	for (const char *p = host; *p; p++)
+		if (!isalnum((unsigned char)*p) && *p != '.' && *p != '-')
+			return false;
+	return true;
 }
 
 /* Is value one of the '|'-separated words in allowed? */
@@ -450,6 +479,16 @@ int lms_config_validate(const struct lms_config *cfg, char *err, size_t errlen)
 	    strncmp(cfg->advertise_admin_url, "https://", 8) != 0) {
 		snprintf(err, errlen, "advertiseAdminUrl: invalid value '%s' (allowed: http://HOST:PORT or "
 			 "https://HOST:PORT)", cfg->advertise_admin_url);
+		return -1;
+	}
+	if (cfg->advertise_admin_host && cfg->advertise_admin_url) {
+		snprintf(err, errlen, "advertiseAdminHost: give either advertiseAdminHost or advertiseAdminUrl, "
+			 "not both");
+		return -1;
+	}
+	if (cfg->advertise_admin_host && !valid_admin_host(cfg->advertise_admin_host)) {
+		snprintf(err, errlen, "advertiseAdminHost: invalid value '%s' (allowed: a host name, an IPv4 "
+			 "address or an IPv6 address, bracketed or not, without a port)", cfg->advertise_admin_host);
 		return -1;
 	}
 	if (cfg->coordination && strcmp(cfg->coordination, "auto") == 0 &&

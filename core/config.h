@@ -41,6 +41,7 @@ struct lms_config {
 	int mismatch_log_files;      /* rotated files kept, 0 to 100 */
 	double max_pause;            /* s a request may wait while paused for a cutover, > 0 */
 	char *instance_id;           /* NULL: <hostname>:<listen port>:<start time> */
+	char *advertise_admin_host;  /* NULL: see advertise_admin_url's default */
 	char *advertise_admin_url;   /* NULL: http(s)://<host>:<metrics port> */
 	char *coordination;          /* "auto" (the store in the target) or "off" */
 	int log_level;

@@ -374,11 +374,19 @@ static void split_hostport(const char *addr, char *host, size_t hcap, const char
 	*port = colon ? colon + 1 : "";
 }
 
+/* host as it goes in a URL: an IPv6 address gets brackets (a pod IP from the
+ * downward API is bare), anything else is copied. */
+static void url_host(const char *host, char *out, size_t cap)
+{
+	bool ipv6 = strchr(host, ':') != NULL && host[0] != '[';
+	snprintf(out, cap, ipv6 ? "[%s]" : "%s", host);
+}
+
 /* The instance id and admin URL, from the settings or their defaults. */
 static void names_init(struct lms_control *c)
 {
 	const struct lms_config *cfg = c->rt->cfg;
-	char hostname[256] = "localhost", host[256];
+	char hostname[256] = "localhost", host[256], urlhost[260];
 	const char *port;
 	if (gethostname(hostname, sizeof(hostname) - 1) != 0)
 		snprintf(hostname, sizeof(hostname), "localhost");
@@ -395,8 +403,10 @@ static void names_init(struct lms_control *c)
 	}
 	split_hostport(cfg->metrics_listen, host, sizeof(host), &port);
 	bool any = !host[0] || strcmp(host, "0.0.0.0") == 0 || strcmp(host, "::") == 0 || strcmp(host, "[::]") == 0;
-	snprintf(c->admin_url, sizeof(c->admin_url), "%s://%s:%s", cfg->ssl_cert ? "https" : "http",
-		 any ? hostname : host, port);
+	url_host(cfg->advertise_admin_host ? cfg->advertise_admin_host : any ? hostname : host, urlhost,
+		 sizeof(urlhost));
+	snprintf(c->admin_url, sizeof(c->admin_url), "%s://%s:%s", cfg->ssl_cert ? "https" : "http", urlhost,
+		 port);
 }
 
 struct lms_control *lms_control_start(struct lms_runtime *rt, struct event_base *done_base, char *err,

@@ -386,11 +386,16 @@ struct lms_metrics *lms_metrics_start(struct event_base *base, struct lms_runtim
 	char *end;
 	long port = colon ? strtol(colon + 1, &end, 10) : -1;
 	if (!colon || *end || port <= 0 || port > 65535 || (size_t)(colon - addr) >= sizeof(host)) {
-		snprintf(err, errlen, "metrics-listen: invalid value '%s' (allowed: HOST:PORT or :PORT)", addr);
+		snprintf(err, errlen, "metrics-listen: invalid value '%s' (allowed: HOST:PORT, [IPv6]:PORT or :PORT)", addr);
 		return NULL;
 	}
 	memcpy(host, addr, (size_t)(colon - addr));
 	host[colon - addr] = 0;
+	size_t hl = strlen(host);
+	if (hl >= 2 && host[0] == '[' && host[hl - 1] == ']') { /* [IPv6]:PORT */
+		memmove(host, host + 1, hl - 2);
+		host[hl - 2] = 0;
+	}
 	if (!host[0])
 		snprintf(host, sizeof(host), "0.0.0.0");
 	struct lms_metrics *m = calloc(1, sizeof(*m));

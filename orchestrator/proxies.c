@@ -122,11 +122,18 @@ static int start_one(SSL_CTX *tls, struct pending *p, const char *method, const 
 	struct orch_call *c = p->call;
 	struct evhttp_uri *uri = evhttp_uri_parse(c->url);
 	const char *scheme = uri ? evhttp_uri_get_scheme(uri) : NULL;
-	const char *host = uri ? evhttp_uri_get_host(uri) : NULL;
+	const char *urihost = uri ? evhttp_uri_get_host(uri) : NULL;
 	int port = uri ? evhttp_uri_get_port(uri) : -1;
 	int rc = -1;
 	bool https = scheme && !strcmp(scheme, "https");
-	if (!host || port <= 0 || !scheme || (!https && strcmp(scheme, "http"))) {
+	char host[256];
+	/* an IPv6 literal keeps its brackets in the URI; connect and verify without them */
+	size_t hl = urihost ? strlen(urihost) : 0;
+	if (hl >= 2 && urihost[0] == '[' && urihost[hl - 1] == ']')
+		snprintf(host, sizeof(host), "%.*s", (int)(hl - 2), urihost + 1);
+	else
+		snprintf(host, sizeof(host), "%s", urihost ? urihost : "");
+	if (!host[0] || port <= 0 || !scheme || (!https && strcmp(scheme, "http"))) {
 		snprintf(c->error, sizeof(c->error), "not an admin URL http(s)://host:port");
 		goto out;
 	}
@@ -157,7 +164,7 @@ static int start_one(SSL_CTX *tls, struct pending *p, const char *method, const 
 	evhttp_request_set_error_cb(req, on_error);
 	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
 	char hostport[300];
-	snprintf(hostport, sizeof(hostport), "%s:%d", host, port);
+	snprintf(hostport, sizeof(hostport), "%s:%d", urihost, port);
 	evhttp_add_header(h, "Host", hostport);
 	evhttp_add_header(h, "Accept", "application/json");
 	evhttp_add_header(h, "Connection", "close");

@@ -162,8 +162,8 @@ def common(docs, release, proxy, orch, *, dialect, shadow="none", log="info", re
           and aff[0]["podAffinityTerm"]["labelSelector"]["matchLabels"] == sel,
           "preferred podAntiAffinity across kubernetes.io/hostname on the proxy pods")
     check(("--allow-tls-mode-disable" in args) is False or tls is None, "no --allow-tls-mode-disable by default")
-    admin = "%s://$(POD_IP):9044" % scheme.lower()
-    check(arg_value(args, "--advertise-admin-url") == admin, "--advertise-admin-url %s" % admin)
+    check(arg_value(args, "--advertise-admin-host") == "$(POD_IP)", "--advertise-admin-host $(POD_IP)")
+    check("--advertise-admin-url" not in args, "no --advertise-admin-url (it would not bracket an IPv6 pod IP)")
     check(arg_value(args, "--instance-id") == "$(POD_NAME)", "--instance-id $(POD_NAME)")
     refs = field_refs(c)
     check(refs.get("POD_IP") == "status.podIP" and refs.get("POD_NAME") == "metadata.name",

@@ -465,7 +465,8 @@ class Proxy(Endpoint):
             allow_plain = not tls
         if allow_plain:
             args.append("--allow-tls-mode-disable")
-        args += list(extra_args)
+        # "{metrics_port}" in an extra argument: this proxy's metrics port
+        args += [a.replace("{metrics_port}", str(self.metrics_port)) for a in extra_args]
         self.args = env.wrapper + list(wrapper) + args
         self.extra_env = extra_env or {}
         os.makedirs(env.log_dir, exist_ok=True)

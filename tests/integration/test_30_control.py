@@ -9,6 +9,8 @@ Every module run uses its own databases (ctl_<random>, on both clusters,
 owned by app) so its _molt_lms never meets another test's."""
 
 import json
+import os
+import subprocess
 import ssl
 import threading
 import time
@@ -484,3 +486,48 @@ def test_mutual_tls_admin_api(proxy_factory, serving, lms_env):
     assert st == 403 and "LMS_SSL_CA" in doc["error"], doc
     assert http_get(q.metrics_url + "/healthz", cafile=lms_env.cert("ca.crt"))[0] == 200
     parse_metrics(q.metrics_text())
+
+
+def test_advertise_admin_host_ipv6(proxy_factory, serving, lms_env):
+    """A bare IPv6 pod IP (what Kubernetes' downward API gives) is bracketed
+    in the admin URL the instance registers, and that URL reaches its API."""
+    dbs = serving
+    p = store_proxy(proxy_factory, dbs, lms_env, name="ctl-v6",
+                    extra_args=["--metrics-listen", "[::]:{metrics_port}", "--advertise-admin-host", "::1"])
+    st, doc = api(p, "GET", "/api/v1/state")
+    assert st == 200, doc
+    iid = doc["instance_id"]
+    url = "http://[::1]:%d" % p.metrics_port
+    rows = wait_until(lambda: dbs.run("target", dbs.store, "select admin_url from _molt_lms.instances "
+                                      "where id = %s", (iid,)), lms_env.t(10))
+    assert rows == [(url,)], rows
+    with urllib.request.urlopen(url + "/api/v1/state", timeout=10) as r:
+        assert json.loads(r.read())["instance_id"] == iid
+    # and the orchestrator reaches the instance at that URL
+    from test_40_cutover import Orchestrator
+    orch = Orchestrator(lms_env, lms_env.target_url(db=dbs.store), lms_env.source_url(db=dbs.store)).start()
+    try:
+        def healthy():
+            st, body = http_get(orch.url + "/api/v1/status", timeout=5)
+            doc = json.loads(body) if st == 200 else {}
+            return [i for i in doc.get("instances", []) if i.get("id") == iid and i.get("healthy")]
+        assert wait_until(healthy, lms_env.t(15)), orch.tail()
+    finally:
+        orch.stop()
+
+
+def test_advertise_admin_host_refused(proxy_factory, serving, lms_env):
+    for value, says in (("::1:9044x", "advertiseAdminHost: invalid value '::1:9044x'"),
+                        ("host:9044", "advertiseAdminHost: invalid value 'host:9044'"),
+                        ("a/b", "advertiseAdminHost: invalid value 'a/b'")):
+        r = subprocess.run([os.path.join(lms_env.builddir, "molt-lms"), "--source-dialect", "postgres",
+                            "--allow-tls-mode-disable", "--init-source", lms_env.source_url(),
+                            "--init-target", lms_env.target_url(), "--advertise-admin-host", value,
+                            "--check-config"], capture_output=True, text=True, timeout=30)
+        assert r.returncode != 0 and says in r.stderr, (value, r.returncode, r.stderr)
+    r = subprocess.run([os.path.join(lms_env.builddir, "molt-lms"), "--source-dialect", "postgres",
+                        "--allow-tls-mode-disable", "--init-source", lms_env.source_url(),
+                        "--init-target", lms_env.target_url(), "--advertise-admin-host", "10.0.0.1",
+                        "--advertise-admin-url", "http://10.0.0.1:9044", "--check-config"],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode != 0 and "not both" in r.stderr, r.stderr

@@ -485,6 +485,26 @@ END_TEST
 
 /* Known bug: config.c turns JSON reals into text with "%g" (six
  * significant digits), so a value in config.json silently changes. */
+START_TEST(test_validate_admin_host)
+{
+	static const char *const good[] = { "10.1.2.3", "fd00::1", "[fd00::1]", "::1", "lms-0.lms.ns.svc", NULL };
+	static const char *const bad[] = { "::1:9044x", "host:9044", "[10.0.0.1]", "a/b", "[::1", "h o", NULL };
+	for (int i = 0; good[i]; i++) {
+		ck_assert_int_eq(load(BASE_FLAGS, "--allow-tls-mode-disable", "--advertise-admin-host", good[i], NULL), 0);
+		ck_assert_msg(lms_config_validate(&cfg, err, sizeof(err)) == 0, "%s: %s", good[i], err);
+	}
+	for (int i = 0; bad[i]; i++) {
+		ck_assert_int_eq(load(BASE_FLAGS, "--allow-tls-mode-disable", "--advertise-admin-host", bad[i], NULL), 0);
+		ck_assert_msg(lms_config_validate(&cfg, err, sizeof(err)) == -1, "%s accepted", bad[i]);
+		assert_err_has("advertiseAdminHost: invalid value");
+	}
+	ck_assert_int_eq(load(BASE_FLAGS, "--allow-tls-mode-disable", "--advertise-admin-host", "10.0.0.1",
+			      "--advertise-admin-url", "http://10.0.0.1:9044", NULL), 0);
+	ck_assert_int_eq(lms_config_validate(&cfg, err, sizeof(err)), -1);
+	assert_err_has("not both");
+}
+END_TEST
+
 START_TEST(test_regression_json_real_precision)
 {
 	write_file("config.json", "{\"connectTimeout\": 0.1234567, \"shutdownTimeout\": 1234567.5}");
@@ -529,6 +549,7 @@ static Suite *config_suite(void)
 	tcase_add_test(tv, test_validate_missing_urls);
 	tcase_add_test(tv, test_validate_missing_dialect);
 	tcase_add_test(tv, test_validate_shadow_modes);
+	tcase_add_test(tv, test_validate_admin_host);
 	suite_add_tcase(s, tv);
 
 	TCase *bugs = tcase_create("regressions");
