@@ -187,7 +187,7 @@ static void session_free(struct lms_session *s)
 		s->bd->be_free(s->be);
 	if (s->timer)
 		event_free(s->timer);
-	lms_shadow_free(s->sh);
+	lms_shadow_close(s->sh); /* finishes what it runs, then frees itself */
 	lms_shadow_free(s->standby);
 	if (s->wake)
 		event_free(s->wake);
