@@ -1003,9 +1003,14 @@ static void note_frame(struct lms_session *s, int d, const struct lms_frame *f)
 			request_begin(s);
 		/* the shadow's part of a request ends with this message */
 		s->c2s_end_after = s->c2s_open && ((f->flags & LMS_FRAME_ENDS_REQUEST) || f->kind == LMS_MSG_COPY);
-		if (s->c2s_open && f->kind == LMS_MSG_QUERY && s->rt->shadow_mode != LMS_SHADOW_NONE) {
-			/* observing: only a query too big to decode is streamed */
-			snprintf(s->last_stmt, sizeof(s->last_stmt), "(statement larger than 32 KiB)");
+		if (s->c2s_open && (f->kind == LMS_MSG_QUERY || f->kind == LMS_MSG_EXTENDED) &&
+		    s->rt->shadow_mode != LMS_SHADOW_NONE) {
+			/* observing: only a message too big to decode is streamed;
+			 * the plugin names it from its first bytes if it can */
+			if (!LMS_DIALECT_HAS(s->front, fe_statement) ||
+			    s->front->fe_statement(s->fe, s->last_stmt, sizeof(s->last_stmt)) < 0)
+				snprintf(s->last_stmt, sizeof(s->last_stmt), "(oversized statement, %llu bytes)",
+					 (unsigned long long)f->len);
 			if (s->sh)
 				lms_shadow_request_name(s->sh, s->last_stmt, LMS_STMT_OVERSIZED);
 		}
