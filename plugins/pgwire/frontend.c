@@ -118,17 +118,15 @@ static void fe_classify(uint8_t type, struct lms_frame *f)
 
 static void keep_statement(struct pg_fe *fe, const uint8_t *msg, size_t len);
 
-/* A Q, P or B too big to decode streams past undecoded: name its statement
+/* A message too big to decode streams past undecoded: name its statement
  * from the n bytes of it at hand (the core asks with fe_statement). */
 static void keep_oversized(struct pg_fe *fe, const uint8_t *p, size_t n)
 {
-	if (!memchr("QPB", p[0], 3))
-		return;
 	if (fe->stmts) {
 		pg_stmts_oversized(fe->stmts, p, n);
 		return;
 	}
-	if (p[0] != 'B') {
+	if (p[0] == 'Q' || p[0] == 'P') {
 		fe->last_len = 0;
 		keep_statement(fe, p, n);
 	}
