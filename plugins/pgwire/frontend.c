@@ -122,6 +122,8 @@ static void keep_statement(struct pg_fe *fe, const uint8_t *msg, size_t len);
  * from the n bytes of it at hand (the core asks with fe_statement). */
 static void keep_oversized(struct pg_fe *fe, const uint8_t *p, size_t n)
 {
+	if (p[0] == 'd')
+		return; /* COPY data: its request was named by its Query */
 	if (fe->stmts) {
 		pg_stmts_oversized(fe->stmts, p, n);
 		return;
