@@ -37,6 +37,7 @@ MODES="none,async,sync,strict-sync"
 EXTERNAL_TGT_PORT=""
 TGT_LOCK_TIMEOUT=100
 WATCHDOG_GRACE=60   # --shadow: seconds past --duration before a run is stopped
+TARGET_CPU=shared   # --shadow: shared | separate | nice (see --help)
 declare -a LMS_EXTRA_ARGS=()
 
 HOST=127.0.0.1
@@ -158,6 +159,30 @@ Shadow options:
                            0 = none (default $TGT_LOCK_TIMEOUT)
   --lms-arg ARG            extra argument for molt-lms (repeatable), e.g. its
                            shadow timeout
+  --target-cpu HOW         where the target cluster's CPU comes from:
+                           shared    (default) every process on every CPU, as
+                                     the machine comes: the target PostgreSQL
+                                     competes with the source, the client and
+                                     molt-lms, which a real deployment (target
+                                     on its own machines) does not
+                           separate  models a target on its own hardware: the
+                                     target cluster (postmaster and every
+                                     backend, which inherit it) is pinned with
+                                     taskset to the last CPU, and everything
+                                     else (source cluster, pgbench,
+                                     dual_client, molt-lms) to the others
+                                     (needs 2 CPUs or more; the figures are
+                                     then those of a smaller source machine,
+                                     the same for every leg)
+                           nice      the target cluster at nice 19: it gets
+                                     what the source side leaves (a slower
+                                     target; async then drops more requests)
+                           The target's pinning or niceness is undone on exit.
+  Every leg also reports CPU per transaction (user+system from /proc/PID/stat
+  deltas, or the client's own rusage): molt-lms ('proxy'), the client
+  (pgbench or dual_client), the source and the target clusters (postmaster,
+  its live backends and those it reaped). These are steadier than tps on a
+  loaded machine; 'total' is their sum, and the cpu ratios compare totals.
 
 Environment: LMS_TEST_SOURCE_PORT / LMS_TEST_DIR are honoured as by
 tests/pg-cluster.sh. Run as root (PgBouncer then runs as 'postgres') or as a
@@ -193,10 +218,15 @@ while [[ $# -gt 0 ]]; do
         --target-pg-port) need_arg "$@"; EXTERNAL_TGT_PORT=$2; shift 2 ;;
         --target-lock-timeout) need_arg "$@"; TGT_LOCK_TIMEOUT=$2; shift 2 ;;
         --lms-arg) [[ $# -ge 2 ]] || die "--lms-arg needs a value"; LMS_EXTRA_ARGS+=("$2"); shift 2 ;;
+        --target-cpu) need_arg "$@"; TARGET_CPU=$2; shift 2 ;;
         -h|--help) usage; exit 0 ;;
         *) usage >&2; die "unknown argument: $1" ;;
     esac
 done
+
+# molt-lms starts in a directory of its own: make relative paths absolute
+[[ $LMS_BIN == /* || ! -e $LMS_BIN ]] || LMS_BIN=$(realpath "$LMS_BIN")
+[[ $LMS_PLUGIN_DIR == /* || ! -e $LMS_PLUGIN_DIR ]] || LMS_PLUGIN_DIR=$(realpath "$LMS_PLUGIN_DIR")
 
 for v in ROUNDS DURATION CLIENTS THREADS SCALE IDLE_CONNS IDLE_SESSIONS; do
     if ! is_uint "${!v}" || [[ ${!v} -eq 0 ]]; then
@@ -206,6 +236,12 @@ done
 [[ -z $EXTERNAL_PG_PORT ]] || is_uint "$EXTERNAL_PG_PORT" || die "--pg-port must be a port number"
 [[ -z $EXTERNAL_TGT_PORT ]] || is_uint "$EXTERNAL_TGT_PORT" || die "--target-pg-port must be a port number"
 is_uint "$TGT_LOCK_TIMEOUT" || die "--target-lock-timeout must be a number of milliseconds"
+case $TARGET_CPU in
+    shared|nice) ;;
+    separate) [[ $(nproc) -ge 2 ]] || die "--target-cpu separate needs at least 2 CPUs" ;;
+    *) die "--target-cpu must be shared, separate or nice (got '$TARGET_CPU')" ;;
+esac
+[[ $TARGET_CPU == shared || $SHADOW -eq 1 ]] || die "--target-cpu is only used with --shadow"
 
 declare -a MODE_LIST=()
 if [[ $SHADOW -eq 1 ]]; then
@@ -316,6 +352,7 @@ cleanup() {
     stop_pid "$LMS_PID"
     stop_pid "$HAP_PID"
     stop_pid "$PGB_PID"
+    unplace_clusters
     if [[ $CLUSTER_STARTED -eq 1 ]]; then
         log "stopping the test cluster (it was not running before)"
         "$REPO_DIR/tests/pg-cluster.sh" stop >/dev/null 2>&1 || log "warning: pg-cluster.sh stop failed"
@@ -327,6 +364,75 @@ cleanup() {
     fi
     exit "$rc"
 }
+# ---- where the clusters run (--target-cpu) ------------------------------------
+SRC_PM="" TGT_PM="" PLACED=0
+declare -a SIDE_PIN=()   # 'separate': taskset prefix for the source side's programs
+
+postmaster_pid() {  # postmaster_pid PORT: first line of its data directory's postmaster.pid
+    local dir
+    dir=$(admin_psql_at "$1" postgres "show data_directory" 2>/dev/null) || return 1
+    head -n 1 "$dir/postmaster.pid" 2>/dev/null
+}
+
+# find both postmasters (for CPU figures) and apply --target-cpu
+place_clusters() {
+    local last p
+    SRC_PM=$(postmaster_pid "$SRC_PORT") || SRC_PM=""
+    TGT_PM=""
+    [[ $SHADOW -eq 1 ]] && { TGT_PM=$(postmaster_pid "$TGT_PORT") || TGT_PM=""; }
+    [[ $TARGET_CPU == shared ]] && return 0
+    [[ -n $SRC_PM && -n $TGT_PM ]] || die "--target-cpu $TARGET_CPU: cannot find the clusters' postmasters"
+    PLACED=1
+    if [[ $TARGET_CPU == nice ]]; then
+        for p in $(proc_tree "$TGT_PM"); do renice 19 -p "$p" >/dev/null 2>&1 || true; done
+        log "target cluster (postmaster $TGT_PM) at nice 19; its new backends inherit it"
+        return 0
+    fi
+    last=$(($(nproc) - 1))
+    SIDE_CPUS=0
+    [[ $last -gt 1 ]] && SIDE_CPUS=0-$((last - 1))
+    for p in $(proc_tree "$TGT_PM"); do taskset -a -p -c "$last" "$p" >/dev/null 2>&1 || true; done
+    for p in $(proc_tree "$SRC_PM"); do taskset -a -p -c "$SIDE_CPUS" "$p" >/dev/null 2>&1 || true; done
+    SIDE_PIN=(taskset -c "$SIDE_CPUS")
+    log "target cluster (postmaster $TGT_PM) pinned to CPU $last; source cluster, clients and molt-lms to CPU $SIDE_CPUS"
+}
+
+# undo place_clusters (on exit)
+unplace_clusters() {
+    [[ $PLACED -eq 1 ]] || return 0
+    local p all="0-$(($(nproc) - 1))"
+    for p in $(proc_tree "$TGT_PM"); do
+        if [[ $TARGET_CPU == nice ]]; then renice 0 -p "$p" >/dev/null 2>&1; fi
+        if [[ $TARGET_CPU == separate ]]; then taskset -a -p -c "$all" "$p" >/dev/null 2>&1; fi
+    done
+    if [[ $TARGET_CPU == separate ]]; then
+        for p in $(proc_tree "$SRC_PM"); do taskset -a -p -c "$all" "$p" >/dev/null 2>&1; done
+    fi
+    PLACED=0
+}
+
+# CPU ticks (user + system) of a cluster so far: the postmaster with the
+# children it reaped, plus its live children; empty when unknown
+cluster_cpu_ticks() {
+    local pm=$1 sum p v
+    [[ -n $pm ]] || return 0
+    sum=$(awk '{print $14 + $15 + $16 + $17}' "/proc/$pm/stat" 2>/dev/null) || return 0
+    for p in $(ps -o pid= --ppid "$pm" 2>/dev/null); do
+        v=$(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null) || continue
+        sum=$((sum + v))
+    done
+    echo "$sum"
+}
+
+# the CPU of a command's children, from bash 'times' (second line:
+# "XmY.YYYs XmY.YYYs") -> microseconds, empty when unknown
+times_us() {
+    [[ -s $1 ]] || return 0
+    sed -n 2p "$1" | awk '{ t = 0
+        for (i = 1; i <= 2; i++) { split($i, a, "m"); sub("s", "", a[2]); t += a[1] * 60 + a[2] }
+        printf "%d", t * 1e6 }'
+}
+
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
@@ -416,6 +522,7 @@ init_pgbench() {
 }
 
 PG_VERSION=$(admin_psql postgres "show server_version")
+place_clusters
 if [[ $RUN_BENCH -eq 1 ]]; then
     if [[ $SHADOW -eq 1 ]]; then
         init_pgbench "$SRC_PORT" source
@@ -540,7 +647,7 @@ launch_lms() {
     fi
     mkdir -p "$TMP/lms"
     # in its own directory: whatever it writes by default (e.g. a mismatch log) stays in the temp dir
-    ( cd "$TMP/lms" && raise_nofile && exec "$LMS_BIN" --listen "$HOST:$LMS_PORT" \
+    ( cd "$TMP/lms" && raise_nofile && exec "${SIDE_PIN[@]}" "$LMS_BIN" --listen "$HOST:$LMS_PORT" \
         --metrics-listen "$HOST:$LMS_METRICS_PORT" \
         --plugin-dir "$LMS_PLUGIN_DIR" --allow-tls-mode-disable \
         --init-source "$(pg_url "$SRC_PORT")" --init-target "$(pg_url "$tport")" \
@@ -615,7 +722,7 @@ pct_stats() {
 
 RAW_TSV=$TMP/raw.tsv
 IDLE_TSV=$TMP/idle.tsv
-printf 'workload\ttarget\tround\tstatus\ttps\ttxns\tfailed\tlat_p50_us\tlat_p99_us\tcycle_p50_us\tcycle_p99_us\tcpu_us_per_tx\n' >"$RAW_TSV"
+printf 'workload\ttarget\tround\tstatus\ttps\ttxns\tfailed\tlat_p50_us\tlat_p99_us\tcycle_p50_us\tcycle_p99_us\tcpu_us_per_tx\tclient_cpu_us_per_tx\tsrc_cpu_us_per_tx\ttgt_cpu_us_per_tx\n' >"$RAW_TSV"
 printf 'test\tproxy\tconns_requested\tconns_opened\tconns_failed\tclosed_by_peer\trss_before_kb\trss_during_kb\trss_after_kb\tfds_before\tfds_during\taccept_queue\tnofile\tserver_backends\tnote\n' >"$IDLE_TSV"
 
 # CPU time (user + system, in clock ticks) used so far by a process tree
@@ -630,6 +737,7 @@ tree_cpu_ticks() {
 
 run_pgbench() {  # run_pgbench WORKLOAD TARGET ROUND
     local w=$1 t=$2 r=$3 port prefix out rc=0 status=ok tps txns failed lat cyc ppid cpu0="" cpu="NA"
+    local s0 t0 scpu tcpu
     local -a args
     port=$(target_port "$t")
     prefix=$TMP/logs/$w.$t.$r
@@ -641,14 +749,17 @@ run_pgbench() {  # run_pgbench WORKLOAD TARGET ROUND
     [[ $w == select_connect ]] && args+=(-C)
     ppid=$(proxy_pid "$t")
     [[ -n $ppid ]] && cpu0=$(tree_cpu_ticks "$ppid")
+    s0=$(cluster_cpu_ticks "$SRC_PM") t0=$(cluster_cpu_ticks "$TGT_PM")
+    rm -f "$prefix.times"
     # in the background so that a signal is handled at once (cleanup stops it);
     # with --shadow under a watchdog: a shadow side that never answers must not
-    # hang the whole run
+    # hang the whole run; 'times' gives pgbench's own CPU
     if [[ $SHADOW -eq 1 ]]; then
-        PGPASSWORD=$ADMIN_PW timeout -k 5 "$((DURATION + WATCHDOG_GRACE))" \
-            pgbench "${args[@]}" "$BENCH_DB" >"$prefix.out" 2>&1 &
+        ( c=0; PGPASSWORD=$ADMIN_PW timeout -k 5 "$((DURATION + WATCHDOG_GRACE))" "${SIDE_PIN[@]}" \
+            pgbench "${args[@]}" "$BENCH_DB" >"$prefix.out" 2>&1 || c=$?; times >"$prefix.times"; exit $c ) &
     else
-        PGPASSWORD=$ADMIN_PW pgbench "${args[@]}" "$BENCH_DB" >"$prefix.out" 2>&1 &
+        ( c=0; PGPASSWORD=$ADMIN_PW pgbench "${args[@]}" "$BENCH_DB" >"$prefix.out" 2>&1 || c=$?
+          times >"$prefix.times"; exit $c ) &
     fi
     PGBENCH_PID=$!
     wait "$PGBENCH_PID" || rc=$?
@@ -658,6 +769,9 @@ run_pgbench() {  # run_pgbench WORKLOAD TARGET ROUND
         # the proxy's CPU per transaction: what it costs, whatever the noise
         cpu=$(($(tree_cpu_ticks "$ppid") - cpu0))
     fi
+    scpu=NA tcpu=NA
+    [[ -n $s0 ]] && scpu=$(($(cluster_cpu_ticks "$SRC_PM") - s0))
+    [[ -n $t0 ]] && tcpu=$(($(cluster_cpu_ticks "$TGT_PM") - t0))
     tps=$(sed -n 's/^tps = \([0-9.]*\).*/\1/p' <<<"$out" | head -n 1)
     txns=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' <<<"$out" | head -n 1)
     failed=$(sed -n 's/^number of failed transactions: \([0-9]*\).*/\1/p' <<<"$out" | head -n 1)
@@ -682,19 +796,26 @@ run_pgbench() {  # run_pgbench WORKLOAD TARGET ROUND
     rm -f "$prefix".[0-9]*
     read -r _ lat50 lat99 <<<"$lat"
     read -r _ cyc50 cyc99 <<<"$cyc"
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$w" "$t" "$r" "$status" "${tps:-NA}" "${txns:-NA}" \
-        "${failed:-NA}" "$lat50" "$lat99" "$cyc50" "$cyc99" \
-        "$(cpu_per_tx "$cpu" "${txns:-}")" >>"$RAW_TSV"
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$w" "$t" "$r" "$status" "${tps:-NA}" \
+        "${txns:-NA}" "${failed:-NA}" "$lat50" "$lat99" "$cyc50" "$cyc99" \
+        "$(cpu_per_tx "$cpu" "${txns:-}")" "$(us_per_tx "$(times_us "$prefix.times")" "${txns:-}")" \
+        "$(cpu_per_tx "$scpu" "${txns:-}")" "$(cpu_per_tx "$tcpu" "${txns:-}")" >>"$RAW_TSV"
     awk -v r="$r" -v R="$ROUNDS" -v w="$w" -v t="$t" -v tps="${tps:-NA}" -v a="$lat50" -v b="$lat99" \
         -v c="$cyc50" -v d="$cyc99" -v s="$status" 'function ms(x) { return x == "NA" ? "NA" : sprintf("%.3f", x / 1000) }
         BEGIN { printf "[round %d/%d] %-15s %-10s tps=%-11s lat p50/p99=%s/%s ms  cycle p50/p99=%s/%s ms  %s\n",
                 r, R, w, t, tps, ms(a), ms(b), ms(c), ms(d), s }'
 }
 
-# cpu_per_tx TICKS TXNS: microseconds of proxy CPU per transaction, or NA
+# cpu_per_tx TICKS TXNS: microseconds of CPU per transaction, or NA
 cpu_per_tx() {
     [[ $1 =~ ^[0-9]+$ && $2 =~ ^[0-9]+$ && $2 -gt 0 ]] || { echo NA; return; }
     awk -v t="$1" -v n="$2" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.2f", t * 1e6 / hz / n }'
+}
+
+# us_per_tx MICROSECONDS TXNS: per transaction, or NA
+us_per_tx() {
+    [[ $1 =~ ^[0-9]+$ && $2 =~ ^[0-9]+$ && $2 -gt 0 ]] || { echo NA; return; }
+    awk -v t="$1" -v n="$2" 'BEGIN { printf "%.2f", t / n }'
 }
 
 # ---- idle connection memory -----------------------------------------------------
@@ -852,7 +973,7 @@ note_row() {  # note_row WORKLOAD TARGET ROUND NOTE EXTRA
 
 # a run that could not take place: a row with no figures, and why
 unavailable_row() {  # unavailable_row WORKLOAD TARGET ROUND REASON
-    printf '%s\t%s\t%s\tunavailable\tNA\tNA\tNA\tNA\tNA\tNA\tNA\tNA\n' "$1" "$2" "$3" >>"$RAW_TSV"
+    printf '%s\t%s\t%s\tunavailable\tNA\tNA\tNA\tNA\tNA\tNA\tNA\tNA\tNA\tNA\tNA\n' "$1" "$2" "$3" >>"$RAW_TSV"
     note_row "$1" "$2" "$3" "$4" ""
     printf '[round %d/%d] %-15s %-15s UNAVAILABLE: %s\n' "$3" "$ROUNDS" "$1" "$2" "$4"
 }
@@ -886,6 +1007,7 @@ lms_leg() {  # lms_leg WORKLOAD MODE ROUND
 # baseline-seq (source, then target) or client-cal (the same client, source only)
 dual_leg() {
     local w=$1 t=$2 r=$3 script=select out rc=0 status=ok res tps txns failed lat50 lat99 extra
+    local s0 t0 scpu=NA tcpu=NA
     local -a args
     [[ $w == shadow_tpcb ]] && script=tpcb
     out=$TMP/logs/$w.$t.$r
@@ -894,10 +1016,15 @@ dual_leg() {
           --scale "$SCALE")
     [[ $t == baseline* ]] && args+=(--target "$(pg_url "$TGT_PORT")" --target-lock-timeout "$TGT_LOCK_TIMEOUT")
     [[ $t == baseline-seq ]] && args+=(--sequential)
-    timeout -k 5 "$((DURATION + WATCHDOG_GRACE))" "$DUAL_BIN" "${args[@]}" >"$out.out" 2>"$out.err" &
+    s0=$(cluster_cpu_ticks "$SRC_PM") t0=$(cluster_cpu_ticks "$TGT_PM")
+    rm -f "$out.times"
+    ( c=0; timeout -k 5 "$((DURATION + WATCHDOG_GRACE))" "${SIDE_PIN[@]}" "$DUAL_BIN" "${args[@]}" >"$out.out" \
+        2>"$out.err" || c=$?; times >"$out.times"; exit $c ) &
     PGBENCH_PID=$!
     wait "$PGBENCH_PID" || rc=$?
     PGBENCH_PID=""
+    [[ -n $s0 ]] && scpu=$(($(cluster_cpu_ticks "$SRC_PM") - s0))
+    [[ -n $t0 ]] && tcpu=$(($(cluster_cpu_ticks "$TGT_PM") - t0))
     res=$(grep '^RESULT ' "$out.out" | tail -n 1)
     field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<" $res"; }
     tps=$(field tps) txns=$(field txns) failed=$(field failed)
@@ -913,8 +1040,10 @@ dual_leg() {
         tail -n 5 "$out.err" >&2 || true
         [[ $status == timeout ]] && tps="" txns="" failed="" lat50="" lat99=""
     fi
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\tNA\tNA\tNA\n' "$w" "$t" "$r" "$status" "${tps:-NA}" "${txns:-NA}" \
-        "${failed:-NA}" "${lat50:-NA}" "${lat99:-NA}" >>"$RAW_TSV"
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\tNA\tNA\tNA\t%s\t%s\t%s\n' "$w" "$t" "$r" "$status" "${tps:-NA}" \
+        "${txns:-NA}" "${failed:-NA}" "${lat50:-NA}" "${lat99:-NA}" \
+        "$(us_per_tx "$(times_us "$out.times")" "${txns:-}")" \
+        "$(cpu_per_tx "$scpu" "${txns:-}")" "$(cpu_per_tx "$tcpu" "${txns:-}")" >>"$RAW_TSV"
     note_row "$w" "$t" "$r" "$(grep -m 1 -v '^dual_client: mismatch' "$out.err" || true)" \
         "$([[ $t == baseline* ]] && echo "$extra")"
     awk -v r="$r" -v R="$ROUNDS" -v w="$w" -v t="$t" -v tps="${tps:-NA}" -v a="${lat50:-NA}" -v b="${lat99:-NA}" \
@@ -956,7 +1085,7 @@ if [[ $SHADOW -eq 1 ]]; then
     B_LEGS="${LEGS[*]}" B_TS=$START_TS B_ROUNDS=$ROUNDS B_DURATION=$DURATION B_CLIENTS=$CLIENTS \
     B_THREADS=$THREADS B_SCALE=$SCALE B_NPROC=$(nproc) B_KERNEL=$(uname -r) B_PG_VERSION=$PG_VERSION \
     B_LMS_VERSION=$LMS_VERSION B_SRC_PORT=$SRC_PORT B_TGT_PORT=$TGT_PORT B_LMS_PORT=$LMS_PORT \
-    B_LOCK_TIMEOUT=$TGT_LOCK_TIMEOUT B_LMS_ARGS="${LMS_EXTRA_ARGS[*]}" \
+    B_LOCK_TIMEOUT=$TGT_LOCK_TIMEOUT B_LMS_ARGS="${LMS_EXTRA_ARGS[*]}" B_TARGET_CPU=$TARGET_CPU \
     "$PY" "$SCRIPT_DIR/shadow_report.py" "$RAW_TSV" "$SHADOW_TSV" "$JSON_OUT"
     exit 0
 fi
