@@ -82,6 +82,7 @@ struct lms_shadow {
 	struct lms_buf held;    /* request bytes not yet released to conn.out */
 	uint64_t fwd;           /* bytes left of a message streamed past */
 	struct event *timer;
+	uint64_t timer_at;      /* when the armed timer fires, 0 when not armed */
 	struct sh_rec recs[SH_RECS];
 	uint32_t head;          /* oldest record */
 	uint32_t n;             /* records in use */
@@ -230,7 +231,19 @@ static void rec_reap(struct lms_shadow *sh)
 	}
 }
 
-/* ---- the timer: one deadline, the earliest that applies ---- */
+/* ---- the timer: one deadline, the earliest that applies ----
+ *
+ * Armed lazily: a timer already due no later than the new deadline is
+ * left alone (and one no longer needed left to fire), since on_timer
+ * checks what is really late and arms again for what is not.  Re-arming
+ * at every request's start and end cost more than the rest of the
+ * request's bookkeeping (callgrind). */
+
+static void timer_stop(struct lms_shadow *sh)
+{
+	evtimer_del(sh->timer);
+	sh->timer_at = 0;
+}
 
 static void timer_update(struct lms_shadow *sh)
 {
@@ -241,14 +254,13 @@ static void timer_update(struct lms_shadow *sh)
 	struct sh_rec *r = rec_other_current(sh);
 	if (r && r->sent_us && (deadline == 0 || r->sent_us + limit < deadline))
 		deadline = r->sent_us + limit;
-	if (deadline == 0) {
-		evtimer_del(sh->timer);
+	if (deadline == 0 || (sh->timer_at != 0 && sh->timer_at <= deadline))
 		return;
-	}
 	uint64_t now = lms_mono_us();
 	uint64_t wait = deadline > now ? deadline - now : 0;
 	struct timeval tv = { (time_t)(wait / 1000000u), (suseconds_t)(wait % 1000000u) };
 	evtimer_add(sh->timer, &tv);
+	sh->timer_at = deadline;
 }
 
 static void on_timer(evutil_socket_t fd, short what, void *arg)
@@ -256,14 +268,15 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 	struct lms_shadow *sh = arg;
 	(void)fd;
 	(void)what;
-	char why[160];
-	snprintf(why, sizeof(why), "no answer within --shadow-timeout (%g s)", (double)timeout_us(sh) / 1e6);
+	sh->timer_at = 0; /* fired */
 	uint64_t limit = timeout_us(sh);
 	uint64_t now = lms_mono_us();
 	struct sh_rec *r = rec_other_current(sh);
 	bool late = (sh->phase != SH_DOWN && sh->phase != SH_READY && now >= sh->dial_us + limit) ||
 		    (r && r->sent_us && now >= r->sent_us + limit);
 	if (late) {
+		char why[160];
+		snprintf(why, sizeof(why), "no answer within --shadow-timeout (%g s)", (double)limit / 1e6);
 		lms_stat_add(&stats(sh)->errors[LMS_ERR_TIMEOUT], 1);
 		sh_break(sh, why);
 		sh_wake(sh);
@@ -312,7 +325,7 @@ static void sh_break(struct lms_shadow *sh, const char *why)
 		}
 	}
 	rec_reap(sh);
-	evtimer_del(sh->timer);
+	timer_stop(sh);
 }
 
 /* Open a new connection (the shadow is DOWN). */
@@ -1108,7 +1121,7 @@ int lms_shadow_detach(struct lms_shadow *sh, struct lms_conn *dst, lms_conn_cb c
 {
 	if (!lms_shadow_promotable(sh))
 		return -1;
-	evtimer_del(sh->timer);
+	timer_stop(sh);
 	if (lms_conn_move(dst, &sh->conn, cb, owner) < 0)
 		return -1;
 	sh->has_conn = false;

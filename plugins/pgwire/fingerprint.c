@@ -59,12 +59,18 @@ static void fp_put(struct fp_state *st, const char *p, size_t n, int lower)
 		st->full = 1;
 	if (take == 0)
 		return;
+	char *d = st->dst + st->len; /* locals: dst may alias st, which kept len in memory */
 	if (sp)
-		st->dst[st->len++] = ' ';
-	for (size_t k = 0; k < take; k++) {
-		char c = p[k];
-		st->dst[st->len++] = lower && c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
+		*d++ = ' ';
+	if (!lower) {
+		memcpy(d, p, take);
+	} else {
+		for (size_t k = 0; k < take; k++) {
+			char c = p[k];
+			d[k] = c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
+		}
 	}
+	st->len += sp + take;
 }
 
 static int fp_is_space(char c)
