@@ -945,7 +945,10 @@ static int pump_decoded(struct lms_session *s, int d, const uint8_t *p, size_t l
 	if (d == S2C && res.action == LMS_ACT_READY)
 		shadow_truth_ready(s);
 	if (d == C2S && s->c2s_open && res.fingerprint) {
-		snprintf(s->last_stmt, sizeof(s->last_stmt), "%s", res.fingerprint);
+		/* a plain bounded copy: snprintf cost ~3% of a shadowed request */
+		size_t n = strnlen(res.fingerprint, sizeof(s->last_stmt) - 1);
+		memcpy(s->last_stmt, res.fingerprint, n);
+		s->last_stmt[n] = 0;
 		if (s->sh)
 			lms_shadow_request_name(s->sh, res.fingerprint, res.stmt_flags);
 	}
