@@ -147,3 +147,30 @@ def test_sigterm_shutdown_timeout_ends_shadow(proxy_factory, sides, uniq, lms_en
         assert "shadow_abandoned" in log and "lost=1" in log, log
     finally:
         lock.release()
+
+
+def test_sync_client_gives_up_waiting(proxy_factory, sides, uniq, lms_env):
+    """sync: the source answered, the answer is held for the (locked)
+    target, and the client gives up and disconnects: the source's answer
+    is still compared with the target's once it comes."""
+    p = proxy_factory(name="gone-sync", shadow_mode="sync", shadow_timeout=60)
+    t = differing_table(sides, uniq)
+    fp = "select v from %s where id = ?" % t
+    assert ask_and_leave(p, t) == "a"  # logged in; one mismatch already
+    assert p.wait_metric("lms_shadow_mismatches_total", at_least=1) == 1
+    lock = TargetLock(lms_env, t, max_seconds=lms_env.t(30))
+    try:
+        raw = PgRaw("127.0.0.1", p.port)
+        raw.startup(APP_USER, APP_DB, password=APP_PASSWORD)
+        sql = ("select v from %s where id = 1" % t).encode() + b"\0"
+        raw.send(b"Q" + struct.pack("!I", 4 + len(sql)) + sql)
+        assert wait_until(lambda: lock.waiters() >= 1, lms_env.t(5)), "no shadow waiter"
+        time.sleep(0.3)  # the source has answered by now; the proxy holds it
+        raw.close()
+        time.sleep(0.3)
+        assert p.shadow_counts()["mismatches"] == 1
+    finally:
+        lock.release()
+    assert p.wait_metric("lms_shadow_mismatches_total", at_least=2) == 2
+    assert wait_until(lambda: len(mismatch_of(p, fp, "values")) == 2, lms_env.t(5)), p.mismatch_records()
+    assert p.shadow_counts()["lost"] == 0
