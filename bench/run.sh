@@ -37,7 +37,7 @@ MODES="none,async,sync,strict-sync"
 EXTERNAL_TGT_PORT=""
 TGT_LOCK_TIMEOUT=100
 WATCHDOG_GRACE=60   # --shadow: seconds past --duration before a run is stopped
-TARGET_CPU=shared   # --shadow: shared | separate | nice (see --help)
+TARGET_CPU=shared   # --shadow: comma list of shared | separate | nice (see --help)
 declare -a LMS_EXTRA_ARGS=()
 
 HOST=127.0.0.1
@@ -159,7 +159,10 @@ Shadow options:
                            0 = none (default $TGT_LOCK_TIMEOUT)
   --lms-arg ARG            extra argument for molt-lms (repeatable), e.g. its
                            shadow timeout
-  --target-cpu HOW         where the target cluster's CPU comes from:
+  --target-cpu LIST        where the target cluster's CPU comes from, a comma
+                           list: the whole benchmark runs once per entry, in
+                           order, each with its report and JSON
+                           (e.g. shared,separate gives both figures):
                            shared    (default) every process on every CPU, as
                                      the machine comes: the target PostgreSQL
                                      competes with the source, the client and
@@ -236,12 +239,19 @@ done
 [[ -z $EXTERNAL_PG_PORT ]] || is_uint "$EXTERNAL_PG_PORT" || die "--pg-port must be a port number"
 [[ -z $EXTERNAL_TGT_PORT ]] || is_uint "$EXTERNAL_TGT_PORT" || die "--target-pg-port must be a port number"
 is_uint "$TGT_LOCK_TIMEOUT" || die "--target-lock-timeout must be a number of milliseconds"
-case $TARGET_CPU in
-    shared|nice) ;;
-    separate) [[ $(nproc) -ge 2 ]] || die "--target-cpu separate needs at least 2 CPUs" ;;
-    *) die "--target-cpu must be shared, separate or nice (got '$TARGET_CPU')" ;;
-esac
+declare -a CPU_LIST=()
+IFS=, read -r -a _c <<<"$TARGET_CPU"
+for c in "${_c[@]}"; do
+    case $c in
+        shared|nice) CPU_LIST+=("$c") ;;
+        separate) [[ $(nproc) -ge 2 ]] || die "--target-cpu separate needs at least 2 CPUs"; CPU_LIST+=("$c") ;;
+        "") ;;
+        *) die "--target-cpu takes shared, separate or nice (got '$c')" ;;
+    esac
+done
+[[ ${#CPU_LIST[@]} -gt 0 ]] || die "--target-cpu: nothing to run"
 [[ $TARGET_CPU == shared || $SHADOW -eq 1 ]] || die "--target-cpu is only used with --shadow"
+TARGET_CPU=shared   # the placement in effect; each pass sets its own
 
 declare -a MODE_LIST=()
 if [[ $SHADOW -eq 1 ]]; then
@@ -374,12 +384,18 @@ postmaster_pid() {  # postmaster_pid PORT: first line of its data directory's po
     head -n 1 "$dir/postmaster.pid" 2>/dev/null
 }
 
-# find both postmasters (for CPU figures) and apply --target-cpu
-place_clusters() {
-    local last p
+# find both postmasters (for CPU figures)
+find_postmasters() {
     SRC_PM=$(postmaster_pid "$SRC_PORT") || SRC_PM=""
     TGT_PM=""
-    [[ $SHADOW -eq 1 ]] && { TGT_PM=$(postmaster_pid "$TGT_PORT") || TGT_PM=""; }
+    if [[ $SHADOW -eq 1 ]]; then TGT_PM=$(postmaster_pid "$TGT_PORT") || TGT_PM=""; fi
+}
+
+# place_clusters HOW: apply one --target-cpu placement
+place_clusters() {
+    local last p
+    TARGET_CPU=$1
+    SIDE_PIN=()
     [[ $TARGET_CPU == shared ]] && return 0
     [[ -n $SRC_PM && -n $TGT_PM ]] || die "--target-cpu $TARGET_CPU: cannot find the clusters' postmasters"
     PLACED=1
@@ -397,7 +413,7 @@ place_clusters() {
     log "target cluster (postmaster $TGT_PM) pinned to CPU $last; source cluster, clients and molt-lms to CPU $SIDE_CPUS"
 }
 
-# undo place_clusters (on exit)
+# undo place_clusters (after its pass, and on exit)
 unplace_clusters() {
     [[ $PLACED -eq 1 ]] || return 0
     local p all="0-$(($(nproc) - 1))"
@@ -522,7 +538,7 @@ init_pgbench() {
 }
 
 PG_VERSION=$(admin_psql postgres "show server_version")
-place_clusters
+find_postmasters
 if [[ $RUN_BENCH -eq 1 ]]; then
     if [[ $SHADOW -eq 1 ]]; then
         init_pgbench "$SRC_PORT" source
@@ -1053,14 +1069,16 @@ dual_leg() {
                 r, R, w, t, tps, ms(a), ms(b), s, x }'
 }
 
-if [[ $SHADOW -eq 1 ]]; then
-    build_dual_client
-    START_TS=$(date -u +%Y%m%dT%H%M%SZ)
+# one whole shadowing benchmark with the placement in effect, and its report
+shadow_pass() {
+    local json_out r w k n t
+    head -n 1 "$RAW_TSV" >"$RAW_TSV.new" && mv "$RAW_TSV.new" "$RAW_TSV"
+    head -n 1 "$SHADOW_TSV" >"$SHADOW_TSV.new" && mv "$SHADOW_TSV.new" "$SHADOW_TSV"
     LEGS=(direct)
     for m in "${MODE_LIST[@]}"; do LEGS+=("lms-$m"); done
     LEGS+=(baseline baseline-seq client-cal)
     log "shadow legs: ${LEGS[*]}; source $HOST:$SRC_PORT, target $HOST:$TGT_PORT; rounds=$ROUNDS" \
-        "duration=${DURATION}s clients=$CLIENTS threads=$THREADS scale=$SCALE"
+        "duration=${DURATION}s clients=$CLIENTS threads=$THREADS scale=$SCALE target-cpu=$TARGET_CPU"
     n=${#LEGS[@]}
     for ((r = 1; r <= ROUNDS; r++)); do
         for w in "${SHADOW_WORKLOADS[@]}"; do
@@ -1079,14 +1097,25 @@ if [[ $SHADOW -eq 1 ]]; then
     done
 
     mkdir -p "$RESULTS_DIR"
-    JSON_OUT=$RESULTS_DIR/$START_TS-shadow.json
+    json_out=$RESULTS_DIR/$START_TS-shadow.json
+    [[ ${#CPU_LIST[@]} -gt 1 ]] && json_out=$RESULTS_DIR/$START_TS-shadow-$TARGET_CPU.json
     LMS_VERSION=""
     [[ -x $LMS_BIN ]] && LMS_VERSION=$("$LMS_BIN" --version 2>/dev/null | head -n 1 || true)
     B_LEGS="${LEGS[*]}" B_TS=$START_TS B_ROUNDS=$ROUNDS B_DURATION=$DURATION B_CLIENTS=$CLIENTS \
     B_THREADS=$THREADS B_SCALE=$SCALE B_NPROC=$(nproc) B_KERNEL=$(uname -r) B_PG_VERSION=$PG_VERSION \
     B_LMS_VERSION=$LMS_VERSION B_SRC_PORT=$SRC_PORT B_TGT_PORT=$TGT_PORT B_LMS_PORT=$LMS_PORT \
     B_LOCK_TIMEOUT=$TGT_LOCK_TIMEOUT B_LMS_ARGS="${LMS_EXTRA_ARGS[*]}" B_TARGET_CPU=$TARGET_CPU \
-    "$PY" "$SCRIPT_DIR/shadow_report.py" "$RAW_TSV" "$SHADOW_TSV" "$JSON_OUT"
+    "$PY" "$SCRIPT_DIR/shadow_report.py" "$RAW_TSV" "$SHADOW_TSV" "$json_out"
+}
+
+if [[ $SHADOW -eq 1 ]]; then
+    build_dual_client
+    START_TS=$(date -u +%Y%m%dT%H%M%SZ)
+    for c in "${CPU_LIST[@]}"; do
+        place_clusters "$c"
+        shadow_pass
+        unplace_clusters
+    done
     exit 0
 fi
 
