@@ -718,6 +718,7 @@ static void orphan_unlink(struct lms_shadow *sh)
 	sh->onext = sh->oprev = NULL;
 	sh->orphan = false;
 	w->norphans--;
+	lms_stat_add(&w->stats.shadow_orphans, (uint64_t)-1);
 }
 
 /* An orphan with nothing left in flight (answered, judged, or its
@@ -797,6 +798,7 @@ static bool orphan_adopt(struct lms_shadow *sh)
 		w->orphans->oprev = sh;
 	w->orphans = sh;
 	w->norphans++;
+	lms_stat_add(&w->stats.shadow_orphans, 1);
 	return true;
 }
 

@@ -49,6 +49,7 @@ def test_compared_after_client_left(proxy_factory, sides, uniq, lms_env):
         c = p.shadow_counts()
         assert c["mismatches"] == 0 and c["lost"] == 0, c  # still running on the target
         assert p.metric("lms_connections_active") in (0, None)
+        assert p.metric("lms_shadow_orphans") == 1
     finally:
         lock.release()
     # the shadow answers after the session is gone: compared, logged
@@ -58,6 +59,7 @@ def test_compared_after_client_left(proxy_factory, sides, uniq, lms_env):
     assert c["lost"] == 0 and c["mismatch"] == 1, c
     st = p.fingerprint_stats(fp)
     assert st is not None and st["mismatch"] == 1, st
+    assert wait_until(lambda: p.metric("lms_shadow_orphans") == 0, lms_env.t(5))
 
 
 def test_request_sent_then_client_left_is_counted(proxy_factory, sides, uniq, lms_env):
