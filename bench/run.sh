@@ -185,7 +185,8 @@ Shadow options:
   deltas, or the client's own rusage): molt-lms ('proxy'), the client
   (pgbench or dual_client), the source and the target clusters (postmaster,
   its live backends and those it reaped). These are steadier than tps on a
-  loaded machine; 'total' is their sum, and the cpu ratios compare totals.
+  loaded machine; 'total' is their sum, 'src side' the sum without the target
+  cluster, and the cpu ratios compare both.
 
 Environment: LMS_TEST_SOURCE_PORT / LMS_TEST_DIR are honoured as by
 tests/pg-cluster.sh. Run as root (PgBouncer then runs as 'postgres') or as a

@@ -91,6 +91,8 @@ def cpu_of(r):
             v = 0.0
         out[part] = v
     out["total"] = None if any(v is None for v in out.values()) else round(sum(out.values()), 2)
+    # what a target on its own hardware does not take from the source side
+    out["source_side"] = None if out["total"] is None else round(out["total"] - out["target_db"], 2)
     return out
 
 
@@ -164,7 +166,7 @@ def main():
                 "lat_p99_ms": ms(med([num(r["lat_p99_us"]) for r in ok])),
                 "proxy_cpu_us_per_tx": med([num(r.get("cpu_us_per_tx")) for r in ok]),
                 "cpu_us_per_tx": {part: med([cpu_of(r)[part] for r in ok])
-                                  for part in [p for p, _ in CPU_PARTS] + ["total"]},
+                                  for part in [p for p, _ in CPU_PARTS] + ["total", "source_side"]},
                 "failed_txns": sum(num(r["failed"]) or 0 for r in ok),
                 "counted_over_rounds": counted,
                 "notes": notes,
@@ -190,6 +192,9 @@ def main():
             ca = summary.get(a, {}).get("cpu_us_per_tx", {}).get("total")
             cb = summary.get(b, {}).get("cpu_us_per_tx", {}).get("total")
             ratios[name]["cpu_total_inverse"] = ratio(cb, ca)
+            sa = summary.get(a, {}).get("cpu_us_per_tx", {}).get("source_side")
+            sb = summary.get(b, {}).get("cpu_us_per_tx", {}).get("source_side")
+            ratios[name]["cpu_source_side_inverse"] = ratio(sb, sa)
         checks = {}
         for name, (a, b, minimum) in TARGETS.items():
             value = ratios[name]["of_medians"]
@@ -220,20 +225,22 @@ def main():
         print("== %s: %s" % (w, desc))
         print("   target cluster CPU: %s (%s)" % (result["config"]["target_cpu"],
                                                  result["config"]["target_cpu_meaning"]))
-        print("%-16s %6s %10s %8s %8s %7s | %7s %7s %7s %7s %7s  %s" % (
+        print("%-16s %6s %10s %8s %8s %7s | %7s %7s %7s %7s %7s %8s  %s" % (
             "leg", "ok", "tps(med)", "p50 ms", "p99 ms", "/direct",
-            "proxy", "client", "src db", "tgt db", "total", "status"))
+            "proxy", "client", "src db", "tgt db", "total", "src side", "status"))
         for t in legs:
             s = summary[t]
             c = s["cpu_us_per_tx"]
-            print("%-16s %6s %10s %8s %8s %7s | %7s %7s %7s %7s %7s  %s" % (
+            print("%-16s %6s %10s %8s %8s %7s | %7s %7s %7s %7s %7s %8s  %s" % (
                 t, "%d/%d" % (s["rounds_ok"], len(rounds)), fmt(s["tps_median"], ".1f"),
                 fmt(s["lat_p50_ms"], ".3f"), fmt(s["lat_p99_ms"], ".3f"),
                 fmt(ratio(s["tps_median"], tps_of("direct")), ".3f"),
                 fmt(c["proxy"], ".1f"), fmt(c["client"], ".1f"), fmt(c["source_db"], ".1f"),
-                fmt(c["target_db"], ".1f"), fmt(c["total"], ".1f"), ",".join(s["statuses"])))
+                fmt(c["target_db"], ".1f"), fmt(c["total"], ".1f"), fmt(c["source_side"], ".1f"),
+                ",".join(s["statuses"])))
         print("   right of |: CPU microseconds per transaction (median over rounds): molt-lms, the client")
-        print("   (pgbench or dual_client), the source and target clusters, and their sum")
+        print("   (pgbench or dual_client), the source and target clusters, their sum, and the sum without")
+        print("   the target cluster (what a target on its own hardware leaves to the source side)")
         for t in legs:
             for note in summary[t]["notes"]:
                 print("   %s: %s" % (t, note))
@@ -242,10 +249,12 @@ def main():
             if summary[t]["counted_over_rounds"]:
                 print("   %s counted: %s" % (t, ", ".join(
                     "%s=%s" % kv for kv in sorted(counted.items())) or "nothing but zeros"))
-        print("   ratios (of median tps; per round in the JSON; 'cpu' = inverse ratio of total CPU/tx):")
+        print("   ratios (of median tps; per round in the JSON; 'cpu' = inverse ratio of total CPU/tx,")
+        print("   'src side' = the same without the target cluster's CPU):")
         for name, rr in ratios.items():
-            line = "     %-28s %-32s %s  cpu %s" % (name, rr["ratio"], fmt(rr["of_medians"], ".3f"),
-                                                fmt(rr["cpu_total_inverse"], ".3f"))
+            line = "     %-28s %-32s %s  cpu %s  src side %s" % (
+                name, rr["ratio"], fmt(rr["of_medians"], ".3f"), fmt(rr["cpu_total_inverse"], ".3f"),
+                fmt(rr["cpu_source_side_inverse"], ".3f"))
             if name in checks:
                 line += "   target >= %.2f: %s" % (checks[name]["minimum"], checks[name]["verdict"])
             print(line)
