@@ -441,6 +441,23 @@ cluster_cpu_ticks() {
     echo "$sum"
 }
 
+# cluster_children PM: how many processes the postmaster has now
+cluster_children() {
+    [[ -n $1 ]] || { echo 0; return; }
+    ps -o pid= --ppid "$1" 2>/dev/null | wc -l
+}
+
+# settle_clusters SRC_N TGT_N: wait (up to 5 s) until both clusters are back
+# to that many processes, so that the run's backends have exited and been
+# reaped (their CPU then shows in the postmaster's cutime/cstime)
+settle_clusters() {
+    local i
+    for ((i = 0; i < 50; i++)); do
+        [[ $(cluster_children "$SRC_PM") -le $1 && $(cluster_children "$TGT_PM") -le $2 ]] && return 0
+        sleep 0.1
+    done
+}
+
 # the CPU of a command's children, from bash 'times' (second line:
 # "XmY.YYYs XmY.YYYs") -> microseconds, empty when unknown
 times_us() {
@@ -754,7 +771,7 @@ tree_cpu_ticks() {
 
 run_pgbench() {  # run_pgbench WORKLOAD TARGET ROUND
     local w=$1 t=$2 r=$3 port prefix out rc=0 status=ok tps txns failed lat cyc ppid cpu0="" cpu="NA"
-    local s0 t0 scpu tcpu
+    local s0 t0 scpu tcpu sn tn
     local -a args
     port=$(target_port "$t")
     prefix=$TMP/logs/$w.$t.$r
@@ -766,6 +783,7 @@ run_pgbench() {  # run_pgbench WORKLOAD TARGET ROUND
     [[ $w == select_connect ]] && args+=(-C)
     ppid=$(proxy_pid "$t")
     [[ -n $ppid ]] && cpu0=$(tree_cpu_ticks "$ppid")
+    sn=$(cluster_children "$SRC_PM") tn=$(cluster_children "$TGT_PM")
     s0=$(cluster_cpu_ticks "$SRC_PM") t0=$(cluster_cpu_ticks "$TGT_PM")
     rm -f "$prefix.times"
     # in the background so that a signal is handled at once (cleanup stops it);
@@ -787,6 +805,7 @@ run_pgbench() {  # run_pgbench WORKLOAD TARGET ROUND
         cpu=$(($(tree_cpu_ticks "$ppid") - cpu0))
     fi
     scpu=NA tcpu=NA
+    settle_clusters "$sn" "$tn"
     [[ -n $s0 ]] && scpu=$(($(cluster_cpu_ticks "$SRC_PM") - s0))
     [[ -n $t0 ]] && tcpu=$(($(cluster_cpu_ticks "$TGT_PM") - t0))
     tps=$(sed -n 's/^tps = \([0-9.]*\).*/\1/p' <<<"$out" | head -n 1)
@@ -1024,7 +1043,7 @@ lms_leg() {  # lms_leg WORKLOAD MODE ROUND
 # baseline-seq (source, then target) or client-cal (the same client, source only)
 dual_leg() {
     local w=$1 t=$2 r=$3 script=select out rc=0 status=ok res tps txns failed lat50 lat99 extra
-    local s0 t0 scpu=NA tcpu=NA
+    local s0 t0 scpu=NA tcpu=NA sn tn
     local -a args
     [[ $w == shadow_tpcb ]] && script=tpcb
     out=$TMP/logs/$w.$t.$r
@@ -1033,6 +1052,7 @@ dual_leg() {
           --scale "$SCALE")
     [[ $t == baseline* ]] && args+=(--target "$(pg_url "$TGT_PORT")" --target-lock-timeout "$TGT_LOCK_TIMEOUT")
     [[ $t == baseline-seq ]] && args+=(--sequential)
+    sn=$(cluster_children "$SRC_PM") tn=$(cluster_children "$TGT_PM")
     s0=$(cluster_cpu_ticks "$SRC_PM") t0=$(cluster_cpu_ticks "$TGT_PM")
     rm -f "$out.times"
     ( c=0; timeout -k 5 "$((DURATION + WATCHDOG_GRACE))" "${SIDE_PIN[@]}" "$DUAL_BIN" "${args[@]}" >"$out.out" \
@@ -1040,6 +1060,7 @@ dual_leg() {
     PGBENCH_PID=$!
     wait "$PGBENCH_PID" || rc=$?
     PGBENCH_PID=""
+    settle_clusters "$sn" "$tn"
     [[ -n $s0 ]] && scpu=$(($(cluster_cpu_ticks "$SRC_PM") - s0))
     [[ -n $t0 ]] && tcpu=$(($(cluster_cpu_ticks "$TGT_PM") - t0))
     res=$(grep '^RESULT ' "$out.out" | tail -n 1)
