@@ -37,6 +37,7 @@ MODES="none,async,sync,strict-sync"
 EXTERNAL_TGT_PORT=""
 TGT_LOCK_TIMEOUT=100
 WATCHDOG_GRACE=60   # --shadow: seconds past --duration before a run is stopped
+TARGET_CPU=shared   # --shadow: comma list of shared | separate | nice (see --help)
 declare -a LMS_EXTRA_ARGS=()
 
 HOST=127.0.0.1
@@ -158,6 +159,34 @@ Shadow options:
                            0 = none (default $TGT_LOCK_TIMEOUT)
   --lms-arg ARG            extra argument for molt-lms (repeatable), e.g. its
                            shadow timeout
+  --target-cpu LIST        where the target cluster's CPU comes from, a comma
+                           list: the whole benchmark runs once per entry, in
+                           order, each with its report and JSON
+                           (e.g. shared,separate gives both figures):
+                           shared    (default) every process on every CPU, as
+                                     the machine comes: the target PostgreSQL
+                                     competes with the source, the client and
+                                     molt-lms, which a real deployment (target
+                                     on its own machines) does not
+                           separate  models a target on its own hardware: the
+                                     target cluster (postmaster and every
+                                     backend, which inherit it) is pinned with
+                                     taskset to the last CPU, and everything
+                                     else (source cluster, pgbench,
+                                     dual_client, molt-lms) to the others
+                                     (needs 2 CPUs or more; the figures are
+                                     then those of a smaller source machine,
+                                     the same for every leg)
+                           nice      the target cluster at nice 19: it gets
+                                     what the source side leaves (a slower
+                                     target; async then drops more requests)
+                           The target's pinning or niceness is undone on exit.
+  Every leg also reports CPU per transaction (user+system from /proc/PID/stat
+  deltas, or the client's own rusage): molt-lms ('proxy'), the client
+  (pgbench or dual_client), the source and the target clusters (postmaster,
+  its live backends and those it reaped). These are steadier than tps on a
+  loaded machine; 'total' is their sum, 'src side' the sum without the target
+  cluster, and the cpu ratios compare both.
 
 Environment: LMS_TEST_SOURCE_PORT / LMS_TEST_DIR are honoured as by
 tests/pg-cluster.sh. Run as root (PgBouncer then runs as 'postgres') or as a
@@ -193,10 +222,15 @@ while [[ $# -gt 0 ]]; do
         --target-pg-port) need_arg "$@"; EXTERNAL_TGT_PORT=$2; shift 2 ;;
         --target-lock-timeout) need_arg "$@"; TGT_LOCK_TIMEOUT=$2; shift 2 ;;
         --lms-arg) [[ $# -ge 2 ]] || die "--lms-arg needs a value"; LMS_EXTRA_ARGS+=("$2"); shift 2 ;;
+        --target-cpu) need_arg "$@"; TARGET_CPU=$2; shift 2 ;;
         -h|--help) usage; exit 0 ;;
         *) usage >&2; die "unknown argument: $1" ;;
     esac
 done
+
+# molt-lms starts in a directory of its own: make relative paths absolute
+[[ $LMS_BIN == /* || ! -e $LMS_BIN ]] || LMS_BIN=$(realpath "$LMS_BIN")
+[[ $LMS_PLUGIN_DIR == /* || ! -e $LMS_PLUGIN_DIR ]] || LMS_PLUGIN_DIR=$(realpath "$LMS_PLUGIN_DIR")
 
 for v in ROUNDS DURATION CLIENTS THREADS SCALE IDLE_CONNS IDLE_SESSIONS; do
     if ! is_uint "${!v}" || [[ ${!v} -eq 0 ]]; then
@@ -206,6 +240,19 @@ done
 [[ -z $EXTERNAL_PG_PORT ]] || is_uint "$EXTERNAL_PG_PORT" || die "--pg-port must be a port number"
 [[ -z $EXTERNAL_TGT_PORT ]] || is_uint "$EXTERNAL_TGT_PORT" || die "--target-pg-port must be a port number"
 is_uint "$TGT_LOCK_TIMEOUT" || die "--target-lock-timeout must be a number of milliseconds"
+declare -a CPU_LIST=()
+IFS=, read -r -a _c <<<"$TARGET_CPU"
+for c in "${_c[@]}"; do
+    case $c in
+        shared|nice) CPU_LIST+=("$c") ;;
+        separate) [[ $(nproc) -ge 2 ]] || die "--target-cpu separate needs at least 2 CPUs"; CPU_LIST+=("$c") ;;
+        "") ;;
+        *) die "--target-cpu takes shared, separate or nice (got '$c')" ;;
+    esac
+done
+[[ ${#CPU_LIST[@]} -gt 0 ]] || die "--target-cpu: nothing to run"
+[[ $TARGET_CPU == shared || $SHADOW -eq 1 ]] || die "--target-cpu is only used with --shadow"
+TARGET_CPU=shared   # the placement in effect; each pass sets its own
 
 declare -a MODE_LIST=()
 if [[ $SHADOW -eq 1 ]]; then
@@ -316,6 +363,7 @@ cleanup() {
     stop_pid "$LMS_PID"
     stop_pid "$HAP_PID"
     stop_pid "$PGB_PID"
+    unplace_clusters
     if [[ $CLUSTER_STARTED -eq 1 ]]; then
         log "stopping the test cluster (it was not running before)"
         "$REPO_DIR/tests/pg-cluster.sh" stop >/dev/null 2>&1 || log "warning: pg-cluster.sh stop failed"
@@ -327,6 +375,98 @@ cleanup() {
     fi
     exit "$rc"
 }
+# ---- where the clusters run (--target-cpu) ------------------------------------
+SRC_PM="" TGT_PM="" PLACED=0
+declare -a SIDE_PIN=()   # 'separate': taskset prefix for the source side's programs
+
+postmaster_pid() {  # postmaster_pid PORT: first line of its data directory's postmaster.pid
+    local dir
+    dir=$(admin_psql_at "$1" postgres "show data_directory" 2>/dev/null) || return 1
+    head -n 1 "$dir/postmaster.pid" 2>/dev/null
+}
+
+# find both postmasters (for CPU figures)
+find_postmasters() {
+    SRC_PM=$(postmaster_pid "$SRC_PORT") || SRC_PM=""
+    TGT_PM=""
+    if [[ $SHADOW -eq 1 ]]; then TGT_PM=$(postmaster_pid "$TGT_PORT") || TGT_PM=""; fi
+}
+
+# place_clusters HOW: apply one --target-cpu placement
+place_clusters() {
+    local last p
+    TARGET_CPU=$1
+    SIDE_PIN=()
+    [[ $TARGET_CPU == shared ]] && return 0
+    [[ -n $SRC_PM && -n $TGT_PM ]] || die "--target-cpu $TARGET_CPU: cannot find the clusters' postmasters"
+    PLACED=1
+    if [[ $TARGET_CPU == nice ]]; then
+        for p in $(proc_tree "$TGT_PM"); do renice 19 -p "$p" >/dev/null 2>&1 || true; done
+        log "target cluster (postmaster $TGT_PM) at nice 19; its new backends inherit it"
+        return 0
+    fi
+    last=$(($(nproc) - 1))
+    SIDE_CPUS=0
+    [[ $last -gt 1 ]] && SIDE_CPUS=0-$((last - 1))
+    for p in $(proc_tree "$TGT_PM"); do taskset -a -p -c "$last" "$p" >/dev/null 2>&1 || true; done
+    for p in $(proc_tree "$SRC_PM"); do taskset -a -p -c "$SIDE_CPUS" "$p" >/dev/null 2>&1 || true; done
+    SIDE_PIN=(taskset -c "$SIDE_CPUS")
+    log "target cluster (postmaster $TGT_PM) pinned to CPU $last; source cluster, clients and molt-lms to CPU $SIDE_CPUS"
+}
+
+# undo place_clusters (after its pass, and on exit)
+unplace_clusters() {
+    [[ $PLACED -eq 1 ]] || return 0
+    local p all="0-$(($(nproc) - 1))"
+    for p in $(proc_tree "$TGT_PM"); do
+        if [[ $TARGET_CPU == nice ]]; then renice 0 -p "$p" >/dev/null 2>&1; fi
+        if [[ $TARGET_CPU == separate ]]; then taskset -a -p -c "$all" "$p" >/dev/null 2>&1; fi
+    done
+    if [[ $TARGET_CPU == separate ]]; then
+        for p in $(proc_tree "$SRC_PM"); do taskset -a -p -c "$all" "$p" >/dev/null 2>&1; done
+    fi
+    PLACED=0
+}
+
+# CPU ticks (user + system) of a cluster so far: the postmaster with the
+# children it reaped, plus its live children; empty when unknown
+cluster_cpu_ticks() {
+    local pm=$1 sum p v
+    [[ -n $pm ]] || return 0
+    sum=$(awk '{print $14 + $15 + $16 + $17}' "/proc/$pm/stat" 2>/dev/null) || return 0
+    for p in $(ps -o pid= --ppid "$pm" 2>/dev/null); do
+        v=$(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null) || continue
+        sum=$((sum + v))
+    done
+    echo "$sum"
+}
+
+# cluster_children PM: how many processes the postmaster has now
+cluster_children() {
+    [[ -n $1 ]] || { echo 0; return; }
+    ps -o pid= --ppid "$1" 2>/dev/null | wc -l
+}
+
+# settle_clusters SRC_N TGT_N: wait (up to 5 s) until both clusters are back
+# to that many processes, so that the run's backends have exited and been
+# reaped (their CPU then shows in the postmaster's cutime/cstime)
+settle_clusters() {
+    local i
+    for ((i = 0; i < 50; i++)); do
+        [[ $(cluster_children "$SRC_PM") -le $1 && $(cluster_children "$TGT_PM") -le $2 ]] && return 0
+        sleep 0.1
+    done
+}
+
+# the CPU of a command's children, from bash 'times' (second line:
+# "XmY.YYYs XmY.YYYs") -> microseconds, empty when unknown
+times_us() {
+    [[ -s $1 ]] || return 0
+    sed -n 2p "$1" | awk '{ t = 0
+        for (i = 1; i <= 2; i++) { split($i, a, "m"); sub("s", "", a[2]); t += a[1] * 60 + a[2] }
+        printf "%d", t * 1e6 }'
+}
+
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
@@ -416,6 +556,7 @@ init_pgbench() {
 }
 
 PG_VERSION=$(admin_psql postgres "show server_version")
+find_postmasters
 if [[ $RUN_BENCH -eq 1 ]]; then
     if [[ $SHADOW -eq 1 ]]; then
         init_pgbench "$SRC_PORT" source
@@ -540,7 +681,7 @@ launch_lms() {
     fi
     mkdir -p "$TMP/lms"
     # in its own directory: whatever it writes by default (e.g. a mismatch log) stays in the temp dir
-    ( cd "$TMP/lms" && raise_nofile && exec "$LMS_BIN" --listen "$HOST:$LMS_PORT" \
+    ( cd "$TMP/lms" && raise_nofile && exec "${SIDE_PIN[@]}" "$LMS_BIN" --listen "$HOST:$LMS_PORT" \
         --metrics-listen "$HOST:$LMS_METRICS_PORT" \
         --plugin-dir "$LMS_PLUGIN_DIR" --allow-tls-mode-disable \
         --init-source "$(pg_url "$SRC_PORT")" --init-target "$(pg_url "$tport")" \
@@ -615,7 +756,7 @@ pct_stats() {
 
 RAW_TSV=$TMP/raw.tsv
 IDLE_TSV=$TMP/idle.tsv
-printf 'workload\ttarget\tround\tstatus\ttps\ttxns\tfailed\tlat_p50_us\tlat_p99_us\tcycle_p50_us\tcycle_p99_us\tcpu_us_per_tx\n' >"$RAW_TSV"
+printf 'workload\ttarget\tround\tstatus\ttps\ttxns\tfailed\tlat_p50_us\tlat_p99_us\tcycle_p50_us\tcycle_p99_us\tcpu_us_per_tx\tclient_cpu_us_per_tx\tsrc_cpu_us_per_tx\ttgt_cpu_us_per_tx\n' >"$RAW_TSV"
 printf 'test\tproxy\tconns_requested\tconns_opened\tconns_failed\tclosed_by_peer\trss_before_kb\trss_during_kb\trss_after_kb\tfds_before\tfds_during\taccept_queue\tnofile\tserver_backends\tnote\n' >"$IDLE_TSV"
 
 # CPU time (user + system, in clock ticks) used so far by a process tree
@@ -630,6 +771,7 @@ tree_cpu_ticks() {
 
 run_pgbench() {  # run_pgbench WORKLOAD TARGET ROUND
     local w=$1 t=$2 r=$3 port prefix out rc=0 status=ok tps txns failed lat cyc ppid cpu0="" cpu="NA"
+    local s0 t0 scpu tcpu sn tn
     local -a args
     port=$(target_port "$t")
     prefix=$TMP/logs/$w.$t.$r
@@ -641,14 +783,18 @@ run_pgbench() {  # run_pgbench WORKLOAD TARGET ROUND
     [[ $w == select_connect ]] && args+=(-C)
     ppid=$(proxy_pid "$t")
     [[ -n $ppid ]] && cpu0=$(tree_cpu_ticks "$ppid")
+    sn=$(cluster_children "$SRC_PM") tn=$(cluster_children "$TGT_PM")
+    s0=$(cluster_cpu_ticks "$SRC_PM") t0=$(cluster_cpu_ticks "$TGT_PM")
+    rm -f "$prefix.times"
     # in the background so that a signal is handled at once (cleanup stops it);
     # with --shadow under a watchdog: a shadow side that never answers must not
-    # hang the whole run
+    # hang the whole run; 'times' gives pgbench's own CPU
     if [[ $SHADOW -eq 1 ]]; then
-        PGPASSWORD=$ADMIN_PW timeout -k 5 "$((DURATION + WATCHDOG_GRACE))" \
-            pgbench "${args[@]}" "$BENCH_DB" >"$prefix.out" 2>&1 &
+        ( c=0; PGPASSWORD=$ADMIN_PW timeout -k 5 "$((DURATION + WATCHDOG_GRACE))" "${SIDE_PIN[@]}" \
+            pgbench "${args[@]}" "$BENCH_DB" >"$prefix.out" 2>&1 || c=$?; times >"$prefix.times"; exit $c ) &
     else
-        PGPASSWORD=$ADMIN_PW pgbench "${args[@]}" "$BENCH_DB" >"$prefix.out" 2>&1 &
+        ( c=0; PGPASSWORD=$ADMIN_PW pgbench "${args[@]}" "$BENCH_DB" >"$prefix.out" 2>&1 || c=$?
+          times >"$prefix.times"; exit $c ) &
     fi
     PGBENCH_PID=$!
     wait "$PGBENCH_PID" || rc=$?
@@ -658,6 +804,10 @@ run_pgbench() {  # run_pgbench WORKLOAD TARGET ROUND
         # the proxy's CPU per transaction: what it costs, whatever the noise
         cpu=$(($(tree_cpu_ticks "$ppid") - cpu0))
     fi
+    scpu=NA tcpu=NA
+    settle_clusters "$sn" "$tn"
+    [[ -n $s0 ]] && scpu=$(($(cluster_cpu_ticks "$SRC_PM") - s0))
+    [[ -n $t0 ]] && tcpu=$(($(cluster_cpu_ticks "$TGT_PM") - t0))
     tps=$(sed -n 's/^tps = \([0-9.]*\).*/\1/p' <<<"$out" | head -n 1)
     txns=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' <<<"$out" | head -n 1)
     failed=$(sed -n 's/^number of failed transactions: \([0-9]*\).*/\1/p' <<<"$out" | head -n 1)
@@ -682,19 +832,26 @@ run_pgbench() {  # run_pgbench WORKLOAD TARGET ROUND
     rm -f "$prefix".[0-9]*
     read -r _ lat50 lat99 <<<"$lat"
     read -r _ cyc50 cyc99 <<<"$cyc"
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$w" "$t" "$r" "$status" "${tps:-NA}" "${txns:-NA}" \
-        "${failed:-NA}" "$lat50" "$lat99" "$cyc50" "$cyc99" \
-        "$(cpu_per_tx "$cpu" "${txns:-}")" >>"$RAW_TSV"
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$w" "$t" "$r" "$status" "${tps:-NA}" \
+        "${txns:-NA}" "${failed:-NA}" "$lat50" "$lat99" "$cyc50" "$cyc99" \
+        "$(cpu_per_tx "$cpu" "${txns:-}")" "$(us_per_tx "$(times_us "$prefix.times")" "${txns:-}")" \
+        "$(cpu_per_tx "$scpu" "${txns:-}")" "$(cpu_per_tx "$tcpu" "${txns:-}")" >>"$RAW_TSV"
     awk -v r="$r" -v R="$ROUNDS" -v w="$w" -v t="$t" -v tps="${tps:-NA}" -v a="$lat50" -v b="$lat99" \
         -v c="$cyc50" -v d="$cyc99" -v s="$status" 'function ms(x) { return x == "NA" ? "NA" : sprintf("%.3f", x / 1000) }
         BEGIN { printf "[round %d/%d] %-15s %-10s tps=%-11s lat p50/p99=%s/%s ms  cycle p50/p99=%s/%s ms  %s\n",
                 r, R, w, t, tps, ms(a), ms(b), ms(c), ms(d), s }'
 }
 
-# cpu_per_tx TICKS TXNS: microseconds of proxy CPU per transaction, or NA
+# cpu_per_tx TICKS TXNS: microseconds of CPU per transaction, or NA
 cpu_per_tx() {
     [[ $1 =~ ^[0-9]+$ && $2 =~ ^[0-9]+$ && $2 -gt 0 ]] || { echo NA; return; }
     awk -v t="$1" -v n="$2" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.2f", t * 1e6 / hz / n }'
+}
+
+# us_per_tx MICROSECONDS TXNS: per transaction, or NA
+us_per_tx() {
+    [[ $1 =~ ^[0-9]+$ && $2 =~ ^[0-9]+$ && $2 -gt 0 ]] || { echo NA; return; }
+    awk -v t="$1" -v n="$2" 'BEGIN { printf "%.2f", t / n }'
 }
 
 # ---- idle connection memory -----------------------------------------------------
@@ -852,7 +1009,7 @@ note_row() {  # note_row WORKLOAD TARGET ROUND NOTE EXTRA
 
 # a run that could not take place: a row with no figures, and why
 unavailable_row() {  # unavailable_row WORKLOAD TARGET ROUND REASON
-    printf '%s\t%s\t%s\tunavailable\tNA\tNA\tNA\tNA\tNA\tNA\tNA\tNA\n' "$1" "$2" "$3" >>"$RAW_TSV"
+    printf '%s\t%s\t%s\tunavailable\tNA\tNA\tNA\tNA\tNA\tNA\tNA\tNA\tNA\tNA\tNA\n' "$1" "$2" "$3" >>"$RAW_TSV"
     note_row "$1" "$2" "$3" "$4" ""
     printf '[round %d/%d] %-15s %-15s UNAVAILABLE: %s\n' "$3" "$ROUNDS" "$1" "$2" "$4"
 }
@@ -886,6 +1043,7 @@ lms_leg() {  # lms_leg WORKLOAD MODE ROUND
 # baseline-seq (source, then target) or client-cal (the same client, source only)
 dual_leg() {
     local w=$1 t=$2 r=$3 script=select out rc=0 status=ok res tps txns failed lat50 lat99 extra
+    local s0 t0 scpu=NA tcpu=NA sn tn
     local -a args
     [[ $w == shadow_tpcb ]] && script=tpcb
     out=$TMP/logs/$w.$t.$r
@@ -894,10 +1052,17 @@ dual_leg() {
           --scale "$SCALE")
     [[ $t == baseline* ]] && args+=(--target "$(pg_url "$TGT_PORT")" --target-lock-timeout "$TGT_LOCK_TIMEOUT")
     [[ $t == baseline-seq ]] && args+=(--sequential)
-    timeout -k 5 "$((DURATION + WATCHDOG_GRACE))" "$DUAL_BIN" "${args[@]}" >"$out.out" 2>"$out.err" &
+    sn=$(cluster_children "$SRC_PM") tn=$(cluster_children "$TGT_PM")
+    s0=$(cluster_cpu_ticks "$SRC_PM") t0=$(cluster_cpu_ticks "$TGT_PM")
+    rm -f "$out.times"
+    ( c=0; timeout -k 5 "$((DURATION + WATCHDOG_GRACE))" "${SIDE_PIN[@]}" "$DUAL_BIN" "${args[@]}" >"$out.out" \
+        2>"$out.err" || c=$?; times >"$out.times"; exit $c ) &
     PGBENCH_PID=$!
     wait "$PGBENCH_PID" || rc=$?
     PGBENCH_PID=""
+    settle_clusters "$sn" "$tn"
+    [[ -n $s0 ]] && scpu=$(($(cluster_cpu_ticks "$SRC_PM") - s0))
+    [[ -n $t0 ]] && tcpu=$(($(cluster_cpu_ticks "$TGT_PM") - t0))
     res=$(grep '^RESULT ' "$out.out" | tail -n 1)
     field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<" $res"; }
     tps=$(field tps) txns=$(field txns) failed=$(field failed)
@@ -913,8 +1078,10 @@ dual_leg() {
         tail -n 5 "$out.err" >&2 || true
         [[ $status == timeout ]] && tps="" txns="" failed="" lat50="" lat99=""
     fi
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\tNA\tNA\tNA\n' "$w" "$t" "$r" "$status" "${tps:-NA}" "${txns:-NA}" \
-        "${failed:-NA}" "${lat50:-NA}" "${lat99:-NA}" >>"$RAW_TSV"
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\tNA\tNA\tNA\t%s\t%s\t%s\n' "$w" "$t" "$r" "$status" "${tps:-NA}" \
+        "${txns:-NA}" "${failed:-NA}" "${lat50:-NA}" "${lat99:-NA}" \
+        "$(us_per_tx "$(times_us "$out.times")" "${txns:-}")" \
+        "$(cpu_per_tx "$scpu" "${txns:-}")" "$(cpu_per_tx "$tcpu" "${txns:-}")" >>"$RAW_TSV"
     note_row "$w" "$t" "$r" "$(grep -m 1 -v '^dual_client: mismatch' "$out.err" || true)" \
         "$([[ $t == baseline* ]] && echo "$extra")"
     awk -v r="$r" -v R="$ROUNDS" -v w="$w" -v t="$t" -v tps="${tps:-NA}" -v a="${lat50:-NA}" -v b="${lat99:-NA}" \
@@ -924,14 +1091,16 @@ dual_leg() {
                 r, R, w, t, tps, ms(a), ms(b), s, x }'
 }
 
-if [[ $SHADOW -eq 1 ]]; then
-    build_dual_client
-    START_TS=$(date -u +%Y%m%dT%H%M%SZ)
+# one whole shadowing benchmark with the placement in effect, and its report
+shadow_pass() {
+    local json_out r w k n t
+    head -n 1 "$RAW_TSV" >"$RAW_TSV.new" && mv "$RAW_TSV.new" "$RAW_TSV"
+    head -n 1 "$SHADOW_TSV" >"$SHADOW_TSV.new" && mv "$SHADOW_TSV.new" "$SHADOW_TSV"
     LEGS=(direct)
     for m in "${MODE_LIST[@]}"; do LEGS+=("lms-$m"); done
     LEGS+=(baseline baseline-seq client-cal)
     log "shadow legs: ${LEGS[*]}; source $HOST:$SRC_PORT, target $HOST:$TGT_PORT; rounds=$ROUNDS" \
-        "duration=${DURATION}s clients=$CLIENTS threads=$THREADS scale=$SCALE"
+        "duration=${DURATION}s clients=$CLIENTS threads=$THREADS scale=$SCALE target-cpu=$TARGET_CPU"
     n=${#LEGS[@]}
     for ((r = 1; r <= ROUNDS; r++)); do
         for w in "${SHADOW_WORKLOADS[@]}"; do
@@ -950,14 +1119,25 @@ if [[ $SHADOW -eq 1 ]]; then
     done
 
     mkdir -p "$RESULTS_DIR"
-    JSON_OUT=$RESULTS_DIR/$START_TS-shadow.json
+    json_out=$RESULTS_DIR/$START_TS-shadow.json
+    [[ ${#CPU_LIST[@]} -gt 1 ]] && json_out=$RESULTS_DIR/$START_TS-shadow-$TARGET_CPU.json
     LMS_VERSION=""
     [[ -x $LMS_BIN ]] && LMS_VERSION=$("$LMS_BIN" --version 2>/dev/null | head -n 1 || true)
     B_LEGS="${LEGS[*]}" B_TS=$START_TS B_ROUNDS=$ROUNDS B_DURATION=$DURATION B_CLIENTS=$CLIENTS \
     B_THREADS=$THREADS B_SCALE=$SCALE B_NPROC=$(nproc) B_KERNEL=$(uname -r) B_PG_VERSION=$PG_VERSION \
     B_LMS_VERSION=$LMS_VERSION B_SRC_PORT=$SRC_PORT B_TGT_PORT=$TGT_PORT B_LMS_PORT=$LMS_PORT \
-    B_LOCK_TIMEOUT=$TGT_LOCK_TIMEOUT B_LMS_ARGS="${LMS_EXTRA_ARGS[*]}" \
-    "$PY" "$SCRIPT_DIR/shadow_report.py" "$RAW_TSV" "$SHADOW_TSV" "$JSON_OUT"
+    B_LOCK_TIMEOUT=$TGT_LOCK_TIMEOUT B_LMS_ARGS="${LMS_EXTRA_ARGS[*]}" B_TARGET_CPU=$TARGET_CPU \
+    "$PY" "$SCRIPT_DIR/shadow_report.py" "$RAW_TSV" "$SHADOW_TSV" "$json_out"
+}
+
+if [[ $SHADOW -eq 1 ]]; then
+    build_dual_client
+    START_TS=$(date -u +%Y%m%dT%H%M%SZ)
+    for c in "${CPU_LIST[@]}"; do
+        place_clusters "$c"
+        shadow_pass
+        unplace_clusters
+    done
     exit 0
 fi
 

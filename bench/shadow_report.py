@@ -69,6 +69,33 @@ def ratio(a, b):
     return round(a / b, 3) if a and b else None
 
 
+CPU_PARTS = (("proxy", "cpu_us_per_tx"), ("client", "client_cpu_us_per_tx"),
+             ("source_db", "src_cpu_us_per_tx"), ("target_db", "tgt_cpu_us_per_tx"))
+
+# what --target-cpu did (run.sh --help)
+PLACEMENT = {
+    "shared": "every process on every CPU: the target PostgreSQL competes for the source side's CPUs",
+    "separate": "target cluster pinned to the last CPU, everything else to the others (a target on "
+                "its own hardware; the source side has one CPU less)",
+    "nice": "target cluster at nice 19 (gets what the source side leaves)",
+}
+
+
+def cpu_of(r):
+    """CPU per transaction of one run by part, and their total (None when a part is unknown;
+    a leg without a proxy has proxy 0)."""
+    out = {}
+    for part, col in CPU_PARTS:
+        v = num(r.get(col))
+        if v is None and part == "proxy" and not r["target"].startswith("lms-"):
+            v = 0.0
+        out[part] = v
+    out["total"] = None if any(v is None for v in out.values()) else round(sum(out.values()), 2)
+    # what a target on its own hardware does not take from the source side
+    out["source_side"] = None if out["total"] is None else round(out["total"] - out["target_db"], 2)
+    return out
+
+
 def main():
     env = os.environ
     raw_path, extra_path, json_path = sys.argv[1:4]
@@ -92,6 +119,8 @@ def main():
             "scale": int(env["B_SCALE"]), "legs": legs, "sslmode": "disable",
             "baseline_target_lock_timeout_ms": int(env["B_LOCK_TIMEOUT"]),
             "lms_extra_args": env.get("B_LMS_ARGS", ""),
+            "target_cpu": env.get("B_TARGET_CPU", "shared"),
+            "target_cpu_meaning": PLACEMENT.get(env.get("B_TARGET_CPU", "shared")),
         },
         "host": {"nproc": int(env["B_NPROC"]), "kernel": env["B_KERNEL"],
                  "postgresql": env["B_PG_VERSION"], "molt_lms": env["B_LMS_VERSION"] or None},
@@ -106,7 +135,11 @@ def main():
                             "source answered it",
             "client-cal": "bench/dual_client against the source only (client cost vs pgbench)",
         },
-        "units": {"tps": "transactions/s", "latency": "ms (transaction, p50/p99 over all transactions)"},
+        "units": {"tps": "transactions/s", "latency": "ms (transaction, p50/p99 over all transactions)",
+                  "cpu_us_per_tx": "user+system CPU microseconds per transaction: proxy (molt-lms, "
+                                   "/proc/PID/stat delta), client (pgbench or dual_client, rusage), "
+                                   "source_db and target_db (postmaster with reaped and live backends); "
+                                   "total = their sum"},
         "targets": {k: {"ratio": "%s / %s" % (a, b), "minimum": m} for k, (a, b, m) in TARGETS.items()},
         "workloads": {},
     }
@@ -132,6 +165,8 @@ def main():
                 "lat_p50_ms": ms(med([num(r["lat_p50_us"]) for r in ok])),
                 "lat_p99_ms": ms(med([num(r["lat_p99_us"]) for r in ok])),
                 "proxy_cpu_us_per_tx": med([num(r.get("cpu_us_per_tx")) for r in ok]),
+                "cpu_us_per_tx": {part: med([cpu_of(r)[part] for r in ok])
+                                  for part in [p for p, _ in CPU_PARTS] + ["total", "source_side"]},
                 "failed_txns": sum(num(r["failed"]) or 0 for r in ok),
                 "counted_over_rounds": counted,
                 "notes": notes,
@@ -151,6 +186,15 @@ def main():
             per_round = [ratio(tps_of(a, rnd), tps_of(b, rnd)) for rnd in rounds]
             ratios[name] = {"ratio": "%s / %s" % (a, b), "of_medians": ratio(tps_of(a), tps_of(b)),
                             "per_round": per_round, "median_per_round": med(per_round)}
+        # CPU: the inverse ratio of total CPU per transaction, i.e. the tps
+        # ratio a CPU-bound machine would show if nothing else differed
+        for name, (a, b) in RATIOS.items():
+            ca = summary.get(a, {}).get("cpu_us_per_tx", {}).get("total")
+            cb = summary.get(b, {}).get("cpu_us_per_tx", {}).get("total")
+            ratios[name]["cpu_total_inverse"] = ratio(cb, ca)
+            sa = summary.get(a, {}).get("cpu_us_per_tx", {}).get("source_side")
+            sb = summary.get(b, {}).get("cpu_us_per_tx", {}).get("source_side")
+            ratios[name]["cpu_source_side_inverse"] = ratio(sb, sa)
         checks = {}
         for name, (a, b, minimum) in TARGETS.items():
             value = ratios[name]["of_medians"]
@@ -171,6 +215,7 @@ def main():
                 "tps": num(r["tps"]), "txns": num(r["txns"]), "failed": num(r["failed"]),
                 "lat_p50_ms": ms(num(r["lat_p50_us"])), "lat_p99_ms": ms(num(r["lat_p99_us"])),
                 "proxy_cpu_us_per_tx": num(r.get("cpu_us_per_tx")),
+                "cpu_us_per_tx": cpu_of(r),
                 "note": extra.get((r["workload"], r["target"], r["round"]), {}).get("note") or None,
                 "counted": parse_extra(extra.get((r["workload"], r["target"], r["round"]), {}).get("extra")),
             } for r in rows],
@@ -178,15 +223,24 @@ def main():
 
         print()
         print("== %s: %s" % (w, desc))
-        print("%-16s %6s %12s %9s %9s %9s %12s  %s" % ("leg", "ok", "tps(med)", "p50 ms", "p99 ms", "/direct",
-                                                   "cpu us/tx", "status"))
+        print("   target cluster CPU: %s (%s)" % (result["config"]["target_cpu"],
+                                                 result["config"]["target_cpu_meaning"]))
+        print("%-16s %6s %10s %8s %8s %7s | %7s %7s %7s %7s %7s %8s  %s" % (
+            "leg", "ok", "tps(med)", "p50 ms", "p99 ms", "/direct",
+            "proxy", "client", "src db", "tgt db", "total", "src side", "status"))
         for t in legs:
             s = summary[t]
-            print("%-16s %6s %12s %9s %9s %9s %12s  %s" % (
+            c = s["cpu_us_per_tx"]
+            print("%-16s %6s %10s %8s %8s %7s | %7s %7s %7s %7s %7s %8s  %s" % (
                 t, "%d/%d" % (s["rounds_ok"], len(rounds)), fmt(s["tps_median"], ".1f"),
                 fmt(s["lat_p50_ms"], ".3f"), fmt(s["lat_p99_ms"], ".3f"),
-                fmt(ratio(s["tps_median"], tps_of("direct")), ".3f"), fmt(s["proxy_cpu_us_per_tx"], ".2f"),
+                fmt(ratio(s["tps_median"], tps_of("direct")), ".3f"),
+                fmt(c["proxy"], ".1f"), fmt(c["client"], ".1f"), fmt(c["source_db"], ".1f"),
+                fmt(c["target_db"], ".1f"), fmt(c["total"], ".1f"), fmt(c["source_side"], ".1f"),
                 ",".join(s["statuses"])))
+        print("   right of |: CPU microseconds per transaction (median over rounds): molt-lms, the client")
+        print("   (pgbench or dual_client), the source and target clusters, their sum, and the sum without")
+        print("   the target cluster (what a target on its own hardware leaves to the source side)")
         for t in legs:
             for note in summary[t]["notes"]:
                 print("   %s: %s" % (t, note))
@@ -195,9 +249,12 @@ def main():
             if summary[t]["counted_over_rounds"]:
                 print("   %s counted: %s" % (t, ", ".join(
                     "%s=%s" % kv for kv in sorted(counted.items())) or "nothing but zeros"))
-        print("   ratios (of median tps; per round in the JSON):")
+        print("   ratios (of median tps; per round in the JSON; 'cpu' = inverse ratio of total CPU/tx,")
+        print("   'src side' = the same without the target cluster's CPU):")
         for name, rr in ratios.items():
-            line = "     %-28s %-32s %s" % (name, rr["ratio"], fmt(rr["of_medians"], ".3f"))
+            line = "     %-28s %-32s %s  cpu %s  src side %s" % (
+                name, rr["ratio"], fmt(rr["of_medians"], ".3f"), fmt(rr["cpu_total_inverse"], ".3f"),
+                fmt(rr["cpu_source_side_inverse"], ".3f"))
             if name in checks:
                 line += "   target >= %.2f: %s" % (checks[name]["minimum"], checks[name]["verdict"])
             print(line)

@@ -149,6 +149,9 @@ static void render_shadow(struct text *t, struct lms_runtime *rt)
 	counter(t, "lms_shadow_connections_abandoned_total",
 		"Connections to the other database given up (timeout, loss, desynchronisation).",
 		SUM(rt, shadow_broken));
+	head(t, "lms_shadow_orphans", "gauge",
+	     "Shadow connections finishing the requests they run after their client left (--shadow-timeout).");
+	put(t, "lms_shadow_orphans %llu\n", (unsigned long long)SUM(rt, shadow_orphans));
 	counter(t, "lms_mismatch_log_lines_total", "Lines written to the mismatch log.", lms_mismatch_log_lines());
 	counter(t, "lms_mismatch_log_errors_total", "Mismatch log write errors.", lms_mismatch_log_errors());
 	lms_fpstats_metrics(put_line, t);

@@ -187,7 +187,7 @@ static void session_free(struct lms_session *s)
 		s->bd->be_free(s->be);
 	if (s->timer)
 		event_free(s->timer);
-	lms_shadow_free(s->sh);
+	lms_shadow_close(s->sh); /* finishes what it runs, then frees itself */
 	lms_shadow_free(s->standby);
 	if (s->wake)
 		event_free(s->wake);
@@ -942,7 +942,10 @@ static int pump_decoded(struct lms_session *s, int d, const uint8_t *p, size_t l
 	if (d == S2C && res.action == LMS_ACT_READY)
 		shadow_truth_ready(s);
 	if (d == C2S && s->c2s_open && res.fingerprint) {
-		snprintf(s->last_stmt, sizeof(s->last_stmt), "%s", res.fingerprint);
+		/* a plain bounded copy: snprintf cost ~3% of a shadowed request */
+		size_t n = strnlen(res.fingerprint, sizeof(s->last_stmt) - 1);
+		memcpy(s->last_stmt, res.fingerprint, n);
+		s->last_stmt[n] = 0;
 		if (s->sh)
 			lms_shadow_request_name(s->sh, res.fingerprint, res.stmt_flags);
 	}
@@ -1000,9 +1003,14 @@ static void note_frame(struct lms_session *s, int d, const struct lms_frame *f)
 			request_begin(s);
 		/* the shadow's part of a request ends with this message */
 		s->c2s_end_after = s->c2s_open && ((f->flags & LMS_FRAME_ENDS_REQUEST) || f->kind == LMS_MSG_COPY);
-		if (s->c2s_open && f->kind == LMS_MSG_QUERY && s->rt->shadow_mode != LMS_SHADOW_NONE) {
-			/* observing: only a query too big to decode is streamed */
-			snprintf(s->last_stmt, sizeof(s->last_stmt), "(statement larger than 32 KiB)");
+		if (s->c2s_open && (f->kind == LMS_MSG_QUERY || f->kind == LMS_MSG_EXTENDED) &&
+		    s->rt->shadow_mode != LMS_SHADOW_NONE) {
+			/* observing: only a message too big to decode is streamed;
+			 * the plugin names it from its first bytes if it can */
+			if (!LMS_DIALECT_HAS(s->front, fe_statement) ||
+			    s->front->fe_statement(s->fe, s->last_stmt, sizeof(s->last_stmt)) < 0)
+				snprintf(s->last_stmt, sizeof(s->last_stmt), "(oversized statement, %llu bytes)",
+					 (unsigned long long)f->len);
 			if (s->sh)
 				lms_shadow_request_name(s->sh, s->last_stmt, LMS_STMT_OVERSIZED);
 		}

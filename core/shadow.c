@@ -51,6 +51,7 @@ struct sh_rec {
 	bool truth_seen;     /* the source of truth's READY for it arrived */
 	bool gated;          /* its bytes wait for truth_seen (sync modes) */
 	uint32_t held;       /* its bytes still in sh->held */
+	bool begun;          /* some of its bytes went to the connection */
 	bool truth_done;
 	bool other_done;
 	uint32_t flags;      /* LMS_STMT_* of the statement it is named by */
@@ -81,6 +82,7 @@ struct lms_shadow {
 	struct lms_buf held;    /* request bytes not yet released to conn.out */
 	uint64_t fwd;           /* bytes left of a message streamed past */
 	struct event *timer;
+	uint64_t timer_at;      /* when the armed timer fires, 0 when not armed */
 	struct sh_rec recs[SH_RECS];
 	uint32_t head;          /* oldest record */
 	uint32_t n;             /* records in use */
@@ -95,6 +97,11 @@ struct lms_shadow {
 	uint32_t replay_wait;   /* READYs the replay still owes */
 	uint8_t key[LMS_KEY_MAX]; /* the database's cancel key */
 	size_t key_len;
+	/* after its session closed (lms_shadow_close) */
+	bool orphan;            /* on its worker's list, finishing what ran */
+	bool quiet;             /* lost requests are counted, not logged each */
+	struct lms_shadow *onext, *oprev;
+	char *names;            /* owned copies of ctx.peer, user, database */
 };
 
 static void on_conn(struct lms_conn *c, short what, void *arg);
@@ -102,6 +109,7 @@ static void sh_break(struct lms_shadow *sh, const char *why);
 static void sh_dial(struct lms_shadow *sh, const char *last_err);
 static void sh_read(struct lms_shadow *sh);
 static void sh_update_events(struct lms_shadow *sh);
+static void orphan_check(struct lms_shadow *sh);
 
 int lms_shadow_mode_parse(const char *name)
 {
@@ -122,6 +130,13 @@ static uint64_t timeout_us(const struct lms_shadow *sh)
 static struct lms_stats *stats(struct lms_shadow *sh)
 {
 	return &sh->ctx.w->stats;
+}
+
+/* Ask the session to look again (an orphan has no session). */
+static void sh_wake(struct lms_shadow *sh)
+{
+	if (sh->ctx.wake)
+		event_active(sh->ctx.wake, EV_READ, 0);
 }
 
 /* ---- records ---- */
@@ -182,8 +197,10 @@ static void rec_judge(struct lms_shadow *sh, struct sh_rec *r)
 			"worker=%d peer=%s backend=%s sqlstate=%s statement=\"%.200s\"", sh->ctx.w->id,
 			sh->ctx.peer, sh->backend->role_name, r->other.sqlstate, fp);
 	/* Requests never sent because the shadow was down are counted, not
-	 * logged one by one: the connection failure was logged once. */
-	if (res != LMS_FP_MISMATCH && !(res == LMS_FP_LOST && r->shadowed))
+	 * logged one by one: the connection failure was logged once.  So are
+	 * those abandoned with their session (sh->quiet), and those whose
+	 * source of truth answer the client left before (nothing to compare). */
+	if (res != LMS_FP_MISMATCH && !(res == LMS_FP_LOST && r->shadowed && !sh->quiet && !r->truth.lost))
 		return;
 	lms_log(LMS_LOG_LEVEL_INFO, res == LMS_FP_LOST ? "shadow_no_answer" : "shadow_mismatch",
 		"worker=%d peer=%s diff=%s statement=\"%.200s\"", sh->ctx.w->id, sh->ctx.peer, lms_diff_name(diff), fp);
@@ -214,7 +231,19 @@ static void rec_reap(struct lms_shadow *sh)
 	}
 }
 
-/* ---- the timer: one deadline, the earliest that applies ---- */
+/* ---- the timer: one deadline, the earliest that applies ----
+ *
+ * Armed lazily: a timer already due no later than the new deadline is
+ * left alone (and one no longer needed left to fire), since on_timer
+ * checks what is really late and arms again for what is not.  Re-arming
+ * at every request's start and end cost more than the rest of the
+ * request's bookkeeping (callgrind). */
+
+static void timer_stop(struct lms_shadow *sh)
+{
+	evtimer_del(sh->timer);
+	sh->timer_at = 0;
+}
 
 static void timer_update(struct lms_shadow *sh)
 {
@@ -225,14 +254,13 @@ static void timer_update(struct lms_shadow *sh)
 	struct sh_rec *r = rec_other_current(sh);
 	if (r && r->sent_us && (deadline == 0 || r->sent_us + limit < deadline))
 		deadline = r->sent_us + limit;
-	if (deadline == 0) {
-		evtimer_del(sh->timer);
+	if (deadline == 0 || (sh->timer_at != 0 && sh->timer_at <= deadline))
 		return;
-	}
 	uint64_t now = lms_mono_us();
 	uint64_t wait = deadline > now ? deadline - now : 0;
 	struct timeval tv = { (time_t)(wait / 1000000u), (suseconds_t)(wait % 1000000u) };
 	evtimer_add(sh->timer, &tv);
+	sh->timer_at = deadline;
 }
 
 static void on_timer(evutil_socket_t fd, short what, void *arg)
@@ -240,20 +268,22 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 	struct lms_shadow *sh = arg;
 	(void)fd;
 	(void)what;
-	char why[160];
-	snprintf(why, sizeof(why), "no answer within --shadow-timeout (%g s)", (double)timeout_us(sh) / 1e6);
+	sh->timer_at = 0; /* fired */
 	uint64_t limit = timeout_us(sh);
 	uint64_t now = lms_mono_us();
 	struct sh_rec *r = rec_other_current(sh);
 	bool late = (sh->phase != SH_DOWN && sh->phase != SH_READY && now >= sh->dial_us + limit) ||
 		    (r && r->sent_us && now >= r->sent_us + limit);
 	if (late) {
+		char why[160];
+		snprintf(why, sizeof(why), "no answer within --shadow-timeout (%g s)", (double)limit / 1e6);
 		lms_stat_add(&stats(sh)->errors[LMS_ERR_TIMEOUT], 1);
 		sh_break(sh, why);
-		event_active(sh->ctx.wake, EV_READ, 0);
-		return;
+		sh_wake(sh);
+	} else {
+		timer_update(sh);
 	}
-	timer_update(sh);
+	orphan_check(sh); /* last: may free sh */
 }
 
 /* ---- connection lifetime ---- */
@@ -295,7 +325,7 @@ static void sh_break(struct lms_shadow *sh, const char *why)
 		}
 	}
 	rec_reap(sh);
-	evtimer_del(sh->timer);
+	timer_stop(sh);
 }
 
 /* Open a new connection (the shadow is DOWN). */
@@ -382,9 +412,10 @@ static void sh_release(struct lms_shadow *sh)
 		n = lms_buf_append(&sh->conn.out, lms_buf_head(&sh->held), n);
 		lms_buf_consume(&sh->held, n);
 		r->held -= (uint32_t)n;
+		r->begun |= n > 0;
 		if (n > 0 && sh->starved) {
 			sh->starved = false;
-			event_active(sh->ctx.wake, EV_READ, 0);
+			sh_wake(sh);
 		}
 		if (r->held > 0)
 			return;
@@ -441,7 +472,7 @@ static void sh_answered(struct lms_shadow *sh, struct sh_rec *r)
 	lms_stats_latency(stats(sh), sh->role, r->other_us);
 	rec_reap(sh);
 	timer_update(sh);
-	event_active(sh->ctx.wake, EV_READ, 0);
+	sh_wake(sh);
 }
 
 /* Act on a decoded message's verdict and action.  Returns -1 when the
@@ -638,7 +669,178 @@ static void on_conn(struct lms_conn *c, short what, void *arg)
 	}
 	sh_update_events(sh);
 	if (was_up && sh->phase == SH_DOWN)
-		event_active(sh->ctx.wake, EV_READ, 0);
+		sh_wake(sh);
+	orphan_check(sh); /* last: may free sh */
+}
+
+/* ---- after the session: finishing what ran ---- */
+
+#define SH_ORPHANS_MAX 256 /* per worker; beyond, what is in flight is lost */
+
+/* Give up on every request still in flight: a source of truth answer not
+ * complete is lost (nothing to compare), so is the shadow's.  They are
+ * counted, not logged one by one; one line says how many. */
+static void sh_abandon(struct lms_shadow *sh, const char *why)
+{
+	uint32_t lost = 0;
+	uint64_t now = lms_mono_us();
+	for (uint32_t i = 0; i < sh->n; i++) {
+		struct sh_rec *r = rec_at(sh, i);
+		if (!r->truth_done) {
+			if (!r->truth_seen)
+				lms_outcome_lost(&r->truth, "the client left before the source of truth answered");
+			r->truth_done = true;
+			r->truth_us = now - r->start_us;
+		}
+		if (r->shadowed && !r->other_done) {
+			lms_outcome_lost(&r->other, why);
+			r->other_done = true;
+			r->other_us = now - r->start_us;
+			lost++;
+		}
+	}
+	sh->quiet = true;
+	rec_reap(sh);
+	if (lost > 0)
+		lms_log(LMS_LOG_LEVEL_INFO, "shadow_abandoned", "worker=%d peer=%s backend=%s lost=%u error=\"%s\"",
+			sh->ctx.w->id, sh->ctx.peer, sh->backend->role_name, lost, why);
+}
+
+static void orphan_unlink(struct lms_shadow *sh)
+{
+	struct lms_worker *w = sh->ctx.w;
+	if (sh->oprev)
+		sh->oprev->onext = sh->onext;
+	else
+		w->orphans = sh->onext;
+	if (sh->onext)
+		sh->onext->oprev = sh->oprev;
+	sh->onext = sh->oprev = NULL;
+	sh->orphan = false;
+	w->norphans--;
+	lms_stat_add(&w->stats.shadow_orphans, (uint64_t)-1);
+}
+
+/* An orphan with nothing left in flight (answered, judged, or its
+ * connection lost) is freed; its worker may then be done draining.  Call
+ * last in a callback: sh may be gone on return. */
+static void orphan_check(struct lms_shadow *sh)
+{
+	if (!sh->orphan || (sh->n > 0 && sh->phase != SH_DOWN))
+		return;
+	struct lms_worker *w = sh->ctx.w;
+	lms_shadow_free(sh);
+	lms_worker_maybe_done(w);
+}
+
+/* The client left while sending request cur: the bytes of it still held
+ * are dropped (it never runs on the shadow), unless some already went out,
+ * which leaves the connection mid-message: then it breaks.  Requests the
+ * sync modes held until the source of truth answered, which it now never
+ * will for us, are dropped the same way.  Returns -1 when it broke. */
+static int sh_cut_unsent(struct lms_shadow *sh)
+{
+	struct sh_rec *cur = sh->cur_open ? rec_find(sh, sh->next_seq - 1) : NULL;
+	sh->cur_open = false;
+	sh->cur_shadowed = false;
+	if (cur && cur->shadowed && !cur->sent && cur->begun) {
+		sh_break(sh, "the client left in the middle of a request");
+		return -1;
+	}
+	bool cutting = false;
+	for (uint32_t i = 0; i < sh->n; i++) {
+		struct sh_rec *r = rec_at(sh, i);
+		if (r->held == 0)
+			continue;
+		cutting |= !r->begun && (!r->sent || (r->gated && !r->truth_seen));
+		if (!cutting)
+			continue;
+		/* held is in request order: from here on it is all the tail */
+		sh->held.end -= r->held;
+		r->held = 0;
+		r->shadowed = false; /* never ran there: dropped */
+	}
+	if (lms_buf_len(&sh->held) == 0)
+		lms_buf_release(&sh->held);
+	return 0;
+}
+
+/* Take sh onto its worker's list of orphans, with its own copies of the
+ * names its log lines use and of the startup its login may still need.
+ * Returns false when there is no room. */
+static bool orphan_adopt(struct lms_shadow *sh)
+{
+	struct lms_worker *w = sh->ctx.w;
+	if (w->norphans >= SH_ORPHANS_MAX)
+		return false;
+	const char *peer = sh->ctx.peer ? sh->ctx.peer : "-";
+	const char *user = sh->ctx.user ? sh->ctx.user : "-";
+	const char *db = sh->ctx.database ? sh->ctx.database : "-";
+	size_t lp = strlen(peer) + 1, lu = strlen(user) + 1, ld = strlen(db) + 1;
+	size_t ls = sh->phase == SH_READY || !sh->ctx.startup_raw ? 0 : sh->ctx.startup_len;
+	sh->names = malloc(lp + lu + ld + ls);
+	if (!sh->names)
+		return false;
+	memcpy(sh->names, peer, lp);
+	memcpy(sh->names + lp, user, lu);
+	memcpy(sh->names + lp + lu, db, ld);
+	if (ls)
+		memcpy(sh->names + lp + lu + ld, sh->ctx.startup_raw, ls);
+	sh->ctx.peer = sh->names;
+	sh->ctx.user = sh->names + lp;
+	sh->ctx.database = sh->names + lp + lu;
+	sh->ctx.startup_raw = ls ? (const uint8_t *)sh->names + lp + lu + ld : NULL;
+	sh->ctx.startup_len = ls;
+	sh->orphan = true;
+	sh->oprev = NULL;
+	sh->onext = w->orphans;
+	if (w->orphans)
+		w->orphans->oprev = sh;
+	w->orphans = sh;
+	w->norphans++;
+	lms_stat_add(&w->stats.shadow_orphans, 1);
+	return true;
+}
+
+void lms_shadow_close(struct lms_shadow *sh)
+{
+	if (!sh)
+		return;
+	sh->ctx.wake = NULL; /* the session is going away */
+	if (sh->phase == SH_DOWN || sh->ctx.mode == LMS_SHADOW_STANDBY || sh_cut_unsent(sh) < 0) {
+		lms_shadow_free(sh);
+		return;
+	}
+	/* The source of truth answered what it answered: settle the rest. */
+	uint64_t now = lms_mono_us();
+	for (uint32_t i = 0; i < sh->n; i++) {
+		struct sh_rec *r = rec_at(sh, i);
+		if (!r->truth_done && !r->truth_seen)
+			lms_outcome_lost(&r->truth, "the client left before the source of truth answered");
+		if (!r->truth_done)
+			r->truth_us = now - r->start_us;
+		r->truth_done = true;
+	}
+	rec_reap(sh);
+	if (sh->n == 0 || !orphan_adopt(sh)) {
+		lms_shadow_free(sh);
+		return;
+	}
+	lms_log(LMS_LOG_LEVEL_DEBUG, "shadow_orphan", "worker=%d peer=%s requests=%u", sh->ctx.w->id, sh->ctx.peer,
+		sh->n);
+	sh_release(sh);
+	lms_shadow_flush(sh);
+	timer_update(sh);
+	orphan_check(sh);
+}
+
+void lms_shadow_orphans_close(struct lms_worker *w)
+{
+	while (w->orphans) {
+		struct lms_shadow *sh = w->orphans;
+		sh_abandon(sh, "molt-lms shut down before it answered");
+		lms_shadow_free(sh);
+	}
 }
 
 /* ---- public ---- */
@@ -676,6 +878,9 @@ void lms_shadow_free(struct lms_shadow *sh)
 {
 	if (!sh)
 		return;
+	sh_abandon(sh, "closed with its session");
+	if (sh->orphan)
+		orphan_unlink(sh);
 	if (sh->has_conn)
 		lms_conn_close(&sh->conn);
 	if (sh->be)
@@ -685,6 +890,7 @@ void lms_shadow_free(struct lms_shadow *sh)
 		free(rec_at(sh, i)->fp);
 	event_free(sh->timer);
 	free(sh->replay);
+	free(sh->names);
 	free(sh);
 }
 
@@ -917,7 +1123,7 @@ int lms_shadow_detach(struct lms_shadow *sh, struct lms_conn *dst, lms_conn_cb c
 {
 	if (!lms_shadow_promotable(sh))
 		return -1;
-	evtimer_del(sh->timer);
+	timer_stop(sh);
 	if (lms_conn_move(dst, &sh->conn, cb, owner) < 0)
 		return -1;
 	sh->has_conn = false;

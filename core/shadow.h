@@ -78,7 +78,25 @@ enum lms_shadow_start {
 
 /* Create the shadow and start connecting.  NULL when out of memory. */
 struct lms_shadow *lms_shadow_new(const struct lms_shadow_ctx *ctx);
+
+/* Free now: every request still in flight is counted lost (or dropped,
+ * when it never went out). */
 void lms_shadow_free(struct lms_shadow *sh);
+
+/* The session closes (its client left): the requests the shadow already
+ * runs are finished without it.  The shadow leaves the session for its
+ * worker's list of orphans (struct lms_worker.orphans, owned there),
+ * reads the answers, compares them with what the source of truth had
+ * answered, and frees itself when none is left or --shadow-timeout ends
+ * the wait.  A request the source of truth had not answered yet is
+ * counted lost; one the shadow had not been sent whole is dropped.  At
+ * most 256 orphans per worker; beyond, it is freed at once (counted lost).
+ * sh (and the ctx strings it borrowed) must not be used after. */
+void lms_shadow_close(struct lms_shadow *sh);
+
+/* Free every orphan of w now (the shutdown timeout): what is in flight is
+ * counted lost. */
+void lms_shadow_orphans_close(struct lms_worker *w);
 
 /* ---- the client's requests ---- */
 

@@ -44,6 +44,7 @@ struct lms_stats {
 	uint64_t shadow_diff[LMS_DIFFS];
 	uint64_t shadow_connects;
 	uint64_t shadow_broken;
+	uint64_t shadow_orphans; /* gauge: shadows finishing after their client left */
 	/* cutover: sessions of this worker whose next request waits for the
 	 * pause to end (a gauge, kept by the sessions) */
 	uint64_t coord_queued_sessions;

@@ -67,8 +67,7 @@ static void on_drain(struct lms_worker *w)
 	double t = w->rt->cfg->shutdown_timeout;
 	struct timeval tv = { (time_t)t, (suseconds_t)((t - (double)(time_t)t) * 1e6) };
 	evtimer_add(w->deadline_ev, &tv);
-	if (w->nsessions == 0)
-		event_base_loopexit(w->base, NULL);
+	lms_worker_maybe_done(w);
 }
 
 /* The coordination state changed: every session re-checks it. */
@@ -228,6 +227,7 @@ static void on_deadline(evutil_socket_t fd, short what, void *arg)
 	lms_log(LMS_LOG_LEVEL_WARN, "shutdown_timeout", "worker=%d closing=%d", w->id, w->nsessions);
 	while (w->sessions)
 		lms_session_kill(w->sessions);
+	lms_shadow_orphans_close(w);
 	event_base_loopexit(w->base, NULL);
 }
 
@@ -241,7 +241,12 @@ void lms_worker_remove_session(struct lms_worker *w, struct lms_session *s)
 {
 	lms_session_unlink(s, &w->sessions);
 	w->nsessions--;
-	if (w->draining && w->nsessions == 0)
+	lms_worker_maybe_done(w);
+}
+
+void lms_worker_maybe_done(struct lms_worker *w)
+{
+	if (w->draining && w->nsessions == 0 && !w->orphans)
 		event_base_loopexit(w->base, NULL);
 }
 
@@ -305,6 +310,7 @@ static void *worker_main(void *arg)
 {
 	struct lms_worker *w = arg;
 	event_base_dispatch(w->base);
+	lms_shadow_orphans_close(w); /* none unless the loop ended early */
 	lms_buf_cache_clear();
 	__atomic_store_n(&w->done, 1, __ATOMIC_RELEASE);
 	return NULL;

@@ -16,6 +16,7 @@
 #include "stats.h"
 
 struct lms_session;
+struct lms_shadow;
 
 struct lms_worker {
 	int id;
@@ -31,6 +32,9 @@ struct lms_worker {
 	struct lms_runtime *rt;
 	struct lms_session *sessions;  /* intrusive list, owned */
 	int nsessions;
+	struct lms_shadow *orphans;    /* shadows finishing after their session
+					  closed (lms_shadow_close), owned */
+	int norphans;
 	bool draining;
 	int done;                    /* atomic: the thread has finished */
 	struct lms_stats stats;
@@ -66,6 +70,9 @@ void lms_workers_free(struct lms_runtime *rt);
  * Returns how many workers did not answer in time (their sessions are
  * missing), or -1 when out of memory. */
 int lms_workers_snapshot(struct lms_runtime *rt, double timeout_s, struct lms_session_info **out, size_t *n);
+
+/* Draining, with no session and no orphan shadow left: stop the loop. */
+void lms_worker_maybe_done(struct lms_worker *w);
 
 /* Sessions call these to join and leave their worker's list. */
 void lms_worker_add_session(struct lms_worker *w, struct lms_session *s);

@@ -376,7 +376,9 @@ struct lms_dialect {
 	/* ABI 1.1, optional: the fingerprint of the latest statement the
 	 * client sent, written into out (NUL-terminated, at most cap bytes),
 	 * computed now; for LMS_OBSERVE_STATE, where fe_decode names none
-	 * (the core asks only when an operator lists connections).  Returns
+	 * (the core asks only when an operator lists connections), and for a
+	 * message too big to decode, named from the bytes fe_frame saw of it
+	 * (the core asks right after framing it).  Returns
 	 * 0, or -1 when the plugin knows no statement. */
 	int (*fe_statement)(void *fe, char *out, size_t cap);
 

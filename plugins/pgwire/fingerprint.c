@@ -11,6 +11,7 @@
  */
 #include "autoconfig.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "pgwire.h"
@@ -59,12 +60,18 @@ static void fp_put(struct fp_state *st, const char *p, size_t n, int lower)
 		st->full = 1;
 	if (take == 0)
 		return;
+	char *d = st->dst + st->len; /* locals: dst may alias st, which kept len in memory */
 	if (sp)
-		st->dst[st->len++] = ' ';
-	for (size_t k = 0; k < take; k++) {
-		char c = p[k];
-		st->dst[st->len++] = lower && c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
+		*d++ = ' ';
+	if (!lower) {
+		memcpy(d, p, take);
+	} else {
+		for (size_t k = 0; k < take; k++) {
+			char c = p[k];
+			d[k] = c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
+		}
 	}
+	st->len += sp + take;
 }
 
 static int fp_is_space(char c)
@@ -454,6 +461,63 @@ static void stmts_close(struct pg_stmts *s, const uint8_t *msg, size_t len, stru
 		pg_host->free(s->named[k]);
 		s->named[k] = NULL;
 	}
+}
+
+/* Fingerprint the start of an oversized statement's text (q[0..n), cut
+ * anywhere) into s->cur, marked as such. */
+static uint32_t stmts_prefix(struct pg_stmts *s, const char *q, size_t n)
+{
+	static const char mark[] = " ... (oversized)";
+	n = n < PG_OVERSIZED_PREFIX ? n : PG_OVERSIZED_PREFIX;
+	uint32_t flags = pg_fingerprint(q, n, s->cur, sizeof(s->cur) - (sizeof(mark) - 1));
+	if (!s->cur[0]) {
+		snprintf(s->cur, sizeof(s->cur), "(oversized statement)");
+		return flags;
+	}
+	strcat(s->cur, mark); /* room kept above */
+	return flags;
+}
+
+void pg_stmts_oversized(struct pg_stmts *s, const uint8_t *p, size_t n)
+{
+	struct lms_result res;
+	memset(&res, 0, sizeof(res));
+	size_t i = 5;
+	const char *name = NULL;
+	snprintf(s->cur, sizeof(s->cur), "(oversized statement)");
+	if (n < 5)
+		return;
+	switch (p[0]) {
+	case 'Q':
+		stmts_prefix(s, (const char *)p + 5, n - 5);
+		return;
+	case 'P':
+		name = pg_msg_str(p, n, &i);
+		if (!name)
+			return;
+		uint32_t flags = stmts_prefix(s, (const char *)p + i, n - i) & ~LMS_STMT_REPLAY;
+		if (*name) {
+			stmts_put(s, name, s->cur, flags | LMS_STMT_OVERSIZED);
+			return;
+		}
+		memcpy(s->unnamed, s->cur, sizeof(s->unnamed));
+		s->unnamed_flags = flags | LMS_STMT_OVERSIZED;
+		s->has_unnamed = 1;
+		return;
+	case 'B':
+		/* huge parameters: the statement it binds, when its name is at hand */
+		stmts_bind(s, p, n, &res);
+		if (res.fingerprint)
+			snprintf(s->cur, sizeof(s->cur), "%s", res.fingerprint);
+		return;
+	default:
+		return;
+	}
+}
+
+const char *pg_stmts_current(const struct pg_stmts *s)
+{
+	return s->cur;
 }
 
 void pg_stmts_decode(struct pg_stmts *s, const uint8_t *msg, size_t len, struct lms_result *res)

@@ -5,6 +5,7 @@
  */
 #include "autoconfig.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "pgwire.h"
@@ -115,6 +116,24 @@ static void fe_classify(uint8_t type, struct lms_frame *f)
 	}
 }
 
+static void keep_statement(struct pg_fe *fe, const uint8_t *msg, size_t len);
+
+/* A message too big to decode streams past undecoded: name its statement
+ * from the n bytes of it at hand (the core asks with fe_statement). */
+static void keep_oversized(struct pg_fe *fe, const uint8_t *p, size_t n)
+{
+	if (p[0] == 'd')
+		return; /* COPY data: its request was named by its Query */
+	if (fe->stmts) {
+		pg_stmts_oversized(fe->stmts, p, n);
+		return;
+	}
+	if (p[0] == 'Q' || p[0] == 'P') {
+		fe->last_len = 0;
+		keep_statement(fe, p, n);
+	}
+}
+
 int pg_fe_frame(void *arg, const uint8_t *p, size_t avail, struct lms_frame *f)
 {
 	struct pg_fe *fe = arg;
@@ -132,6 +151,8 @@ int pg_fe_frame(void *arg, const uint8_t *p, size_t avail, struct lms_frame *f)
 		if (st == LMS_FRAME_OK && fe->observe_state && f->len <= LMS_DECODE_MAX &&
 		    (p[0] == 'Q' || p[0] == 'P' || p[0] == 'C'))
 			f->flags |= LMS_FRAME_NEED_BODY;
+		if (st == LMS_FRAME_OK && f->len > LMS_DECODE_MAX && (fe->stmts || fe->observe_state))
+			keep_oversized(fe, p, avail < f->len ? avail : (size_t)f->len);
 		return st;
 	}
 	if (avail < 4)
@@ -304,7 +325,16 @@ static void keep_statement(struct pg_fe *fe, const uint8_t *msg, size_t len)
 int pg_fe_statement(void *arg, char *out, size_t cap)
 {
 	struct pg_fe *fe = arg;
-	if (!fe->last_len || cap == 0)
+	if (cap == 0)
+		return -1;
+	if (fe->stmts) {
+		const char *cur = pg_stmts_current(fe->stmts);
+		if (!cur[0])
+			return -1;
+		snprintf(out, cap, "%s", cur);
+		return 0;
+	}
+	if (!fe->last_len)
 		return -1;
 	pg_fingerprint(fe->last, fe->last_len, out, cap);
 	return 0;

@@ -111,6 +111,16 @@ void pg_stmts_free(struct pg_stmts *s);
  * prepared ones.  Malformed or unknown: res untouched.  The fingerprint
  * stays valid until the next call. */
 void pg_stmts_decode(struct pg_stmts *s, const uint8_t *msg, size_t len, struct lms_result *res);
+/* A Q, P or B message too big to decode (over LMS_DECODE_MAX): name it
+ * from its first n bytes (those at hand, at most PG_OVERSIZED_PREFIX of
+ * its text are read) as "<fingerprint of the start> ... (oversized)", or
+ * "(oversized statement)" when they hold no text; a P is remembered under
+ * its name like a whole one, so that its Binds are named too.  The name
+ * is what pg_stmts_current returns next. */
+#define PG_OVERSIZED_PREFIX 1024u
+void pg_stmts_oversized(struct pg_stmts *s, const uint8_t *p, size_t n);
+/* The fingerprint of the latest Q or P (or oversized Q, P or B), "" if none. */
+const char *pg_stmts_current(const struct pg_stmts *s);
 /* LMS_STMT_REPLAY / LMS_STMT_BEGIN (and SETTING) of a Q, P or C message,
  * without fingerprinting (most queries are classified by their first
  * word alone). */

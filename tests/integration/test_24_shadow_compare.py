@@ -9,7 +9,7 @@ import psycopg2
 import psycopg2.errors
 import pytest
 
-from lmsproxy import wait_until
+from lmsproxy import APP_DB, APP_PASSWORD, APP_USER, PgRaw, wait_until
 
 LOG_KEYS = {"time", "conn", "user", "database", "fingerprint", "diff", "ordered",
             "source_of_truth", "source", "target"}
@@ -243,3 +243,37 @@ def test_mismatch_log_rotation(proxy_factory, sides, uniq, tmp_path):
     for r in recs:
         assert LOG_KEYS <= set(r), r
         assert r["fingerprint"] == fp and r["diff"] == "values", r
+
+
+def test_oversized_statement_is_named(sync_proxy, sides, uniq):
+    """A statement over the 32 KiB decode limit is not decoded: it is named
+    from its first bytes (marked "(oversized)") in the mismatch log and the
+    fingerprint stats, for a simple query and for a prepared one."""
+    t = sides.table(uniq, "id int primary key, v text")
+    sides.run("insert into %s values (1, 'a')" % t, side="source")
+    sides.run("insert into %s values (1, 'b')" % t, side="target")
+    pad = "x" * 40000
+    conn = app_conn(sync_proxy)
+    cur = conn.cursor()
+    cur.execute("select v from %s where id = 1 and length('%s') > 0" % (t, pad))
+    assert cur.fetchone()[0] == "a"
+    prefix = "select v from %s where id = ? and length(?" % t
+    fp = prefix + " ... (oversized)"
+    recs = records_for(sync_proxy, fp, 5)
+    assert recs, [r["fingerprint"][:120] for r in sync_proxy.mismatch_records()]
+    check_record(recs[0], fp, "values")
+    st = sync_proxy.fingerprint_stats(fp)
+    assert st is not None and st["mismatch"] == 1, st
+    conn.close()
+    # extended protocol: an oversized named Parse, then its Binds (each a
+    # request of its own) are named from its first bytes too
+    with PgRaw("127.0.0.1", sync_proxy.port) as raw:
+        raw.startup(APP_USER, APP_DB, password=APP_PASSWORD)
+        sql = "select v from %s where id = $1 and length('%s') > 0" % (t, pad)
+        raw.prepare("big", sql)
+        rows, _ = raw.run_prepared([("big", [1], ())])
+        assert rows == [[b"a"]], rows
+        raw.terminate()
+    fp = "select v from %s where id = $1 and length(? ... (oversized)" % t
+    assert wait_until(lambda: (sync_proxy.fingerprint_stats(fp) or {}).get("mismatch") == 1,
+                      sync_proxy.env.t(5)), sync_proxy.api_mismatches()

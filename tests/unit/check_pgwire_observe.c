@@ -514,6 +514,72 @@ START_TEST(test_fe_oversized_not_decoded)
 }
 END_TEST
 
+/* The first bytes of a message too big to decode, its length saying more. */
+static size_t big_msg(uint8_t *b, char type, const char *name, const char *text, size_t total)
+{
+	size_t n = 5;
+	b[0] = (uint8_t)type;
+	pg_put32(b + 1, (uint32_t)total - 1);
+	if (name) {
+		memcpy(b + n, name, strlen(name) + 1);
+		n += strlen(name) + 1;
+	}
+	memcpy(b + n, text, strlen(text));
+	return n + strlen(text);
+}
+
+START_TEST(test_fe_oversized_named)
+{
+	/* An oversized Q, P or B is named from the bytes at hand: the start
+	 * of its text, marked; a P is remembered for its Binds. */
+	static uint8_t b[2048];
+	char out[PG_FP_MAX];
+	struct lms_frame f;
+	uint32_t flags;
+	void *fe = fe_typed(LMS_OBSERVE_FULL);
+	size_t n = big_msg(b, 'Q', NULL, "INSERT INTO t VALUES (1, 'abc'), (2, 'de", LMS_DECODE_MAX + 500);
+	ck_assert_int_eq(pg_fe_frame(fe, b, n, &f), LMS_FRAME_OK);
+	ck_assert(!(f.flags & LMS_FRAME_NEED_BODY));
+	ck_assert_int_eq(pg_fe_statement(fe, out, sizeof(out)), 0);
+	ck_assert_str_eq(out, "insert into t values (?, ?), (?, ? ... (oversized)");
+	/* only the header at hand: a plain name */
+	ck_assert_int_eq(pg_fe_frame(fe, b, 5, &f), LMS_FRAME_OK);
+	ck_assert_int_eq(pg_fe_statement(fe, out, sizeof(out)), 0);
+	ck_assert_str_eq(out, "(oversized statement)");
+	/* a named Parse, then its Bind (small, decoded) */
+	n = big_msg(b, 'P', "big", "select $1::text || 'x", LMS_DECODE_MAX + 10);
+	ck_assert_int_eq(pg_fe_frame(fe, b, n, &f), LMS_FRAME_OK);
+	ck_assert_int_eq(pg_fe_statement(fe, out, sizeof(out)), 0);
+	ck_assert_str_eq(out, "select $1::text || ? ... (oversized)");
+	ck_assert_str_eq(fe_bind(fe, "big", &flags), "select $1::text || ? ... (oversized)");
+	ck_assert(flags & LMS_STMT_OVERSIZED);
+	/* an oversized Bind of it */
+	n = big_msg(b, 'B', "", "", LMS_DECODE_MAX + 10);
+	memcpy(b + 6, "big", 4);
+	n = 10;
+	ck_assert_int_eq(pg_fe_frame(fe, b, n, &f), LMS_FRAME_OK);
+	ck_assert_int_eq(pg_fe_statement(fe, out, sizeof(out)), 0);
+	ck_assert_str_eq(out, "select $1::text || ? ... (oversized)");
+	/* a long text: only PG_OVERSIZED_PREFIX bytes of it are read */
+	static char text[1900];
+	memset(text, 'a', sizeof(text) - 1);
+	memcpy(text, "select ", 7);
+	n = big_msg(b, 'Q', NULL, text, LMS_DECODE_MAX + 500);
+	ck_assert_int_eq(pg_fe_frame(fe, b, n, &f), LMS_FRAME_OK);
+	ck_assert_int_eq(pg_fe_statement(fe, out, sizeof(out)), 0);
+	ck_assert_uint_le(strlen(out), PG_FP_MAX - 1);
+	ck_assert(strstr(out, "(oversized)") != NULL);
+	pg_fe_free(fe);
+	/* state only: the start of the text is kept for listings */
+	fe = fe_typed(LMS_OBSERVE_STATE);
+	n = big_msg(b, 'Q', NULL, "UPDATE t SET v = 'xyz", LMS_DECODE_MAX + 500);
+	ck_assert_int_eq(pg_fe_frame(fe, b, n, &f), LMS_FRAME_OK);
+	ck_assert_int_eq(pg_fe_statement(fe, out, sizeof(out)), 0);
+	ck_assert_str_eq(out, "update t set v = ?");
+	pg_fe_free(fe);
+}
+END_TEST
+
 START_TEST(test_fe_statements)
 {
 	static struct msg m;
@@ -1688,6 +1754,7 @@ static Suite *observe_suite(void)
 	tcase_add_test(fe, test_fe_replay_flags);
 	tcase_add_test(fe, test_fe_state_flags);
 	tcase_add_test(fe, test_fe_oversized_not_decoded);
+	tcase_add_test(fe, test_fe_oversized_named);
 	tcase_add_test(fe, test_fe_statements);
 	tcase_add_test(fe, test_fe_statements_bounded);
 	tcase_add_test(fe, test_fe_malformed_statements);
