@@ -21,8 +21,9 @@
 #define CALL_TIMEOUT_S 5.0
 /* An instance writes the watermark with its own connection to the source. */
 #define WATERMARK_CALL_TIMEOUT_S 10.0
-/* Pause between polling rounds. */
-#define POLL_INTERVAL_MS 50
+/* Pause between polling rounds (drain, watermark): short, since requests
+ * wait in the queues meanwhile; each round is one cheap call. */
+#define POLL_INTERVAL_MS 5
 
 static double now_ms(void)
 {
@@ -35,6 +36,15 @@ static void sleep_ms(long ms)
 {
 	struct timespec t = { ms / 1000, (ms % 1000) * 1000000L };
 	nanosleep(&t, NULL);
+}
+
+/* When the begin, commit or abort being served came in (debug timeline). */
+static double call_t0;
+
+/* Debug: one step of begin, commit or abort, ms after the call came in. */
+static void step(const char *what)
+{
+	lms_log(LMS_LOG_LEVEL_DEBUG, "cutover_step", "step=%s at_ms=%.3f", what, now_ms() - call_t0);
 }
 
 static int fail(json_t **resp, int code, const char *msg)
@@ -146,10 +156,14 @@ static json_t *push_state(struct orch_ctx *ctx, json_t *instances, int64_t epoch
 				inst_id(inst), epoch, calls[i].error);
 			continue;
 		}
-		json_array_append_new(acks, json_pack("{s:s?,s:O?,s:O?,s:O?,s:f}", "id", inst_id(inst), "admin_url",
-						      json_object_get(inst, "admin_url"), "epoch",
-						      json_object_get(calls[i].body, "epoch"), "phase",
-						      json_object_get(calls[i].body, "phase"), "ms", calls[i].ms));
+		lms_log(LMS_LOG_LEVEL_DEBUG, "push_ack", "instance=%s epoch=%" PRId64 " phase=%s ms=%.3f", inst_id(inst),
+			epoch, phase, calls[i].ms);
+		json_t *ack = json_pack("{s:s?,s:O?,s:O?,s:O?,s:f}", "id", inst_id(inst), "admin_url",
+					json_object_get(inst, "admin_url"), "epoch", json_object_get(calls[i].body, "epoch"),
+					"phase", json_object_get(calls[i].body, "phase"), "ms", calls[i].ms);
+		if (json_is_boolean(json_object_get(calls[i].body, "drained")))
+			json_object_set(ack, "drained", json_object_get(calls[i].body, "drained"));
+		json_array_append_new(acks, ack);
 		event(ctx, cutover_id, "ack", epoch, inst_id(inst), calls[i].ms,
 		      json_pack("{s:O?,s:O?}", "phase", json_object_get(calls[i].body, "phase"), "source_of_truth",
 				json_object_get(calls[i].body, "source_of_truth")));
@@ -254,6 +268,33 @@ static json_t *wait_drained(struct orch_ctx *ctx, json_t *instances, int64_t epo
 			return pending;
 		sleep_ms(POLL_INTERVAL_MS);
 	}
+}
+
+/* The instances whose answer to the pause (acks) already says drained go
+ * to drained ({id, admin_url, drain_ms}, with a "drained" event); returns
+ * the others, to be polled. */
+static json_t *drained_on_ack(struct orch_ctx *ctx, json_t *instances, json_t *acks, int64_t epoch,
+			      int64_t cutover_id, json_t *drained)
+{
+	json_t *rest = json_array();
+	size_t i, j;
+	json_t *inst, *a;
+	json_array_foreach(instances, i, inst) {
+		json_t *hit = NULL;
+		json_array_foreach(acks, j, a)
+			if (json_equal(json_object_get(a, "admin_url"), json_object_get(inst, "admin_url")))
+				hit = a;
+		if (!hit || !json_is_true(json_object_get(hit, "drained")) ||
+		    json_integer_value(json_object_get(hit, "epoch")) < epoch) {
+			json_array_append(rest, inst);
+			continue;
+		}
+		double ms = json_number_value(json_object_get(hit, "ms"));
+		json_array_append_new(drained, json_pack("{s:s?,s:O?,s:f}", "id", inst_id(inst), "admin_url",
+							 json_object_get(inst, "admin_url"), "drain_ms", ms));
+		event(ctx, cutover_id, "drained", epoch, inst_id(inst), ms, NULL);
+	}
+	return rest;
 }
 
 /* dry_run of begin: what pausing would wait for. */
@@ -383,6 +424,8 @@ int orch_cutover_begin(struct orch_ctx *ctx, json_t *req, json_t **resp)
 {
 	double drain_s = ctx->cfg->drain_timeout;
 	bool dry = false;
+	call_t0 = now_ms();
+	step("begin_received");
 	struct orch_state st;
 	int code;
 	if ((code = opt_seconds(req, "drain_timeout_s", &drain_s, resp)) || (code = opt_bool(req, "dry_run", &dry, resp)) ||
@@ -403,14 +446,19 @@ int orch_cutover_begin(struct orch_ctx *ctx, json_t *req, json_t **resp)
 	}
 	char paused_at[64];
 	iso_now(paused_at, sizeof(paused_at));
+	step("begin_transition_written");
 	json_t *unreachable;
 	json_t *acks = push_state(ctx, instances, epoch, "paused", st.source_of_truth, cutover_id, &unreachable);
-	json_decref(acks);
+	step("begin_pushed");
 	json_t *drained = json_array(), *pending = json_array();
-	if (json_array_size(unreachable) == 0) {
+	json_t *rest = drained_on_ack(ctx, instances, acks, epoch, cutover_id, drained);
+	json_decref(acks);
+	if (json_array_size(unreachable) == 0 && json_array_size(rest) > 0) {
 		json_decref(pending);
-		pending = wait_drained(ctx, instances, epoch, cutover_id, drain_s, drained, unreachable);
+		pending = wait_drained(ctx, rest, epoch, cutover_id, drain_s, drained, unreachable);
 	}
+	json_decref(rest);
+	step("begin_drain_checked");
 	if (json_array_size(pending) || json_array_size(unreachable)) {
 		code = begin_failed(ctx, epoch, cutover_id, pending, unreachable, resp);
 	} else {
@@ -486,7 +534,7 @@ static int wait_watermark(struct orch_ctx *ctx, const char *token, double timeou
 		}
 		if (now_ms() >= deadline)
 			break;
-		sleep_ms(25);
+		sleep_ms(POLL_INTERVAL_MS);
 	}
 	char msg[700];
 	snprintf(msg, sizeof(msg), "replication has not caught up: watermark token %s written on the source is not "
@@ -506,8 +554,10 @@ static int replication_check(struct orch_ctx *ctx, const struct orch_state *st, 
 		 (long long)wall.tv_sec, (int)(wall.tv_nsec / 1000000) % 1000);
 	double t0 = now_ms();
 	int code = write_watermark(ctx, instances, token, resp);
+	step("watermark_written");
 	if (!code)
 		code = wait_watermark(ctx, token, timeout_s, t0, lag_ms, resp);
+	step("watermark_seen");
 	if (code) {
 		event(ctx, st->cutover_id, "failed", st->epoch, NULL, now_ms() - t0,
 		      json_pack("{s:s,s:O}", "step", "replication check", "error", json_object_get(*resp, "error")));
@@ -525,12 +575,14 @@ static int end_pause(struct orch_ctx *ctx, const struct orch_state *st, json_t *
 				     .end_status = !strcmp(kind, "commit") ? "committed" : "aborted" };
 	char err[512];
 	int rc = orch_store_transition(ctx->store, &t, err, sizeof(err));
+	step("end_transition_written");
 	if (rc != ORCH_STORE_OK)
 		return fail(resp, rc == ORCH_STORE_STALE ? 409 : 503, err);
 	lms_log(LMS_LOG_LEVEL_INFO, "cutover_end", "kind=%s cutover_id=%" PRId64 " epoch=%" PRId64
 		" source_of_truth=%s paused_ms=%.1f", kind, t.cutover_id, t.epoch, truth, t.paused_ms);
 	json_t *unreachable;
 	json_t *acks = push_state(ctx, instances, t.epoch, "serving", truth, t.cutover_id, &unreachable);
+	step("end_pushed");
 	*resp = json_pack("{s:I,s:I,s:s,s:s,s:o,s:o}", "cutover_id", (json_int_t)t.cutover_id, "epoch",
 			  (json_int_t)t.epoch, "source_of_truth", truth, "phase", "serving", "instances", acks,
 			  "unreachable", unreachable);
@@ -575,6 +627,8 @@ int orch_cutover_commit(struct orch_ctx *ctx, json_t *req, json_t **resp)
 	double repl_s = ctx->cfg->replication_timeout, lag_ms = -1;
 	struct orch_state st;
 	int code;
+	call_t0 = now_ms();
+	step("commit_received");
 	if ((code = opt_bool(req, "skip_replication_check", &skip, resp)) || (code = opt_bool(req, "dry_run", &dry, resp)) ||
 	    (code = opt_seconds(req, "replication_timeout_s", &repl_s, resp)) ||
 	    (code = require_paused(ctx, "commit", &st, resp)))
@@ -583,6 +637,7 @@ int orch_cutover_commit(struct orch_ctx *ctx, json_t *req, json_t **resp)
 	if (!instances)
 		return code;
 	const char *to = other_truth(st.source_of_truth);
+	step("commit_state_read");
 	if (dry) {
 		*resp = end_dry_run(&st, instances, to, skip ? " (replication check skipped)"
 				    : ", after a watermark written on the source shows on the target");
@@ -601,6 +656,8 @@ int orch_cutover_abort(struct orch_ctx *ctx, json_t *req, json_t **resp)
 	bool dry = false;
 	struct orch_state st;
 	int code;
+	call_t0 = now_ms();
+	step("abort_received");
 	if ((code = opt_bool(req, "dry_run", &dry, resp)) || (code = require_paused(ctx, "abort", &st, resp)))
 		return code;
 	json_t *instances = live_instances(ctx, &code, resp);
