@@ -110,6 +110,8 @@ struct lms_session {
 	size_t replay_sent;    /* during a switch: bytes sent so far */
 	uint32_t replay_wait;  /* during a switch: READYs still owed */
 	uint64_t queued_since_us;
+	uint64_t released_us;  /* a queued request left the queue (debug log) */
+	bool released_promoted; /* ... on a promoted standby */
 	uint64_t txn_since_us; /* when the open transaction began */
 	uint64_t id;           /* for GET /api/v1/connections */
 	char last_stmt[256];   /* fingerprint of the latest statement */
@@ -284,6 +286,23 @@ static bool truth_moved(struct lms_session *s)
 	return truth != s->role;
 }
 
+/* Debug: the first request after a pause was answered; where its wait
+ * went (queued, then from the state's apply to its release, then the
+ * answer on the source of truth). */
+static void log_released(struct lms_session *s, uint64_t t)
+{
+	if (lms_log_get_level() >= LMS_LOG_LEVEL_DEBUG) {
+		struct lms_coord_view v;
+		lms_coord_get(s->rt, &v);
+		lms_log(LMS_LOG_LEVEL_DEBUG, "queued_answered", "worker=%d peer=%s queued_ms=%.3f "
+			"release_after_apply_ms=%.3f answer_ms=%.3f promoted=%d", s->w->id, s->peer,
+			(double)(s->released_us - s->queued_since_us) / 1e3,
+			v.applied_us && s->released_us > v.applied_us ? (double)(s->released_us - v.applied_us) / 1e3 : -1.0,
+			(double)(t - s->released_us) / 1e3, s->released_promoted);
+	}
+	s->released_us = 0;
+}
+
 static void request_end(struct lms_session *s, uint32_t txn)
 {
 	uint64_t t = lms_mono_us();
@@ -296,6 +315,8 @@ static void request_end(struct lms_session *s, uint32_t txn)
 	if (s->pending == 0)
 		return; /* the READY that ends the login, or unsolicited */
 	s->pending--;
+	if (s->released_us)
+		log_released(s, t);
 	if (s->pending == 0 && truth_moved(s))
 		lms_conn_kick(&s->client); /* a request waits for the switch */
 	struct lms_stats *st = &s->w->stats;
@@ -517,6 +538,8 @@ static void queue_leave(struct lms_session *s)
 	if (!s->queued)
 		return;
 	s->queued = false;
+	s->released_us = lms_mono_us();
+	s->released_promoted = false;
 	lms_stat_add(&s->w->stats.coord_queued_sessions, (uint64_t)-1);
 	if (s->timer)
 		evtimer_del(s->timer);
@@ -693,8 +716,10 @@ static bool on_current_truth(struct lms_session *s)
 			      "it was rolled back");
 		return false;
 	}
-	if (promote_other(s, truth))
+	if (promote_other(s, truth)) {
+		s->released_promoted = true;
 		return true;
+	}
 	switch_truth(s);
 	return false;
 }
