@@ -45,6 +45,11 @@ def overlap(a0, a1, b0, b1):
     return max(0.0, min(a1, b1) - max(a0, b0))
 
 
+def iso_ts(text):
+    """Epoch seconds of an ISO UTC time such as 2026-11-30T10:21:57.415Z."""
+    return datetime.datetime.fromisoformat(text.rstrip("Z")).replace(tzinfo=datetime.timezone.utc).timestamp()
+
+
 def read_json(path):
     try:
         with open(path) as f:
@@ -130,10 +135,19 @@ def analyse(row, warmup):
     applied = applied_at(os.path.dirname(rdir.rstrip("/")), int(E.get("CB_INSTANCES", "3")), commit.get("epoch"))
     script_s = float(row["script_catchup_s"] or 0)
     reversed_ = row["replication_reversed"] == "1"
+    check = commit.get("replication_check") or {}
+    written_at = check.get("watermark_written_at")
     if script_s > 0:
         # the script waited for replication (and reversed it) between begin
         # and commit; commit skipped its own check
         catch0, catch1 = c0 - script_s, c0
+    elif lag_ms is not None and written_at:
+        # from the watermark's write (by begin once every instance drained,
+        # or by commit) until commit saw it on the target; when it was
+        # there at commit's first look, when it arrived is unknown: nothing
+        # is taken as catch-up (conservative)
+        catch0 = iso_ts(written_at)
+        catch1 = catch0 if check.get("caught_up_before_commit") else catch0 + lag_ms / 1e3
     elif lag_ms is not None:
         # inside commit, right before the switch: it ends when the store
         # transition is written, moments before the first instance applies it
@@ -183,6 +197,9 @@ def analyse(row, warmup):
             "orchestrator_paused_ms": r3(commit.get("paused_ms")),
             "replication_lag_ms": r3(lag_ms), "script_catch_up_ms": r3(script_s * 1e3) if script_s else None,
             "replication_reversed_while_paused": reversed_,
+            "watermark_written_by": check.get("watermark_written_by"),
+            "commit_wait_for_watermark_ms": r3(check.get("commit_wait_ms")),
+            "caught_up_before_commit": check.get("caught_up_before_commit"),
             "catch_up_ms": r3(catch_ms),
             "window_minus_catch_up_ms": r3((c1 - b0) * 1e3 - catch_ms),
         },
@@ -230,7 +247,10 @@ def main():
                  fmt(p["commit_call_ms"])))
         print("  orchestrator paused_ms %s; catch-up wait %s ms (%s); window - catch-up %s ms" % (
             fmt(p["orchestrator_paused_ms"]), fmt(p["catch_up_ms"]),
-            "commit's replication_lag_ms" if p["script_catch_up_ms"] is None
+            ("commit's replication_lag_ms, watermark written by %s, commit waited %s ms%s"
+             % (p["watermark_written_by"] or "commit", fmt(p["commit_wait_for_watermark_ms"]),
+                ", already there at commit: taken as 0" if p["caught_up_before_commit"] else ""))
+            if p["script_catch_up_ms"] is None
             else "the script's wait for replication%s, before commit --skip-replication-check"
             % (" and reversing it" if p["replication_reversed_while_paused"] else ""), fmt(p["window_minus_catch_up_ms"])))
         print("%-34s %7s %9s %9s %9s" % ("latency (ms)", "n", "p50", "p99", "max"))
@@ -301,8 +321,10 @@ def main():
                       "coord_applied line; until then it was paused and drained, so they were waiting in its "
                       "queue); with --rate a transaction starts at its scheduled time",
             "added": "latency of a queued transaction minus the baseline p50",
-            "catch_up": "commit's replication_lag_ms (watermark written on the source until seen on the "
-                        "target), which lies inside every queued transaction's wait; or, when commit cannot "
+            "catch_up": "commit's replication_lag_ms: from the watermark's write on the source (by begin once "
+                        "every instance drained, or by commit; replication_check.watermark_written_at) until "
+                        "commit saw it on the target, which lies inside every queued transaction's wait (0 when "
+                        "it was already there at commit's first look); or, when commit cannot "
                         "check (reverse, or replication reversed for a later round), the script's wait for "
                         "replication (and the reversal) between begin and commit",
             "added_minus_catch_up": "added minus the part of the transaction's lifetime that overlaps the "

@@ -21,6 +21,9 @@
 #define CALL_TIMEOUT_S 5.0
 /* An instance writes the watermark with its own connection to the source. */
 #define WATERMARK_CALL_TIMEOUT_S 10.0
+/* ... at begin, where a failure only means commit writes its own: the
+ * queues wait meanwhile, so give up sooner. */
+#define BEGIN_WATERMARK_CALL_TIMEOUT_S 3.0
 /* Pause between polling rounds (drain, watermark): short, since requests
  * wait in the queues meanwhile; each round is one cheap call. */
 #define POLL_INTERVAL_MS 5
@@ -40,6 +43,8 @@ static void sleep_ms(long ms)
 
 /* When the begin, commit or abort being served came in (debug timeline). */
 static double call_t0;
+
+static json_t *begin_watermark(struct orch_ctx *ctx, json_t *instances, int64_t cutover_id, int64_t epoch);
 
 /* Debug: one step of begin, commit or abort, ms after the call came in. */
 static void step(const char *what)
@@ -462,12 +467,15 @@ int orch_cutover_begin(struct orch_ctx *ctx, json_t *req, json_t **resp)
 	if (json_array_size(pending) || json_array_size(unreachable)) {
 		code = begin_failed(ctx, epoch, cutover_id, pending, unreachable, resp);
 	} else {
+		json_t *wm = begin_watermark(ctx, instances, cutover_id, epoch);
+		step("begin_watermark_written");
 		event(ctx, cutover_id, "drained", epoch, NULL, -1,
 		      json_pack("{s:I}", "instances", (json_int_t)json_array_size(drained)));
 		lms_log(LMS_LOG_LEVEL_INFO, "cutover_paused", "cutover_id=%" PRId64 " epoch=%" PRId64 " instances=%zu",
 			cutover_id, epoch, json_array_size(drained));
-		*resp = json_pack("{s:I,s:I,s:s,s:s,s:O}", "cutover_id", (json_int_t)cutover_id, "epoch", (json_int_t)epoch,
-				  "paused_at", paused_at, "source_of_truth", st.source_of_truth, "instances", drained);
+		*resp = json_pack("{s:I,s:I,s:s,s:s,s:O,s:o}", "cutover_id", (json_int_t)cutover_id, "epoch",
+				  (json_int_t)epoch, "paused_at", paused_at, "source_of_truth", st.source_of_truth,
+				  "instances", drained, "watermark", wm);
 		if (json_array_size(instances) == 0)
 			json_object_set_new(*resp, "warning", json_string("no live instances: none registered with "
 									  "a heartbeat under 10 s, and no --lms-addresses"));
@@ -482,7 +490,7 @@ int orch_cutover_begin(struct orch_ctx *ctx, json_t *req, json_t **resp)
 
 /* Write token on the source: directly with SOURCE_URL, otherwise through
  * the first instance that can.  0, or an HTTP status with *resp set. */
-static int write_watermark(struct orch_ctx *ctx, json_t *instances, const char *token, json_t **resp)
+static int write_watermark(struct orch_ctx *ctx, json_t *instances, const char *token, double call_s, json_t **resp)
 {
 	char err[512];
 	if (ctx->source) {
@@ -500,7 +508,7 @@ static int write_watermark(struct orch_ctx *ctx, json_t *instances, const char *
 	for (size_t i = 0; i < json_array_size(instances); i++) {
 		json_t *one = json_pack("[O]", json_array_get(instances, i));
 		struct orch_call *c = orch_instances_call(ctx, one, "POST", "/api/v1/watermark", text,
-							 WATERMARK_CALL_TIMEOUT_S);
+							 call_s);
 		bool ok = c && !c->error[0] && json_is_true(json_object_get(c->body, "written"));
 		if (!ok && len < sizeof(why))
 			len += (size_t)snprintf(why + len, sizeof(why) - len, "%s%s: %s", len ? "; " : "",
@@ -519,13 +527,14 @@ static int write_watermark(struct orch_ctx *ctx, json_t *instances, const char *
 	return fail(resp, 502, msg);
 }
 
-/* Poll the target until token shows; 0 with *lag_ms, or 409/503. */
+/* Poll the target until token shows; 0 with *lag_ms (since t0) and
+ * *first (seen at the first look), or 409/503. */
 static int wait_watermark(struct orch_ctx *ctx, const char *token, double timeout_s, double t0, double *lag_ms,
-			  json_t **resp)
+			  bool *first, json_t **resp)
 {
 	double deadline = now_ms() + timeout_s * 1e3;
 	char seen[256], err[512];
-	for (;;) {
+	for (*first = true;; *first = false) {
 		if (orch_store_read_watermark(ctx->store, seen, sizeof(seen), err, sizeof(err)) != ORCH_STORE_OK)
 			return fail(resp, 503, err);
 		if (!strcmp(seen, token)) {
@@ -543,20 +552,81 @@ static int wait_watermark(struct orch_ctx *ctx, const char *token, double timeou
 	return fail(resp, 409, msg);
 }
 
-/* Commit's replication check: 0 with *lag_ms, or an HTTP status. */
-static int replication_check(struct orch_ctx *ctx, const struct orch_state *st, json_t *instances, double timeout_s,
-			     double *lag_ms, json_t **resp)
+/* The watermark begin wrote once every instance drained: the replication
+ * catch-up starts there, not when commit comes.  Only a shortcut: commit
+ * uses it when it is for the pause in the store (same cutover and
+ * epoch), and otherwise (e.g. the orchestrator restarted) writes its own
+ * token as before.  The event loop serves one call at a time. */
+static struct {
+	int64_t cutover_id, epoch;
+	char token[160];
+	double written_ms;        /* now_ms() when the write began */
+	char written_at[64];      /* the same, wall clock */
+} mark;
+
+/* What commit's replication check found. */
+struct repl_check {
+	double lag_ms;            /* watermark written -> seen on the target */
+	double wait_ms;           /* of which commit waited */
+	bool before_commit;       /* already there at commit's first look */
+	bool at_begin;            /* written by begin */
+	char written_at[64];
+};
+
+static void make_token(int64_t cutover_id, int64_t epoch, char *buf, size_t cap)
 {
 	struct timespec wall;
 	clock_gettime(CLOCK_REALTIME, &wall);
+	snprintf(buf, cap, "%" PRId64 "-%" PRId64 "-%lld%03d", cutover_id, epoch, (long long)wall.tv_sec,
+		 (int)(wall.tv_nsec / 1000000) % 1000);
+}
+
+/* Begin, every instance drained: write the watermark now.  Returns the
+ * begin answer's "watermark" member.  A failure only means commit writes
+ * its own (and reports why it cannot). */
+static json_t *begin_watermark(struct orch_ctx *ctx, json_t *instances, int64_t cutover_id, int64_t epoch)
+{
+	json_t *resp = NULL;
+	mark.cutover_id = 0;
+	make_token(cutover_id, epoch, mark.token, sizeof(mark.token));
+	mark.written_ms = now_ms();
+	iso_now(mark.written_at, sizeof(mark.written_at));
+	if (write_watermark(ctx, instances, mark.token, BEGIN_WATERMARK_CALL_TIMEOUT_S, &resp)) {
+		const char *why = json_string_value(json_object_get(resp, "error"));
+		lms_log(LMS_LOG_LEVEL_WARN, "begin_watermark_failed", "cutover_id=%" PRId64 " reason=\"%s\"", cutover_id,
+			why ? why : "?");
+		json_t *out = json_pack("{s:s?}", "error", why);
+		json_decref(resp);
+		return out;
+	}
+	mark.cutover_id = cutover_id;
+	mark.epoch = epoch;
+	return json_pack("{s:s,s:s}", "token", mark.token, "written_at", mark.written_at);
+}
+
+/* Commit's replication check: 0 with *rc filled, or an HTTP status. */
+static int replication_check(struct orch_ctx *ctx, const struct orch_state *st, json_t *instances, double timeout_s,
+			     struct repl_check *rc, json_t **resp)
+{
 	char token[160];
-	snprintf(token, sizeof(token), "%" PRId64 "-%" PRId64 "-%lld%03d", st->cutover_id, st->epoch,
-		 (long long)wall.tv_sec, (int)(wall.tv_nsec / 1000000) % 1000);
-	double t0 = now_ms();
-	int code = write_watermark(ctx, instances, token, resp);
-	step("watermark_written");
+	double t0;
+	int code = 0;
+	double wait0 = now_ms();
+	rc->at_begin = mark.cutover_id == st->cutover_id && mark.epoch == st->epoch && mark.cutover_id != 0;
+	if (rc->at_begin) {
+		snprintf(token, sizeof(token), "%s", mark.token);
+		snprintf(rc->written_at, sizeof(rc->written_at), "%s", mark.written_at);
+		t0 = mark.written_ms;
+	} else {
+		make_token(st->cutover_id, st->epoch, token, sizeof(token));
+		iso_now(rc->written_at, sizeof(rc->written_at));
+		t0 = now_ms();
+		code = write_watermark(ctx, instances, token, WATERMARK_CALL_TIMEOUT_S, resp);
+		step("watermark_written");
+	}
 	if (!code)
-		code = wait_watermark(ctx, token, timeout_s, t0, lag_ms, resp);
+		code = wait_watermark(ctx, token, timeout_s, t0, &rc->lag_ms, &rc->before_commit, resp);
+	rc->wait_ms = now_ms() - wait0;
 	step("watermark_seen");
 	if (code) {
 		event(ctx, st->cutover_id, "failed", st->epoch, NULL, now_ms() - t0,
@@ -568,7 +638,7 @@ static int replication_check(struct orch_ctx *ctx, const struct orch_state *st, 
 
 /* Commit or abort: end the pause with source of truth `truth`. */
 static int end_pause(struct orch_ctx *ctx, const struct orch_state *st, json_t *instances, const char *kind,
-		     const char *truth, double lag_ms, json_t **resp)
+		     const char *truth, const struct repl_check *check, json_t **resp)
 {
 	struct orch_transition t = { .old_epoch = st->epoch, .phase = "serving", .source_of_truth = truth,
 				     .kind = kind, .cutover_id = st->cutover_id,
@@ -588,7 +658,13 @@ static int end_pause(struct orch_ctx *ctx, const struct orch_state *st, json_t *
 			  "unreachable", unreachable);
 	json_object_set_new(*resp, "paused_ms", t.paused_ms >= 0 ? json_real(t.paused_ms) : json_null());
 	if (!strcmp(kind, "commit"))
-		json_object_set_new(*resp, "replication_lag_ms", lag_ms >= 0 ? json_real(lag_ms) : json_null());
+		json_object_set_new(*resp, "replication_lag_ms", check ? json_real(check->lag_ms) : json_null());
+	if (check)
+		json_object_set_new(*resp, "replication_check",
+				    json_pack("{s:s,s:s,s:f,s:b}", "watermark_written_at", check->written_at,
+					      "watermark_written_by", check->at_begin ? "begin" : "commit",
+					      "commit_wait_ms", check->wait_ms, "caught_up_before_commit",
+					      check->before_commit));
 	if (json_array_size(unreachable))
 		json_object_set_new(*resp, "warning", json_string("some instances did not answer: the new state is in the "
 								  "store and they apply it when they next read it"));
@@ -624,7 +700,8 @@ static json_t *end_dry_run(const struct orch_state *st, json_t *instances, const
 int orch_cutover_commit(struct orch_ctx *ctx, json_t *req, json_t **resp)
 {
 	bool skip = false, dry = false;
-	double repl_s = ctx->cfg->replication_timeout, lag_ms = -1;
+	double repl_s = ctx->cfg->replication_timeout;
+	struct repl_check rc;
 	struct orch_state st;
 	int code;
 	call_t0 = now_ms();
@@ -642,10 +719,10 @@ int orch_cutover_commit(struct orch_ctx *ctx, json_t *req, json_t **resp)
 		*resp = end_dry_run(&st, instances, to, skip ? " (replication check skipped)"
 				    : ", after a watermark written on the source shows on the target");
 		code = 200;
-	} else if (!skip && (code = replication_check(ctx, &st, instances, repl_s, &lag_ms, resp))) {
+	} else if (!skip && (code = replication_check(ctx, &st, instances, repl_s, &rc, resp))) {
 		/* refused: the state stays paused */
 	} else {
-		code = end_pause(ctx, &st, instances, "commit", to, lag_ms, resp);
+		code = end_pause(ctx, &st, instances, "commit", to, skip ? NULL : &rc, resp);
 	}
 	json_decref(instances);
 	return code;
@@ -667,7 +744,7 @@ int orch_cutover_abort(struct orch_ctx *ctx, json_t *req, json_t **resp)
 		*resp = end_dry_run(&st, instances, st.source_of_truth, " (unchanged)");
 		code = 200;
 	} else {
-		code = end_pause(ctx, &st, instances, "abort", st.source_of_truth, -1, resp);
+		code = end_pause(ctx, &st, instances, "abort", st.source_of_truth, NULL, resp);
 	}
 	json_decref(instances);
 	return code;
