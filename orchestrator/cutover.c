@@ -112,16 +112,57 @@ static const char *other_truth(const char *truth)
 	return strcmp(truth, "source") ? "source" : "target";
 }
 
-/* Log an event; a failure to write it is logged, not fatal. */
-static void event(struct orch_ctx *ctx, int64_t cutover_id, const char *kind, int64_t epoch, const char *instance,
-		  double ms, json_t *detail)
+/* Events held back while begin waits for the drain and writes the
+ * watermark (events_hold .. events_write): each is a round trip to the
+ * store, and the queued requests wait meanwhile.  NULL: written at once. */
+static json_t *held_events;
+
+/* Write one event; a failure to write it is logged, not fatal. */
+static void write_event(struct orch_ctx *ctx, int64_t cutover_id, const char *kind, int64_t epoch,
+			const char *instance, double ms, json_t *detail)
 {
 	char err[512];
 	char *text = detail ? json_dumps(detail, JSON_COMPACT) : NULL;
 	if (orch_store_event(ctx->store, cutover_id, kind, epoch, instance, ms, text, err, sizeof(err)) != ORCH_STORE_OK)
 		lms_log(LMS_LOG_LEVEL_WARN, "event_not_written", "kind=%s reason=\"%s\"", kind, err);
 	free(text);
+}
+
+/* Log an event (takes detail), now or, while held, later. */
+static void event(struct orch_ctx *ctx, int64_t cutover_id, const char *kind, int64_t epoch, const char *instance,
+		  double ms, json_t *detail)
+{
+	if (held_events) {
+		json_array_append_new(held_events, json_pack("{s:I,s:s,s:I,s:s?,s:f,s:o?}", "cutover_id",
+							     (json_int_t)cutover_id, "kind", kind, "epoch",
+							     (json_int_t)epoch, "instance", instance, "ms", ms, "detail",
+							     detail));
+		return;
+	}
+	write_event(ctx, cutover_id, kind, epoch, instance, ms, detail);
 	json_decref(detail);
+}
+
+static void events_hold(void)
+{
+	if (!held_events)
+		held_events = json_array();
+}
+
+/* Write the held events, in order, and stop holding. */
+static void events_write(struct orch_ctx *ctx)
+{
+	json_t *list = held_events, *e;
+	size_t i;
+	held_events = NULL;
+	json_array_foreach(list, i, e) {
+		json_t *detail = json_object_get(e, "detail");
+		write_event(ctx, json_integer_value(json_object_get(e, "cutover_id")),
+			    json_string_value(json_object_get(e, "kind")), json_integer_value(json_object_get(e, "epoch")),
+			    json_string_value(json_object_get(e, "instance")), json_number_value(json_object_get(e, "ms")),
+			    json_is_null(detail) ? NULL : detail);
+	}
+	json_decref(list);
 }
 
 static const char *inst_id(json_t *inst)
@@ -452,6 +493,7 @@ int orch_cutover_begin(struct orch_ctx *ctx, json_t *req, json_t **resp)
 	char paused_at[64];
 	iso_now(paused_at, sizeof(paused_at));
 	step("begin_transition_written");
+	events_hold();
 	json_t *unreachable;
 	json_t *acks = push_state(ctx, instances, epoch, "paused", st.source_of_truth, cutover_id, &unreachable);
 	step("begin_pushed");
@@ -465,10 +507,12 @@ int orch_cutover_begin(struct orch_ctx *ctx, json_t *req, json_t **resp)
 	json_decref(rest);
 	step("begin_drain_checked");
 	if (json_array_size(pending) || json_array_size(unreachable)) {
+		events_write(ctx);
 		code = begin_failed(ctx, epoch, cutover_id, pending, unreachable, resp);
 	} else {
 		json_t *wm = begin_watermark(ctx, instances, cutover_id, epoch);
 		step("begin_watermark_written");
+		events_write(ctx);
 		event(ctx, cutover_id, "drained", epoch, NULL, -1,
 		      json_pack("{s:I}", "instances", (json_int_t)json_array_size(drained)));
 		lms_log(LMS_LOG_LEVEL_INFO, "cutover_paused", "cutover_id=%" PRId64 " epoch=%" PRId64 " instances=%zu",
