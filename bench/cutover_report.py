@@ -101,6 +101,55 @@ def applied_at(work, n_inst, epoch):
     return out
 
 
+def log_ts(line):
+    m = re.match(r"ts=(\S+?)Z?\s", line)
+    return iso_ts(m.group(1)) if m else None
+
+
+def debug_timeline(work, n_inst, rnd, c0, c1):
+    """With --log-level debug: round rnd's orchestrator steps (cutover_step:
+    ms after its begin or commit call came in) and, from the instances'
+    queued_answered lines logged between commit issued and 5 s after it
+    returned, when each queued request was released after its instance
+    applied the commit and how long its answer then took.  None without
+    those lines."""
+    steps, n_begin = {}, 0
+    try:
+        with open(os.path.join(work, "orchestrator.log"), errors="replace") as f:
+            for line in f:
+                m = re.search(r"event=cutover_step step=(\S+) at_ms=([0-9.]+)", line)
+                if not m:
+                    continue
+                if m.group(1) == "begin_received":
+                    n_begin += 1
+                if n_begin == rnd:
+                    steps[m.group(1)] = float(m.group(2))
+    except OSError:
+        pass
+    release, answer, promoted, n = [], [], 0, 0
+    for i in range(n_inst):
+        try:
+            with open(os.path.join(work, "lms%d.log" % i), errors="replace") as f:
+                for line in f:
+                    if "event=queued_answered" not in line:
+                        continue
+                    t = log_ts(line)
+                    m = re.search(r"release_after_apply_ms=([-0-9.]+) answer_ms=([0-9.]+) promoted=(\d)", line)
+                    if t is None or not m or not (c0 <= t <= c1 + 5):
+                        continue
+                    n += 1
+                    if float(m.group(1)) >= 0:
+                        release.append(float(m.group(1)))
+                    answer.append(float(m.group(2)))
+                    promoted += m.group(3) == "1"
+        except OSError:
+            pass
+    if not steps and not n:
+        return None
+    return {"orchestrator_steps_ms": steps, "queued_requests_logged": n, "promoted": promoted,
+            "released_after_apply": dist(release), "answered_after_release": dist(answer)}
+
+
 def pgbench_summary(rdir):
     out = {"processed": 0, "failed": 0, "aborted_clients": 0, "errors": []}
     for path in sorted(glob.glob(os.path.join(rdir, "pgbench*.out"))):
@@ -216,6 +265,8 @@ def analyse(row, warmup):
         "queued_done_after_commit_returned": dist([(t[2] - c1) * 1e3 for t in queued]),
         "queued_done_after_instance_applied_commit": dist(release),
         "instance_applied_commit_after_commit_issued_ms": {str(i): r3((a - c0) * 1e3) for i, a in applied.items()},
+        "debug_timeline": debug_timeline(os.path.dirname(rdir.rstrip("/")), int(E.get("CB_INSTANCES", "3")),
+                                         int(row["round"]), c0, c1),
         "tps": {"before": tps(b0 - warmup / 2.0, b0), "after": tps(c1 + 1.0, last_end)},
         "pgbench": dict(pgb, failed_log_lines=failed_lines, exit_status=int(row["pgbench_rc"])),
         "no_failed_transactions": no_failures,
@@ -271,6 +322,15 @@ def main():
               " commit was issued)" % (fmt(a_["p50_ms"]), fmt(a_["p99_ms"]), fmt(a_["max_ms"]),
                                        "/".join(fmt(v) for v in rd["instance_applied_commit_after_commit_issued_ms"]
                                                 .values()) or "NA"))
+        tl = rd["debug_timeline"]
+        if tl:
+            r_, a2 = tl["released_after_apply"], tl["answered_after_release"]
+            print("debug: %d queued requests (%d on a promoted standby): released %s/%s/%s ms (p50/p99/max)"
+                  " after their instance applied the commit, answered %s/%s/%s ms after release" % (
+                      tl["queued_requests_logged"], tl["promoted"], fmt(r_["p50_ms"]), fmt(r_["p99_ms"]),
+                      fmt(r_["max_ms"]), fmt(a2["p50_ms"]), fmt(a2["p99_ms"]), fmt(a2["max_ms"])))
+            print("debug: orchestrator steps (ms after the call came in): " +
+                  ", ".join("%s %s" % (k, fmt(v)) for k, v in tl["orchestrator_steps_ms"].items()))
         pg, w = rd["pgbench"], rd["writes"]
         print("tps before %s, after %s; pgbench: %d processed, %d failed, %d aborted clients, exit %d" % (
             fmt(rd["tps"]["before"]), fmt(rd["tps"]["after"]), pg["processed"], pg["failed"],
