@@ -297,10 +297,12 @@ cli initialize >"$WORK/initialize.json" || die "molt-lms-cli initialize failed: 
 
 TABLES="pgbench_accounts, pgbench_branches, pgbench_tellers, pgbench_history"
 SUBS=()   # "PORT NAME" of the subscriptions that exist
+SUBN=0    # publications and subscriptions made so far (their names; publications are never dropped)
 
 # subscribe FROM_PORT TO_PORT TABLES COPY: publication on FROM, subscription on TO
 subscribe() {
-    local n=${#SUBS[@]}
+    local n=$SUBN
+    SUBN=$((SUBN + 1))
     sql "$1" "$DB" "create publication cb_pub_$n for table $3"
     sql "$2" "$DB" "create subscription cb_sub_$n connection 'host=$HOST port=$1 dbname=$DB user=$ADMIN_USER \
 password=$ADMIN_PW sslmode=disable' publication cb_pub_$n with (copy_data = $4)"
