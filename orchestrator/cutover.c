@@ -22,7 +22,7 @@
 /* An instance writes the watermark with its own connection to the source. */
 #define WATERMARK_CALL_TIMEOUT_S 10.0
 /* ... at begin, where a failure only means commit writes its own: the
- * queues wait meanwhile, so give up sooner. */
+ * queues wait meanwhile, so give up sooner (and try one instance only). */
 #define BEGIN_WATERMARK_CALL_TIMEOUT_S 3.0
 /* Pause between polling rounds (drain, watermark): short, since requests
  * wait in the queues meanwhile; each round is one cheap call. */
@@ -533,8 +533,10 @@ int orch_cutover_begin(struct orch_ctx *ctx, json_t *req, json_t **resp)
 }
 
 /* Write token on the source: directly with SOURCE_URL, otherwise through
- * the first instance that can.  0, or an HTTP status with *resp set. */
-static int write_watermark(struct orch_ctx *ctx, json_t *instances, const char *token, double call_s, json_t **resp)
+ * the first of the first `tries` instances that can, each call up to
+ * call_s.  0, or an HTTP status with *resp set. */
+static int write_watermark(struct orch_ctx *ctx, json_t *instances, const char *token, double call_s, size_t tries,
+			   json_t **resp)
 {
 	char err[512];
 	if (ctx->source) {
@@ -549,7 +551,7 @@ static int write_watermark(struct orch_ctx *ctx, json_t *instances, const char *
 	json_decref(body);
 	char why[1500] = "";
 	size_t len = 0;
-	for (size_t i = 0; i < json_array_size(instances); i++) {
+	for (size_t i = 0; i < json_array_size(instances) && i < tries; i++) {
 		json_t *one = json_pack("[O]", json_array_get(instances, i));
 		struct orch_call *c = orch_instances_call(ctx, one, "POST", "/api/v1/watermark", text,
 							 call_s);
@@ -635,7 +637,7 @@ static json_t *begin_watermark(struct orch_ctx *ctx, json_t *instances, int64_t 
 	make_token(cutover_id, epoch, mark.token, sizeof(mark.token));
 	mark.written_ms = now_ms();
 	iso_now(mark.written_at, sizeof(mark.written_at));
-	if (write_watermark(ctx, instances, mark.token, BEGIN_WATERMARK_CALL_TIMEOUT_S, &resp)) {
+	if (write_watermark(ctx, instances, mark.token, BEGIN_WATERMARK_CALL_TIMEOUT_S, 1, &resp)) {
 		const char *why = json_string_value(json_object_get(resp, "error"));
 		lms_log(LMS_LOG_LEVEL_WARN, "begin_watermark_failed", "cutover_id=%" PRId64 " reason=\"%s\"", cutover_id,
 			why ? why : "?");
@@ -665,7 +667,7 @@ static int replication_check(struct orch_ctx *ctx, const struct orch_state *st, 
 		make_token(st->cutover_id, st->epoch, token, sizeof(token));
 		iso_now(rc->written_at, sizeof(rc->written_at));
 		t0 = now_ms();
-		code = write_watermark(ctx, instances, token, WATERMARK_CALL_TIMEOUT_S, resp);
+		code = write_watermark(ctx, instances, token, WATERMARK_CALL_TIMEOUT_S, json_array_size(instances), resp);
 		step("watermark_written");
 	}
 	if (!code)
