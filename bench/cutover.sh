@@ -32,8 +32,9 @@ BUILDDIR=${LMS_BUILDDIR:-$REPO_DIR}
 CLUSTER_DIR=${LMS_CBENCH_DIR:-/tmp/lms-cbench}
 SRC_PORT=${LMS_CBENCH_SOURCE_PORT:-17532}
 TGT_PORT=${LMS_CBENCH_TARGET_PORT:-17533}
-ORCH_PORT=17540          # API; metrics on +1
-LMS_PORT0=17550          # instance i: SQL on LMS_PORT0+i, admin/metrics on LMS_PORT0+10+i
+ORCH_PORT=${LMS_CBENCH_ORCH_PORT:-17540}   # API; metrics on +1
+LMS_PORT0=${LMS_CBENCH_LMS_PORT:-17550}    # instance i: SQL on LMS_PORT0+i, admin/metrics on LMS_PORT0+10+i
+LOG_LEVEL=info
 
 HOST=127.0.0.1
 DB=bench
@@ -117,6 +118,8 @@ Options:
                     when the last one ended)
   --target-ms MS    the p99 target (default $TARGET_MS)
   --results-dir D   where the JSON goes (default bench/results)
+  --log-level L     molt-lms and orchestrator log level (default info; debug
+                    adds the cutover timeline: see bench/README.md)
   --keep            leave the clusters running and keep the temp dir (logs)
   -h, --help        this help
 
@@ -126,6 +129,9 @@ Environment:
                     LMS_BIN, LMS_PLUGIN_DIR override the proxy and its plugins
   LMS_CBENCH_DIR, LMS_CBENCH_SOURCE_PORT, LMS_CBENCH_TARGET_PORT
                     the clusters' directory and ports (defaults above)
+  LMS_CBENCH_ORCH_PORT, LMS_CBENCH_LMS_PORT
+                    the orchestrator's API port (metrics on +1) and the first
+                    instance's SQL port (admin on +10) (defaults above)
 Nothing is built here.
 EOF
 }
@@ -136,7 +142,7 @@ posint() { [[ $1 =~ ^[0-9]+$ && $1 -gt 0 ]]; }
 
 while [[ $# -gt 0 ]]; do
     case $1 in
-        --clients|--scale|--warmup|--tail|--budget|--rounds|--script|--protocol|--rate|--target-ms|--results-dir)
+        --clients|--scale|--warmup|--tail|--budget|--rounds|--script|--protocol|--rate|--target-ms|--results-dir|--log-level)
             [[ $# -ge 2 && -n $2 ]] || die "$1 needs a value"
             case $1 in
                 --clients) CLIENTS=$2 ;;
@@ -150,6 +156,7 @@ while [[ $# -gt 0 ]]; do
                 --rate) RATE=$2 ;;
                 --target-ms) TARGET_MS=$2 ;;
                 --results-dir) RESULTS_DIR=$2 ;;
+                --log-level) LOG_LEVEL=$2 ;;
             esac
             shift 2 ;;
         --keep) KEEP=1; shift ;;
@@ -161,6 +168,7 @@ for v in CLIENTS SCALE WARMUP TAIL BUDGET ROUNDS TARGET_MS; do
     posint "${!v}" || die "${v,,} must be a positive integer (got '${!v}')"
 done
 [[ -z $RATE ]] || posint "$RATE" || die "--rate must be a positive integer"
+[[ $LOG_LEVEL =~ ^(debug|info|warn|error)$ ]] || die "--log-level must be debug, info, warn or error"
 [[ $SCRIPT == update || $SCRIPT == tpcb ]] || die "--script must be update or tpcb"
 [[ $PROTOCOL =~ ^(simple|extended|prepared)$ ]] || die "--protocol must be simple, extended or prepared"
 ((CLIENTS >= INSTANCES)) || die "--clients must be at least $INSTANCES"
@@ -280,7 +288,7 @@ PGPASSWORD=$ADMIN_PW pgbench -i -q -I dtp -s "$SCALE" -h "$HOST" -p "$TGT_PORT" 
 # ---- 3. orchestrator, initialize, replication ---------------------------------
 "$ORCH_BIN" --listen "$HOST:$ORCH_PORT" --metrics-listen "$HOST:$((ORCH_PORT + 1))" \
     --crdb-url "$(db_url "$TGT_PORT")" --source-url "$(db_url "$SRC_PORT")" --source-dialect postgres \
-    --allow-tls-mode-disable --drain-timeout 30 --replication-timeout 120 --log-level info \
+    --allow-tls-mode-disable --drain-timeout 30 --replication-timeout 120 --log-level "$LOG_LEVEL" \
     >"$WORK/orchestrator.log" 2>&1 &
 PIDS+=($!)
 orch_answers() { curl -s -o /dev/null --max-time 2 "$ORCH_URL/api/v1/status"; }
@@ -289,10 +297,12 @@ cli initialize >"$WORK/initialize.json" || die "molt-lms-cli initialize failed: 
 
 TABLES="pgbench_accounts, pgbench_branches, pgbench_tellers, pgbench_history"
 SUBS=()   # "PORT NAME" of the subscriptions that exist
+SUBN=0    # publications and subscriptions made so far (their names; publications are never dropped)
 
 # subscribe FROM_PORT TO_PORT TABLES COPY: publication on FROM, subscription on TO
 subscribe() {
-    local n=${#SUBS[@]}
+    local n=$SUBN
+    SUBN=$((SUBN + 1))
     sql "$1" "$DB" "create publication cb_pub_$n for table $3"
     sql "$2" "$DB" "create subscription cb_sub_$n connection 'host=$HOST port=$1 dbname=$DB user=$ADMIN_USER \
 password=$ADMIN_PW sslmode=disable' publication cb_pub_$n with (copy_data = $4)"
@@ -322,7 +332,7 @@ for ((i = 0; i < INSTANCES; i++)); do
         --metrics-listen "$HOST:$((LMS_PORT0 + 10 + i))" --plugin-dir "$LMS_PLUGIN_DIR" \
         --allow-tls-mode-disable --source-dialect postgres --shadow-mode none \
         --init-source "$(db_url "$SRC_PORT")" --init-target "$(db_url "$TGT_PORT")" \
-        --instance-id "cbench-$i" --log-level info) >"$WORK/lms$i.log" 2>&1 &
+        --instance-id "cbench-$i" --log-level "$LOG_LEVEL") >"$WORK/lms$i.log" 2>&1 &
     PIDS+=($!)
 done
 healthy_count() {

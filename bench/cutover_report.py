@@ -45,6 +45,11 @@ def overlap(a0, a1, b0, b1):
     return max(0.0, min(a1, b1) - max(a0, b0))
 
 
+def iso_ts(text):
+    """Epoch seconds of an ISO UTC time such as 2026-11-30T10:21:57.415Z."""
+    return datetime.datetime.fromisoformat(text.rstrip("Z")).replace(tzinfo=datetime.timezone.utc).timestamp()
+
+
 def read_json(path):
     try:
         with open(path) as f:
@@ -96,6 +101,55 @@ def applied_at(work, n_inst, epoch):
     return out
 
 
+def log_ts(line):
+    m = re.match(r"ts=(\S+?)Z?\s", line)
+    return iso_ts(m.group(1)) if m else None
+
+
+def debug_timeline(work, n_inst, rnd, c0, c1):
+    """With --log-level debug: round rnd's orchestrator steps (cutover_step:
+    ms after its begin or commit call came in) and, from the instances'
+    queued_answered lines logged between commit issued and 5 s after it
+    returned, when each queued request was released after its instance
+    applied the commit and how long its answer then took.  None without
+    those lines."""
+    steps, n_begin = {}, 0
+    try:
+        with open(os.path.join(work, "orchestrator.log"), errors="replace") as f:
+            for line in f:
+                m = re.search(r"event=cutover_step step=(\S+) at_ms=([0-9.]+)", line)
+                if not m:
+                    continue
+                if m.group(1) == "begin_received":
+                    n_begin += 1
+                if n_begin == rnd:
+                    steps[m.group(1)] = float(m.group(2))
+    except OSError:
+        pass
+    release, answer, promoted, n = [], [], 0, 0
+    for i in range(n_inst):
+        try:
+            with open(os.path.join(work, "lms%d.log" % i), errors="replace") as f:
+                for line in f:
+                    if "event=queued_answered" not in line:
+                        continue
+                    t = log_ts(line)
+                    m = re.search(r"release_after_apply_ms=([-0-9.]+) answer_ms=([0-9.]+) promoted=(\d)", line)
+                    if t is None or not m or not (c0 <= t <= c1 + 5):
+                        continue
+                    n += 1
+                    if float(m.group(1)) >= 0:
+                        release.append(float(m.group(1)))
+                    answer.append(float(m.group(2)))
+                    promoted += m.group(3) == "1"
+        except OSError:
+            pass
+    if not steps and not n:
+        return None
+    return {"orchestrator_steps_ms": steps, "queued_requests_logged": n, "promoted": promoted,
+            "released_after_apply": dist(release), "answered_after_release": dist(answer)}
+
+
 def pgbench_summary(rdir):
     out = {"processed": 0, "failed": 0, "aborted_clients": 0, "errors": []}
     for path in sorted(glob.glob(os.path.join(rdir, "pgbench*.out"))):
@@ -130,10 +184,19 @@ def analyse(row, warmup):
     applied = applied_at(os.path.dirname(rdir.rstrip("/")), int(E.get("CB_INSTANCES", "3")), commit.get("epoch"))
     script_s = float(row["script_catchup_s"] or 0)
     reversed_ = row["replication_reversed"] == "1"
+    check = commit.get("replication_check") or {}
+    written_at = check.get("watermark_written_at")
     if script_s > 0:
         # the script waited for replication (and reversed it) between begin
         # and commit; commit skipped its own check
         catch0, catch1 = c0 - script_s, c0
+    elif lag_ms is not None and written_at:
+        # from the watermark's write (by begin once every instance drained,
+        # or by commit) until commit saw it on the target; when it was
+        # there at commit's first look, when it arrived is unknown: nothing
+        # is taken as catch-up (conservative)
+        catch0 = iso_ts(written_at)
+        catch1 = catch0 if check.get("caught_up_before_commit") else catch0 + lag_ms / 1e3
     elif lag_ms is not None:
         # inside commit, right before the switch: it ends when the store
         # transition is written, moments before the first instance applies it
@@ -183,6 +246,9 @@ def analyse(row, warmup):
             "orchestrator_paused_ms": r3(commit.get("paused_ms")),
             "replication_lag_ms": r3(lag_ms), "script_catch_up_ms": r3(script_s * 1e3) if script_s else None,
             "replication_reversed_while_paused": reversed_,
+            "watermark_written_by": check.get("watermark_written_by"),
+            "commit_wait_for_watermark_ms": r3(check.get("commit_wait_ms")),
+            "caught_up_before_commit": check.get("caught_up_before_commit"),
             "catch_up_ms": r3(catch_ms),
             "window_minus_catch_up_ms": r3((c1 - b0) * 1e3 - catch_ms),
         },
@@ -199,6 +265,8 @@ def analyse(row, warmup):
         "queued_done_after_commit_returned": dist([(t[2] - c1) * 1e3 for t in queued]),
         "queued_done_after_instance_applied_commit": dist(release),
         "instance_applied_commit_after_commit_issued_ms": {str(i): r3((a - c0) * 1e3) for i, a in applied.items()},
+        "debug_timeline": debug_timeline(os.path.dirname(rdir.rstrip("/")), int(E.get("CB_INSTANCES", "3")),
+                                         int(row["round"]), c0, c1),
         "tps": {"before": tps(b0 - warmup / 2.0, b0), "after": tps(c1 + 1.0, last_end)},
         "pgbench": dict(pgb, failed_log_lines=failed_lines, exit_status=int(row["pgbench_rc"])),
         "no_failed_transactions": no_failures,
@@ -230,7 +298,10 @@ def main():
                  fmt(p["commit_call_ms"])))
         print("  orchestrator paused_ms %s; catch-up wait %s ms (%s); window - catch-up %s ms" % (
             fmt(p["orchestrator_paused_ms"]), fmt(p["catch_up_ms"]),
-            "commit's replication_lag_ms" if p["script_catch_up_ms"] is None
+            ("commit's replication_lag_ms, watermark written by %s, commit waited %s ms%s"
+             % (p["watermark_written_by"] or "commit", fmt(p["commit_wait_for_watermark_ms"]),
+                ", already there at commit: taken as 0" if p["caught_up_before_commit"] else ""))
+            if p["script_catch_up_ms"] is None
             else "the script's wait for replication%s, before commit --skip-replication-check"
             % (" and reversing it" if p["replication_reversed_while_paused"] else ""), fmt(p["window_minus_catch_up_ms"])))
         print("%-34s %7s %9s %9s %9s" % ("latency (ms)", "n", "p50", "p99", "max"))
@@ -251,6 +322,15 @@ def main():
               " commit was issued)" % (fmt(a_["p50_ms"]), fmt(a_["p99_ms"]), fmt(a_["max_ms"]),
                                        "/".join(fmt(v) for v in rd["instance_applied_commit_after_commit_issued_ms"]
                                                 .values()) or "NA"))
+        tl = rd["debug_timeline"]
+        if tl:
+            r_, a2 = tl["released_after_apply"], tl["answered_after_release"]
+            print("debug: %d queued requests (%d on a promoted standby): released %s/%s/%s ms (p50/p99/max)"
+                  " after their instance applied the commit, answered %s/%s/%s ms after release" % (
+                      tl["queued_requests_logged"], tl["promoted"], fmt(r_["p50_ms"]), fmt(r_["p99_ms"]),
+                      fmt(r_["max_ms"]), fmt(a2["p50_ms"]), fmt(a2["p99_ms"]), fmt(a2["max_ms"])))
+            print("debug: orchestrator steps (ms after the call came in): " +
+                  ", ".join("%s %s" % (k, fmt(v)) for k, v in tl["orchestrator_steps_ms"].items()))
         pg, w = rd["pgbench"], rd["writes"]
         print("tps before %s, after %s; pgbench: %d processed, %d failed, %d aborted clients, exit %d" % (
             fmt(rd["tps"]["before"]), fmt(rd["tps"]["after"]), pg["processed"], pg["failed"],
@@ -301,8 +381,10 @@ def main():
                       "coord_applied line; until then it was paused and drained, so they were waiting in its "
                       "queue); with --rate a transaction starts at its scheduled time",
             "added": "latency of a queued transaction minus the baseline p50",
-            "catch_up": "commit's replication_lag_ms (watermark written on the source until seen on the "
-                        "target), which lies inside every queued transaction's wait; or, when commit cannot "
+            "catch_up": "commit's replication_lag_ms: from the watermark's write on the source (by begin once "
+                        "every instance drained, or by commit; replication_check.watermark_written_at) until "
+                        "commit saw it on the target, which lies inside every queued transaction's wait (0 when "
+                        "it was already there at commit's first look); or, when commit cannot "
                         "check (reverse, or replication reversed for a later round), the script's wait for "
                         "replication (and the reversal) between begin and commit",
             "added_minus_catch_up": "added minus the part of the transaction's lifetime that overlaps the "

@@ -18,7 +18,9 @@
 #include "admin.h"
 #include "control.h"
 #include "coord.h"
+#include "clock.h"
 #include "jsontext.h"
+#include "log.h"
 #include "runtime.h"
 #include "stats.h"
 #include "worker.h"
@@ -99,10 +101,10 @@ static const char *instance_id(struct lms_runtime *rt)
 	return rt->control ? lms_control_instance_id(rt->control) : "";
 }
 
-char *lms_admin_state_json(struct lms_runtime *rt, int applied)
+/* The session counts and drained flag of the state document, from a
+ * snapshot of every worker's sessions (waits for each worker's loop). */
+static void set_session_counts(struct lms_runtime *rt, json_t *doc, const struct lms_coord_view *v)
 {
-	struct lms_coord_view v;
-	lms_coord_get(rt, &v);
 	struct lms_session_info *items = NULL;
 	size_t n = 0;
 	int missing = lms_workers_snapshot(rt, SNAPSHOT_TIMEOUT_S, &items, &n);
@@ -113,6 +115,20 @@ char *lms_admin_state_json(struct lms_runtime *rt, int applied)
 		queued += items[i].queued;
 	}
 	free(items);
+	set(doc, "sessions", json_integer((json_int_t)n));
+	set(doc, "active", json_integer((json_int_t)active));
+	set(doc, "in_transaction", json_integer((json_int_t)in_txn));
+	set(doc, "queued_sessions", json_integer((json_int_t)queued));
+	/* Not knowing every session means not drained. */
+	set(doc, "drained", json_boolean(v->phase == LMS_PHASE_PAUSED && missing == 0 && active == 0 && in_txn == 0));
+	if (missing != 0)
+		set(doc, "unanswered_workers", json_integer(missing));
+}
+
+char *lms_admin_state_json(struct lms_runtime *rt, int applied, bool sessions)
+{
+	struct lms_coord_view v;
+	lms_coord_get(rt, &v);
 	uint64_t queued_requests = 0; /* a queued session holds exactly one request */
 	for (int i = 0; i < rt->nworkers; i++)
 		queued_requests += lms_stat_get(&rt->workers[i].stats.coord_queued_sessions);
@@ -133,15 +149,9 @@ char *lms_admin_state_json(struct lms_runtime *rt, int applied)
 	set(doc, "source_of_truth", json_string(v.truth == LMS_ROLE_TARGET ? "target" : "source"));
 	set(doc, "cutover_id", v.cutover_id ? json_integer((json_int_t)v.cutover_id) : json_null());
 	set(doc, "store", lms_json_text(store));
-	set(doc, "sessions", json_integer((json_int_t)n));
-	set(doc, "active", json_integer((json_int_t)active));
-	set(doc, "in_transaction", json_integer((json_int_t)in_txn));
 	set(doc, "queued_requests", json_integer((json_int_t)queued_requests));
-	set(doc, "queued_sessions", json_integer((json_int_t)queued));
-	/* Not knowing every session means not drained. */
-	set(doc, "drained", json_boolean(v.phase == LMS_PHASE_PAUSED && missing == 0 && active == 0 && in_txn == 0));
-	if (missing != 0)
-		set(doc, "unanswered_workers", json_integer(missing));
+	if (sessions)
+		set_session_counts(rt, doc, &v);
 	if (applied >= 0)
 		set(doc, "applied", json_boolean(applied));
 	char *text = json_dumps(doc, JSON_COMPACT);
@@ -266,10 +276,17 @@ static void post_state(struct lms_runtime *rt, struct evhttp_request *req)
 		goto out;
 	}
 	uint64_t cutover = json_is_integer(jc) ? (uint64_t)json_integer_value(jc) : 0;
+	uint64_t t0 = lms_mono_us();
 	bool applied = lms_coord_apply(rt, (uint64_t)json_integer_value(je), phase, truth, cutover);
 	if (applied && rt->control)
 		lms_control_ack(rt->control);
-	send_json(req, 200, lms_admin_state_json(rt, applied));
+	uint64_t t1 = lms_mono_us();
+	/* Ending a pause: answer at once rather than wait for the workers,
+	 * which are releasing the queued requests (docs/api.md). */
+	send_json(req, 200, lms_admin_state_json(rt, applied, phase == LMS_PHASE_PAUSED));
+	lms_log(LMS_LOG_LEVEL_DEBUG, "state_pushed", "epoch=%lld phase=%s applied=%d apply_ms=%.3f answer_ms=%.3f",
+		(long long)json_integer_value(je), ps, applied, (double)(t1 - t0) / 1e3,
+		(double)(lms_mono_us() - t1) / 1e3);
 out:
 	json_decref(body);
 }
@@ -307,7 +324,7 @@ void lms_admin_handle(struct lms_runtime *rt, struct evhttp_request *req, const 
 	bool get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
 	bool post = strcmp(method, "POST") == 0;
 	if (strcmp(path, "/api/v1/state") == 0 && get)
-		send_json(req, 200, lms_admin_state_json(rt, -1));
+		send_json(req, 200, lms_admin_state_json(rt, -1, true));
 	else if (strcmp(path, "/api/v1/state") == 0 && post)
 		post_state(rt, req);
 	else if (strcmp(path, "/api/v1/connections") == 0 && get)

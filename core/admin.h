@@ -28,8 +28,10 @@ void lms_admin_handle(struct lms_runtime *rt, struct evhttp_request *req, const 
 void lms_admin_error(struct evhttp_request *req, int code, const char *msg);
 
 /* GET /api/v1/state's document (malloc'ed JSON text, caller frees; NULL
- * when out of memory).  Asks the workers for their sessions (up to 1 s);
- * applied is added when >= 0 (POST: whether the state was applied). */
-char *lms_admin_state_json(struct lms_runtime *rt, int applied);
+ * when out of memory).  With sessions, asks the workers for their
+ * sessions (up to 1 s) for the counts and "drained"; without, it has the
+ * state alone.  applied is added when >= 0 (POST: whether the state was
+ * applied). */
+char *lms_admin_state_json(struct lms_runtime *rt, int applied, bool sessions);
 
 #endif

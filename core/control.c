@@ -264,6 +264,8 @@ static void run_job(struct lms_control *c, struct job *j)
 		snprintf(j->msg, sizeof(j->msg), "%s", why);
 		return;
 	}
+	/* flushed at commit: WAL senders send only flushed WAL (orchestrator/store.c) */
+	PQclear(PQexec(conn, "SET synchronous_commit = on"));
 	const char *params[1] = { j->token };
 	PGresult *r = PQexecParams(conn, "INSERT INTO _molt_lms.watermark (id, token, written_at) VALUES (1, $1, now()) "
 				   "ON CONFLICT (id) DO UPDATE SET token = excluded.token, written_at = excluded.written_at",

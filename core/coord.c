@@ -18,6 +18,7 @@ void lms_coord_init(struct lms_runtime *rt)
 	rt->coord.epoch = 0;
 	rt->coord.cutover_id = 0;
 	rt->coord.paused_since_us = 0;
+	rt->coord.applied_us = 0;
 	/* With a coordination store, SQL waits for its first reading
 	 * (DESIGN.md: an instance that cannot read the state refuses). */
 	bool store = rt->cfg && rt->cfg->coordination && strcmp(rt->cfg->coordination, "off") != 0;
@@ -42,6 +43,7 @@ void lms_coord_get(struct lms_runtime *rt, struct lms_coord_view *out)
 	out->truth = __atomic_load_n(&rt->source_of_truth, __ATOMIC_ACQUIRE);
 	out->cutover_id = rt->coord.cutover_id;
 	out->paused_since_us = rt->coord.paused_since_us;
+	out->applied_us = rt->coord.applied_us;
 	pthread_mutex_unlock(&rt->coord.lock);
 }
 
@@ -65,6 +67,7 @@ bool lms_coord_apply(struct lms_runtime *rt, uint64_t epoch, int phase, int trut
 	if (newer) {
 		rt->coord.epoch = epoch;
 		rt->coord.cutover_id = cutover_id;
+		rt->coord.applied_us = lms_mono_us();
 		if (phase == LMS_PHASE_PAUSED && old_phase != LMS_PHASE_PAUSED)
 			rt->coord.paused_since_us = lms_mono_us();
 		else if (phase != LMS_PHASE_PAUSED)

@@ -28,6 +28,7 @@ struct lms_coord_view {
 	int truth;              /* enum lms_role */
 	uint64_t cutover_id;
 	uint64_t paused_since_us; /* monotonic time the pause began, 0 if serving */
+	uint64_t applied_us;    /* monotonic time this state was applied */
 };
 
 /* Apply a state if epoch is newer than the current one (or the current

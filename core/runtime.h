@@ -46,6 +46,7 @@ struct lms_coord_state {
 	uint64_t epoch;
 	uint64_t cutover_id;
 	uint64_t paused_since_us;
+	uint64_t applied_us;                 /* monotonic time the state was applied */
 	int phase;                           /* atomic: enum lms_phase */
 };
 

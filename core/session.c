@@ -51,6 +51,11 @@ enum dir { C2S = 0, S2C = 1 };
 #define RING 32
 #define REPLAY_MAX (1024u * 1024u)
 #define CLOSE_GRACE_SEC 5
+/* How long the idle connection to the old source of truth stays open
+ * after a promotion: the server process behind it ending costs a few ms
+ * of CPU there, which would compete with the release of every queued
+ * request if 64 of them ended at once. */
+#define RETIRE_DELAY_SEC 2
 
 struct lms_session {
 	struct lms_session *prev, *next;
@@ -93,6 +98,9 @@ struct lms_session {
 	struct lms_shadow *standby; /* paused (shadowMode none): a logged-in
 				       connection to the other database */
 	size_t standby_state;  /* replay_len when the standby was opened */
+	struct lms_conn retired; /* the old source of truth after a promotion */
+	bool has_retired;
+	struct event *retire_ev; /* closes it (RETIRE_DELAY_SEC) */
 	struct event *wake;    /* the shadow asks us to look again */
 	bool c2s_open;         /* the client is in the middle of a request */
 	bool c2s_shadow;       /* ... and it goes to the shadow too */
@@ -110,6 +118,8 @@ struct lms_session {
 	size_t replay_sent;    /* during a switch: bytes sent so far */
 	uint32_t replay_wait;  /* during a switch: READYs still owed */
 	uint64_t queued_since_us;
+	uint64_t released_us;  /* a queued request left the queue (debug log) */
+	bool released_promoted; /* ... on a promoted standby */
 	uint64_t txn_since_us; /* when the open transaction began */
 	uint64_t id;           /* for GET /api/v1/connections */
 	char last_stmt[256];   /* fingerprint of the latest statement */
@@ -181,6 +191,10 @@ static void session_free(struct lms_session *s)
 	lms_conn_close(&s->client);
 	if (s->has_server)
 		lms_conn_close(&s->server);
+	if (s->has_retired)
+		lms_conn_close(&s->retired);
+	if (s->retire_ev)
+		event_free(s->retire_ev);
 	if (s->fe)
 		s->front->fe_free(s->fe);
 	if (s->be)
@@ -282,6 +296,23 @@ static bool truth_moved(struct lms_session *s)
 	return lms_runtime_truth_role(s->rt) != s->role;
 }
 
+/* Debug: the first request after a pause was answered; where its wait
+ * went (queued, then from the state's apply to its release, then the
+ * answer on the source of truth). */
+static void log_released(struct lms_session *s, uint64_t t)
+{
+	if (lms_log_get_level() >= LMS_LOG_LEVEL_DEBUG) {
+		struct lms_coord_view v;
+		lms_coord_get(s->rt, &v);
+		lms_log(LMS_LOG_LEVEL_DEBUG, "queued_answered", "worker=%d peer=%s queued_ms=%.3f "
+			"release_after_apply_ms=%.3f answer_ms=%.3f promoted=%d", s->w->id, s->peer,
+			(double)(s->released_us - s->queued_since_us) / 1e3,
+			v.applied_us && s->released_us > v.applied_us ? (double)(s->released_us - v.applied_us) / 1e3 : -1.0,
+			(double)(t - s->released_us) / 1e3, s->released_promoted);
+	}
+	s->released_us = 0;
+}
+
 static void request_end(struct lms_session *s, uint32_t txn)
 {
 	uint64_t t = lms_mono_us();
@@ -294,6 +325,8 @@ static void request_end(struct lms_session *s, uint32_t txn)
 	if (s->pending == 0)
 		return; /* the READY that ends the login, or unsolicited */
 	s->pending--;
+	if (s->released_us)
+		log_released(s, t);
 	if (s->pending == 0 && truth_moved(s))
 		lms_conn_kick(&s->client); /* a request waits for the switch */
 	struct lms_stats *st = &s->w->stats;
@@ -515,6 +548,8 @@ static void queue_leave(struct lms_session *s)
 	if (!s->queued)
 		return;
 	s->queued = false;
+	s->released_us = lms_mono_us();
+	s->released_promoted = false;
 	lms_stat_add(&s->w->stats.coord_queued_sessions, (uint64_t)-1);
 	if (s->timer)
 		evtimer_del(s->timer);
@@ -621,6 +656,49 @@ static void switch_replayed(struct lms_session *s)
 		switch_finish(s);
 }
 
+static void retire_close(struct lms_session *s)
+{
+	if (s->has_retired) {
+		lms_conn_close(&s->retired);
+		s->has_retired = false;
+	}
+}
+
+/* The retired connection's time is up, or it stirred (the server ended it). */
+static void on_retire(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	retire_close(arg);
+}
+
+static void on_retired_io(struct lms_conn *c, short what, void *arg)
+{
+	(void)c;
+	(void)what;
+	retire_close(arg);
+}
+
+/* Close the idle server connection RETIRE_DELAY_SEC from now rather than
+ * at once (at once when that cannot be arranged). */
+static void retire_server(struct lms_session *s)
+{
+	retire_close(s);
+	if (!s->retire_ev)
+		s->retire_ev = evtimer_new(s->w->base, on_retire, s);
+	if (!s->retire_ev) {
+		lms_conn_close(&s->server);
+		return;
+	}
+	s->has_retired = true;
+	if (lms_conn_move(&s->retired, &s->server, on_retired_io, s) < 0) {
+		retire_close(s);
+		return;
+	}
+	struct timeval tv = { RETIRE_DELAY_SEC, 0 };
+	evtimer_add(s->retire_ev, &tv);
+}
+
 /* Make the standby (or, in shadow modes, the shadow) this session's
  * connection to the new source of truth, when it is logged in there with
  * the session's whole state and idle: the switch then costs nothing.
@@ -638,7 +716,7 @@ static bool promote_other(struct lms_session *s, int truth)
 	void *be = NULL;
 	int from = s->role;
 	if (s->has_server) {
-		lms_conn_close(&s->server); /* idle: nothing in flight is lost */
+		retire_server(s); /* idle: nothing in flight is lost */
 		s->has_server = false;
 	}
 	if (lms_shadow_detach(cand, &s->server, on_server, s, &be, key, &key_len) < 0) {
@@ -690,8 +768,10 @@ static bool on_current_truth(struct lms_session *s)
 			      "it was rolled back");
 		return false;
 	}
-	if (promote_other(s, truth))
+	if (promote_other(s, truth)) {
+		s->released_promoted = true;
 		return true;
+	}
 	switch_truth(s);
 	return false;
 }

@@ -13,6 +13,8 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "clock.h"
+#include "coord.h"
 #include "log.h"
 #include "session.h"
 #include "shadow.h"
@@ -73,11 +75,21 @@ static void on_drain(struct lms_worker *w)
 /* The coordination state changed: every session re-checks it. */
 static void on_coord(struct lms_worker *w)
 {
+	uint64_t t0 = lms_mono_us();
+	int n = w->nsessions;
 	struct lms_session *s = w->sessions;
 	while (s) {
 		struct lms_session *next = lms_session_next(s);
 		lms_session_coord_changed(s);
 		s = next;
+	}
+	if (lms_log_get_level() >= LMS_LOG_LEVEL_DEBUG) {
+		struct lms_coord_view v;
+		lms_coord_get(w->rt, &v);
+		lms_log(LMS_LOG_LEVEL_DEBUG, "coord_seen", "worker=%d epoch=%llu sessions=%d after_apply_ms=%.3f "
+			"took_ms=%.3f", w->id, (unsigned long long)v.epoch, n,
+			v.applied_us && t0 > v.applied_us ? (double)(t0 - v.applied_us) / 1e3 : 0.0,
+			(double)(lms_mono_us() - t0) / 1e3);
 	}
 }
 

@@ -21,8 +21,12 @@
 #define CALL_TIMEOUT_S 5.0
 /* An instance writes the watermark with its own connection to the source. */
 #define WATERMARK_CALL_TIMEOUT_S 10.0
-/* Pause between polling rounds. */
-#define POLL_INTERVAL_MS 50
+/* ... at begin, where a failure only means commit writes its own: the
+ * queues wait meanwhile, so give up sooner (and try one instance only). */
+#define BEGIN_WATERMARK_CALL_TIMEOUT_S 3.0
+/* Pause between polling rounds (drain, watermark): short, since requests
+ * wait in the queues meanwhile; each round is one cheap call. */
+#define POLL_INTERVAL_MS 5
 
 static double now_ms(void)
 {
@@ -35,6 +39,17 @@ static void sleep_ms(long ms)
 {
 	struct timespec t = { ms / 1000, (ms % 1000) * 1000000L };
 	nanosleep(&t, NULL);
+}
+
+/* When the begin, commit or abort being served came in (debug timeline). */
+static double call_t0;
+
+static json_t *begin_watermark(struct orch_ctx *ctx, json_t *instances, int64_t cutover_id, int64_t epoch);
+
+/* Debug: one step of begin, commit or abort, ms after the call came in. */
+static void step(const char *what)
+{
+	lms_log(LMS_LOG_LEVEL_DEBUG, "cutover_step", "step=%s at_ms=%.3f", what, now_ms() - call_t0);
 }
 
 static int fail(json_t **resp, int code, const char *msg)
@@ -97,16 +112,57 @@ static const char *other_truth(const char *truth)
 	return strcmp(truth, "source") ? "source" : "target";
 }
 
-/* Log an event; a failure to write it is logged, not fatal. */
-static void event(struct orch_ctx *ctx, int64_t cutover_id, const char *kind, int64_t epoch, const char *instance,
-		  double ms, json_t *detail)
+/* Events held back while begin waits for the drain and writes the
+ * watermark (events_hold .. events_write): each is a round trip to the
+ * store, and the queued requests wait meanwhile.  NULL: written at once. */
+static json_t *held_events;
+
+/* Write one event; a failure to write it is logged, not fatal. */
+static void write_event(struct orch_ctx *ctx, int64_t cutover_id, const char *kind, int64_t epoch,
+			const char *instance, double ms, json_t *detail)
 {
 	char err[512];
 	char *text = detail ? json_dumps(detail, JSON_COMPACT) : NULL;
 	if (orch_store_event(ctx->store, cutover_id, kind, epoch, instance, ms, text, err, sizeof(err)) != ORCH_STORE_OK)
 		lms_log(LMS_LOG_LEVEL_WARN, "event_not_written", "kind=%s reason=\"%s\"", kind, err);
 	free(text);
+}
+
+/* Log an event (takes detail), now or, while held, later. */
+static void event(struct orch_ctx *ctx, int64_t cutover_id, const char *kind, int64_t epoch, const char *instance,
+		  double ms, json_t *detail)
+{
+	if (held_events) {
+		json_array_append_new(held_events, json_pack("{s:I,s:s,s:I,s:s?,s:f,s:o?}", "cutover_id",
+							     (json_int_t)cutover_id, "kind", kind, "epoch",
+							     (json_int_t)epoch, "instance", instance, "ms", ms, "detail",
+							     detail));
+		return;
+	}
+	write_event(ctx, cutover_id, kind, epoch, instance, ms, detail);
 	json_decref(detail);
+}
+
+static void events_hold(void)
+{
+	if (!held_events)
+		held_events = json_array();
+}
+
+/* Write the held events, in order, and stop holding. */
+static void events_write(struct orch_ctx *ctx)
+{
+	json_t *list = held_events, *e;
+	size_t i;
+	held_events = NULL;
+	json_array_foreach(list, i, e) {
+		json_t *detail = json_object_get(e, "detail");
+		write_event(ctx, json_integer_value(json_object_get(e, "cutover_id")),
+			    json_string_value(json_object_get(e, "kind")), json_integer_value(json_object_get(e, "epoch")),
+			    json_string_value(json_object_get(e, "instance")), json_number_value(json_object_get(e, "ms")),
+			    json_is_null(detail) ? NULL : detail);
+	}
+	json_decref(list);
 }
 
 static const char *inst_id(json_t *inst)
@@ -146,10 +202,14 @@ static json_t *push_state(struct orch_ctx *ctx, json_t *instances, int64_t epoch
 				inst_id(inst), epoch, calls[i].error);
 			continue;
 		}
-		json_array_append_new(acks, json_pack("{s:s?,s:O?,s:O?,s:O?,s:f}", "id", inst_id(inst), "admin_url",
-						      json_object_get(inst, "admin_url"), "epoch",
-						      json_object_get(calls[i].body, "epoch"), "phase",
-						      json_object_get(calls[i].body, "phase"), "ms", calls[i].ms));
+		lms_log(LMS_LOG_LEVEL_DEBUG, "push_ack", "instance=%s epoch=%" PRId64 " phase=%s ms=%.3f", inst_id(inst),
+			epoch, phase, calls[i].ms);
+		json_t *ack = json_pack("{s:s?,s:O?,s:O?,s:O?,s:f}", "id", inst_id(inst), "admin_url",
+					json_object_get(inst, "admin_url"), "epoch", json_object_get(calls[i].body, "epoch"),
+					"phase", json_object_get(calls[i].body, "phase"), "ms", calls[i].ms);
+		if (json_is_boolean(json_object_get(calls[i].body, "drained")))
+			json_object_set(ack, "drained", json_object_get(calls[i].body, "drained"));
+		json_array_append_new(acks, ack);
 		event(ctx, cutover_id, "ack", epoch, inst_id(inst), calls[i].ms,
 		      json_pack("{s:O?,s:O?}", "phase", json_object_get(calls[i].body, "phase"), "source_of_truth",
 				json_object_get(calls[i].body, "source_of_truth")));
@@ -254,6 +314,33 @@ static json_t *wait_drained(struct orch_ctx *ctx, json_t *instances, int64_t epo
 			return pending;
 		sleep_ms(POLL_INTERVAL_MS);
 	}
+}
+
+/* The instances whose answer to the pause (acks) already says drained go
+ * to drained ({id, admin_url, drain_ms}, with a "drained" event); returns
+ * the others, to be polled. */
+static json_t *drained_on_ack(struct orch_ctx *ctx, json_t *instances, json_t *acks, int64_t epoch,
+			      int64_t cutover_id, json_t *drained)
+{
+	json_t *rest = json_array();
+	size_t i, j;
+	json_t *inst, *a;
+	json_array_foreach(instances, i, inst) {
+		json_t *hit = NULL;
+		json_array_foreach(acks, j, a)
+			if (json_equal(json_object_get(a, "admin_url"), json_object_get(inst, "admin_url")))
+				hit = a;
+		if (!hit || !json_is_true(json_object_get(hit, "drained")) ||
+		    json_integer_value(json_object_get(hit, "epoch")) < epoch) {
+			json_array_append(rest, inst);
+			continue;
+		}
+		double ms = json_number_value(json_object_get(hit, "ms"));
+		json_array_append_new(drained, json_pack("{s:s?,s:O?,s:f}", "id", inst_id(inst), "admin_url",
+							 json_object_get(inst, "admin_url"), "drain_ms", ms));
+		event(ctx, cutover_id, "drained", epoch, inst_id(inst), ms, NULL);
+	}
+	return rest;
 }
 
 /* dry_run of begin: what pausing would wait for. */
@@ -383,6 +470,8 @@ int orch_cutover_begin(struct orch_ctx *ctx, json_t *req, json_t **resp)
 {
 	double drain_s = ctx->cfg->drain_timeout;
 	bool dry = false;
+	call_t0 = now_ms();
+	step("begin_received");
 	struct orch_state st;
 	int code;
 	if ((code = opt_seconds(req, "drain_timeout_s", &drain_s, resp)) || (code = opt_bool(req, "dry_run", &dry, resp)) ||
@@ -403,23 +492,34 @@ int orch_cutover_begin(struct orch_ctx *ctx, json_t *req, json_t **resp)
 	}
 	char paused_at[64];
 	iso_now(paused_at, sizeof(paused_at));
+	step("begin_transition_written");
+	events_hold();
 	json_t *unreachable;
 	json_t *acks = push_state(ctx, instances, epoch, "paused", st.source_of_truth, cutover_id, &unreachable);
-	json_decref(acks);
+	step("begin_pushed");
 	json_t *drained = json_array(), *pending = json_array();
-	if (json_array_size(unreachable) == 0) {
+	json_t *rest = drained_on_ack(ctx, instances, acks, epoch, cutover_id, drained);
+	json_decref(acks);
+	if (json_array_size(unreachable) == 0 && json_array_size(rest) > 0) {
 		json_decref(pending);
-		pending = wait_drained(ctx, instances, epoch, cutover_id, drain_s, drained, unreachable);
+		pending = wait_drained(ctx, rest, epoch, cutover_id, drain_s, drained, unreachable);
 	}
+	json_decref(rest);
+	step("begin_drain_checked");
 	if (json_array_size(pending) || json_array_size(unreachable)) {
+		events_write(ctx);
 		code = begin_failed(ctx, epoch, cutover_id, pending, unreachable, resp);
 	} else {
+		json_t *wm = begin_watermark(ctx, instances, cutover_id, epoch);
+		step("begin_watermark_written");
+		events_write(ctx);
 		event(ctx, cutover_id, "drained", epoch, NULL, -1,
 		      json_pack("{s:I}", "instances", (json_int_t)json_array_size(drained)));
 		lms_log(LMS_LOG_LEVEL_INFO, "cutover_paused", "cutover_id=%" PRId64 " epoch=%" PRId64 " instances=%zu",
 			cutover_id, epoch, json_array_size(drained));
-		*resp = json_pack("{s:I,s:I,s:s,s:s,s:O}", "cutover_id", (json_int_t)cutover_id, "epoch", (json_int_t)epoch,
-				  "paused_at", paused_at, "source_of_truth", st.source_of_truth, "instances", drained);
+		*resp = json_pack("{s:I,s:I,s:s,s:s,s:O,s:o}", "cutover_id", (json_int_t)cutover_id, "epoch",
+				  (json_int_t)epoch, "paused_at", paused_at, "source_of_truth", st.source_of_truth,
+				  "instances", drained, "watermark", wm);
 		if (json_array_size(instances) == 0)
 			json_object_set_new(*resp, "warning", json_string("no live instances: none registered with "
 									  "a heartbeat under 10 s, and no --lms-addresses"));
@@ -433,8 +533,10 @@ int orch_cutover_begin(struct orch_ctx *ctx, json_t *req, json_t **resp)
 }
 
 /* Write token on the source: directly with SOURCE_URL, otherwise through
- * the first instance that can.  0, or an HTTP status with *resp set. */
-static int write_watermark(struct orch_ctx *ctx, json_t *instances, const char *token, json_t **resp)
+ * the first of the first `tries` instances that can, each call up to
+ * call_s.  0, or an HTTP status with *resp set. */
+static int write_watermark(struct orch_ctx *ctx, json_t *instances, const char *token, double call_s, size_t tries,
+			   json_t **resp)
 {
 	char err[512];
 	if (ctx->source) {
@@ -449,10 +551,10 @@ static int write_watermark(struct orch_ctx *ctx, json_t *instances, const char *
 	json_decref(body);
 	char why[1500] = "";
 	size_t len = 0;
-	for (size_t i = 0; i < json_array_size(instances); i++) {
+	for (size_t i = 0; i < json_array_size(instances) && i < tries; i++) {
 		json_t *one = json_pack("[O]", json_array_get(instances, i));
 		struct orch_call *c = orch_instances_call(ctx, one, "POST", "/api/v1/watermark", text,
-							 WATERMARK_CALL_TIMEOUT_S);
+							 call_s);
 		bool ok = c && !c->error[0] && json_is_true(json_object_get(c->body, "written"));
 		if (!ok && len < sizeof(why))
 			len += (size_t)snprintf(why + len, sizeof(why) - len, "%s%s: %s", len ? "; " : "",
@@ -471,13 +573,14 @@ static int write_watermark(struct orch_ctx *ctx, json_t *instances, const char *
 	return fail(resp, 502, msg);
 }
 
-/* Poll the target until token shows; 0 with *lag_ms, or 409/503. */
+/* Poll the target until token shows; 0 with *lag_ms (since t0) and
+ * *first (seen at the first look), or 409/503. */
 static int wait_watermark(struct orch_ctx *ctx, const char *token, double timeout_s, double t0, double *lag_ms,
-			  json_t **resp)
+			  bool *first, json_t **resp)
 {
 	double deadline = now_ms() + timeout_s * 1e3;
 	char seen[256], err[512];
-	for (;;) {
+	for (*first = true;; *first = false) {
 		if (orch_store_read_watermark(ctx->store, seen, sizeof(seen), err, sizeof(err)) != ORCH_STORE_OK)
 			return fail(resp, 503, err);
 		if (!strcmp(seen, token)) {
@@ -486,7 +589,7 @@ static int wait_watermark(struct orch_ctx *ctx, const char *token, double timeou
 		}
 		if (now_ms() >= deadline)
 			break;
-		sleep_ms(25);
+		sleep_ms(POLL_INTERVAL_MS);
 	}
 	char msg[700];
 	snprintf(msg, sizeof(msg), "replication has not caught up: watermark token %s written on the source is not "
@@ -495,19 +598,82 @@ static int wait_watermark(struct orch_ctx *ctx, const char *token, double timeou
 	return fail(resp, 409, msg);
 }
 
-/* Commit's replication check: 0 with *lag_ms, or an HTTP status. */
-static int replication_check(struct orch_ctx *ctx, const struct orch_state *st, json_t *instances, double timeout_s,
-			     double *lag_ms, json_t **resp)
+/* The watermark begin wrote once every instance drained: the replication
+ * catch-up starts there, not when commit comes.  Only a shortcut: commit
+ * uses it when it is for the pause in the store (same cutover and
+ * epoch), and otherwise (e.g. the orchestrator restarted) writes its own
+ * token as before.  The event loop serves one call at a time. */
+static struct {
+	int64_t cutover_id, epoch;
+	char token[160];
+	double written_ms;        /* now_ms() when the write began */
+	char written_at[64];      /* the same, wall clock */
+} mark;
+
+/* What commit's replication check found. */
+struct repl_check {
+	double lag_ms;            /* watermark written -> seen on the target */
+	double wait_ms;           /* of which commit waited */
+	bool before_commit;       /* already there at commit's first look */
+	bool at_begin;            /* written by begin */
+	char written_at[64];
+};
+
+static void make_token(int64_t cutover_id, int64_t epoch, char *buf, size_t cap)
 {
 	struct timespec wall;
 	clock_gettime(CLOCK_REALTIME, &wall);
+	snprintf(buf, cap, "%" PRId64 "-%" PRId64 "-%lld%03d", cutover_id, epoch, (long long)wall.tv_sec,
+		 (int)(wall.tv_nsec / 1000000) % 1000);
+}
+
+/* Begin, every instance drained: write the watermark now.  Returns the
+ * begin answer's "watermark" member.  A failure only means commit writes
+ * its own (and reports why it cannot). */
+static json_t *begin_watermark(struct orch_ctx *ctx, json_t *instances, int64_t cutover_id, int64_t epoch)
+{
+	json_t *resp = NULL;
+	mark.cutover_id = 0;
+	make_token(cutover_id, epoch, mark.token, sizeof(mark.token));
+	mark.written_ms = now_ms();
+	iso_now(mark.written_at, sizeof(mark.written_at));
+	if (write_watermark(ctx, instances, mark.token, BEGIN_WATERMARK_CALL_TIMEOUT_S, 1, &resp)) {
+		const char *why = json_string_value(json_object_get(resp, "error"));
+		lms_log(LMS_LOG_LEVEL_WARN, "begin_watermark_failed", "cutover_id=%" PRId64 " reason=\"%s\"", cutover_id,
+			why ? why : "?");
+		json_t *out = json_pack("{s:s?}", "error", why);
+		json_decref(resp);
+		return out;
+	}
+	mark.cutover_id = cutover_id;
+	mark.epoch = epoch;
+	return json_pack("{s:s,s:s}", "token", mark.token, "written_at", mark.written_at);
+}
+
+/* Commit's replication check: 0 with *rc filled, or an HTTP status. */
+static int replication_check(struct orch_ctx *ctx, const struct orch_state *st, json_t *instances, double timeout_s,
+			     struct repl_check *rc, json_t **resp)
+{
 	char token[160];
-	snprintf(token, sizeof(token), "%" PRId64 "-%" PRId64 "-%lld%03d", st->cutover_id, st->epoch,
-		 (long long)wall.tv_sec, (int)(wall.tv_nsec / 1000000) % 1000);
-	double t0 = now_ms();
-	int code = write_watermark(ctx, instances, token, resp);
+	double t0;
+	int code = 0;
+	double wait0 = now_ms();
+	rc->at_begin = mark.cutover_id == st->cutover_id && mark.epoch == st->epoch && mark.cutover_id != 0;
+	if (rc->at_begin) {
+		snprintf(token, sizeof(token), "%s", mark.token);
+		snprintf(rc->written_at, sizeof(rc->written_at), "%s", mark.written_at);
+		t0 = mark.written_ms;
+	} else {
+		make_token(st->cutover_id, st->epoch, token, sizeof(token));
+		iso_now(rc->written_at, sizeof(rc->written_at));
+		t0 = now_ms();
+		code = write_watermark(ctx, instances, token, WATERMARK_CALL_TIMEOUT_S, json_array_size(instances), resp);
+		step("watermark_written");
+	}
 	if (!code)
-		code = wait_watermark(ctx, token, timeout_s, t0, lag_ms, resp);
+		code = wait_watermark(ctx, token, timeout_s, t0, &rc->lag_ms, &rc->before_commit, resp);
+	rc->wait_ms = now_ms() - wait0;
+	step("watermark_seen");
 	if (code) {
 		event(ctx, st->cutover_id, "failed", st->epoch, NULL, now_ms() - t0,
 		      json_pack("{s:s,s:O}", "step", "replication check", "error", json_object_get(*resp, "error")));
@@ -518,25 +684,33 @@ static int replication_check(struct orch_ctx *ctx, const struct orch_state *st, 
 
 /* Commit or abort: end the pause with source of truth `truth`. */
 static int end_pause(struct orch_ctx *ctx, const struct orch_state *st, json_t *instances, const char *kind,
-		     const char *truth, double lag_ms, json_t **resp)
+		     const char *truth, const struct repl_check *check, json_t **resp)
 {
 	struct orch_transition t = { .old_epoch = st->epoch, .phase = "serving", .source_of_truth = truth,
 				     .kind = kind, .cutover_id = st->cutover_id,
 				     .end_status = !strcmp(kind, "commit") ? "committed" : "aborted" };
 	char err[512];
 	int rc = orch_store_transition(ctx->store, &t, err, sizeof(err));
+	step("end_transition_written");
 	if (rc != ORCH_STORE_OK)
 		return fail(resp, rc == ORCH_STORE_STALE ? 409 : 503, err);
 	lms_log(LMS_LOG_LEVEL_INFO, "cutover_end", "kind=%s cutover_id=%" PRId64 " epoch=%" PRId64
 		" source_of_truth=%s paused_ms=%.1f", kind, t.cutover_id, t.epoch, truth, t.paused_ms);
 	json_t *unreachable;
 	json_t *acks = push_state(ctx, instances, t.epoch, "serving", truth, t.cutover_id, &unreachable);
+	step("end_pushed");
 	*resp = json_pack("{s:I,s:I,s:s,s:s,s:o,s:o}", "cutover_id", (json_int_t)t.cutover_id, "epoch",
 			  (json_int_t)t.epoch, "source_of_truth", truth, "phase", "serving", "instances", acks,
 			  "unreachable", unreachable);
 	json_object_set_new(*resp, "paused_ms", t.paused_ms >= 0 ? json_real(t.paused_ms) : json_null());
 	if (!strcmp(kind, "commit"))
-		json_object_set_new(*resp, "replication_lag_ms", lag_ms >= 0 ? json_real(lag_ms) : json_null());
+		json_object_set_new(*resp, "replication_lag_ms", check ? json_real(check->lag_ms) : json_null());
+	if (check)
+		json_object_set_new(*resp, "replication_check",
+				    json_pack("{s:s,s:s,s:f,s:b}", "watermark_written_at", check->written_at,
+					      "watermark_written_by", check->at_begin ? "begin" : "commit",
+					      "commit_wait_ms", check->wait_ms, "caught_up_before_commit",
+					      check->before_commit));
 	if (json_array_size(unreachable))
 		json_object_set_new(*resp, "warning", json_string("some instances did not answer: the new state is in the "
 								  "store and they apply it when they next read it"));
@@ -572,9 +746,12 @@ static json_t *end_dry_run(const struct orch_state *st, json_t *instances, const
 int orch_cutover_commit(struct orch_ctx *ctx, json_t *req, json_t **resp)
 {
 	bool skip = false, dry = false;
-	double repl_s = ctx->cfg->replication_timeout, lag_ms = -1;
+	double repl_s = ctx->cfg->replication_timeout;
+	struct repl_check rc;
 	struct orch_state st;
 	int code;
+	call_t0 = now_ms();
+	step("commit_received");
 	if ((code = opt_bool(req, "skip_replication_check", &skip, resp)) || (code = opt_bool(req, "dry_run", &dry, resp)) ||
 	    (code = opt_seconds(req, "replication_timeout_s", &repl_s, resp)) ||
 	    (code = require_paused(ctx, "commit", &st, resp)))
@@ -583,14 +760,15 @@ int orch_cutover_commit(struct orch_ctx *ctx, json_t *req, json_t **resp)
 	if (!instances)
 		return code;
 	const char *to = other_truth(st.source_of_truth);
+	step("commit_state_read");
 	if (dry) {
 		*resp = end_dry_run(&st, instances, to, skip ? " (replication check skipped)"
 				    : ", after a watermark written on the source shows on the target");
 		code = 200;
-	} else if (!skip && (code = replication_check(ctx, &st, instances, repl_s, &lag_ms, resp))) {
+	} else if (!skip && (code = replication_check(ctx, &st, instances, repl_s, &rc, resp))) {
 		/* refused: the state stays paused */
 	} else {
-		code = end_pause(ctx, &st, instances, "commit", to, lag_ms, resp);
+		code = end_pause(ctx, &st, instances, "commit", to, skip ? NULL : &rc, resp);
 	}
 	json_decref(instances);
 	return code;
@@ -601,6 +779,8 @@ int orch_cutover_abort(struct orch_ctx *ctx, json_t *req, json_t **resp)
 	bool dry = false;
 	struct orch_state st;
 	int code;
+	call_t0 = now_ms();
+	step("abort_received");
 	if ((code = opt_bool(req, "dry_run", &dry, resp)) || (code = require_paused(ctx, "abort", &st, resp)))
 		return code;
 	json_t *instances = live_instances(ctx, &code, resp);
@@ -610,7 +790,7 @@ int orch_cutover_abort(struct orch_ctx *ctx, json_t *req, json_t **resp)
 		*resp = end_dry_run(&st, instances, st.source_of_truth, " (unchanged)");
 		code = 200;
 	} else {
-		code = end_pause(ctx, &st, instances, "abort", st.source_of_truth, -1, resp);
+		code = end_pause(ctx, &st, instances, "abort", st.source_of_truth, NULL, resp);
 	}
 	json_decref(instances);
 	return code;

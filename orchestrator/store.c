@@ -489,6 +489,11 @@ int orch_store_cutover_stats(struct orch_store *s, json_t **by_status, double *l
 int orch_store_write_watermark(struct orch_store *s, const char *token, char *err, size_t errlen)
 {
 	const char *p[] = { token };
+	/* Flushed at commit even where synchronous_commit is off: WAL senders
+	 * send only flushed WAL, so an unflushed watermark would wait for the
+	 * WAL writer and lengthen the pause. */
+	if (exec0(s, "SET synchronous_commit = on", 0, NULL, err, errlen) < 0)
+		return ORCH_STORE_ERROR;
 	return exec0(s, "INSERT INTO _molt_lms.watermark (id, token, written_at) VALUES (1, $1, now()) "
 		     "ON CONFLICT (id) DO UPDATE SET token = excluded.token, written_at = excluded.written_at",
 		     1, p, err, errlen) < 0 ? ORCH_STORE_ERROR : ORCH_STORE_OK;

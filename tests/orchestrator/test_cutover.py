@@ -80,12 +80,20 @@ def test_begin_commit_and_back(orchestrators, dbs, fakes):
                                                      "cutover_id": 1}
         kinds = [e[0] for e in events(dbs)]
         assert kinds.count("ack") == 2 and kinds.count("drained") == 3 and "begin" in kinds
+        # drained: begin wrote the watermark at once (replication catch-up starts there)
+        token = doc["watermark"]["token"]
+        assert token.startswith("1-2-") and doc["watermark"]["written_at"].endswith("Z"), doc
+        assert a.posted("/api/v1/watermark") == [{"token": token}] and not b.posted("/api/v1/watermark")
 
         code, doc = o.api("POST", "/api/v1/cutover/consistent/commit", {"replication_timeout_s": 10})
         assert code == 200, doc
         assert doc["epoch"] == 3 and doc["source_of_truth"] == "target"
         assert doc["paused_ms"] > 0 and doc["replication_lag_ms"] >= 0
+        check = doc["replication_check"]
+        assert check["watermark_written_by"] == "begin" and check["commit_wait_ms"] >= 0, doc
+        assert check["commit_wait_ms"] <= doc["replication_lag_ms"] + 1, doc
         assert dbs.state() == (3, "target", "serving", 1)
+        # commit waited for begin's token: no second write
         assert len(a.posted("/api/v1/watermark")) == 1 and not b.posted("/api/v1/watermark")
         for f in (a, b):
             assert f.state["source_of_truth"] == "target" and f.state["phase"] == "serving"
@@ -197,6 +205,7 @@ def test_orchestrator_restarted_between_begin_and_commit(orchestrators, dbs, fak
     second = orchestrators(args(dbs, "--lms-addresses", a.url, source=True))
     code, status = second.api("GET", "/api/v1/status")
     assert status["phase"] == "paused" and status["cutover_id"] == 1
+    begun = len(a.posted("/api/v1/watermark"))  # begin's, through the instance (no SOURCE_URL)
     repl = Replicator(dbs)
     try:
         code, doc = second.api("POST", "/api/v1/cutover/consistent/commit", {"replication_timeout_s": 10})
@@ -204,7 +213,9 @@ def test_orchestrator_restarted_between_begin_and_commit(orchestrators, dbs, fak
         repl.stop()
     assert code == 200, doc
     assert doc["cutover_id"] == 1 and doc["source_of_truth"] == "target"
-    assert not a.posted("/api/v1/watermark")  # SOURCE_URL wrote it directly
+    # the restarted orchestrator does not know begin's token: it writes its own, with SOURCE_URL directly
+    assert doc["replication_check"]["watermark_written_by"] == "commit", doc
+    assert len(a.posted("/api/v1/watermark")) == begun
     assert a.state == {"epoch": 3, "phase": "serving", "source_of_truth": "target", "cutover_id": 1}
 
 
