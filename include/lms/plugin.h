@@ -27,7 +27,7 @@ extern "C" {
 #endif
 
 #define LMS_PLUGIN_ABI_MAJOR 1
-#define LMS_PLUGIN_ABI_MINOR 1
+#define LMS_PLUGIN_ABI_MINOR 2
 
 /* Largest message a plugin may ask to see whole (LMS_FRAME_NEED_BODY).
  * Bigger messages are always streamed through without being decoded. */
@@ -102,8 +102,16 @@ enum lms_action {
 	LMS_ACT_BACKEND_KEY, /* be: the backend's cancel key is res->key */
 	LMS_ACT_READY,       /* be: idle, res->txn tells the transaction state */
 	LMS_ACT_CLOSE,       /* flush, then close this connection */
-	LMS_ACT_FAIL         /* be: give up on this backend; res->error says
+	LMS_ACT_FAIL,        /* be: give up on this backend; res->error says
 				why; the core tells the client and closes */
+	LMS_ACT_BACKEND_TLS  /* ABI 1.2, fe, during the login of a
+				server-first protocol (MySQL): send the
+				verdict's bytes (REWRITE: the database's TLS
+				request) in clear, run the TLS handshake with
+				the database as client (the URL's settings),
+				then call be_start(tls_active=1).  Any byte
+				already received from the database is a
+				protocol error. */
 };
 
 enum lms_txn_state {
