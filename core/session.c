@@ -137,6 +137,7 @@ static void callback_end(struct lms_session *s)
 		session_free(s);
 }
 static void backend_tls_step(struct lms_session *s);
+static void backend_tls_from_front(struct lms_session *s);
 static void backend_dial(struct lms_session *s, const char *last_err);
 static void backend_open(struct lms_session *s, int relay);
 static void relay(struct lms_session *s, int d);
@@ -835,6 +836,9 @@ static int apply_front(struct lms_session *s, const struct lms_result *res)
 		do_cancel(s, res);
 		session_close(s);
 		return -1;
+	case LMS_ACT_BACKEND_TLS:
+		backend_tls_from_front(s);
+		return -1;
 	case LMS_ACT_CLOSE:
 		lms_log(LMS_LOG_LEVEL_INFO, "client_refused", "worker=%d peer=%s user=%s phase=%s reason=\"%s\"",
 			s->w->id, s->peer, s->user ? s->user : "-", phase_names[s->phase],
@@ -848,6 +852,40 @@ static int apply_front(struct lms_session *s, const struct lms_result *res)
 	}
 }
 
+/* Start the TLS handshake with the database (the URL asks for TLS and the
+ * database said yes); nothing may follow the database's answer. */
+static void backend_tls_begin(struct lms_session *s)
+{
+	if (!s->backend->tls || lms_buf_len(&s->server.in) > 0) {
+		backend_fail(s, LMS_ERR_BACKEND_PROTOCOL, "unexpected TLS negotiation");
+		return;
+	}
+	if (lms_conn_tls_begin(&s->server, s->backend->tls, false, s->backend->conf.host,
+			       s->backend->conf.tls_mode == LMS_TLS_VERIFY_FULL) != LMS_IO_OK) {
+		backend_fail(s, LMS_ERR_BACKEND_TLS, s->server.err);
+		return;
+	}
+	s->phase = PH_BACKEND_TLS;
+	backend_tls_step(s);
+}
+
+/* The frontend of a server-first protocol asks for TLS toward the database
+ * during the login (ABI 1.2): its TLS request, just queued, goes out in
+ * clear first.  It is a few bytes on a fresh connection: a write that does
+ * not take them at once fails the login. */
+static void backend_tls_from_front(struct lms_session *s)
+{
+	if (!s->has_server || s->phase != PH_AUTH) {
+		backend_fail(s, LMS_ERR_BACKEND_PROTOCOL, "unexpected TLS negotiation");
+		return;
+	}
+	if (lms_conn_flush(&s->server) != LMS_IO_OK || lms_buf_len(&s->server.out) > 0) {
+		backend_fail(s, LMS_ERR_BACKEND_TLS, s->server.err[0] ? s->server.err : "cannot send the TLS request");
+		return;
+	}
+	backend_tls_begin(s);
+}
+
 /* Act on a backend message's decode result.  Returns -1 to stop pumping. */
 static int apply_back(struct lms_session *s, const struct lms_result *res)
 {
@@ -855,17 +893,7 @@ static int apply_back(struct lms_session *s, const struct lms_result *res)
 	case LMS_ACT_NONE:
 		return 0;
 	case LMS_ACT_START_TLS:
-		if (!s->backend->tls || lms_buf_len(&s->server.in) > 0) {
-			backend_fail(s, LMS_ERR_BACKEND_PROTOCOL, "unexpected TLS negotiation");
-			return -1;
-		}
-		if (lms_conn_tls_begin(&s->server, s->backend->tls, false, s->backend->conf.host,
-				       s->backend->conf.tls_mode == LMS_TLS_VERIFY_FULL) != LMS_IO_OK) {
-			backend_fail(s, LMS_ERR_BACKEND_TLS, s->server.err);
-			return -1;
-		}
-		s->phase = PH_BACKEND_TLS;
-		backend_tls_step(s);
+		backend_tls_begin(s);
 		return -1;
 	case LMS_ACT_AUTH_OK:
 		lms_log(LMS_LOG_LEVEL_DEBUG, "auth_ok", "worker=%d peer=%s user=%s", s->w->id, s->peer,
