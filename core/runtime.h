@@ -85,4 +85,9 @@ void lms_backend_version(const struct lms_backend *b, char *out, size_t cap);
 /* The backend currently serving as source of truth. */
 const struct lms_backend *lms_runtime_truth(struct lms_runtime *rt, int *role);
 
+/* Would the coordination state (phase, truth) pause or move this instance
+ * while it cannot follow (the clients' wire family differs from the
+ * target's)?  Then true, with the reason in why. */
+bool lms_runtime_cutover_refused(const struct lms_runtime *rt, int phase, int truth, char *why, size_t cap);
+
 #endif
