@@ -817,6 +817,16 @@ static int apply_front(struct lms_session *s, const struct lms_result *res)
 	case LMS_ACT_NONE:
 		return 0;
 	case LMS_ACT_START_TLS:
+		/* A client that waits for the proxy's answer (REPLY) sends
+		 * nothing before it; without an answer to wait for (MySQL) the
+		 * bytes that follow are its TLS handshake (ABI 1.2). */
+		if (lms_buf_len(&s->client.in) > 0 && res->verdict != LMS_REPLY) {
+			s->tls_after_flush = true;
+			s->phase_after_tls = s->phase;
+			s->phase = PH_CLIENT_TLS;
+			lms_conn_kick(&s->client); /* no read event will come for them */
+			return -1;
+		}
 		if (lms_buf_len(&s->client.in) > 0) {
 			lms_stat_add(&s->w->stats.errors[LMS_ERR_CLIENT_PROTOCOL], 1);
 			session_error(s, "FATAL", "08P01", NULL,
@@ -1172,7 +1182,8 @@ static void client_tls_step(struct lms_session *s)
 		if (lms_buf_len(&s->client.out) > 0)
 			return;
 		s->tls_after_flush = false;
-		if (lms_conn_tls_begin(&s->client, s->rt->server_tls, true, NULL, false) != LMS_IO_OK) {
+		if (lms_conn_tls_begin(&s->client, s->rt->server_tls, true, NULL, false) != LMS_IO_OK ||
+		    lms_conn_tls_take_input(&s->client) != LMS_IO_OK) {
 			s->dead = true;
 			return;
 		}
