@@ -93,7 +93,10 @@ enum lms_action {
 	LMS_ACT_START_TLS,   /* fe: flush the reply, then the TLS handshake as
 				server; be: the TLS handshake as client (a
 				REPLY is not sent first).  Any byte already
-				received past this message is a protocol error. */
+				received past this message is a protocol error,
+				except (ABI 1.2) from a client whose TLS request
+				got no REPLY: then those bytes are its TLS
+				handshake. */
 	LMS_ACT_CONNECT,     /* fe: startup parameters known (res->startup);
 				connect the backend. */
 	LMS_ACT_CANCEL,      /* fe: cancel the query of the session whose proxy
