@@ -437,6 +437,39 @@ START_TEST(test_login_shifted)
 }
 END_TEST
 
+START_TEST(test_login_caching_sha2)
+{
+	/* caching_sha2_password: the fast path (0x01 0x03) is followed by the
+	 * OK without an answer; full authentication (0x01 0x04) and the public
+	 * key (0x01 PEM) each wait for the client. */
+	struct pair p;
+	pair_new(&p, 0, 0, LMS_TLS_DISABLE);
+	uint8_t b[256];
+	run(&p, 1, b, greeting(b, SRV_CAPS));
+	run(&p, 0, b, hs_response(b, 1, MY_CAP_PROTOCOL_41 | MY_CAP_SECURE_CONNECTION | MY_CAP_PLUGIN_AUTH, 0));
+	struct step x = run(&p, 1, b, pkt(b, 2, "\x01\x03", 2));
+	ck_assert_int_eq(x.rc, 0);
+	ck_assert_int_eq(x.f.kind, LMS_MSG_AUTH_REQUEST);
+	ck_assert_int_eq(p.s->owes, MY_OWES_NOTHING);
+	ck_assert_int_eq(run(&p, 0, b, pkt(b, 3, "x", 1)).st, LMS_FRAME_INVALID); /* not the client's turn */
+	x = run(&p, 1, b, pkt(b, 3, "\x00\x00\x00\x02\x00\x00\x00", 7));
+	ck_assert_int_eq(x.res.action, LMS_ACT_READY);
+	pair_free(&p);
+	pair_new(&p, 0, 0, LMS_TLS_DISABLE);
+	run(&p, 1, b, greeting(b, SRV_CAPS));
+	run(&p, 0, b, hs_response(b, 1, MY_CAP_PROTOCOL_41 | MY_CAP_SECURE_CONNECTION | MY_CAP_PLUGIN_AUTH, 0));
+	run(&p, 1, b, pkt(b, 2, "\x01\x04", 2));
+	ck_assert_int_eq(p.s->owes, MY_OWES_AUTH);
+	ck_assert_int_eq(run(&p, 0, b, pkt(b, 3, "\x02", 1)).rc, 0); /* asks for the public key */
+	run(&p, 1, b, pkt(b, 4, "\x01-----BEGIN PUBLIC KEY-----", 27));
+	ck_assert_int_eq(p.s->owes, MY_OWES_AUTH);
+	ck_assert_int_eq(run(&p, 0, b, pkt(b, 5, "encrypted", 9)).rc, 0);
+	x = run(&p, 1, b, pkt(b, 6, "\x00\x00\x00\x02\x00\x00\x00", 7));
+	ck_assert_int_eq(x.res.action, LMS_ACT_READY);
+	pair_free(&p);
+}
+END_TEST
+
 START_TEST(test_login_refusals)
 {
 	uint8_t b[256];
@@ -914,6 +947,7 @@ static Suite *mysql_suite(void)
 	tcase_add_test(t, test_greeting_malformed);
 	tcase_add_test(t, test_login_tls_both_legs);
 	tcase_add_test(t, test_login_shifted);
+	tcase_add_test(t, test_login_caching_sha2);
 	tcase_add_test(t, test_login_refusals);
 	tcase_add_test(t, test_own_login_refused);
 	suite_add_tcase(s, t);
