@@ -1,4 +1,4 @@
-"""52. The MySQL protocol by hand through mysql.so (tests/integration/
+"""50c. The MySQL protocol by hand through mysql.so (tests/integration/
 mysqlraw.py): binary prepared statements, the rarer commands, sequence ids,
 pipelining, and what the proxy answers itself."""
 

@@ -1,4 +1,4 @@
-"""51. TLS with mysql.so: the client's SSLRequest upgrades to TLS with the
+"""50b. TLS with mysql.so: the client's SSLRequest upgrades to TLS with the
 proxy's certificate (TLS required by default), TLS toward MariaDB per
 ssl-mode in INIT_SOURCE, each leg on its own (sequence ids shifted), and
 logins that go through an auth switch (ed25519) on top."""

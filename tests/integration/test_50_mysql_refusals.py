@@ -1,4 +1,4 @@
-"""53. What a MySQL source cannot do yet, refused with a clear message:
+"""50d. What a MySQL source cannot do yet, refused with a clear message:
 shadowing (both databases would have to speak MySQL, or molt-lms translate
 to PostgreSQL wire) and a cutover (the same translation after it)."""
 
