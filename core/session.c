@@ -446,6 +446,19 @@ static int keep_startup(struct lms_session *s, const struct lms_result *res)
 	return 0;
 }
 
+/* A server-first protocol names the user and database once the client
+ * answers the greeting (ABI 1.2): kept for logs and the admin API only. */
+static void keep_identity(struct lms_session *s, const struct lms_startup *st)
+{
+	s->user = strdup(st->user);
+	s->database = strdup(st->database ? st->database : "");
+	if (!s->user || !s->database) {
+		free(s->user);
+		free(s->database);
+		s->user = s->database = NULL;
+	}
+}
+
 static void do_cancel(struct lms_session *s, const struct lms_result *res)
 {
 	const struct lms_backend *b;
@@ -1021,6 +1034,8 @@ static int pump_decoded(struct lms_session *s, int d, const uint8_t *p, size_t l
 		session_error(s, "FATAL", "53200", NULL, "molt-lms: out of memory");
 		return -1;
 	}
+	if (d == C2S && res.action != LMS_ACT_CONNECT && res.startup.user && !s->user)
+		keep_identity(s, &res.startup);
 	lms_buf_consume(&src->in, len);
 	if (d == C2S && (flags & LMS_FRAME_ENDS_REQUEST)) {
 		request_begin(s);

@@ -150,7 +150,11 @@ struct lms_result {
 	char sqlstate[6];  /* with LMS_MSG_ERROR messages, "" if unknown */
 	uint8_t key[LMS_KEY_MAX]; /* CANCEL: proxy key; BACKEND_KEY: backend's */
 	uint32_t key_len;
-	struct lms_startup startup;   /* with LMS_ACT_CONNECT */
+	struct lms_startup startup;   /* with LMS_ACT_CONNECT; ABI 1.2: from
+					 fe_decode without CONNECT (a
+					 server-first login), user and
+					 database name the session in logs
+					 and the admin API */
 	struct lms_error error;       /* with LMS_ACT_FAIL */
 	/* ABI 1.1, filled by fe_decode when the core observes the frontend
 	 * (lms_fe_opts.observe): the statement this client message runs,
