@@ -202,6 +202,44 @@ static void refuse_login(struct my_sess *s, uint8_t seq, uint16_t code, const ch
 	s->state = MY_S_CLOSED;
 }
 
+/* Name the login for the core's logs and admin API (ABI 1.2): the user
+ * and database of a HandshakeResponse41, payload pl[0..n), pointing into
+ * it.  Nothing when they do not parse (the database judges the packet). */
+static void name_login(const uint8_t *pl, size_t n, uint32_t caps, struct lms_result *res)
+{
+	size_t off = 32;
+	const uint8_t *nul = memchr(pl + off, 0, n - off);
+	if (!nul)
+		return;
+	const char *user = (const char *)pl + off;
+	off = (size_t)(nul - pl) + 1;
+	uint64_t alen;
+	if (caps & MY_CAP_PLUGIN_AUTH_LENENC) {
+		int k = my_lenenc(pl + off, n - off, &alen);
+		if (k <= 0)
+			return;
+		off += (size_t)k;
+	} else if (caps & MY_CAP_SECURE_CONNECTION) {
+		if (off >= n)
+			return;
+		alen = pl[off++];
+	} else {
+		nul = memchr(pl + off, 0, n - off);
+		if (!nul)
+			return;
+		alen = (uint64_t)(nul - (pl + off)) + 1;
+	}
+	if (alen > n - off)
+		return;
+	off += (size_t)alen;
+	const char *db = NULL;
+	if ((caps & MY_CAP_CONNECT_WITH_DB) && off < n && memchr(pl + off, 0, n - off))
+		db = (const char *)pl + off;
+	res->startup.family = "mysql";
+	res->startup.user = user;
+	res->startup.database = db;
+}
+
 /* The HandshakeResponse, masked to what the proxy offered, goes to the
  * database: after the proxy's own SSLRequest and TLS when the database's
  * leg is TLS (the response is then held for be_start). */
@@ -279,6 +317,7 @@ static int decode_handshake(struct my_sess *s, const uint8_t *msg, size_t len, s
 		refuse_login(s, seq, 1043, "08S01", "molt-lms: the handshake response is too large", out, res);
 		return 0;
 	}
+	name_login(pl, n, caps, res);
 	return relay_handshake(s, msg, len, out, res);
 }
 

@@ -217,6 +217,23 @@ def test_requests_counted(mysql_proxy):
     assert mysql_proxy.wait_metric("lms_requests_total", 'outcome="error"', at_least=err0 + 1) == err0 + 1
 
 
+def test_session_named_in_admin_api_and_log(mysql_proxy):
+    """The user and database from the HandshakeResponse name the session."""
+    import json
+    from lmsproxy import http_get
+    mark = mysql_proxy.log_mark()
+    c = connect(mysql_proxy)
+    try:
+        status, body = http_get(mysql_proxy.metrics_url + "/api/v1/connections")
+        assert status == 200, body
+        conns = json.loads(body)["connections"]
+        assert any(x["user"] == "app" and x["database"] == MY_DB for x in conns), conns
+    finally:
+        c.close()
+    assert wait_until(lambda: "user=app database=%s" % MY_DB in mysql_proxy.log_since(mark),
+                      mysql_proxy.env.t(5)), mysql_proxy.log_since(mark)
+
+
 def test_quit_closes_cleanly(mysql_proxy):
     """COM_QUIT is forwarded and the session ends in phase ready, without a
     backend error."""

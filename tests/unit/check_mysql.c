@@ -173,6 +173,10 @@ static size_t hs_response(uint8_t *buf, uint8_t seq, uint32_t caps, int ssl_requ
 	pl[n++] = 20;
 	memset(pl + n, 0x5a, 20);
 	n += 20;
+	if (caps & MY_CAP_CONNECT_WITH_DB) {
+		memcpy(pl + n, "appdb", 6);
+		n += 6;
+	}
 	memcpy(pl + n, "mysql_native_password", 22);
 	n += 22;
 	return pkt(buf, seq, pl, n);
@@ -408,10 +412,13 @@ START_TEST(test_login_shifted)
 	n = hs_response(b, 1, MY_CAP_PROTOCOL_41 | MY_CAP_SSL, 1);
 	ck_assert_int_eq(run(&p, 0, b, n).res.action, LMS_ACT_START_TLS);
 	D->fe_tls_done(p.fe);
-	n = hs_response(b, 2, MY_CAP_PROTOCOL_41 | MY_CAP_SSL | MY_CAP_SECURE_CONNECTION, 0);
+	n = hs_response(b, 2, MY_CAP_PROTOCOL_41 | MY_CAP_SSL | MY_CAP_SECURE_CONNECTION | MY_CAP_CONNECT_WITH_DB, 0);
 	struct step x = run(&p, 0, b, n);
 	ck_assert_int_eq(x.res.verdict, LMS_REWRITE);
 	ck_assert_int_eq(x.res.action, LMS_ACT_NONE);
+	/* the login is named for the core (ABI 1.2) */
+	ck_assert_str_eq(x.res.startup.user, "app");
+	ck_assert_str_eq(x.res.startup.database, "appdb");
 	ck_assert_uint_eq(x.out.data[3], 1);
 	ck_assert(!(my_le32(x.out.data + 4) & MY_CAP_SSL));
 	ck_assert(memcmp(x.out.data + 4 + 28, "\0\0\0\0", 4) == 0);
@@ -502,6 +509,18 @@ START_TEST(test_login_refusals)
 	ck_assert_int_eq(run(&p, 0, b, n).rc, -1);
 	n = pkt(b, 1, "\x00\x02\x00\x00\x00\x00", 6);
 	ck_assert_int_eq(run(&p, 0, b, n).rc, -1);
+	/* a user name without its NUL: relayed unnamed (the database judges it) */
+	uint8_t hr[40];
+	memset(hr, 0, sizeof(hr));
+	hr[1] = 0x02; /* CLIENT_PROTOCOL_41 */
+	memcpy(hr + 32, "nonulxx", 7);
+	struct step y = run(&p, 0, b, pkt(b, 1, hr, 39));
+	ck_assert_int_eq(y.rc, 0);
+	ck_assert_int_eq(y.res.verdict, LMS_REWRITE);
+	ck_assert_ptr_null(y.res.startup.user);
+	pair_free(&p);
+	pair_new(&p, 0, 0, LMS_TLS_DISABLE);
+	run(&p, 1, b, greeting(b, SRV_CAPS));
 	/* claims TLS on a plain connection */
 	n = hs_response(b, 1, MY_CAP_PROTOCOL_41 | MY_CAP_SSL, 0);
 	ck_assert_int_eq(run(&p, 0, b, n).rc, -1);
