@@ -303,6 +303,7 @@ class MyRaw:
         if n and not self.caps & CAP_DEPRECATE_EOF:
             _, pl = self.read(seq)
             assert pl[0] == 0xFE, "expected EOF after definitions, got %r" % pl[:10]
+            self.last_eof = pl
             seq += 1
         return cols, seq
 
@@ -401,6 +402,38 @@ class MyRaw:
                 body += lenenc_bytes(len(b)) + b
         self.command(COM_STMT_EXECUTE, body)
         return self.read_result(1, binary=True)
+
+    def open_cursor(self, stmt):
+        """COM_STMT_EXECUTE with a read-only cursor: definitions only, the
+        rows come with fetch(); returns the columns."""
+        self.command(COM_STMT_EXECUTE, struct.pack("<IBI", stmt["id"], 1, 1))
+        s, pl = self.read(1)
+        if pl[0] == 0xFF:
+            raise MyError(pl, s)
+        ncols, _ = lenenc(pl, 0)
+        cols, seq = self.read_coldefs(ncols, s + 1)
+        if self.caps & CAP_DEPRECATE_EOF:  # no EOF after the definitions: an OK says "cursor"
+            _, pl = self.read(seq)
+            assert pl[0] == 0xFE
+            self._ok(pl)
+        else:
+            self.status = struct.unpack("<H", self.last_eof[3:5])[0]
+        self.cursor_cols = cols
+        return cols
+
+    def fetch(self, stmt, n):
+        """COM_STMT_FETCH n rows: (rows, status)."""
+        self.command(0x1c, struct.pack("<II", stmt["id"], n))
+        rows, seq = [], 1
+        while True:
+            s, pl = self.read(seq)
+            seq = self.seq + 1
+            if pl[0] == 0xFF:
+                raise MyError(pl, s)
+            if self._eof_or_ok_end(pl):
+                self._end_status(pl)
+                return rows, self.status
+            rows.append(self._binary_row(pl, self.cursor_cols))
 
     def send_long_data(self, stmt, param, data):
         self.command(COM_STMT_SEND_LONG_DATA, struct.pack("<IH", stmt["id"], param) + data)

@@ -60,6 +60,20 @@ def test_prepared_statements(raw, uniq):
     assert raw.scalar("select 'after statements'") == "after statements"
 
 
+def test_cursor_and_fetch(raw):
+    """COM_STMT_EXECUTE with a cursor ends after the definitions (status
+    SERVER_STATUS_CURSOR_EXISTS); COM_STMT_FETCH brings the rows."""
+    st = raw.prepare("select 1 union select 2 union select 3")
+    cols = raw.open_cursor(st)
+    assert len(cols) == 1 and raw.status & 0x40
+    rows, status = raw.fetch(st, 2)
+    assert rows == [[1], [2]]
+    rows, status = raw.fetch(st, 2)
+    assert rows == [[3]] and status & 0x80  # SERVER_STATUS_LAST_ROW_SENT
+    raw.close_stmt(st)
+    assert raw.scalar("select 'after cursor'") == "after cursor"
+
+
 def test_prepared_statement_row_over_16_mib(raw, uniq):
     """A binary row of 20 MiB through COM_STMT_EXECUTE, and a 20 MiB
     COM_STMT_SEND_LONG_DATA."""
