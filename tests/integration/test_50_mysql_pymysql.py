@@ -243,3 +243,27 @@ def test_quit_closes_cleanly(mysql_proxy):
     assert wait_until(lambda: "phase=ready" in mysql_proxy.log_since(mark), mysql_proxy.env.t(5))
     log = mysql_proxy.log_since(mark)
     assert "backend_error" not in log and "client_error" not in log, log
+
+
+def test_proxy_errors_are_err_packets(proxy_factory, mysql_server):
+    """What the proxy says itself reaches a MySQL driver as a proper ERR
+    packet with the sequence id it expects: an idle timeout (read as the
+    answer to the next query), too many connections (before the greeting)."""
+    import time
+    p = proxy_factory(name="mysql-errs", source_dialect="mysql", init_source=mysql_server.url(),
+                      extra_args=["--idle-timeout", "1", "--max-connections", "1"])
+    c = connect(p)
+    try:
+        with pytest.raises(pymysql.err.OperationalError) as ei:
+            connect(p)  # the second connection: refused before any greeting
+        assert ei.value.args[0] == 1040 and "too many connections" in ei.value.args[1], ei.value
+        time.sleep(p.env.t(2.5))
+        with pytest.raises(pymysql.err.OperationalError) as ei:
+            cur = c.cursor()
+            cur.execute("select 1")
+        assert ei.value.args[0] == 1927 and "idle" in ei.value.args[1], ei.value
+    finally:
+        try:
+            c.close()
+        except pymysql.err.Error:
+            pass
