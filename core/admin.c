@@ -275,6 +275,11 @@ static void post_state(struct lms_runtime *rt, struct evhttp_request *req)
 		lms_admin_error(req, 400, bad);
 		goto out;
 	}
+	char why[300];
+	if (lms_runtime_cutover_refused(rt, phase, truth, why, sizeof(why))) {
+		lms_admin_error(req, 409, why);
+		goto out;
+	}
 	uint64_t cutover = json_is_integer(jc) ? (uint64_t)json_integer_value(jc) : 0;
 	uint64_t t0 = lms_mono_us();
 	bool applied = lms_coord_apply(rt, (uint64_t)json_integer_value(je), phase, truth, cutover);

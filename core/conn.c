@@ -173,12 +173,57 @@ static int conn_tls_want(struct lms_conn *c, int ret, bool reading, const char *
 	}
 }
 
+int lms_conn_tls_take_input(struct lms_conn *c)
+{
+	size_t n = lms_buf_len(&c->in);
+	if (!c->ssl || n == 0)
+		return LMS_IO_OK;
+	BIO *mem = BIO_new(BIO_s_mem());
+	if (!mem || BIO_write(mem, lms_buf_head(&c->in), (int)n) != (int)n) {
+		BIO_free(mem);
+		return conn_tls_fail(c, "tls");
+	}
+	BIO_set_mem_eof_return(mem, -1); /* empty: "retry", not EOF */
+	SSL_set0_rbio(c->ssl, mem);
+	c->tls_prefix = true;
+	lms_buf_consume(&c->in, n);
+	return LMS_IO_OK;
+}
+
+/* The bytes taken by lms_conn_tls_take_input are read: the socket again.
+ * Returns false when some are left (then they are not a handshake). */
+static bool conn_tls_prefix_done(struct lms_conn *c)
+{
+	if (!c->tls_prefix)
+		return true;
+	if (BIO_ctrl_pending(SSL_get_rbio(c->ssl)) > 0)
+		return false;
+	BIO *sock = SSL_get_wbio(c->ssl);
+	BIO_up_ref(sock);
+	SSL_set0_rbio(c->ssl, sock);
+	c->tls_prefix = false;
+	return true;
+}
+
 int lms_conn_tls_handshake(struct lms_conn *c)
 {
 	c->read_wants_write = false;
 	c->write_wants_read = false;
 	ERR_clear_error();
 	int r = SSL_do_handshake(c->ssl);
+	if (c->tls_prefix && (r == 1 || SSL_get_error(c->ssl, r) == SSL_ERROR_WANT_READ)) {
+		if (!conn_tls_prefix_done(c)) {
+			if (r != 1)
+				return LMS_IO_AGAIN; /* cannot happen: memory reads do not wait */
+			c->handshaking = false;
+			snprintf(c->err, sizeof(c->err), "tls handshake: unexpected data before the handshake ended");
+			return LMS_IO_ERR;
+		}
+		if (r != 1) {
+			ERR_clear_error();
+			r = SSL_do_handshake(c->ssl); /* on from the socket */
+		}
+	}
 	if (r == 1) {
 		c->handshaking = false;
 		lms_conn_update_events(c);

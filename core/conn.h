@@ -49,6 +49,7 @@ struct lms_conn {
 	bool tls_pending;      /* TLS holds decrypted bytes we did not take */
 	bool connecting;       /* non-blocking connect in progress */
 	bool handshaking;      /* TLS handshake in progress */
+	bool tls_prefix;       /* the handshake reads bytes taken from in first */
 	bool events_set;       /* events were assigned */
 	int deferred;          /* EOF or ERR seen after data: report next read */
 	char err[160];         /* last error, for logs and client messages */
@@ -70,6 +71,11 @@ int lms_conn_tls_begin(struct lms_conn *c, SSL_CTX *ctx, bool server,
 		       const char *host, bool verify_host);
 /* Drive the handshake: OK (done), AGAIN or ERR. */
 int lms_conn_tls_handshake(struct lms_conn *c);
+/* After lms_conn_tls_begin: what c->in holds is the peer's first TLS
+ * bytes (a MySQL client starts its handshake right after its SSLRequest,
+ * with no answer to wait for).  The handshake reads them first, then the
+ * socket; c->in is emptied.  Returns OK or ERR. */
+int lms_conn_tls_take_input(struct lms_conn *c);
 
 /* Read what is available into c->in (up to its room).  Sets *n to the
  * bytes read.  OK when bytes were read or the buffer is full. */

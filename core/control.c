@@ -158,6 +158,11 @@ static int apply_row(struct lms_control *c, PGresult *r)
 		set_status(c, false, why);
 		return -1;
 	}
+	char refused[300];
+	if (lms_runtime_cutover_refused(c->rt, phase, truth, refused, sizeof(refused))) {
+		set_status(c, false, refused);
+		return -1;
+	}
 	lms_coord_apply(c->rt, epoch, phase, truth, cutover);
 	return 0;
 }

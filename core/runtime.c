@@ -158,16 +158,20 @@ static int shadow_init(struct lms_runtime *rt, const struct lms_config *cfg, cha
 		return 0;
 	for (int i = 0; i < 2; i++) {
 		const struct lms_plugin *p = &rt->backends[i].plugin;
-		if (!plugin_observes(p)) {
-			snprintf(err, errlen, "shadowMode %s needs plugin %s to compare results (plugin ABI 1.1 "
-				 "be_observe); it was built for ABI %u.%u: rebuild it, or use shadowMode none",
-				 cfg->shadow_mode, p->path, p->d->abi_major, p->d->abi_minor);
-			return -1;
-		}
+		/* families first: across them no ABI version helps */
 		if (strcmp(p->d->family, rt->front->family) != 0) {
 			snprintf(err, errlen, "shadowMode %s: the %s dialect speaks %s and the clients speak %s; "
 				 "shadowing across wire protocols is not supported yet (use shadowMode none)",
 				 cfg->shadow_mode, p->d->name, p->d->family, rt->front->family);
+			return -1;
+		}
+	}
+	for (int i = 0; i < 2; i++) {
+		const struct lms_plugin *p = &rt->backends[i].plugin;
+		if (!plugin_observes(p)) {
+			snprintf(err, errlen, "shadowMode %s needs plugin %s to compare results (plugin ABI 1.1 "
+				 "be_observe); it was built for ABI %u.%u: rebuild it, or use shadowMode none",
+				 cfg->shadow_mode, p->path, p->d->abi_major, p->d->abi_minor);
 			return -1;
 		}
 	}
@@ -229,6 +233,18 @@ void lms_runtime_free(struct lms_runtime *rt)
 		SSL_CTX_free(rt->server_tls);
 	rt->server_tls = NULL;
 	lms_coord_free(rt);
+}
+
+bool lms_runtime_cutover_refused(const struct lms_runtime *rt, int phase, int truth, char *why, size_t cap)
+{
+	const struct lms_dialect *t = rt->backends[LMS_ROLE_TARGET].plugin.d;
+	if ((phase == LMS_PHASE_SERVING && truth == LMS_ROLE_SOURCE) || !t || !rt->front ||
+	    strcmp(t->family, rt->front->family) == 0)
+		return false;
+	snprintf(why, cap, "a cutover is not supported with these dialects: the clients speak %s and the target "
+		 "(%s) speaks %s, and molt-lms does not translate between wire protocols yet; this instance keeps "
+		 "serving from the source", rt->front->family, t->name, t->family);
+	return true;
 }
 
 const struct lms_backend *lms_runtime_truth(struct lms_runtime *rt, int *role)

@@ -93,4 +93,9 @@ static inline int lms_runtime_truth_role(const struct lms_runtime *rt)
 	return __atomic_load_n(&rt->source_of_truth, __ATOMIC_ACQUIRE);
 }
 
+/* Would the coordination state (phase, truth) pause or move this instance
+ * while it cannot follow (the clients' wire family differs from the
+ * target's)?  Then true, with the reason in why. */
+bool lms_runtime_cutover_refused(const struct lms_runtime *rt, int phase, int truth, char *why, size_t cap);
+
 #endif

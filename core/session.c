@@ -147,6 +147,7 @@ static void callback_end(struct lms_session *s)
 		session_free(s);
 }
 static void backend_tls_step(struct lms_session *s);
+static void backend_tls_from_front(struct lms_session *s);
 static void backend_dial(struct lms_session *s, const char *last_err);
 static void backend_open(struct lms_session *s, int relay);
 static void relay(struct lms_session *s, int d);
@@ -474,6 +475,19 @@ static int keep_startup(struct lms_session *s, const struct lms_result *res)
 	memcpy(s->startup_raw, st->raw, st->raw_len);
 	s->startup_len = st->raw_len;
 	return 0;
+}
+
+/* A server-first protocol names the user and database once the client
+ * answers the greeting (ABI 1.2): kept for logs and the admin API only. */
+static void keep_identity(struct lms_session *s, const struct lms_startup *st)
+{
+	s->user = strdup(st->user);
+	s->database = strdup(st->database ? st->database : "");
+	if (!s->user || !s->database) {
+		free(s->user);
+		free(s->database);
+		s->user = s->database = NULL;
+	}
 }
 
 static void do_cancel(struct lms_session *s, const struct lms_result *res)
@@ -893,6 +907,16 @@ static int apply_front(struct lms_session *s, const struct lms_result *res)
 	case LMS_ACT_NONE:
 		return 0;
 	case LMS_ACT_START_TLS:
+		/* A client that waits for the proxy's answer (REPLY) sends
+		 * nothing before it; without an answer to wait for (MySQL) the
+		 * bytes that follow are its TLS handshake (ABI 1.2). */
+		if (lms_buf_len(&s->client.in) > 0 && res->verdict != LMS_REPLY) {
+			s->tls_after_flush = true;
+			s->phase_after_tls = s->phase;
+			s->phase = PH_CLIENT_TLS;
+			lms_conn_kick(&s->client); /* no read event will come for them */
+			return -1;
+		}
 		if (lms_buf_len(&s->client.in) > 0) {
 			lms_stat_add(&s->w->stats.errors[LMS_ERR_CLIENT_PROTOCOL], 1);
 			session_error(s, "FATAL", "08P01", NULL,
@@ -912,6 +936,9 @@ static int apply_front(struct lms_session *s, const struct lms_result *res)
 		do_cancel(s, res);
 		session_close(s);
 		return -1;
+	case LMS_ACT_BACKEND_TLS:
+		backend_tls_from_front(s);
+		return -1;
 	case LMS_ACT_CLOSE:
 		lms_log(LMS_LOG_LEVEL_INFO, "client_refused", "worker=%d peer=%s user=%s phase=%s reason=\"%s\"",
 			s->w->id, s->peer, s->user ? s->user : "-", phase_names[s->phase],
@@ -925,6 +952,40 @@ static int apply_front(struct lms_session *s, const struct lms_result *res)
 	}
 }
 
+/* Start the TLS handshake with the database (the URL asks for TLS and the
+ * database said yes); nothing may follow the database's answer. */
+static void backend_tls_begin(struct lms_session *s)
+{
+	if (!s->backend->tls || lms_buf_len(&s->server.in) > 0) {
+		backend_fail(s, LMS_ERR_BACKEND_PROTOCOL, "unexpected TLS negotiation");
+		return;
+	}
+	if (lms_conn_tls_begin(&s->server, s->backend->tls, false, s->backend->conf.host,
+			       s->backend->conf.tls_mode == LMS_TLS_VERIFY_FULL) != LMS_IO_OK) {
+		backend_fail(s, LMS_ERR_BACKEND_TLS, s->server.err);
+		return;
+	}
+	s->phase = PH_BACKEND_TLS;
+	backend_tls_step(s);
+}
+
+/* The frontend of a server-first protocol asks for TLS toward the database
+ * during the login (ABI 1.2): its TLS request, just queued, goes out in
+ * clear first.  It is a few bytes on a fresh connection: a write that does
+ * not take them at once fails the login. */
+static void backend_tls_from_front(struct lms_session *s)
+{
+	if (!s->has_server || s->phase != PH_AUTH) {
+		backend_fail(s, LMS_ERR_BACKEND_PROTOCOL, "unexpected TLS negotiation");
+		return;
+	}
+	if (lms_conn_flush(&s->server) != LMS_IO_OK || lms_buf_len(&s->server.out) > 0) {
+		backend_fail(s, LMS_ERR_BACKEND_TLS, s->server.err[0] ? s->server.err : "cannot send the TLS request");
+		return;
+	}
+	backend_tls_begin(s);
+}
+
 /* Act on a backend message's decode result.  Returns -1 to stop pumping. */
 static int apply_back(struct lms_session *s, const struct lms_result *res)
 {
@@ -932,17 +993,7 @@ static int apply_back(struct lms_session *s, const struct lms_result *res)
 	case LMS_ACT_NONE:
 		return 0;
 	case LMS_ACT_START_TLS:
-		if (!s->backend->tls || lms_buf_len(&s->server.in) > 0) {
-			backend_fail(s, LMS_ERR_BACKEND_PROTOCOL, "unexpected TLS negotiation");
-			return -1;
-		}
-		if (lms_conn_tls_begin(&s->server, s->backend->tls, false, s->backend->conf.host,
-				       s->backend->conf.tls_mode == LMS_TLS_VERIFY_FULL) != LMS_IO_OK) {
-			backend_fail(s, LMS_ERR_BACKEND_TLS, s->server.err);
-			return -1;
-		}
-		s->phase = PH_BACKEND_TLS;
-		backend_tls_step(s);
+		backend_tls_begin(s);
 		return -1;
 	case LMS_ACT_AUTH_OK:
 		lms_log(LMS_LOG_LEVEL_DEBUG, "auth_ok", "worker=%d peer=%s user=%s", s->w->id, s->peer,
@@ -1063,6 +1114,8 @@ static int pump_decoded(struct lms_session *s, int d, const uint8_t *p, size_t l
 		session_error(s, "FATAL", "53200", NULL, "molt-lms: out of memory");
 		return -1;
 	}
+	if (d == C2S && res.action != LMS_ACT_CONNECT && res.startup.user && !s->user)
+		keep_identity(s, &res.startup);
 	lms_buf_consume(&src->in, len);
 	if (d == C2S && (flags & LMS_FRAME_ENDS_REQUEST)) {
 		request_begin(s);
@@ -1271,7 +1324,8 @@ static void client_tls_step(struct lms_session *s)
 		if (lms_buf_len(&s->client.out) > 0)
 			return;
 		s->tls_after_flush = false;
-		if (lms_conn_tls_begin(&s->client, s->rt->server_tls, true, NULL, false) != LMS_IO_OK) {
+		if (lms_conn_tls_begin(&s->client, s->rt->server_tls, true, NULL, false) != LMS_IO_OK ||
+		    lms_conn_tls_take_input(&s->client) != LMS_IO_OK) {
 			s->dead = true;
 			return;
 		}

@@ -19,6 +19,7 @@ packages=(
 	libevent-dev libssl-dev libjansson-dev libpq-dev libxxhash-dev check
 	libcurl4-openssl-dev
 	postgresql-15 postgresql-client-15 postgresql-contrib
+	mariadb-server mariadb-client python3-pymysql
 	python3 python3-psycopg2 python3-pytest
 	clang libclang-rt-14-dev
 	curl ca-certificates openssl procps iproute2 groff-base man-db
@@ -35,3 +36,5 @@ $SUDO apt-get update
 $SUDO apt-get install -y --no-install-recommends "${packages[@]}"
 # Debian starts a cluster on 5432 when postgresql is installed; LMS's tests
 # use their own clusters and do not need it.
+# Likewise MariaDB on 3306: the MySQL tests start their own server
+# (tests/mysql-cluster.sh, port 13306 by default).

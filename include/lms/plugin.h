@@ -27,7 +27,7 @@ extern "C" {
 #endif
 
 #define LMS_PLUGIN_ABI_MAJOR 1
-#define LMS_PLUGIN_ABI_MINOR 1
+#define LMS_PLUGIN_ABI_MINOR 2
 
 /* Largest message a plugin may ask to see whole (LMS_FRAME_NEED_BODY).
  * Bigger messages are always streamed through without being decoded. */
@@ -93,7 +93,10 @@ enum lms_action {
 	LMS_ACT_START_TLS,   /* fe: flush the reply, then the TLS handshake as
 				server; be: the TLS handshake as client (a
 				REPLY is not sent first).  Any byte already
-				received past this message is a protocol error. */
+				received past this message is a protocol error,
+				except (ABI 1.2) from a client whose TLS request
+				got no REPLY: then those bytes are its TLS
+				handshake. */
 	LMS_ACT_CONNECT,     /* fe: startup parameters known (res->startup);
 				connect the backend. */
 	LMS_ACT_CANCEL,      /* fe: cancel the query of the session whose proxy
@@ -102,8 +105,16 @@ enum lms_action {
 	LMS_ACT_BACKEND_KEY, /* be: the backend's cancel key is res->key */
 	LMS_ACT_READY,       /* be: idle, res->txn tells the transaction state */
 	LMS_ACT_CLOSE,       /* flush, then close this connection */
-	LMS_ACT_FAIL         /* be: give up on this backend; res->error says
+	LMS_ACT_FAIL,        /* be: give up on this backend; res->error says
 				why; the core tells the client and closes */
+	LMS_ACT_BACKEND_TLS  /* ABI 1.2, fe, during the login of a
+				server-first protocol (MySQL): send the
+				verdict's bytes (REWRITE: the database's TLS
+				request) in clear, run the TLS handshake with
+				the database as client (the URL's settings),
+				then call be_start(tls_active=1).  Any byte
+				already received from the database is a
+				protocol error. */
 };
 
 enum lms_txn_state {
@@ -139,7 +150,11 @@ struct lms_result {
 	char sqlstate[6];  /* with LMS_MSG_ERROR messages, "" if unknown */
 	uint8_t key[LMS_KEY_MAX]; /* CANCEL: proxy key; BACKEND_KEY: backend's */
 	uint32_t key_len;
-	struct lms_startup startup;   /* with LMS_ACT_CONNECT */
+	struct lms_startup startup;   /* with LMS_ACT_CONNECT; ABI 1.2: from
+					 fe_decode without CONNECT (a
+					 server-first login), user and
+					 database name the session in logs
+					 and the admin API */
 	struct lms_error error;       /* with LMS_ACT_FAIL */
 	/* ABI 1.1, filled by fe_decode when the core observes the frontend
 	 * (lms_fe_opts.observe): the statement this client message runs,

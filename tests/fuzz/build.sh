@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# build.sh - build the pgwire libFuzzer targets with clang, outside automake.
+# build.sh - build the pgwire and mysql libFuzzer targets with clang, outside
+# automake.
 #
-# Compiles plugins/pgwire/*.c together with each tests/fuzz/fuzz_*.c under
+# Compiles plugins/pgwire/*.c (plugins/mysql/*.c for fuzz_my_*) together
+# with each tests/fuzz/fuzz_*.c under
 # -fsanitize=fuzzer,address,undefined.  Needs a configured tree (for
 # autoconfig.h), clang with libFuzzer, and libpq.
 set -euo pipefail
@@ -9,7 +11,8 @@ set -euo pipefail
 usage() {
 	cat <<EOF
 Usage: $0 [--help] [OUTDIR]
-Build fuzz_pg_frontend, fuzz_pg_backend and fuzz_pg_observe into OUTDIR
+Build fuzz_pg_frontend, fuzz_pg_backend, fuzz_pg_observe, fuzz_my_frontend and
+fuzz_my_backend into OUTDIR
 (default: \$LMS_FUZZ_OUT or tests/fuzz/build).
 Environment: CC (default clang), EXTRA_CFLAGS, LMS_BUILDDIR (the configured
 build tree holding autoconfig.h; default: the source tree).
@@ -57,4 +60,13 @@ for target in fuzz_pg_frontend fuzz_pg_backend fuzz_pg_observe; do
 	echo "build.sh: $out/$target"
 	"$cc" "${cflags[@]}" -o "$out/$target" "$here/$target.c" \
 		"$root"/plugins/pgwire/*.c "${pq_libs[@]}"
+done
+# mysql.so's parsers: plugins/mysql without its entry file
+my_sources=()
+for f in "$root"/plugins/mysql/*.c; do
+	[ "$(basename "$f")" = mysql.c ] || my_sources+=("$f")
+done
+for target in fuzz_my_frontend fuzz_my_backend; do
+	echo "build.sh: $out/$target"
+	"$cc" "${cflags[@]}" -I "$root/plugins/mysql" -o "$out/$target" "$here/$target.c" "${my_sources[@]}"
 done

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# run.sh - build the pgwire fuzz targets and run each for a while.
+# run.sh - build the pgwire and mysql fuzz targets and run each for a while.
 #
 # Exits non-zero when any target finds a crash (the reproducer is left in
 # the build directory's artifacts/ folder).
@@ -8,9 +8,8 @@ set -euo pipefail
 usage() {
 	cat <<EOF
 Usage: $0 [--help] [SECONDS]
-Build (tests/fuzz/build.sh) and run fuzz_pg_frontend, fuzz_pg_backend and
-fuzz_pg_observe,
-each for SECONDS (default 60), with -max_len=65536.  Seeds come from
+Build (tests/fuzz/build.sh) and run fuzz_pg_frontend, fuzz_pg_backend,
+fuzz_pg_observe, fuzz_my_frontend and fuzz_my_backend, each for SECONDS (default 60), with -max_len=65536.  Seeds come from
 tests/fuzz/corpus/<target>/ (written by make-seeds.sh when missing); new
 inputs go to \$LMS_FUZZ_OUT/corpus/<target>/ (default tests/fuzz/build/).
 Reproduce a crash: tests/fuzz/build/<target> <artifact file>
@@ -34,7 +33,7 @@ out=${LMS_FUZZ_OUT:-$here/build}
 "$here/build.sh" "$out"
 
 failed=()
-for target in fuzz_pg_frontend fuzz_pg_backend fuzz_pg_observe; do
+for target in fuzz_pg_frontend fuzz_pg_backend fuzz_pg_observe fuzz_my_frontend fuzz_my_backend; do
 	seeds=$here/corpus/$target
 	if [ ! -d "$seeds" ] || [ -z "$(ls -A "$seeds")" ]; then
 		"$here/make-seeds.sh" "$here/corpus"

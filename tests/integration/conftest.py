@@ -186,3 +186,28 @@ def pytest_runtest_makereport(item, call):
                 text = "...\n" + text[-12000:]
             rep.sections.append(("molt-lms log %s (%s) during this test" % (p.name, p.log_path),
                                  text or "(nothing logged)"))
+
+
+# ---------------------------------------------------------------------------
+# MySQL (test_50_mysql*.py): a MariaDB server from tests/mysql-cluster.sh and
+# proxies with --source-dialect mysql.  The PostgreSQL clusters still run:
+# the target holds the coordination state.
+
+@pytest.fixture(scope="session")
+def mysql_server(clusters):
+    """The throwaway MariaDB (tests/mysql-cluster.sh start is idempotent)."""
+    from mysqlraw import MysqlEnv
+    return MysqlEnv(clusters.test_dir).start()
+
+
+@pytest.fixture(scope="session")
+def mysql_proxy(clusters, mysql_server):
+    """The shared MySQL proxy: plaintext listener, INIT_SOURCE without TLS."""
+    if clusters.direct:
+        pytest.skip("needs molt-lms (LMS_IT_DIRECT=1 runs against PostgreSQL only)")
+    p = Proxy(clusters, name="mysql", source_dialect="mysql", init_source=mysql_server.url())
+    _start(p)
+    yield p
+    _live.remove(p)
+    problems = _stop_checked(p)
+    assert not problems, "\n".join(problems)

@@ -420,7 +420,7 @@ class Proxy(Endpoint):
     def __init__(self, env, name="proxy", tls=False, ssl_ca=False, init_source=None,
                  init_target=None, extra_args=(), shutdown_timeout=5, allow_plain=None,
                  extra_env=None, wrapper=(), shadow_mode="none", shadow_timeout=None,
-                 mismatch_log=None):
+                 mismatch_log=None, source_dialect="postgres"):
         self.env = env
         Proxy._seq += 1
         self.name = "%s-%d" % (name, Proxy._seq)
@@ -434,7 +434,7 @@ class Proxy(Endpoint):
             "--listen", "127.0.0.1:%d" % self.port,
             "--metrics-listen", "127.0.0.1:%d" % self.metrics_port,
             "--plugin-dir", env.plugin_dir,
-            "--source-dialect", "postgres",
+            "--source-dialect", source_dialect,
             "--shadow-mode", shadow_mode,
             "--init-source", init_source or env.source_url(),
             "--init-target", init_target or env.target_url(),

@@ -33,7 +33,7 @@ static void expect_refused(const char *dir, const char *name)
 	ck_assert_msg(err[0] != 0, "no error message for %s", name);
 }
 
-static void expect_loads(const char *name)
+static void expect_loads(const char *name, const char *family)
 {
 	struct lms_plugin p;
 	err[0] = 0;
@@ -42,7 +42,7 @@ static void expect_loads(const char *name)
 	ck_assert_ptr_nonnull(p.handle);
 	ck_assert_ptr_nonnull(p.d);
 	ck_assert_str_eq(p.d->name, name);
-	ck_assert_str_eq(p.d->family, "pgwire");
+	ck_assert_str_eq(p.d->family, family);
 	ck_assert_uint_eq(p.d->abi_major, LMS_PLUGIN_ABI_MAJOR);
 	ck_assert_uint_ge(p.d->size, offsetof(struct lms_dialect, reserved));
 	ck_assert_ptr_nonnull(strstr(p.path, LMS_TEST_PLUGIN_DIR));
@@ -54,13 +54,19 @@ static void expect_loads(const char *name)
 
 START_TEST(test_load_postgres)
 {
-	expect_loads("postgres");
+	expect_loads("postgres", "pgwire");
 }
 END_TEST
 
 START_TEST(test_load_cockroach)
 {
-	expect_loads("cockroach");
+	expect_loads("cockroach", "pgwire");
+}
+END_TEST
+
+START_TEST(test_load_mysql)
+{
+	expect_loads("mysql", "mysql");
 }
 END_TEST
 
@@ -83,8 +89,8 @@ START_TEST(test_missing_file)
 	assert_err_has("/nonexistent/lms-plugins/postgres.so");
 	assert_err_has("'postgres'");
 
-	expect_refused(LMS_TEST_PLUGIN_DIR, "mysql");
-	assert_err_has(LMS_TEST_PLUGIN_DIR "/mysql.so");
+	expect_refused(LMS_TEST_PLUGIN_DIR, "sqlite");
+	assert_err_has(LMS_TEST_PLUGIN_DIR "/sqlite.so");
 }
 END_TEST
 
@@ -200,6 +206,7 @@ static Suite *loader_suite(void)
 	TCase *tc = tcase_create("load");
 	tcase_add_test(tc, test_load_postgres);
 	tcase_add_test(tc, test_load_cockroach);
+	tcase_add_test(tc, test_load_mysql);
 	tcase_add_test(tc, test_load_twice);
 	tcase_add_test(tc, test_missing_file);
 	tcase_add_test(tc, test_bad_abi);

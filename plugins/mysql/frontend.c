@@ -1,0 +1,409 @@
+/*
+ * frontend.c - the application's side of a MySQL session: the client's
+ * answers to the greeting (SSLRequest, HandshakeResponse), its part of the
+ * authentication exchange, then commands.
+ *
+ * Commands are streamed (the fast path): fe_frame commits what the backend
+ * must know (the command and the sequence id of its answer) when it
+ * returns OK without NEED_BODY.  Only login packets and refused commands
+ * are decoded.
+ */
+#include "autoconfig.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "mysql.h"
+
+void *my_fe_new(const struct lms_fe_opts *opts)
+{
+	struct my_sess *s = my_sess_new();
+	if (!s)
+		return NULL;
+	s->tls_available = opts->tls_available;
+	s->tls_required = opts->tls_required;
+	memcpy(s->conn_id, opts->proxy_key, 4);
+	return s;
+}
+
+void my_fe_free(void *fe)
+{
+	my_sess_free(fe);
+}
+
+/* The server speaks first: connect the database at once. */
+int my_fe_accept(void *fe, struct lms_out *out, struct lms_result *res)
+{
+	(void)fe;
+	(void)out;
+	res->action = LMS_ACT_CONNECT;
+	return 0;
+}
+
+void my_fe_tls_done(void *fe)
+{
+	struct my_sess *s = fe;
+	s->cli_tls = 1;
+}
+
+/* What a command is for the core: its kind and flags, and whether the
+ * database answers it.  Returns -1 for commands the proxy refuses
+ * (replication, obsolete or unknown ones). */
+static int command_class(uint8_t cmd, uint32_t *kind, uint32_t *flags, int *answered)
+{
+	*kind = LMS_MSG_OTHER;
+	*flags = LMS_FRAME_ENDS_REQUEST;
+	*answered = 1;
+	switch (cmd) {
+	case MY_COM_QUIT:
+		*kind = LMS_MSG_TERMINATE;
+		*flags = 0;
+		*answered = 0;
+		return 0;
+	case MY_COM_QUERY:
+		*kind = LMS_MSG_QUERY;
+		return 0;
+	case MY_COM_STMT_CLOSE:
+	case MY_COM_STMT_SEND_LONG_DATA:
+		*kind = LMS_MSG_EXTENDED;
+		*flags = 0;
+		*answered = 0;
+		return 0;
+	case MY_COM_STMT_PREPARE:
+	case MY_COM_STMT_EXECUTE:
+	case MY_COM_STMT_RESET:
+	case MY_COM_STMT_FETCH:
+		*kind = LMS_MSG_EXTENDED;
+		return 0;
+	case MY_COM_CHANGE_USER:
+		*kind = LMS_MSG_AUTH;
+		return 0;
+	case MY_COM_INIT_DB:
+	case MY_COM_FIELD_LIST:
+	case MY_COM_REFRESH:
+	case MY_COM_STATISTICS:
+	case MY_COM_PROCESS_INFO:
+	case MY_COM_PROCESS_KILL:
+	case MY_COM_DEBUG:
+	case MY_COM_PING:
+	case MY_COM_SET_OPTION:
+	case MY_COM_RESET_CONNECTION:
+		return 0;
+	default:
+		return -1;
+	}
+}
+
+/* A client packet in the command phase.  Streamed packets commit here. */
+static int frame_command(struct my_sess *s, const uint8_t *p, size_t avail, struct lms_frame *f)
+{
+	uint32_t len = my_le24(p);
+	uint8_t seq = p[3];
+	if (s->owes == MY_OWES_INFILE) {
+		/* LOCAL INFILE: file packets until an empty one */
+		if (seq != s->cseq)
+			return LMS_FRAME_INVALID;
+		f->kind = LMS_MSG_COPY;
+		s->cseq = (uint8_t)(seq + 1);
+		s->to_client = (uint8_t)(seq + 1);
+		if (len == 0) {
+			s->owes = MY_OWES_NOTHING;
+			s->sseq = (uint8_t)(seq + 1);
+		}
+		return LMS_FRAME_OK;
+	}
+	if (s->owes == MY_OWES_AUTH) {
+		/* COM_CHANGE_USER's exchange: legs share sequence ids */
+		if (seq != s->cseq)
+			return LMS_FRAME_INVALID;
+		f->kind = LMS_MSG_AUTH;
+		s->owes = MY_OWES_NOTHING;
+		s->sseq = (uint8_t)(seq + 1);
+		s->to_client = (uint8_t)(seq + 1);
+		return LMS_FRAME_OK;
+	}
+	if (s->fe_cont) {
+		/* the rest of a command of 16 MiB or more */
+		if (seq != s->cseq)
+			return LMS_FRAME_INVALID;
+		f->kind = LMS_MSG_OTHER;
+		s->cseq = (uint8_t)(seq + 1);
+		s->to_client = (uint8_t)(seq + 1);
+		if (len < MY_MAX_PAYLOAD) {
+			s->fe_cont = 0;
+			if (s->fe_cont_resp)
+				my_queue_push(s, s->fe_cont_cmd, (uint8_t)(seq + 1)); /* room checked at its start */
+		}
+		return LMS_FRAME_OK;
+	}
+	if (seq != 0 || len == 0)
+		return LMS_FRAME_INVALID;
+	if (avail < MY_HDR + 1)
+		return LMS_FRAME_NEED_MORE;
+	uint8_t cmd = p[4];
+	uint32_t kind, flags;
+	int answered;
+	if (command_class(cmd, &kind, &flags, &answered) < 0) {
+		/* answered by the proxy itself (fe_decode) */
+		if (f->len > LMS_DECODE_MAX)
+			return LMS_FRAME_INVALID;
+		f->flags = LMS_FRAME_NEED_BODY;
+		return LMS_FRAME_OK;
+	}
+	if (answered && s->q_len >= MY_QUEUE)
+		return LMS_FRAME_INVALID; /* a client pipelining without reading */
+	f->kind = kind;
+	f->flags = flags;
+	s->cseq = 1;
+	s->to_client = 1;
+	if (len == MY_MAX_PAYLOAD) {
+		s->fe_cont = 1;
+		s->fe_cont_cmd = cmd;
+		s->fe_cont_resp = answered;
+	} else if (answered) {
+		my_queue_push(s, cmd, 1);
+	}
+	return LMS_FRAME_OK;
+}
+
+int my_fe_frame(void *fe, const uint8_t *p, size_t avail, struct lms_frame *f)
+{
+	struct my_sess *s = fe;
+	if (avail < MY_HDR)
+		return LMS_FRAME_NEED_MORE;
+	f->len = MY_HDR + (uint64_t)my_le24(p);
+	f->kind = LMS_MSG_OTHER;
+	f->flags = 0;
+	switch (s->state) {
+	case MY_S_HANDSHAKE:
+	case MY_S_AUTH:
+		/* login packets are decoded: sequence ids may shift */
+		if (p[3] != s->cseq || f->len > LMS_DECODE_MAX)
+			return LMS_FRAME_INVALID;
+		if (s->state == MY_S_AUTH && s->owes != MY_OWES_AUTH)
+			return LMS_FRAME_INVALID; /* not the client's turn */
+		f->kind = s->state == MY_S_HANDSHAKE ? LMS_MSG_STARTUP : LMS_MSG_AUTH;
+		f->flags = LMS_FRAME_NEED_BODY;
+		return LMS_FRAME_OK;
+	case MY_S_READY:
+		return frame_command(s, p, avail, f);
+	default:
+		return LMS_FRAME_INVALID; /* before the greeting, or after a failed login */
+	}
+}
+
+/* Answer the client's packet of sequence id seq with an ERR, and close. */
+static void refuse_login(struct my_sess *s, uint8_t seq, uint16_t code, const char *sqlstate, const char *msg,
+			 struct lms_out *out, struct lms_result *res)
+{
+	my_err_packet(out, (uint8_t)(seq + 1), code, sqlstate, msg, 1);
+	res->verdict = LMS_REPLY;
+	res->action = LMS_ACT_CLOSE;
+	s->state = MY_S_CLOSED;
+}
+
+/* Name the login for the core's logs and admin API (ABI 1.2): the user
+ * and database of a HandshakeResponse41, payload pl[0..n), pointing into
+ * it.  Nothing when they do not parse (the database judges the packet). */
+static void name_login(const uint8_t *pl, size_t n, uint32_t caps, struct lms_result *res)
+{
+	size_t off = 32;
+	const uint8_t *nul = memchr(pl + off, 0, n - off);
+	if (!nul)
+		return;
+	const char *user = (const char *)pl + off;
+	off = (size_t)(nul - pl) + 1;
+	uint64_t alen;
+	if (caps & MY_CAP_PLUGIN_AUTH_LENENC) {
+		int k = my_lenenc(pl + off, n - off, &alen);
+		if (k <= 0)
+			return;
+		off += (size_t)k;
+	} else if (caps & MY_CAP_SECURE_CONNECTION) {
+		if (off >= n)
+			return;
+		alen = pl[off++];
+	} else {
+		nul = memchr(pl + off, 0, n - off);
+		if (!nul)
+			return;
+		alen = (uint64_t)(nul - (pl + off)) + 1;
+	}
+	if (alen > n - off)
+		return;
+	off += (size_t)alen;
+	const char *db = NULL;
+	if ((caps & MY_CAP_CONNECT_WITH_DB) && off < n && memchr(pl + off, 0, n - off))
+		db = (const char *)pl + off;
+	res->startup.family = "mysql";
+	res->startup.user = user;
+	res->startup.database = db;
+}
+
+/* The HandshakeResponse, masked to what the proxy offered, goes to the
+ * database: after the proxy's own SSLRequest and TLS when the database's
+ * leg is TLS (the response is then held for be_start). */
+static int relay_handshake(struct my_sess *s, const uint8_t *msg, size_t len, struct lms_out *out,
+			   struct lms_result *res)
+{
+	uint8_t seq = msg[3];
+	memcpy(out->data, msg, len);
+	uint8_t *pl = out->data + MY_HDR;
+	uint32_t caps = my_le32(pl) & ~MY_CAP_FILTERED;
+	if (!(s->server_caps & MY_CAP_MYSQL))
+		memset(pl + 28, 0, 4); /* MariaDB extensions: none offered */
+	s->caps = caps & s->adv_caps;
+	caps = s->be_tls ? caps | MY_CAP_SSL : caps & ~MY_CAP_SSL;
+	for (int i = 0; i < 4; i++)
+		pl[i] = (uint8_t)(caps >> (8 * i));
+	res->verdict = LMS_REWRITE;
+	if (s->be_tls) {
+		s->hs = my_host->alloc(len);
+		if (!s->hs)
+			return -1;
+		memcpy(s->hs, out->data, len);
+		s->hs[3] = 2;
+		s->hs_len = len;
+		my_put24(out->data, 32); /* the SSLRequest: the same first 32 bytes */
+		out->data[3] = 1;
+		out->len = MY_HDR + 32;
+		res->action = LMS_ACT_BACKEND_TLS;
+		s->shift = 2 - seq;
+	} else {
+		out->data[3] = 1;
+		out->len = len;
+		s->shift = 1 - seq;
+	}
+	s->state = MY_S_AUTH;
+	s->owes = MY_OWES_NOTHING;
+	s->sseq = (uint8_t)(seq + s->shift + 1);
+	s->to_client = (uint8_t)(seq + 1);
+	return 0;
+}
+
+/* SSLRequest or HandshakeResponse41. */
+static int decode_handshake(struct my_sess *s, const uint8_t *msg, size_t len, struct lms_out *out,
+			    struct lms_result *res)
+{
+	const uint8_t *pl = msg + MY_HDR;
+	size_t n = len - MY_HDR;
+	uint8_t seq = msg[3];
+	if (n < 4)
+		return -1;
+	uint32_t caps = my_le32(pl);
+	if (!(caps & MY_CAP_PROTOCOL_41)) {
+		refuse_login(s, seq, 1043, "08S01", "molt-lms: the client must speak protocol 4.1", out, res);
+		return 0;
+	}
+	if (n < 32)
+		return -1;
+	if (n == 32 && (caps & MY_CAP_SSL)) {
+		if (s->cli_tls || !s->tls_available)
+			return -1; /* TLS twice, or TLS the proxy did not offer */
+		res->verdict = LMS_DROP;
+		res->action = LMS_ACT_START_TLS;
+		s->cseq = (uint8_t)(seq + 1);
+		s->to_client = (uint8_t)(seq + 1);
+		return 0;
+	}
+	if ((caps & MY_CAP_SSL) && !s->cli_tls)
+		return -1; /* claims TLS without it */
+	if (s->tls_required && !s->cli_tls) {
+		refuse_login(s, seq, 3159, "08004",
+			     "molt-lms requires TLS: connect with TLS (e.g. --ssl, ssl-mode=REQUIRED)", out, res);
+		return 0;
+	}
+	if (len > LMS_OUT_MAX) {
+		refuse_login(s, seq, 1043, "08S01", "molt-lms: the handshake response is too large", out, res);
+		return 0;
+	}
+	name_login(pl, n, caps, res);
+	return relay_handshake(s, msg, len, out, res);
+}
+
+/* The client's answer in the login's authentication exchange. */
+static int decode_auth(struct my_sess *s, const uint8_t *msg, size_t len, struct lms_out *out,
+		       struct lms_result *res)
+{
+	uint8_t seq = msg[3];
+	uint8_t srv = (uint8_t)(seq + s->shift);
+	if (s->shift != 0) {
+		if (len > LMS_OUT_MAX)
+			return -1;
+		memcpy(out->data, msg, len);
+		out->data[3] = srv;
+		out->len = len;
+		res->verdict = LMS_REWRITE;
+	}
+	s->owes = MY_OWES_NOTHING;
+	s->sseq = (uint8_t)(srv + 1);
+	s->to_client = (uint8_t)(seq + 1);
+	return 0;
+}
+
+/* A command the proxy does not relay: ERR, the session goes on. */
+static int refuse_command(struct my_sess *s, const uint8_t *msg, struct lms_out *out, struct lms_result *res)
+{
+	char text[160];
+	uint8_t cmd = msg[4];
+	if (cmd == 0x12 || cmd == 0x13 || cmd == 0x15 || cmd == 0x1e)
+		snprintf(text, sizeof(text), "molt-lms does not relay replication commands (0x%02x)", cmd);
+	else
+		snprintf(text, sizeof(text), "molt-lms: unknown or unsupported command 0x%02x", cmd);
+	my_err_packet(out, 1, 1047, "08S01", text, 1);
+	res->verdict = LMS_REPLY;
+	s->to_client = 1;
+	return 0;
+}
+
+int my_fe_decode(void *fe, const uint8_t *msg, size_t len, struct lms_out *out, struct lms_result *res)
+{
+	struct my_sess *s = fe;
+	if (len < MY_HDR || MY_HDR + (size_t)my_le24(msg) != len)
+		return -1;
+	switch (s->state) {
+	case MY_S_HANDSHAKE:
+		return decode_handshake(s, msg, len, out, res);
+	case MY_S_AUTH:
+		return decode_auth(s, msg, len, out, res);
+	case MY_S_READY:
+		if (len < MY_HDR + 1)
+			return -1;
+		return refuse_command(s, msg, out, res);
+	default:
+		return -1;
+	}
+}
+
+/* MySQL error codes for the core's SQLSTATEs. */
+static const struct {
+	const char *pg;
+	uint16_t code;
+	const char *state;
+} err_map[] = {
+	{ "53300", 1040, "08004" }, /* ER_CON_COUNT_ERROR */
+	{ "57P01", 1053, "08S01" }, /* ER_SERVER_SHUTDOWN */
+	{ "57P05", 1927, "70100" }, /* ER_CONNECTION_KILLED (idle timeout) */
+	{ "53200", 1037, "HY001" }, /* ER_OUTOFMEMORY */
+	{ "08P01", 1047, "08S01" }, /* ER_UNKNOWN_COM_ERROR */
+};
+
+int my_fe_error(void *fe, const struct lms_error *err, struct lms_out *out)
+{
+	struct my_sess *s = fe;
+	uint16_t code = 1105; /* ER_UNKNOWN_ERROR */
+	const char *state = err->sqlstate;
+	for (size_t i = 0; i < sizeof(err_map) / sizeof(err_map[0]); i++)
+		if (err->sqlstate && strcmp(err->sqlstate, err_map[i].pg) == 0) {
+			code = err_map[i].code;
+			state = err_map[i].state;
+		}
+	if (state && state[0] == '0' && state[1] == '8' && code == 1105)
+		state = "08S01"; /* MySQL's "communication link failure" */
+	/* Before the greeting the client's capabilities are unknown: no
+	 * SQLSTATE marker, as a server refusing a connection does. */
+	uint8_t seq = s ? s->to_client : 0;
+	int with_state = s && s->state != MY_S_GREETING;
+	my_err_packet(out, seq, code, state, err->message ? err->message : "molt-lms error", with_state);
+	return 0;
+}

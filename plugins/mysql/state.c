@@ -1,0 +1,52 @@
+/*
+ * state.c - one session's shared protocol state and its queue of
+ * commands waiting for their answers.
+ */
+#include "autoconfig.h"
+
+#include <string.h>
+
+#include "mysql.h"
+
+struct my_sess *my_sess_new(void)
+{
+	struct my_sess *s = my_host->alloc(sizeof(*s));
+	if (!s)
+		return NULL;
+	memset(s, 0, sizeof(*s));
+	s->to_client = 0;
+	s->txn = LMS_TXN_IDLE;
+	return s;
+}
+
+void my_sess_free(struct my_sess *s)
+{
+	if (!s)
+		return;
+	if (s->hs)
+		my_host->free(s->hs);
+	my_host->free(s);
+}
+
+/* Returns 0, or -1 when MY_QUEUE commands already wait. */
+int my_queue_push(struct my_sess *s, uint8_t cmd, uint8_t first_seq)
+{
+	if (s->q_len >= MY_QUEUE)
+		return -1;
+	struct my_cmd *c = &s->queue[(s->q_head + s->q_len) % MY_QUEUE];
+	c->cmd = cmd;
+	c->first_seq = first_seq;
+	s->q_len++;
+	return 0;
+}
+
+/* Returns 0, or -1 when no command waits. */
+int my_queue_pop(struct my_sess *s, struct my_cmd *out)
+{
+	if (s->q_len == 0)
+		return -1;
+	*out = s->queue[s->q_head];
+	s->q_head = (s->q_head + 1) % MY_QUEUE;
+	s->q_len--;
+	return 0;
+}
