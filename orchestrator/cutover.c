@@ -44,7 +44,8 @@ static void sleep_ms(long ms)
 /* When the begin, commit or abort being served came in (debug timeline). */
 static double call_t0;
 
-static json_t *begin_watermark(struct orch_ctx *ctx, json_t *instances, int64_t cutover_id, int64_t epoch);
+static json_t *begin_watermark(struct orch_ctx *ctx, const char *truth, json_t *instances, int64_t cutover_id,
+			       int64_t epoch);
 
 /* Debug: one step of begin, commit or abort, ms after the call came in. */
 static void step(const char *what)
@@ -510,7 +511,7 @@ int orch_cutover_begin(struct orch_ctx *ctx, json_t *req, json_t **resp)
 		events_write(ctx);
 		code = begin_failed(ctx, epoch, cutover_id, pending, unreachable, resp);
 	} else {
-		json_t *wm = begin_watermark(ctx, instances, cutover_id, epoch);
+		json_t *wm = begin_watermark(ctx, st.source_of_truth, instances, cutover_id, epoch);
 		step("begin_watermark_written");
 		events_write(ctx);
 		event(ctx, cutover_id, "drained", epoch, NULL, -1,
@@ -535,7 +536,7 @@ int orch_cutover_begin(struct orch_ctx *ctx, json_t *req, json_t **resp)
 /* Write token on the source: directly with SOURCE_URL, otherwise through
  * the first of the first `tries` instances that can, each call up to
  * call_s.  0, or an HTTP status with *resp set. */
-static int write_watermark(struct orch_ctx *ctx, json_t *instances, const char *token, double call_s, size_t tries,
+static int write_on_source(struct orch_ctx *ctx, json_t *instances, const char *token, double call_s, size_t tries,
 			   json_t **resp)
 {
 	char err[512];
@@ -573,15 +574,33 @@ static int write_watermark(struct orch_ctx *ctx, json_t *instances, const char *
 	return fail(resp, 502, msg);
 }
 
-/* Poll the target until token shows; 0 with *lag_ms (since t0) and
- * *first (seen at the first look), or 409/503. */
-static int wait_watermark(struct orch_ctx *ctx, const char *token, double timeout_s, double t0, double *lag_ms,
-			  bool *first, json_t **resp)
+/* Write token where the writes of source of truth `truth` went: on the
+ * source (write_on_source), or, on the way back, on the target (the
+ * store).  0, or an HTTP status with *resp set. */
+static int write_watermark(struct orch_ctx *ctx, const char *truth, json_t *instances, const char *token,
+			   double call_s, size_t tries, json_t **resp)
 {
+	char err[512], msg[700];
+	if (strcmp(truth, "target"))
+		return write_on_source(ctx, instances, token, call_s, tries, resp);
+	if (orch_store_write_watermark(ctx->store, token, err, sizeof(err)) == ORCH_STORE_OK)
+		return 0;
+	snprintf(msg, sizeof(msg), "cannot write the watermark on the target: %s", err);
+	return fail(resp, 502, msg);
+}
+
+/* Poll the other side of source of truth `truth` (the target, or on the
+ * way back the source, which needs SOURCE_URL) until token shows; 0 with
+ * *lag_ms (since t0) and *first (seen at the first look), or 409/503. */
+static int wait_watermark(struct orch_ctx *ctx, const char *truth, const char *token, double timeout_s, double t0,
+			  double *lag_ms, bool *first, json_t **resp)
+{
+	bool back = !strcmp(truth, "target");
+	struct orch_store *to = back ? ctx->source : ctx->store;
 	double deadline = now_ms() + timeout_s * 1e3;
 	char seen[256], err[512];
 	for (*first = true;; *first = false) {
-		if (orch_store_read_watermark(ctx->store, seen, sizeof(seen), err, sizeof(err)) != ORCH_STORE_OK)
+		if (orch_store_read_watermark(to, seen, sizeof(seen), err, sizeof(err)) != ORCH_STORE_OK)
 			return fail(resp, 503, err);
 		if (!strcmp(seen, token)) {
 			*lag_ms = now_ms() - t0;
@@ -592,9 +611,10 @@ static int wait_watermark(struct orch_ctx *ctx, const char *token, double timeou
 		sleep_ms(POLL_INTERVAL_MS);
 	}
 	char msg[700];
-	snprintf(msg, sizeof(msg), "replication has not caught up: watermark token %s written on the source is not "
-		 "in the target's _molt_lms.watermark after %.1f s; check that replication includes that table, "
-		 "then retry commit (or skip_replication_check), or abort", token, timeout_s);
+	snprintf(msg, sizeof(msg), "replication has not caught up: watermark token %s written on the %s is not "
+		 "in the %s's _molt_lms.watermark after %.1f s; check that replication includes that table, "
+		 "then retry commit (or skip_replication_check), or abort", token, back ? "target" : "source",
+		 back ? "source" : "target", timeout_s);
 	return fail(resp, 409, msg);
 }
 
@@ -630,14 +650,15 @@ static void make_token(int64_t cutover_id, int64_t epoch, char *buf, size_t cap)
 /* Begin, every instance drained: write the watermark now.  Returns the
  * begin answer's "watermark" member.  A failure only means commit writes
  * its own (and reports why it cannot). */
-static json_t *begin_watermark(struct orch_ctx *ctx, json_t *instances, int64_t cutover_id, int64_t epoch)
+static json_t *begin_watermark(struct orch_ctx *ctx, const char *truth, json_t *instances, int64_t cutover_id,
+			       int64_t epoch)
 {
 	json_t *resp = NULL;
 	mark.cutover_id = 0;
 	make_token(cutover_id, epoch, mark.token, sizeof(mark.token));
 	mark.written_ms = now_ms();
 	iso_now(mark.written_at, sizeof(mark.written_at));
-	if (write_watermark(ctx, instances, mark.token, BEGIN_WATERMARK_CALL_TIMEOUT_S, 1, &resp)) {
+	if (write_watermark(ctx, truth, instances, mark.token, BEGIN_WATERMARK_CALL_TIMEOUT_S, 1, &resp)) {
 		const char *why = json_string_value(json_object_get(resp, "error"));
 		lms_log(LMS_LOG_LEVEL_WARN, "begin_watermark_failed", "cutover_id=%" PRId64 " reason=\"%s\"", cutover_id,
 			why ? why : "?");
@@ -650,7 +671,9 @@ static json_t *begin_watermark(struct orch_ctx *ctx, json_t *instances, int64_t 
 	return json_pack("{s:s,s:s}", "token", mark.token, "written_at", mark.written_at);
 }
 
-/* Commit's replication check: 0 with *rc filled, or an HTTP status. */
+/* Commit's replication check, in the direction of the cutover: a token
+ * written where the writes went must show where they go next.  0 with *rc
+ * filled, or an HTTP status. */
 static int replication_check(struct orch_ctx *ctx, const struct orch_state *st, json_t *instances, double timeout_s,
 			     struct repl_check *rc, json_t **resp)
 {
@@ -658,6 +681,10 @@ static int replication_check(struct orch_ctx *ctx, const struct orch_state *st, 
 	double t0;
 	int code = 0;
 	double wait0 = now_ms();
+	if (!strcmp(st->source_of_truth, "target") && !ctx->source)
+		return fail(resp, 502, "cannot check replication from the target to the source: the orchestrator "
+			    "reads the source's _molt_lms.watermark with SOURCE_URL; configure SOURCE_URL, or commit "
+			    "with skip_replication_check");
 	rc->at_begin = mark.cutover_id == st->cutover_id && mark.epoch == st->epoch && mark.cutover_id != 0;
 	if (rc->at_begin) {
 		snprintf(token, sizeof(token), "%s", mark.token);
@@ -667,11 +694,13 @@ static int replication_check(struct orch_ctx *ctx, const struct orch_state *st, 
 		make_token(st->cutover_id, st->epoch, token, sizeof(token));
 		iso_now(rc->written_at, sizeof(rc->written_at));
 		t0 = now_ms();
-		code = write_watermark(ctx, instances, token, WATERMARK_CALL_TIMEOUT_S, json_array_size(instances), resp);
+		code = write_watermark(ctx, st->source_of_truth, instances, token, WATERMARK_CALL_TIMEOUT_S,
+				       json_array_size(instances), resp);
 		step("watermark_written");
 	}
 	if (!code)
-		code = wait_watermark(ctx, token, timeout_s, t0, &rc->lag_ms, &rc->before_commit, resp);
+		code = wait_watermark(ctx, st->source_of_truth, token, timeout_s, t0, &rc->lag_ms, &rc->before_commit,
+				      resp);
 	rc->wait_ms = now_ms() - wait0;
 	step("watermark_seen");
 	if (code) {

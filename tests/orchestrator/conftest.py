@@ -217,17 +217,19 @@ def fakes():
 
 
 class Replicator:
-    """Copies the source's _molt_lms.watermark row to the target while on."""
+    """Copies the source's _molt_lms.watermark row to the target while on
+    (the target's to the source with reverse=True)."""
 
-    def __init__(self, dbs):
+    def __init__(self, dbs, reverse=False):
         self.dbs = dbs
+        self.reverse = reverse
         self.stop_ev = threading.Event()
         self.thread = threading.Thread(target=self.run, daemon=True)
         self.thread.start()
 
     def run(self):
-        src = connect(self.dbs.source)
-        dst = connect(self.dbs.target)
+        src = connect(self.dbs.target if self.reverse else self.dbs.source)
+        dst = connect(self.dbs.source if self.reverse else self.dbs.target)
         src.autocommit = dst.autocommit = True
         try:
             while not self.stop_ev.wait(0.02):

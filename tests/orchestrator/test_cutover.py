@@ -108,11 +108,23 @@ def test_begin_commit_and_back(orchestrators, dbs, fakes):
         assert [e["kind"] for e in rec["events"]][0] == "begin"
         assert o.api("GET", "/api/v1/cutovers/9")[0] == 404
 
-        # and back again: a second cutover from target to source
+        # and back again: a second cutover from target to source, whose
+        # check writes the token on the target and reads it on the source
+        repl.stop()
         assert o.api("POST", "/api/v1/cutover/consistent/begin", {})[0] == 200
-        code, doc = o.api("POST", "/api/v1/cutover/consistent/commit", {})
+        code, doc = o.api("POST", "/api/v1/cutover/consistent/commit", {"replication_timeout_s": 1})
+        assert code == 502 and "SOURCE_URL" in doc["error"], doc
+        back = orchestrators(args(dbs, "--lms-addresses", "%s,%s" % (a.url, b.url), source=True))
+        code, doc = back.api("POST", "/api/v1/cutover/consistent/commit", {"replication_timeout_s": 1})
+        assert code == 409 and "written on the target is not in the source's" in doc["error"], doc
+        repl = Replicator(dbs, reverse=True)
+        code, doc = back.api("POST", "/api/v1/cutover/consistent/commit", {"replication_timeout_s": 10})
         assert code == 200, doc
+        assert doc["replication_lag_ms"] >= 0
         assert dbs.state() == (5, "source", "serving", 2)
+        token = sql(dbs.target, "SELECT token FROM _molt_lms.watermark")[0][0]
+        assert token.startswith("2-4-") and sql(dbs.source, "SELECT token FROM _molt_lms.watermark")[0][0] == token
+        assert len(a.posted("/api/v1/watermark")) == 1  # the way back wrote it on the target directly
     finally:
         repl.stop()
 
