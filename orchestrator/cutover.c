@@ -630,6 +630,62 @@ static struct {
 	char written_at[64];      /* the same, wall clock */
 } mark;
 
+/* Whether this process's begin saw every instance drained for the pause
+ * in the store (it wrote the watermark then).  Instances stay drained
+ * while paused (new requests and logins wait in the queues), so commit
+ * need not ask them again. */
+static bool drained_at_begin(const struct orch_state *st)
+{
+	return mark.cutover_id != 0 && mark.cutover_id == st->cutover_id && mark.epoch == st->epoch;
+}
+
+/* Commit's precondition: every live instance reports drained at the
+ * paused epoch.  A begin that timed out (a transaction still open), or one
+ * cut short by a restart, leaves the state paused without that; switching
+ * then would end those transactions.  0, or 409 (not drained) / 502 (no
+ * answer) / 503 with *resp set; the state stays paused. */
+static int require_drained(struct orch_ctx *ctx, const struct orch_state *st, json_t *instances, json_t **resp)
+{
+	size_t n = json_array_size(instances);
+	struct orch_call *calls = orch_instances_call(ctx, instances, "GET", "/api/v1/state", NULL, CALL_TIMEOUT_S);
+	if (!calls)
+		return fail(resp, 503, "out of memory");
+	json_t *pending = json_array(), *unreachable = json_array();
+	for (size_t i = 0; i < n; i++) {
+		json_t *inst = json_array_get(instances, i);
+		json_t *b = calls[i].body;
+		if (calls[i].error[0])
+			json_array_append_new(unreachable, unreachable_entry(inst, calls[i].error));
+		else if (!json_is_true(json_object_get(b, "drained")) ||
+			 json_integer_value(json_object_get(b, "epoch")) < st->epoch)
+			json_array_append_new(pending, json_pack("{s:s?,s:O?,s:O?,s:O?,s:O?}", "id", inst_id(inst),
+								 "admin_url", json_object_get(inst, "admin_url"),
+								 "epoch", json_object_get(b, "epoch"), "phase",
+								 json_object_get(b, "phase"), "in_transaction",
+								 json_object_get(b, "in_transaction")));
+	}
+	orch_instances_calls_free(calls, n);
+	if (!json_array_size(pending) && !json_array_size(unreachable)) {
+		json_decref(pending);
+		json_decref(unreachable);
+		return 0;
+	}
+	char not_drained[1024], down[1024], msg[2300];
+	join_ids(pending, not_drained, sizeof(not_drained));
+	join_ids(unreachable, down, sizeof(down));
+	snprintf(msg, sizeof(msg), "instances not drained at epoch %" PRId64 ": %s%s%s; the state stays paused: run "
+		 "begin again (it waits for the drain and names what blocks it), or abort", st->epoch,
+		 json_array_size(pending) ? not_drained : "", json_array_size(pending) && json_array_size(unreachable) ?
+		 "; " : "", json_array_size(unreachable) ? down : "");
+	event(ctx, st->cutover_id, "failed", st->epoch, NULL, -1,
+	      json_pack("{s:s,s:s,s:O,s:O}", "step", "drain check", "error", msg, "not_drained", pending, "unreachable",
+			unreachable));
+	lms_log(LMS_LOG_LEVEL_WARN, "commit_refused", "cutover_id=%" PRId64 " reason=not_drained", st->cutover_id);
+	*resp = json_pack("{s:s,s:I,s:I,s:o,s:o}", "error", msg, "cutover_id", (json_int_t)st->cutover_id, "epoch",
+			  (json_int_t)st->epoch, "not_drained", pending, "unreachable", unreachable);
+	return json_array_size(unreachable) && !json_array_size(pending) ? 502 : 409;
+}
+
 /* What commit's replication check found. */
 struct repl_check {
 	double lag_ms;            /* watermark written -> seen on the target */
@@ -794,7 +850,8 @@ int orch_cutover_commit(struct orch_ctx *ctx, json_t *req, json_t **resp)
 		*resp = end_dry_run(&st, instances, to, skip ? " (replication check skipped)"
 				    : ", after a watermark written on the source shows on the target");
 		code = 200;
-	} else if (!skip && (code = replication_check(ctx, &st, instances, repl_s, &rc, resp))) {
+	} else if ((!drained_at_begin(&st) && (code = require_drained(ctx, &st, instances, resp))) ||
+		   (!skip && (code = replication_check(ctx, &st, instances, repl_s, &rc, resp)))) {
 		/* refused: the state stays paused */
 	} else {
 		code = end_pause(ctx, &st, instances, "commit", to, skip ? NULL : &rc, resp);

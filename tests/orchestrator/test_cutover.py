@@ -157,6 +157,11 @@ def test_begin_times_out_naming_the_blocking_connection(orchestrators, dbs, fake
     assert dbs.state() == (2, "source", "paused", 1)  # stays paused: the operator aborts
     err = sql(dbs.target, "SELECT error FROM _molt_lms.cutovers WHERE id = 1")[0][0]
     assert "drain timeout" in err
+    # commit does not switch under the open transaction
+    code, doc = o.api("POST", "/api/v1/cutover/consistent/commit", {"skip_replication_check": True})
+    assert code == 409 and "not drained" in doc["error"] and "lms-stuck" in doc["error"], doc
+    assert [i["id"] for i in doc["not_drained"]] == ["lms-stuck"]
+    assert dbs.state() == (2, "source", "paused", 1)
 
     code, doc = o.api("POST", "/api/v1/cutover/consistent/abort", {})
     assert code == 200, doc
