@@ -265,10 +265,8 @@ def test_orchestrator_killed_while_paused(faults, proxy_factory, lms_env):
                "cutover", "consistent", "commit", "--replication-timeout", "30"]
         pending = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                    env=env.clean_env())
-        assert wait_until(lambda: "failed" in [k for k, _, _ in events(tgt, cid)] or
-                          scalar(src, "select token from _molt_lms.watermark where id = 1") is not None and
-                          scalar(src, "select token from _molt_lms.watermark where id = 1").startswith(
-                              "%d-%d-" % (cid, epoch)), env.t(10))
+        assert wait_until(lambda: (scalar(src, "select token from _molt_lms.watermark where id = 1") or "")
+                          .startswith("%d-%d-" % (cid, epoch)), env.t(10))
         orch.kill()
         out, err = pending.communicate(timeout=env.t(10))
         assert pending.returncode == 3, (pending.returncode, out, err)
@@ -298,7 +296,8 @@ def test_orchestrator_killed_while_paused(faults, proxy_factory, lms_env):
 
 def test_orchestrator_killed_during_commit_push(faults, proxy_factory, lms_env):
     """SIGKILL the orchestrator after commit wrote the new state but while it
-    still waits for a (SIGSTOPped) instance to answer the push: the store
+    still waits for an instance (SIGSTOPped once commit checked the drain)
+    to answer the push: the store
     says committed, a restarted orchestrator reports it, and every instance,
     the stopped one once it runs again, applies it from the store."""
     env, ctx, db = lms_env, faults, faults["db"]
@@ -310,12 +309,18 @@ def test_orchestrator_killed_during_commit_push(faults, proxy_factory, lms_env):
         cid, epoch = begin["cutover_id"], begin["epoch"]
         ids = [instance_id(env, p) for p in proxies]
         slow = proxies[2]
-        ctx["stopped"].append(slow)
-        slow.signal(signal.SIGSTOP)
+        # commit checks that every instance drained, then waits for the
+        # watermark (held back here): stop one instance in between
+        tgt.cursor().execute("alter subscription %s disable" % sub)
         cmd = [os.path.join(env.builddir, "molt-lms-cli"), "--orchestrator-url", orch.url, "-o", "json",
                "cutover", "consistent", "commit"]
         pending = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                    env=env.clean_env())
+        assert wait_until(lambda: (scalar(src, "select token from _molt_lms.watermark where id = 1") or "")
+                          .startswith("%d-%d-" % (cid, epoch)), env.t(10))
+        ctx["stopped"].append(slow)
+        slow.signal(signal.SIGSTOP)
+        tgt.cursor().execute("alter subscription %s enable" % sub)
         assert wait_until(lambda: store_state(tgt)[1] == "serving", env.t(10), interval=0.02), store_state(tgt)
         time.sleep(0.3)
         orch.kill()
@@ -538,6 +543,47 @@ def test_reverse_replication_check(faults, proxy_factory, lms_env):
         assert history_count(src) == total, (history_count(src), total)
         assert history_count(tgt) == at_back_tgt < total
         assert cutover_status(tgt, cid) == "committed"
+        ev = [k for k, _, _ in events(tgt, cid)]
+        assert ev.index("begin") < ev.index("failed") < ev.index("commit"), ev
+    finally:
+        load.kill()
+
+
+def test_commit_refused_while_not_drained(faults, proxy_factory, lms_env):
+    """A begin that timed out leaves the state paused with a transaction still
+    open on the source: commit must refuse (naming the instance) rather than
+    switch under that transaction, which would end it and lose its write.
+    Once the transaction commits, the same commit goes through and the write
+    is on the target."""
+    env, ctx, db = lms_env, faults, faults["db"]
+    orch, sub, src, tgt, proxies = start_cutover(env, ctx, proxy_factory, n=2)
+    held, busy = proxies
+    load = Load(env, [busy], db, seconds=10)
+    try:
+        time.sleep(1)
+        c = held.connect(user=ADMIN_USER, password=ADMIN_PASSWORD, dbname=db)
+        c.autocommit = False
+        cur = c.cursor()
+        cur.execute("insert into pgbench_history (tid, bid, aid, delta, mtime) values (1, 1, 1, 424242, now())")
+        r = ocli(env, orch, "cutover", "consistent", "begin", "--drain-timeout", "2", check=False)
+        assert r.returncode == 4 and "in_transaction" in r.stdout, (r.returncode, r.stdout, r.stderr)
+        cid, epoch = json.loads(r.stdout)["cutover_id"], json.loads(r.stdout)["epoch"]
+        r = ocli(env, orch, "cutover", "consistent", "commit", check=False)
+        assert r.returncode == 1, (r.returncode, r.stdout, r.stderr)
+        doc = json.loads(r.stdout)
+        assert "not drained" in doc["error"] and instance_id(env, held) in doc["error"], doc
+        assert store_state(tgt) == (epoch, "paused", "source", cid)
+        c.commit()
+        commit = json.loads(ocli(env, orch, "cutover", "consistent", "commit").stdout)
+        assert commit["source_of_truth"] == "target" and commit["epoch"] == epoch + 1, commit
+        at_commit_src = history_count(src)
+        total = load.finish(timeout=env.t(60))
+        assert wait_until(lambda: history_count(tgt) == total + 1, env.t(10)), (history_count(tgt), total)
+        assert scalar(tgt, "select count(*) from pgbench_history where delta = 424242") == 1
+        assert history_count(src) == at_commit_src
+        cur.execute("select inet_server_port()")
+        assert cur.fetchone()[0] == env.target_port
+        c.close()
         ev = [k for k, _, _ in events(tgt, cid)]
         assert ev.index("begin") < ev.index("failed") < ev.index("commit"), ev
     finally:
