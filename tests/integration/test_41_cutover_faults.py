@@ -296,8 +296,8 @@ def test_orchestrator_killed_while_paused(faults, proxy_factory, lms_env):
 
 def test_orchestrator_killed_during_commit_push(faults, proxy_factory, lms_env):
     """SIGKILL the orchestrator after commit wrote the new state but while it
-    still waits for an instance (SIGSTOPped once commit checked the drain)
-    to answer the push: the store
+    still waits for an instance (SIGSTOPped while commit waited for the
+    watermark) to answer the push: the store
     says committed, a restarted orchestrator reports it, and every instance,
     the stopped one once it runs again, applies it from the store."""
     env, ctx, db = lms_env, faults, faults["db"]
@@ -309,8 +309,8 @@ def test_orchestrator_killed_during_commit_push(faults, proxy_factory, lms_env):
         cid, epoch = begin["cutover_id"], begin["epoch"]
         ids = [instance_id(env, p) for p in proxies]
         slow = proxies[2]
-        # commit checks that every instance drained, then waits for the
-        # watermark (held back here): stop one instance in between
+        # stop one instance while commit waits for the watermark (held back
+        # here), after any drain check commit makes
         tgt.cursor().execute("alter subscription %s disable" % sub)
         cmd = [os.path.join(env.builddir, "molt-lms-cli"), "--orchestrator-url", orch.url, "-o", "json",
                "cutover", "consistent", "commit"]
@@ -523,7 +523,8 @@ def test_reverse_replication_check(faults, proxy_factory, lms_env):
         begin = json.loads(ocli(env, orch, "cutover", "consistent", "begin", "--drain-timeout", "20").stdout)
         cid, epoch = begin["cutover_id"], begin["epoch"]
         r = ocli(env, orch, "cutover", "consistent", "commit", "--replication-timeout", "1", check=False)
-        assert r.returncode == 4 and "replication has not caught up" in r.stdout, (r.returncode, r.stdout, r.stderr)
+        assert r.returncode == 4 and "written on the target is not in the source's" in r.stdout, \
+            (r.returncode, r.stdout, r.stderr)
         # resynchronise the source from the target (a copy, then the stream;
         # PostgreSQL 15 cannot run both directions on the same tables)
         c = connect(env.source_port, db)
