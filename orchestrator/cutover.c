@@ -27,6 +27,10 @@
 /* Pause between polling rounds (drain, watermark): short, since requests
  * wait in the queues meanwhile; each round is one cheap call. */
 #define POLL_INTERVAL_MS 5
+/* Begin holds its events back only while the drain is quick: past this,
+ * a killed orchestrator would lose them (acks, drained), so they are
+ * written and the rest go out at once. */
+#define HOLD_EVENTS_MS 200
 
 static double now_ms(void)
 {
@@ -313,6 +317,8 @@ static json_t *wait_drained(struct orch_ctx *ctx, json_t *instances, int64_t epo
 		pending = next;
 		if (json_array_size(pending) == 0 || json_array_size(unreachable) > 0 || now_ms() >= deadline)
 			return pending;
+		if (held_events && now_ms() - t0 >= HOLD_EVENTS_MS)
+			events_write(ctx);
 		sleep_ms(POLL_INTERVAL_MS);
 	}
 }
