@@ -589,3 +589,52 @@ def test_commit_refused_while_not_drained(faults, proxy_factory, lms_env):
         assert ev.index("begin") < ev.index("failed") < ev.index("commit"), ev
     finally:
         load.kill()
+
+
+def test_orchestrator_killed_during_begin(faults, proxy_factory, lms_env):
+    """SIGKILL the orchestrator while begin waits for a transaction to end:
+    the store says paused, the instances are paused.  The restarted
+    orchestrator does not know whether they drained, so it asks: commit is
+    refused while the transaction is open, and goes through once it
+    committed, with its write and pgbench's on the target."""
+    env, ctx, db = lms_env, faults, faults["db"]
+    orch, sub, src, tgt, proxies = start_cutover(env, ctx, proxy_factory, n=2)
+    held, busy = proxies
+    load = Load(env, [busy], db, seconds=10)
+    try:
+        time.sleep(1)
+        c = held.connect(user=ADMIN_USER, password=ADMIN_PASSWORD, dbname=db)
+        c.autocommit = False
+        cur = c.cursor()
+        cur.execute("insert into pgbench_history (tid, bid, aid, delta, mtime) values (1, 1, 1, 434343, now())")
+        epoch0 = store_state(tgt)[0]
+        cmd = [os.path.join(env.builddir, "molt-lms-cli"), "--orchestrator-url", orch.url, "-o", "json",
+               "cutover", "consistent", "begin", "--drain-timeout", "30"]
+        pending = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                   env=env.clean_env())
+        assert wait_until(lambda: admin_state(env, busy)[1].get("phase") == "paused", env.t(10))
+        time.sleep(0.3)
+        orch.kill()
+        out, err = pending.communicate(timeout=env.t(10))
+        assert pending.returncode == 3, (pending.returncode, out, err)
+        epoch, phase, truth, cid = store_state(tgt)
+        assert (epoch, phase, truth) == (epoch0 + 1, "paused", "source")
+        assert cutover_status(tgt, cid) == "begun"
+
+        orch.restart()
+        r = ocli(env, orch, "cutover", "consistent", "commit", check=False)
+        assert r.returncode == 1, (r.returncode, r.stdout, r.stderr)
+        assert "not drained" in r.stdout and instance_id(env, held) in r.stdout, r.stdout
+        assert store_state(tgt) == (epoch, "paused", "source", cid)
+        c.commit()
+        commit = json.loads(ocli(env, orch, "cutover", "consistent", "commit").stdout)
+        assert commit["source_of_truth"] == "target" and commit["epoch"] == epoch + 1, commit
+        at_commit_src = history_count(src)
+        total = load.finish(timeout=env.t(60))
+        assert wait_until(lambda: history_count(tgt) == total + 1, env.t(10)), (history_count(tgt), total)
+        assert scalar(tgt, "select count(*) from pgbench_history where delta = 434343") == 1
+        assert history_count(src) == at_commit_src
+        c.close()
+        assert_events(tgt, cid, epoch, "commit", [instance_id(env, p) for p in proxies])
+    finally:
+        load.kill()
