@@ -854,7 +854,8 @@ int orch_cutover_commit(struct orch_ctx *ctx, json_t *req, json_t **resp)
 	step("commit_state_read");
 	if (dry) {
 		*resp = end_dry_run(&st, instances, to, skip ? " (replication check skipped)"
-				    : ", after a watermark written on the source shows on the target");
+				    : strcmp(to, "source") ? ", after a watermark written on the source shows on the target"
+				    : ", after a watermark written on the target shows on the source");
 		code = 200;
 	} else if ((!drained_at_begin(&st) && (code = require_drained(ctx, &st, instances, resp))) ||
 		   (!skip && (code = replication_check(ctx, &st, instances, repl_s, &rc, resp)))) {
