@@ -522,6 +522,8 @@ def test_reverse_replication_check(faults, proxy_factory, lms_env):
         time.sleep(1)
         begin = json.loads(ocli(env, orch, "cutover", "consistent", "begin", "--drain-timeout", "20").stdout)
         cid, epoch = begin["cutover_id"], begin["epoch"]
+        dry = json.loads(ocli(env, orch, "cutover", "consistent", "commit", "--dry-run").stdout)
+        assert "written on the target shows on the source" in dry["would"], dry
         r = ocli(env, orch, "cutover", "consistent", "commit", "--replication-timeout", "1", check=False)
         assert r.returncode == 4 and "written on the target is not in the source's" in r.stdout, \
             (r.returncode, r.stdout, r.stderr)
