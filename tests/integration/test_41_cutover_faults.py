@@ -27,7 +27,6 @@ import signal
 import socket
 import ssl
 import subprocess
-import threading
 import time
 import urllib.error
 import urllib.request
@@ -538,7 +537,8 @@ def test_reverse_replication_check(faults, proxy_factory, lms_env):
         assert wait_until(lambda: scalar(src, "select count(*) from pg_subscription_rel where srsubstate <> 'r'")
                           == 0, env.t(30)), "the reverse subscription's initial copy did not finish"
         back = json.loads(ocli(env, orch, "cutover", "consistent", "commit").stdout)
-        assert back["source_of_truth"] == "source" and back["replication_lag_ms"] is not None, back
+        assert back["source_of_truth"] == "source" and back["epoch"] == epoch + 1, back
+        assert back["replication_lag_ms"] is not None, back
         at_back_tgt = history_count(tgt)
         assert history_count(src) >= at_back_tgt
         total += load.finish(timeout=env.t(60))
