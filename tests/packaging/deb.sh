@@ -24,8 +24,9 @@
 # Needs: dpkg-dev debhelper lintian fakeroot (and the build dependencies in
 # debian/control; tests/setup-debian.sh installs those and PostgreSQL 15).
 # Environment: LMS_DEB_PG_DIR (default $tmp/pg), LMS_DEB_SOURCE_PORT (25432),
-# LMS_DEB_TARGET_PORT (25433): the clusters are private to this test, on their
-# own ports, so a cluster the integration tests use is left alone.
+# LMS_DEB_TARGET_PORT (25433), LMS_DEB_MYSQL_PORT (23306, the MariaDB that the
+# installed mysql.so is tried against): the servers are private to this test, on
+# their own ports, so a server the integration tests use is left alone.
 # Prints "N passed, M failed" and exits non-zero when anything failed.
 set -uo pipefail
 
@@ -49,11 +50,14 @@ SPORT=${LMS_DEB_SOURCE_PORT:-25432}
 TPORT=${LMS_DEB_TARGET_PORT:-25433}
 pg() { LMS_TEST_DIR=$PGDIR LMS_TEST_SOURCE_PORT=$SPORT LMS_TEST_TARGET_PORT=$TPORT \
 	"$SRCDIR/tests/pg-cluster.sh" "$@"; }
-proxy_pid="" orch_pid="" pg_started=0 installed=()
+MPORT=${LMS_DEB_MYSQL_PORT:-23306}
+my() { LMS_TEST_DIR=$PGDIR LMS_TEST_MYSQL_PORT=$MPORT "$SRCDIR/tests/mysql-cluster.sh" "$@"; }
+proxy_pid="" orch_pid="" pg_started=0 my_started=0 installed=()
 
 cleanup() {
 	[[ -n $orch_pid ]] && kill "$orch_pid" 2>/dev/null
 	[[ -n $proxy_pid ]] && kill "$proxy_pid" 2>/dev/null
+	[[ $my_started -eq 1 ]] && my clean >/dev/null 2>&1
 	[[ $pg_started -eq 1 ]] && pg clean >/dev/null 2>&1
 	[[ ${#installed[@]} -gt 0 ]] && $SUDO dpkg -r "${installed[@]}" >/dev/null 2>&1
 	if [[ $keep -eq 1 ]]; then echo "kept $tmp"; else rm -rf "$tmp"; fi
@@ -109,6 +113,7 @@ PLUGINDIR=/usr/lib/molt-lms/plugins
 # owned PACKAGE FILE: FILE exists and belongs to PACKAGE (dpkg -S)
 owned() { test -e "$2" && dpkg -S "$2" 2>/dev/null | grep -qx "$1: $2"; }
 for f in molt-lms:/usr/bin/molt-lms molt-lms:$PLUGINDIR/postgres.so molt-lms:$PLUGINDIR/cockroach.so \
+	molt-lms:$PLUGINDIR/mysql.so molt-lms:/usr/share/doc/molt-lms/mysql.md \
 	molt-lms:/usr/share/man/man1/molt-lms.1.gz molt-lms:/etc/molt-lms/config.json \
 	molt-lms-orchestrator:/usr/bin/molt-lms-orchestrator \
 	molt-lms-orchestrator:/usr/share/man/man1/molt-lms-orchestrator.1.gz \
@@ -265,6 +270,38 @@ rc=$?
 proxy_pid=""
 check "SIGTERM: molt-lms exits with status 0 (got $rc)" test "$rc" -eq 0
 [[ $fail -eq 0 ]] || { echo "# proxy log:"; sed 's/^/#   /' "$tmp/proxy.log"; }
+# ---- 4b. the installed proxy with its installed mysql.so, before a MariaDB
+if my start >"$tmp/my.log" 2>&1; then
+	my_started=1
+	ok "test MariaDB started (127.0.0.1:$MPORT)"
+	port=$(free_port) mport=$(free_port)
+	(cd / && exec env INIT_SOURCE="mysql://lms_admin:lms-admin-pw@127.0.0.1:$MPORT/appdb?ssl-mode=DISABLED" \
+		INIT_TARGET="postgresql://lms_admin:lms-admin-pw@127.0.0.1:$TPORT/appdb?sslmode=disable" \
+		"${runas[@]}" /usr/bin/molt-lms --source-dialect mysql --allow-tls-mode-disable --coordination off \
+		--listen "127.0.0.1:$port" --metrics-listen "127.0.0.1:$mport" --workers 1) \
+		>"$tmp/proxy-mysql.log" 2>&1 &
+	proxy_pid=$!
+	for _ in $(seq 100); do
+		grep -q 'event=listening' "$tmp/proxy-mysql.log" && break
+		kill -0 "$proxy_pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	check "installed molt-lms found its installed mysql.so" \
+		grep -q "event=plugin_loaded dialect=mysql .*path=$PLUGINDIR/mysql.so" "$tmp/proxy-mysql.log"
+	out=$(timeout 30 mariadb --skip-ssl -h 127.0.0.1 -P "$port" -u app -papp-pw -N -B appdb \
+		-e 'select 40 + 2' 2>&1)
+	check "mariadb -e 'select 40 + 2' through the installed proxy as app (got: $out)" test "$out" = 42
+	kill -TERM "$proxy_pid" 2>/dev/null
+	wait "$proxy_pid"
+	rc=$?
+	proxy_pid=""
+	check "SIGTERM: molt-lms (mysql) exits with status 0 (got $rc)" test "$rc" -eq 0
+	[[ $fail -eq 0 ]] || { echo "# proxy log:"; sed 's/^/#   /' "$tmp/proxy-mysql.log"; }
+	my clean >/dev/null 2>&1
+	my_started=0
+else
+	tail -20 "$tmp/my.log"; nok "tests/mysql-cluster.sh start (log above)"
+fi
 pg clean >/dev/null 2>&1
 pg_started=0
 

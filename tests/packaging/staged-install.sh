@@ -80,7 +80,7 @@ else
 	tail -30 "$tmp/install.log"; nok "make install DESTDIR (log above)"; finish
 fi
 LMS=$stage$bindir/molt-lms
-for f in "$bindir/molt-lms" "$bindir/molt-lms-orchestrator" "$bindir/molt-lms-cli" "$plugindir/postgres.so" "$plugindir/cockroach.so" \
+for f in "$bindir/molt-lms" "$bindir/molt-lms-orchestrator" "$bindir/molt-lms-cli" "$plugindir/postgres.so" "$plugindir/cockroach.so" "$plugindir/mysql.so" \
 	"$includedir/lms/plugin.h" "$libdir/pkgconfig/lms-plugin.pc"; do
 	check "staged $f" test -e "$stage$f"
 done
