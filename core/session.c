@@ -1489,6 +1489,11 @@ static void on_server(struct lms_conn *c, short what, void *arg)
 	if (!s->dead && ((what & EV_READ) || (c->read_wants_write && (what & EV_WRITE)))) {
 		if (read_side(s, S2C)) {
 			relay(s, S2C);
+			/* A client message the plugin could not take yet (NEED_MORE
+			 * on a whole message: too many unanswered commands) may
+			 * go now that answers have been relayed. */
+			if (!s->dead && lms_buf_len(&s->client.in) > 0)
+				relay(s, C2S);
 			after_pump(s);
 		}
 	}
