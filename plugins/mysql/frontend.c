@@ -151,7 +151,7 @@ static int frame_command(struct my_sess *s, const uint8_t *p, size_t avail, stru
 		return LMS_FRAME_OK;
 	}
 	if (answered && s->q_len >= MY_QUEUE)
-		return LMS_FRAME_INVALID; /* a client pipelining without reading */
+		return LMS_FRAME_NEED_MORE; /* framed again once answers are relayed */
 	f->kind = kind;
 	f->flags = flags;
 	s->cseq = 1;
