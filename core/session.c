@@ -1193,6 +1193,17 @@ static bool joins_run(const struct lms_session *s, int st, const struct lms_fram
 	       s->has_server && !(s->sh && f->kind == LMS_MSG_READY);
 }
 
+/* A server message framed OK without NEED_BODY is committed in the plugin
+ * (frame() must not see it again): when the run before it could not be
+ * moved whole, it streams after the run's rest.  See pump. */
+static void stream_after_run(struct lms_session *s, int st, const struct lms_frame *f)
+{
+	if (!joins_run(s, st, f, (size_t)f->len))
+		return; /* not committed (NEED_MORE, NEED_BODY, ...): framed again later */
+	note_frame(s, S2C, f);
+	s->fwd[S2C] += f->len;
+}
+
 /* Move messages from one side's input to the other side's output until
  * input runs out, output fills, or the phase changes.  From the server,
  * consecutive messages that are streamed untouched (rows, completions...)
@@ -1237,8 +1248,10 @@ static void pump(struct lms_session *s, int d)
 			/* this message is handled on its own: move the run first */
 			bool all = move_run(s, run, &moved);
 			run = 0;
-			if (!all)
+			if (!all) {
+				stream_after_run(s, st, &f);
 				break;
+			}
 			p = lms_buf_head(&src->in);
 		}
 		if (st == LMS_FRAME_NEED_MORE)
