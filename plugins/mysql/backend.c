@@ -137,6 +137,11 @@ static int decode_greeting(struct my_be *b, const uint8_t *msg, size_t len, stru
 		memset(o + ext, 0, 4);
 	out->len = len;
 	res->verdict = LMS_REWRITE;
+	/* the server's thread id: what a KILL naming this session's proxy id
+	 * becomes (kill.c) */
+	memcpy(res->key, pl + id, 4);
+	res->key_len = 4;
+	res->action = LMS_ACT_BACKEND_KEY;
 	s->state = MY_S_HANDSHAKE;
 	s->cseq = 1;
 	s->to_client = 1;
@@ -640,7 +645,8 @@ int my_be_decode(void *be, const uint8_t *msg, size_t len, struct lms_out *out, 
 	}
 }
 
-/* MySQL cancels with KILL QUERY on a new, logged-in connection: not yet. */
+/* MySQL has no cancel packet: a client cancels with KILL QUERY on a second
+ * connection of its own, which kill.c points at the server's thread. */
 int my_be_cancel(const uint8_t *key, size_t key_len, struct lms_out *out)
 {
 	(void)key;

@@ -1,12 +1,16 @@
 // MyJdbc - MariaDB Connector/J through molt-lms (test_50_mysql_clients.py).
 //
 // Usage: java -cp mariadb-java-client.jar:DIR MyJdbc JDBC_URL USER PASSWORD TABLE
+//        java -cp mariadb-java-client.jar:DIR MyJdbc JDBC_URL USER PASSWORD --cancel
 //
 // Runs one fixed script against the URL (which carries the TLS, prepared
 // statement and multi-query options) and prints one "name=value" line per
 // result for the test to compare.  A SQLException prints
 // "error=<code> <sqlstate> <message>" and exits 2; the test expects that
-// only for a wrong password or an untrusted certificate.
+// only for a wrong password or an untrusted certificate.  --cancel: runs
+// select sleep(20) and Statement.cancel()s it from another thread after
+// one second (Connector/J sends KILL QUERY <greeting's id> on a second
+// connection), then uses the connection again.
 
 import java.io.ByteArrayInputStream;
 import java.math.BigDecimal;
@@ -30,10 +34,40 @@ public class MyJdbc {
             System.exit(64);
         }
         try (Connection c = DriverManager.getConnection(args[0], args[1], args[2])) {
+            if (args[3].equals("--cancel")) {
+                cancel(c);
+                return;
+            }
             run(c, args[3]);
         } catch (SQLException e) {
             System.out.println("error=" + e.getErrorCode() + " " + e.getSQLState() + " " + e.getMessage());
             System.exit(2);
+        }
+    }
+
+    static void cancel(Connection c) throws SQLException {
+        try (Statement s = c.createStatement()) {
+            Thread t = new Thread(() -> {
+                try {
+                    Thread.sleep(1000);
+                    s.cancel();
+                } catch (Exception e) {
+                    print("cancel_failed", e);
+                }
+            });
+            t.start();
+            long t0 = System.nanoTime();
+            try (ResultSet r = s.executeQuery("select sleep(20)")) {
+                r.next();
+                print("sleep", r.getString(1));
+            } catch (SQLException e) {
+                print("cancelled", e.getErrorCode() + " " + e.getSQLState());
+            }
+            print("elapsed_ms", (System.nanoTime() - t0) / 1000000);
+            try (ResultSet r = s.executeQuery("select 'still here'")) {
+                r.next();
+                print("after_cancel", r.getString(1));
+            }
         }
     }
 
