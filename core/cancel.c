@@ -27,11 +27,13 @@ struct entry {
 static struct entry *buckets[NBUCKETS];
 static pthread_mutex_t table_lock = PTHREAD_MUTEX_INITIALIZER;
 
-static size_t bucket_of(const uint8_t k[8])
+/* By the key's first 4 bytes only: a MySQL client names a session by
+ * them (lms_cancel_lookup_prefix), and new keys keep them unique. */
+static size_t bucket_of(const uint8_t k[4])
 {
-	uint64_t v;
-	memcpy(&v, k, 8);
-	return (size_t)((v ^ (v >> 29)) % NBUCKETS);
+	uint32_t v;
+	memcpy(&v, k, 4);
+	return (size_t)((v ^ (v >> 13)) % NBUCKETS);
 }
 
 /* Caller holds table_lock. */
@@ -94,6 +96,33 @@ int lms_cancel_lookup(const uint8_t proxy_key[8], const struct lms_backend **b,
 	return rc;
 }
 
+int lms_cancel_lookup_prefix(const uint8_t *prefix, size_t len, uint8_t key[LMS_KEY_MAX], size_t *key_len)
+{
+	if (len < 4 || len > 8)
+		return -1;
+	int found = 0;
+	pthread_mutex_lock(&table_lock);
+	for (struct entry *e = buckets[bucket_of(prefix)]; e; e = e->next) {
+		if (memcmp(e->proxy_key, prefix, len) != 0)
+			continue;
+		if (++found > 1)
+			break; /* two sessions share it: name neither */
+		memcpy(key, e->key, e->key_len);
+		*key_len = e->key_len;
+	}
+	pthread_mutex_unlock(&table_lock);
+	return found == 1 ? 0 : -1;
+}
+
+/* Caller holds table_lock.  Does a registered key begin with k[0..4)? */
+static int prefix_used(const uint8_t k[4])
+{
+	for (struct entry *e = buckets[bucket_of(k)]; e; e = e->next)
+		if (memcmp(e->proxy_key, k, 4) == 0)
+			return 1;
+	return 0;
+}
+
 void lms_cancel_new_key(uint8_t proxy_key[8])
 {
 	for (;;) {
@@ -101,7 +130,7 @@ void lms_cancel_new_key(uint8_t proxy_key[8])
 			abort(); /* no randomness: nothing safe to do */
 		proxy_key[0] &= 0x7f; /* a positive process id for clients that print it */
 		pthread_mutex_lock(&table_lock);
-		int used = *find_slot(proxy_key) != NULL;
+		int used = prefix_used(proxy_key);
 		pthread_mutex_unlock(&table_lock);
 		if (!used)
 			return;

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cancel.h"
 #include "log.h"
 #include "plugin_loader.h"
 
@@ -27,6 +28,7 @@ static const struct lms_host_api host_api = {
 	.alloc = malloc,
 	.free = free,
 	.strdup = host_strdup,
+	.backend_key_of = lms_cancel_lookup_prefix,
 };
 
 const struct lms_host_api *lms_plugin_host_api(void)

@@ -1193,6 +1193,17 @@ static bool joins_run(const struct lms_session *s, int st, const struct lms_fram
 	       s->has_server && !(s->sh && f->kind == LMS_MSG_READY);
 }
 
+/* A server message framed OK without NEED_BODY is committed in the plugin
+ * (frame() must not see it again): when the run before it could not be
+ * moved whole, it streams after the run's rest.  See pump. */
+static void stream_after_run(struct lms_session *s, int st, const struct lms_frame *f)
+{
+	if (!joins_run(s, st, f, (size_t)f->len))
+		return; /* not committed (NEED_MORE, NEED_BODY, ...): framed again later */
+	note_frame(s, S2C, f);
+	s->fwd[S2C] += f->len;
+}
+
 /* Move messages from one side's input to the other side's output until
  * input runs out, output fills, or the phase changes.  From the server,
  * consecutive messages that are streamed untouched (rows, completions...)
@@ -1237,8 +1248,10 @@ static void pump(struct lms_session *s, int d)
 			/* this message is handled on its own: move the run first */
 			bool all = move_run(s, run, &moved);
 			run = 0;
-			if (!all)
+			if (!all) {
+				stream_after_run(s, st, &f);
 				break;
+			}
 			p = lms_buf_head(&src->in);
 		}
 		if (st == LMS_FRAME_NEED_MORE)
@@ -1489,6 +1502,11 @@ static void on_server(struct lms_conn *c, short what, void *arg)
 	if (!s->dead && ((what & EV_READ) || (c->read_wants_write && (what & EV_WRITE)))) {
 		if (read_side(s, S2C)) {
 			relay(s, S2C);
+			/* A client message the plugin could not take yet (NEED_MORE
+			 * on a whole message: too many unanswered commands) may
+			 * go now that answers have been relayed. */
+			if (!s->dead && lms_buf_len(&s->client.in) > 0)
+				relay(s, C2S);
 			after_pump(s);
 		}
 	}

@@ -20,6 +20,7 @@ packages=(
 	libcurl4-openssl-dev
 	postgresql-15 postgresql-client-15 postgresql-contrib
 	mariadb-server mariadb-client python3-pymysql
+	default-jdk-headless libmariadb-java libdbd-mariadb-perl sysbench
 	python3 python3-psycopg2 python3-pytest
 	clang libclang-rt-14-dev
 	curl ca-certificates openssl procps iproute2 groff-base man-db

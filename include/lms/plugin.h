@@ -27,7 +27,7 @@ extern "C" {
 #endif
 
 #define LMS_PLUGIN_ABI_MAJOR 1
-#define LMS_PLUGIN_ABI_MINOR 2
+#define LMS_PLUGIN_ABI_MINOR 3
 
 /* Largest message a plugin may ask to see whole (LMS_FRAME_NEED_BODY).
  * Bigger messages are always streamed through without being decoded. */
@@ -260,7 +260,23 @@ struct lms_host_api {
 	void *(*alloc)(size_t n);
 	void (*free)(void *p);
 	char *(*strdup)(const char *s);
+
+	/* ---- ABI 1.3: KILL by the proxy's connection id (mysql.so) ----
+	 * Present when abi_minor >= 3 and size covers it (LMS_HOST_HAS). */
+
+	/* The backend cancel key (reported with LMS_ACT_BACKEND_KEY) of the
+	 * live session whose proxy key begins with prefix[0..len), len 4 to
+	 * 8: MySQL clients know a session by the 4 bytes of the connection
+	 * id in its greeting.  Copies the key (at most LMS_KEY_MAX bytes)
+	 * into key and its length into *key_len.  Returns 0, or -1 when no
+	 * session, or more than one, has that prefix.  Any worker may call
+	 * it, from any plugin function. */
+	int (*backend_key_of)(const uint8_t *prefix, size_t len, uint8_t *key, size_t *key_len);
 };
+
+/* Does the core's host API h have member m (a later ABI minor)? */
+#define LMS_HOST_HAS(h, m) \
+	((h)->size >= offsetof(struct lms_host_api, m) + sizeof((h)->m) && (h)->m != NULL)
 
 #define LMS_LOG_ERROR 0
 #define LMS_LOG_WARN 1

@@ -137,6 +137,11 @@ static int decode_greeting(struct my_be *b, const uint8_t *msg, size_t len, stru
 		memset(o + ext, 0, 4);
 	out->len = len;
 	res->verdict = LMS_REWRITE;
+	/* the server's thread id: what a KILL naming this session's proxy id
+	 * becomes (kill.c) */
+	memcpy(res->key, pl + id, 4);
+	res->key_len = 4;
+	res->action = LMS_ACT_BACKEND_KEY;
 	s->state = MY_S_HANDSHAKE;
 	s->cseq = 1;
 	s->to_client = 1;
@@ -563,15 +568,36 @@ static int frame_response(struct my_sess *s, const uint8_t *p, size_t avail, str
 	return LMS_FRAME_OK;
 }
 
+/* The common case on its own: a row in the middle of a result set, in
+ * order.  Returns 1 when the packet at p is one (framed and committed as
+ * frame_response would: K_ROW), 0 to take the general path. */
+static int fast_row(struct my_sess *s, const uint8_t *p, size_t avail, uint32_t len, struct lms_frame *f)
+{
+	if (s->state != MY_S_READY || s->resp != MY_R_ROWS || s->be_cont || avail <= MY_HDR || len == 0 ||
+	    p[3] != s->sseq)
+		return 0;
+	uint8_t b = p[MY_HDR];
+	uint32_t end_max = (s->caps & MY_CAP_DEPRECATE_EOF) ? MY_MAX_PAYLOAD : 9;
+	if (b == 0xFF || (b == 0xFE && len < end_max) || len == MY_MAX_PAYLOAD)
+		return 0; /* an answer's end, or a row of 16 MiB or more */
+	f->kind = LMS_MSG_ROW;
+	s->sseq = (uint8_t)(p[3] + 1);
+	s->to_client = s->sseq;
+	return 1;
+}
+
 int my_be_frame(void *be, const uint8_t *p, size_t avail, struct lms_frame *f)
 {
 	struct my_be *b = be;
 	struct my_sess *s = b->s;
 	if (avail < MY_HDR)
 		return LMS_FRAME_NEED_MORE;
-	f->len = MY_HDR + (uint64_t)my_le24(p);
+	uint32_t len = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16;
+	f->len = MY_HDR + (uint64_t)len;
 	f->kind = LMS_MSG_OTHER;
 	f->flags = 0;
+	if (fast_row(s, p, avail, len, f))
+		return LMS_FRAME_OK;
 	switch (s->state) {
 	case MY_S_GREETING:
 	case MY_S_AUTH:
@@ -619,7 +645,8 @@ int my_be_decode(void *be, const uint8_t *msg, size_t len, struct lms_out *out, 
 	}
 }
 
-/* MySQL cancels with KILL QUERY on a new, logged-in connection: not yet. */
+/* MySQL has no cancel packet: a client cancels with KILL QUERY on a second
+ * connection of its own, which kill.c points at the server's thread. */
 int my_be_cancel(const uint8_t *key, size_t key_len, struct lms_out *out)
 {
 	(void)key;

@@ -10,11 +10,12 @@
 const struct lms_host_api *my_host;
 
 /* Fill d and keep host.  The plugin returns LMS_ACT_BACKEND_TLS, so it
- * needs a core of ABI 1.2 or later. */
+ * needs a core of ABI 1.2 or later; with 1.3 (backend_key_of) a KILL may
+ * name a session by the proxy's connection id (kill.c). */
 const struct lms_dialect *my_entry(const struct lms_host_api *host, struct lms_dialect *d)
 {
 	if (!host || host->abi_major != LMS_PLUGIN_ABI_MAJOR || host->abi_minor < 2 ||
-	    host->size < sizeof(struct lms_host_api))
+	    host->size < offsetof(struct lms_host_api, backend_key_of))
 		return NULL;
 	my_host = host;
 	memset(d, 0, sizeof(*d));

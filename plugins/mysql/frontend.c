@@ -22,7 +22,11 @@ void *my_fe_new(const struct lms_fe_opts *opts)
 		return NULL;
 	s->tls_available = opts->tls_available;
 	s->tls_required = opts->tls_required;
-	memcpy(s->conn_id, opts->proxy_key, 4);
+	/* the connection id: the key's first 4 bytes read big-endian, whose
+	 * top bit the core clears, so that clients reading it as a signed
+	 * 32-bit integer (Connector/J) see it positive; kill.c maps it back */
+	for (int i = 0; i < 4; i++)
+		s->conn_id[i] = opts->proxy_key[3 - i];
 	return s;
 }
 
@@ -151,9 +155,16 @@ static int frame_command(struct my_sess *s, const uint8_t *p, size_t avail, stru
 		return LMS_FRAME_OK;
 	}
 	if (answered && s->q_len >= MY_QUEUE)
-		return LMS_FRAME_INVALID; /* a client pipelining without reading */
+		return LMS_FRAME_NEED_MORE; /* framed again once answers are relayed */
 	f->kind = kind;
 	f->flags = flags;
+	int kill = my_kill_candidate(cmd, p, avail, len);
+	if (kill != 0) {
+		if (kill < 0)
+			return LMS_FRAME_NEED_MORE;
+		f->flags |= LMS_FRAME_NEED_BODY; /* my_fe_kill commits it */
+		return LMS_FRAME_OK;
+	}
 	s->cseq = 1;
 	s->to_client = 1;
 	if (len == MY_MAX_PAYLOAD) {
@@ -369,6 +380,8 @@ int my_fe_decode(void *fe, const uint8_t *msg, size_t len, struct lms_out *out, 
 	case MY_S_READY:
 		if (len < MY_HDR + 1)
 			return -1;
+		if (msg[4] == MY_COM_QUERY || msg[4] == MY_COM_PROCESS_KILL)
+			return my_fe_kill(s, msg, len, out, res);
 		return refuse_command(s, msg, out, res);
 	default:
 		return -1;

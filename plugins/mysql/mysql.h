@@ -181,6 +181,16 @@ int my_be_frame(void *be, const uint8_t *p, size_t avail, struct lms_frame *f);
 int my_be_decode(void *be, const uint8_t *msg, size_t len, struct lms_out *out, struct lms_result *res);
 int my_be_cancel(const uint8_t *key, size_t key_len, struct lms_out *out);
 
+/* kill.c: KILL naming a session by the proxy's connection id */
+/* 1: the command at p (payload length len, avail bytes buffered) is a
+ * COM_PROCESS_KILL or a short COM_QUERY starting with KILL, to decode;
+ * 0: stream it; -1: more bytes needed to tell. */
+int my_kill_candidate(uint8_t cmd, const uint8_t *p, size_t avail, uint32_t len);
+/* Decode such a command: commit it as frame_command commits a command,
+ * and point a proxy connection id it names at that session's server
+ * thread (LMS_REWRITE); anything else is forwarded as it is. */
+int my_fe_kill(struct my_sess *s, const uint8_t *msg, size_t len, struct lms_out *out, struct lms_result *res);
+
 /* url.c */
 int my_parse_url(const char *url, struct lms_backend_conf *conf, char *err, size_t errlen);
 

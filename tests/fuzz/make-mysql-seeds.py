@@ -116,6 +116,11 @@ def frontend_seeds():
         pkt(2, b"1,2\n") + pkt(3, b"") + pkt(0, b"\x0e")
     big = pkt(0, b"\x03" + b"x" * 200) + pkt(0, b"\x11app\0\0appdb\0")
     seeds["change_user"] = bytes([0, 0]) + hs_response(1, caps) + big + pkt(2, b"\x42" * 20)
+    # KILL naming a proxy id (the harness knows ids 0x11xxxxxx), other forms, COM_PROCESS_KILL
+    kills = (pkt(0, b"\x03KILL QUERY 287454020") + pkt(0, b"\x03 kill hard connection 287454020;") +
+             pkt(0, b"\x03KILL QUERY ID 287454020") + pkt(0, b"\x03kill 5") + pkt(0, b"\x0c\x44\x33\x22\x11"))
+    seeds["kill"] = bytes([0, 0]) + hs_response(1, caps) + kills
+    seeds["kill_split"] = bytes([0, 5]) + hs_response(1, caps) + kills
     return seeds
 
 

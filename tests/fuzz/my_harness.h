@@ -39,6 +39,19 @@ static char *fuzz_strdup(const char *s)
 	return strdup(s);
 }
 
+/* The core's key table with one session: any id whose top byte is 0x11
+ * (so that KILL statements the fuzzer writes are rewritten too), on a
+ * server thread of the prefix's low bytes. */
+static int fuzz_backend_key_of(const uint8_t *prefix, size_t len, uint8_t *key, size_t *key_len)
+{
+	if (len != 4 || prefix[0] != 0x11)
+		return -1;
+	memcpy(key, prefix + 1, 3);
+	key[3] = 0;
+	*key_len = 4;
+	return 0;
+}
+
 static const struct lms_host_api fuzz_host = {
 	.abi_major = LMS_PLUGIN_ABI_MAJOR,
 	.abi_minor = LMS_PLUGIN_ABI_MINOR,
@@ -47,6 +60,7 @@ static const struct lms_host_api fuzz_host = {
 	.alloc = malloc,
 	.free = free,
 	.strdup = fuzz_strdup,
+	.backend_key_of = fuzz_backend_key_of,
 };
 
 static struct lms_dialect fuzz_dialect;

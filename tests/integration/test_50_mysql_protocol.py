@@ -170,6 +170,22 @@ def test_pipelined_commands(raw):
     raw.read_ok(1)
 
 
+def test_deep_pipeline_waits_for_answers(raw):
+    """More commands sent before reading than the proxy queues (64): the
+    rest wait for answers instead of closing the session (Connector/J's
+    executeBatch sends up to 100).  Every answer arrives, in order."""
+    data = b""
+    for i in range(1000):
+        q = ("select %d" % i).encode()
+        data += (len(q) + 1).to_bytes(3, "little") + b"\0" + bytes([COM_QUERY]) + q
+    data += b"\x01\x00\x00\x00" + bytes([COM_PING])
+    raw.send_raw(data)
+    for i in range(1000):
+        kind, cols, rows = raw.read_result(1)
+        assert rows == [[str(i).encode()]]
+    raw.read_ok(1)
+
+
 def test_bad_sequence_id_closes(mysql_proxy):
     c = MyRaw("127.0.0.1", mysql_proxy.port)
     try:

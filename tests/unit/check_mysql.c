@@ -282,7 +282,11 @@ START_TEST(test_greeting_rewritten)
 	ck_assert_uint_eq(x.out.len, n);
 	const uint8_t *pl = x.out.data + 4;
 	size_t id = 24;
-	ck_assert(memcmp(pl + id, "\x11\x22\x33\x44", 4) == 0);
+	ck_assert(memcmp(pl + id, "\x44\x33\x22\x11", 4) == 0); /* the key, big-endian */
+	/* the server's thread id (42) is the session's backend key (kill.c) */
+	ck_assert_int_eq(x.res.action, LMS_ACT_BACKEND_KEY);
+	ck_assert_uint_eq(x.res.key_len, 4);
+	ck_assert(memcmp(x.res.key, "\x2a\x00\x00\x00", 4) == 0);
 	uint32_t caps = my_le16(pl + id + 13) | my_le16(pl + id + 18) << 16;
 	ck_assert(caps & MY_CAP_SSL);       /* the proxy offers TLS: it has a certificate */
 	ck_assert(!(caps & MY_CAP_COMPRESS));
@@ -774,11 +778,19 @@ START_TEST(test_big_packets_and_pipelining)
 	x = run(&p, 1, b, n);
 	ck_assert_int_eq(x.rc, 0);
 	ck_assert_int_eq(x.res.action, LMS_ACT_NONE);
-	/* a client pipelining without ever reading is cut off */
+	/* more unanswered commands than the queue holds: the next one waits
+	 * (NEED_MORE, the core frames it again) until an answer frees room */
 	n = cmd(b, MY_COM_PING, "");
 	for (unsigned i = 0; i < MY_QUEUE; i++)
 		ck_assert_int_eq(run(&p, 0, b, n).st, LMS_FRAME_OK);
-	ck_assert_int_eq(run(&p, 0, b, n).st, LMS_FRAME_INVALID);
+	ck_assert_int_eq(run(&p, 0, b, n).st, LMS_FRAME_NEED_MORE);
+	ck_assert_int_eq(run(&p, 0, b, n).st, LMS_FRAME_NEED_MORE);
+	ck_assert_uint_eq(p.s->q_len, MY_QUEUE);
+	uint8_t ok[16];
+	size_t k = pkt(ok, 1, "\x00\x00\x00\x02\x00\x00\x00", 7);
+	ck_assert_int_eq(feed_be(&p, ok, k, &txn), 1);
+	ck_assert_int_eq(run(&p, 0, b, n).st, LMS_FRAME_OK);
+	ck_assert_int_eq(run(&p, 0, b, n).st, LMS_FRAME_NEED_MORE);
 	pair_free(&p);
 }
 END_TEST
@@ -931,6 +943,96 @@ START_TEST(test_url)
 }
 END_TEST
 
+/* ---- KILL by the proxy's connection id (kill.c, ABI 1.3) ------------ */
+
+/* The core's table with one session: proxy id 0x11223344 (the key of
+ * pair_new, as the greeting shows it) on server thread 777. */
+static int fake_key_of(const uint8_t *prefix, size_t len, uint8_t *key, size_t *key_len)
+{
+	if (len != 4 || memcmp(prefix, "\x11\x22\x33\x44", 4) != 0)
+		return -1;
+	memcpy(key, "\x09\x03\x00\x00", 4);
+	*key_len = 4;
+	return 0;
+}
+
+/* A KILL statement through a logged-in pair: its frame status, and the
+ * decoded verdict and text (NUL-terminated into text) when decoded. */
+static struct step kill_step(struct pair *p, const char *sql, char *text)
+{
+	uint8_t b[256];
+	size_t n = cmd(b, MY_COM_QUERY, sql);
+	struct step x = run(p, 0, b, n);
+	text[0] = 0;
+	if (x.decoded && x.res.verdict == LMS_REWRITE) {
+		ck_assert_uint_eq(my_le24(x.out.data), x.out.len - 4);
+		memcpy(text, x.out.data + 5, x.out.len - 5);
+		text[x.out.len - 5] = 0;
+	}
+	return x;
+}
+
+START_TEST(test_kill_by_proxy_id)
+{
+	struct lms_host_api h = test_host;
+	h.backend_key_of = fake_key_of;
+	struct lms_dialect d;
+	ck_assert_ptr_nonnull(my_entry(&h, &d));
+	struct pair p;
+	pair_new(&p, 0, 0, LMS_TLS_DISABLE);
+	login(&p, MY_CAP_PROTOCOL_41);
+	char text[256];
+	static const struct {
+		const char *sql;
+		const char *rewritten; /* NULL: forwarded as it is */
+	} cases[] = {
+		{ "KILL QUERY 287454020", "KILL QUERY 777" },
+		{ "KILL 287454020", "KILL 777" },
+		{ "  kill hard connection 287454020 ;", "  kill hard connection 777 ;" },
+		{ "Kill Soft Query\t287454020\n", "Kill Soft Query\t777\n" },
+		{ "KILL QUERY ID 287454020", NULL },  /* a query id */
+		{ "KILL QUERY 5", NULL },              /* not an id the proxy handed out */
+		{ "KILL USER app", NULL },
+		{ "KILL QUERY 287454020 x", NULL },
+		{ "KILL /* c */ QUERY 287454020", NULL },
+		{ "KILL QUERY 99999999999", NULL },
+	};
+	uint32_t q = p.s->q_len;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct step x = kill_step(&p, cases[i].sql, text);
+		ck_assert_int_eq(x.st, LMS_FRAME_OK);
+		ck_assert_msg(x.decoded && x.rc == 0, "%s", cases[i].sql);
+		ck_assert_uint_eq(x.f.flags & LMS_FRAME_ENDS_REQUEST, LMS_FRAME_ENDS_REQUEST);
+		ck_assert_int_eq(x.res.verdict, cases[i].rewritten ? LMS_REWRITE : LMS_FORWARD);
+		if (cases[i].rewritten)
+			ck_assert_str_eq(text, cases[i].rewritten);
+		ck_assert_uint_eq(p.s->q_len, ++q); /* committed: an answer is expected */
+	}
+	/* not KILL, or too long to look at: streamed as before */
+	ck_assert_int_eq(kill_step(&p, "killall 287454020", text).decoded, 0);
+	ck_assert_int_eq(kill_step(&p, "select 1", text).decoded, 0);
+	/* a short query not all there yet: wait for it */
+	uint8_t b[64];
+	size_t n = cmd(b, MY_COM_QUERY, "KILL QUERY 287454020");
+	ck_assert_int_eq(D->fe_frame(p.fe, b, n - 3, &(struct lms_frame){ 0, 0, 0 }), LMS_FRAME_NEED_MORE);
+	/* COM_PROCESS_KILL: the 4-byte id */
+	n = pkt(b, 0, "\x0c\x44\x33\x22\x11", 5);
+	struct step x = run(&p, 0, b, n);
+	ck_assert_int_eq(x.res.verdict, LMS_REWRITE);
+	ck_assert_int_eq(memcmp(x.out.data + 4, "\x0c\x09\x03\x00\x00", 5), 0);
+	n = pkt(b, 0, "\x0c\x01\x00\x00\x00", 5);
+	ck_assert_int_eq(run(&p, 0, b, n).res.verdict, LMS_FORWARD);
+	/* the answers end the commands as usual */
+	uint32_t txn;
+	uint8_t ok[16];
+	size_t k = pkt(ok, 1, "\x00\x00\x00\x02\x00\x00\x00", 7);
+	while (p.s->q_len > 0)
+		ck_assert_int_eq(feed_be(&p, ok, k, &txn), 1);
+	pair_free(&p);
+	ck_assert_ptr_nonnull(my_entry(&test_host, &d)); /* back to the plain host */
+}
+END_TEST
+
 START_TEST(test_entry_checks_host)
 {
 	struct lms_dialect d;
@@ -978,6 +1080,7 @@ static Suite *mysql_suite(void)
 	tcase_add_test(t, test_local_infile);
 	tcase_add_test(t, test_big_packets_and_pipelining);
 	tcase_add_test(t, test_commands_refused_and_errors);
+	tcase_add_test(t, test_kill_by_proxy_id);
 	tcase_add_test(t, test_change_user);
 	suite_add_tcase(s, t);
 	return s;

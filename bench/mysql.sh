@@ -1,0 +1,449 @@
+#!/usr/bin/env bash
+# bench/mysql.sh - molt-lms --source-dialect mysql against direct MariaDB and
+# HAProxy (mode tcp), with sysbench, alternating between targets round by
+# round.  See --help.
+set -euo pipefail
+
+SCRIPT_DIR=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)
+REPO_DIR=$(cd -- "$SCRIPT_DIR/.." && pwd)
+PY=/usr/bin/python3
+
+# ---- defaults ---------------------------------------------------------------
+ROUNDS=3
+DURATION=20
+THREADS=8
+TABLES=4
+TABLE_SIZE=10000
+WORKLOADS="oltp_point_select,oltp_read_only"
+TARGETS="direct,haproxy,lms"
+LMS_BIN=${LMS_BIN:-$REPO_DIR/molt-lms}
+LMS_PLUGIN_DIR=${LMS_PLUGIN_DIR:-$REPO_DIR/plugins/.libs}
+LMS_WORKERS=""
+EXTERNAL_MY_PORT=""
+RESULTS_DIR=$SCRIPT_DIR/results
+KEEP_TMP=0
+HAP_PORT=16533
+LMS_PORT=16534
+LMS_METRICS_PORT=16544
+
+HOST=127.0.0.1
+MY_USER=lms_admin
+MY_PW=lms-admin-pw
+BENCH_DB=bench
+
+usage() {
+    cat <<EOF
+Usage: bench/mysql.sh [options]
+
+Benchmarks molt-lms (--source-dialect mysql, shadowMode none) against
+MariaDB directly and HAProxy (mode tcp) in one run, alternating between the
+targets inside every round (the order rotates each round) so that drift of
+the machine affects all of them alike.
+
+Steps:
+  1. tests/mysql-cluster.sh start (MariaDB on 127.0.0.1:\$LMS_TEST_MYSQL_PORT,
+     default 13306, data under \$LMS_TEST_DIR); it is stopped again on exit
+     only if it was not running before.  Or --mysql-port: a MariaDB already
+     running with the users of tests/mysql-cluster.sh (never stopped).
+  2. Database '$BENCH_DB' with sysbench's tables (--tables x --table-size rows),
+     made by sysbench oltp_common prepare straight to MariaDB; kept between
+     runs when the row counts match.
+  3. Starts HAProxy on 127.0.0.1:HAP_PORT (mode tcp, one server: MariaDB;
+     config generated in a temp dir) and molt-lms on 127.0.0.1:LMS_PORT
+     (--source-dialect mysql --shadow-mode none --coordination off, no TLS on
+     either leg, as HAProxy).
+  4. For each round and workload, runs sysbench against every target:
+       sysbench WORKLOAD run --threads THREADS --time DURATION --percentile 95
+     (server-side prepared statements, sysbench's default), and reads
+     user+system CPU of the proxy process and of mariadbd from /proc/PID/stat
+     before and after the run.
+  5. Prints a table per workload (median over rounds): queries per second,
+     p95 latency, the ratios against direct and against HAProxy, CPU per
+     query of the proxy and of MariaDB (microseconds), errors and reconnects;
+     then the issue's target (molt-lms >= 1.2 x HAProxy's qps) as met/missed
+     per workload, and the raw per-round rows.  Writes everything to
+     bench/results/<timestamp>-mysql.json.
+
+On a shared or small machine the clients, the proxy and MariaDB compete for
+the same CPUs: qps then says little on its own; CPU per query is steadier.
+
+Options:
+  --rounds N           rounds (default $ROUNDS)
+  --duration S         seconds per sysbench run (default $DURATION)
+  --threads N          sysbench --threads (default $THREADS)
+  --tables N           sysbench --tables (default $TABLES)
+  --table-size N       sysbench --table-size (default $TABLE_SIZE)
+  --workloads LIST     comma list of sysbench tests (default $WORKLOADS;
+                       any read-only one works, e.g. oltp_read_write too)
+  --targets LIST       comma list out of direct,haproxy,lms (default $TARGETS)
+  --lms-bin PATH       molt-lms binary (default \$LMS_BIN or $REPO_DIR/molt-lms)
+  --plugin-dir DIR     its plugins (default \$LMS_PLUGIN_DIR or $REPO_DIR/plugins/.libs)
+  --workers N          molt-lms --workers (default: its own, one per CPU)
+  --mysql-port PORT    use a MariaDB already running on 127.0.0.1:PORT
+  --haproxy-port PORT  HAProxy's port (default $HAP_PORT)
+  --lms-port PORT      molt-lms's SQL port (default $LMS_PORT)
+  --metrics-port PORT  molt-lms's metrics port (default $LMS_METRICS_PORT)
+  --results-dir DIR    where to write the JSON (default bench/results)
+  --keep-tmp           keep the temp dir (configs, logs, sysbench output)
+  -h, --help           this help
+
+Example (a short check, not a measurement):
+  bench/mysql.sh --rounds 1 --duration 5 --lms-bin build/molt-lms \\
+      --plugin-dir build/plugins/.libs
+
+Needs sysbench, haproxy, mariadb-client, mariadb-server (tests/setup-debian.sh
+--bench).
+EOF
+}
+
+die() { echo "mysql.sh: error: $*" >&2; exit 1; }
+log() { echo "mysql.sh: $*" >&2; }
+need_arg() { [[ $# -ge 2 && -n $2 ]] || die "$1 needs a value"; }
+is_uint() { [[ $1 =~ ^[0-9]+$ ]]; }
+
+while [[ $# -gt 0 ]]; do
+    case $1 in
+        --rounds) need_arg "$@"; ROUNDS=$2; shift 2 ;;
+        --duration) need_arg "$@"; DURATION=$2; shift 2 ;;
+        --threads) need_arg "$@"; THREADS=$2; shift 2 ;;
+        --tables) need_arg "$@"; TABLES=$2; shift 2 ;;
+        --table-size) need_arg "$@"; TABLE_SIZE=$2; shift 2 ;;
+        --workloads) need_arg "$@"; WORKLOADS=$2; shift 2 ;;
+        --targets) need_arg "$@"; TARGETS=$2; shift 2 ;;
+        --lms-bin) need_arg "$@"; LMS_BIN=$2; shift 2 ;;
+        --plugin-dir) need_arg "$@"; LMS_PLUGIN_DIR=$2; shift 2 ;;
+        --workers) need_arg "$@"; LMS_WORKERS=$2; shift 2 ;;
+        --mysql-port) need_arg "$@"; EXTERNAL_MY_PORT=$2; shift 2 ;;
+        --haproxy-port) need_arg "$@"; HAP_PORT=$2; shift 2 ;;
+        --lms-port) need_arg "$@"; LMS_PORT=$2; shift 2 ;;
+        --metrics-port) need_arg "$@"; LMS_METRICS_PORT=$2; shift 2 ;;
+        --results-dir) need_arg "$@"; RESULTS_DIR=$2; shift 2 ;;
+        --keep-tmp) KEEP_TMP=1; shift ;;
+        -h|--help) usage; exit 0 ;;
+        *) usage >&2; die "unknown argument: $1" ;;
+    esac
+done
+
+for v in ROUNDS DURATION THREADS TABLES TABLE_SIZE HAP_PORT LMS_PORT LMS_METRICS_PORT; do
+    if ! is_uint "${!v}" || [[ ${!v} -eq 0 ]]; then
+        die "$v must be a positive integer (got '${!v}')"
+    fi
+done
+[[ -z $LMS_WORKERS ]] || is_uint "$LMS_WORKERS" || die "--workers must be a number"
+[[ -z $EXTERNAL_MY_PORT ]] || is_uint "$EXTERNAL_MY_PORT" || die "--mysql-port must be a port number"
+# molt-lms starts in a directory of its own: make relative paths absolute
+[[ $LMS_BIN == /* || ! -e $LMS_BIN ]] || LMS_BIN=$(realpath "$LMS_BIN")
+[[ $LMS_PLUGIN_DIR == /* || ! -e $LMS_PLUGIN_DIR ]] || LMS_PLUGIN_DIR=$(realpath "$LMS_PLUGIN_DIR")
+
+declare -a TARGET_LIST=() WORKLOAD_LIST=()
+IFS=, read -r -a _t <<<"$TARGETS"
+for t in "${_t[@]}"; do
+    case $t in
+        direct|haproxy|lms) TARGET_LIST+=("$t") ;;
+        "") ;;
+        *) die "unknown target '$t' (direct,haproxy,lms)" ;;
+    esac
+done
+[[ ${#TARGET_LIST[@]} -gt 0 ]] || die "no targets selected"
+IFS=, read -r -a _w <<<"$WORKLOADS"
+for w in "${_w[@]}"; do
+    [[ -z $w ]] && continue
+    [[ $w =~ ^[a-z_]+$ && -f /usr/share/sysbench/$w.lua ]] || die "unknown sysbench workload '$w' (see /usr/share/sysbench)"
+    WORKLOAD_LIST+=("$w")
+done
+[[ ${#WORKLOAD_LIST[@]} -gt 0 ]] || die "no workloads selected"
+
+has_target() {
+    local t
+    for t in "${TARGET_LIST[@]}"; do [[ $t == "$1" ]] && return 0; done
+    return 1
+}
+
+for tool in sysbench mariadb curl; do
+    command -v "$tool" >/dev/null || die "$tool not found (tests/setup-debian.sh --bench)"
+done
+has_target haproxy && { command -v haproxy >/dev/null || die "haproxy not found (apt-get install haproxy)"; }
+has_target lms && { [[ -x $LMS_BIN ]] || die "molt-lms not found at $LMS_BIN (build it, or --lms-bin)"; }
+[[ -x $PY ]] || die "$PY not found"
+CLK_TCK=$(getconf CLK_TCK)
+
+# ---- state and cleanup ------------------------------------------------------
+TMP=$(mktemp -d /tmp/lms-bench-mysql.XXXXXX)
+chmod 0711 "$TMP"
+MY_STARTED=0
+HAP_PID="" LMS_PID="" SB_PID=""
+
+# stop_pid PID: SIGTERM to a process this script started, wait up to 5 s,
+# then SIGKILL
+stop_pid() {
+    local pid=$1 i
+    [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null || return 0
+    kill -TERM "$pid" 2>/dev/null || true
+    for ((i = 0; i < 50; i++)); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null || true
+}
+
+cleanup() {
+    local rc=$?
+    trap - EXIT INT TERM
+    trap '' PIPE
+    set +e
+    stop_pid "$SB_PID"
+    stop_pid "$LMS_PID"
+    stop_pid "$HAP_PID"
+    if [[ $MY_STARTED -eq 1 ]]; then
+        log "stopping MariaDB (it was not running before)"
+        "$REPO_DIR/tests/mysql-cluster.sh" stop >/dev/null 2>&1 || log "warning: mysql-cluster.sh stop failed"
+    fi
+    if [[ $KEEP_TMP -eq 1 ]]; then
+        log "temp dir kept: $TMP"
+    else
+        rm -rf "$TMP"
+    fi
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# ---- MariaDB ----------------------------------------------------------------
+if [[ -n $EXTERNAL_MY_PORT ]]; then
+    MY_PORT=$EXTERNAL_MY_PORT
+else
+    MY_PORT=${LMS_TEST_MYSQL_PORT:-13306}
+    if ! "$REPO_DIR/tests/mysql-cluster.sh" status >/dev/null 2>&1; then
+        MY_STARTED=1
+    fi
+    "$REPO_DIR/tests/mysql-cluster.sh" start >&2 || die "tests/mysql-cluster.sh start failed"
+    eval "$("$REPO_DIR/tests/mysql-cluster.sh" env)"
+    MY_PORT=$LMS_TEST_MYSQL_PORT
+fi
+
+my_sql() {  # my_sql SQL: one value per line, no headers
+    mariadb --no-defaults -h "$HOST" -P "$MY_PORT" -u "$MY_USER" -p"$MY_PW" --skip-ssl -N -B -e "$1"
+}
+my_sql "select 1" >/dev/null || die "cannot log in to MariaDB on $HOST:$MY_PORT as $MY_USER"
+MY_PID=$(cat "$(my_sql "select @@pid_file")" 2>/dev/null) || MY_PID=""
+[[ -n $MY_PID && -r /proc/$MY_PID/stat ]] || { log "NOTE: mariadbd's pid not found: no server CPU figures"; MY_PID=""; }
+MY_VERSION=$(my_sql "select version()")
+
+SB_COMMON=(--db-driver=mysql --mysql-host="$HOST" --mysql-user="$MY_USER" --mysql-password="$MY_PW"
+           --mysql-db="$BENCH_DB" --tables="$TABLES" --table-size="$TABLE_SIZE")
+
+tables_ready() {
+    local i n
+    for ((i = 1; i <= TABLES; i++)); do
+        n=$(my_sql "select count(*) from $BENCH_DB.sbtest$i" 2>/dev/null) || return 1
+        [[ $n -eq $TABLE_SIZE ]] || return 1
+    done
+}
+
+my_sql "create database if not exists $BENCH_DB"
+if tables_ready; then
+    log "$BENCH_DB: $TABLES tables of $TABLE_SIZE rows already there"
+else
+    log "$BENCH_DB: sysbench prepare ($TABLES tables of $TABLE_SIZE rows)"
+    my_sql "drop database $BENCH_DB; create database $BENCH_DB"
+    sysbench "${SB_COMMON[@]}" --mysql-port="$MY_PORT" --threads="$TABLES" oltp_common prepare \
+        >"$TMP/prepare.log" 2>&1 || { tail -n 20 "$TMP/prepare.log" >&2; die "sysbench prepare failed"; }
+fi
+
+# ---- the proxies -------------------------------------------------------------
+wait_port() {  # wait_port PORT: until something accepts on it (10 s)
+    local i
+    for ((i = 0; i < 100; i++)); do
+        (exec 3<>"/dev/tcp/$HOST/$1") 2>/dev/null && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
+port_free() {
+    ! (exec 3<>"/dev/tcp/$HOST/$1") 2>/dev/null
+}
+
+if has_target haproxy; then
+    port_free "$HAP_PORT" || die "port $HAP_PORT is in use (--haproxy-port)"
+    cat >"$TMP/haproxy.cfg" <<EOF
+global
+    maxconn 4096
+
+defaults
+    mode tcp
+    timeout connect 5s
+    timeout client 1h
+    timeout server 1h
+
+frontend mysql
+    bind $HOST:$HAP_PORT
+    default_backend mariadb
+
+backend mariadb
+    server db $HOST:$MY_PORT
+EOF
+    haproxy -db -f "$TMP/haproxy.cfg" >"$TMP/haproxy.log" 2>&1 &
+    HAP_PID=$!
+    wait_port "$HAP_PORT" || { cat "$TMP/haproxy.log" >&2; die "HAProxy did not start"; }
+fi
+
+if has_target lms; then
+    port_free "$LMS_PORT" || die "port $LMS_PORT is in use (--lms-port)"
+    port_free "$LMS_METRICS_PORT" || die "port $LMS_METRICS_PORT is in use (--metrics-port)"
+    lms_args=(--listen "$HOST:$LMS_PORT" --metrics-listen "$HOST:$LMS_METRICS_PORT"
+              --plugin-dir "$LMS_PLUGIN_DIR" --source-dialect mysql --shadow-mode none
+              --coordination off --allow-tls-mode-disable --log-level warn
+              --init-source "mysql://$MY_USER:$MY_PW@$HOST:$MY_PORT/$BENCH_DB?ssl-mode=DISABLED"
+              --init-target "postgresql://unused@$HOST:1/unused?sslmode=disable")
+    [[ -z $LMS_WORKERS ]] || lms_args+=(--workers "$LMS_WORKERS")
+    (cd "$TMP" && exec "$LMS_BIN" "${lms_args[@]}") >"$TMP/molt-lms.log" 2>&1 &
+    LMS_PID=$!
+    for ((i = 0; i < 100; i++)); do
+        curl -sf "http://$HOST:$LMS_METRICS_PORT/readyz" >/dev/null 2>&1 && break
+        kill -0 "$LMS_PID" 2>/dev/null || break
+        sleep 0.1
+    done
+    curl -sf "http://$HOST:$LMS_METRICS_PORT/readyz" >/dev/null 2>&1 ||
+        { tail -n 20 "$TMP/molt-lms.log" >&2; die "molt-lms did not become ready"; }
+fi
+
+port_of() {
+    case $1 in
+        direct) echo "$MY_PORT" ;;
+        haproxy) echo "$HAP_PORT" ;;
+        lms) echo "$LMS_PORT" ;;
+    esac
+}
+
+pid_of() {
+    case $1 in
+        haproxy) echo "$HAP_PID" ;;
+        lms) echo "$LMS_PID" ;;
+        *) echo "" ;;
+    esac
+}
+
+ticks() {  # ticks PID: utime + stime so far (empty when unknown)
+    [[ -n $1 ]] || return 0
+    awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || true
+}
+
+# ---- the runs ----------------------------------------------------------------
+ROWS=$TMP/rows.jsonl
+: >"$ROWS"
+n_targets=${#TARGET_LIST[@]}
+log "$ROUNDS round(s) x ${#WORKLOAD_LIST[@]} workload(s) x $n_targets target(s), ${DURATION} s each, $THREADS threads"
+
+for ((r = 1; r <= ROUNDS; r++)); do
+    for w in "${WORKLOAD_LIST[@]}"; do
+        for ((k = 0; k < n_targets; k++)); do
+            t=${TARGET_LIST[$(((k + r - 1) % n_targets))]}
+            out=$TMP/r$r-$w-$t.txt
+            ppid=$(pid_of "$t")
+            p0=$(ticks "$ppid") m0=$(ticks "$MY_PID")
+            sysbench "${SB_COMMON[@]}" --mysql-port="$(port_of "$t")" --threads="$THREADS" \
+                --time="$DURATION" --percentile=95 --report-interval=0 "$w" run >"$out" 2>&1 &
+            SB_PID=$!
+            rc=0
+            wait "$SB_PID" || rc=$?
+            SB_PID=""
+            p1=$(ticks "$ppid") m1=$(ticks "$MY_PID")
+            $PY - "$out" "$r" "$w" "$t" "$rc" "$CLK_TCK" "${p0:-}" "${p1:-}" "${m0:-}" "${m1:-}" >>"$ROWS" <<'EOF'
+import json, re, sys
+out, r, w, t, rc, tck, p0, p1, m0, m1 = sys.argv[1:]
+text = open(out, errors="replace").read()
+def num(pat):
+    m = re.search(pat, text, re.M)
+    return float(m.group(1)) if m else None
+row = {"round": int(r), "workload": w, "target": t, "exit": int(rc),
+       "queries": num(r"^\s+queries:\s+(\d+)"), "qps": num(r"^\s+queries:\s+\d+\s+\(([\d.]+) per sec"),
+       "tps": num(r"^\s+transactions:\s+\d+\s+\(([\d.]+) per sec"),
+       "p95_ms": num(r"^\s+95th percentile:\s+([\d.]+)"), "avg_ms": num(r"^\s+avg:\s+([\d.]+)"),
+       "errors": num(r"^\s+ignored errors:\s+(\d+)"), "reconnects": num(r"^\s+reconnects:\s+(\d+)"),
+       "time_s": num(r"^\s+total time:\s+([\d.]+)s")}
+us = 1e6 / float(tck)
+def per_query(a, b):
+    if not a or not b or not row["queries"]:
+        return None
+    return (int(b) - int(a)) * us / row["queries"]
+row["proxy_cpu_us_per_q"] = per_query(p0, p1)
+row["server_cpu_us_per_q"] = per_query(m0, m1)
+if rc != "0" or row["qps"] is None:
+    row["failure"] = text[-800:]
+print(json.dumps(row))
+EOF
+            log "round $r $w $t: $(tail -n 1 "$ROWS" | $PY -c 'import json,sys; d=json.load(sys.stdin); print("exit %d, %s qps, p95 %s ms" % (d["exit"], d["qps"], d["p95_ms"]))')"
+        done
+    done
+done
+
+# ---- report ------------------------------------------------------------------
+mkdir -p "$RESULTS_DIR"
+STAMP=$(date -u +%Y%m%dT%H%M%SZ)
+JSON=$RESULTS_DIR/$STAMP-mysql.json
+$PY - "$ROWS" "$JSON" <<EOF
+import json, statistics, sys
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+conf = {"rounds": $ROUNDS, "duration_s": $DURATION, "threads": $THREADS, "tables": $TABLES,
+        "table_size": $TABLE_SIZE, "workloads": "$WORKLOADS".split(","), "targets": "$TARGETS".split(","),
+        "mariadb": "$MY_VERSION", "lms_bin": "$LMS_BIN", "lms_workers": "${LMS_WORKERS:-default}",
+        "cpus": $(nproc), "sysbench_ps_mode": "auto (server-side prepared statements)"}
+
+def med(w, t, key):
+    v = [r[key] for r in rows if r["workload"] == w and r["target"] == t and r.get(key) is not None
+         and r["exit"] == 0]
+    return statistics.median(v) if v else None
+
+def fmt(v, spec):
+    return format(v, spec) if v is not None else "-"
+
+summary = {}
+verdicts = []
+for w in conf["workloads"]:
+    print("\n%s: %d threads, %d s per run, median of %d round(s)" % (w, $THREADS, $DURATION, $ROUNDS))
+    print("%-8s %10s %8s %10s %11s %12s %13s %7s %6s" % ("target", "qps", "p95 ms", "vs direct", "vs haproxy",
+                                                        "proxy us/q", "mariadb us/q", "errors", "recon"))
+    s = {}
+    for t in conf["targets"]:
+        qps = med(w, t, "qps")
+        d = {k: med(w, t, k) for k in ("qps", "p95_ms", "proxy_cpu_us_per_q", "server_cpu_us_per_q")}
+        d["errors"] = sum(r["errors"] or 0 for r in rows if r["workload"] == w and r["target"] == t)
+        d["reconnects"] = sum(r["reconnects"] or 0 for r in rows if r["workload"] == w and r["target"] == t)
+        d["failed_runs"] = sum(1 for r in rows if r["workload"] == w and r["target"] == t and r["exit"] != 0)
+        s[t] = d
+    for t in conf["targets"]:
+        d = s[t]
+        for base in ("direct", "haproxy"):
+            b = s.get(base, {}).get("qps")
+            d["vs_" + base] = d["qps"] / b if d["qps"] and b else None
+        print("%-8s %10s %8s %10s %11s %12s %13s %7d %6d%s" % (
+            t, fmt(d["qps"], ".0f"), fmt(d["p95_ms"], ".2f"), fmt(d["vs_direct"], ".2f"),
+            fmt(d["vs_haproxy"], ".2f"), fmt(d["proxy_cpu_us_per_q"], ".1f"),
+            fmt(d["server_cpu_us_per_q"], ".1f"), d["errors"], d["reconnects"],
+            "  (%d failed run(s))" % d["failed_runs"] if d["failed_runs"] else ""))
+    lms, hap = s.get("lms", {}).get("qps"), s.get("haproxy", {}).get("qps")
+    if lms and hap:
+        ok = lms >= 1.2 * hap
+        verdicts.append((w, ok, lms / hap))
+        s["target_lms_ge_1.2x_haproxy"] = ok
+    summary[w] = s
+
+if verdicts:
+    print("\nissue target: molt-lms none >= 1.2 x HAProxy's qps")
+    for w, ok, ratio in verdicts:
+        print("  %-20s %s (%.2fx)" % (w, "met" if ok else "missed", ratio))
+print("\nraw rows:")
+print("%5s %-20s %-8s %5s %10s %8s %11s %13s %7s" % ("round", "workload", "target", "exit", "qps", "p95 ms",
+                                                     "proxy us/q", "mariadb us/q", "errors"))
+for r in rows:
+    print("%5d %-20s %-8s %5d %10s %8s %11s %13s %7s" % (
+        r["round"], r["workload"], r["target"], r["exit"], fmt(r["qps"], ".0f"), fmt(r["p95_ms"], ".2f"),
+        fmt(r["proxy_cpu_us_per_q"], ".1f"), fmt(r["server_cpu_us_per_q"], ".1f"), fmt(r["errors"], ".0f")))
+    if r.get("failure"):
+        print("      " + r["failure"].strip().replace("\n", "\n      "))
+json.dump({"config": conf, "summary": summary, "rows": rows}, open(sys.argv[2], "w"), indent=1)
+print("\nwrote " + sys.argv[2])
+EOF
