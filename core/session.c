@@ -1655,8 +1655,10 @@ void lms_session_accept(struct lms_worker *w, int fd)
 		return;
 	}
 	lms_buf_append(&s->client.out, out.data, out.len);
+	/* a server-first protocol: the login waits for a pause, or is refused
+	 * while the coordination state is unknown, as a client-first one is */
 	if (res.action == LMS_ACT_CONNECT)
-		session_connect(s);
+		session_connect_when_serving(s);
 	flush_client(s);
 	callback_end(s);
 }

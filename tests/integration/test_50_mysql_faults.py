@@ -276,3 +276,26 @@ def test_mariadb_sigkill_mid_query(proxy_factory, restart_mariadb):
                 x.close()
             except Exception:  # noqa: BLE001 - closed by the crash
                 pass
+
+
+def test_store_unreachable_at_start_refuses_login(proxy_factory, mysql_server):
+    """A MySQL client of a proxy that cannot read the coordination state gets
+    an ERR at once (it used to get the greeting and then wait for ever on its
+    first query), as a PostgreSQL client gets 57P03; --coordination off
+    serves from the source without a store."""
+    from lmsproxy import free_port
+    dead = "postgresql://lms_admin:x@127.0.0.1:%d/appdb?sslmode=disable" % free_port()
+    p = proxy_factory(name="mysql-nostore", source_dialect="mysql", init_source=mysql_server.url(),
+                      init_target=dead)
+    t0 = time.monotonic()
+    r = subprocess.run(["mariadb", "--skip-ssl", "-h", "127.0.0.1", "-P", str(p.port), "-u", MY_APP[0],
+                        "-p" + MY_APP[1], MY_DB, "-e", "select 1"], capture_output=True, text=True, timeout=30)
+    assert time.monotonic() - t0 < 5, "the refusal took %.1f s" % (time.monotonic() - t0)
+    assert r.returncode != 0 and "coordination state" in r.stderr, (r.returncode, r.stdout, r.stderr)
+    with pytest.raises(pymysql.err.OperationalError):
+        connect(p, read_timeout=10)
+    q = proxy_factory(name="mysql-nostore-off", source_dialect="mysql", init_source=mysql_server.url(),
+                      init_target=dead, extra_args=["--coordination", "off"])
+    c = connect(q)
+    assert scalar(c, "select 'no store needed'") == "no store needed"
+    c.close()
