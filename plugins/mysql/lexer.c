@@ -196,6 +196,8 @@ static void fpw_put(struct fpw *w, const char *p, size_t n, int lower)
 {
 	for (size_t k = 0; k < n && w->len + 1 < w->cap; k++) {
 		char c = p[k];
+		if (c == 0)
+			continue; /* the fingerprint is a C string */
 		if (lower && c >= 'A' && c <= 'Z')
 			c = (char)(c - 'A' + 'a');
 		w->out[w->len++] = c;

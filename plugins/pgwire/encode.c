@@ -35,6 +35,8 @@ struct enc {
 
 static void enc_bytes(struct enc *e, const void *b, size_t n)
 {
+	if (n == 0)
+		return;
 	if (e->bad || n > e->cap - e->len) {
 		e->bad = 1;
 		return;
