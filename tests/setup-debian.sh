@@ -19,7 +19,7 @@ packages=(
 	libevent-dev libssl-dev libjansson-dev libpq-dev libxxhash-dev check
 	libcurl4-openssl-dev
 	postgresql-15 postgresql-client-15 postgresql-contrib
-	mariadb-server mariadb-client python3-pymysql
+	mariadb-server mariadb-client python3-pymysql sysbench
 	python3 python3-psycopg2 python3-pytest
 	clang libclang-rt-14-dev
 	curl ca-certificates openssl procps iproute2 groff-base man-db
