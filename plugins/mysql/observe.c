@@ -156,6 +156,14 @@ static int obs_binary_row(struct my_be *b, const uint8_t *pl, size_t n, struct l
 			  void *ctx)
 {
 	uint32_t nc = b->ncols;
+	if (b->coli > MY_COLS_MAX || !b->cols) {
+		/* more columns than are kept (or no memory for them): the row's
+		 * bytes as one value, still compared */
+		ev->kind = LMS_EV_ROW;
+		ev->ncols = b->coli;
+		emit(ctx, pl, n);
+		return 0;
+	}
 	size_t i = 1 + (nc + 9) / 8;
 	if (n < i || pl[0] != 0x00 || nc > b->coli)
 		return -1;
