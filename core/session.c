@@ -1268,8 +1268,8 @@ static void pump(struct lms_session *s, int d)
 		}
 		if (d == C2S && !client_request_start(s, f.kind))
 			break;
-		if (d == S2C && s->sh && (f.kind == LMS_MSG_READY || (f.flags & LMS_FRAME_ENDS_ANSWER)) && s->pending > 0 && s->truth_unknown == 0 &&
-		    !lms_shadow_truth_may_finish(s->sh))
+		if (d == S2C && s->sh && (f.kind == LMS_MSG_READY || (f.flags & LMS_FRAME_ENDS_ANSWER)) &&
+		    s->pending > 0 && s->truth_unknown == 0 && !lms_shadow_truth_may_finish(s->sh))
 			break; /* sync: the shadow has not answered this request yet */
 		if (f.flags & LMS_FRAME_NEED_BODY) {
 			if (avail < f.len)

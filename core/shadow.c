@@ -59,7 +59,6 @@ struct sh_rec {
 	bool idle_start;     /* it began outside any transaction */
 	uint32_t owed;       /* translation: answers (READYs) its encoded
 				messages owe */
-	bool untranslated;   /* translation: a message had none */
 	char *fp;            /* fingerprint (malloc), NULL until named */
 	uint64_t start_us;
 	uint64_t sent_us;    /* its last byte went to the connection */
@@ -1016,11 +1015,8 @@ bool lms_shadow_send(struct lms_shadow *sh, const uint8_t *p, size_t n)
 	struct sh_rec *r = sh->cur_shadowed ? rec_find(sh, sh->next_seq - 1) : NULL;
 	if (!r)
 		return false;
-	if (sh->translate) {
-		/* bytes of a message too big to describe: no translation */
-		r->untranslated = true;
-		return true;
-	}
+	if (sh->translate)
+		return true; /* a message too big to describe: no translation */
 	if (lms_buf_space(&sh->held) < n) {
 		sh_break(sh, "it fell more than 32 KiB behind within one request");
 		return false;
@@ -1051,20 +1047,14 @@ void lms_shadow_translate(struct lms_shadow *sh, const struct lms_dialect *front
 		return;
 	struct lms_request req;
 	memset(&req, 0, sizeof(req));
-	if (front->fe_request(fe, p, n, &req) < 0 || req.kind == LMS_REQ_UNSUPPORTED) {
-		r->untranslated = true;
-		return;
-	}
-	if (req.kind == LMS_REQ_NONE)
-		return;
+	if (front->fe_request(fe, p, n, &req) < 0 || req.kind == LMS_REQ_UNSUPPORTED || req.kind == LMS_REQ_NONE)
+		return; /* nothing sent for it; a request owing no answer is not compared */
 	if (!sh->xbuf)
 		sh->xbuf = malloc(LMS_BUF_SIZE);
 	size_t room = lms_buf_space(&sh->held);
 	long len = sh->xbuf ? sh->backend->plugin.d->be_encode_request(sh->be, &req, sh->xbuf, room) : -1;
-	if (len < 0 || (size_t)len > room) {
-		r->untranslated = true;
+	if (len < 0 || (size_t)len > room)
 		return;
-	}
 	lms_buf_append(&sh->held, sh->xbuf, (size_t)len);
 	r->held += (uint32_t)len;
 	if (req_answered(req.kind))
@@ -1089,8 +1079,11 @@ void lms_shadow_request_end(struct lms_shadow *sh)
 	r->sent = true;
 	if (sh->translate && r->shadowed && r->owed == 0) {
 		/* nothing it sent asks for an answer (no translation, or only
-		 * statements closed): not compared, counted as dropped */
+		 * statements closed): not compared, counted as dropped; bytes
+		 * it did encode go now, nothing will release them later */
 		r->shadowed = false;
+		r->gated = false;
+		sh_release(sh);
 	}
 	if (r->gated && self_contained(r)) {
 		/* It cannot hold locks past its end: run it on both at once. */
