@@ -176,6 +176,38 @@ def test_sync_statement_failing_only_on_target(proxy_factory, mysql_server, two)
     assert r["source"]["error"] is None, r
     assert r["target"]["error"]["sqlstate"] == "42601", r  # PostgreSQL's syntax error
 
+    # a prepared statement that prepares only on MySQL: reported at PREPARE
+    raw = MyRaw("127.0.0.1", p.port)
+    try:
+        raw.login(*MY_APP)
+        st = raw.prepare("select name from %s where id = ? limit 0, 1" % t)
+        assert st["params"] == 1
+    finally:
+        raw.close()
+    fp = "select name from %s where id = ? limit ?, ?" % t
+    recs = wait_until(lambda: [r for r in p.mismatch_records() if r.get("fingerprint") == fp], p.env.t(10))
+    assert recs and recs[0]["diff"] == "error", p.mismatch_records()
+    assert recs[0]["target"]["error"]["sqlstate"][:2] == "42", recs[0]
+
+
+def test_sync_untranslated_command_not_compared(proxy_factory, mysql_server, two):
+    """COM_INIT_DB has no translation: the request is counted as dropped,
+    never as a mismatch, and the session goes on being compared."""
+    p = shadow_proxy(proxy_factory, mysql_server, "sync")
+    c = my_connect(p.port)
+    try:
+        cur = c.cursor()
+        cur.execute("select name from %s where id = 1" % two.name)
+        before = p.shadow_counts()
+        c.select_db(MY_DB)  # COM_INIT_DB
+        cur.execute("select name from %s where id = 2" % two.name)
+        assert cur.fetchone() == ("two",)
+    finally:
+        c.close()
+    assert wait_until(lambda: p.shadow_counts()["match"] >= before["match"] + 1, p.env.t(10))
+    after = assert_no_mismatch(p)
+    assert after["dropped"] == before["dropped"] + 1, (before, after)
+
 
 def test_strict_sync_target_error_reaches_client(proxy_factory, mysql_server, two):
     p = shadow_proxy(proxy_factory, mysql_server, "strict-sync")
