@@ -423,6 +423,10 @@ static int advance(struct my_sess *s, const struct my_view *v, int kind, const u
 		my_queue_pop(s, &c);
 		s->cmd = c.cmd;
 		memcpy(s->tag, c.tag, sizeof(s->tag));
+		if (s->prep_sql)
+			my_host->free(s->prep_sql);
+		s->prep_sql = c.prep; /* the text its PREPARE OK names (stmt.c) */
+		s->prep_len = c.prep_len;
 		s->resp = v->resp;
 	}
 	s->sseq = (uint8_t)(seq + 1);

@@ -373,18 +373,19 @@ static int decode_auth(struct my_sess *s, const uint8_t *msg, size_t len, struct
 	return 0;
 }
 
-/* The SQL text of a statement command, copied for a PREPARE's OK. */
+/* The SQL text of a COM_STMT_PREPARE, copied into its queue entry for
+ * its PREPARE OK (a client may send several before reading the answers). */
 static void keep_prepare(struct my_sess *s, const uint8_t *sql, size_t n)
 {
-	if (s->prep_sql)
-		my_host->free(s->prep_sql);
-	s->prep_len = 0;
-	s->prep_sql = my_host->alloc(n + 1);
-	if (!s->prep_sql)
+	if (s->q_len == 0)
 		return;
-	memcpy(s->prep_sql, sql, n);
-	s->prep_sql[n] = 0;
-	s->prep_len = n;
+	struct my_cmd *c = &s->queue[(s->q_head + s->q_len - 1) % MY_QUEUE];
+	c->prep = my_host->alloc(n + 1);
+	if (!c->prep)
+		return;
+	memcpy(c->prep, sql, n);
+	c->prep[n] = 0;
+	c->prep_len = n;
 }
 
 /* The tag of the command just queued (its answer's COMPLETE). */

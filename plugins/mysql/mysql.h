@@ -102,6 +102,9 @@ struct my_cmd {
 	uint8_t cmd;
 	uint8_t first_seq; /* sequence id of the answer's first packet */
 	char tag[LMS_TAG_MAX]; /* observing: the command tag of its statement */
+	char *prep;        /* observing, COM_STMT_PREPARE: its text (host->alloc,
+			      owned by the queue, then by prep_sql) */
+	size_t prep_len;
 };
 
 /* A prepared statement, remembered while observing (translation, ABI
@@ -169,7 +172,7 @@ struct my_sess {
 	/* observing (LMS_OBSERVE_FULL): fingerprints and translation */
 	int observe;
 	char fp[MY_FP_MAX];       /* the last decoded command's fingerprint */
-	char *prep_sql;           /* COM_STMT_PREPARE waiting for its OK */
+	char *prep_sql;           /* the COM_STMT_PREPARE being answered */
 	size_t prep_len;
 	struct my_stmt stmts[MY_STMTS];
 	char tag[LMS_TAG_MAX];    /* the tag of the command being answered */

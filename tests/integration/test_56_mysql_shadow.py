@@ -7,6 +7,7 @@ scale, DATETIME vs timestamp, bytes as hex).  The target is the PostgreSQL
 target cluster with the same schema and rows, created by each test."""
 
 import shutil
+import struct
 import subprocess
 import time
 
@@ -133,6 +134,35 @@ def test_sync_identical_data_no_mismatch(proxy_factory, mysql_server, two):
     assert cur.fetchone() == ("ten", __import__("decimal").Decimal("10.1000"), True)
     cur.execute("select count(*) from %s" % t)
     assert cur.fetchone()[0] == 4
+
+
+def test_sync_pipelined_prepares(proxy_factory, mysql_server, two):
+    """Two COM_STMT_PREPAREs sent before either answer: each statement id
+    gets its own text (the PREPARE OKs come in order), so executing either
+    compares equal."""
+    p = shadow_proxy(proxy_factory, mysql_server, "sync")
+    t = two.name
+    raw = MyRaw("127.0.0.1", p.port)
+    try:
+        raw.login(*MY_APP)
+        texts = ["select name from %s where id = ?" % t, "select id, amount, ts from %s where id > ?" % t]
+        for sql in texts:
+            raw.command(0x16, sql.encode())  # COM_STMT_PREPARE, not waiting
+        stmts = []
+        for _ in texts:
+            seq, pl = raw.read(1)
+            assert pl[0] == 0x00, pl
+            sid, ncols, nparams = struct.unpack("<IHH", pl[1:9])
+            _, nxt = raw.read_coldefs(nparams, seq + 1)
+            raw.read_coldefs(ncols, nxt)
+            stmts.append({"id": sid, "params": nparams, "cols": ncols})
+        assert [s["cols"] for s in stmts] == [1, 3]
+        assert raw.execute(stmts[0], ["2"])[2] == [[b"two"]]
+        assert len(raw.execute(stmts[1], ["1"])[2]) == 2
+    finally:
+        raw.close()
+    assert wait_until(lambda: p.shadow_counts()["match"] >= 4, p.env.t(10)), p.shadow_counts()
+    assert_no_mismatch(p)
 
 
 def test_sync_changed_row_reported(proxy_factory, mysql_server, two):
