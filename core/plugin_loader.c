@@ -143,6 +143,21 @@ bool lms_plugin_has_note_request(const struct lms_dialect *d)
 	return LMS_DIALECT_HAS(d, be_note_request);
 }
 
+bool lms_plugin_describes_requests(const struct lms_dialect *d)
+{
+	return d->abi_minor >= 3 && LMS_DIALECT_HAS(d, fe_request);
+}
+
+bool lms_plugin_encodes_requests(const struct lms_dialect *d)
+{
+	return d->abi_minor >= 3 && LMS_DIALECT_HAS(d, be_encode_request);
+}
+
+bool lms_plugin_errs_in_answer(const struct lms_dialect *d)
+{
+	return d->abi_minor >= 3 && LMS_DIALECT_HAS(d, fe_error_in_answer);
+}
+
 void lms_plugin_unload(struct lms_plugin *p)
 {
 	if (p->handle)

@@ -35,6 +35,16 @@ void lms_plugin_unload(struct lms_plugin *p);
 /* Does d want to be told the client's messages (be_note_request)? */
 bool lms_plugin_has_note_request(const struct lms_dialect *d);
 
+/* Can d take part in a translation between wire families (ABI 1.3,
+ * fe_request and be_encode_request in the "1.3 translation" block)?
+ * frontend: describes requests; backend: encodes them.  A plugin of an
+ * earlier minor never can, whatever its reserved slots hold. */
+bool lms_plugin_describes_requests(const struct lms_dialect *d);
+bool lms_plugin_encodes_requests(const struct lms_dialect *d);
+/* Can d's frontend write an error in place of an answer's last message
+ * (ABI 1.3 fe_error_in_answer)? */
+bool lms_plugin_errs_in_answer(const struct lms_dialect *d);
+
 /* The host services handed to every plugin. */
 const struct lms_host_api *lms_plugin_host_api(void);
 

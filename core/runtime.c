@@ -158,10 +158,13 @@ static int shadow_init(struct lms_runtime *rt, const struct lms_config *cfg, cha
 		return 0;
 	for (int i = 0; i < 2; i++) {
 		const struct lms_plugin *p = &rt->backends[i].plugin;
-		/* families first: across them no ABI version helps */
-		if (strcmp(p->d->family, rt->front->family) != 0) {
+		/* families first: across them the requests must be translated
+		 * (ABI 1.3: the clients' plugin describes, this one encodes) */
+		if (strcmp(p->d->family, rt->front->family) != 0 &&
+		    (!lms_plugin_describes_requests(rt->front) || !lms_plugin_encodes_requests(p->d))) {
 			snprintf(err, errlen, "shadowMode %s: the %s dialect speaks %s and the clients speak %s; "
-				 "shadowing across wire protocols is not supported yet (use shadowMode none)",
+				 "shadowing across wire protocols needs both plugins to translate requests "
+				 "(plugin ABI 1.3 fe_request, be_encode_request) (use shadowMode none)",
 				 cfg->shadow_mode, p->d->name, p->d->family, rt->front->family);
 			return -1;
 		}

@@ -850,6 +850,11 @@ static void request_copy(struct lms_session *s, const uint8_t *p, size_t n)
 {
 	if (s->rt->shadow_mode != LMS_SHADOW_NONE && s->be && lms_plugin_has_note_request(s->bd))
 		s->bd->be_note_request(s->be, p, n);
+	if (s->c2s_shadow && lms_shadow_translates(s->sh)) {
+		/* another wire family: described and encoded, never copied */
+		lms_shadow_translate(s->sh, s->front, s->fe, p, n);
+		return;
+	}
 	shadow_copy(s, p, n);
 	if (s->c2s_shadow)
 		lms_shadow_note_request(s->sh, p, n);
@@ -881,23 +886,31 @@ static int shadow_observe_truth(struct lms_session *s, const uint8_t *p, size_t 
 }
 
 /* The source of truth's READY ends a request: in strict-sync the client
- * may have to get the shadow's error first. */
-static void shadow_truth_ready(struct lms_session *s)
+ * may have to get the shadow's error first.  ends_answer: the message is
+ * itself the answer's last (LMS_FRAME_ENDS_ANSWER, e.g. MySQL's OK or EOF):
+ * when the frontend can (ABI 1.3 fe_error_in_answer), the error takes its
+ * place.  Returns true when the message must then not be forwarded. */
+static bool shadow_truth_ready(struct lms_session *s, bool ends_answer)
 {
 	struct lms_error e;
 	char msg[LMS_OUTCOME_ERR_MAX + 128];
 	struct lms_out out;
 	if (!s->sh || s->pending == 0)
-		return;
+		return false;
 	if (s->truth_unknown > 0) {
 		s->truth_unknown--;
-		return;
+		return false;
 	}
 	if (!lms_shadow_truth_done(s->sh, &e, msg, sizeof(msg)))
-		return;
+		return false;
 	out.len = 0;
-	if (s->front->fe_error(s->fe, &e, &out) == 0 && lms_buf_space(&s->client.out) >= out.len)
+	bool replace = ends_answer && lms_plugin_errs_in_answer(s->front);
+	int rc = replace ? s->front->fe_error_in_answer(s->fe, &e, &out) : s->front->fe_error(s->fe, &e, &out);
+	if (rc == 0 && lms_buf_space(&s->client.out) >= out.len) {
 		lms_buf_append(&s->client.out, out.data, out.len);
+		return replace;
+	}
+	return false;
 }
 
 /* Act on a client message's decode result.  Returns -1 to stop pumping. */
@@ -1070,8 +1083,8 @@ static int pump_decoded(struct lms_session *s, int d, const uint8_t *p, size_t l
 		backend_fail(s, LMS_ERR_BACKEND_PROTOCOL, "invalid message from the database");
 		return -1;
 	}
-	if (d == S2C && res.action == LMS_ACT_READY)
-		shadow_truth_ready(s);
+	if (d == S2C && res.action == LMS_ACT_READY && shadow_truth_ready(s, (flags & LMS_FRAME_ENDS_ANSWER) != 0))
+		res.verdict = LMS_DROP; /* the error took its place */
 	if (d == C2S && s->c2s_open && res.fingerprint) {
 		/* a plain bounded copy: snprintf cost ~3% of a shadowed request */
 		size_t n = strnlen(res.fingerprint, sizeof(s->last_stmt) - 1);
@@ -1268,8 +1281,8 @@ static void pump(struct lms_session *s, int d)
 		}
 		if (d == C2S && !client_request_start(s, f.kind))
 			break;
-		if (d == S2C && s->sh && f.kind == LMS_MSG_READY && s->pending > 0 && s->truth_unknown == 0 &&
-		    !lms_shadow_truth_may_finish(s->sh))
+		if (d == S2C && s->sh && (f.kind == LMS_MSG_READY || (f.flags & LMS_FRAME_ENDS_ANSWER)) &&
+		    s->pending > 0 && s->truth_unknown == 0 && !lms_shadow_truth_may_finish(s->sh))
 			break; /* sync: the shadow has not answered this request yet */
 		if (f.flags & LMS_FRAME_NEED_BODY) {
 			if (avail < f.len)

@@ -57,6 +57,8 @@ struct sh_rec {
 	uint32_t flags;      /* LMS_STMT_* of the statement it is named by */
 	uint32_t all_flags;  /* LMS_STMT_* of every statement it names */
 	bool idle_start;     /* it began outside any transaction */
+	uint32_t owed;       /* translation: answers (READYs) its encoded
+				messages owe */
 	char *fp;            /* fingerprint (malloc), NULL until named */
 	uint64_t start_us;
 	uint64_t sent_us;    /* its last byte went to the connection */
@@ -102,6 +104,10 @@ struct lms_shadow {
 	bool quiet;             /* lost requests are counted, not logged each */
 	struct lms_shadow *onext, *oprev;
 	char *names;            /* owned copies of ctx.peer, user, database */
+	bool translate;         /* the database speaks another wire family:
+				   requests are described and encoded (ABI
+				   1.3), never forwarded as bytes */
+	uint8_t *xbuf;          /* translation: one encoded message (malloc) */
 };
 
 static void on_conn(struct lms_conn *c, short what, void *arg);
@@ -523,6 +529,10 @@ static int sh_apply(struct lms_shadow *sh, const struct lms_out *out, const stru
 			sh_break(sh, "an answer to a request it was not sent");
 			return -1;
 		}
+		if (r->owed > 1) {
+			r->owed--; /* translated: more of its messages owe answers */
+			return 0;
+		}
 		sh_answered(sh, r);
 		return 0;
 	default:
@@ -856,7 +866,8 @@ struct lms_shadow *lms_shadow_new(const struct lms_shadow_ctx *ctx)
 	sh->backend = &sh->rt->backends[sh->role];
 	sh->conn.fd = -1;
 	sh->timer = evtimer_new(ctx->w->base, on_timer, sh);
-	if (ctx->replay_len > 0 && ctx->replay_len <= LMS_BUF_SIZE) {
+	sh->translate = strcmp(sh->backend->plugin.d->family, ctx->family) != 0;
+	if (ctx->replay_len > 0 && !sh->translate && ctx->replay_len <= LMS_BUF_SIZE) {
 		sh->replay = malloc(ctx->replay_len);
 		if (sh->replay)
 			memcpy(sh->replay, ctx->replay, ctx->replay_len);
@@ -891,6 +902,7 @@ void lms_shadow_free(struct lms_shadow *sh)
 	event_free(sh->timer);
 	free(sh->replay);
 	free(sh->names);
+	free(sh->xbuf);
 	free(sh);
 }
 
@@ -1003,6 +1015,8 @@ bool lms_shadow_send(struct lms_shadow *sh, const uint8_t *p, size_t n)
 	struct sh_rec *r = sh->cur_shadowed ? rec_find(sh, sh->next_seq - 1) : NULL;
 	if (!r)
 		return false;
+	if (sh->translate)
+		return true; /* a message too big to describe: no translation */
 	if (lms_buf_space(&sh->held) < n) {
 		sh_break(sh, "it fell more than 32 KiB behind within one request");
 		return false;
@@ -1013,10 +1027,45 @@ bool lms_shadow_send(struct lms_shadow *sh, const uint8_t *p, size_t n)
 	return true;
 }
 
+bool lms_shadow_translates(const struct lms_shadow *sh)
+{
+	return sh->translate;
+}
+
+/* Does a request of this kind get an answer that ends with READY? */
+static bool req_answered(uint32_t kind)
+{
+	return kind == LMS_REQ_QUERY || kind == LMS_REQ_PREPARE || kind == LMS_REQ_EXECUTE ||
+	       kind == LMS_REQ_PING || kind == LMS_REQ_RESET;
+}
+
+void lms_shadow_translate(struct lms_shadow *sh, const struct lms_dialect *front, void *fe, const uint8_t *p,
+			  size_t n)
+{
+	struct sh_rec *r = sh->cur_shadowed ? rec_find(sh, sh->next_seq - 1) : NULL;
+	if (!r || !sh->be)
+		return;
+	struct lms_request req;
+	memset(&req, 0, sizeof(req));
+	if (front->fe_request(fe, p, n, &req) < 0 || req.kind == LMS_REQ_UNSUPPORTED || req.kind == LMS_REQ_NONE)
+		return; /* nothing sent for it; a request owing no answer is not compared */
+	if (!sh->xbuf)
+		sh->xbuf = malloc(LMS_BUF_SIZE);
+	size_t room = lms_buf_space(&sh->held);
+	long len = sh->xbuf ? sh->backend->plugin.d->be_encode_request(sh->be, &req, sh->xbuf, room) : -1;
+	if (len < 0 || (size_t)len > room)
+		return;
+	lms_buf_append(&sh->held, sh->xbuf, (size_t)len);
+	r->held += (uint32_t)len;
+	if (req_answered(req.kind))
+		r->owed++;
+	sh_release(sh);
+}
+
 void lms_shadow_note_request(struct lms_shadow *sh, const uint8_t *p, size_t len)
 {
 	const struct lms_dialect *d = sh->backend->plugin.d;
-	if (sh->cur_shadowed && sh->be && lms_plugin_has_note_request(d))
+	if (!sh->translate && sh->cur_shadowed && sh->be && lms_plugin_has_note_request(d))
 		d->be_note_request(sh->be, p, len);
 }
 
@@ -1028,6 +1077,14 @@ void lms_shadow_request_end(struct lms_shadow *sh)
 	if (!r)
 		return;
 	r->sent = true;
+	if (sh->translate && r->shadowed && r->owed == 0) {
+		/* nothing it sent asks for an answer (no translation, or only
+		 * statements closed): not compared, counted as dropped; bytes
+		 * it did encode go now, nothing will release them later */
+		r->shadowed = false;
+		r->gated = false;
+		sh_release(sh);
+	}
 	if (r->gated && self_contained(r)) {
 		/* It cannot hold locks past its end: run it on both at once. */
 		r->gated = false;

@@ -125,6 +125,19 @@ bool lms_shadow_sending(const struct lms_shadow *sh);
  * fit whole: the shadow gave up (the rest of the request is not sent). */
 bool lms_shadow_send(struct lms_shadow *sh, const uint8_t *p, size_t n);
 
+/* Does the shadow speak another wire family than the client (ABI 1.3)?
+ * Then its requests are translated (lms_shadow_translate) instead of
+ * copied: lms_shadow_send only notes that a message could not be. */
+bool lms_shadow_translates(const struct lms_shadow *sh);
+
+/* Translation: one whole client message of the current request, described
+ * by the clients' plugin front (frontend state fe) and encoded by the
+ * shadow's plugin, is queued.  A message without a translation leaves
+ * the request uncompared; a request whose messages owe no answer at all
+ * is counted as dropped. */
+void lms_shadow_translate(struct lms_shadow *sh, const struct lms_dialect *front, void *fe, const uint8_t *p,
+			  size_t n);
+
 /* A whole client message of the current request was just queued
  * (lms_shadow_send): tell the shadow's backend plugin, which keeps what
  * it needs to read the answers (be_note_request).  Does nothing when the

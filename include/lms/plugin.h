@@ -72,6 +72,10 @@ enum lms_msg_kind {
 /* struct lms_frame.flags */
 #define LMS_FRAME_NEED_BODY 0x1u    /* call decode() with the whole message */
 #define LMS_FRAME_ENDS_REQUEST 0x2u /* this message will be answered by READY */
+#define LMS_FRAME_ENDS_ANSWER 0x4u  /* ABI 1.3, be: this message (not of kind
+				       LMS_MSG_READY) may end an answer with
+				       LMS_ACT_READY (MySQL's OK, EOF, ERR):
+				       the sync modes hold it as a READY */
 
 struct lms_frame {
 	uint64_t len;  /* whole message length, header included (>= 1) */
@@ -325,6 +329,47 @@ struct lms_event {
  * 5) or the wire format (text or binary).  data is NULL for SQL NULL. */
 typedef void (*lms_value_fn)(void *ctx, const uint8_t *data, size_t len);
 
+/* ---- Translation between wire families (ABI 1.3) ------------------ */
+
+/* A client request in a form every backend can encode, for a shadow whose
+ * wire family differs from the client's.  Application SQL is carried as
+ * written: only the protocol is translated, never the dialect. */
+enum lms_req_kind {
+	LMS_REQ_NONE = 0,    /* nothing to send for this message */
+	LMS_REQ_QUERY,       /* sql: run it, answer with its results */
+	LMS_REQ_PREPARE,     /* sql with holes: check it prepares, no result */
+	LMS_REQ_EXECUTE,     /* sql with holes and params: run it once */
+	LMS_REQ_CLOSE,       /* stmt_id is forgotten: no answer expected */
+	LMS_REQ_PING,        /* a round trip that changes nothing */
+	LMS_REQ_RESET,       /* forget the session's state (statements, ...) */
+	LMS_REQ_UNSUPPORTED  /* a message with no translation: the core does
+				not compare this request */
+};
+
+/* One bound parameter as text (the database infers its type from the
+ * statement); data is NULL for SQL NULL. */
+struct lms_param {
+	const uint8_t *data;
+	uint32_t len;
+};
+
+#define LMS_REQ_HOLES_MAX 4096u  /* placeholders and parameters per request */
+
+/* Filled by fe_request(); pointers are owned by the frontend and valid
+ * until its next call. */
+struct lms_request {
+	uint32_t kind;               /* enum lms_req_kind */
+	uint32_t stmt_id;            /* PREPARE/EXECUTE/CLOSE: the client's id */
+	const char *sql;             /* QUERY, PREPARE, EXECUTE */
+	size_t sql_len;
+	const uint32_t *holes;       /* byte offsets of one-byte parameter
+					placeholders in sql, ascending: the
+					encoder writes its own syntax there */
+	uint32_t nholes;
+	const struct lms_param *params; /* EXECUTE: one per hole */
+	uint32_t nparams;
+};
+
 /* ---- The table ------------------------------------------------------- */
 
 struct lms_dialect {
@@ -413,7 +458,28 @@ struct lms_dialect {
 	 * 0, or -1 when the plugin knows no statement. */
 	int (*fe_statement)(void *fe, char *out, size_t cap);
 
-	void *reserved[13];
+	/* ---- 1.3 translation ----
+	 * Both optional; the core uses them only when a shadow backend's
+	 * wire family differs from the clients' (instead of forwarding the
+	 * client's bytes), and refuses a shadowMode other than none when
+	 * either is absent.  fe_request describes one whole client message
+	 * fe_decode just saw (framed NEED_BODY in LMS_OBSERVE_FULL): returns
+	 * 0, or -1 when it is malformed.  be_encode_request writes req in the
+	 * backend's protocol into buf[0..cap), keeping whatever it needs to
+	 * read the answers (the answer ends with LMS_ACT_READY unless the
+	 * kind is NONE or CLOSE); returns the length, or -1 when it does not
+	 * fit or cannot be encoded (the request is then not compared). */
+	int (*fe_request)(void *fe, const uint8_t *msg, size_t len, struct lms_request *req);
+	long (*be_encode_request)(void *be, const struct lms_request *req, uint8_t *buf, size_t cap);
+	/* Optional: encode an error that takes the place of the message that
+	 * ended the answer just decoded (a backend message flagged
+	 * LMS_FRAME_ENDS_ANSWER; strict-sync, when only the other database
+	 * failed): e.g. MySQL's ERR with the sequence id of the OK/EOF it
+	 * replaces.  Without it the core sends fe_error's bytes before that
+	 * message.  Returns 0 or -1. */
+	int (*fe_error_in_answer)(void *fe, const struct lms_error *err, struct lms_out *out);
+
+	void *reserved[10];
 };
 
 /* The one exported symbol.  The plugin checks host->abi_major and returns

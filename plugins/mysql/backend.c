@@ -14,12 +14,6 @@
 
 #include "mysql.h"
 
-struct my_be {
-	struct my_sess *s;
-	int own;           /* s was allocated here (no frontend of ours) */
-	int relay;         /* lms_be_opts.relay_auth */
-	uint32_t tls_mode; /* the URL's ssl-mode */
-};
 
 void *my_be_new(const struct lms_be_opts *opts)
 {
@@ -37,6 +31,7 @@ void *my_be_new(const struct lms_be_opts *opts)
 		}
 	}
 	b->relay = opts->relay_auth;
+	b->observe = opts->observe != 0;
 	b->tls_mode = opts->conf ? opts->conf->tls_mode : LMS_TLS_DISABLE;
 	return b;
 }
@@ -48,6 +43,8 @@ void my_be_free(void *be)
 		return;
 	if (b->own)
 		my_sess_free(b->s);
+	if (b->cols)
+		my_host->free(b->cols);
 	my_host->free(b);
 }
 
@@ -199,18 +196,7 @@ static int decode_login(struct my_sess *s, const uint8_t *msg, size_t len, struc
 
 /* ---- answers to commands ---- */
 
-/* What a response packet is. */
-enum my_kind {
-	K_ROW,       /* streamed: a row */
-	K_META,      /* streamed: a definition, or an EOF between them */
-	K_COLCOUNT,  /* streamed: a result set's column count */
-	K_END,       /* decoded: OK, EOF or ERR ending an answer (or a result) */
-	K_PREP_OK,   /* decoded: COM_STMT_PREPARE's OK */
-	K_INFILE,    /* decoded: LOCAL INFILE request */
-	K_AUTH,      /* decoded: COM_CHANGE_USER's auth switch or more data */
-	K_STATS,     /* decoded: COM_STATISTICS's string */
-	K_LAST_META  /* decoded: the last definition ends the answer */
-};
+/* What a response packet is: enum my_kind (mysql.h). */
 
 /* Where the answer stands for the next packet: the current response, or
  * the first answer to the oldest command waiting (not taken yet). */
@@ -359,6 +345,8 @@ static int classify(const struct my_sess *s, const struct my_view *v, const uint
 /* The answer is complete: tell the core (with a decode's result). */
 static void answer_done(struct my_sess *s, struct lms_result *res)
 {
+	s->end_seq = (uint8_t)(s->to_client - 1); /* the packet that ended it */
+	s->end_cmd = s->cmd;
 	s->resp = MY_R_IDLE;
 	s->owes = MY_OWES_NOTHING;
 	s->to_client = 1;
@@ -439,6 +427,11 @@ static int advance(struct my_sess *s, const struct my_view *v, int kind, const u
 		struct my_cmd c;
 		my_queue_pop(s, &c);
 		s->cmd = c.cmd;
+		memcpy(s->tag, c.tag, sizeof(s->tag));
+		if (s->prep_sql)
+			my_host->free(s->prep_sql);
+		s->prep_sql = c.prep; /* the text its PREPARE OK names (stmt.c) */
+		s->prep_len = c.prep_len;
 		s->resp = v->resp;
 	}
 	s->sseq = (uint8_t)(seq + 1);
@@ -462,6 +455,8 @@ static int advance(struct my_sess *s, const struct my_view *v, int kind, const u
 	case K_PREP_OK: {
 		uint32_t cols = my_le16(pl + 5), params = my_le16(pl + 7);
 		s->prep_cols = cols;
+		if (res)
+			my_stmt_prepared(s, my_le32(pl + 1), params);
 		if (params) {
 			s->resp = MY_R_PREP_PARAMS;
 			s->left = params;
@@ -515,9 +510,17 @@ static int streamed(int kind)
 	return kind == K_ROW || kind == K_META || kind == K_COLCOUNT;
 }
 
-/* A packet of an answer to a command. */
-static int frame_response(struct my_sess *s, const uint8_t *p, size_t avail, struct lms_frame *f)
+/* Can a packet of this kind end an answer?  (ABI 1.3: the sync modes
+ * hold it until the shadow answered, as a READY.) */
+static int may_end(int kind)
 {
+	return kind == K_END || kind == K_PREP_OK || kind == K_STATS || kind == K_LAST_META;
+}
+
+/* A packet of an answer to a command. */
+static int frame_response(struct my_be *b, const uint8_t *p, size_t avail, struct lms_frame *f)
+{
+	struct my_sess *s = b->s;
 	uint32_t len = my_le24(p);
 	uint8_t seq = p[3];
 	if (s->be_cont) { /* the rest of a packet of 16 MiB or more */
@@ -551,6 +554,11 @@ static int frame_response(struct my_sess *s, const uint8_t *p, size_t avail, str
 	if (!streamed(kind)) {
 		if (f->len > LMS_DECODE_MAX)
 			return LMS_FRAME_INVALID;
+		f->flags = LMS_FRAME_NEED_BODY | (may_end(kind) ? LMS_FRAME_ENDS_ANSWER : 0);
+		return LMS_FRAME_OK;
+	}
+	if (b->observe && f->len <= LMS_DECODE_MAX && len < MY_MAX_PAYLOAD) {
+		/* observing: rows and definitions are described (decoded) */
 		f->flags = LMS_FRAME_NEED_BODY;
 		return LMS_FRAME_OK;
 	}
@@ -611,7 +619,7 @@ int my_be_frame(void *be, const uint8_t *p, size_t avail, struct lms_frame *f)
 		f->flags = LMS_FRAME_NEED_BODY;
 		return LMS_FRAME_OK;
 	case MY_S_READY:
-		return frame_response(s, p, avail, f);
+		return frame_response(b, p, avail, f);
 	default:
 		return LMS_FRAME_INVALID; /* the database speaks out of turn */
 	}
@@ -636,8 +644,11 @@ int my_be_decode(void *be, const uint8_t *msg, size_t len, struct lms_out *out, 
 		if (current(s, &v) < 0)
 			return len > MY_HDR && msg[MY_HDR] == 0xFF ? 0 : -1; /* unsolicited ERR: relayed */
 		if (msg[3] != v.seq || classify(s, &v, msg, len, my_le24(msg), &kind) != LMS_FRAME_OK ||
-		    streamed(kind))
+		    (streamed(kind) && !b->observe))
 			return -1;
+		b->last_kind = kind;
+		b->last_resp = v.resp;
+		b->last_cmd = v.cmd;
 		return advance(s, &v, kind, msg, len, res);
 	}
 	default:

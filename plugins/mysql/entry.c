@@ -40,5 +40,8 @@ const struct lms_dialect *my_entry(const struct lms_host_api *host, struct lms_d
 	d->be_frame = my_be_frame;
 	d->be_decode = my_be_decode;
 	d->be_cancel = my_be_cancel;
+	d->be_observe = my_be_observe;
+	d->fe_request = my_fe_request;
+	d->fe_error_in_answer = my_fe_error_in_answer;
 	return d;
 }

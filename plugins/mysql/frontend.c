@@ -27,6 +27,7 @@ void *my_fe_new(const struct lms_fe_opts *opts)
 	 * 32-bit integer (Connector/J) see it positive; kill.c maps it back */
 	for (int i = 0; i < 4; i++)
 		s->conn_id[i] = opts->proxy_key[3 - i];
+	s->observe = opts->observe == LMS_OBSERVE_FULL;
 	return s;
 }
 
@@ -98,6 +99,41 @@ static int command_class(uint8_t cmd, uint32_t *kind, uint32_t *flags, int *answ
 	}
 }
 
+/* Observing: is this command decoded (fingerprinted, remembered, and
+ * described for translation)? */
+static int observed(uint8_t cmd)
+{
+	switch (cmd) {
+	case MY_COM_QUERY:
+	case MY_COM_STMT_PREPARE:
+	case MY_COM_STMT_EXECUTE:
+	case MY_COM_STMT_CLOSE:
+	case MY_COM_STMT_RESET:
+	case MY_COM_STMT_SEND_LONG_DATA:
+	case MY_COM_PING:
+	case MY_COM_INIT_DB:
+	case MY_COM_RESET_CONNECTION:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+/* A command packet starts (sequence 0): the answer's sequence ids, and
+ * the queue when the database answers it. */
+static void command_commit(struct my_sess *s, uint8_t cmd, uint32_t len, int answered)
+{
+	s->cseq = 1;
+	s->to_client = 1;
+	if (len == MY_MAX_PAYLOAD) {
+		s->fe_cont = 1;
+		s->fe_cont_cmd = cmd;
+		s->fe_cont_resp = answered;
+	} else if (answered) {
+		my_queue_push(s, cmd, 1);
+	}
+}
+
 /* A client packet in the command phase.  Streamed packets commit here. */
 static int frame_command(struct my_sess *s, const uint8_t *p, size_t avail, struct lms_frame *f)
 {
@@ -165,15 +201,11 @@ static int frame_command(struct my_sess *s, const uint8_t *p, size_t avail, stru
 		f->flags |= LMS_FRAME_NEED_BODY; /* my_fe_kill commits it */
 		return LMS_FRAME_OK;
 	}
-	s->cseq = 1;
-	s->to_client = 1;
-	if (len == MY_MAX_PAYLOAD) {
-		s->fe_cont = 1;
-		s->fe_cont_cmd = cmd;
-		s->fe_cont_resp = answered;
-	} else if (answered) {
-		my_queue_push(s, cmd, 1);
+	if (s->observe && observed(cmd) && len < MY_MAX_PAYLOAD && f->len <= LMS_DECODE_MAX) {
+		f->flags |= LMS_FRAME_NEED_BODY; /* committed by fe_decode */
+		return LMS_FRAME_OK;
 	}
+	command_commit(s, cmd, len, answered);
 	return LMS_FRAME_OK;
 }
 
@@ -352,6 +384,103 @@ static int decode_auth(struct my_sess *s, const uint8_t *msg, size_t len, struct
 	return 0;
 }
 
+/* The SQL text of a COM_STMT_PREPARE, copied into its queue entry for
+ * its PREPARE OK (a client may send several before reading the answers). */
+static void keep_prepare(struct my_sess *s, const uint8_t *sql, size_t n)
+{
+	if (s->q_len == 0)
+		return;
+	struct my_cmd *c = &s->queue[(s->q_head + s->q_len - 1) % MY_QUEUE];
+	c->prep = my_host->alloc(n + 1);
+	if (!c->prep)
+		return;
+	memcpy(c->prep, sql, n);
+	c->prep[n] = 0;
+	c->prep_len = n;
+}
+
+/* The tag of the command just queued (its answer's COMPLETE). */
+static void tag_last(struct my_sess *s, const char *sql, size_t n)
+{
+	if (s->q_len == 0)
+		return;
+	struct my_cmd *c = &s->queue[(s->q_head + s->q_len - 1) % MY_QUEUE];
+	my_tag(sql, n, c->tag);
+}
+
+/* COM_STMT_EXECUTE: keep the parameter types when it binds new ones
+ * (later executions may not repeat them). */
+static void keep_types(struct my_stmt *st, const uint8_t *pl, size_t n)
+{
+	size_t off = 10 + (st->nparams + 7) / 8;
+	if (st->nparams == 0 || n < off + 1 || pl[off] != 1 || n - off - 1 < 2 * (size_t)st->nparams)
+		return;
+	if (!st->types)
+		st->types = my_host->alloc(2 * (size_t)st->nparams);
+	if (st->types)
+		memcpy(st->types, pl + off + 1, 2 * (size_t)st->nparams);
+}
+
+/* Observing: a whole command the database gets.  Commit it as fe_frame
+ * would have, remember what translation needs, name its statement. */
+static int observe_command(struct my_sess *s, const uint8_t *msg, size_t len, struct lms_result *res)
+{
+	const uint8_t *pl = msg + MY_HDR;
+	size_t n = len - MY_HDR;
+	uint8_t cmd = pl[0];
+	uint32_t kind, flags;
+	int answered;
+	if (command_class(cmd, &kind, &flags, &answered) < 0)
+		return -1;
+	command_commit(s, cmd, (uint32_t)n, answered);
+	res->verdict = LMS_FORWARD;
+	struct my_stmt *st = n >= 5 ? my_stmt_find(s, my_le32(pl + 1)) : NULL;
+	const char *sql = NULL;
+	size_t sl = 0;
+	switch (cmd) {
+	case MY_COM_QUERY:
+		sql = (const char *)pl + 1;
+		sl = n - 1;
+		tag_last(s, sql, sl);
+		break;
+	case MY_COM_STMT_PREPARE:
+		keep_prepare(s, pl + 1, n - 1);
+		sql = (const char *)pl + 1;
+		sl = n - 1;
+		break;
+	case MY_COM_STMT_EXECUTE:
+		if (!st)
+			break;
+		keep_types(st, pl, n);
+		sql = st->sql;
+		sl = st->len;
+		tag_last(s, sql, sl);
+		break;
+	case MY_COM_STMT_SEND_LONG_DATA:
+		if (st)
+			st->long_data = 1;
+		break;
+	case MY_COM_STMT_RESET:
+		if (st)
+			st->long_data = 0;
+		break;
+	case MY_COM_STMT_CLOSE:
+		if (n >= 5)
+			my_stmt_close(s, my_le32(pl + 1));
+		break;
+	case MY_COM_RESET_CONNECTION:
+		my_stmt_clear(s);
+		break;
+	default:
+		break;
+	}
+	if (sql) {
+		my_fingerprint(sql, sl, s->fp, sizeof(s->fp), &res->stmt_flags);
+		res->fingerprint = s->fp;
+	}
+	return 0;
+}
+
 /* A command the proxy does not relay: ERR, the session goes on. */
 static int refuse_command(struct my_sess *s, const uint8_t *msg, struct lms_out *out, struct lms_result *res)
 {
@@ -380,8 +509,11 @@ int my_fe_decode(void *fe, const uint8_t *msg, size_t len, struct lms_out *out, 
 	case MY_S_READY:
 		if (len < MY_HDR + 1)
 			return -1;
-		if (msg[4] == MY_COM_QUERY || msg[4] == MY_COM_PROCESS_KILL)
+		/* decoded for one of three reasons, asked in fe_frame's order */
+		if (my_kill_candidate(msg[MY_HDR], msg, len, (uint32_t)(len - MY_HDR)) == 1)
 			return my_fe_kill(s, msg, len, out, res);
+		if (s->observe && observed(msg[MY_HDR]))
+			return observe_command(s, msg, len, res);
 		return refuse_command(s, msg, out, res);
 	default:
 		return -1;
@@ -419,4 +551,20 @@ int my_fe_error(void *fe, const struct lms_error *err, struct lms_out *out)
 	int with_state = s && s->state != MY_S_GREETING;
 	my_err_packet(out, seq, code, state, err->message ? err->message : "molt-lms error", with_state);
 	return 0;
+}
+
+/* strict-sync (ABI 1.3): an ERR in place of the OK or EOF that ended the
+ * answer just relayed, with its sequence id (an ERR may end a result set
+ * after its rows).  Not for a PREPARE's answer, whose last packet is a
+ * definition the client must read: -1, the core then reports only. */
+int my_fe_error_in_answer(void *fe, const struct lms_error *err, struct lms_out *out)
+{
+	struct my_sess *s = fe;
+	if (s->end_cmd != MY_COM_QUERY && s->end_cmd != MY_COM_STMT_EXECUTE && s->end_cmd != MY_COM_STMT_FETCH)
+		return -1;
+	uint8_t keep = s->to_client;
+	s->to_client = s->end_seq;
+	int rc = my_fe_error(fe, err, out);
+	s->to_client = keep;
+	return rc;
 }

@@ -101,7 +101,36 @@ enum my_owes {
 struct my_cmd {
 	uint8_t cmd;
 	uint8_t first_seq; /* sequence id of the answer's first packet */
+	char tag[LMS_TAG_MAX]; /* observing: the command tag of its statement */
+	char *prep;        /* observing, COM_STMT_PREPARE: its text (host->alloc,
+			      owned by the queue, then by prep_sql) */
+	size_t prep_len;
 };
+
+/* A prepared statement, remembered while observing (translation, ABI
+ * 1.3): its text and the parameter types of its last execution. */
+#define MY_STMTS 256u
+#define MY_FP_MAX 1024u
+
+struct my_stmt {
+	uint32_t id;         /* the database's statement id */
+	int used;
+	int long_data;       /* COM_STMT_SEND_LONG_DATA was sent for it */
+	char *sql;           /* host->alloc */
+	size_t len;
+	uint32_t nparams;
+	uint8_t *types;      /* 2 * nparams bytes, host->alloc; NULL until bound */
+};
+
+/* One column of a result set, from its definition (be_observe). */
+struct my_col {
+	uint8_t type;
+	uint16_t flags;
+	uint16_t charset;
+};
+#define MY_COLS_MAX 4096u
+#define MY_FLAG_UNSIGNED 0x20u
+#define MY_CHARSET_BINARY 63u
 
 struct my_sess {
 	/* frontend options */
@@ -137,6 +166,21 @@ struct my_sess {
 	uint64_t left;            /* definitions still expected */
 	uint32_t prep_cols;       /* COM_STMT_PREPARE: column count */
 	uint32_t txn;             /* enum lms_txn_state, last known */
+	uint8_t end_seq;          /* sequence id of the packet that ended the
+				     last answer (fe_error_in_answer) */
+	uint8_t end_cmd;          /* the command it answered */
+	/* observing (LMS_OBSERVE_FULL): fingerprints and translation */
+	int observe;
+	char fp[MY_FP_MAX];       /* the last decoded command's fingerprint */
+	char *prep_sql;           /* the COM_STMT_PREPARE being answered */
+	size_t prep_len;
+	struct my_stmt stmts[MY_STMTS];
+	char tag[LMS_TAG_MAX];    /* the tag of the command being answered */
+	/* fe_request's answer, valid until its next call */
+	uint32_t *holes;          /* LMS_REQ_HOLES_MAX */
+	struct lms_param *params; /* LMS_REQ_HOLES_MAX */
+	char *text;               /* parameters as text */
+	size_t text_cap;
 };
 
 /* packet.c: bytes */
@@ -163,6 +207,72 @@ void my_sess_free(struct my_sess *s);
 int my_queue_push(struct my_sess *s, uint8_t cmd, uint8_t first_seq);
 int my_queue_pop(struct my_sess *s, struct my_cmd *out);
 
+/* stmt.c: prepared statements remembered while observing */
+struct my_stmt *my_stmt_find(struct my_sess *s, uint32_t id);
+/* The PREPARE OK for the pending text: remember it (takes prep_sql). */
+void my_stmt_prepared(struct my_sess *s, uint32_t id, uint32_t nparams);
+void my_stmt_close(struct my_sess *s, uint32_t id);
+void my_stmt_clear(struct my_sess *s);
+
+/* lexer.c: MySQL's lexical rules (placeholders, fingerprints, tags) */
+/* Byte offsets of the '?' placeholders of sql[0..len) into holes: their
+ * count, or -1 when there are more than max. */
+long my_placeholders(const char *sql, size_t len, uint32_t *holes, uint32_t max);
+/* The fingerprint into out[0..cap) (NUL-terminated, cut to fit), its
+ * LMS_STMT_* flags (ORDERED, BEGIN, SETTING) in *flags.  Returns its
+ * length. */
+size_t my_fingerprint(const char *sql, size_t len, char *out, size_t cap, uint32_t *flags);
+/* The command tag PostgreSQL would give the statement: its first word
+ * uppercased (two for CREATE, DROP, ALTER, START). */
+void my_tag(const char *sql, size_t len, char tag[LMS_TAG_MAX]);
+
+/* request.c: a client command as a common request (ABI 1.3) */
+int my_fe_request(void *fe, const uint8_t *msg, size_t len, struct lms_request *req);
+/* A binary-protocol value of MySQL type `type` (unsigned: MY_FLAG_UNSIGNED
+ * in flags) at p[0..avail): its size in *used and, when dst is not NULL,
+ * its text (canonical for numbers and date-times) in dst[0..cap), length
+ * in *n.  Returns 0, or -1 when malformed or it does not fit. */
+int my_binary_value(uint8_t type, uint32_t flags, const uint8_t *p, size_t avail, size_t *used, char *dst,
+		    size_t cap, size_t *n);
+
+/* The backend's state (backend.c, observe.c). */
+struct my_be {
+	struct my_sess *s;
+	int own;           /* s was allocated here (no frontend of ours) */
+	int relay;         /* lms_be_opts.relay_auth */
+	uint32_t tls_mode; /* the URL's ssl-mode */
+	/* observing (lms_be_opts.observe): the packet be_decode saw last,
+	 * for be_observe, and the current result set's columns */
+	int observe;
+	int last_kind;     /* backend.c's enum my_kind */
+	int last_resp;     /* enum my_resp it was read in */
+	uint8_t last_cmd;  /* the command it answers */
+	struct my_col *cols;  /* MY_COLS_MAX, host->alloc */
+	uint32_t ncols;    /* columns of the current result set */
+	uint32_t coli;     /* definitions read so far */
+	uint64_t rows;     /* rows of the current result set */
+};
+
+/* backend.c's packet kinds, for observe.c */
+enum my_kind {
+	K_NONE = 0,  /* nothing decoded yet */
+	K_ROW,       /* streamed: a row */
+	K_META,      /* streamed: a definition, or an EOF between them */
+	K_COLCOUNT,  /* streamed: a result set's column count */
+	K_END,       /* decoded: OK, EOF or ERR ending an answer (or a result) */
+	K_PREP_OK,   /* decoded: COM_STMT_PREPARE's OK */
+	K_INFILE,    /* decoded: LOCAL INFILE request */
+	K_AUTH,      /* decoded: COM_CHANGE_USER's auth switch or more data */
+	K_STATS,     /* decoded: COM_STATISTICS's string */
+	K_LAST_META  /* decoded: the last definition ends the answer */
+};
+
+/* observe.c: answers described for comparison (be_observe) */
+int my_be_observe(void *be, const uint8_t *msg, size_t len, struct lms_event *ev, lms_value_fn emit,
+		  void *ctx);
+/* A text value of column c as canonical text. */
+void my_value_emit(const struct my_col *c, const uint8_t *v, size_t n, lms_value_fn emit, void *ctx);
+
 /* frontend.c */
 void *my_fe_new(const struct lms_fe_opts *opts);
 void my_fe_free(void *fe);
@@ -171,6 +281,7 @@ int my_fe_frame(void *fe, const uint8_t *p, size_t avail, struct lms_frame *f);
 int my_fe_decode(void *fe, const uint8_t *msg, size_t len, struct lms_out *out, struct lms_result *res);
 void my_fe_tls_done(void *fe);
 int my_fe_error(void *fe, const struct lms_error *err, struct lms_out *out);
+int my_fe_error_in_answer(void *fe, const struct lms_error *err, struct lms_out *out);
 
 /* backend.c */
 void *my_be_new(const struct lms_be_opts *opts);

@@ -25,6 +25,18 @@ void my_sess_free(struct my_sess *s)
 		return;
 	if (s->hs)
 		my_host->free(s->hs);
+	my_stmt_clear(s);
+	for (uint32_t i = 0; i < s->q_len; i++) {
+		struct my_cmd *c = &s->queue[(s->q_head + i) % MY_QUEUE];
+		if (c->prep)
+			my_host->free(c->prep);
+	}
+	if (s->holes)
+		my_host->free(s->holes);
+	if (s->params)
+		my_host->free(s->params);
+	if (s->text)
+		my_host->free(s->text);
 	my_host->free(s);
 }
 
@@ -36,6 +48,9 @@ int my_queue_push(struct my_sess *s, uint8_t cmd, uint8_t first_seq)
 	struct my_cmd *c = &s->queue[(s->q_head + s->q_len) % MY_QUEUE];
 	c->cmd = cmd;
 	c->first_seq = first_seq;
+	c->tag[0] = 0;
+	c->prep = NULL;
+	c->prep_len = 0;
 	s->q_len++;
 	return 0;
 }

@@ -6,9 +6,12 @@
  * Text values pass through unchanged except numbers: integers lose a '+'
  * and leading zeros, numeric loses trailing fraction zeros ("1.50" ->
  * "1.5", "-0" -> "0"), floats are re-printed in their shortest round-trip
- * form.  Binary values become the text PostgreSQL would send: integers,
- * floats and numeric in that same canonical form, bool "t"/"f", text
- * types their bytes, anything else "\x" and lowercase hex (bytea's text).
+ * form, booleans become "1"/"0" (so that they compare equal to MySQL's
+ * TINYINT(1) / BOOLEAN, ABI 1.3 translation).  Binary values become the
+ * text PostgreSQL would send: integers, floats and numeric in that same
+ * canonical form, bool "1"/"0", text types their bytes, anything else
+ * "\x" and lowercase hex (bytea's text).  character(n) loses its
+ * padding (as MySQL's CHAR does).
  */
 #include "autoconfig.h"
 
@@ -18,6 +21,7 @@
 #include <string.h>
 
 #include "pgwire.h"
+#include "canon.h"
 
 #define OID_BOOL 16u
 #define OID_BYTEA 17u
@@ -57,31 +61,11 @@ static void norm_done(struct norm_buf *b)
 	b->heap = NULL;
 }
 
-/* Canonical decimal text of a sign, integer digits ip[0..il) and
- * fraction digits fp[0..fl) into dst (room for il + fl + 3 bytes): no
- * leading zeros, no trailing fraction zeros, no '.' without a fraction,
- * no "-0".  Returns its length. */
+/* Canonical decimal text (plugins/common/canon.c, shared with the other
+ * dialects so that their values compare equal). */
 static size_t norm_decimal(int neg, const char *ip, size_t il, const char *fp, size_t fl, char *dst)
 {
-	while (il > 0 && *ip == '0') {
-		ip++;
-		il--;
-	}
-	while (fl > 0 && fp[fl - 1] == '0')
-		fl--;
-	size_t n = 0;
-	if (neg && (il > 0 || fl > 0))
-		dst[n++] = '-';
-	if (il == 0)
-		dst[n++] = '0';
-	memcpy(dst + n, ip, il);
-	n += il;
-	if (fl > 0) {
-		dst[n++] = '.';
-		memcpy(dst + n, fp, fl);
-		n += fl;
-	}
-	return n;
+	return canon_decimal(neg, ip, il, fp, fl, dst);
 }
 
 static size_t norm_digits(const uint8_t *p, size_t len, size_t i)
@@ -112,17 +96,7 @@ static void norm_text_decimal(const uint8_t *p, size_t len, lms_value_fn emit, v
 
 size_t pg_norm_float(double v, int single, char dst[32])
 {
-	if (isnan(v))
-		return (size_t)snprintf(dst, 32, "NaN");
-	if (isinf(v))
-		return (size_t)snprintf(dst, 32, v < 0 ? "-Infinity" : "Infinity");
-	int n = 0;
-	for (int prec = 1; prec <= 17; prec++) {
-		n = snprintf(dst, 32, "%.*g", prec, v);
-		if (single ? strtof(dst, NULL) == (float)v : strtod(dst, NULL) == v)
-			break;
-	}
-	return (size_t)n;
+	return canon_float(v, single, dst);
 }
 
 /* A text float: parsed and printed again; unparsable text passes. */
@@ -147,19 +121,13 @@ static void norm_text_float(const uint8_t *p, size_t len, int single, lms_value_
 /* "\x" and lowercase hex: bytea's text form, and the fallback. */
 static void norm_hex(const uint8_t *p, size_t len, lms_value_fn emit, void *ctx)
 {
-	static const char digits[] = "0123456789abcdef";
 	struct norm_buf b = { .heap = NULL };
 	char *dst = norm_get(&b, 2 * len + 2);
 	if (!dst) {
 		emit(ctx, p, len); /* out of memory: compare the raw bytes */
 		return;
 	}
-	dst[0] = '\\';
-	dst[1] = 'x';
-	for (size_t k = 0; k < len; k++) {
-		dst[2 + 2 * k] = digits[p[k] >> 4];
-		dst[3 + 2 * k] = digits[p[k] & 15];
-	}
+	canon_hex(p, len, dst);
 	emit(ctx, (const uint8_t *)dst, 2 * len + 2);
 	norm_done(&b);
 }
@@ -221,7 +189,7 @@ static int norm_bin_scalar(uint32_t oid, const uint8_t *p, size_t len, lms_value
 	else if (oid == OID_INT8 && len == 8)
 		n = snprintf(t, sizeof(t), "%lld", (long long)(int64_t)((uint64_t)pg_get32(p) << 32 | pg_get32(p + 4)));
 	else if (oid == OID_BOOL && len == 1)
-		n = snprintf(t, sizeof(t), "%s", p[0] ? "t" : "f");
+		n = snprintf(t, sizeof(t), "%s", p[0] ? "1" : "0");
 	else if (oid == OID_FLOAT4 && len == 4) {
 		uint32_t u = pg_get32(p);
 		float f;
@@ -246,11 +214,19 @@ static int norm_is_scalar(uint32_t oid)
 
 void pg_value_emit(uint32_t oid, uint32_t format, const uint8_t *data, size_t len, lms_value_fn emit, void *ctx)
 {
+	if (oid == OID_BPCHAR) {
+		/* character(n): its padding is not part of the value (MySQL's
+		 * CHAR drops it), in either format */
+		emit(ctx, data, canon_unpad((const char *)data, len));
+		return;
+	}
 	if (format == 0) {
 		if (oid == OID_INT2 || oid == OID_INT4 || oid == OID_INT8 || oid == OID_OID || oid == OID_NUMERIC)
 			norm_text_decimal(data, len, emit, ctx);
 		else if (oid == OID_FLOAT4 || oid == OID_FLOAT8)
 			norm_text_float(data, len, oid == OID_FLOAT4, emit, ctx);
+		else if (oid == OID_BOOL && len == 1 && (data[0] == 't' || data[0] == 'f'))
+			emit(ctx, (const uint8_t *)(data[0] == 't' ? "1" : "0"), 1);
 		else
 			emit(ctx, data, len);
 		return;

@@ -208,6 +208,8 @@ int pg_be_observe(void *be, const uint8_t *msg, size_t len, struct lms_event *ev
 int pg_be_cancel(const uint8_t *key, size_t key_len, struct lms_out *out);
 /* be_note_request: pg_track_request on this backend's statements. */
 void pg_be_note_request(void *be, const uint8_t *msg, size_t len);
+/* encode.c: a common request as frontend messages (ABI 1.3) */
+long pg_be_encode_request(void *be, const struct lms_request *req, uint8_t *buf, size_t cap);
 
 /* Connection URLs (url.c). */
 int pg_parse_url(const char *url, struct lms_backend_conf *conf, char *err, size_t errlen);

@@ -7,7 +7,9 @@
  *
  * Byte 0: bits 0-2 the URL's ssl-mode (value % 5), bit 3 the proxy has a
  * certificate, bit 4 the client asks for CLIENT_DEPRECATE_EOF, bit 5 the
- * client uses TLS (with bit 3).  Byte 1: split seed.  Rest: what the
+ * client uses TLS (with bit 3), bit 6 the core observes (shadowing: rows
+ * and definitions decoded and described with be_observe).  Byte 1: split
+ * seed.  Rest: what the
  * database sends.
  */
 #include "autoconfig.h"
@@ -23,6 +25,7 @@ static void setup(struct sess *x, uint8_t o, struct evlog *l)
 {
 	opts = o;
 	ncmd = 0;
+	fuzz_observe = (o >> 6) & 1;
 	sess_new(x, (o >> 3) & 1, (o >> 3) & 1, (o & 7) % 5);
 	struct lms_out out;
 	struct lms_result res;

@@ -8,7 +8,9 @@
  *
  * Byte 0: bit 0 the proxy has a certificate, bit 1 it requires TLS, bits
  * 2-4 the URL's ssl-mode (value % 5), bit 5 the login goes through an
- * auth switch, bit 6 queries get a LOCAL INFILE request.  Byte 1: split
+ * auth switch, bit 6 queries get a LOCAL INFILE request, bit 7 the core
+ * observes (shadowing: commands decoded, fe_request, a PREPARE with two
+ * parameters).  Byte 1: split
  * seed.  Rest: what the client sends.
  */
 #include "autoconfig.h"
@@ -25,6 +27,7 @@ static void setup(struct sess *x, uint8_t o, struct evlog *l)
 	uint8_t b[128];
 	opts = o;
 	switched = 0;
+	fuzz_observe = (o >> 7) & 1;
 	sess_new(x, o & 1, (o >> 1) & 1, ((o >> 2) & 7) % 5);
 	size_t n = server_greeting(b, FUZZ_SRV_CAPS);
 	FUZZ_CHECK(inject(x, 1, b, n, l) == 0);
@@ -78,7 +81,19 @@ static void idle(struct sess *x, struct evlog *l)
 			inject(x, 1, b, mk(b, c->first_seq, "\x00\x01\x00\x03\x00\x00\x00", 7), l);
 		break;
 	case MY_COM_STMT_PREPARE:
-		inject(x, 1, b, mk(b, c->first_seq, "\x00\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00", 12), l);
+		if (!fuzz_observe) {
+			inject(x, 1, b, mk(b, c->first_seq, "\x00\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00", 12), l);
+			break;
+		}
+		/* statement 1 with two parameters: their definitions, then EOF */
+		uint8_t seq = c->first_seq;
+		static const char def[] = "\x03" "def\0\0\0\x01?\0\x0c\x3f\0\0\0\0\0\xfd\0\0\0\0\0";
+		if (inject(x, 1, b, mk(b, seq++, "\x00\x01\x00\x00\x00\x00\x00\x02\x00\x00\x00\x00", 12), l) < 0 ||
+		    inject(x, 1, b, mk(b, seq++, def, sizeof(def) - 1), l) < 0 ||
+		    inject(x, 1, b, mk(b, seq++, def, sizeof(def) - 1), l) < 0)
+			break;
+		if (!(s->caps & MY_CAP_DEPRECATE_EOF))
+			inject(x, 1, b, mk(b, seq, "\xfe\x00\x00\x02\x00", 5), l);
 		break;
 	case MY_COM_STATISTICS:
 		inject(x, 1, b, mk(b, c->first_seq, "Uptime: 1", 9), l);

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# make-seeds.sh - write the seed corpus for the pgwire fuzz targets.
+# make-seeds.sh - write the seed corpus for the pgwire fuzz targets and
+# fuzz_my_placeholders.
 #
 # Every seed is: one options byte, one split-seed byte, then the bytes the
 # peer sends (see the header comments of fuzz_pg_frontend.c and
@@ -9,8 +10,8 @@ set -euo pipefail
 usage() {
 	cat <<EOF
 Usage: $0 [--help] [OUTDIR]
-Write seed inputs into OUTDIR/fuzz_pg_frontend/, OUTDIR/fuzz_pg_backend/ and
-OUTDIR/fuzz_pg_observe/
+Write seed inputs into OUTDIR/fuzz_pg_frontend/, OUTDIR/fuzz_pg_backend/,
+OUTDIR/fuzz_pg_observe/ and OUTDIR/fuzz_my_placeholders/
 (default OUTDIR: the corpus/ directory next to this script).
 EOF
 }
@@ -148,3 +149,20 @@ seed $ob postgres_rows 0 0 "$params" "$text_cols" "$text_row" "$rows" "$tag" "$r
 seed $ob cockroach_binary 1 9 "$bin_cols" "$bin_row" "$bin_row" "$(msg C "$(cstr 'SELECT 2')")" "$ready_t" \
 	"$crdb_retry" "$ready_e"
 seed $ob errors_split 0 3 "$error" "$crdb_retry" "$(msg N "$(str M)$(cstr hi)00")" "$ready_i"
+
+# ---- fuzz_my_placeholders: byte 0 the fingerprint size, then SQL text ----
+ph=$outdir/fuzz_my_placeholders
+mkdir -p "$ph"
+i=0
+while IFS= read -r sql; do
+	i=$((i + 1))
+	printf '@%s' "$sql" >"$ph/seed-$i"
+done <<'SQL'
+select * from t where a = ? and b = '?' and c = "?" -- ?
+insert into `t?` (a, b) values (?, ?) # trailing ?
+select 'it''s \'?\'', /* ? */ ?, `x``?` from t order by ?
+update t set a = ? where id in (?, ?, ?) and s like 'a\\%?'
+START TRANSACTION
+select 1--?
+select ?/* unterminated ?
+SQL

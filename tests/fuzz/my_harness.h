@@ -122,6 +122,10 @@ struct sess {
 	struct lms_backend_conf conf;
 };
 
+/* The core observes the session (shadowing, ABI 1.1/1.3): set by a
+ * target's setup before sess_new. */
+static int fuzz_observe;
+
 static inline void sess_new(struct sess *x, int tls_available, int tls_required, uint32_t tls_mode)
 {
 	x->d = my_entry(&fuzz_host, &fuzz_dialect);
@@ -130,6 +134,7 @@ static inline void sess_new(struct sess *x, int tls_available, int tls_required,
 	memset(&fo, 0, sizeof(fo));
 	fo.tls_available = tls_available;
 	fo.tls_required = tls_required;
+	fo.observe = fuzz_observe ? LMS_OBSERVE_FULL : 0;
 	memcpy(fo.proxy_key, "\x01\x02\x03\x04\x05\x06\x07\x08", 8);
 	x->fe = x->d->fe_new(&fo);
 	FUZZ_CHECK(x->fe != NULL);
@@ -140,6 +145,7 @@ static inline void sess_new(struct sess *x, int tls_available, int tls_required,
 	bo.conf = &x->conf;
 	bo.relay_auth = 1;
 	bo.fe_state = x->fe;
+	bo.observe = fuzz_observe;
 	x->be = x->d->be_new(&bo);
 	FUZZ_CHECK(x->be != NULL);
 }
@@ -161,7 +167,7 @@ static inline void check_frame(const struct lms_frame *f)
 {
 	FUZZ_CHECK(f->len >= MY_HDR && f->len <= MY_HDR + MY_MAX_PAYLOAD);
 	FUZZ_CHECK(f->kind <= LMS_MSG_ASYNC);
-	FUZZ_CHECK((f->flags & ~(LMS_FRAME_NEED_BODY | LMS_FRAME_ENDS_REQUEST)) == 0);
+	FUZZ_CHECK((f->flags & ~(LMS_FRAME_NEED_BODY | LMS_FRAME_ENDS_REQUEST | LMS_FRAME_ENDS_ANSWER)) == 0);
 	if (f->flags & LMS_FRAME_NEED_BODY)
 		FUZZ_CHECK(f->len <= LMS_DECODE_MAX);
 }
@@ -205,6 +211,56 @@ static inline void log_result(struct evlog *l, int rc, const struct lms_out *out
 	ev_u64(l, res->txn);
 	if (res->verdict == LMS_REWRITE || res->verdict == LMS_REPLY)
 		ev_add(l, out->data, out->len);
+}
+
+/* ---- observing (shadowing) ---------------------------------------------- */
+
+static void fuzz_emit(void *ctx, const uint8_t *data, size_t len)
+{
+	struct evlog *l = ctx;
+	ev_u64(l, data ? len : UINT64_MAX);
+	if (data)
+		ev_add(l, data, len);
+}
+
+/* What the core asks of a decoded message when it observes: the backend's
+ * description of an answer (be_observe), the frontend's common request
+ * (fe_request, ABI 1.3).  Logged, so that how the bytes arrived changes
+ * nothing. */
+static inline void describe(struct sess *x, int be, const uint8_t *msg, size_t len, struct evlog *l)
+{
+	if (!fuzz_observe)
+		return;
+	if (be) {
+		struct lms_event ev;
+		memset(&ev, 0, sizeof(ev));
+		int rc = x->d->be_observe(x->be, msg, len, &ev, fuzz_emit, l);
+		FUZZ_CHECK(rc == 0 || rc == -1);
+		FUZZ_CHECK(ev.kind <= LMS_EV_PARAM);
+		FUZZ_CHECK(memchr(ev.tag, 0, sizeof(ev.tag)) && memchr(ev.text, 0, sizeof(ev.text)));
+		ev_u64(l, (uint64_t)(int64_t)rc);
+		ev_u64(l, ev.kind);
+		ev_u64(l, ev.rows);
+		ev_add(l, ev.tag, strlen(ev.tag));
+		return;
+	}
+	struct lms_request req;
+	int rc = x->d->fe_request(x->fe, msg, len, &req);
+	FUZZ_CHECK(rc == 0 || rc == -1);
+	ev_u64(l, (uint64_t)(int64_t)rc);
+	if (rc < 0)
+		return;
+	FUZZ_CHECK(req.kind <= LMS_REQ_UNSUPPORTED);
+	ev_u64(l, req.kind);
+	if (req.sql)
+		ev_add(l, req.sql, req.sql_len);
+	for (uint32_t k = 0; k < req.nholes; k++) {
+		FUZZ_CHECK(req.holes[k] < req.sql_len && req.sql[req.holes[k]] == '?');
+		FUZZ_CHECK(k == 0 || req.holes[k] > req.holes[k - 1]);
+	}
+	FUZZ_CHECK(req.nparams == 0 || req.nparams == req.nholes);
+	for (uint32_t k = 0; k < req.nparams; k++)
+		fuzz_emit(l, req.params[k].data, req.params[k].len);
 }
 
 /* ---- the pump ----------------------------------------------------------- */
@@ -282,6 +338,8 @@ static inline int pump(struct sess *x, int be, struct stream *s, act_fn act, idl
 			    : x->d->fe_decode(x->fe, msg, (size_t)f.len, out, &res);
 		check_result(rc, out, &res);
 		log_result(l, rc, out, &res);
+		if (rc == 0)
+			describe(x, be, msg, (size_t)f.len, l);
 		free(out);
 		free(msg);
 		s->pos += (size_t)f.len;

@@ -38,6 +38,8 @@ static inline int inject(struct sess *x, int be, const uint8_t *p, size_t n, str
 	int rc = be ? x->d->be_decode(x->be, p, n, out, &res) : x->d->fe_decode(x->fe, p, n, out, &res);
 	check_result(rc, out, &res);
 	log_result(l, rc, out, &res);
+	if (rc == 0)
+		describe(x, be, p, n, l);
 	int ret = rc < 0 ? -1 : 0;
 	if (rc == 0 && res.action == LMS_ACT_START_TLS && !be)
 		x->d->fe_tls_done(x->fe);

@@ -801,7 +801,7 @@ static const struct coldef text_cols[] = { { 23, 0 }, { 20, 0 }, { 1700, 0 }, { 
 					   { 23, 0 }, { 21, 0 }, { 1700, 0 }, { 25, 0 }, { 17, 0 } };
 static const struct coldef bin_cols[] = { { 20, 1 }, { 23, 1 }, { 1700, 1 }, { 701, 1 }, { 700, 1 }, { 16, 1 },
 					  { 23, 1 }, { 21, 1 }, { 1700, 1 }, { 25, 1 }, { 17, 1 } };
-static const char *const want_row[] = { "5", "5", "1.5", "0.1", "0.1", "t", NULL, "-3", "12345.678", "héllo",
+static const char *const want_row[] = { "5", "5", "1.5", "0.1", "0.1", "1", NULL, "-3", "12345.678", "héllo",
 					"\\x01ab" };
 #define NCOLS 11
 
@@ -890,8 +890,11 @@ START_TEST(test_norm_numbers)
 	ck_assert_str_eq(canon(701, 0, "garbage", 7), "garbage");
 	ck_assert_str_eq(canon(26, 1, "\xee\x6b\x28\0", 4), "4000000000");
 	ck_assert_str_eq(canon(20, 1, "\x80\0\0\0\0\0\0\0", 8), "-9223372036854775808");
-	ck_assert_str_eq(canon(16, 0, "f", 1), "f");
-	ck_assert_str_eq(canon(16, 1, "\0", 1), "f");
+	/* booleans as 1/0: equal to MySQL's TINYINT(1) (ABI 1.3) */
+	ck_assert_str_eq(canon(16, 0, "f", 1), "0");
+	ck_assert_str_eq(canon(16, 1, "\0", 1), "0");
+	ck_assert_str_eq(canon(16, 0, "t", 1), "1");
+	ck_assert_str_eq(canon(16, 1, "\1", 1), "1");
 }
 END_TEST
 

@@ -185,6 +185,35 @@ START_TEST(test_check_table)
 }
 END_TEST
 
+/* ABI 1.3 translation members: used only from a 1.3 plugin that sets
+ * them; an older plugin (whatever its reserved slots hold) still loads. */
+START_TEST(test_translation_members)
+{
+	struct lms_plugin my, pg;
+	ck_assert_int_eq(lms_plugin_load(&my, LMS_TEST_PLUGIN_DIR, "mysql", err, sizeof(err)), 0);
+	ck_assert_int_eq(lms_plugin_load(&pg, LMS_TEST_PLUGIN_DIR, "cockroach", err, sizeof(err)), 0);
+	ck_assert(lms_plugin_describes_requests(my.d));
+	ck_assert(lms_plugin_errs_in_answer(my.d));
+	ck_assert(!lms_plugin_encodes_requests(my.d));
+	ck_assert(lms_plugin_encodes_requests(pg.d));
+	ck_assert(!lms_plugin_describes_requests(pg.d));
+
+	struct lms_dialect d = *my.d;
+	d.abi_minor = 2; /* a 1.2 plugin: the slots are not read */
+	ck_assert_int_eq(lms_plugin_check(&d, "mysql", "x.so", err, sizeof(err)), 0);
+	ck_assert(!lms_plugin_describes_requests(&d));
+	ck_assert(!lms_plugin_errs_in_answer(&d));
+	d = *pg.d;
+	d.abi_minor = 2;
+	ck_assert(!lms_plugin_encodes_requests(&d));
+	d.abi_minor = 3;
+	d.be_encode_request = NULL;
+	ck_assert(!lms_plugin_encodes_requests(&d));
+	lms_plugin_unload(&my);
+	lms_plugin_unload(&pg);
+}
+END_TEST
+
 START_TEST(test_host_api)
 {
 	const struct lms_host_api *h = lms_plugin_host_api();
@@ -216,6 +245,7 @@ static Suite *loader_suite(void)
 	tcase_add_test(tc, test_no_entry_symbol);
 	tcase_add_test(tc, test_unsafe_names);
 	tcase_add_test(tc, test_check_table);
+	tcase_add_test(tc, test_translation_members);
 	tcase_add_test(tc, test_host_api);
 	suite_add_tcase(s, tc);
 	return s;

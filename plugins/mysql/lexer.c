@@ -1,0 +1,291 @@
+/*
+ * lexer.c - MySQL's lexical rules, as far as translation and shadow
+ * comparison need them: where the parameter placeholders ('?') of a
+ * prepared statement are (to be written as $1, $2, ... for PostgreSQL,
+ * ABI 1.3), a statement's fingerprint (literals as '?', comments
+ * dropped, whitespace collapsed, words lowercased) and its command tag.
+ *
+ * Not a placeholder: a '?' inside '...' or "..." strings (backslash
+ * escapes and doubled quotes), `backtick` identifiers (doubled
+ * backticks), -- comments (the dashes followed by a space or control
+ * character), # comments and /\* *\/ comments (executable comments
+ * included: a limitation).  The scanner never reads past the length it
+ * is given: unterminated strings and comments run to the end.
+ */
+#include "autoconfig.h"
+
+#include <string.h>
+
+#include "mysql.h"
+
+enum my_tok { TK_END = 0, TK_WORD, TK_LITERAL, TK_HOLE, TK_IDENT, TK_PUNCT };
+
+struct my_lex {
+	const char *s;
+	size_t len;
+	size_t i;
+	int space; /* whitespace or a comment came before the token */
+};
+
+static int is_space(unsigned char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+}
+
+static int is_digit(unsigned char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+static int is_word(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || is_digit(c) || c == '_' || c == '$' ||
+	       c >= 0x80;
+}
+
+/* Skip whitespace and comments; returns 1 when any was skipped. */
+static int lex_skip(struct my_lex *lx)
+{
+	int skipped = 0;
+	const char *s = lx->s;
+	while (lx->i < lx->len) {
+		unsigned char c = (unsigned char)s[lx->i];
+		if (is_space(c)) {
+			lx->i++;
+		} else if (c == '#' || (c == '-' && lx->i + 1 < lx->len && s[lx->i + 1] == '-' &&
+					(lx->i + 2 == lx->len || (unsigned char)s[lx->i + 2] <= ' '))) {
+			const char *nl = memchr(s + lx->i, '\n', lx->len - lx->i);
+			lx->i = nl ? (size_t)(nl - s) + 1 : lx->len;
+		} else if (c == '/' && lx->i + 1 < lx->len && s[lx->i + 1] == '*') {
+			size_t k = lx->i + 2;
+			while (k + 1 < lx->len && !(s[k] == '*' && s[k + 1] == '/'))
+				k++;
+			lx->i = k + 1 < lx->len ? k + 2 : lx->len;
+		} else {
+			break;
+		}
+		skipped = 1;
+	}
+	return skipped;
+}
+
+/* A quoted run starting at lx->i with quote q: backslash escapes (not in
+ * backtick identifiers) and doubled quotes. */
+static void lex_quoted(struct my_lex *lx, char q)
+{
+	size_t k = lx->i + 1;
+	while (k < lx->len) {
+		char c = lx->s[k];
+		if (c == '\\' && q != '`') {
+			k += 2;
+			continue;
+		}
+		if (c == q) {
+			if (k + 1 < lx->len && lx->s[k + 1] == q) {
+				k += 2;
+				continue;
+			}
+			k++;
+			break;
+		}
+		k++;
+	}
+	lx->i = k < lx->len ? k : lx->len;
+}
+
+static void lex_number(struct my_lex *lx)
+{
+	const char *s = lx->s;
+	size_t k = lx->i;
+	if (k + 1 < lx->len && s[k] == '0' && (s[k + 1] == 'x' || s[k + 1] == 'X' || s[k + 1] == 'b')) {
+		k += 2;
+		while (k < lx->len && is_word((unsigned char)s[k]))
+			k++;
+		lx->i = k;
+		return;
+	}
+	while (k < lx->len && (is_digit((unsigned char)s[k]) || s[k] == '.'))
+		k++;
+	if (k < lx->len && (s[k] == 'e' || s[k] == 'E')) {
+		size_t e = k + 1;
+		if (e < lx->len && (s[e] == '+' || s[e] == '-'))
+			e++;
+		if (e < lx->len && is_digit((unsigned char)s[e])) {
+			k = e;
+			while (k < lx->len && is_digit((unsigned char)s[k]))
+				k++;
+		}
+	}
+	lx->i = k;
+}
+
+/* The next token: its kind, and its bytes s[*b..*e). */
+static int lex_next(struct my_lex *lx, size_t *b, size_t *e)
+{
+	lx->space = lex_skip(lx);
+	*b = lx->i;
+	if (lx->i >= lx->len) {
+		*e = lx->i;
+		return TK_END;
+	}
+	const char *s = lx->s;
+	unsigned char c = (unsigned char)s[lx->i];
+	int kind;
+	if (c == '\'' || c == '"') {
+		lex_quoted(lx, (char)c);
+		kind = TK_LITERAL;
+	} else if (c == '`') {
+		lex_quoted(lx, '`');
+		kind = TK_IDENT;
+	} else if (is_digit(c) || (c == '.' && lx->i + 1 < lx->len && is_digit((unsigned char)s[lx->i + 1]))) {
+		lex_number(lx);
+		kind = TK_LITERAL;
+	} else if (is_word(c) || c == '@') {
+		lx->i++;
+		while (lx->i < lx->len && (is_word((unsigned char)s[lx->i]) || s[lx->i] == '@'))
+			lx->i++;
+		kind = TK_WORD;
+	} else {
+		lx->i++;
+		kind = c == '?' ? TK_HOLE : TK_PUNCT;
+	}
+	*e = lx->i;
+	return kind;
+}
+
+long my_placeholders(const char *sql, size_t len, uint32_t *holes, uint32_t max)
+{
+	struct my_lex lx = { sql, len, 0, 0 };
+	size_t b, e;
+	uint32_t n = 0;
+	int kind;
+	while ((kind = lex_next(&lx, &b, &e)) != TK_END) {
+		if (kind != TK_HOLE)
+			continue;
+		if (n == max)
+			return -1;
+		holes[n++] = (uint32_t)b;
+	}
+	return n;
+}
+
+/* Does word s[b..e) equal w (lowercase), ignoring case? */
+static int word_is(const char *s, size_t b, size_t e, const char *w)
+{
+	size_t n = strlen(w);
+	if (e - b != n)
+		return 0;
+	for (size_t k = 0; k < n; k++) {
+		char c = s[b + k];
+		if (c >= 'A' && c <= 'Z')
+			c = (char)(c - 'A' + 'a');
+		if (c != w[k])
+			return 0;
+	}
+	return 1;
+}
+
+/* Fingerprint writer: cut cleanly at cap - 1. */
+struct fpw {
+	char *out;
+	size_t cap;
+	size_t len;
+};
+
+static void fpw_put(struct fpw *w, const char *p, size_t n, int lower)
+{
+	for (size_t k = 0; k < n && w->len + 1 < w->cap; k++) {
+		char c = p[k];
+		if (c == 0)
+			continue; /* the fingerprint is a C string */
+		if (lower && c >= 'A' && c <= 'Z')
+			c = (char)(c - 'A' + 'a');
+		w->out[w->len++] = c;
+	}
+	w->out[w->len] = 0;
+}
+
+size_t my_fingerprint(const char *sql, size_t len, char *out, size_t cap, uint32_t *flags)
+{
+	struct my_lex lx = { sql, len, 0, 0 };
+	struct fpw w = { out, cap, 0 };
+	size_t b, e, pb = 0, pe = 0;
+	int kind, depth = 0, words = 0, prev_order = 0;
+	*flags = 0;
+	if (cap == 0)
+		return 0;
+	out[0] = 0;
+	while ((kind = lex_next(&lx, &b, &e)) != TK_END) {
+		if (lx.space && w.len > 0)
+			fpw_put(&w, " ", 1, 0);
+		if (kind == TK_LITERAL || kind == TK_HOLE) {
+			fpw_put(&w, "?", 1, 0);
+		} else {
+			fpw_put(&w, sql + b, e - b, kind == TK_WORD);
+		}
+		if (kind == TK_PUNCT && sql[b] == '(')
+			depth++;
+		else if (kind == TK_PUNCT && sql[b] == ')' && depth > 0)
+			depth--;
+		if (kind != TK_WORD) {
+			prev_order = 0;
+			continue;
+		}
+		if (words++ == 0) {
+			if (word_is(sql, b, e, "begin"))
+				*flags |= LMS_STMT_BEGIN;
+			else if (word_is(sql, b, e, "set"))
+				*flags |= LMS_STMT_SETTING;
+		} else if (words == 2 && word_is(sql, pb, pe, "start") && word_is(sql, b, e, "transaction")) {
+			*flags |= LMS_STMT_BEGIN;
+		}
+		if (prev_order && depth == 0 && word_is(sql, b, e, "by"))
+			*flags |= LMS_STMT_ORDERED;
+		prev_order = word_is(sql, b, e, "order");
+		pb = b;
+		pe = e;
+	}
+	return w.len;
+}
+
+/* Words after CREATE that PostgreSQL's tag leaves out. */
+static int tag_skipped(const char *s, size_t b, size_t e)
+{
+	return word_is(s, b, e, "temporary") || word_is(s, b, e, "temp") || word_is(s, b, e, "unique") ||
+	       word_is(s, b, e, "or") || word_is(s, b, e, "replace");
+}
+
+void my_tag(const char *sql, size_t len, char tag[LMS_TAG_MAX])
+{
+	struct my_lex lx = { sql, len, 0, 0 };
+	size_t b, e, n = 0;
+	tag[0] = 0;
+	if (lex_next(&lx, &b, &e) != TK_WORD)
+		return;
+	int two = word_is(sql, b, e, "create") || word_is(sql, b, e, "drop") || word_is(sql, b, e, "alter") ||
+		  word_is(sql, b, e, "start");
+	if (word_is(sql, b, e, "with")) { /* a common table expression: its query */
+		memcpy(tag, "SELECT", 7);
+		return;
+	}
+	if (word_is(sql, b, e, "truncate")) {
+		memcpy(tag, "TRUNCATE TABLE", 15);
+		return;
+	}
+	for (int words = 0; words < (two ? 2 : 1);) {
+		if (words > 0 && tag_skipped(sql, b, e)) {
+			if (lex_next(&lx, &b, &e) != TK_WORD)
+				break;
+			continue;
+		}
+		if (words > 0 && n + 1 < LMS_TAG_MAX)
+			tag[n++] = ' ';
+		for (size_t k = b; k < e && n + 1 < LMS_TAG_MAX; k++) {
+			char c = sql[k];
+			tag[n++] = c >= 'a' && c <= 'z' ? (char)(c - 'a' + 'A') : c;
+		}
+		tag[n] = 0;
+		if (++words < (two ? 2 : 1) && lex_next(&lx, &b, &e) != TK_WORD)
+			break;
+	}
+}

@@ -1,0 +1,72 @@
+/*
+ * stmt.c - prepared statements remembered while the core observes a
+ * MySQL session: the text of each (from COM_STMT_PREPARE, keyed by the id
+ * its PREPARE OK chose), so that an execution can be described as a
+ * common request (ABI 1.3) and fingerprinted.  At most MY_STMTS; a
+ * statement beyond that is not remembered (its executions are then not
+ * translated).
+ */
+#include "autoconfig.h"
+
+#include <string.h>
+
+#include "mysql.h"
+
+struct my_stmt *my_stmt_find(struct my_sess *s, uint32_t id)
+{
+	for (uint32_t i = 0; i < MY_STMTS; i++)
+		if (s->stmts[i].used && s->stmts[i].id == id)
+			return &s->stmts[i];
+	return NULL;
+}
+
+static void stmt_free(struct my_stmt *st)
+{
+	if (st->sql)
+		my_host->free(st->sql);
+	if (st->types)
+		my_host->free(st->types);
+	memset(st, 0, sizeof(*st));
+}
+
+void my_stmt_prepared(struct my_sess *s, uint32_t id, uint32_t nparams)
+{
+	char *sql = s->prep_sql;
+	size_t len = s->prep_len;
+	s->prep_sql = NULL;
+	s->prep_len = 0;
+	if (!sql)
+		return;
+	struct my_stmt *st = my_stmt_find(s, id);
+	for (uint32_t i = 0; !st && i < MY_STMTS; i++)
+		if (!s->stmts[i].used)
+			st = &s->stmts[i];
+	if (!st) {
+		my_host->free(sql);
+		return;
+	}
+	stmt_free(st);
+	st->used = 1;
+	st->id = id;
+	st->sql = sql;
+	st->len = len;
+	st->nparams = nparams;
+}
+
+void my_stmt_close(struct my_sess *s, uint32_t id)
+{
+	struct my_stmt *st = my_stmt_find(s, id);
+	if (st)
+		stmt_free(st);
+}
+
+void my_stmt_clear(struct my_sess *s)
+{
+	for (uint32_t i = 0; i < MY_STMTS; i++)
+		if (s->stmts[i].used)
+			stmt_free(&s->stmts[i]);
+	if (s->prep_sql)
+		my_host->free(s->prep_sql);
+	s->prep_sql = NULL;
+	s->prep_len = 0;
+}

@@ -1,0 +1,146 @@
+/*
+ * fuzz_my_placeholders.c - the '?' -> $n translation of a MySQL prepared
+ * statement (ABI 1.3): mysql.so's placeholder scanner, fingerprint and tag
+ * (plugins/mysql/lexer.c) on arbitrary SQL text, then pgwire's encoder
+ * (plugins/pgwire/encode.c) writing the statement with $1, $2, ...
+ *
+ * Checked: holes are ascending, inside the text, each on a '?'; the
+ * encoded Parse holds the text with exactly those bytes replaced by $k
+ * (so its length adds up) and no '?' left where a hole was; fingerprints
+ * and tags are NUL-terminated within their buffers; nothing reads past
+ * the input (ASan).
+ *
+ * Byte 0: the fingerprint buffer's size (1..256).  Rest: the SQL text.
+ */
+#include "autoconfig.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mysql.h"
+#include "pgwire.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+#define CHECK(c)                                                            \
+	do {                                                                \
+		if (!(c)) {                                                 \
+			fprintf(stderr, "check failed: %s (%s:%d)\n", #c, __FILE__, __LINE__); \
+			abort();                                            \
+		}                                                           \
+	} while (0)
+
+static char *host_strdup(const char *s)
+{
+	return strdup(s);
+}
+
+static void host_log(int level, const char *fmt, ...)
+{
+	(void)level;
+	(void)fmt;
+}
+
+static const struct lms_host_api host = {
+	.abi_major = LMS_PLUGIN_ABI_MAJOR,
+	.abi_minor = LMS_PLUGIN_ABI_MINOR,
+	.size = sizeof(struct lms_host_api),
+	.log = host_log,
+	.alloc = malloc,
+	.free = free,
+	.strdup = host_strdup,
+};
+
+static uint32_t holes[LMS_REQ_HOLES_MAX];
+static uint8_t enc[3 * 65536 + 64];
+
+static size_t digits(uint32_t k)
+{
+	size_t n = 1;
+	while (k >= 10) {
+		k /= 10;
+		n++;
+	}
+	return n;
+}
+
+/* The Parse message's text equals sql with each hole replaced by $k. */
+static void check_parse(const char *sql, size_t len, long nh, const uint8_t *m, size_t mlen)
+{
+	CHECK(mlen >= 8 && m[0] == 'P' && m[5] == 0);
+	const char *t = (const char *)m + 6;
+	size_t tl = strnlen(t, mlen - 6);
+	size_t want = len;
+	for (long k = 0; k < nh; k++)
+		want += digits((uint32_t)k + 1); /* "$k" in place of one '?' */
+	CHECK(tl == want);
+	size_t from = 0, o = 0;
+	for (long k = 0; k < nh; k++) {
+		size_t h = holes[k];
+		CHECK(memcmp(t + o, sql + from, h - from) == 0);
+		o += h - from;
+		char num[16];
+		int n = snprintf(num, sizeof(num), "$%ld", k + 1);
+		CHECK(memcmp(t + o, num, (size_t)n) == 0);
+		o += (size_t)n;
+		from = h + 1;
+	}
+	CHECK(memcmp(t + o, sql + from, len - from) == 0);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	if (size < 1)
+		return 0;
+	my_host = &host;
+	pg_host = &host;
+	size_t cap = 1 + data[0];
+	const char *sql = (const char *)data + 1;
+	size_t len = size - 1;
+
+	long nh = my_placeholders(sql, len, holes, LMS_REQ_HOLES_MAX);
+	CHECK(nh >= -1 && nh <= (long)LMS_REQ_HOLES_MAX);
+	for (long k = 0; k < nh; k++) {
+		CHECK(holes[k] < len && sql[holes[k]] == '?');
+		CHECK(k == 0 || holes[k] > holes[k - 1]);
+	}
+
+	char fp[257];
+	uint32_t flags;
+	memset(fp, 'x', sizeof(fp));
+	size_t fl = my_fingerprint(sql, len, fp, cap, &flags);
+	CHECK(fl < cap && fp[fl] == 0 && strlen(fp) == fl);
+	CHECK((flags & ~(LMS_STMT_ORDERED | LMS_STMT_BEGIN | LMS_STMT_SETTING)) == 0);
+	char tag[LMS_TAG_MAX];
+	my_tag(sql, len, tag);
+	CHECK(strnlen(tag, sizeof(tag)) < sizeof(tag));
+
+	if (nh < 0)
+		return 0;
+	struct lms_backend_conf conf;
+	memset(&conf, 0, sizeof(conf));
+	struct lms_be_opts bo;
+	memset(&bo, 0, sizeof(bo));
+	bo.conf = &conf;
+	bo.observe = 1;
+	void *be = pg_be_new(&bo);
+	if (!be)
+		return 0;
+	struct lms_request req;
+	memset(&req, 0, sizeof(req));
+	req.kind = LMS_REQ_PREPARE;
+	req.sql = sql;
+	req.sql_len = len;
+	req.holes = holes;
+	req.nholes = (uint32_t)nh;
+	long n = pg_be_encode_request(be, &req, enc, sizeof(enc));
+	if (memchr(sql, 0, len))
+		CHECK(n == -1); /* a NUL cannot travel in a PostgreSQL string */
+	else if (n >= 0)
+		check_parse(sql, len, nh, enc, (size_t)n);
+	/* too small a buffer is refused, never overrun */
+	CHECK(pg_be_encode_request(be, &req, enc, len / 2) == -1 || len / 2 >= len + 13);
+	pg_be_free(be);
+	return 0;
+}

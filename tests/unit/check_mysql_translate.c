@@ -1,0 +1,325 @@
+/*
+ * check_mysql_translate.c - what a MySQL source needs to be shadowed onto
+ * a PostgreSQL-protocol target (ABI 1.3): the placeholder scanner, the
+ * fingerprint and tag of a statement (plugins/mysql/lexer.c), the shared
+ * canonical forms (plugins/common/canon.c), and that MySQL text and
+ * binary values and PostgreSQL values of the same logical value
+ * normalize to the same bytes (mysql.so's observe.c, pgwire's
+ * normalize.c), and pgwire's request encoder (encode.c).
+ */
+#include "autoconfig.h"
+
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "canon.h"
+#include "mysql.h"
+#include "pgwire.h"
+
+static char *host_strdup(const char *s)
+{
+	return strdup(s);
+}
+
+static void host_log(int level, const char *fmt, ...)
+{
+	(void)level;
+	(void)fmt;
+}
+
+static const struct lms_host_api test_host = {
+	.abi_major = LMS_PLUGIN_ABI_MAJOR,
+	.abi_minor = LMS_PLUGIN_ABI_MINOR,
+	.size = sizeof(struct lms_host_api),
+	.log = host_log,
+	.alloc = malloc,
+	.free = free,
+	.strdup = host_strdup,
+};
+
+static void setup(void)
+{
+	my_host = &test_host;
+	pg_host = &test_host;
+}
+
+/* ---- placeholders ------------------------------------------------------ */
+
+/* The holes of sql as "o1,o2,..." (or "-1"). */
+static const char *holes_of(const char *sql)
+{
+	static char out[256];
+	uint32_t h[16];
+	long n = my_placeholders(sql, strlen(sql), h, 16);
+	if (n < 0)
+		return "-1";
+	size_t k = 0;
+	out[0] = 0;
+	for (long i = 0; i < n; i++)
+		k += (size_t)snprintf(out + k, sizeof(out) - k, "%s%u", i ? "," : "", h[i]);
+	return out;
+}
+
+START_TEST(test_placeholders)
+{
+	ck_assert_str_eq(holes_of("select ? , ?"), "7,11");
+	ck_assert_str_eq(holes_of("select * from t where a=? and b='?' and c=\"?\""), "24");
+	ck_assert_str_eq(holes_of("select 'it''s ?', 'a\\'?', ?"), "26");
+	ck_assert_str_eq(holes_of("select \"x\"\"?\", ?"), "15");
+	ck_assert_str_eq(holes_of("select `we?ird``?` from t where x = ?"), "36");
+	ck_assert_str_eq(holes_of("select ? -- ?\n, ?"), "7,16");
+	ck_assert_str_eq(holes_of("select ? # ?\n, ?"), "7,15");
+	ck_assert_str_eq(holes_of("select ? /* ? */, ?"), "7,18");
+	ck_assert_str_eq(holes_of("select 1--?"), "10"); /* "--" without a space: minus minus */
+	ck_assert_str_eq(holes_of("select ?/*?"), "7");  /* unterminated comment runs to the end */
+	ck_assert_str_eq(holes_of("select '?"), "");     /* unterminated string */
+	ck_assert_str_eq(holes_of("select 'a\\"), "");   /* a backslash at the very end */
+	ck_assert_str_eq(holes_of("?"), "0");
+	ck_assert_str_eq(holes_of(""), "");
+	uint32_t h[2];
+	ck_assert_int_eq(my_placeholders("?,?,?", 5, h, 2), -1);
+}
+END_TEST
+
+START_TEST(test_fingerprint_and_tag)
+{
+	char fp[128], tag[LMS_TAG_MAX];
+	uint32_t fl;
+	const char *q = "SELECT  v FROM t /* c */ WHERE id = 42 AND s = 'x''y' AND z = ? ORDER BY v";
+	my_fingerprint(q, strlen(q), fp, sizeof(fp), &fl);
+	ck_assert_str_eq(fp, "select v from t where id = ? and s = ? and z = ? order by v");
+	ck_assert_uint_eq(fl, LMS_STMT_ORDERED);
+	q = "select a from (select a from t order by a) x";
+	my_fingerprint(q, strlen(q), fp, sizeof(fp), &fl);
+	ck_assert_uint_eq(fl, 0); /* ORDER BY inside a subquery orders nothing */
+	my_fingerprint("START TRANSACTION", 17, fp, sizeof(fp), &fl);
+	ck_assert_uint_eq(fl, LMS_STMT_BEGIN);
+	my_fingerprint("set autocommit=1", 16, fp, sizeof(fp), &fl);
+	ck_assert_str_eq(fp, "set autocommit=?");
+	ck_assert_uint_eq(fl, LMS_STMT_SETTING);
+	my_fingerprint("select `a`, 1.5e3, 0x1f", 23, fp, 12, &fl);
+	ck_assert_str_eq(fp, "select `a`,"); /* cut to fit */
+
+	my_tag("  select 1", 10, tag);
+	ck_assert_str_eq(tag, "SELECT");
+	my_tag("create temporary table t (a int)", 32, tag);
+	ck_assert_str_eq(tag, "CREATE TABLE");
+	my_tag("Start Transaction", 17, tag);
+	ck_assert_str_eq(tag, "START TRANSACTION");
+	my_tag("truncate t", 10, tag);
+	ck_assert_str_eq(tag, "TRUNCATE TABLE");
+	my_tag("with x as (select 1) select * from x", 36, tag);
+	ck_assert_str_eq(tag, "SELECT");
+	my_tag("/* only */", 10, tag);
+	ck_assert_str_eq(tag, "");
+}
+END_TEST
+
+/* ---- canonical values -------------------------------------------------- */
+
+struct got {
+	char buf[256];
+	size_t len;
+	int null;
+};
+
+static void collect(void *ctx, const uint8_t *data, size_t len)
+{
+	struct got *g = ctx;
+	g->null = data == NULL;
+	g->len = len < sizeof(g->buf) - 1 ? len : sizeof(g->buf) - 1;
+	if (data)
+		memcpy(g->buf, data, g->len);
+	g->buf[g->len] = 0;
+}
+
+static const char *my_text(uint8_t type, uint16_t charset, const char *v, size_t n)
+{
+	static struct got g;
+	struct my_col c = { type, 0, charset };
+	my_value_emit(&c, (const uint8_t *)v, n, collect, &g);
+	return g.buf;
+}
+
+static const char *pg_text(uint32_t oid, const char *v, size_t n)
+{
+	static struct got g;
+	pg_value_emit(oid, 0, (const uint8_t *)v, n, collect, &g);
+	return g.buf;
+}
+
+#define MY(t, v) my_text(t, 33, v, strlen(v))
+#define PG(o, v) pg_text(o, v, strlen(v))
+
+START_TEST(test_canon_shared)
+{
+	char d[64];
+	ck_assert_int_eq(canon_text_decimal("+0012.3400", 10, d), 5);
+	ck_assert_int_eq(memcmp(d, "12.34", 5), 0);
+	ck_assert_int_eq(canon_text_decimal("-0.000", 6, d), 1);
+	ck_assert_int_eq(canon_text_decimal("1e5", 3, d), -1);
+	ck_assert_int_eq(canon_text_decimal("-", 1, d), -1);
+	size_t n = canon_datetime("2024-01-02T03:04:05.120000+02", 29, d);
+	d[n] = 0;
+	ck_assert_str_eq(d, "2024-01-02 03:04:05.12+02");
+	n = canon_datetime("10:00:00.000", 12, d);
+	d[n] = 0;
+	ck_assert_str_eq(d, "10:00:00");
+	ck_assert_uint_eq(canon_unpad("ab  ", 4), 2);
+	n = canon_float(0.1f, 1, d);
+	d[n] = 0;
+	ck_assert_str_eq(d, "0.1");
+}
+END_TEST
+
+START_TEST(test_values_equal_across_families)
+{
+	/* integers of any width; MySQL BOOLEAN is TINYINT(1): PostgreSQL's
+	 * boolean compares as 1/0 */
+	ck_assert_str_eq(MY(1, "1"), PG(16, "t"));
+	ck_assert_str_eq(MY(1, "0"), PG(16, "f"));
+	ck_assert_str_eq(MY(8, "-42"), PG(23, "-42"));
+	ck_assert_str_eq(MY(3, "7"), PG(20, "7"));
+	/* DECIMAL with another scale */
+	ck_assert_str_eq(MY(246, "1.50"), PG(1700, "1.5000"));
+	ck_assert_str_eq(MY(246, "-0.00"), PG(1700, "0"));
+	ck_assert_str_eq(MY(246, "100"), PG(1700, "100.00"));
+	/* floats: shortest round trip, whatever the spelling */
+	ck_assert_str_eq(MY(5, "1e20"), PG(701, "1e+20"));
+	ck_assert_str_eq(MY(5, "0.1"), PG(701, "0.1"));
+	ck_assert_str_eq(MY(4, "0.1"), PG(700, "0.1"));
+	/* DATETIME(n) vs timestamp: fraction zeros trimmed */
+	ck_assert_str_eq(MY(12, "2024-01-02 03:04:05.500000"), PG(1114, "2024-01-02 03:04:05.5"));
+	ck_assert_str_eq(MY(12, "2024-01-02 03:04:05.000"), PG(1114, "2024-01-02 03:04:05"));
+	ck_assert_str_eq(MY(7, "1999-12-31 00:00:00"), PG(1114, "1999-12-31 00:00:00"));
+	ck_assert_str_eq(MY(10, "2024-02-29"), PG(1082, "2024-02-29"));
+	/* strings, CHAR(n) padding, bytes */
+	ck_assert_str_eq(MY(253, "héllo"), PG(1043, "héllo"));
+	ck_assert_str_eq(MY(254, "ab"), PG(1042, "ab   "));
+	ck_assert_str_eq(my_text(253, 63, "\x01\xab", 2), PG(17, "\\x01ab"));
+	ck_assert_str_eq(my_text(252, 63, "", 0), PG(17, "\\x"));
+	/* a value that is not equal stays different */
+	ck_assert_str_ne(MY(246, "1.51"), PG(1700, "1.5"));
+	ck_assert_str_ne(MY(253, "ab "), PG(1043, "ab"));
+}
+END_TEST
+
+/* A binary-protocol value of type t as the text row would give it. */
+static const char *my_bin(uint8_t type, uint32_t flags, const void *p, size_t n)
+{
+	static struct got g;
+	char t[128];
+	size_t used, tn;
+	if (my_binary_value(type, flags, p, n, &used, t, sizeof(t), &tn) < 0 || used != n)
+		return "(invalid)";
+	struct my_col c = { type, (uint16_t)flags, 33 };
+	my_value_emit(&c, (const uint8_t *)t, tn, collect, &g);
+	return g.buf;
+}
+
+START_TEST(test_binary_values)
+{
+	ck_assert_str_eq(my_bin(1, 0, "\xff", 1), "-1");
+	ck_assert_str_eq(my_bin(1, MY_FLAG_UNSIGNED, "\xff", 1), "255");
+	ck_assert_str_eq(my_bin(2, 0, "\x00\x80", 2), "-32768");
+	ck_assert_str_eq(my_bin(3, 0, "\x2a\0\0\0", 4), "42");
+	ck_assert_str_eq(my_bin(8, 0, "\0\0\0\0\0\0\0\x80", 8), "-9223372036854775808");
+	ck_assert_str_eq(my_bin(8, MY_FLAG_UNSIGNED, "\xff\xff\xff\xff\xff\xff\xff\xff", 8), "18446744073709551615");
+	double v = 0.1;
+	ck_assert_str_eq(my_bin(5, 0, &v, 8), PG(701, "0.1"));
+	float f = 0.1f;
+	ck_assert_str_eq(my_bin(4, 0, &f, 4), PG(700, "0.1"));
+	/* DATETIME: length 11 (with microseconds), 7, 4, 0 */
+	ck_assert_str_eq(my_bin(12, 0, "\x0b\xe8\x07\x01\x02\x03\x04\x05\x20\xa1\x07\x00", 12),
+			 PG(1114, "2024-01-02 03:04:05.5"));
+	ck_assert_str_eq(my_bin(12, 0, "\x07\xe8\x07\x01\x02\x03\x04\x05", 8), "2024-01-02 03:04:05");
+	ck_assert_str_eq(my_bin(10, 0, "\x04\xe8\x07\x02\x1d", 5), PG(1082, "2024-02-29"));
+	ck_assert_str_eq(my_bin(12, 0, "\x00", 1), "0000-00-00 00:00:00");
+	/* TIME: -1 day 02:03:04 */
+	ck_assert_str_eq(my_bin(11, 0, "\x08\x01\x01\0\0\0\x02\x03\x04", 9), "-26:03:04");
+	/* DECIMAL travels as a length-encoded string */
+	ck_assert_str_eq(my_bin(246, 0, "\x04" "1.50", 5), PG(1700, "1.5000"));
+	size_t used, n;
+	char t[8];
+	ck_assert_int_eq(my_binary_value(12, 0, (const uint8_t *)"\x05\0\0\0\0\0", 6, &used, t, sizeof(t), &n), -1);
+	ck_assert_int_eq(my_binary_value(3, 0, (const uint8_t *)"\0\0", 2, &used, t, sizeof(t), &n), -1);
+	ck_assert_int_eq(my_binary_value(253, 0, (const uint8_t *)"\x09" "abc", 4, &used, t, sizeof(t), &n), -1);
+}
+END_TEST
+
+/* ---- pgwire's encoder --------------------------------------------------- */
+
+START_TEST(test_pg_encode_execute)
+{
+	struct lms_be_opts bo = { 0 };
+	struct lms_backend_conf conf = { 0 };
+	bo.conf = &conf;
+	void *be = pg_be_new(&bo);
+	ck_assert_ptr_nonnull(be);
+	const char *sql = "select a from t where a = ? and b = '?' and c = ?";
+	uint32_t holes[4];
+	long nh = my_placeholders(sql, strlen(sql), holes, 4);
+	ck_assert_int_eq(nh, 2);
+	struct lms_param params[2] = { { (const uint8_t *)"42", 2 }, { NULL, 0 } };
+	struct lms_request req = { .kind = LMS_REQ_EXECUTE, .sql = sql, .sql_len = strlen(sql), .holes = holes,
+				   .nholes = 2, .params = params, .nparams = 2 };
+	uint8_t buf[512];
+	long n = pg_be_encode_request(be, &req, buf, sizeof(buf));
+	ck_assert_int_gt(n, 0);
+	/* Parse: unnamed, $1 and $2 in place of the placeholders only */
+	ck_assert_int_eq(buf[0], 'P');
+	const char *want = "select a from t where a = $1 and b = '?' and c = $2";
+	ck_assert_int_eq(memcmp(buf + 6, want, strlen(want) + 1), 0);
+	size_t at = 1 + ((size_t)buf[1] << 24 | (size_t)buf[2] << 16 | (size_t)buf[3] << 8 | buf[4]);
+	ck_assert_int_eq(buf[at], 'B');
+	/* then Describe, Execute, Sync in that order */
+	const char *order = "BDES";
+	for (int k = 0; order[k]; k++) {
+		ck_assert_int_eq(buf[at], order[k]);
+		at += 1 + ((size_t)buf[at + 1] << 24 | (size_t)buf[at + 2] << 16 | (size_t)buf[at + 3] << 8 |
+			   buf[at + 4]);
+	}
+	ck_assert_uint_eq(at, (size_t)n);
+	/* too small a buffer, a NUL in the text: not encodable */
+	ck_assert_int_eq(pg_be_encode_request(be, &req, buf, 20), -1);
+	req.kind = LMS_REQ_QUERY;
+	req.sql = "select ?\0";
+	req.sql_len = 9;
+	ck_assert_int_eq(pg_be_encode_request(be, &req, buf, sizeof(buf)), -1);
+	req.sql_len = 8;
+	n = pg_be_encode_request(be, &req, buf, sizeof(buf));
+	ck_assert_int_eq(n, 14);
+	ck_assert_int_eq(memcmp(buf + 5, "select ?", 9), 0); /* a query's '?' are its own */
+	req.kind = LMS_REQ_CLOSE;
+	ck_assert_int_eq(pg_be_encode_request(be, &req, buf, sizeof(buf)), 0);
+	req.kind = LMS_REQ_UNSUPPORTED;
+	ck_assert_int_eq(pg_be_encode_request(be, &req, buf, sizeof(buf)), -1);
+	pg_be_free(be);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+	Suite *s = suite_create("mysql_translate");
+	TCase *t = tcase_create("translate");
+	tcase_add_checked_fixture(t, setup, NULL);
+	tcase_add_test(t, test_placeholders);
+	tcase_add_test(t, test_fingerprint_and_tag);
+	tcase_add_test(t, test_canon_shared);
+	tcase_add_test(t, test_values_equal_across_families);
+	tcase_add_test(t, test_binary_values);
+	tcase_add_test(t, test_pg_encode_execute);
+	suite_add_tcase(s, t);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(suite());
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
