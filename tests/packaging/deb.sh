@@ -113,7 +113,7 @@ PLUGINDIR=/usr/lib/molt-lms/plugins
 # owned PACKAGE FILE: FILE exists and belongs to PACKAGE (dpkg -S)
 owned() { test -e "$2" && dpkg -S "$2" 2>/dev/null | grep -qx "$1: $2"; }
 for f in molt-lms:/usr/bin/molt-lms molt-lms:$PLUGINDIR/postgres.so molt-lms:$PLUGINDIR/cockroach.so \
-	molt-lms:$PLUGINDIR/mysql.so molt-lms:/usr/share/doc/molt-lms/mysql.md \
+	molt-lms:$PLUGINDIR/mysql.so molt-lms:/usr/share/doc/molt-lms/mysql.md.gz \
 	molt-lms:/usr/share/man/man1/molt-lms.1.gz molt-lms:/etc/molt-lms/config.json \
 	molt-lms-orchestrator:/usr/bin/molt-lms-orchestrator \
 	molt-lms-orchestrator:/usr/share/man/man1/molt-lms-orchestrator.1.gz \
