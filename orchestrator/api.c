@@ -19,11 +19,13 @@
 #include "http.h"
 #include "log.h"
 #include "metrics.h"
+#include "oplane.h"
 #include "status.h"
 #include "tls.h"
 
 struct orch_api {
-	struct orch_ctx *ctx;
+	struct orch_ctx *ctx;        /* the loop's: status, connections, metrics */
+	struct orch_oplane *lane;    /* runs the ops that change the state */
 	struct evhttp *http;
 	struct evhttp *metrics;
 	int require_client_cert;
@@ -35,15 +37,16 @@ struct route {
 	const char *path;
 	enum evhttp_cmd_type method;
 	route_fn fn;
+	const char *op; /* runs on the operation lane under this name, or NULL */
 };
 
 static const struct route routes[] = {
-	{ "/api/v1/initialize", EVHTTP_REQ_POST, orch_status_initialize },
-	{ "/api/v1/status", EVHTTP_REQ_GET, orch_status_get },
-	{ "/api/v1/connections", EVHTTP_REQ_GET, orch_status_connections },
-	{ "/api/v1/cutover/consistent/begin", EVHTTP_REQ_POST, orch_cutover_begin },
-	{ "/api/v1/cutover/consistent/commit", EVHTTP_REQ_POST, orch_cutover_commit },
-	{ "/api/v1/cutover/consistent/abort", EVHTTP_REQ_POST, orch_cutover_abort },
+	{ "/api/v1/initialize", EVHTTP_REQ_POST, orch_status_initialize, "initialize" },
+	{ "/api/v1/status", EVHTTP_REQ_GET, orch_status_get, NULL },
+	{ "/api/v1/connections", EVHTTP_REQ_GET, orch_status_connections, NULL },
+	{ "/api/v1/cutover/consistent/begin", EVHTTP_REQ_POST, orch_cutover_begin, "begin" },
+	{ "/api/v1/cutover/consistent/commit", EVHTTP_REQ_POST, orch_cutover_commit, "commit" },
+	{ "/api/v1/cutover/consistent/abort", EVHTTP_REQ_POST, orch_cutover_abort, "abort" },
 };
 
 #define CUTOVERS_PREFIX "/api/v1/cutovers/"
@@ -55,8 +58,39 @@ static double mono_ms(void)
 	return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
 }
 
-/* Answer req; returns the status sent. */
-static int dispatch(struct orch_api *api, struct evhttp_request *req, const char *path)
+/* Hand route r's request to the operation lane (takes body).  Returns 0
+ * (answered later), or the status sent now. */
+static int submit(struct orch_api *api, const struct route *r, json_t *body, struct evhttp_request *req, double t0)
+{
+	char err[256];
+	if (!api->lane) {
+		json_decref(body);
+		orch_http_reply_error(req, 503, "the orchestrator is shutting down: run the command again once it is back");
+		return 503;
+	}
+	if (orch_oplane_submit(api->lane, r->op, r->path, r->fn, body, req, t0, err, sizeof(err)) == 0)
+		return 0;
+	orch_http_reply_error(req, 409, err);
+	return 409;
+}
+
+/* Run route r now, on the loop (takes body).  Returns the status sent. */
+static int run_now(struct orch_api *api, const struct route *r, json_t *body, struct evhttp_request *req)
+{
+	json_t *resp = NULL;
+	int code = r->fn(api->ctx, body, &resp);
+	json_decref(body);
+	if (r->fn == orch_status_get && json_is_object(resp) && api->lane) {
+		json_t *op = orch_oplane_describe(api->lane);
+		json_object_set_new(resp, "operation", op ? op : json_null());
+	}
+	orch_http_reply_json(req, code, resp);
+	return code;
+}
+
+/* Answer req; returns the status sent, or 0 when the operation lane
+ * answers it later. */
+static int dispatch(struct orch_api *api, struct evhttp_request *req, const char *path, double t0)
 {
 	enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
 	if (!strcmp(path, "/healthz")) {
@@ -102,10 +136,7 @@ static int dispatch(struct orch_api *api, struct evhttp_request *req, const char
 			orch_http_reply_error(req, 400, err);
 			return 400;
 		}
-		code = routes[i].fn(api->ctx, body, &resp);
-		json_decref(body);
-		orch_http_reply_json(req, code, resp);
-		return code;
+		return routes[i].op ? submit(api, &routes[i], body, req, t0) : run_now(api, &routes[i], body, req);
 	}
 	orch_http_reply_error(req, 404, "no such route");
 	return 404;
@@ -116,7 +147,9 @@ static void on_api(struct evhttp_request *req, void *arg)
 	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
 	const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
 	double t0 = mono_ms();
-	int code = dispatch(arg, req, path ? path : "");
+	int code = dispatch(arg, req, path ? path : "", t0);
+	if (code == 0)
+		return; /* logged when the operation lane answers */
 	lms_log(code >= 500 ? LMS_LOG_LEVEL_WARN : LMS_LOG_LEVEL_INFO, "api_request", "path=%s status=%d ms=%.1f",
 		path ? path : "-", code, mono_ms() - t0);
 }
@@ -137,8 +170,8 @@ static void on_metrics(struct evhttp_request *req, void *arg)
 	orch_metrics_reply(api->ctx, req);
 }
 
-struct orch_api *orch_api_start(struct event_base *base, struct orch_ctx *ctx, SSL_CTX *tls, SSL_CTX *metrics_tls,
-				int require_client_cert, char *err, size_t errlen)
+struct orch_api *orch_api_start(struct event_base *base, struct orch_ctx *ctx, struct orch_ctx *op_ctx, SSL_CTX *tls,
+				SSL_CTX *metrics_tls, int require_client_cert, char *err, size_t errlen)
 {
 	struct orch_api *api = calloc(1, sizeof(*api));
 	if (!api) {
@@ -147,6 +180,11 @@ struct orch_api *orch_api_start(struct event_base *base, struct orch_ctx *ctx, S
 	}
 	api->ctx = ctx;
 	api->require_client_cert = require_client_cert;
+	api->lane = orch_oplane_start(base, op_ctx, err, errlen);
+	if (!api->lane) {
+		free(api);
+		return NULL;
+	}
 	api->http = orch_http_start(base, "listen", ctx->cfg->listen, tls, on_api, api, err, errlen);
 	if (api->http)
 		api->metrics = orch_http_start(base, "metrics-listen", ctx->cfg->metrics_listen, metrics_tls, on_metrics,
@@ -158,10 +196,19 @@ struct orch_api *orch_api_start(struct event_base *base, struct orch_ctx *ctx, S
 	return api;
 }
 
+void orch_api_quiesce(struct orch_api *api)
+{
+	if (!api || !api->lane)
+		return;
+	orch_oplane_stop(api->lane);
+	api->lane = NULL;
+}
+
 void orch_api_stop(struct orch_api *api)
 {
 	if (!api)
 		return;
+	orch_api_quiesce(api);
 	if (api->http)
 		evhttp_free(api->http);
 	if (api->metrics)

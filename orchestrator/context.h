@@ -17,6 +17,10 @@ struct orch_ctx {
 	struct orch_store *source;   /* SOURCE_URL, or NULL */
 	struct orch_store *lms;      /* LMS_URL (the probe), or NULL */
 	SSL_CTX *client_tls;         /* for https admin URLs, or NULL */
+	int *interrupt;              /* the operation lane's ORCH_INTERRUPT_*
+					(oplane.h), read atomically: why the
+					running op should stop waiting; or
+					NULL */
 };
 
 #endif

@@ -15,6 +15,7 @@
 #include "config.h"
 #include "instances.h"
 #include "log.h"
+#include "oplane.h"
 #include "store.h"
 
 /* How long one call to an instance may take while polling. */
@@ -43,6 +44,13 @@ static void sleep_ms(long ms)
 {
 	struct timespec t = { ms / 1000, (ms % 1000) * 1000000L };
 	nanosleep(&t, NULL);
+}
+
+/* Why the op running now must stop waiting: ORCH_INTERRUPT_* (oplane.h),
+ * 0 for no reason. */
+static int interrupted(const struct orch_ctx *ctx)
+{
+	return ctx->interrupt ? __atomic_load_n(ctx->interrupt, __ATOMIC_ACQUIRE) : 0;
 }
 
 /* When the begin, commit or abort being served came in (debug timeline). */
@@ -281,9 +289,10 @@ static json_t *blocking_report(struct orch_ctx *ctx, json_t *instances, json_t *
 	return out;
 }
 
-/* Wait until every instance reports drained for epoch.  Returns the
- * instances still not drained (empty when all did); unreachable gets
- * those that stopped answering, drained gets {id, ms} per drained one. */
+/* Wait until every instance reports drained for epoch, or an abort comes
+ * in.  Returns the instances still not drained (empty when all did);
+ * unreachable gets those that stopped answering, drained gets {id, ms} per
+ * drained one. */
 static json_t *wait_drained(struct orch_ctx *ctx, json_t *instances, int64_t epoch, int64_t cutover_id,
 			    double timeout_s, json_t *drained, json_t *unreachable)
 {
@@ -315,7 +324,8 @@ static json_t *wait_drained(struct orch_ctx *ctx, json_t *instances, int64_t epo
 		orch_instances_calls_free(calls, n);
 		json_decref(pending);
 		pending = next;
-		if (json_array_size(pending) == 0 || json_array_size(unreachable) > 0 || now_ms() >= deadline)
+		if (json_array_size(pending) == 0 || json_array_size(unreachable) > 0 || now_ms() >= deadline ||
+		    interrupted(ctx))
 			return pending;
 		if (held_events && now_ms() - t0 >= HOLD_EVENTS_MS)
 			events_write(ctx);
@@ -463,6 +473,26 @@ static int begin_failed(struct orch_ctx *ctx, int64_t epoch, int64_t cutover_id,
 	return code;
 }
 
+/* The answer when an abort came in while begin waited for the drain (the
+ * abort, next on the operation lane, resumes), or the orchestrator is
+ * stopping (the state stays paused). */
+static int begin_interrupted(struct orch_ctx *ctx, int64_t epoch, int64_t cutover_id, json_t *pending, json_t **resp)
+{
+	char names[1024], msg[1280];
+	join_ids(pending, names, sizeof(names));
+	if (interrupted(ctx) == ORCH_INTERRUPT_ABORT)
+		snprintf(msg, sizeof(msg), "begin interrupted by an abort request while waiting for instances to drain "
+			 "(%s); the abort runs next", names);
+	else
+		snprintf(msg, sizeof(msg), "begin interrupted: the orchestrator is stopping while instances were not "
+			 "drained (%s); the state stays paused (epoch %" PRId64 "): run begin again, or abort, once it "
+			 "is back", names, epoch);
+	event(ctx, cutover_id, "failed", epoch, NULL, -1, json_pack("{s:s}", "error", msg));
+	lms_log(LMS_LOG_LEVEL_WARN, "begin_interrupted", "cutover_id=%" PRId64 " epoch=%" PRId64, cutover_id, epoch);
+	*resp = json_pack("{s:s,s:I,s:I}", "error", msg, "cutover_id", (json_int_t)cutover_id, "epoch", (json_int_t)epoch);
+	return 409;
+}
+
 static void iso_now(char *buf, size_t cap)
 {
 	struct timespec ts;
@@ -513,7 +543,10 @@ int orch_cutover_begin(struct orch_ctx *ctx, json_t *req, json_t **resp)
 	}
 	json_decref(rest);
 	step("begin_drain_checked");
-	if (json_array_size(pending) || json_array_size(unreachable)) {
+	if (json_array_size(pending) && !json_array_size(unreachable) && interrupted(ctx)) {
+		events_write(ctx);
+		code = begin_interrupted(ctx, epoch, cutover_id, pending, resp);
+	} else if (json_array_size(pending) || json_array_size(unreachable)) {
 		events_write(ctx);
 		code = begin_failed(ctx, epoch, cutover_id, pending, unreachable, resp);
 	} else {
@@ -614,6 +647,12 @@ static int wait_watermark(struct orch_ctx *ctx, const char *truth, const char *t
 		}
 		if (now_ms() >= deadline)
 			break;
+		if (interrupted(ctx))
+			return fail(resp, 409, interrupted(ctx) == ORCH_INTERRUPT_ABORT ?
+				    "commit interrupted by an abort request while waiting for replication to catch up: "
+				    "nothing was switched; the abort runs next" :
+				    "commit interrupted: the orchestrator is stopping; nothing was switched and the state "
+				    "stays paused: run commit again, or abort, once it is back");
 		sleep_ms(POLL_INTERVAL_MS);
 	}
 	char msg[700];
@@ -628,7 +667,7 @@ static int wait_watermark(struct orch_ctx *ctx, const char *truth, const char *t
  * catch-up starts there, not when commit comes.  Only a shortcut: commit
  * uses it when it is for the pause in the store (same cutover and
  * epoch), and otherwise (e.g. the orchestrator restarted) writes its own
- * token as before.  The event loop serves one call at a time. */
+ * token as before.  The operation lane runs one call at a time. */
 static struct {
 	int64_t cutover_id, epoch;
 	char token[160];

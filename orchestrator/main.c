@@ -20,11 +20,23 @@
 
 #define EXIT_CONFIG 2
 
+/* How long the loop runs on after a signal, so that the replies to the
+ * operations it interrupted reach their callers. */
+#define REPLY_FLUSH_MS 200
+
+struct running {
+	struct event_base *base;
+	struct orch_api *api;
+};
+
 static void on_signal(evutil_socket_t sig, short what, void *arg)
 {
+	struct running *r = arg;
+	struct timeval flush = { 0, REPLY_FLUSH_MS * 1000 };
 	(void)what;
 	lms_log(LMS_LOG_LEVEL_INFO, "shutdown", "signal=%d", (int)sig);
-	event_base_loopexit(arg, NULL);
+	orch_api_quiesce(r->api);
+	event_base_loopexit(r->base, &flush);
 }
 
 /* The TLS contexts: API (client certificates), metrics (none asked) and
@@ -40,13 +52,33 @@ static int open_tls(const struct orch_config *cfg, SSL_CTX **api, SSL_CTX **metr
 	return *client ? 0 : -1;
 }
 
+/* Open ctx's stores (connections are made on first use).  Returns 0, or
+ * -1 when out of memory. */
+static int ctx_open(struct orch_ctx *ctx, const struct orch_config *cfg, SSL_CTX *client_tls)
+{
+	*ctx = (struct orch_ctx){ .cfg = cfg, .client_tls = client_tls };
+	ctx->store = orch_store_new(cfg->crdb_url, "CRDB_URL");
+	ctx->source = cfg->source_url ? orch_store_new(cfg->source_url, "SOURCE_URL") : NULL;
+	/* libpq cannot speak MySQL: the probe needs a pgwire source dialect */
+	if (cfg->lms_url && !(cfg->source_dialect && !strcmp(cfg->source_dialect, "mysql")))
+		ctx->lms = orch_store_new(cfg->lms_url, "LMS_URL");
+	return ctx->store && (ctx->source || !cfg->source_url) ? 0 : -1;
+}
+
+static void ctx_close(struct orch_ctx *ctx)
+{
+	orch_store_free(ctx->store);
+	orch_store_free(ctx->source);
+	orch_store_free(ctx->lms);
+}
+
 /* Serve until a signal.  Returns the exit status. */
 static int serve(struct orch_config *cfg)
 {
 	int rc = 1;
 	char err[1024] = "";
 	SSL_CTX *api_tls = NULL, *metrics_tls = NULL, *client_tls = NULL;
-	struct orch_ctx ctx = { .cfg = cfg };
+	struct orch_ctx ctx = { .cfg = cfg }, op_ctx = { .cfg = cfg };
 	struct event_base *base = NULL;
 	struct orch_api *api = NULL;
 	struct event *sigterm = NULL, *sigint = NULL;
@@ -55,25 +87,20 @@ static int serve(struct orch_config *cfg)
 		rc = EXIT_CONFIG;
 		goto out;
 	}
-	ctx.client_tls = client_tls;
-	ctx.store = orch_store_new(cfg->crdb_url, "CRDB_URL");
-	ctx.source = cfg->source_url ? orch_store_new(cfg->source_url, "SOURCE_URL") : NULL;
-	/* libpq cannot speak MySQL: the probe needs a pgwire source dialect */
-	if (cfg->lms_url && !(cfg->source_dialect && !strcmp(cfg->source_dialect, "mysql")))
-		ctx.lms = orch_store_new(cfg->lms_url, "LMS_URL");
 	base = event_base_new();
-	if (!ctx.store || !base) {
+	if (ctx_open(&ctx, cfg, client_tls) < 0 || ctx_open(&op_ctx, cfg, client_tls) < 0 || !base) {
 		fprintf(stderr, "molt-lms-orchestrator: out of memory\n");
 		goto out;
 	}
-	api = orch_api_start(base, &ctx, api_tls, metrics_tls, api_tls != NULL, err, sizeof(err));
+	api = orch_api_start(base, &ctx, &op_ctx, api_tls, metrics_tls, api_tls != NULL, err, sizeof(err));
 	if (!api) {
 		fprintf(stderr, "molt-lms-orchestrator: %s\n", err);
 		rc = EXIT_CONFIG;
 		goto out;
 	}
-	sigterm = evsignal_new(base, SIGTERM, on_signal, base);
-	sigint = evsignal_new(base, SIGINT, on_signal, base);
+	struct running running = { base, api };
+	sigterm = evsignal_new(base, SIGTERM, on_signal, &running);
+	sigint = evsignal_new(base, SIGINT, on_signal, &running);
 	evsignal_add(sigterm, NULL);
 	evsignal_add(sigint, NULL);
 	lms_log(LMS_LOG_LEVEL_INFO, "started", "version=%s listen=%s metrics_listen=%s tls=%s instances=%s",
@@ -90,9 +117,8 @@ out:
 	orch_api_stop(api);
 	if (base)
 		event_base_free(base);
-	orch_store_free(ctx.store);
-	orch_store_free(ctx.source);
-	orch_store_free(ctx.lms);
+	ctx_close(&ctx);
+	ctx_close(&op_ctx);
 	SSL_CTX_free(api_tls);
 	SSL_CTX_free(metrics_tls);
 	SSL_CTX_free(client_tls);

@@ -294,3 +294,101 @@ def test_registered_instances_and_dry_run(orchestrators, dbs, fakes):
     code, doc = o.api("POST", "/api/v1/cutover/consistent/begin", {})
     assert code == 200, doc  # the stale registration is not waited for
     assert [i["id"] for i in doc["instances"]] == ["lms-live:9043:1"]
+
+
+def test_status_answers_and_abort_interrupts_a_waiting_begin(orchestrators, dbs, fakes):
+    """begin, initialize, commit and abort run on the operation lane: while a
+    begin waits for a drain, status and connections answer at once (status
+    names the operation running), and an abort interrupts the begin (which
+    answers 409) and resumes traffic, without waiting for the drain timeout."""
+    import threading
+    initialize(orchestrators, dbs)
+    ok = fakes("lms-ok")
+    stuck = fakes("lms-stuck", drains=False, connections=[in_txn_conn(21, 5.0)])
+    o = orchestrators(args(dbs, "--lms-addresses", "%s,%s" % (ok.url, stuck.url)))
+    result = {}
+
+    def run_begin():
+        result["begin"] = o.api("POST", "/api/v1/cutover/consistent/begin", {"drain_timeout_s": 60})
+        result["begin_done"] = time.monotonic()
+
+    t = threading.Thread(target=run_begin, daemon=True)
+    t0 = time.monotonic()
+    t.start()
+    assert wait_for(lambda: dbs.state()[2] == "paused", 10)
+    for _ in range(3):
+        s0 = time.monotonic()
+        code, doc = o.api("GET", "/api/v1/status")
+        assert code == 200, doc
+        assert time.monotonic() - s0 < 2, "status waited for the begin"
+        assert doc["operation"]["name"] == "begin", doc
+        assert doc["phase"] == "paused"
+        code, doc = o.api("GET", "/api/v1/connections")
+        assert code == 200, doc
+        assert any(c["id"] == 21 for i in doc["instances"] for c in i.get("connections", [])), doc
+        time.sleep(0.2)
+    assert "begin" not in result
+    code, doc = o.api("POST", "/api/v1/cutover/consistent/abort", {})
+    assert code == 200, doc
+    t.join(10)
+    assert time.monotonic() - t0 < 30, "the abort waited for the drain timeout"
+    code, doc = result["begin"]
+    assert code == 409 and "interrupted by an abort" in doc["error"] and "lms-stuck" in doc["error"], doc
+    assert dbs.state()[1:3] == ("source", "serving")
+    assert stuck.state["phase"] == "serving"
+    assert sql(dbs.target, "SELECT status FROM _molt_lms.cutovers WHERE id = 1")[0][0] == "aborted"
+    code, doc = o.api("GET", "/api/v1/status")
+    assert code == 200 and doc["operation"] is None, doc
+
+
+def test_sigterm_interrupts_a_waiting_begin(orchestrators, dbs, fakes):
+    """SIGTERM while begin waits for a drain: the orchestrator stops at once
+    (exit 0), begin's caller is told the state stays paused, and an
+    orchestrator started again aborts it."""
+    import threading
+    initialize(orchestrators, dbs)
+    stuck = fakes("lms-stuck", drains=False, connections=[in_txn_conn(22, 3.0)])
+    addr = ["--lms-addresses", stuck.url]
+    o = orchestrators(args(dbs, *addr))
+    result = {}
+    t = threading.Thread(target=lambda: result.update(begin=o.api("POST", "/api/v1/cutover/consistent/begin",
+                                                                 {"drain_timeout_s": 60})), daemon=True)
+    t.start()
+    assert wait_for(lambda: dbs.state()[2] == "paused", 10)
+    time.sleep(0.3)
+    t0 = time.monotonic()
+    assert o.stop() == 0
+    assert time.monotonic() - t0 < 10
+    t.join(10)
+    code, doc = result["begin"]
+    assert code == 409 and "stopping" in doc["error"] and "stays paused" in doc["error"], doc
+    assert dbs.state()[2] == "paused"
+    o2 = orchestrators(args(dbs, *addr))
+    code, doc = o2.api("POST", "/api/v1/cutover/consistent/abort", {})
+    assert code == 200, doc
+    assert dbs.state()[1:3] == ("source", "serving")
+
+
+def test_abort_interrupts_a_commit_waiting_for_replication(orchestrators, dbs, fakes):
+    """A commit waiting for a watermark that never arrives (no replication)
+    is interrupted by an abort: nothing was switched, and the abort resumes
+    on the source long before the replication timeout."""
+    import threading
+    initialize(orchestrators, dbs)
+    a = fakes("lms-a", source_dsn=dbs.source)
+    o = orchestrators(args(dbs, "--lms-addresses", a.url))
+    assert o.api("POST", "/api/v1/cutover/consistent/begin", {})[0] == 200
+    result = {}
+    t = threading.Thread(target=lambda: result.update(commit=o.api("POST", "/api/v1/cutover/consistent/commit",
+                                                                  {"replication_timeout_s": 60})), daemon=True)
+    t0 = time.monotonic()
+    t.start()
+    assert wait_for(lambda: (o.api("GET", "/api/v1/status")[1].get("operation") or {}).get("name") == "commit", 10)
+    code, doc = o.api("POST", "/api/v1/cutover/consistent/abort", {})
+    assert code == 200, doc
+    t.join(10)
+    assert time.monotonic() - t0 < 30
+    code, doc = result["commit"]
+    assert code == 409 and "interrupted by an abort" in doc["error"] and "nothing was switched" in doc["error"], doc
+    assert dbs.state()[1:3] == ("source", "serving")
+    assert a.state["phase"] == "serving" and a.state["source_of_truth"] == "source"
