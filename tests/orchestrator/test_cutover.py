@@ -1,12 +1,15 @@
 """The consistent cutover through molt-lms-orchestrator: fake proxies
 (docs/api.md's admin API) and the real target database as the store."""
 
+import os
 import signal
+import subprocess
+import threading
 import time
 
 import pytest
 
-from conftest import Orchestrator, Replicator, sql, wait_for
+from conftest import BUILDDIR, Orchestrator, Replicator, sql, wait_for
 from fakeproxy import unreachable_url
 
 
@@ -253,8 +256,7 @@ def test_stale_epoch_loses(orchestrators, dbs, fakes):
         real(dbs.target, "INSERT INTO _molt_lms.watermark VALUES (1, 'x', now()) ON CONFLICT (id) DO NOTHING")
     repl = Replicator(dbs)
     try:
-        import threading
-        t = threading.Thread(target=lambda: wait_for(lambda: a.posted("/api/v1/watermark"), 20,
+            t = threading.Thread(target=lambda: wait_for(lambda: a.posted("/api/v1/watermark"), 20,
                                                      "the watermark request") and meddle())
         t.start()
         code, doc = o.api("POST", "/api/v1/cutover/consistent/commit", {"replication_timeout_s": 10})
@@ -301,7 +303,6 @@ def test_status_answers_and_abort_interrupts_a_waiting_begin(orchestrators, dbs,
     begin waits for a drain, status and connections answer at once (status
     names the operation running), and an abort interrupts the begin (which
     answers 409) and resumes traffic, without waiting for the drain timeout."""
-    import threading
     initialize(orchestrators, dbs)
     ok = fakes("lms-ok")
     stuck = fakes("lms-stuck", drains=False, connections=[in_txn_conn(21, 5.0)])
@@ -345,7 +346,6 @@ def test_sigterm_interrupts_a_waiting_begin(orchestrators, dbs, fakes):
     """SIGTERM while begin waits for a drain: the orchestrator stops at once
     (exit 0), begin's caller is told the state stays paused, and an
     orchestrator started again aborts it."""
-    import threading
     initialize(orchestrators, dbs)
     stuck = fakes("lms-stuck", drains=False, connections=[in_txn_conn(22, 3.0)])
     addr = ["--lms-addresses", stuck.url]
@@ -373,7 +373,6 @@ def test_abort_interrupts_a_commit_waiting_for_replication(orchestrators, dbs, f
     """A commit waiting for a watermark that never arrives (no replication)
     is interrupted by an abort: nothing was switched, and the abort resumes
     on the source long before the replication timeout."""
-    import threading
     initialize(orchestrators, dbs)
     a = fakes("lms-a", source_dsn=dbs.source)
     o = orchestrators(args(dbs, "--lms-addresses", a.url))
@@ -392,3 +391,29 @@ def test_abort_interrupts_a_commit_waiting_for_replication(orchestrators, dbs, f
     assert code == 409 and "interrupted by an abort" in doc["error"] and "nothing was switched" in doc["error"], doc
     assert dbs.state()[1:3] == ("source", "serving")
     assert a.state["phase"] == "serving" and a.state["source_of_truth"] == "source"
+
+
+def test_cli_ctrl_c_during_a_waiting_begin_aborts_at_once(orchestrators, dbs, fakes):
+    """molt-lms-cli's Ctrl-C during a begin that waits for a drain aborts
+    the cutover at once, against the real orchestrator (the abort no longer
+    queues behind the begin it stops)."""
+    initialize(orchestrators, dbs)
+    stuck = fakes("lms-stuck", drains=False, connections=[in_txn_conn(23, 2.0)])
+    o = orchestrators(args(dbs, "--lms-addresses", stuck.url))
+    cli = os.path.join(BUILDDIR, "molt-lms-cli")
+    proc = subprocess.Popen([cli, "--orchestrator-url", o.url, "cutover", "consistent", "begin",
+                             "--drain-timeout", "60"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert wait_for(lambda: dbs.state()[2] == "paused", 10)
+        time.sleep(0.3)
+        t0 = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert time.monotonic() - t0 < 10, "the abort waited for the drain timeout"
+    assert proc.returncode == 130, (out, err)
+    assert "cutover aborted" in err, err
+    assert dbs.state()[1:3] == ("source", "serving")
+    assert stuck.state["phase"] == "serving"
