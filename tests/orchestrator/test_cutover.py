@@ -256,7 +256,7 @@ def test_stale_epoch_loses(orchestrators, dbs, fakes):
         real(dbs.target, "INSERT INTO _molt_lms.watermark VALUES (1, 'x', now()) ON CONFLICT (id) DO NOTHING")
     repl = Replicator(dbs)
     try:
-            t = threading.Thread(target=lambda: wait_for(lambda: a.posted("/api/v1/watermark"), 20,
+        t = threading.Thread(target=lambda: wait_for(lambda: a.posted("/api/v1/watermark"), 20,
                                                      "the watermark request") and meddle())
         t.start()
         code, doc = o.api("POST", "/api/v1/cutover/consistent/commit", {"replication_timeout_s": 10})
