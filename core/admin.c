@@ -65,7 +65,7 @@ static void send_json(struct evhttp_request *req, int code, char *text)
 	evhttp_add_header(hdrs, "Content-Type", "application/json");
 	if (code == 405)
 		evhttp_add_header(hdrs, "Allow", strstr(evhttp_request_get_uri(req), "/connections") ? "GET, HEAD"
-						 : strstr(evhttp_request_get_uri(req), "/watermark") ? "POST"
+						 : strstr(evhttp_request_get_uri(req), "/watermark") ? "GET, POST"
 						 : "GET, HEAD, POST");
 	evbuffer_add(b, text, strlen(text));
 	evbuffer_add(b, "\n", 1);
@@ -324,6 +324,25 @@ out:
 	json_decref(body);
 }
 
+/* The control thread read the source's watermark (or not): answer. */
+static void watermark_read(void *arg, bool ok, int code, const char *msg)
+{
+	struct evhttp_request *req = arg;
+	if (ok)
+		send_doc(req, 200, json_pack("{s:s?}", "token", msg[0] ? msg : NULL));
+	else
+		lms_admin_error(req, code, msg);
+}
+
+/* GET /api/v1/watermark: the source's token, read on the control thread
+ * (the orchestrator's replication check on the way back, without
+ * SOURCE_URL). */
+static void get_watermark(struct lms_runtime *rt, struct evhttp_request *req)
+{
+	if (!rt->control || lms_control_watermark(rt->control, NULL, watermark_read, req) < 0)
+		lms_admin_error(req, 503, "cannot read the watermark now (shutting down or out of memory)");
+}
+
 void lms_admin_handle(struct lms_runtime *rt, struct evhttp_request *req, const char *method, const char *path)
 {
 	bool get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
@@ -336,6 +355,8 @@ void lms_admin_handle(struct lms_runtime *rt, struct evhttp_request *req, const 
 		send_doc(req, 200, connections_doc(rt));
 	else if (strcmp(path, "/api/v1/watermark") == 0 && post)
 		post_watermark(rt, req);
+	else if (strcmp(path, "/api/v1/watermark") == 0 && get)
+		get_watermark(rt, req);
 	else
 		lms_admin_error(req, 405, "method not allowed on this route (see docs/api.md)");
 }

@@ -258,17 +258,9 @@ static void store_round(struct lms_control *c)
 	heartbeat(c);
 }
 
-/* Write one watermark on the source (a fresh short connection: the
- * source is only needed at commit time). */
-static void run_job(struct lms_control *c, struct job *j)
+/* Write j's token as the source's watermark on conn. */
+static void write_watermark(PGconn *conn, struct job *j)
 {
-	char why[512];
-	PGconn *conn = pq_open(c->source_conninfo, "cannot connect to the source (INIT_SOURCE)", "3s", why, sizeof(why));
-	if (!conn) {
-		j->http_code = 502;
-		snprintf(j->msg, sizeof(j->msg), "%s", why);
-		return;
-	}
 	/* flushed at commit: WAL senders send only flushed WAL (orchestrator/store.c) */
 	PQclear(PQexec(conn, "SET synchronous_commit = on"));
 	const char *params[1] = { j->token };
@@ -288,8 +280,48 @@ static void run_job(struct lms_control *c, struct job *j)
 			 sizeof(j->msg));
 	}
 	PQclear(r);
+}
+
+/* Read the source's watermark token into j->msg ("" when no row). */
+static void read_watermark(PGconn *conn, struct job *j)
+{
+	PGresult *r = PQexec(conn, "SELECT token FROM _molt_lms.watermark WHERE id = 1");
+	if (PQresultStatus(r) == PGRES_TUPLES_OK) {
+		j->ok = true;
+		j->http_code = 200;
+		snprintf(j->msg, sizeof(j->msg), "%s", PQntuples(r) == 1 ? PQgetvalue(r, 0, 0) : "");
+	} else if (missing_schema(r)) {
+		j->http_code = 409;
+		snprintf(j->msg, sizeof(j->msg), "_molt_lms.watermark does not exist on the source: the reverse "
+			 "replication must create and fill it");
+	} else {
+		j->http_code = 502;
+		pq_error("cannot read _molt_lms.watermark on the source", PQresultErrorMessage(r), j->msg,
+			 sizeof(j->msg));
+	}
+	PQclear(r);
+}
+
+/* Write or read one watermark on the source (a fresh short connection:
+ * the source is only needed at cutover time). */
+static void run_job(struct lms_control *c, struct job *j)
+{
+	char why[512];
+	PGconn *conn = pq_open(c->source_conninfo, "cannot connect to the source (INIT_SOURCE)", "3s", why, sizeof(why));
+	if (!conn) {
+		j->http_code = 502;
+		snprintf(j->msg, sizeof(j->msg), "%s", why);
+		return;
+	}
+	if (j->token)
+		write_watermark(conn, j);
+	else
+		read_watermark(conn, j);
 	PQfinish(conn);
-	lms_log(j->ok ? LMS_LOG_LEVEL_INFO : LMS_LOG_LEVEL_WARN, "watermark", "ok=%d error=\"%s\"", j->ok, j->msg);
+	/* reads come every few ms while an orchestrator polls: debug only */
+	lms_log(!j->ok ? LMS_LOG_LEVEL_WARN : j->token ? LMS_LOG_LEVEL_INFO : LMS_LOG_LEVEL_DEBUG, "watermark",
+		"op=%s ok=%d %s=\"%s\"",
+		j->token ? "write" : "read", j->ok, j->ok && !j->token ? "token" : "error", j->msg);
 }
 
 /* done_base: hand a finished job's result to its caller. */
@@ -483,9 +515,9 @@ int lms_control_watermark(struct lms_control *c, const char *token, lms_control_
 	j->c = c;
 	j->done = done;
 	j->arg = arg;
-	j->token = strdup(token);
+	j->token = token ? strdup(token) : NULL;
 	j->ev = event_new(c->done_base, -1, 0, on_job_done, j);
-	if (!j->token || !j->ev)
+	if ((token && !j->token) || !j->ev)
 		goto fail;
 	pthread_mutex_lock(&c->lock);
 	if (c->stop) {

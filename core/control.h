@@ -25,8 +25,9 @@ struct lms_runtime;
 struct lms_control;
 
 /* Called on the event loop given to lms_control_watermark once the
- * watermark was written (ok) or not (msg says why; "" when ok), with
- * http_code the status to answer. */
+ * watermark was written or read (ok) or not (msg says why), with
+ * http_code the status to answer.  When ok, msg is "" after a write, and
+ * the token read ("" when the table has no row) after a read. */
 typedef void (*lms_control_done_fn)(void *arg, bool ok, int http_code, const char *msg);
 
 /* Start the control thread for rt (rt->cfg->coordination decides
@@ -44,9 +45,10 @@ void lms_control_wait_first(struct lms_control *c, double timeout_s);
  * Thread-safe, does not block. */
 void lms_control_ack(struct lms_control *c);
 
-/* Write (1, token, now()) into _molt_lms.watermark on the source, on the
- * control thread; done(arg, ...) runs later on done_base.  Returns 0, or
- * -1 when out of memory or stopping (done is not called then). */
+/* Write (1, token, now()) into _molt_lms.watermark on the source, or
+ * with token NULL read the token there, on the control thread; done(arg,
+ * ...) runs later on done_base.  Returns 0, or -1 when out of memory or
+ * stopping (done is not called then). */
 int lms_control_watermark(struct lms_control *c, const char *token, lms_control_done_fn done, void *arg);
 
 /* Can the store be read right now?  And why not ("ok" when it can):

@@ -628,18 +628,59 @@ static int write_watermark(struct orch_ctx *ctx, const char *truth, json_t *inst
 	return fail(resp, 502, msg);
 }
 
-/* Poll the other side of source of truth `truth` (the target, or on the
- * way back the source, which needs SOURCE_URL) until token shows; 0 with
- * *lag_ms (since t0) and *first (seen at the first look), or 409/503. */
-static int wait_watermark(struct orch_ctx *ctx, const char *truth, const char *token, double timeout_s, double t0,
-			  double *lag_ms, bool *first, json_t **resp)
+/* The source's watermark token read through the instances (the way back
+ * without SOURCE_URL): the first that answers.  ORCH_STORE_OK with seen
+ * ("" when no row), or ORCH_STORE_ERROR with err naming each failure. */
+static int read_through_instances(struct orch_ctx *ctx, json_t *instances, char *seen, size_t cap, char *err,
+				  size_t errlen)
+{
+	size_t len = 0;
+	err[0] = 0;
+	for (size_t i = 0; i < json_array_size(instances); i++) {
+		json_t *one = json_pack("[O]", json_array_get(instances, i));
+		struct orch_call *c = orch_instances_call(ctx, one, "GET", "/api/v1/watermark", NULL, CALL_TIMEOUT_S);
+		bool ok = c && !c->error[0] && json_is_object(c->body);
+		if (ok) {
+			const char *t = json_string_value(json_object_get(c->body, "token"));
+			snprintf(seen, cap, "%s", t ? t : "");
+		} else if (len < errlen) {
+			len += (size_t)snprintf(err + len, errlen - len, "%s%s: %s", len ? "; " : "",
+						inst_id(json_array_get(one, 0)), c && c->error[0] ? c->error : "no answer");
+		}
+		orch_instances_calls_free(c, 1);
+		json_decref(one);
+		if (ok)
+			return ORCH_STORE_OK;
+	}
+	if (!len)
+		snprintf(err, errlen, "no live instance to read the source's _molt_lms.watermark through");
+	return ORCH_STORE_ERROR;
+}
+
+/* Read the token on the side that must receive the writes of source of
+ * truth `truth`: the target (the store), or on the way back the source,
+ * with SOURCE_URL or else through the instances. */
+static int read_other_side(struct orch_ctx *ctx, const char *truth, json_t *instances, char *seen, size_t cap,
+			   char *err, size_t errlen)
+{
+	if (strcmp(truth, "target"))
+		return orch_store_read_watermark(ctx->store, seen, cap, err, errlen);
+	if (ctx->source)
+		return orch_store_read_watermark(ctx->source, seen, cap, err, errlen);
+	return read_through_instances(ctx, instances, seen, cap, err, errlen);
+}
+
+/* Poll the other side of source of truth `truth` (read_other_side) until
+ * token shows; 0 with *lag_ms (since t0) and *first (seen at the first
+ * look), or 409/503. */
+static int wait_watermark(struct orch_ctx *ctx, const char *truth, json_t *instances, const char *token,
+			  double timeout_s, double t0, double *lag_ms, bool *first, json_t **resp)
 {
 	bool back = !strcmp(truth, "target");
-	struct orch_store *to = back ? ctx->source : ctx->store;
 	double deadline = now_ms() + timeout_s * 1e3;
-	char seen[256], err[512];
+	char seen[256], err[1024];
 	for (*first = true;; *first = false) {
-		if (orch_store_read_watermark(to, seen, sizeof(seen), err, sizeof(err)) != ORCH_STORE_OK)
+		if (read_other_side(ctx, truth, instances, seen, sizeof(seen), err, sizeof(err)) != ORCH_STORE_OK)
 			return fail(resp, 503, err);
 		if (!strcmp(seen, token)) {
 			*lag_ms = now_ms() - t0;
@@ -782,10 +823,6 @@ static int replication_check(struct orch_ctx *ctx, const struct orch_state *st, 
 	double t0;
 	int code = 0;
 	double wait0 = now_ms();
-	if (!strcmp(st->source_of_truth, "target") && !ctx->source)
-		return fail(resp, 502, "cannot check replication from the target to the source: the orchestrator "
-			    "reads the source's _molt_lms.watermark with SOURCE_URL; configure SOURCE_URL, or commit "
-			    "with skip_replication_check");
 	rc->at_begin = mark.cutover_id == st->cutover_id && mark.epoch == st->epoch && mark.cutover_id != 0;
 	if (rc->at_begin) {
 		snprintf(token, sizeof(token), "%s", mark.token);
@@ -800,8 +837,8 @@ static int replication_check(struct orch_ctx *ctx, const struct orch_state *st, 
 		step("watermark_written");
 	}
 	if (!code)
-		code = wait_watermark(ctx, st->source_of_truth, token, timeout_s, t0, &rc->lag_ms, &rc->before_commit,
-				      resp);
+		code = wait_watermark(ctx, st->source_of_truth, instances, token, timeout_s, t0, &rc->lag_ms,
+				      &rc->before_commit, resp);
 	rc->wait_ms = now_ms() - wait0;
 	step("watermark_seen");
 	if (code) {

@@ -391,7 +391,7 @@ def test_bad_bodies(proxy_factory, serving, lms_env):
     for body in (b"{}", {"token": ""}, {"token": 5}, {"token": "x" * 201}, {"token": "a", "b": 1}):
         st, doc = api(p, "POST", "/api/v1/watermark", body)
         assert st == 400 and doc.get("error"), (body, st, doc)
-    assert api(p, "GET", "/api/v1/watermark")[0] == 405
+    assert api(p, "DELETE", "/api/v1/watermark")[0] == 405
     assert api(p, "DELETE", "/api/v1/state")[0] == 405
 
 
@@ -403,6 +403,7 @@ def test_watermark(proxy_factory, serving, lms_env):
         assert st == 200 and doc == {"written": True}, doc
         rows = dbs.run("source", dbs.store, "select id, token from _molt_lms.watermark")
         assert rows == [(1, token)], rows
+        assert api(p, "GET", "/api/v1/watermark") == (200, {"token": token})
     assert not dbs.run("target", dbs.store, "select 1 from pg_tables where schemaname = '_molt_lms' "
                        "and tablename = 'watermark'")
     # even while paused
@@ -414,6 +415,8 @@ def test_watermark(proxy_factory, serving, lms_env):
                       init_target=lms_env.target_url(db=dbs.plain))
     st, doc = api(q, "POST", "/api/v1/watermark", {"token": "x"})
     assert st == 409 and "initialize" in doc["error"], doc
+    st, doc = api(q, "GET", "/api/v1/watermark")
+    assert st == 409 and "does not exist on the source" in doc["error"], doc
 
 
 def paused_query_past_max_pause(proxy_factory, dbs, lms_env, name):

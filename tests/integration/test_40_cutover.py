@@ -174,10 +174,23 @@ def cutover_env(clusters, lms_env):
         cur = c.cursor()
         cur.execute("select pg_drop_replication_slot(slot_name) from pg_replication_slots where database = %s",
                     (db,))
+        drop_database(cur, db)
+        c.close()
+
+
+def drop_database(cur, db, tries=20):
+    """Drop db, ending its sessions; a proxy still closing (or retiring) a
+    connection may log in between the two, so try again a few times."""
+    for i in range(tries):
         cur.execute("select pg_terminate_backend(pid) from pg_stat_activity where datname = %s and "
                     "pid <> pg_backend_pid()", (db,))
-        cur.execute("drop database if exists %s" % db)
-        c.close()
+        try:
+            cur.execute("drop database if exists %s" % db)
+            return
+        except psycopg2.errors.ObjectInUse:
+            if i == tries - 1:
+                raise
+            time.sleep(0.25)
 
 
 PGBENCH_TABLES = "pgbench_accounts, pgbench_branches, pgbench_tellers, pgbench_history"

@@ -496,11 +496,14 @@ def test_mutual_tls(faults, proxy_factory, lms_env, tmp_path):
         load.kill()
 
 
-def test_reverse_replication_check(faults, proxy_factory, lms_env):
+@pytest.mark.parametrize("read_source", ["source_url", "instances"])
+def test_reverse_replication_check(faults, proxy_factory, lms_env, read_source):
     """Cut over, reverse replication (target -> source, the watermark table
     included), and cut back WITHOUT --skip-replication-check: the commit
-    writes the token on the target and waits for it on the source.  Without
-    the reverse subscription the check refuses the way back (exit 4)."""
+    writes the token on the target and waits for it on the source, read
+    with SOURCE_URL, or (an orchestrator restarted without it) through the
+    instances' GET /api/v1/watermark.  Without the reverse subscription the
+    check refuses the way back (exit 4)."""
     env, ctx, db = lms_env, faults, faults["db"]
     orch, sub, src, tgt, proxies = start_cutover(env, ctx, proxy_factory, n=2)
     load = Load(env, proxies, db, seconds=6)
@@ -509,6 +512,11 @@ def test_reverse_replication_check(faults, proxy_factory, lms_env):
         ocli(env, orch, "cutover", "consistent", "begin", "--drain-timeout", "20")
         fwd = json.loads(ocli(env, orch, "cutover", "consistent", "commit").stdout)
         assert fwd["source_of_truth"] == "target", fwd
+        if read_source == "instances":
+            orch.stop()
+            i = orch.args.index("--source-url")
+            del orch.args[i:i + 2]
+            orch.start()
         at_fwd_src = history_count(src)
         # reverse replication while the target is the source of truth: the
         # forward subscription goes, the reverse starts where it stopped

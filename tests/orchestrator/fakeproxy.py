@@ -2,10 +2,10 @@
 orchestrator tests: it is not a database, so a fake is enough.
 
 FakeProxy(...) serves GET/POST /api/v1/state, GET /api/v1/connections and
-POST /api/v1/watermark on 127.0.0.1, in a thread.  Knobs:
+GET and POST /api/v1/watermark on 127.0.0.1, in a thread.  Knobs:
   drains       False: never reports drained (an open transaction blocks)
   connections  what GET /api/v1/connections lists
-  source_dsn   where POST /api/v1/watermark writes the token (psycopg2)
+  source_dsn   where /api/v1/watermark writes and reads the token (psycopg2)
   tls          (certfile, keyfile, cafile): https, client certificate required
 Everything received is kept in .posts (list of (path, body))."""
 
@@ -92,6 +92,17 @@ class FakeProxy:
         finally:
             conn.close()
 
+    def read_watermark(self):
+        """The source's token (None without a row), as molt-lms reads it."""
+        conn = psycopg2.connect(self.source_dsn, connect_timeout=5)
+        try:
+            with conn, conn.cursor() as cur:
+                cur.execute("SELECT token FROM _molt_lms.watermark WHERE id = 1")
+                row = cur.fetchone()
+                return row[0] if row else None
+        finally:
+            conn.close()
+
     def posted(self, path):
         with self.lock:
             return [b for p, b in self.posts if p == path]
@@ -116,6 +127,14 @@ class FakeProxy:
                     self.reply(200, fake.document())
                 elif self.path == "/api/v1/connections":
                     self.reply(200, {"instance_id": fake.name, "connections": fake.connections})
+                elif self.path == "/api/v1/watermark":
+                    if not fake.source_dsn:
+                        self.reply(503, {"error": "no source"})
+                        return
+                    try:
+                        self.reply(200, {"token": fake.read_watermark()})
+                    except psycopg2.Error as e:
+                        self.reply(503, {"error": "cannot read the watermark: %s" % e})
                 else:
                     self.reply(404, {"error": "no such route"})
 
