@@ -24,7 +24,9 @@ change falls between the copy and the log.
   2. in one PostgreSQL transaction, upsert the keys whose row exists and
      delete the others;
   3. after that commit, delete exactly the log ids read in 1 (by id, never
-     by range: see below).
+     by range: see below), on a second connection in a thread of its own
+     while the next batches run; they skip the ids whose deletion is still
+     pending (applying one twice would be harmless, only wasted work).
 
 Commit order.  AUTO_INCREMENT ids are taken when a log row is inserted, not
 when its transaction commits, so id 7 may be visible while id 5 is not yet
@@ -64,8 +66,10 @@ import argparse
 import base64
 import json
 import logging
+import queue
 import signal
 import sys
+import threading
 import time
 import urllib.parse
 
@@ -325,11 +329,70 @@ def delete(pcur, t, keys):
     psycopg2.extras.execute_batch(pcur, "DELETE FROM %s WHERE %s" % (t.pg_name, where), keys, page_size=CHUNK)
 
 
+class Forgetter(threading.Thread):
+    """Step 3 on a connection of its own: deletes applied log rows by id, so
+    that the next batch does not wait for that commit.  pending holds the
+    ids applied but not deleted yet."""
+
+    def __init__(self, my):
+        super().__init__(name="forgetter", daemon=True)
+        self.my = my
+        self.queue = queue.Queue()
+        self.lock = threading.Lock()
+        self.pending = set()
+        self.error = None
+
+    def add(self, ids):
+        with self.lock:
+            self.pending.update(ids)
+        self.queue.put(ids)
+
+    def skip(self):
+        """A copy of the pending ids."""
+        with self.lock:
+            return set(self.pending)
+
+    def finish(self):
+        """Delete what is queued, then stop; raises the thread's error."""
+        self.queue.put(None)
+        self.join()
+        if self.error is not None:
+            raise self.error
+
+    def run(self):
+        done = False
+        while not done and self.error is None:
+            ids = []
+            item = self.queue.get()
+            while True:  # one DELETE for everything queued meanwhile
+                if item is None:
+                    done = True
+                else:
+                    ids.extend(item)
+                try:
+                    item = self.queue.get_nowait()
+                except queue.Empty:
+                    break
+            try:
+                self.delete(ids)
+            except Exception as e:  # raised by the main thread
+                self.error = e
+
+    def delete(self, ids):
+        with self.my.cursor() as cur:
+            for i in range(0, len(ids), CHUNK):
+                part = ids[i:i + CHUNK]
+                cur.execute("DELETE FROM %s WHERE id IN (%s)" % (my_ident(LOG_TABLE), ", ".join(map(str, part))))
+                with self.lock:
+                    self.pending.difference_update(part)
+
+
 class Replicator:
     """Polls the change log and applies it (see the module comment)."""
 
-    def __init__(self, my, pg, db, batch, interval):
+    def __init__(self, my, my2, pg, db, batch, interval):
         self.my, self.pg, self.db = my, pg, db
+        self.forgetter = Forgetter(my2)
         self.batch, self.interval = batch, interval
         self.tables = {}
         self.stopping = False
@@ -345,13 +408,14 @@ class Replicator:
 
     def read(self):
         """Step 1: (log ids, oldest change time, {table: {pk: row or None}})
-        from one snapshot; ids is empty when the log is."""
+        from one snapshot; ids is empty when nothing new is logged."""
+        skip = self.forgetter.skip()
         with self.my.cursor() as cur:
             cur.execute("START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY")
             try:
                 cur.execute("SELECT id, tbl, pk, at FROM %s ORDER BY id LIMIT %d" % (
-                    my_ident(LOG_TABLE), self.batch))
-                entries = cur.fetchall()
+                    my_ident(LOG_TABLE), self.batch + len(skip)))
+                entries = [e for e in cur.fetchall() if e[0] not in skip]
                 keys = {}
                 for _, tbl, pk, _ in entries:
                     t = self.table(tbl)
@@ -390,15 +454,10 @@ class Replicator:
                     upsert(pcur, t, rows)
         self.pg.commit()
 
-    def forget(self, ids):
-        """Step 3: delete the applied log rows, by id."""
-        with self.my.cursor() as cur:
-            for i in range(0, len(ids), CHUNK):
-                part = ids[i:i + CHUNK]
-                cur.execute("DELETE FROM %s WHERE id IN (%s)" % (my_ident(LOG_TABLE), ", ".join(map(str, part))))
-
     def step(self):
         """One batch; the number of log rows applied."""
+        if self.forgetter.error is not None:
+            raise self.forgetter.error
         ids, oldest, keys = self.read()
         if not ids:
             return 0
@@ -408,7 +467,7 @@ class Replicator:
             self.pg.rollback()
             raise
         lag = time.time() - oldest
-        self.forget(ids)
+        self.forgetter.add(ids)
         self.batches += 1
         self.changes += len(ids)
         self.lags.append(lag)
@@ -418,20 +477,22 @@ class Replicator:
 
     def run(self, once):
         """Batches until the log is empty (once) or until SIGTERM/SIGINT."""
+        self.forgetter.start()
         while not self.stopping:
             n = self.step()
             if n == 0:
                 if once:
                     break
                 time.sleep(self.interval)
+        self.forgetter.finish()
         self.summary()
 
     def summary(self):
         lags = sorted(self.lags)
         if lags:
             pct = lambda p: lags[min(len(lags) - 1, int(p * len(lags)))] * 1000  # noqa: E731
-            log.info("applied %d change(s) in %d batch(es); lag ms p50 %.1f p95 %.1f max %.1f",
-                     self.changes, self.batches, pct(0.5), pct(0.95), lags[-1] * 1000)
+            log.info("applied %d change(s) in %d batch(es); lag ms p50 %.1f p95 %.1f max %.1f; cpu %.2f s",
+                     self.changes, self.batches, pct(0.5), pct(0.95), lags[-1] * 1000, time.process_time())
         else:
             log.info("applied 0 changes")
 
@@ -495,7 +556,7 @@ def main(argv):
         if args.copy:
             copy(my, pg, db, chosen_tables(my, db, args))
         if args.run:
-            r = Replicator(my, pg, db, args.batch, args.interval)
+            r = Replicator(my, mysql_connect(args.mysql)[0], pg, db, args.batch, args.interval)
 
             def stop(signum, frame):
                 r.stopping = True
