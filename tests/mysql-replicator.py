@@ -54,8 +54,10 @@ integer) going to a PostgreSQL boolean column is converted to True/False.
 Both sessions run in UTC, so TIMESTAMP and DATETIME values land in a
 timestamptz column as UTC.  The target columns are looked up by name; every
 source column must exist on the target.  Not handled: MySQL zero dates
-('0000-00-00'), tables without a primary key, foreign keys between target
-tables that a batch could violate midway.
+('0000-00-00'), tables without a primary key, foreign keys or unique keys
+on the target that a batch could violate midway (it deletes, then upserts
+table by table), two source databases with tables of the same name (the
+trigger names would collide).
 
 Lag: each log row records UNIX_TIMESTAMP(SYSDATE(6)) when the trigger ran;
 a batch's lag is the time from its oldest change to the target commit.
@@ -243,7 +245,7 @@ def install(my, pg, db, names):
     for d, n in names:
         t = Table(my, pg, db, d, n)
         ins = "INSERT INTO %s (tbl, op, pk, at) VALUES (%s, '%%s', %%s, UNIX_TIMESTAMP(SYSDATE(6)))" % (
-            log_name, pymysql.converters.escape_string(t.key).replace("%", "%%").join("''"))
+            log_name.replace("%", "%%"), pymysql.converters.escape_string(t.key).replace("%", "%%").join("''"))
         pk_changed = " OR ".join("NOT (OLD.%s <=> NEW.%s)" % (my_ident(c), my_ident(c)) for c in t.pk)
         bodies = {
             "ins": ("INSERT", ins % ("I", t.pk_expr("NEW")) + ";"),
