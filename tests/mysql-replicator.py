@@ -460,9 +460,11 @@ class Replicator:
         """One batch; the number of log rows applied."""
         if self.forgetter.error is not None:
             raise self.forgetter.error
+        t0 = time.monotonic()
         ids, oldest, keys = self.read()
         if not ids:
             return 0
+        t1 = time.monotonic()
         try:
             self.apply(keys)
         except Exception:
@@ -473,8 +475,8 @@ class Replicator:
         self.batches += 1
         self.changes += len(ids)
         self.lags.append(lag)
-        log.debug("batch: %d change(s), %d key(s), lag %.1f ms", len(ids),
-                  sum(len(f) for f in keys.values()), lag * 1000)
+        log.debug("batch: %d change(s), %d key(s), read %.1f ms, apply %.1f ms, lag %.1f ms", len(ids),
+                  sum(len(f) for f in keys.values()), (t1 - t0) * 1000, (time.monotonic() - t1) * 1000, lag * 1000)
         return len(ids)
 
     def run(self, once):
