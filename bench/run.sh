@@ -48,12 +48,15 @@ APP_PW=app-pw
 BENCH_DB=bench
 APP_DB=appdb
 
-PGB_PORT=16432
-HAP_PORT=16433
-LMS_PORT=16434
-LMS_METRICS_PORT=16444
-HAP_IDLE_PORT=16435   # HAProxy front end used only by the 10k idle TCP test
-SINK_PORT=16436       # its backend: idle_conns.py sink (see --help)
+# LMS_BENCH_PORT_BASE moves all six ports (base + 0..4 and base + 12) to run
+# beside another run.sh
+PORT_BASE=${LMS_BENCH_PORT_BASE:-16432}
+PGB_PORT=$PORT_BASE
+HAP_PORT=$((PORT_BASE + 1))
+LMS_PORT=$((PORT_BASE + 2))
+LMS_METRICS_PORT=$((PORT_BASE + 12))
+HAP_IDLE_PORT=$((PORT_BASE + 3))   # HAProxy front end used only by the 10k idle TCP test
+SINK_PORT=$((PORT_BASE + 4))       # its backend: idle_conns.py sink (see --help)
 PROXY_NOFILE=65536
 
 usage() {
@@ -189,7 +192,9 @@ Shadow options:
   cluster, and the cpu ratios compare both.
 
 Environment: LMS_TEST_SOURCE_PORT / LMS_TEST_DIR are honoured as by
-tests/pg-cluster.sh. Run as root (PgBouncer then runs as 'postgres') or as a
+tests/pg-cluster.sh; LMS_BENCH_PORT_BASE (default 16432) moves the proxies'
+ports above (PgBouncer = base, HAProxy +1, molt-lms +2, idle front end +3,
+sink +4, metrics +12). Run as root (PgBouncer then runs as 'postgres') or as a
 user whose hard open-files limit is high enough for $IDLE_CONNS connections.
 EOF
 }
@@ -198,6 +203,8 @@ PROG=run.sh
 # die, log, need_arg, is_uint, proc_tree, stop_pid, tree_cpu_ticks,
 # proc_nofile, port_in_use, write_haproxy_cfg
 . "$SCRIPT_DIR/lib.sh"
+is_uint "$PORT_BASE" && [[ $PORT_BASE -gt 0 && $PORT_BASE -lt 32756 ]] ||
+    die "LMS_BENCH_PORT_BASE must be a port number below 32756 (got '$PORT_BASE')"
 
 while [[ $# -gt 0 ]]; do
     case $1 in
