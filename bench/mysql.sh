@@ -96,10 +96,9 @@ Needs sysbench, haproxy, mariadb-client, mariadb-server (tests/setup-debian.sh
 EOF
 }
 
-die() { echo "mysql.sh: error: $*" >&2; exit 1; }
-log() { echo "mysql.sh: $*" >&2; }
-need_arg() { [[ $# -ge 2 && -n $2 ]] || die "$1 needs a value"; }
-is_uint() { [[ $1 =~ ^[0-9]+$ ]]; }
+PROG=mysql.sh
+# die, log, need_arg, is_uint, stop_pid, tree_cpu_ticks, write_haproxy_cfg
+. "$SCRIPT_DIR/lib.sh"
 
 while [[ $# -gt 0 ]]; do
     case $1 in
@@ -172,20 +171,6 @@ TMP=$(mktemp -d /tmp/lms-bench-mysql.XXXXXX)
 chmod 0711 "$TMP"
 MY_STARTED=0
 HAP_PID="" LMS_PID="" SB_PID=""
-
-# stop_pid PID: SIGTERM to a process this script started, wait up to 5 s,
-# then SIGKILL
-stop_pid() {
-    local pid=$1 i
-    [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null || return 0
-    kill -TERM "$pid" 2>/dev/null || true
-    for ((i = 0; i < 50; i++)); do
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
-    wait "$pid" 2>/dev/null || true
-}
 
 cleanup() {
     local rc=$?
@@ -268,23 +253,7 @@ port_free() {
 
 if has_target haproxy; then
     port_free "$HAP_PORT" || die "port $HAP_PORT is in use (--haproxy-port)"
-    cat >"$TMP/haproxy.cfg" <<EOF
-global
-    maxconn 4096
-
-defaults
-    mode tcp
-    timeout connect 5s
-    timeout client 1h
-    timeout server 1h
-
-frontend mysql
-    bind $HOST:$HAP_PORT
-    default_backend mariadb
-
-backend mariadb
-    server db $HOST:$MY_PORT
-EOF
+    write_haproxy_cfg "$TMP/haproxy.cfg" 4096 mysql "$HAP_PORT" "$MY_PORT"
     haproxy -db -f "$TMP/haproxy.cfg" >"$TMP/haproxy.log" 2>&1 &
     HAP_PID=$!
     wait_port "$HAP_PORT" || { cat "$TMP/haproxy.log" >&2; die "HAProxy did not start"; }
@@ -326,11 +295,6 @@ pid_of() {
     esac
 }
 
-ticks() {  # ticks PID: utime + stime so far (empty when unknown)
-    [[ -n $1 ]] || return 0
-    awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || true
-}
-
 # ---- the runs ----------------------------------------------------------------
 ROWS=$TMP/rows.jsonl
 : >"$ROWS"
@@ -343,14 +307,14 @@ for ((r = 1; r <= ROUNDS; r++)); do
             t=${TARGET_LIST[$(((k + r - 1) % n_targets))]}
             out=$TMP/r$r-$w-$t.txt
             ppid=$(pid_of "$t")
-            p0=$(ticks "$ppid") m0=$(ticks "$MY_PID")
+            p0=$(tree_cpu_ticks "$ppid") m0=$(tree_cpu_ticks "$MY_PID")
             sysbench "${SB_COMMON[@]}" --mysql-port="$(port_of "$t")" --threads="$THREADS" \
                 --time="$DURATION" --percentile=95 --report-interval=0 "$w" run >"$out" 2>&1 &
             SB_PID=$!
             rc=0
             wait "$SB_PID" || rc=$?
             SB_PID=""
-            p1=$(ticks "$ppid") m1=$(ticks "$MY_PID")
+            p1=$(tree_cpu_ticks "$ppid") m1=$(tree_cpu_ticks "$MY_PID")
             $PY - "$out" "$r" "$w" "$t" "$rc" "$CLK_TCK" "${p0:-}" "${p1:-}" "${m0:-}" "${m1:-}" >>"$ROWS" <<'EOF'
 import json, re, sys
 out, r, w, t, rc, tck, p0, p1, m0, m1 = sys.argv[1:]

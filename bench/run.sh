@@ -48,12 +48,15 @@ APP_PW=app-pw
 BENCH_DB=bench
 APP_DB=appdb
 
-PGB_PORT=16432
-HAP_PORT=16433
-LMS_PORT=16434
-LMS_METRICS_PORT=16444
-HAP_IDLE_PORT=16435   # HAProxy front end used only by the 10k idle TCP test
-SINK_PORT=16436       # its backend: idle_conns.py sink (see --help)
+# LMS_BENCH_PORT_BASE moves all six ports (base + 0..4 and base + 12) to run
+# beside another run.sh
+PORT_BASE=${LMS_BENCH_PORT_BASE:-16432}
+PGB_PORT=$PORT_BASE
+HAP_PORT=$((PORT_BASE + 1))
+LMS_PORT=$((PORT_BASE + 2))
+LMS_METRICS_PORT=$((PORT_BASE + 12))
+HAP_IDLE_PORT=$((PORT_BASE + 3))   # HAProxy front end used only by the 10k idle TCP test
+SINK_PORT=$((PORT_BASE + 4))       # its backend: idle_conns.py sink (see --help)
 PROXY_NOFILE=65536
 
 usage() {
@@ -189,16 +192,19 @@ Shadow options:
   cluster, and the cpu ratios compare both.
 
 Environment: LMS_TEST_SOURCE_PORT / LMS_TEST_DIR are honoured as by
-tests/pg-cluster.sh. Run as root (PgBouncer then runs as 'postgres') or as a
+tests/pg-cluster.sh; LMS_BENCH_PORT_BASE (default 16432) moves the proxies'
+ports above (PgBouncer = base, HAProxy +1, molt-lms +2, idle front end +3,
+sink +4, metrics +12). Run as root (PgBouncer then runs as 'postgres') or as a
 user whose hard open-files limit is high enough for $IDLE_CONNS connections.
 EOF
 }
 
-die() { echo "run.sh: error: $*" >&2; exit 1; }
-log() { echo "run.sh: $*" >&2; }
-
-need_arg() { [[ $# -ge 2 && -n $2 ]] || die "$1 needs a value"; }
-is_uint() { [[ $1 =~ ^[0-9]+$ ]]; }
+PROG=run.sh
+# die, log, need_arg, is_uint, proc_tree, stop_pid, tree_cpu_ticks,
+# proc_nofile, port_in_use, write_haproxy_cfg
+. "$SCRIPT_DIR/lib.sh"
+is_uint "$PORT_BASE" && [[ $PORT_BASE -gt 0 && $PORT_BASE -lt 32756 ]] ||
+    die "LMS_BENCH_PORT_BASE must be a port number below 32756 (got '$PORT_BASE')"
 
 while [[ $# -gt 0 ]]; do
     case $1 in
@@ -327,32 +333,6 @@ CLUSTER_STARTED=0
 PGB_PID="" HAP_PID="" LMS_PID="" PGBENCH_PID=""
 declare -a EXTRA_PIDS=()
 
-proc_tree() {  # proc_tree PID: the pid and all its descendants
-    local p=$1 c
-    echo "$p"
-    for c in $(ps -o pid= --ppid "$p" 2>/dev/null); do proc_tree "$c"; done
-}
-
-# stop_pid PID: SIGTERM to a process we started (and its descendants, e.g.
-# worker processes), wait up to 5 s, then SIGKILL what is left
-stop_pid() {
-    local pid=$1 i p alive
-    local -a tree
-    [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null || return 0
-    mapfile -t tree < <(proc_tree "$pid")
-    for p in "${tree[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-    for ((i = 0; i < 50; i++)); do
-        alive=0
-        for p in "${tree[@]}"; do kill -0 "$p" 2>/dev/null && alive=1; done
-        [[ $alive -eq 1 ]] || break
-        sleep 0.1
-    done
-    for p in "${tree[@]}"; do
-        kill -0 "$p" 2>/dev/null && kill -KILL "$p" 2>/dev/null
-    done
-    wait "$pid" 2>/dev/null || true
-}
-
 cleanup() {
     local rc=$? p
     trap - EXIT INT TERM
@@ -478,8 +458,6 @@ raise_nofile() {
     fi
     ulimit -Sn "$(ulimit -Hn)" 2>/dev/null || true
 }
-
-port_in_use() { ss -Hltn "sport = :$1" | grep -q .; }
 
 wait_port() {  # wait_port PORT PID SECONDS
     local port=$1 pid=$2 secs=$3 i
@@ -634,20 +612,8 @@ start_haproxy() {
             HAP_MAXCONN=$fit
         fi
     fi
-    cat >"$dir/haproxy.cfg" <<EOF
-global
-    maxconn $HAP_MAXCONN
-
-defaults
-    mode tcp
-    timeout connect 5s
-    timeout client 1h
-    timeout server 1h
-
-listen pg
-    bind $HOST:$HAP_PORT
-    maxconn $HAP_MAXCONN
-    server source $HOST:$SRC_PORT
+    write_haproxy_cfg "$dir/haproxy.cfg" "$HAP_MAXCONN" pg "$HAP_PORT" "$SRC_PORT"
+    cat >>"$dir/haproxy.cfg" <<EOF
 
 # only for the idle-connection memory test (PostgreSQL would fork a backend
 # per connection); nothing listens on $SINK_PORT outside that test
@@ -714,8 +680,6 @@ start_lms() {  # returns 1 (and drops the target) if molt-lms does not come up
 }
 
 # ---- /proc helpers --------------------------------------------------------------
-proc_nofile() { awk '/^Max open files/ {print $4}' "/proc/$1/limits" 2>/dev/null || echo "?"; }
-
 tree_rss_kb() {  # sum of VmRSS (kB) over the process tree
     local p sum=0 v
     for p in $(proc_tree "$1"); do
@@ -758,16 +722,6 @@ RAW_TSV=$TMP/raw.tsv
 IDLE_TSV=$TMP/idle.tsv
 printf 'workload\ttarget\tround\tstatus\ttps\ttxns\tfailed\tlat_p50_us\tlat_p99_us\tcycle_p50_us\tcycle_p99_us\tcpu_us_per_tx\tclient_cpu_us_per_tx\tsrc_cpu_us_per_tx\ttgt_cpu_us_per_tx\n' >"$RAW_TSV"
 printf 'test\tproxy\tconns_requested\tconns_opened\tconns_failed\tclosed_by_peer\trss_before_kb\trss_during_kb\trss_after_kb\tfds_before\tfds_during\taccept_queue\tnofile\tserver_backends\tnote\n' >"$IDLE_TSV"
-
-# CPU time (user + system, in clock ticks) used so far by a process tree
-tree_cpu_ticks() {
-    local p sum=0 v
-    for p in $(proc_tree "$1"); do
-        v=$(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null) || continue
-        sum=$((sum + v))
-    done
-    echo "$sum"
-}
 
 run_pgbench() {  # run_pgbench WORKLOAD TARGET ROUND
     local w=$1 t=$2 r=$3 port prefix out rc=0 status=ok tps txns failed lat cyc ppid cpu0="" cpu="NA"

@@ -46,37 +46,10 @@ Database: appdb. TLS: DIR/certs/server.crt, signed by DIR/certs/ca.crt.
 EOF
 }
 
-die() {
-    printf '%s: error: %s\n' "$PROG" "$*" >&2
-    exit 1
-}
+# die, info, parse_cluster_args
+. "$SCRIPT_DIR/lib-cluster.sh"
 
-info() {
-    printf '%s: %s\n' "$PROG" "$*" >&2
-}
-
-cmd=""
-dir=${LMS_TEST_DIR:-/tmp/lms-test}
-while [[ $# -gt 0 ]]; do
-    case "$1" in
-        -h|--help) usage; exit 0 ;;
-        --dir)
-            [[ $# -ge 2 ]] || die "--dir needs an argument"
-            dir=$2; shift 2 ;;
-        --dir=*) dir=${1#*=}; shift ;;
-        -*) die "unknown option: $1 (see --help)" ;;
-        *)
-            [[ -z "$cmd" ]] || die "only one command may be given (see --help)"
-            cmd=$1; shift ;;
-    esac
-done
-[[ -n "$cmd" ]] || { usage >&2; exit 2; }
-case "$dir" in
-    /*) ;;
-    *) dir=$PWD/$dir ;;
-esac
-dir=${dir%/}
-[[ -n "$dir" ]] || die "refusing to use / as the test directory"
+parse_cluster_args "$@"
 
 port=${LMS_TEST_MYSQL_PORT:-13306}
 [[ "$port" =~ ^[0-9]+$ && "$port" -gt 0 && "$port" -lt 32768 ]] ||

@@ -52,14 +52,8 @@ Databases: appdb (owner app), bench (owner lms_admin). The OS-level superuser
 EOF
 }
 
-die() {
-    printf '%s: error: %s\n' "$PROG" "$*" >&2
-    exit 1
-}
-
-info() {
-    printf '%s: %s\n' "$PROG" "$*" >&2
-}
+# die, info, parse_cluster_args
+. "$SCRIPT_DIR/lib-cluster.sh"
 
 # Keep libpq/PG* settings from the caller's environment out of our own
 # psql/pg_ctl invocations (PGBIN is ours and is kept).
@@ -70,29 +64,7 @@ while IFS= read -r var; do
     esac
 done < <(compgen -e)
 
-cmd=""
-dir=${LMS_TEST_DIR:-/tmp/lms-test}
-while [[ $# -gt 0 ]]; do
-    case "$1" in
-        -h|--help) usage; exit 0 ;;
-        --dir)
-            [[ $# -ge 2 ]] || die "--dir needs an argument"
-            dir=$2; shift 2 ;;
-        --dir=*) dir=${1#*=}; shift ;;
-        -*) die "unknown option: $1 (see --help)" ;;
-        *)
-            [[ -z "$cmd" ]] || die "only one command may be given (see --help)"
-            cmd=$1; shift ;;
-    esac
-done
-[[ -n "$cmd" ]] || { usage >&2; exit 2; }
-[[ -n "$dir" ]] || die "empty --dir"
-case "$dir" in
-    /*) ;;
-    *) dir=$PWD/$dir ;;
-esac
-dir=${dir%/}
-[[ -n "$dir" ]] || die "refusing to use / as the test directory"
+parse_cluster_args "$@"
 
 # ---------------------------------------------------------------------------
 # PostgreSQL binaries and the account that runs them

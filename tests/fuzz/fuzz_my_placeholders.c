@@ -31,26 +31,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 		}                                                           \
 	} while (0)
 
-static char *host_strdup(const char *s)
-{
-	return strdup(s);
-}
-
-static void host_log(int level, const char *fmt, ...)
-{
-	(void)level;
-	(void)fmt;
-}
-
-static const struct lms_host_api host = {
-	.abi_major = LMS_PLUGIN_ABI_MAJOR,
-	.abi_minor = LMS_PLUGIN_ABI_MINOR,
-	.size = sizeof(struct lms_host_api),
-	.log = host_log,
-	.alloc = malloc,
-	.free = free,
-	.strdup = host_strdup,
-};
+#include "../common/stub_host.h"
 
 static uint32_t holes[LMS_REQ_HOLES_MAX];
 static uint8_t enc[3 * 65536 + 64];
@@ -93,8 +74,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (size < 1)
 		return 0;
-	my_host = &host;
-	pg_host = &host;
+	my_host = &stub_host;
+	pg_host = &stub_host;
 	size_t cap = 1 + data[0];
 	const char *sql = (const char *)data + 1;
 	size_t len = size - 1;

@@ -190,7 +190,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (size < 2)
 		return 0;
-	pg_host = &fuzz_host;
+	pg_host = &stub_host;
 	uint8_t opts = data[0], seed = data[1];
 	size_t ulen = (size_t)(opts >> 4) * 600;
 	char *user = malloc(ulen + 1);

@@ -159,7 +159,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (size < 2)
 		return 0;
-	pg_host = &fuzz_host;
+	pg_host = &stub_host;
 	uint8_t opts = data[0], seed = data[1];
 	/* Up to a TLS switch, the events must not depend on the split. */
 	struct evlog a = run_once(opts, seed, 1, data + 2, size - 2);

@@ -154,7 +154,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (size < 2)
 		return 0;
-	pg_host = &fuzz_host;
+	pg_host = &stub_host;
 	pg_flavor = data[0] & 1 ? &pg_flavor_cockroach : &pg_flavor_postgres;
 	const uint8_t *cl = NULL;
 	size_t cl_len = 0, skip = 2;

@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "pgwire.h"
+#include "../common/stub_host.h"
 
 #define FUZZ_CHECK(cond) \
 	do { \
@@ -28,27 +29,6 @@
 			abort(); \
 		} \
 	} while (0)
-
-static void fuzz_log(int level, const char *fmt, ...)
-{
-	(void)level;
-	(void)fmt;
-}
-
-static char *fuzz_strdup(const char *s)
-{
-	return strdup(s);
-}
-
-static const struct lms_host_api fuzz_host = {
-	.abi_major = LMS_PLUGIN_ABI_MAJOR,
-	.abi_minor = LMS_PLUGIN_ABI_MINOR,
-	.size = sizeof(struct lms_host_api),
-	.log = fuzz_log,
-	.alloc = malloc,
-	.free = free,
-	.strdup = fuzz_strdup,
-};
 
 /* ---- event log: a running hash of what the plugin said ---------------- */
 

@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "mysql.h"
+#include "../common/stub_host.h"
 
 #define FUZZ_CHECK(cond) \
 	do { \
@@ -27,17 +28,6 @@
 			abort(); \
 		} \
 	} while (0)
-
-static inline void fuzz_log(int level, const char *fmt, ...)
-{
-	(void)level;
-	(void)fmt;
-}
-
-static char *fuzz_strdup(const char *s)
-{
-	return strdup(s);
-}
 
 /* The core's key table with one session: any id whose top byte is 0x11
  * (so that KILL statements the fuzzer writes are rewritten too), on a
@@ -52,16 +42,8 @@ static int fuzz_backend_key_of(const uint8_t *prefix, size_t len, uint8_t *key, 
 	return 0;
 }
 
-static const struct lms_host_api fuzz_host = {
-	.abi_major = LMS_PLUGIN_ABI_MAJOR,
-	.abi_minor = LMS_PLUGIN_ABI_MINOR,
-	.size = sizeof(struct lms_host_api),
-	.log = fuzz_log,
-	.alloc = malloc,
-	.free = free,
-	.strdup = fuzz_strdup,
-	.backend_key_of = fuzz_backend_key_of,
-};
+/* stub_host with the key table above; filled in by sess_new. */
+static struct lms_host_api fuzz_host;
 
 static struct lms_dialect fuzz_dialect;
 
@@ -128,6 +110,8 @@ static int fuzz_observe;
 
 static inline void sess_new(struct sess *x, int tls_available, int tls_required, uint32_t tls_mode)
 {
+	fuzz_host = stub_host;
+	fuzz_host.backend_key_of = fuzz_backend_key_of;
 	x->d = my_entry(&fuzz_host, &fuzz_dialect);
 	FUZZ_CHECK(x->d != NULL);
 	struct lms_fe_opts fo;

@@ -18,37 +18,14 @@
 
 /* ---- host API and helpers -------------------------------------------- */
 
-static void host_log(int level, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	fprintf(stderr, "plugin log %d: ", level);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
-	va_end(ap);
-}
-
-static char *host_strdup(const char *s)
-{
-	return strdup(s);
-}
-
-static const struct lms_host_api test_host = {
-	.abi_major = LMS_PLUGIN_ABI_MAJOR,
-	.abi_minor = LMS_PLUGIN_ABI_MINOR,
-	.size = sizeof(struct lms_host_api),
-	.log = host_log,
-	.alloc = malloc,
-	.free = free,
-	.strdup = host_strdup,
-};
+#include "../common/stub_host.h"
 
 static struct lms_dialect dialect;
 static const struct lms_dialect *D;
 
 static void setup(void)
 {
-	D = my_entry(&test_host, &dialect);
+	D = my_entry(&stub_host, &dialect);
 	ck_assert_ptr_nonnull(D);
 }
 
@@ -974,7 +951,7 @@ static struct step kill_step(struct pair *p, const char *sql, char *text)
 
 START_TEST(test_kill_by_proxy_id)
 {
-	struct lms_host_api h = test_host;
+	struct lms_host_api h = stub_host;
 	h.backend_key_of = fake_key_of;
 	struct lms_dialect d;
 	ck_assert_ptr_nonnull(my_entry(&h, &d));
@@ -1029,21 +1006,21 @@ START_TEST(test_kill_by_proxy_id)
 	while (p.s->q_len > 0)
 		ck_assert_int_eq(feed_be(&p, ok, k, &txn), 1);
 	pair_free(&p);
-	ck_assert_ptr_nonnull(my_entry(&test_host, &d)); /* back to the plain host */
+	ck_assert_ptr_nonnull(my_entry(&stub_host, &d)); /* back to the plain host */
 }
 END_TEST
 
 START_TEST(test_entry_checks_host)
 {
 	struct lms_dialect d;
-	struct lms_host_api h = test_host;
+	struct lms_host_api h = stub_host;
 	h.abi_minor = 1;
 	ck_assert_ptr_null(my_entry(&h, &d)); /* needs LMS_ACT_BACKEND_TLS */
-	h = test_host;
+	h = stub_host;
 	h.abi_major = 2;
 	ck_assert_ptr_null(my_entry(&h, &d));
 	ck_assert_ptr_null(my_entry(NULL, &d));
-	const struct lms_dialect *x = my_entry(&test_host, &d);
+	const struct lms_dialect *x = my_entry(&stub_host, &d);
 	ck_assert_str_eq(x->name, "mysql");
 	ck_assert_str_eq(x->family, "mysql");
 	for (size_t i = 0; i < sizeof(x->reserved) / sizeof(x->reserved[0]); i++)
@@ -1088,6 +1065,7 @@ static Suite *mysql_suite(void)
 
 int main(void)
 {
+	stub_host_echo = 1; /* show what the plugin logs */
 	SRunner *sr = srunner_create(mysql_suite());
 	srunner_run_all(sr, CK_NORMAL);
 	int failed = srunner_ntests_failed(sr);

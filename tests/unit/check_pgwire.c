@@ -17,34 +17,11 @@
 
 /* ---- host API and helpers -------------------------------------------- */
 
-static void host_log(int level, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	fprintf(stderr, "plugin log %d: ", level);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
-	va_end(ap);
-}
-
-static char *host_strdup(const char *s)
-{
-	return strdup(s);
-}
-
-static const struct lms_host_api test_host = {
-	.abi_major = LMS_PLUGIN_ABI_MAJOR,
-	.abi_minor = LMS_PLUGIN_ABI_MINOR,
-	.size = sizeof(struct lms_host_api),
-	.log = host_log,
-	.alloc = malloc,
-	.free = free,
-	.strdup = host_strdup,
-};
+#include "../common/stub_host.h"
 
 static void setup(void)
 {
-	pg_host = &test_host;
+	pg_host = &stub_host;
 }
 
 /* Everything a decode call touches, zeroed the way the core does. */
@@ -1447,6 +1424,7 @@ static Suite *pgwire_suite(void)
 
 int main(void)
 {
+	stub_host_echo = 1; /* show what the plugin logs */
 	SRunner *sr = srunner_create(pgwire_suite());
 	srunner_run_all(sr, CK_NORMAL);
 	int failed = srunner_ntests_failed(sr);

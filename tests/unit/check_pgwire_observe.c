@@ -17,30 +17,11 @@
 
 /* ---- host API and message builders ------------------------------------- */
 
-static void host_log(int level, const char *fmt, ...)
-{
-	(void)level;
-	(void)fmt;
-}
-
-static char *host_strdup(const char *s)
-{
-	return strdup(s);
-}
-
-static const struct lms_host_api test_host = {
-	.abi_major = LMS_PLUGIN_ABI_MAJOR,
-	.abi_minor = LMS_PLUGIN_ABI_MINOR,
-	.size = sizeof(struct lms_host_api),
-	.log = host_log,
-	.alloc = malloc,
-	.free = free,
-	.strdup = host_strdup,
-};
+#include "../common/stub_host.h"
 
 static void setup(void)
 {
-	pg_host = &test_host;
+	pg_host = &stub_host;
 	pg_flavor = &pg_flavor_postgres;
 }
 
