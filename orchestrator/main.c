@@ -15,6 +15,7 @@
 #include "config.h"
 #include "context.h"
 #include "log.h"
+#include "source.h"
 #include "store.h"
 #include "tls.h"
 
@@ -57,12 +58,12 @@ static int serve(struct orch_config *cfg)
 	}
 	ctx.client_tls = client_tls;
 	ctx.store = orch_store_new(cfg->crdb_url, "CRDB_URL");
-	ctx.source = cfg->source_url ? orch_store_new(cfg->source_url, "SOURCE_URL") : NULL;
+	ctx.source = cfg->source_url ? orch_source_new(cfg->source_dialect, cfg->source_url) : NULL;
 	/* libpq cannot speak MySQL: the probe needs a pgwire source dialect */
 	if (cfg->lms_url && !(cfg->source_dialect && !strcmp(cfg->source_dialect, "mysql")))
 		ctx.lms = orch_store_new(cfg->lms_url, "LMS_URL");
 	base = event_base_new();
-	if (!ctx.store || !base) {
+	if (!ctx.store || !base || (cfg->source_url && !ctx.source)) {
 		fprintf(stderr, "molt-lms-orchestrator: out of memory\n");
 		goto out;
 	}
@@ -91,7 +92,7 @@ out:
 	if (base)
 		event_base_free(base);
 	orch_store_free(ctx.store);
-	orch_store_free(ctx.source);
+	orch_source_free(ctx.source);
 	orch_store_free(ctx.lms);
 	SSL_CTX_free(api_tls);
 	SSL_CTX_free(metrics_tls);
