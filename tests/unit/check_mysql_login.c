@@ -210,7 +210,8 @@ static size_t response(uint8_t *b, const char *user, const uint8_t *auth, size_t
 	memcpy(b + off, user, strlen(user) + 1);
 	off += strlen(user) + 1;
 	b[off++] = (uint8_t)alen;
-	memcpy(b + off, auth, alen);
+	if (alen)
+		memcpy(b + off, auth, alen);
 	off += alen;
 	if (db) {
 		memcpy(b + off, db, strlen(db) + 1);
