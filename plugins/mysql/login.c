@@ -201,6 +201,8 @@ static int verify(struct my_sess *s, uint8_t seq, const uint8_t *resp, size_t rl
 	res->startup.family = "mysql";
 	res->startup.user = s->login_user;
 	res->startup.database = s->login_db[0] ? s->login_db : NULL;
+	res->startup.raw = (const uint8_t *)""; /* nothing to forward: another family */
+	res->startup.raw_len = 0;
 	s->state = MY_S_AUTH;
 	s->owes = MY_OWES_NOTHING;
 	s->login_ok_seq = (uint8_t)(seq + 1);
@@ -280,9 +282,7 @@ int my_login_response(struct my_sess *s, const uint8_t *msg, size_t len, struct 
 		my_put24(d, (uint32_t)(o - MY_HDR));
 		d[3] = (uint8_t)(seq + 1);
 		out->len = o;
-		res->verdict = LMS_REPLY;
-		res->startup.family = "mysql";
-		res->startup.user = s->login_user; /* names the session meanwhile */
+		res->verdict = LMS_REPLY; /* not named yet: CONNECT names the session */
 		s->state = MY_S_AUTH;
 		s->owes = MY_OWES_AUTH;
 		s->cseq = (uint8_t)(seq + 2);
