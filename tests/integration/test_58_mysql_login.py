@@ -324,3 +324,53 @@ def test_pymysql_logs_in(clusters, tproxy):
                         ssl={"ca": clusters.cert("ca.crt"), "check_hostname": False}, autocommit=None,
                         connect_timeout=10)
     assert e.value.args[0] == 1045, e.value.args
+
+
+# ---- the whole flow: begin -> commit through the orchestrator ----
+
+def test_cutover_then_new_logins_verified(clusters, mysql_server, proxy_factory):
+    """A MySQL proxy registered with the orchestrator follows begin and
+    commit (the test inserts begin's token into the target's watermark
+    table, standing in for the CDC tool); afterwards a new client logs in
+    with its MySQL password, verified by LMS, and a wrong one is refused."""
+    os.makedirs(clusters.log_dir, exist_ok=True)
+    st = Store(clusters)
+    o = Orchestrator(clusters, clusters.target_url(db=st.db), mysql_server.url())
+    o.args[o.args.index("--source-dialect") + 1] = "mysql"
+    o.start()
+    try:
+        initialize(clusters, o)
+        p = proxy_factory(name="mycut", source_dialect="mysql", init_source=mysql_server.url(),
+                          init_target=clusters.target_url(db=st.db))
+        assert wait_until(lambda: st.run("select count(*) from _molt_lms.instances")[0][0] == 1,
+                          clusters.t(10))
+        # before: relayed to MariaDB
+        c = pymysql.connect(host="127.0.0.1", port=p.port, user=MY_APP[0], password=MY_APP[1], database=MY_DB,
+                            connect_timeout=10)
+        try:
+            cur = c.cursor()
+            cur.execute("select version()")
+            assert "MariaDB" in cur.fetchone()[0]
+        finally:
+            c.close()
+        begin = json.loads(cli(clusters, o, "cutover", "consistent", "begin").stdout)
+        assert begin["logins"]["copied"] >= 8 and len(begin["instances"]) == 1, begin
+        token = begin["watermark"]["token"]
+        st.run("insert into _molt_lms.watermark (id, token, written_at) values (1, %s, now()) "
+               "on conflict (id) do update set token = excluded.token", (token,))
+        commit = json.loads(cli(clusters, o, "cutover", "consistent", "commit").stdout)
+        assert commit["source_of_truth"] == "target", commit
+        assert wait_until(lambda: "source_of_truth=target" in p.read_log(), clusters.t(10))
+        before = target_sessions(clusters)
+        r = raw_login(p, *MY_APP, tls=False)
+        try:
+            assert r.greeting["version"].endswith("-molt-lms")
+            assert wait_until(lambda: target_sessions(clusters) == before + 1, clusters.t(5))
+        finally:
+            r.close()
+        with pytest.raises(MyError) as e:
+            raw_login(p, MY_APP[0], "app-pw-old", tls=False)
+        assert e.value.code == 1045
+    finally:
+        o.stop()
+        st.drop()
