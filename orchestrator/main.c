@@ -62,6 +62,10 @@ static int serve(struct orch_config *cfg)
 	/* libpq cannot speak MySQL: the probe needs a pgwire source dialect */
 	if (cfg->lms_url && !(cfg->source_dialect && !strcmp(cfg->source_dialect, "mysql")))
 		ctx.lms = orch_store_new(cfg->lms_url, "LMS_URL");
+	if (cfg->source_dialect && !strcmp(cfg->source_dialect, "mysql") && !ctx.source)
+		lms_log(LMS_LOG_LEVEL_WARN, "no_source_url", "reason=\"sourceDialect mysql without SOURCE_URL: the "
+			"source's logins are not copied into _molt_lms.credentials, so MySQL clients cannot log in "
+			"after a cutover, and the watermark cannot be written (set SOURCE_URL=mysql://...)\"");
 	base = event_base_new();
 	if (!ctx.store || !base || (cfg->source_url && !ctx.source)) {
 		fprintf(stderr, "molt-lms-orchestrator: out of memory\n");

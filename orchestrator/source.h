@@ -45,9 +45,9 @@ struct orch_source {
 	void *impl;
 };
 
-/* A source for url (borrowed, must outlive it) of dialect ("postgres",
- * "cockroach", "mysql"; NULL: postgres).  Connects lazily.  NULL when out
- * of memory. */
+/* A source for url (borrowed, must outlive it): MySQL for a mysql:// or
+ * mariadb:// URL, PostgreSQL wire otherwise (dialect, the sourceDialect,
+ * is not what decides).  Connects lazily.  NULL when out of memory. */
 struct orch_source *orch_source_new(const char *dialect, const char *url);
 void orch_source_free(struct orch_source *s);
 
