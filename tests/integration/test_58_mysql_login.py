@@ -371,6 +371,24 @@ def test_cutover_then_new_logins_verified(clusters, mysql_server, proxy_factory)
         with pytest.raises(MyError) as e:
             raw_login(p, MY_APP[0], "app-pw-old", tls=False)
         assert e.value.code == 1045
+        # and back: commit reads the token in MariaDB's _molt_lms.watermark
+        # (inserted here as the reverse replication would)
+        begin = json.loads(cli(clusters, o, "cutover", "consistent", "begin").stdout)
+        a = my_admin(mysql_server)
+        try:
+            a.cursor().execute("REPLACE INTO _molt_lms.watermark (id, token, written_at) VALUES (1, %s, NOW(6))",
+                               (begin["watermark"]["token"],))
+        finally:
+            a.close()
+        commit = json.loads(cli(clusters, o, "cutover", "consistent", "commit").stdout)
+        assert commit["source_of_truth"] == "source", commit
+        # commit pushed the state to the instance before answering: new
+        # logins are relayed to MariaDB again
+        r = raw_login(p, *MY_APP, tls=False)
+        try:
+            assert "MariaDB" in r.greeting["version"] and "molt-lms" not in r.greeting["version"]
+        finally:
+            r.close()
     finally:
         o.stop()
         st.drop()
