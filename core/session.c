@@ -397,8 +397,12 @@ static void backend_connected(struct lms_session *s)
 }
 
 /* Open the source of truth's connection for this session. */
+static bool own_login_late(struct lms_session *s);
+
 static void session_connect(struct lms_session *s)
 {
+	if (own_login_late(s))
+		return;
 	backend_open(s, s->own_login ? 0 : 1);
 }
 
@@ -1638,8 +1642,6 @@ static void session_update(struct lms_session *s)
 		lms_conn_kick(&s->server);
 }
 
-/* ---- entry points ---- */
-
 /* Does this new client log in through its own plugin (ABI 1.4)?  When
  * the source of truth speaks another wire family, the client's login
  * cannot be relayed to it.  Decided once, at accept. */
@@ -1658,6 +1660,59 @@ static void own_login_opts(struct lms_session *s, struct lms_fe_opts *fo)
 	memcpy(fo->client_ip, s->peer, n);
 	fo->client_ip[n] = 0;
 }
+
+/* The options of this session's frontend. */
+static void fe_opts_init(struct lms_session *s, struct lms_fe_opts *fo)
+{
+	const struct lms_runtime *rt = s->rt;
+	memset(fo, 0, sizeof(*fo));
+	fo->tls_available = rt->server_tls != NULL;
+	fo->tls_required = rt->server_tls != NULL;
+	/* Fingerprinting costs about 2,400 instructions a query (callgrind),
+	 * half the fast path's: only when shadowing.  Without it only what
+	 * changes the session's state is classified (for a cutover's replay),
+	 * and the admin API cannot name a session's statement. */
+	fo->observe = rt->shadow_mode != LMS_SHADOW_NONE ? LMS_OBSERVE_FULL : LMS_OBSERVE_STATE;
+	memcpy(fo->proxy_key, s->proxy_key, 8);
+	own_login_opts(s, fo);
+}
+
+/* A server-first login queued by a pause, before anything was said to the
+ * client, resumes on a source of truth of another wire family: the
+ * client's login cannot be relayed there, so a new frontend greets it with
+ * the plugin's own login (ABI 1.4).  Returns true when it took over (or the
+ * session ended). */
+static bool own_login_late(struct lms_session *s)
+{
+	if (s->own_login || s->startup_raw || s->phase != PH_STARTUP || lms_buf_len(&s->client.out) > 0)
+		return false;
+	struct lms_fe_opts fo;
+	fe_opts_init(s, &fo);
+	if (!s->own_login)
+		return false;
+	void *fe = s->front->fe_new(&fo);
+	if (!fe) {
+		session_error(s, "FATAL", "53200", NULL, "molt-lms: out of memory");
+		return true;
+	}
+	s->front->fe_free(s->fe);
+	s->fe = fe;
+	struct lms_out out;
+	struct lms_result res;
+	out.len = 0;
+	memset(&res, 0, sizeof(res));
+	if (s->front->fe_accept(s->fe, &out, &res) < 0 || res.action != LMS_ACT_NONE) {
+		session_error(s, "FATAL", "08P01", NULL, "molt-lms: cannot greet the client");
+		return true;
+	}
+	lms_buf_append(&s->client.out, out.data, out.len);
+	timer_arm_cfg(s, s->rt->cfg->login_timeout);
+	flush_client(s);
+	return true;
+}
+
+/* ---- entry points ---- */
+
 
 void lms_session_accept(struct lms_worker *w, int fd)
 {
@@ -1686,15 +1741,8 @@ void lms_session_accept(struct lms_worker *w, int fd)
 	}
 	lms_conn_peer_name(&s->client, s->peer, sizeof(s->peer));
 	lms_cancel_new_key(s->proxy_key);
-	struct lms_fe_opts fo = { .tls_available = rt->server_tls != NULL, .tls_required = rt->server_tls != NULL,
-				  /* Fingerprinting costs about 2,400 instructions a query
-				   * (callgrind), half the fast path's: only when shadowing.
-				   * Without it only what changes the session's state is
-				   * classified (for a cutover's replay), and the admin API
-				   * cannot name a session's statement. */
-				  .observe = rt->shadow_mode != LMS_SHADOW_NONE ? LMS_OBSERVE_FULL : LMS_OBSERVE_STATE };
-	memcpy(fo.proxy_key, s->proxy_key, 8);
-	own_login_opts(s, &fo);
+	struct lms_fe_opts fo;
+	fe_opts_init(s, &fo);
 	s->fe = s->front->fe_new(&fo);
 	s->timer = evtimer_new(w->base, on_timer, s);
 	if (!s->fe || !s->timer) {
