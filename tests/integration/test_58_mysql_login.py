@@ -13,6 +13,8 @@ autocommit=None (it then sends no query)."""
 
 import json
 import os
+import threading
+import time
 import struct
 import uuid
 
@@ -356,10 +358,27 @@ def test_cutover_then_new_logins_verified(clusters, mysql_server, proxy_factory)
         begin = json.loads(cli(clusters, o, "cutover", "consistent", "begin").stdout)
         assert begin["logins"]["copied"] >= 8 and len(begin["instances"]) == 1, begin
         token = begin["watermark"]["token"]
+        # a client connecting during the pause waits (the server speaks
+        # first: no greeting yet), then gets LMS's own login on the target
+        queued = {}
+
+        def during_pause():
+            try:
+                r = raw_login(p, *MY_APP, tls=False)
+                queued["version"] = r.greeting["version"]
+                r.close()
+            except Exception as e:  # noqa: BLE001 - reported below
+                queued["error"] = repr(e)
+        t = threading.Thread(target=during_pause)
+        t.start()
+        time.sleep(0.3)
+        assert t.is_alive(), queued  # still waiting for its greeting
         st.run("insert into _molt_lms.watermark (id, token, written_at) values (1, %s, now()) "
                "on conflict (id) do update set token = excluded.token", (token,))
         commit = json.loads(cli(clusters, o, "cutover", "consistent", "commit").stdout)
         assert commit["source_of_truth"] == "target", commit
+        t.join(clusters.t(10))
+        assert queued.get("version", "").endswith("-molt-lms"), queued
         assert wait_until(lambda: "source_of_truth=target" in p.read_log(), clusters.t(10))
         before = target_sessions(clusters)
         r = raw_login(p, *MY_APP, tls=False)
