@@ -396,9 +396,9 @@ static void backend_connected(struct lms_session *s)
 	backend_send_start(s, 0);
 }
 
-/* Open the source of truth's connection for this session. */
 static bool own_login_late(struct lms_session *s);
 
+/* Open the source of truth's connection for this session. */
 static void session_connect(struct lms_session *s)
 {
 	if (own_login_late(s))
@@ -1644,7 +1644,8 @@ static void session_update(struct lms_session *s)
 
 /* Does this new client log in through its own plugin (ABI 1.4)?  When
  * the source of truth speaks another wire family, the client's login
- * cannot be relayed to it.  Decided once, at accept. */
+ * cannot be relayed to it.  Decided at accept (or when a login queued by
+ * a pause resumes, own_login_late). */
 static void own_login_opts(struct lms_session *s, struct lms_fe_opts *fo)
 {
 	const struct lms_backend *truth = lms_runtime_truth(s->rt, NULL);
@@ -1712,7 +1713,6 @@ static bool own_login_late(struct lms_session *s)
 }
 
 /* ---- entry points ---- */
-
 
 void lms_session_accept(struct lms_worker *w, int fd)
 {
