@@ -221,7 +221,8 @@ static void heartbeat(struct lms_control *c)
 	PQclear(r);
 }
 
-/* Copy row i of r into cr (NULL when a value is too long or no memory). */
+/* Copy row i of r into cr.  Returns 0, or -1 when a value is too long or
+ * out of memory (cr then holds what was copied, for the caller to free). */
 static int cred_row(PGresult *r, int i, struct lms_cred *cr)
 {
 	char **dst[4] = { &cr->user, &cr->host, &cr->plugin, &cr->verifier };
@@ -250,6 +251,7 @@ static void creds_round(struct lms_control *c)
 		PQclear(r);
 		if (missing)
 			lms_creds_replace(NULL, 0);
+		store_check_alive(c);
 		if (c->creds_logged != -2)
 			lms_log(LMS_LOG_LEVEL_WARN, "credentials_unavailable", "error=\"%s\"", why);
 		c->creds_logged = -2;
