@@ -320,7 +320,8 @@ static void store_round(struct lms_control *c)
 	set_status(c, true, "ok");
 	if (c->want_creds)
 		creds_round(c);
-	heartbeat(c);
+	if (c->store)
+		heartbeat(c);
 }
 
 /* Write one watermark on the source (a fresh short connection: the
