@@ -26,6 +26,7 @@ from lmsproxy import APP_USER, wait_until
 from mysqlraw import (CAP_CONNECT_WITH_DB, CAP_LONG_PASSWORD, CAP_PLUGIN_AUTH, CAP_PROTOCOL_41,
                       CAP_SECURE_CONNECTION, CAP_SSL, MY_ADMIN, MY_APP, MY_DB, MY_ED, MyError, MyRaw,
                       native_scramble)
+from test_30_control import api
 from test_40_cutover import Orchestrator, cli
 
 
@@ -346,6 +347,9 @@ def test_cutover_then_new_logins_verified(clusters, mysql_server, proxy_factory)
                           init_target=clusters.target_url(db=st.db))
         assert wait_until(lambda: st.run("select count(*) from _molt_lms.instances")[0][0] == 1,
                           clusters.t(10))
+        copied = st.run("select count(*) from _molt_lms.credentials")[0][0]
+        assert wait_until(lambda: api(p, "GET", "/api/v1/state")[1].get("credentials") == copied,
+                          clusters.t(10)), api(p, "GET", "/api/v1/state")
         # before: relayed to MariaDB
         c = pymysql.connect(host="127.0.0.1", port=p.port, user=MY_APP[0], password=MY_APP[1], database=MY_DB,
                             connect_timeout=10)
