@@ -18,6 +18,7 @@
 #include "admin.h"
 #include "control.h"
 #include "coord.h"
+#include "creds.h"
 #include "clock.h"
 #include "jsontext.h"
 #include "log.h"
@@ -149,6 +150,8 @@ char *lms_admin_state_json(struct lms_runtime *rt, int applied, bool sessions)
 	set(doc, "source_of_truth", json_string(v.truth == LMS_ROLE_TARGET ? "target" : "source"));
 	set(doc, "cutover_id", v.cutover_id ? json_integer((json_int_t)v.cutover_id) : json_null());
 	set(doc, "store", lms_json_text(store));
+	long creds = lms_creds_count(); /* ABI 1.4 own logins: rows held, or none */
+	set(doc, "credentials", creds >= 0 ? json_integer(creds) : json_null());
 	set(doc, "queued_requests", json_integer((json_int_t)queued_requests));
 	if (sessions)
 		set_session_counts(rt, doc, &v);

@@ -17,6 +17,7 @@
 
 #include "control.h"
 #include "coord.h"
+#include "creds.h"
 #include "log.h"
 #include "runtime.h"
 #include "stats.h"
@@ -54,6 +55,9 @@ struct lms_control {
 	PGconn *store;            /* control thread only */
 	bool registered;          /* control thread only */
 	bool standalone_logged;   /* control thread only */
+	bool want_creds;          /* clients cannot be relayed to the target:
+				     keep _molt_lms.credentials (creds.h) */
+	long creds_logged;        /* control thread only: count last logged */
 
 	pthread_mutex_t lock;     /* guards what follows */
 	pthread_cond_t cond;
@@ -217,6 +221,65 @@ static void heartbeat(struct lms_control *c)
 	PQclear(r);
 }
 
+/* Copy row i of r into cr.  Returns 0, or -1 when a value is too long or
+ * out of memory (cr then holds what was copied, for the caller to free). */
+static int cred_row(PGresult *r, int i, struct lms_cred *cr)
+{
+	char **dst[4] = { &cr->user, &cr->host, &cr->plugin, &cr->verifier };
+	for (int k = 0; k < 4; k++) {
+		if (PQgetlength(r, i, k) >= (int)LMS_CREDS_FIELD_MAX)
+			return -1;
+		*dst[k] = strdup(PQgetvalue(r, i, k));
+		if (!*dst[k])
+			return -1;
+	}
+	return 0;
+}
+
+/* Read _molt_lms.credentials into the in-memory copy.  A missing table
+ * means no copy; any other failure keeps the copy there is. */
+static void creds_round(struct lms_control *c)
+{
+	char sql[160];
+	snprintf(sql, sizeof(sql), "SELECT username, host, plugin, verifier FROM _molt_lms.credentials LIMIT %u",
+		 LMS_CREDS_MAX);
+	PGresult *r = PQexec(c->store, sql);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+		bool missing = missing_schema(r);
+		char why[512];
+		pq_error("cannot read _molt_lms.credentials", PQresultErrorMessage(r), why, sizeof(why));
+		PQclear(r);
+		if (missing)
+			lms_creds_replace(NULL, 0);
+		store_check_alive(c);
+		if (c->creds_logged != -2)
+			lms_log(LMS_LOG_LEVEL_WARN, "credentials_unavailable", "error=\"%s\"", why);
+		c->creds_logged = -2;
+		return;
+	}
+	int n = PQntuples(r);
+	struct lms_cred *rows = calloc(n ? (size_t)n : 1, sizeof(*rows));
+	size_t kept = 0;
+	for (int i = 0; rows && i < n; i++) {
+		if (cred_row(r, i, &rows[kept]) == 0) {
+			kept++;
+			continue;
+		}
+		free(rows[kept].user);
+		free(rows[kept].host);
+		free(rows[kept].plugin);
+		free(rows[kept].verifier);
+		memset(&rows[kept], 0, sizeof(rows[kept]));
+	}
+	PQclear(r);
+	if (!rows)
+		return;
+	lms_creds_replace(rows, kept);
+	if ((long)kept != c->creds_logged)
+		lms_log(LMS_LOG_LEVEL_INFO, "credentials_loaded", "rows=%zu", kept);
+	c->creds_logged = (long)kept;
+}
+
 /* One round with the store: connect if needed, read and apply the state,
  * then write the heartbeat. */
 static void store_round(struct lms_control *c)
@@ -255,7 +318,10 @@ static void store_round(struct lms_control *c)
 	if (rc < 0)
 		return;
 	set_status(c, true, "ok");
-	heartbeat(c);
+	if (c->want_creds)
+		creds_round(c);
+	if (c->store)
+		heartbeat(c);
 }
 
 /* Write j's token as the source's watermark on conn. */
@@ -469,6 +535,8 @@ struct lms_control *lms_control_start(struct lms_runtime *rt, struct event_base 
 	snprintf(c->status, sizeof(c->status), "%s",
 		 c->use_store ? "not read yet" : "off (--coordination off): serving from the source");
 	names_init(c);
+	c->creds_logged = -1;
+	c->want_creds = strcmp(rt->front->family, rt->backends[LMS_ROLE_TARGET].plugin.d->family) != 0;
 	c->store_conninfo = conninfo(rt->cfg->init_target, STORE_OPTS);
 	c->source_conninfo = conninfo(rt->cfg->init_source, SOURCE_OPTS);
 	if (!c->store_conninfo || !c->source_conninfo) {

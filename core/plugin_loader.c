@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "cancel.h"
+#include "creds.h"
 #include "log.h"
 #include "plugin_loader.h"
 
@@ -29,6 +30,7 @@ static const struct lms_host_api host_api = {
 	.free = free,
 	.strdup = host_strdup,
 	.backend_key_of = lms_cancel_lookup_prefix,
+	.credential_of = lms_creds_lookup,
 };
 
 const struct lms_host_api *lms_plugin_host_api(void)

@@ -244,6 +244,11 @@ bool lms_runtime_cutover_refused(const struct lms_runtime *rt, int phase, int tr
 	if ((phase == LMS_PHASE_SERVING && truth == LMS_ROLE_SOURCE) || !t || !rt->front ||
 	    strcmp(t->family, rt->front->family) == 0)
 		return false;
+	/* ABI 1.4: the clients' plugin logs them in itself (fe_login_done)
+	 * once the target serves; answers are translated back by the 1.4
+	 * serving functions (merged separately) */
+	if (LMS_DIALECT_HAS(rt->front, fe_login_done))
+		return false;
 	snprintf(why, cap, "a cutover is not supported with these dialects: the clients speak %s and the target "
 		 "(%s) speaks %s, and molt-lms does not translate between wire protocols yet; this instance keeps "
 		 "serving from the source", rt->front->family, t->name, t->family);

@@ -108,6 +108,9 @@ struct lms_session {
 	bool queued;           /* paused: the next request waits */
 	bool login_queued;     /* paused: the backend login waits */
 	bool switching;        /* logging in to a new source of truth */
+	bool own_login;        /* the plugin verified the client itself (ABI
+				  1.4): the backend logs in with the URL's
+				  credentials and its login stays ours */
 	/* session state to replay on a new source of truth: the client
 	 * messages the plugin flagged LMS_STMT_REPLAY, in order (malloc) */
 	uint8_t *replay;
@@ -393,10 +396,14 @@ static void backend_connected(struct lms_session *s)
 	backend_send_start(s, 0);
 }
 
+static bool own_login_late(struct lms_session *s);
+
 /* Open the source of truth's connection for this session. */
 static void session_connect(struct lms_session *s)
 {
-	backend_open(s, 1);
+	if (own_login_late(s))
+		return;
+	backend_open(s, s->own_login ? 0 : 1);
 }
 
 /* Open a connection to the current source of truth.  relay: the client
@@ -462,6 +469,14 @@ static void backend_dial(struct lms_session *s, const char *last_err)
 }
 
 /* ---- applying a decoded message ---- */
+
+/* Is the backend's login ours, never shown to the client?  A switch to a
+ * new source of truth, or the login made for a client the plugin verified
+ * itself (own_login). */
+static bool login_hidden(const struct lms_session *s)
+{
+	return s->switching || (s->own_login && s->phase != PH_READY);
+}
 
 /* Remember what the client's startup said; the backend plugin needs it. */
 static int keep_startup(struct lms_session *s, const struct lms_result *res)
@@ -999,6 +1014,23 @@ static void backend_tls_from_front(struct lms_session *s)
 	backend_tls_begin(s);
 }
 
+/* The database accepted the login molt-lms made for a client the plugin
+ * verified itself: the client gets its login answer now.  Returns 0, or
+ * -1 when the session ends. */
+static int own_login_done(struct lms_session *s)
+{
+	struct lms_out out;
+	out.len = 0;
+	if (s->front->fe_login_done(s->fe, &out) < 0 || lms_buf_space(&s->client.out) < out.len) {
+		session_error(s, "FATAL", "08P01", NULL, "molt-lms: cannot answer the client's login");
+		return -1;
+	}
+	lms_buf_append(&s->client.out, out.data, out.len);
+	lms_log(LMS_LOG_LEVEL_INFO, "own_login_ok", "worker=%d peer=%s user=%s database=%s backend=%s", s->w->id,
+		s->peer, s->user ? s->user : "-", s->database ? s->database : "-", s->backend->role_name);
+	return 0;
+}
+
 /* Act on a backend message's decode result.  Returns -1 to stop pumping. */
 static int apply_back(struct lms_session *s, const struct lms_result *res)
 {
@@ -1026,6 +1058,8 @@ static int apply_back(struct lms_session *s, const struct lms_result *res)
 			s->phase = PH_READY;
 			if (logged_in)
 				switch_logged_in(s);
+			else if (s->own_login && own_login_done(s) < 0)
+				return -1;
 			s->last_active_us = lms_mono_us();
 			if (s->timer)
 				evtimer_del(s->timer);
@@ -1097,7 +1131,7 @@ static int pump_decoded(struct lms_session *s, int d, const uint8_t *p, size_t l
 	case LMS_FORWARD:
 		if (dst->fd < 0)
 			goto no_peer;
-		if (d == S2C && s->switching)
+		if (d == S2C && login_hidden(s))
 			break; /* the new source of truth's login is ours, not the client's */
 		lms_buf_append(&dst->out, p, len);
 		if (d == C2S) {
@@ -1109,7 +1143,7 @@ static int pump_decoded(struct lms_session *s, int d, const uint8_t *p, size_t l
 	case LMS_REWRITE:
 		if (dst->fd < 0)
 			goto no_peer;
-		if (d == S2C && s->switching)
+		if (d == S2C && login_hidden(s))
 			break;
 		lms_buf_append(&dst->out, out.data, out.len);
 		if (d == C2S)
@@ -1189,7 +1223,7 @@ static bool pump_allowed(const struct lms_session *s, int d)
 static bool move_run(struct lms_session *s, size_t n, uint64_t *moved)
 {
 	size_t put = n;
-	if (!s->switching) /* the new source of truth's login is ours */
+	if (!login_hidden(s)) /* the new source of truth's login is ours */
 		put = lms_buf_append(&s->client.out, lms_buf_head(&s->server.in), n);
 	lms_buf_consume(&s->server.in, put);
 	*moved += put;
@@ -1234,7 +1268,7 @@ static void pump(struct lms_session *s, int d)
 			size_t n = avail < s->fwd[d] ? avail : (size_t)s->fwd[d];
 			if (d == C2S)
 				n = shadow_cap(s, n);
-			if (!(d == S2C && s->switching))
+			if (!(d == S2C && login_hidden(s)))
 				n = lms_buf_append(&dst->out, p, n);
 			if (n == 0)
 				break;
@@ -1399,6 +1433,12 @@ static bool read_side(struct lms_session *s, int d)
 		return false;
 	}
 	/* The backend went away. */
+	if (s->phase < PH_READY && s->last_s2c_error && s->own_login) {
+		/* the error was about our login, not shown to the client */
+		backend_fail_state(s, LMS_ERR_BACKEND_PROTOCOL, "28000", "the database refused molt-lms's own login "
+				   "for this client (the URL's user and the client's database; see the database's log)");
+		return false;
+	}
 	if (s->quitting || (s->phase < PH_READY && s->last_s2c_error)) {
 		session_close(s); /* its own error was already forwarded */
 		return false;
@@ -1602,6 +1642,76 @@ static void session_update(struct lms_session *s)
 		lms_conn_kick(&s->server);
 }
 
+/* Does this new client log in through its own plugin (ABI 1.4)?  When
+ * the source of truth speaks another wire family, the client's login
+ * cannot be relayed to it.  Decided at accept (or when a login queued by
+ * a pause resumes, own_login_late). */
+static void own_login_opts(struct lms_session *s, struct lms_fe_opts *fo)
+{
+	const struct lms_backend *truth = lms_runtime_truth(s->rt, NULL);
+	if (strcmp(truth->plugin.d->family, s->front->family) == 0 || !LMS_DIALECT_HAS(s->front, fe_login_done))
+		return;
+	s->own_login = true;
+	fo->own_login = 1;
+	/* s->peer is "address:port" */
+	const char *colon = strrchr(s->peer, ':');
+	size_t n = colon ? (size_t)(colon - s->peer) : 0;
+	if (n >= sizeof(fo->client_ip))
+		n = 0;
+	memcpy(fo->client_ip, s->peer, n);
+	fo->client_ip[n] = 0;
+}
+
+/* The options of this session's frontend. */
+static void fe_opts_init(struct lms_session *s, struct lms_fe_opts *fo)
+{
+	const struct lms_runtime *rt = s->rt;
+	memset(fo, 0, sizeof(*fo));
+	fo->tls_available = rt->server_tls != NULL;
+	fo->tls_required = rt->server_tls != NULL;
+	/* Fingerprinting costs about 2,400 instructions a query (callgrind),
+	 * half the fast path's: only when shadowing.  Without it only what
+	 * changes the session's state is classified (for a cutover's replay),
+	 * and the admin API cannot name a session's statement. */
+	fo->observe = rt->shadow_mode != LMS_SHADOW_NONE ? LMS_OBSERVE_FULL : LMS_OBSERVE_STATE;
+	memcpy(fo->proxy_key, s->proxy_key, 8);
+	own_login_opts(s, fo);
+}
+
+/* A server-first login queued by a pause, before anything was said to the
+ * client, resumes on a source of truth of another wire family: the
+ * client's login cannot be relayed there, so a new frontend greets it with
+ * the plugin's own login (ABI 1.4).  Returns true when it took over (or the
+ * session ended). */
+static bool own_login_late(struct lms_session *s)
+{
+	if (s->own_login || s->startup_raw || s->phase != PH_STARTUP || lms_buf_len(&s->client.out) > 0)
+		return false;
+	struct lms_fe_opts fo;
+	fe_opts_init(s, &fo);
+	if (!s->own_login)
+		return false;
+	void *fe = s->front->fe_new(&fo);
+	if (!fe) {
+		session_error(s, "FATAL", "53200", NULL, "molt-lms: out of memory");
+		return true;
+	}
+	s->front->fe_free(s->fe);
+	s->fe = fe;
+	struct lms_out out;
+	struct lms_result res;
+	out.len = 0;
+	memset(&res, 0, sizeof(res));
+	if (s->front->fe_accept(s->fe, &out, &res) < 0 || res.action != LMS_ACT_NONE) {
+		session_error(s, "FATAL", "08P01", NULL, "molt-lms: cannot greet the client");
+		return true;
+	}
+	lms_buf_append(&s->client.out, out.data, out.len);
+	timer_arm_cfg(s, s->rt->cfg->login_timeout);
+	flush_client(s);
+	return true;
+}
+
 /* ---- entry points ---- */
 
 void lms_session_accept(struct lms_worker *w, int fd)
@@ -1631,14 +1741,8 @@ void lms_session_accept(struct lms_worker *w, int fd)
 	}
 	lms_conn_peer_name(&s->client, s->peer, sizeof(s->peer));
 	lms_cancel_new_key(s->proxy_key);
-	struct lms_fe_opts fo = { .tls_available = rt->server_tls != NULL, .tls_required = rt->server_tls != NULL,
-				  /* Fingerprinting costs about 2,400 instructions a query
-				   * (callgrind), half the fast path's: only when shadowing.
-				   * Without it only what changes the session's state is
-				   * classified (for a cutover's replay), and the admin API
-				   * cannot name a session's statement. */
-				  .observe = rt->shadow_mode != LMS_SHADOW_NONE ? LMS_OBSERVE_FULL : LMS_OBSERVE_STATE };
-	memcpy(fo.proxy_key, s->proxy_key, 8);
+	struct lms_fe_opts fo;
+	fe_opts_init(s, &fo);
 	s->fe = s->front->fe_new(&fo);
 	s->timer = evtimer_new(w->base, on_timer, s);
 	if (!s->fe || !s->timer) {

@@ -10,11 +10,12 @@
 
 struct orch_config;
 struct orch_store;
+struct orch_source;
 
 struct orch_ctx {
 	const struct orch_config *cfg;
 	struct orch_store *store;    /* CRDB_URL: the coordination store */
-	struct orch_store *source;   /* SOURCE_URL, or NULL */
+	struct orch_source *source;  /* SOURCE_URL (source.h), or NULL */
 	struct orch_store *lms;      /* LMS_URL (the probe), or NULL */
 	SSL_CTX *client_tls;         /* for https admin URLs, or NULL */
 	int *interrupt;              /* the operation lane's ORCH_INTERRUPT_*

@@ -16,6 +16,7 @@
 #include "instances.h"
 #include "log.h"
 #include "oplane.h"
+#include "source.h"
 #include "store.h"
 
 /* How long one call to an instance may take while polling. */
@@ -522,8 +523,20 @@ int orch_cutover_begin(struct orch_ctx *ctx, json_t *req, json_t **resp)
 		json_decref(instances);
 		return code;
 	}
+	/* before pausing: logins the proxies verify once the target serves */
+	char err[700];
+	json_t *logins = orch_source_copy_logins(ctx->source, ctx->store, err, sizeof(err));
+	step("begin_logins_copied");
+	if (!logins) {
+		json_decref(instances);
+		char msg[900];
+		snprintf(msg, sizeof(msg), "cannot copy the source's logins into the coordination store (nothing "
+			 "was paused): %s", err);
+		return fail(resp, 502, msg);
+	}
 	int64_t epoch, cutover_id;
 	if ((code = begin_transition(ctx, &st, &epoch, &cutover_id, resp))) {
+		json_decref(logins);
 		json_decref(instances);
 		return code;
 	}
@@ -557,14 +570,15 @@ int orch_cutover_begin(struct orch_ctx *ctx, json_t *req, json_t **resp)
 		      json_pack("{s:I}", "instances", (json_int_t)json_array_size(drained)));
 		lms_log(LMS_LOG_LEVEL_INFO, "cutover_paused", "cutover_id=%" PRId64 " epoch=%" PRId64 " instances=%zu",
 			cutover_id, epoch, json_array_size(drained));
-		*resp = json_pack("{s:I,s:I,s:s,s:s,s:O,s:o}", "cutover_id", (json_int_t)cutover_id, "epoch",
+		*resp = json_pack("{s:I,s:I,s:s,s:s,s:O,s:o,s:O}", "cutover_id", (json_int_t)cutover_id, "epoch",
 				  (json_int_t)epoch, "paused_at", paused_at, "source_of_truth", st.source_of_truth,
-				  "instances", drained, "watermark", wm);
+				  "instances", drained, "watermark", wm, "logins", logins);
 		if (json_array_size(instances) == 0)
 			json_object_set_new(*resp, "warning", json_string("no live instances: none registered with "
 									  "a heartbeat under 10 s, and no --lms-addresses"));
 		code = 200;
 	}
+	json_decref(logins);
 	json_decref(drained);
 	json_decref(pending);
 	json_decref(unreachable);
@@ -580,7 +594,7 @@ static int write_on_source(struct orch_ctx *ctx, json_t *instances, const char *
 {
 	char err[512];
 	if (ctx->source) {
-		if (orch_store_write_watermark(ctx->source, token, err, sizeof(err)) == ORCH_STORE_OK)
+		if (ctx->source->ops->write_watermark(ctx->source->impl, token, err, sizeof(err)) == ORCH_STORE_OK)
 			return 0;
 		char msg[700];
 		snprintf(msg, sizeof(msg), "cannot write the watermark on the source: %s", err);
@@ -666,7 +680,7 @@ static int read_other_side(struct orch_ctx *ctx, const char *truth, json_t *inst
 	if (strcmp(truth, "target"))
 		return orch_store_read_watermark(ctx->store, seen, cap, err, errlen);
 	if (ctx->source)
-		return orch_store_read_watermark(ctx->source, seen, cap, err, errlen);
+		return ctx->source->ops->read_watermark(ctx->source->impl, seen, cap, err, errlen);
 	return read_through_instances(ctx, instances, seen, cap, err, errlen);
 }
 

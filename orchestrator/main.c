@@ -15,6 +15,7 @@
 #include "config.h"
 #include "context.h"
 #include "log.h"
+#include "source.h"
 #include "store.h"
 #include "tls.h"
 
@@ -58,7 +59,7 @@ static int ctx_open(struct orch_ctx *ctx, const struct orch_config *cfg, SSL_CTX
 {
 	*ctx = (struct orch_ctx){ .cfg = cfg, .client_tls = client_tls };
 	ctx->store = orch_store_new(cfg->crdb_url, "CRDB_URL");
-	ctx->source = cfg->source_url ? orch_store_new(cfg->source_url, "SOURCE_URL") : NULL;
+	ctx->source = cfg->source_url ? orch_source_new(cfg->source_dialect, cfg->source_url) : NULL;
 	/* libpq cannot speak MySQL: the probe needs a pgwire source dialect */
 	if (cfg->lms_url && !(cfg->source_dialect && !strcmp(cfg->source_dialect, "mysql")))
 		ctx->lms = orch_store_new(cfg->lms_url, "LMS_URL");
@@ -68,7 +69,7 @@ static int ctx_open(struct orch_ctx *ctx, const struct orch_config *cfg, SSL_CTX
 static void ctx_close(struct orch_ctx *ctx)
 {
 	orch_store_free(ctx->store);
-	orch_store_free(ctx->source);
+	orch_source_free(ctx->source);
 	orch_store_free(ctx->lms);
 }
 
@@ -87,6 +88,10 @@ static int serve(struct orch_config *cfg)
 		rc = EXIT_CONFIG;
 		goto out;
 	}
+	if (cfg->source_dialect && !strcmp(cfg->source_dialect, "mysql") && !cfg->source_url)
+		lms_log(LMS_LOG_LEVEL_WARN, "no_source_url", "reason=\"sourceDialect mysql without SOURCE_URL: the "
+			"source's logins are not copied into _molt_lms.credentials, so MySQL clients cannot log in "
+			"after a cutover, and the watermark cannot be written (set SOURCE_URL=mysql://...)\"");
 	base = event_base_new();
 	if (ctx_open(&ctx, cfg, client_tls) < 0 || ctx_open(&op_ctx, cfg, client_tls) < 0 || !base) {
 		fprintf(stderr, "molt-lms-orchestrator: out of memory\n");

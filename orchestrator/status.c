@@ -14,6 +14,7 @@
 
 #include "config.h"
 #include "instances.h"
+#include "source.h"
 #include "store.h"
 
 /* Probing an instance or LMS for status is quick or it counts as down. */
@@ -40,8 +41,13 @@ int orch_status_initialize(struct orch_ctx *ctx, json_t *req, json_t **resp)
 				"token TEXT NOT NULL, written_at TIMESTAMPTZ NOT NULL) on the source and replicate it "
 				"to the target, or commit with skip_replication_check";
 	if (rc == ORCH_STORE_OK && ctx->source) {
-		rc = orch_store_init_watermark(ctx->source, created, existing, err, sizeof(err));
+		rc = ctx->source->ops->init_watermark(ctx->source->impl, created, existing, err, sizeof(err));
 		watermark = "on the source (SOURCE_URL)";
+	}
+	json_t *logins = NULL;
+	if (rc == ORCH_STORE_OK) {
+		logins = orch_source_copy_logins(ctx->source, ctx->store, err, sizeof(err));
+		rc = logins ? ORCH_STORE_OK : ORCH_STORE_ERROR;
 	}
 	struct orch_state st;
 	if (rc == ORCH_STORE_OK)
@@ -49,11 +55,12 @@ int orch_status_initialize(struct orch_ctx *ctx, json_t *req, json_t **resp)
 	if (rc != ORCH_STORE_OK) {
 		json_decref(created);
 		json_decref(existing);
+		json_decref(logins);
 		return store_error(resp, rc, err);
 	}
-	*resp = json_pack("{s:o,s:o,s:s,s:{s:I,s:s,s:s}}", "created", created, "existing", existing,
+	*resp = json_pack("{s:o,s:o,s:s,s:{s:I,s:s,s:s},s:o}", "created", created, "existing", existing,
 			  "source_watermark", watermark, "state", "epoch", (json_int_t)st.epoch, "source_of_truth",
-			  st.source_of_truth, "phase", st.phase);
+			  st.source_of_truth, "phase", st.phase, "logins", logins);
 	return 200;
 }
 

@@ -15,6 +15,7 @@
 #include <libpq-fe.h>
 
 #include "log.h"
+#include "source.h"
 
 #define CONNECT_TIMEOUT "5"
 #define STATEMENT_OPTIONS "-c statement_timeout=10000 -c TimeZone=UTC"
@@ -171,6 +172,12 @@ static const struct ddl target_ddl[] = {
 	  "DEFAULT nextval('_molt_lms.events_id_seq'), at TIMESTAMPTZ NOT NULL, cutover_id BIGINT, "
 	  "kind TEXT NOT NULL, epoch BIGINT, instance TEXT, duration_ms DOUBLE PRECISION, detail TEXT)" },
 	{ "table", "watermark", NULL }, /* the replicated copy of the source's table */
+	/* login verifiers copied from a source whose clients LMS logs in
+	 * itself after a cutover (docs/mysql-auth.md) */
+	{ "table", "credentials",
+	  "CREATE TABLE IF NOT EXISTS _molt_lms.credentials (username TEXT NOT NULL, host TEXT NOT NULL, "
+	  "plugin TEXT NOT NULL, verifier TEXT NOT NULL, copied_at TIMESTAMPTZ NOT NULL, "
+	  "PRIMARY KEY (username, host))" },
 };
 
 #define WATERMARK_DDL "CREATE TABLE IF NOT EXISTS _molt_lms.watermark (id INT PRIMARY KEY, " \
@@ -507,6 +514,28 @@ int orch_store_read_watermark(struct orch_store *s, char *buf, size_t cap, char 
 	copy_text(buf, cap, PQntuples(r) == 1 ? PQgetvalue(r, 0, 0) : "");
 	PQclear(r);
 	return ORCH_STORE_OK;
+}
+
+int orch_store_replace_logins(struct orch_store *s, const struct orch_login *l, size_t n, char *err, size_t errlen)
+{
+	if (exec0(s, "BEGIN", 0, NULL, err, errlen) < 0)
+		return ORCH_STORE_ERROR;
+	if (exec0(s, "DELETE FROM _molt_lms.credentials", 0, NULL, err, errlen) < 0)
+		goto fail;
+	for (size_t i = 0; i < n; i++) {
+		const char *p[] = { l[i].user, l[i].host, l[i].plugin, l[i].verifier };
+		if (exec0(s, "INSERT INTO _molt_lms.credentials (username, host, plugin, verifier, copied_at) "
+			  "VALUES ($1, $2, $3, $4, now()) ON CONFLICT (username, host) DO UPDATE SET "
+			  "plugin = excluded.plugin, verifier = excluded.verifier, copied_at = excluded.copied_at",
+			  4, p, err, errlen) < 0)
+			goto fail;
+	}
+	if (exec0(s, "COMMIT", 0, NULL, err, errlen) < 0)
+		goto fail;
+	return ORCH_STORE_OK;
+fail:
+	rollback(s);
+	return ORCH_STORE_ERROR;
 }
 
 int orch_store_ping(struct orch_store *s, char *err, size_t errlen)

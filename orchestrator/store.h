@@ -97,6 +97,10 @@ int orch_store_write_watermark(struct orch_store *s, const char *token, char *er
 /* The token in _molt_lms.watermark's row 1 into buf ("" when none). */
 int orch_store_read_watermark(struct orch_store *s, char *buf, size_t cap, char *err, size_t errlen);
 
+/* Replace _molt_lms.credentials by the n logins l in one transaction. */
+struct orch_login;
+int orch_store_replace_logins(struct orch_store *s, const struct orch_login *l, size_t n, char *err, size_t errlen);
+
 /* Run "select 1" (the LMS probe). */
 int orch_store_ping(struct orch_store *s, char *err, size_t errlen);
 

@@ -16,7 +16,7 @@ fi
 
 packages=(
 	build-essential autoconf automake libtool libtool-bin pkg-config
-	libevent-dev libssl-dev libjansson-dev libpq-dev libxxhash-dev check
+	libevent-dev libssl-dev libjansson-dev libpq-dev libmariadb-dev libxxhash-dev check
 	libcurl4-openssl-dev
 	postgresql-15 postgresql-client-15 postgresql-contrib
 	mariadb-server mariadb-client python3-pymysql

@@ -27,7 +27,7 @@ extern "C" {
 #endif
 
 #define LMS_PLUGIN_ABI_MAJOR 1
-#define LMS_PLUGIN_ABI_MINOR 3
+#define LMS_PLUGIN_ABI_MINOR 4
 
 /* Largest message a plugin may ask to see whole (LMS_FRAME_NEED_BODY).
  * Bigger messages are always streamed through without being decoded. */
@@ -233,6 +233,15 @@ struct lms_fe_opts {
 	 * only the messages that may change the session's state are decoded,
 	 * for LMS_STMT_REPLAY and LMS_STMT_BEGIN.  0: nothing. */
 	int observe;
+	/* ABI 1.4: the source of truth speaks another wire family than the
+	 * clients, so the client's login cannot be relayed to it: the plugin
+	 * greets the client itself, verifies its answer against the
+	 * verifiers the core offers (lms_host_api.credential_of, looked up
+	 * with client_ip), asks for LMS_ACT_CONNECT only once it is verified
+	 * (the core then logs in to the database with the URL's
+	 * credentials), and answers the client's login in fe_login_done. */
+	int own_login;
+	char client_ip[48]; /* the client's address as text ("" unknown) */
 };
 
 #define LMS_OBSERVE_FULL 1
@@ -276,6 +285,21 @@ struct lms_host_api {
 	 * session, or more than one, has that prefix.  Any worker may call
 	 * it, from any plugin function. */
 	int (*backend_key_of)(const uint8_t *prefix, size_t len, uint8_t *key, size_t *key_len);
+
+	/* ---- ABI 1.4: logins verified by LMS (lms_fe_opts.own_login) ----
+	 * The verifier of user connecting from client_ip (text, as in
+	 * lms_fe_opts.client_ip), from the copy of the coordination store's
+	 * _molt_lms.credentials the core keeps: its plugin name into
+	 * plugin[0..pcap) and its verifier into verifier[0..vcap), both
+	 * NUL-terminated.  The row is chosen as MySQL chooses a user@host
+	 * account (docs/mysql-auth.md): the user name must match exactly;
+	 * among the hosts that match the client (the same address; 'localhost'
+	 * for a loopback client; a pattern with % and _; '%' alone), the most
+	 * specific wins.  Returns 0; -1 when no row matches; -2 when the core
+	 * holds no copy (the store was not read, or has no such table); -3
+	 * when a value does not fit.  Any worker may call it. */
+	int (*credential_of)(const char *user, const char *client_ip, char *plugin, size_t pcap, char *verifier,
+			     size_t vcap);
 };
 
 /* Does the core's host API h have member m (a later ABI minor)? */
@@ -479,7 +503,19 @@ struct lms_dialect {
 	 * message.  Returns 0 or -1. */
 	int (*fe_error_in_answer)(void *fe, const struct lms_error *err, struct lms_out *out);
 
-	void *reserved[10];
+	/* ---- 1.4 (reserved slots 1-3 are be_answer, fe_answer,
+	 * fe_set_translated) ---- */
+	void *reserved_1_4_a;
+	void *reserved_1_4_b;
+	void *reserved_1_4_c;
+	/* Required when the plugin asks for LMS_ACT_CONNECT from fe_decode
+	 * in own_login mode: the database accepted the core's own login for
+	 * this client (its login messages were not shown to the client); write
+	 * the client's login answer (MySQL's OK) into out.  Returns 0 or -1
+	 * (the core closes the connection). */
+	int (*fe_login_done)(void *fe, struct lms_out *out);
+
+	void *reserved[6];
 };
 
 /* The one exported symbol.  The plugin checks host->abi_major and returns

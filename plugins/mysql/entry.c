@@ -43,5 +43,6 @@ const struct lms_dialect *my_entry(const struct lms_host_api *host, struct lms_d
 	d->be_observe = my_be_observe;
 	d->fe_request = my_fe_request;
 	d->fe_error_in_answer = my_fe_error_in_answer;
+	d->fe_login_done = my_fe_login_done;
 	return d;
 }

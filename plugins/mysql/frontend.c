@@ -28,6 +28,11 @@ void *my_fe_new(const struct lms_fe_opts *opts)
 	for (int i = 0; i < 4; i++)
 		s->conn_id[i] = opts->proxy_key[3 - i];
 	s->observe = opts->observe == LMS_OBSERVE_FULL;
+	if (LMS_HOST_HAS(my_host, credential_of) && opts->own_login) {
+		s->own_login = 1;
+		memcpy(s->client_ip, opts->client_ip, sizeof(s->client_ip));
+		s->client_ip[sizeof(s->client_ip) - 1] = 0;
+	}
 	return s;
 }
 
@@ -36,11 +41,13 @@ void my_fe_free(void *fe)
 	my_sess_free(fe);
 }
 
-/* The server speaks first: connect the database at once. */
+/* The server speaks first: connect the database at once, or (own login)
+ * greet the client ourselves. */
 int my_fe_accept(void *fe, struct lms_out *out, struct lms_result *res)
 {
-	(void)fe;
-	(void)out;
+	struct my_sess *s = fe;
+	if (s->own_login)
+		return my_login_greet(s, out);
 	res->action = LMS_ACT_CONNECT;
 	return 0;
 }
@@ -360,6 +367,8 @@ static int decode_handshake(struct my_sess *s, const uint8_t *msg, size_t len, s
 		refuse_login(s, seq, 1043, "08S01", "molt-lms: the handshake response is too large", out, res);
 		return 0;
 	}
+	if (s->own_login)
+		return my_login_response(s, msg, len, out, res);
 	name_login(pl, n, caps, res);
 	return relay_handshake(s, msg, len, out, res);
 }
@@ -505,6 +514,8 @@ int my_fe_decode(void *fe, const uint8_t *msg, size_t len, struct lms_out *out, 
 	case MY_S_HANDSHAKE:
 		return decode_handshake(s, msg, len, out, res);
 	case MY_S_AUTH:
+		if (s->own_login)
+			return my_login_switch_answer(s, msg, len, out, res);
 		return decode_auth(s, msg, len, out, res);
 	case MY_S_READY:
 		if (len < MY_HDR + 1)
@@ -531,6 +542,7 @@ static const struct {
 	{ "57P05", 1927, "70100" }, /* ER_CONNECTION_KILLED (idle timeout) */
 	{ "53200", 1037, "HY001" }, /* ER_OUTOFMEMORY */
 	{ "08P01", 1047, "08S01" }, /* ER_UNKNOWN_COM_ERROR */
+	{ "28000", 1045, "28000" }, /* ER_ACCESS_DENIED_ERROR (own login refused) */
 };
 
 int my_fe_error(void *fe, const struct lms_error *err, struct lms_out *out)

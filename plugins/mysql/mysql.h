@@ -98,6 +98,9 @@ enum my_owes {
 
 #define MY_QUEUE 64u /* commands sent and not yet answered */
 
+#define MY_SCRAMBLE_LEN 20u
+#define LMS_VERIFIER_MAX 512u /* a verifier the own login accepts, at most */
+
 struct my_cmd {
 	uint8_t cmd;
 	uint8_t first_seq; /* sequence id of the answer's first packet */
@@ -137,6 +140,13 @@ struct my_sess {
 	int tls_available;
 	int tls_required;
 	uint8_t conn_id[4];       /* the proxy's connection id (from its key) */
+	/* own login (ABI 1.4, login.c) */
+	int own_login;            /* lms_fe_opts.own_login */
+	char client_ip[48];       /* lms_fe_opts.client_ip */
+	uint8_t scramble[MY_SCRAMBLE_LEN]; /* the greeting's */
+	char login_user[128];     /* from the HandshakeResponse */
+	char login_db[256];
+	uint8_t login_ok_seq;     /* sequence id of the OK that ends the login */
 	/* login */
 	int state;                /* enum my_state */
 	int cli_tls;              /* the client's leg is TLS */
@@ -301,6 +311,25 @@ int my_kill_candidate(uint8_t cmd, const uint8_t *p, size_t avail, uint32_t len)
  * and point a proxy connection id it names at that session's server
  * thread (LMS_REWRITE); anything else is forwarded as it is. */
 int my_fe_kill(struct my_sess *s, const uint8_t *msg, size_t len, struct lms_out *out, struct lms_result *res);
+
+/* login.c: the client's login verified by the plugin (own_login) */
+/* The proxy's own greeting into out (a fresh scramble).  Returns 0 or -1. */
+int my_login_greet(struct my_sess *s, struct lms_out *out);
+/* A HandshakeResponse41 msg[0..len) (after the TLS checks): verify it, or
+ * ask the client to switch to mysql_native_password.  Returns 0 (a
+ * malformed one is answered with an ERR). */
+int my_login_response(struct my_sess *s, const uint8_t *msg, size_t len, struct lms_out *out,
+		      struct lms_result *res);
+/* The client's answer to that auth switch request. */
+int my_login_switch_answer(struct my_sess *s, const uint8_t *msg, size_t len, struct lms_out *out,
+			   struct lms_result *res);
+/* The database accepted the core's login: the client's OK. */
+int my_fe_login_done(void *fe, struct lms_out *out);
+/* mysql_native_password: does resp[0..rlen) answer scramble for the
+ * verifier ("*" and 40 hex digits, SHA1(SHA1(password)); "" for no
+ * password)?  Returns 0 when it does, else -1. */
+int my_native_check(const uint8_t scramble[MY_SCRAMBLE_LEN], const uint8_t *resp, size_t rlen,
+		    const char *verifier);
 
 /* url.c */
 int my_parse_url(const char *url, struct lms_backend_conf *conf, char *err, size_t errlen);

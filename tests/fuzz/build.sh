@@ -70,7 +70,7 @@ done
 for target in fuzz_my_frontend fuzz_my_backend; do
 	echo "build.sh: $out/$target"
 	"$cc" "${cflags[@]}" -I "$root/plugins/mysql" -o "$out/$target" "$here/$target.c" "${my_sources[@]}" \
-		"$root"/plugins/common/*.c
+		"$root"/plugins/common/*.c "${pq_libs[@]}"
 done
 # the placeholder rewriter: mysql.so's scanner, pgwire's encoder
 echo "build.sh: $out/fuzz_my_placeholders"

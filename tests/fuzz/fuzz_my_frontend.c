@@ -10,7 +10,10 @@
  * 2-4 the URL's ssl-mode (value % 5), bit 5 the login goes through an
  * auth switch, bit 6 queries get a LOCAL INFILE request, bit 7 the core
  * observes (shadowing: commands decoded, fe_request, a PREPARE with two
- * parameters).  Byte 1: split
+ * parameters).  Bits 2-4 all set: own login instead (ABI 1.4: the plugin
+ * greets the client and verifies it against a fake credential_of: user
+ * "app" with password "x", "ed" with ed25519; a verified client gets
+ * fe_login_done's OK, then commands as usual).  Byte 1: split
  * seed.  Rest: what the client sends.
  */
 #include "autoconfig.h"
@@ -28,7 +31,19 @@ static void setup(struct sess *x, uint8_t o, struct evlog *l)
 	opts = o;
 	switched = 0;
 	fuzz_observe = (o >> 7) & 1;
+	fuzz_own_login = ((o >> 2) & 7) == 7;
 	sess_new(x, o & 1, (o >> 1) & 1, ((o >> 2) & 7) % 5);
+	if (fuzz_own_login) {
+		struct lms_out *out = malloc(sizeof(*out));
+		struct lms_result res;
+		FUZZ_CHECK(out != NULL);
+		memset(&res, 0, sizeof(res));
+		out->len = 0;
+		FUZZ_CHECK(x->d->fe_accept(x->fe, out, &res) == 0 && res.action == LMS_ACT_NONE);
+		check_packets(out);
+		free(out);
+		return;
+	}
 	size_t n = server_greeting(b, FUZZ_SRV_CAPS);
 	FUZZ_CHECK(inject(x, 1, b, n, l) == 0);
 }
@@ -47,6 +62,17 @@ static int act(struct sess *x, const struct lms_result *res, struct evlog *l)
 		FUZZ_CHECK(x->d->be_start(x->be, 1, NULL, out, &r2) == 0);
 		free(out);
 	}
+	if (res->action == LMS_ACT_CONNECT && fuzz_own_login) {
+		/* the core's login to the database succeeded: the client's OK */
+		struct lms_out *out = malloc(sizeof(*out));
+		FUZZ_CHECK(out != NULL);
+		out->len = 0;
+		FUZZ_CHECK(x->d->fe_login_done(x->fe, out) == 0);
+		check_packets(out);
+		FUZZ_CHECK(x->d->fe_login_done(x->fe, out) == -1);
+		free(out);
+		return 0;
+	}
 	return res->action == LMS_ACT_CLOSE || res->action == LMS_ACT_CONNECT ? -1 : 0;
 }
 
@@ -55,7 +81,7 @@ static void idle(struct sess *x, struct evlog *l)
 {
 	struct my_sess *s = S(x);
 	uint8_t b[64];
-	if (s->state == MY_S_AUTH && s->owes == MY_OWES_NOTHING) {
+	if (s->state == MY_S_AUTH && s->owes == MY_OWES_NOTHING && !fuzz_own_login) {
 		if ((opts >> 5) & 1 && !switched) {
 			switched = 1;
 			inject(x, 1, b, mk(b, s->sseq, "\xfe" "mysql_native_password\0salt", 27), l);

@@ -42,7 +42,26 @@ static int fuzz_backend_key_of(const uint8_t *prefix, size_t len, uint8_t *key, 
 	return 0;
 }
 
-/* stub_host with the key table above; filled in by sess_new. */
+/* The core's copy of the source's logins (own login, ABI 1.4): "app"
+ * with password "x" (MariaDB's PASSWORD('x')), "ed" with ed25519. */
+static int fuzz_credential_of(const char *user, const char *ip, char *plugin, size_t pcap, char *verifier,
+			      size_t vcap)
+{
+	(void)ip;
+	if (strcmp(user, "app") == 0) {
+		snprintf(plugin, pcap, "mysql_native_password");
+		snprintf(verifier, vcap, "*B69027D44F6E5EDC07F1AEAD1477967B16F28227");
+		return 0;
+	}
+	if (strcmp(user, "ed") == 0) {
+		snprintf(plugin, pcap, "ed25519");
+		snprintf(verifier, vcap, "ed25519-key");
+		return 0;
+	}
+	return user[0] == 0 ? -2 : -1;
+}
+
+/* stub_host with the key table and logins above; filled in by sess_new. */
 static struct lms_host_api fuzz_host;
 
 static struct lms_dialect fuzz_dialect;
@@ -107,11 +126,14 @@ struct sess {
 /* The core observes the session (shadowing, ABI 1.1/1.3): set by a
  * target's setup before sess_new. */
 static int fuzz_observe;
+/* The plugin logs the client in itself (ABI 1.4 own_login): likewise. */
+static int fuzz_own_login;
 
 static inline void sess_new(struct sess *x, int tls_available, int tls_required, uint32_t tls_mode)
 {
 	fuzz_host = stub_host;
 	fuzz_host.backend_key_of = fuzz_backend_key_of;
+	fuzz_host.credential_of = fuzz_credential_of;
 	x->d = my_entry(&fuzz_host, &fuzz_dialect);
 	FUZZ_CHECK(x->d != NULL);
 	struct lms_fe_opts fo;
@@ -119,6 +141,8 @@ static inline void sess_new(struct sess *x, int tls_available, int tls_required,
 	fo.tls_available = tls_available;
 	fo.tls_required = tls_required;
 	fo.observe = fuzz_observe ? LMS_OBSERVE_FULL : 0;
+	fo.own_login = fuzz_own_login;
+	memcpy(fo.client_ip, "127.0.0.1", 10);
 	memcpy(fo.proxy_key, "\x01\x02\x03\x04\x05\x06\x07\x08", 8);
 	x->fe = x->d->fe_new(&fo);
 	FUZZ_CHECK(x->fe != NULL);

@@ -35,7 +35,8 @@ import psycopg2
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO_ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
 
-PORT_RANGE = (19000, 19999)
+# LMS_TEST_PORT_RANGE="lo-hi" narrows it when several suites share a machine
+PORT_RANGE = tuple(int(x) for x in os.environ.get("LMS_TEST_PORT_RANGE", "19000-19999").split("-", 1))
 
 ADMIN_USER, ADMIN_PASSWORD = "lms_admin", "lms-admin-pw"
 APP_USER, APP_PASSWORD = "app", "app-pw"

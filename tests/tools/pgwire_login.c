@@ -34,6 +34,7 @@ static char *dup_str(const char *s)
 static const struct lms_host_api host = {
 	LMS_PLUGIN_ABI_MAJOR, LMS_PLUGIN_ABI_MINOR, sizeof(struct lms_host_api),
 	quiet_log, malloc, free, dup_str, NULL, /* no backend_key_of (ABI 1.3) */
+	NULL,                                   /* no credential_of (ABI 1.4) */
 };
 
 /* Print "what: detail" and return the failure exit status. */
