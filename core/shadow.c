@@ -626,8 +626,12 @@ static void sh_read(struct lms_shadow *sh)
 								: sh->conn.err);
 			return;
 		}
+		/* A plain read that left room in the buffer took all the socket
+		 * had: reading again would only return EAGAIN (one system call
+		 * per answer).  More bytes arriving later wake the event again. */
+		bool drained = st == LMS_IO_OK && !sh->conn.ssl && sh->conn.in.end < LMS_BUF_SIZE;
 		sh_digest(sh);
-		if (st == LMS_IO_AGAIN && !sh->conn.tls_pending)
+		if ((st == LMS_IO_AGAIN || drained) && !sh->conn.tls_pending)
 			return;
 	}
 	if (sh->phase == SH_AUTH || sh->phase == SH_READY)
