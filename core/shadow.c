@@ -93,6 +93,8 @@ struct lms_shadow {
 	bool cur_open;          /* the client is sending request next_seq - 1 */
 	bool cur_shadowed;
 	bool starved;           /* the session waits for room in `held` */
+	bool awaited;           /* the session waits for an answer: a READY
+				   held (sync modes) or too many in flight */
 	char why[160];          /* why the shadow is down */
 	char login_error[200];  /* the database's error during our login */
 	uint8_t *replay;        /* copy of ctx.replay (malloc), sent after the login */
@@ -478,7 +480,13 @@ static void sh_answered(struct lms_shadow *sh, struct sh_rec *r)
 	lms_stats_latency(stats(sh), sh->role, r->other_us);
 	rec_reap(sh);
 	timer_update(sh);
-	sh_wake(sh);
+	/* Wake the session only when it waits for this: a wake it does not
+	 * need costs a turn of the event loop and a pump of both directions
+	 * (async always, sync whenever the shadow answers first). */
+	if (sh->awaited) {
+		sh->awaited = false;
+		sh_wake(sh);
+	}
 }
 
 /* Act on a decoded message's verdict and action.  Returns -1 when the
@@ -927,8 +935,10 @@ static struct sh_rec *rec_push(struct lms_shadow *sh, bool shadowed)
 
 int lms_shadow_request_start(struct lms_shadow *sh, bool idle)
 {
-	if (sh->n == SH_RECS && sh->ctx.mode != LMS_SHADOW_ASYNC)
+	if (sh->n == SH_RECS && sh->ctx.mode != LMS_SHADOW_ASYNC) {
+		sh->awaited = true;
 		return LMS_SHADOW_WAIT;
+	}
 	if (sh->phase == SH_DOWN && idle && lms_mono_us() >= sh->retry_us)
 		sh_open(sh);
 	sh->cur_open = true;
@@ -1135,7 +1145,10 @@ bool lms_shadow_truth_may_finish(struct lms_shadow *sh)
 		lms_shadow_flush(sh);
 		timer_update(sh);
 	}
-	return !r || !r->shadowed || r->other_done;
+	if (!r || !r->shadowed || r->other_done)
+		return true;
+	sh->awaited = true;
+	return false;
 }
 
 bool lms_shadow_truth_done(struct lms_shadow *sh, struct lms_error *err, char *buf, size_t cap)
