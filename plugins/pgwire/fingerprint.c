@@ -44,51 +44,27 @@ struct fp_state {
  * RESET, PREPARE, DEALLOCATE, DISCARD, LISTEN, UNLISTEN.  fp_keyword and
  * is_state_word (for pg_state_flags) name them: keep both in step. */
 
-/* Append p[0..n), after the pending space, lowercased when lower; cut at
- * cap-1 bytes without splitting a UTF-8 sequence (and without a space
- * when nothing of the token fits). */
-static void fp_put(struct fp_state *st, const char *p, size_t n, int lower)
-{
-	if (st->full)
-		return;
-	size_t room = st->cap - 1 - st->len;
-	size_t sp = st->space && st->len > 0;
-	st->space = 0;
-	size_t take = n + sp <= room ? n : pg_utf8_cut(p, n, room > sp ? room - sp : 0);
-	if (take < n)
-		st->full = 1;
-	if (take == 0)
-		return;
-	char *d = st->dst + st->len; /* locals: dst may alias st, which kept len in memory */
-	if (sp)
-		*d++ = ' ';
-	/* tokens are short (a word, "?", one punctuation byte): a loop, no
-	 * memcpy call */
-	for (size_t k = 0; k < take; k++) {
-		char c = p[k];
-		d[k] = lower && c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
-	}
-	st->len += sp + take;
-}
-
 /* Character classes, one table lookup each (the lexer asks for every
  * byte of every statement): S space, D digit, W may start a word
  * (letters, '_', any byte of a UTF-8 sequence), C may continue one (W,
- * digits and '$'). */
+ * digits and '$'), U an ASCII capital, whose value is the bit that makes
+ * it lower case. */
 #define CL_S 1
 #define CL_D 2
 #define CL_W 4
 #define CL_C 8
+#define CL_U 0x20
 #define CL_WC (CL_W | CL_C)
 #define CL_DC (CL_D | CL_C)
+#define CL_UC (CL_W | CL_C | CL_U)
 static const unsigned char fp_class[256] = {
 	/* 0x00 */ 0, 0, 0, 0, 0, 0, 0, 0, 0, CL_S, CL_S, CL_S, CL_S, CL_S, 0, 0,
 	/* 0x10 */ 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
 	/* ' '  */ CL_S, 0, 0, 0, CL_C, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
 	/* '0'  */ CL_DC, CL_DC, CL_DC, CL_DC, CL_DC, CL_DC, CL_DC, CL_DC, CL_DC, CL_DC, 0, 0, 0, 0, 0, 0,
-	/* '@'  */ 0, CL_WC, CL_WC, CL_WC, CL_WC, CL_WC, CL_WC, CL_WC, CL_WC, CL_WC, CL_WC, CL_WC, CL_WC, CL_WC,
-	CL_WC, CL_WC,
-	/* 'P'  */ CL_WC, CL_WC, CL_WC, CL_WC, CL_WC, CL_WC, CL_WC, CL_WC, CL_WC, CL_WC, CL_WC, 0, 0, 0, 0, CL_WC,
+	/* '@'  */ 0, CL_UC, CL_UC, CL_UC, CL_UC, CL_UC, CL_UC, CL_UC, CL_UC, CL_UC, CL_UC, CL_UC, CL_UC, CL_UC,
+	CL_UC, CL_UC,
+	/* 'P'  */ CL_UC, CL_UC, CL_UC, CL_UC, CL_UC, CL_UC, CL_UC, CL_UC, CL_UC, CL_UC, CL_UC, 0, 0, 0, 0, CL_WC,
 	/* '`'  */ 0, CL_WC, CL_WC, CL_WC, CL_WC, CL_WC, CL_WC, CL_WC, CL_WC, CL_WC, CL_WC, CL_WC, CL_WC, CL_WC,
 	CL_WC, CL_WC,
 	/* 'p'  */ CL_WC, CL_WC, CL_WC, CL_WC, CL_WC, CL_WC, CL_WC, CL_WC, CL_WC, CL_WC, CL_WC, 0, 0, 0, 0, 0,
@@ -102,6 +78,12 @@ static const unsigned char fp_class[256] = {
 	CL_WC, CL_WC, CL_WC, CL_WC, CL_WC, CL_WC, CL_WC, CL_WC, CL_WC, CL_WC, CL_WC, CL_WC, CL_WC, CL_WC, CL_WC, CL_WC,
 	CL_WC, CL_WC, CL_WC, CL_WC, CL_WC, CL_WC, CL_WC, CL_WC, CL_WC, CL_WC, CL_WC, CL_WC, CL_WC, CL_WC, CL_WC, CL_WC,
 };
+
+/* c in lower case (ASCII letters only). */
+static char fp_lower(char c)
+{
+	return (char)(c | (fp_class[(unsigned char)c] & CL_U));
+}
 
 static int fp_is_space(char c)
 {
@@ -121,6 +103,36 @@ static int fp_is_word_start(char c)
 static int fp_is_word_char(char c)
 {
 	return fp_class[(unsigned char)c] & CL_C;
+}
+
+/* Append p[0..n), after the pending space, lowercased when lower; cut at
+ * cap-1 bytes without splitting a UTF-8 sequence (and without a space
+ * when nothing of the token fits). */
+static inline void fp_put(struct fp_state *st, const char *p, size_t n, int lower)
+{
+	if (st->full)
+		return;
+	size_t room = st->cap - 1 - st->len;
+	size_t sp = st->space && st->len > 0;
+	st->space = 0;
+	size_t take = n + sp <= room ? n : pg_utf8_cut(p, n, room > sp ? room - sp : 0);
+	if (take < n)
+		st->full = 1;
+	if (take == 0)
+		return;
+	char *d = st->dst + st->len; /* locals: dst may alias st, which kept len in memory */
+	if (sp)
+		*d++ = ' ';
+	/* tokens are short (a word, "?", one punctuation byte): a loop, no
+	 * memcpy call */
+	if (lower) {
+		for (size_t k = 0; k < take; k++)
+			d[k] = fp_lower(p[k]);
+	} else {
+		for (size_t k = 0; k < take; k++)
+			d[k] = p[k];
+	}
+	st->len += sp + take;
 }
 
 /* Past a quoted run that opens at s[i] with q: a doubled q stays inside;
@@ -265,7 +277,7 @@ static void fp_note_word(struct fp_state *st, const char *p, size_t n)
 
 /* Write one token and update the statement state.  Inside "IN (" only
  * '?' and ',' keep the list collapsible; its ')' rewrites it to "(?)". */
-static void fp_token(struct fp_state *st, enum fp_kind kind, const char *p, size_t n)
+static inline void fp_token(struct fp_state *st, enum fp_kind kind, const char *p, size_t n)
 {
 	int in_pending = st->in_pending;
 	st->in_pending = 0;
