@@ -879,6 +879,18 @@ START_TEST(test_norm_numbers)
 	ck_assert_str_eq(canon(1700, 0, "1e5", 3), "1e5"); /* not PostgreSQL's: untouched */
 	ck_assert_str_eq(canon(23, 0, "", 0), "");
 	ck_assert_str_eq(canon(23, 0, "12a", 3), "12a");
+	/* canonical already (passed through as is) and the spellings next
+	 * to it that are not */
+	ck_assert_str_eq(canon(23, 0, "0", 1), "0");
+	ck_assert_str_eq(canon(23, 0, "-12", 3), "-12");
+	ck_assert_str_eq(canon(20, 0, "9223372036854775807", 19), "9223372036854775807");
+	ck_assert_str_eq(canon(23, 0, "+0", 2), "0");
+	ck_assert_str_eq(canon(23, 0, "+12", 3), "12");
+	ck_assert_str_eq(canon(23, 0, "012", 3), "12");
+	ck_assert_str_eq(canon(23, 0, "-012", 4), "-12");
+	ck_assert_str_eq(canon(23, 0, "-", 1), "-");
+	ck_assert_str_eq(canon(23, 0, "1-", 2), "1-");
+	ck_assert_str_eq(canon(1700, 0, "12.", 3), "12");
 	ck_assert_str_eq(canon(701, 0, "1e+20", 5), canon(701, 1, "\x44\x15\xaf\x1d\x78\xb5\x8c\x40", 8));
 	ck_assert_str_eq(canon(701, 0, "0.30000000000000004", 19), "0.30000000000000004");
 	ck_assert_str_eq(canon(701, 0, "NaN", 3), "NaN");
