@@ -59,7 +59,11 @@ struct sh_rec {
 	bool idle_start;     /* it began outside any transaction */
 	uint32_t owed;       /* translation: answers (READYs) its encoded
 				messages owe */
-	char *fp;            /* fingerprint (malloc), NULL until named */
+	char *fp;            /* fingerprint, NULL until named: fp_buf */
+	char *fp_buf;        /* malloc, kept by the slot from request to
+				request (grown when a longer one comes), freed
+				with the shadow: no allocation per request */
+	size_t fp_cap;
 	uint64_t start_us;
 	uint64_t sent_us;    /* its last byte went to the connection */
 	uint64_t truth_us;   /* latencies */
@@ -232,7 +236,6 @@ static void rec_reap(struct lms_shadow *sh)
 		if (!r->truth_done || (r->shadowed && !r->other_done))
 			return;
 		rec_judge(sh, r);
-		free(r->fp);
 		r->fp = NULL;
 		sh->head = (sh->head + 1) % SH_RECS;
 		sh->n--;
@@ -909,8 +912,8 @@ void lms_shadow_free(struct lms_shadow *sh)
 	if (sh->be)
 		sh->backend->plugin.d->be_free(sh->be);
 	lms_buf_release(&sh->held);
-	for (uint32_t i = 0; i < sh->n; i++)
-		free(rec_at(sh, i)->fp);
+	for (uint32_t i = 0; i < SH_RECS; i++)
+		free(sh->recs[i].fp_buf);
 	event_free(sh->timer);
 	free(sh->replay);
 	free(sh->names);
@@ -923,7 +926,11 @@ static struct sh_rec *rec_push(struct lms_shadow *sh, bool shadowed)
 {
 	struct sh_rec *r = &sh->recs[(sh->head + sh->n) % SH_RECS];
 	sh->n++;
+	char *fp_buf = r->fp_buf;
+	size_t fp_cap = r->fp_cap;
 	memset(r, 0, sizeof(*r));
+	r->fp_buf = fp_buf;
+	r->fp_cap = fp_cap;
 	r->seq = sh->next_seq;
 	r->shadowed = shadowed;
 	r->gated = sh->ctx.mode != LMS_SHADOW_ASYNC;
@@ -987,8 +994,17 @@ void lms_shadow_request_name(struct lms_shadow *sh, const char *fingerprint, uin
 	r->all_flags |= stmt_flags;
 	if (r->fp)
 		return;
-	r->fp = strdup(fingerprint);
 	r->flags = stmt_flags;
+	size_t n = strlen(fingerprint) + 1;
+	if (n > r->fp_cap) {
+		char *p = realloc(r->fp_buf, n);
+		if (!p)
+			return; /* out of memory: judged as "(unnamed)" */
+		r->fp_buf = p;
+		r->fp_cap = n;
+	}
+	memcpy(r->fp_buf, fingerprint, n);
+	r->fp = r->fp_buf;
 }
 
 size_t lms_shadow_room(struct lms_shadow *sh)
