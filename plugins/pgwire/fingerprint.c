@@ -311,6 +311,45 @@ static inline void fp_token(struct fp_state *st, enum fp_kind kind, const char *
 	}
 }
 
+/* fp_token's state steps for a word, the most frequent token (without
+ * writing it): the same steps without the branches on the kind. */
+static void fp_word_state(struct fp_state *st, const char *p, size_t n)
+{
+	st->in_pending = 0;
+	st->in_mark = 0;
+	if (st->first)
+		st->statements++;
+	fp_note_word(st, p, n);
+	st->first = 0;
+}
+
+/* A plain word at s[i]: when the rest of the text fits in dst whole
+ * (the usual case), it is scanned and copied lower-cased in one pass;
+ * else scanned, then written by fp_put, which cuts.  Returns its end. */
+static size_t fp_plain_word(struct fp_state *st, const char *s, size_t n, size_t i)
+{
+	const char *w = s + i;
+	size_t left = n - i, k = 1;
+	size_t sp = st->space && st->len > 0;
+	if (st->full || st->len + sp + left >= st->cap) {
+		while (k < left && fp_is_word_char(w[k]))
+			k++;
+		fp_word_state(st, w, k);
+		fp_put(st, w, k, 1);
+		return i + k;
+	}
+	char *d = st->dst + st->len + sp;
+	d[0] = fp_lower(w[0]);
+	for (; k < left && fp_is_word_char(w[k]); k++)
+		d[k] = fp_lower(w[k]);
+	fp_word_state(st, w, k);
+	if (sp)
+		st->dst[st->len] = ' ';
+	st->space = 0;
+	st->len += sp + k;
+	return i + k;
+}
+
 /* The token of a word-like start at s[i]: a prefixed string (E'', B'',
  * X'', N'', U&''), a U&"" identifier or a word.  Returns its end. */
 static size_t fp_word(struct fp_state *st, const char *s, size_t n, size_t i)
@@ -329,11 +368,7 @@ static size_t fp_word(struct fp_state *st, const char *s, size_t n, size_t i)
 			fp_token(st, FP_OTHER, s + i, end - i);
 		return end;
 	}
-	size_t end = i + 1;
-	while (end < n && fp_is_word_char(s[end]))
-		end++;
-	fp_token(st, FP_WORD, s + i, end - i);
-	return end;
+	return fp_plain_word(st, s, n, i);
 }
 
 /* One token (or whitespace/comment) at s[i]; returns where the next
