@@ -258,6 +258,25 @@ START_TEST(test_fp_truncation)
 }
 END_TEST
 
+/* Words are copied while they are scanned when the rest of the text fits,
+ * and cut by fp_put when it does not: the same text either way. */
+START_TEST(test_fp_word_at_limit)
+{
+	const char *want[] = { "select", "select a", "select ab", "select abc", "select abc" };
+	for (size_t cap = 8; cap <= 12; cap++) {
+		char out[16];
+		pg_fingerprint("SELECT ABC", 10, out, cap);
+		ck_assert_str_eq(out, want[cap - 8]);
+	}
+	uint32_t f;
+	ck_assert_str_eq(fp("SeLeCt A, \"B\" fRoM T_1 oRdEr bY 1", &f), "select a, \"B\" from t_1 order by ?");
+	ck_assert_uint_eq(f, LMS_STMT_ORDERED);
+	ck_assert_str_eq(fp("BeGiN", &f), "begin");
+	ck_assert_uint_eq(f, LMS_STMT_BEGIN);
+	ck_assert_str_eq(fp("sElEcT \xc3\x89t\xc3\xa9 FROM x", NULL), "select \xc3\x89t\xc3\xa9 from x");
+}
+END_TEST
+
 /* ---- frontend: statements through Q, P, B, C ---------------------------- */
 
 struct fe_call {
@@ -1760,6 +1779,7 @@ static Suite *observe_suite(void)
 	tcase_add_test(fpc, test_fp_setting);
 	tcase_add_test(fpc, test_fp_unterminated);
 	tcase_add_test(fpc, test_fp_truncation);
+	tcase_add_test(fpc, test_fp_word_at_limit);
 	suite_add_tcase(s, fpc);
 
 	TCase *fe = tcase_create("frontend");
