@@ -235,11 +235,17 @@ measure() {
     done
     ls -t "$OUT"/callgrind.out.* | head -n 1
 }
+shadow_counts() {  # "result=count ..." of lms_shadow_requests_total now
+    curl -fsS --max-time 5 "http://$HOST:$METRICS_PORT/metrics" 2>/dev/null |
+        awk '/^lms_shadow_requests_total[{]/ { split($1, a, "\""); printf "%s=%s ", a[2], $2 }'
+}
 total_ir() {  # total Ir of a dump
     callgrind_annotate "$1" 2>/dev/null | awk '/PROGRAM TOTALS/ { gsub(",", "", $1); print $1; exit }'
 }
 
+counts_before=$(shadow_counts)
 long_file=$(measure "$TXNS")
+counts_after=$(shadow_counts)
 long_ir=$(total_ir "$long_file")
 short_ir=""
 if [[ $SHORT -gt 0 ]]; then
@@ -252,6 +258,14 @@ awk -v ir="$long_ir" -v n="$TXNS" 'BEGIN { printf "Ir total %d over %d transacti
 if [[ -n $short_ir ]]; then
     awk -v a="$long_ir" -v b="$short_ir" -v n="$TXNS" -v m="$SHORT" \
         'BEGIN { printf "marginal (runs of %d and %d, login excluded): %.0f Ir/tx\n", n, m, (a - b) / (n - m) }'
+fi
+if [[ $MODE != none ]]; then
+    # async drops a request while the shadow is busy: fewer compared, fewer
+    # instructions; say how many were, to compare runs fairly
+    echo "shadowed requests of the $TXNS-transaction run: $(awk -v b="$counts_before" -v a="$counts_after" '
+        BEGIN { nb = split(b, x, " "); for (i = 1; i <= nb; i++) { split(x[i], kv, "="); before[kv[1]] = kv[2] }
+                na = split(a, y, " "); for (i = 1; i <= na; i++) { split(y[i], kv, "="); d = kv[2] - before[kv[1]]
+                    if (d > 0) printf "%s %d  ", kv[1], d } }')"
 fi
 echo
 echo "top $TOP functions (self Ir per transaction, $TXNS-transaction run):"
