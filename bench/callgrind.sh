@@ -9,6 +9,8 @@ REPO_DIR=$(cd -- "$SCRIPT_DIR/.." && pwd)
 
 HOST=127.0.0.1
 PG_PORT=${LMS_TEST_SOURCE_PORT:-15432}
+TARGET_PORT=""
+BUILTIN=select-only
 LMS_PORT=16534
 METRICS_PORT=16544
 TXNS=5000
@@ -20,6 +22,7 @@ WORKERS=1
 CLIENTS=1
 ALL_THREADS=0
 PERF=0
+STRACE=0
 KEEP=0
 OUT=""
 LMS_BIN=${LMS_BIN:-}
@@ -32,8 +35,8 @@ usage() {
     cat <<EOF
 Usage: bench/callgrind.sh [options]
 
-Counts the instructions (callgrind "Ir") molt-lms executes per pgbench -S
-transaction, one client, so that a change to the data path can be measured
+Counts the instructions (callgrind "Ir") molt-lms executes per pgbench
+transaction (-S by default, --builtin for another script), one client, so that a change to the data path can be measured
 exactly even on a busy machine (wall-clock benchmarks are bench/run.sh).
 
 Steps:
@@ -43,7 +46,10 @@ Steps:
        LMS_TEST_DIR=/tmp/x LMS_TEST_SOURCE_PORT=P LMS_TEST_TARGET_PORT=Q tests/pg-cluster.sh start
   2. Starts molt-lms under valgrind --tool=callgrind, as bench/run.sh does
      (--shadow-mode MODE, INIT_SOURCE and INIT_TARGET both that cluster, no TLS),
-     with --workers N (default $WORKERS).  By default only the worker threads
+     with --workers N (default $WORKERS).  --target-port makes INIT_TARGET
+     another cluster (pgbench -i there too): needed for writes in the sync
+     modes, where the shadow would otherwise wait for the source of truth's
+     row locks on the same rows.  By default only the worker threads
      are counted (--toggle-collect=worker_main): the main and coordination
      threads do heartbeats on a timer, which would add noise.
   3. Warms up (pgbench -S -c 1 -t WARMUP), then for each of SHORT and TXNS
@@ -54,11 +60,16 @@ Steps:
   4. Prints Ir/tx and the top functions (self cost, callgrind_annotate) of the
      TXNS run, per transaction.
   With --perf, instead runs molt-lms natively and reports its task-clock
-  (perf stat -p PID) per transaction of a pgbench -S -c 1 -t TXNS run
+  (perf stat -p PID) per transaction of a pgbench -c 1 -t TXNS run
   (noisy on a loaded machine; callgrind's count is not).
+  With --strace, runs it natively under strace -c -f -p PID for a
+  pgbench -c 1 -t TXNS run and prints its system calls per transaction.
 
 Options:
   --pg-port PORT       PostgreSQL port (default \$LMS_TEST_SOURCE_PORT or 15432)
+  --target-port PORT   INIT_TARGET's PostgreSQL port (default: --pg-port)
+  --builtin NAME       pgbench -b NAME (default $BUILTIN; e.g. tpcb-like,
+                       which needs --target-port in the sync modes)
   --lms-bin PATH       molt-lms binary (default \$LMS_BIN, else build/molt-lms,
                        else ./molt-lms)
   --plugin-dir DIR     plugins (default \$LMS_PLUGIN_DIR, else next to the binary
@@ -73,6 +84,7 @@ Options:
   --top N              functions to list (default $TOP)
   --lms-arg ARG        extra molt-lms argument (repeatable)
   --perf               perf stat task-clock instead of callgrind
+  --strace             strace -c system call counts instead of callgrind
   --clients N          with --perf: pgbench -c N -j min(N,2) (default $CLIENTS)
   --out DIR            keep callgrind files and logs there (default: a temp dir,
                        removed at the end)
@@ -86,6 +98,8 @@ need_arg() { [[ $# -ge 2 ]] || die "$1 needs a value"; }
 while [[ $# -gt 0 ]]; do
     case $1 in
         --pg-port) need_arg "$@"; PG_PORT=$2; shift 2 ;;
+        --target-port) need_arg "$@"; TARGET_PORT=$2; shift 2 ;;
+        --builtin) need_arg "$@"; BUILTIN=$2; shift 2 ;;
         --lms-bin) need_arg "$@"; LMS_BIN=$2; shift 2 ;;
         --plugin-dir) need_arg "$@"; LMS_PLUGIN_DIR=$2; shift 2 ;;
         --port) need_arg "$@"; LMS_PORT=$2; METRICS_PORT=$(($2 + 10)); shift 2 ;;
@@ -98,6 +112,7 @@ while [[ $# -gt 0 ]]; do
         --top) need_arg "$@"; TOP=$2; shift 2 ;;
         --lms-arg) need_arg "$@"; LMS_EXTRA_ARGS+=("$2"); shift 2 ;;
         --perf) PERF=1; shift ;;
+        --strace) STRACE=1; shift ;;
         --clients) need_arg "$@"; CLIENTS=$2; shift 2 ;;
         --out) need_arg "$@"; OUT=$2; KEEP=1; shift 2 ;;
         -h|--help) usage; exit 0 ;;
@@ -119,7 +134,12 @@ LMS_BIN=$(cd "$(dirname "$LMS_BIN")" && pwd)/$(basename "$LMS_BIN")   # it runs 
 [[ -d $LMS_PLUGIN_DIR ]] || die "plugin dir $LMS_PLUGIN_DIR not found (--plugin-dir)"
 LMS_PLUGIN_DIR=$(cd "$LMS_PLUGIN_DIR" && pwd)
 for tool in pgbench psql curl; do command -v $tool >/dev/null || die "$tool not found"; done
-if [[ $PERF -eq 0 ]]; then
+[[ -n $TARGET_PORT ]] || TARGET_PORT=$PG_PORT
+NATIVE=$((PERF + STRACE))
+[[ $NATIVE -le 1 ]] || die "--perf and --strace exclude each other"
+if [[ $STRACE -eq 1 ]]; then
+    command -v strace >/dev/null || die "strace not found"
+elif [[ $PERF -eq 0 ]]; then
     for tool in valgrind callgrind_control callgrind_annotate; do command -v $tool >/dev/null || die "$tool not found"; done
 else
     command -v perf >/dev/null || die "perf not found"
@@ -136,17 +156,20 @@ cleanup() {
 trap cleanup EXIT
 
 URL="postgresql://lms_admin:lms-admin-pw@$HOST:$PG_PORT/bench?sslmode=disable"
-psql -X -q -h $HOST -p "$PG_PORT" -U lms_admin -d bench -c 'select 1' >/dev/null 2>&1 ||
-    die "PostgreSQL does not answer on $HOST:$PG_PORT as lms_admin/bench (start tests/pg-cluster.sh)"
-if ! psql -X -q -h $HOST -p "$PG_PORT" -U lms_admin -d bench -tAc 'select 1 from pgbench_accounts limit 1' 2>/dev/null | grep -q 1; then
-    pgbench -i -s 1 -q -h $HOST -p "$PG_PORT" -U lms_admin bench >/dev/null 2>&1 || die "pgbench -i failed"
-fi
+TARGET_URL="postgresql://lms_admin:lms-admin-pw@$HOST:$TARGET_PORT/bench?sslmode=disable"
+for port in $(echo "$PG_PORT $TARGET_PORT" | tr ' ' '\n' | sort -u); do
+    psql -X -q -h $HOST -p "$port" -U lms_admin -d bench -c 'select 1' >/dev/null 2>&1 ||
+        die "PostgreSQL does not answer on $HOST:$port as lms_admin/bench (start tests/pg-cluster.sh)"
+    if ! psql -X -q -h $HOST -p "$port" -U lms_admin -d bench -tAc 'select 1 from pgbench_accounts limit 1' 2>/dev/null | grep -q 1; then
+        pgbench -i -s 1 -q -h $HOST -p "$port" -U lms_admin bench >/dev/null 2>&1 || die "pgbench -i failed on port $port"
+    fi
+done
 
 LMS_ARGS=(--listen "$HOST:$LMS_PORT" --metrics-listen "$HOST:$METRICS_PORT" --plugin-dir "$LMS_PLUGIN_DIR"
-          --allow-tls-mode-disable --init-source "$URL" --init-target "$URL" --source-dialect postgres
+          --allow-tls-mode-disable --init-source "$URL" --init-target "$TARGET_URL" --source-dialect postgres
           --shadow-mode "$MODE" --workers "$WORKERS" --log-level warn "${LMS_EXTRA_ARGS[@]}")
 
-if [[ $PERF -eq 0 ]]; then
+if [[ $NATIVE -eq 0 ]]; then
     VG=(valgrind --tool=callgrind "--callgrind-out-file=$OUT/callgrind.out.%p")
     [[ $ALL_THREADS -eq 1 ]] || VG+=(--toggle-collect=worker_main)
     ( cd "$OUT" && exec "${VG[@]}" "$LMS_BIN" "${LMS_ARGS[@]}" ) >"$OUT/molt-lms.log" 2>&1 &
@@ -162,8 +185,8 @@ done
 curl -fsS -o /dev/null --max-time 2 "http://$HOST:$METRICS_PORT/readyz" 2>/dev/null ||
     die "molt-lms did not become ready (log: $OUT/molt-lms.log)"
 
-bench() {  # bench N: pgbench -S one client through molt-lms
-    pgbench -S -n -c 1 -t "$1" -h $HOST -p "$LMS_PORT" -U lms_admin bench >"$OUT/pgbench.$1.log" 2>&1 ||
+bench() {  # bench N: pgbench -b BUILTIN, one client, through molt-lms
+    pgbench -b "$BUILTIN" -n -c 1 -t "$1" -h $HOST -p "$LMS_PORT" -U lms_admin bench >"$OUT/pgbench.$1.log" 2>&1 ||
         { tail -n 5 "$OUT/pgbench.$1.log" >&2; die "pgbench -t $1 failed"; }
 }
 
@@ -172,12 +195,30 @@ bench() {  # bench N: pgbench -S one client through molt-lms
 if [[ $PERF -eq 1 ]]; then
     # -t is per client: CLIENTS * TXNS transactions in all
     perf stat -e task-clock -x, -o "$OUT/perf.txt" -p "$LMS_PID" -- \
-        pgbench -S -n -c "$CLIENTS" -j $((CLIENTS < 2 ? CLIENTS : 2)) -t "$TXNS" -h $HOST -p "$LMS_PORT" \
+        pgbench -b "$BUILTIN" -n -c "$CLIENTS" -j $((CLIENTS < 2 ? CLIENTS : 2)) -t "$TXNS" -h $HOST -p "$LMS_PORT" \
         -U lms_admin bench >"$OUT/pgbench.log" 2>&1
     ms=$(awk -F, '/task-clock/ { print $1 }' "$OUT/perf.txt")
     total=$((CLIENTS * TXNS))
     echo "perf: molt-lms task-clock ${ms} ms over $total transactions ($CLIENTS clients)"
     awk -v ms="$ms" -v n="$total" 'BEGIN { printf "cpu_us_per_tx %.2f\n", ms * 1000 / n }'
+    exit 0
+fi
+
+if [[ $STRACE -eq 1 ]]; then
+    # every thread: the shadow's and the session's sockets are the worker's,
+    # the main and coordination threads add only their timers
+    strace -c -f -o "$OUT/strace.txt" -p "$LMS_PID" >/dev/null 2>&1 &
+    STRACE_PID=$!
+    sleep 1   # strace attaches to every thread
+    bench "$TXNS"
+    kill -INT "$STRACE_PID"
+    wait "$STRACE_PID" 2>/dev/null || true
+    echo "strace: molt-lms --shadow-mode $MODE, pgbench -b $BUILTIN -c 1 -t $TXNS (all threads)"
+    awk -v n="$TXNS" '
+        $1 ~ /^[0-9.]+$/ && NF >= 5 && $NF != "total" {
+            err = NF == 6 ? sprintf("  (%.2f/tx failed)", $5 / n) : ""
+            printf "%8.2f  %s%s\n", $4 / n, $NF, err; total += $4 }
+        END { printf "%8.2f  system calls per transaction in all\n", total / n }' "$OUT/strace.txt"
     exit 0
 fi
 
@@ -194,11 +235,17 @@ measure() {
     done
     ls -t "$OUT"/callgrind.out.* | head -n 1
 }
+shadow_counts() {  # "result=count ..." of lms_shadow_requests_total now
+    curl -fsS --max-time 5 "http://$HOST:$METRICS_PORT/metrics" 2>/dev/null |
+        awk '/^lms_shadow_requests_total[{]/ { split($1, a, "\""); printf "%s=%s ", a[2], $2 }'
+}
 total_ir() {  # total Ir of a dump
     callgrind_annotate "$1" 2>/dev/null | awk '/PROGRAM TOTALS/ { gsub(",", "", $1); print $1; exit }'
 }
 
+counts_before=$(shadow_counts)
 long_file=$(measure "$TXNS")
+counts_after=$(shadow_counts)
 long_ir=$(total_ir "$long_file")
 short_ir=""
 if [[ $SHORT -gt 0 ]]; then
@@ -206,11 +253,19 @@ if [[ $SHORT -gt 0 ]]; then
     short_ir=$(total_ir "$short_file")
 fi
 
-echo "molt-lms: $LMS_BIN --shadow-mode $MODE --workers $WORKERS $([[ $ALL_THREADS -eq 1 ]] && echo '(all threads)' || echo '(worker threads only)')"
+echo "molt-lms: $LMS_BIN --shadow-mode $MODE --workers $WORKERS, pgbench -b $BUILTIN $([[ $ALL_THREADS -eq 1 ]] && echo '(all threads)' || echo '(worker threads only)')"
 awk -v ir="$long_ir" -v n="$TXNS" 'BEGIN { printf "Ir total %d over %d transactions: %.0f Ir/tx\n", ir, n, ir / n }'
 if [[ -n $short_ir ]]; then
     awk -v a="$long_ir" -v b="$short_ir" -v n="$TXNS" -v m="$SHORT" \
         'BEGIN { printf "marginal (runs of %d and %d, login excluded): %.0f Ir/tx\n", n, m, (a - b) / (n - m) }'
+fi
+if [[ $MODE != none ]]; then
+    # async drops a request while the shadow is busy: fewer compared, fewer
+    # instructions; say how many were, to compare runs fairly
+    echo "shadowed requests of the $TXNS-transaction run: $(awk -v b="$counts_before" -v a="$counts_after" '
+        BEGIN { nb = split(b, x, " "); for (i = 1; i <= nb; i++) { split(x[i], kv, "="); before[kv[1]] = kv[2] }
+                na = split(a, y, " "); for (i = 1; i <= na; i++) { split(y[i], kv, "="); d = kv[2] - before[kv[1]]
+                    if (d > 0) printf "%s %d  ", kv[1], d } }')"
 fi
 echo
 echo "top $TOP functions (self Ir per transaction, $TXNS-transaction run):"

@@ -44,15 +44,26 @@ void lms_row_hash_begin(uint64_t *h)
 	*h = ROW_SEED;
 }
 
+/* A value of up to this many bytes is hashed with its header in one
+ * XXH3 call (most values: numbers, dates, short text); a longer one is
+ * chained after its header.  The header holds the length, so values of
+ * different lengths never compare equal whichever way each went. */
+#define VALUE_SHORT 55
+
 void lms_row_hash_value(uint64_t *h, const uint8_t *data, size_t len)
 {
-	uint8_t hdr[9];
-	hdr[0] = data ? VALUE_PRESENT : VALUE_NULL;
+	uint8_t b[9 + VALUE_SHORT];
+	b[0] = data ? VALUE_PRESENT : VALUE_NULL;
 	uint64_t n = data ? (uint64_t)len : 0;
 	for (int i = 0; i < 8; i++)
-		hdr[1 + i] = (uint8_t)(n >> (8 * i));
-	*h = XXH3_64bits_withSeed(hdr, sizeof(hdr), *h);
-	if (data && len)
+		b[1 + i] = (uint8_t)(n >> (8 * i));
+	if (n > 0 && n <= VALUE_SHORT) {
+		memcpy(b + 9, data, len);
+		*h = XXH3_64bits_withSeed(b, 9 + len, *h);
+		return;
+	}
+	*h = XXH3_64bits_withSeed(b, 9, *h);
+	if (n > 0)
 		*h = XXH3_64bits_withSeed(data, len, *h);
 }
 
@@ -85,8 +96,12 @@ static void outcome_complete(struct lms_outcome *o, const struct lms_event *ev)
 	o->statements++;
 	if (ev->flags & LMS_EV_ROWS_KNOWN)
 		o->affected += ev->rows;
-	o->tags = chain_u64(o->tags, n);
-	o->tags = XXH3_64bits_withSeed(ev->tag, n, o->tags);
+	/* the tag's length, then the tag: one XXH3 call */
+	uint8_t b[8 + sizeof(ev->tag)];
+	for (int i = 0; i < 8; i++)
+		b[i] = (uint8_t)((uint64_t)n >> (8 * i));
+	memcpy(b + 8, ev->tag, n);
+	o->tags = XXH3_64bits_withSeed(b, 8 + n, o->tags);
 	if (!o->tag[0])
 		copy_text(o->tag, sizeof(o->tag), ev->tag, sizeof(ev->tag));
 }

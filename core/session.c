@@ -128,6 +128,9 @@ struct lms_session {
 	char last_stmt[256];   /* fingerprint of the latest statement */
 	bool c2s_end_after;    /* the streamed message ends the request */
 	uint32_t truth_unknown; /* requests in flight before the shadow existed */
+	bool answer_held;      /* the last S2C pump stopped at a READY the shadow
+				  must match first (sync modes): the answer's
+				  head waits in client.out to leave with it */
 	uint64_t last_active_us;
 	uint64_t started_us;
 	char peer[64];
@@ -1261,6 +1264,8 @@ static void pump(struct lms_session *s, int d)
 	struct lms_conn *dst = d == C2S ? &s->server : &s->client;
 	uint64_t moved = 0;
 	size_t run = 0; /* S2C: bytes at the head of src->in framed, noted, not yet moved */
+	if (d == S2C)
+		s->answer_held = false;
 	while (pump_allowed(s, d) && lms_buf_len(&src->in) > run) {
 		const uint8_t *p = lms_buf_head(&src->in) + run;
 		size_t avail = lms_buf_len(&src->in) - run;
@@ -1316,8 +1321,10 @@ static void pump(struct lms_session *s, int d)
 		if (d == C2S && !client_request_start(s, f.kind))
 			break;
 		if (d == S2C && s->sh && (f.kind == LMS_MSG_READY || (f.flags & LMS_FRAME_ENDS_ANSWER)) &&
-		    s->pending > 0 && s->truth_unknown == 0 && !lms_shadow_truth_may_finish(s->sh))
+		    s->pending > 0 && s->truth_unknown == 0 && !lms_shadow_truth_may_finish(s->sh)) {
+			s->answer_held = true;
 			break; /* sync: the shadow has not answered this request yet */
+		}
 		if (f.flags & LMS_FRAME_NEED_BODY) {
 			if (avail < f.len)
 				break;
@@ -1483,7 +1490,9 @@ static void relay(struct lms_session *s, int d)
 		 * fed (switching) or the session ends once it is sent. */
 		if (lms_buf_len(&s->server.out) > 0 || s->switching)
 			flush_server(s);
-		if (!s->dead && (lms_buf_len(&s->client.out) > 0 || s->closing))
+		/* An answer held for the shadow goes out whole with its READY
+		 * (on_wake pumps again): one write to the client, not two. */
+		if (!s->dead && ((lms_buf_len(&s->client.out) > 0 && !s->answer_held) || s->closing))
 			flush_client(s);
 		if (s->dead || s->closing || !pump_allowed(s, d))
 			return;

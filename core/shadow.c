@@ -59,7 +59,11 @@ struct sh_rec {
 	bool idle_start;     /* it began outside any transaction */
 	uint32_t owed;       /* translation: answers (READYs) its encoded
 				messages owe */
-	char *fp;            /* fingerprint (malloc), NULL until named */
+	char *fp;            /* fingerprint, NULL until named: fp_buf */
+	char *fp_buf;        /* malloc, kept by the slot from request to
+				request (grown when a longer one comes), freed
+				with the shadow: no allocation per request */
+	size_t fp_cap;
 	uint64_t start_us;
 	uint64_t sent_us;    /* its last byte went to the connection */
 	uint64_t truth_us;   /* latencies */
@@ -93,6 +97,8 @@ struct lms_shadow {
 	bool cur_open;          /* the client is sending request next_seq - 1 */
 	bool cur_shadowed;
 	bool starved;           /* the session waits for room in `held` */
+	bool awaited;           /* the session waits for an answer: a READY
+				   held (sync modes) or too many in flight */
 	char why[160];          /* why the shadow is down */
 	char login_error[200];  /* the database's error during our login */
 	uint8_t *replay;        /* copy of ctx.replay (malloc), sent after the login */
@@ -230,7 +236,6 @@ static void rec_reap(struct lms_shadow *sh)
 		if (!r->truth_done || (r->shadowed && !r->other_done))
 			return;
 		rec_judge(sh, r);
-		free(r->fp);
 		r->fp = NULL;
 		sh->head = (sh->head + 1) % SH_RECS;
 		sh->n--;
@@ -478,7 +483,13 @@ static void sh_answered(struct lms_shadow *sh, struct sh_rec *r)
 	lms_stats_latency(stats(sh), sh->role, r->other_us);
 	rec_reap(sh);
 	timer_update(sh);
-	sh_wake(sh);
+	/* Wake the session only when it waits for this: a wake it does not
+	 * need costs a turn of the event loop and a pump of both directions
+	 * (async always, sync whenever the shadow answers first). */
+	if (sh->awaited) {
+		sh->awaited = false;
+		sh_wake(sh);
+	}
 }
 
 /* Act on a decoded message's verdict and action.  Returns -1 when the
@@ -626,8 +637,12 @@ static void sh_read(struct lms_shadow *sh)
 								: sh->conn.err);
 			return;
 		}
+		/* A plain read that left room in the buffer took all the socket
+		 * had: reading again would only return EAGAIN (one system call
+		 * per answer).  More bytes arriving later wake the event again. */
+		bool drained = st == LMS_IO_OK && !sh->conn.ssl && sh->conn.in.end < LMS_BUF_SIZE;
 		sh_digest(sh);
-		if (st == LMS_IO_AGAIN && !sh->conn.tls_pending)
+		if ((st == LMS_IO_AGAIN || drained) && !sh->conn.tls_pending)
 			return;
 	}
 	if (sh->phase == SH_AUTH || sh->phase == SH_READY)
@@ -897,8 +912,8 @@ void lms_shadow_free(struct lms_shadow *sh)
 	if (sh->be)
 		sh->backend->plugin.d->be_free(sh->be);
 	lms_buf_release(&sh->held);
-	for (uint32_t i = 0; i < sh->n; i++)
-		free(rec_at(sh, i)->fp);
+	for (uint32_t i = 0; i < SH_RECS; i++)
+		free(sh->recs[i].fp_buf);
 	event_free(sh->timer);
 	free(sh->replay);
 	free(sh->names);
@@ -911,7 +926,11 @@ static struct sh_rec *rec_push(struct lms_shadow *sh, bool shadowed)
 {
 	struct sh_rec *r = &sh->recs[(sh->head + sh->n) % SH_RECS];
 	sh->n++;
+	char *fp_buf = r->fp_buf;
+	size_t fp_cap = r->fp_cap;
 	memset(r, 0, sizeof(*r));
+	r->fp_buf = fp_buf;
+	r->fp_cap = fp_cap;
 	r->seq = sh->next_seq;
 	r->shadowed = shadowed;
 	r->gated = sh->ctx.mode != LMS_SHADOW_ASYNC;
@@ -923,8 +942,10 @@ static struct sh_rec *rec_push(struct lms_shadow *sh, bool shadowed)
 
 int lms_shadow_request_start(struct lms_shadow *sh, bool idle)
 {
-	if (sh->n == SH_RECS && sh->ctx.mode != LMS_SHADOW_ASYNC)
+	if (sh->n == SH_RECS && sh->ctx.mode != LMS_SHADOW_ASYNC) {
+		sh->awaited = true;
 		return LMS_SHADOW_WAIT;
+	}
 	if (sh->phase == SH_DOWN && idle && lms_mono_us() >= sh->retry_us)
 		sh_open(sh);
 	sh->cur_open = true;
@@ -973,8 +994,17 @@ void lms_shadow_request_name(struct lms_shadow *sh, const char *fingerprint, uin
 	r->all_flags |= stmt_flags;
 	if (r->fp)
 		return;
-	r->fp = strdup(fingerprint);
 	r->flags = stmt_flags;
+	size_t n = strlen(fingerprint) + 1;
+	if (n > r->fp_cap) {
+		char *p = realloc(r->fp_buf, n);
+		if (!p)
+			return; /* out of memory: judged as "(unnamed)" */
+		r->fp_buf = p;
+		r->fp_cap = n;
+	}
+	memcpy(r->fp_buf, fingerprint, n);
+	r->fp = r->fp_buf;
 }
 
 size_t lms_shadow_room(struct lms_shadow *sh)
@@ -1131,7 +1161,10 @@ bool lms_shadow_truth_may_finish(struct lms_shadow *sh)
 		lms_shadow_flush(sh);
 		timer_update(sh);
 	}
-	return !r || !r->shadowed || r->other_done;
+	if (!r || !r->shadowed || r->other_done)
+		return true;
+	sh->awaited = true;
+	return false;
 }
 
 bool lms_shadow_truth_done(struct lms_shadow *sh, struct lms_error *err, char *buf, size_t cap)

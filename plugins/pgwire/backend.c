@@ -167,6 +167,26 @@ int pg_be_start(void *arg, int tls_active, const struct lms_startup *startup, st
 	return 0;
 }
 
+/* Is a server message of this type described for comparison (decoded
+ * whole when observing)?  A switch: memchr per message showed up in the
+ * profile of shadowed requests. */
+static int be_observed(uint8_t type)
+{
+	switch (type) {
+	case 'T':
+	case 'D':
+	case 'C':
+	case 'E':
+	case 'S':
+	case 'n':
+	case 'I':
+	case 's':
+		return 1;
+	default:
+		return 0;
+	}
+}
+
 int pg_be_frame(void *arg, const uint8_t *p, size_t avail, struct lms_frame *f)
 {
 	struct pg_be *be = arg;
@@ -216,7 +236,7 @@ int pg_be_frame(void *arg, const uint8_t *p, size_t avail, struct lms_frame *f)
 	default:
 		break;
 	}
-	if (be->observe && f->len <= LMS_DECODE_MAX && memchr("TDCESnIs", p[0], 8))
+	if (be->observe && f->len <= LMS_DECODE_MAX && be_observed(p[0]))
 		f->flags |= LMS_FRAME_NEED_BODY;
 	return LMS_FRAME_OK;
 }

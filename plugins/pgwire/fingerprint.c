@@ -39,16 +39,76 @@ struct fp_state {
 	int scoped;      /* its second word is LOCAL or TRANSACTION */
 };
 
-/* First words of statements that only change the session's state, and
- * are safe to run again on a new connection.  is_state_word (for
- * pg_state_flags) names them too: keep both in step. */
-static const char *const session_words[] = { "set", "reset", "prepare", "deallocate", "discard",
-					     "listen", "unlisten", NULL };
+/* The session words: first words of statements that only change the
+ * session's state, and are safe to run again on a new connection: SET,
+ * RESET, PREPARE, DEALLOCATE, DISCARD, LISTEN, UNLISTEN.  fp_keyword and
+ * is_state_word (for pg_state_flags) name them: keep both in step. */
+
+/* Character classes, one table lookup each (the lexer asks for every
+ * byte of every statement): S space, D digit, W may start a word
+ * (letters, '_', any byte of a UTF-8 sequence), C may continue one (W,
+ * digits and '$'), U an ASCII capital, whose value is the bit that makes
+ * it lower case. */
+#define CL_S 1
+#define CL_D 2
+#define CL_W 4
+#define CL_C 8
+#define CL_U 0x20
+#define CL_WC (CL_W | CL_C)
+#define CL_DC (CL_D | CL_C)
+#define CL_UC (CL_W | CL_C | CL_U)
+static const unsigned char fp_class[256] = {
+	/* 0x00 */ 0, 0, 0, 0, 0, 0, 0, 0, 0, CL_S, CL_S, CL_S, CL_S, CL_S, 0, 0,
+	/* 0x10 */ 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	/* ' '  */ CL_S, 0, 0, 0, CL_C, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	/* '0'  */ CL_DC, CL_DC, CL_DC, CL_DC, CL_DC, CL_DC, CL_DC, CL_DC, CL_DC, CL_DC, 0, 0, 0, 0, 0, 0,
+	/* '@'  */ 0, CL_UC, CL_UC, CL_UC, CL_UC, CL_UC, CL_UC, CL_UC, CL_UC, CL_UC, CL_UC, CL_UC, CL_UC, CL_UC,
+	CL_UC, CL_UC,
+	/* 'P'  */ CL_UC, CL_UC, CL_UC, CL_UC, CL_UC, CL_UC, CL_UC, CL_UC, CL_UC, CL_UC, CL_UC, 0, 0, 0, 0, CL_WC,
+	/* '`'  */ 0, CL_WC, CL_WC, CL_WC, CL_WC, CL_WC, CL_WC, CL_WC, CL_WC, CL_WC, CL_WC, CL_WC, CL_WC, CL_WC,
+	CL_WC, CL_WC,
+	/* 'p'  */ CL_WC, CL_WC, CL_WC, CL_WC, CL_WC, CL_WC, CL_WC, CL_WC, CL_WC, CL_WC, CL_WC, 0, 0, 0, 0, 0,
+	/* 0x80-0xff: UTF-8 sequences are word characters */
+	CL_WC, CL_WC, CL_WC, CL_WC, CL_WC, CL_WC, CL_WC, CL_WC, CL_WC, CL_WC, CL_WC, CL_WC, CL_WC, CL_WC, CL_WC, CL_WC,
+	CL_WC, CL_WC, CL_WC, CL_WC, CL_WC, CL_WC, CL_WC, CL_WC, CL_WC, CL_WC, CL_WC, CL_WC, CL_WC, CL_WC, CL_WC, CL_WC,
+	CL_WC, CL_WC, CL_WC, CL_WC, CL_WC, CL_WC, CL_WC, CL_WC, CL_WC, CL_WC, CL_WC, CL_WC, CL_WC, CL_WC, CL_WC, CL_WC,
+	CL_WC, CL_WC, CL_WC, CL_WC, CL_WC, CL_WC, CL_WC, CL_WC, CL_WC, CL_WC, CL_WC, CL_WC, CL_WC, CL_WC, CL_WC, CL_WC,
+	CL_WC, CL_WC, CL_WC, CL_WC, CL_WC, CL_WC, CL_WC, CL_WC, CL_WC, CL_WC, CL_WC, CL_WC, CL_WC, CL_WC, CL_WC, CL_WC,
+	CL_WC, CL_WC, CL_WC, CL_WC, CL_WC, CL_WC, CL_WC, CL_WC, CL_WC, CL_WC, CL_WC, CL_WC, CL_WC, CL_WC, CL_WC, CL_WC,
+	CL_WC, CL_WC, CL_WC, CL_WC, CL_WC, CL_WC, CL_WC, CL_WC, CL_WC, CL_WC, CL_WC, CL_WC, CL_WC, CL_WC, CL_WC, CL_WC,
+	CL_WC, CL_WC, CL_WC, CL_WC, CL_WC, CL_WC, CL_WC, CL_WC, CL_WC, CL_WC, CL_WC, CL_WC, CL_WC, CL_WC, CL_WC, CL_WC,
+};
+
+/* c in lower case (ASCII letters only). */
+static char fp_lower(char c)
+{
+	return (char)(c | (fp_class[(unsigned char)c] & CL_U));
+}
+
+static int fp_is_space(char c)
+{
+	return fp_class[(unsigned char)c] & CL_S;
+}
+
+static int fp_is_digit(char c)
+{
+	return fp_class[(unsigned char)c] & CL_D;
+}
+
+static int fp_is_word_start(char c)
+{
+	return fp_class[(unsigned char)c] & CL_W;
+}
+
+static int fp_is_word_char(char c)
+{
+	return fp_class[(unsigned char)c] & CL_C;
+}
 
 /* Append p[0..n), after the pending space, lowercased when lower; cut at
  * cap-1 bytes without splitting a UTF-8 sequence (and without a space
  * when nothing of the token fits). */
-static void fp_put(struct fp_state *st, const char *p, size_t n, int lower)
+static inline void fp_put(struct fp_state *st, const char *p, size_t n, int lower)
 {
 	if (st->full)
 		return;
@@ -63,35 +123,16 @@ static void fp_put(struct fp_state *st, const char *p, size_t n, int lower)
 	char *d = st->dst + st->len; /* locals: dst may alias st, which kept len in memory */
 	if (sp)
 		*d++ = ' ';
-	if (!lower) {
-		memcpy(d, p, take);
+	/* tokens are short (a word, "?", one punctuation byte): a loop, no
+	 * memcpy call */
+	if (lower) {
+		for (size_t k = 0; k < take; k++)
+			d[k] = fp_lower(p[k]);
 	} else {
-		for (size_t k = 0; k < take; k++) {
-			char c = p[k];
-			d[k] = c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
-		}
+		for (size_t k = 0; k < take; k++)
+			d[k] = p[k];
 	}
 	st->len += sp + take;
-}
-
-static int fp_is_space(char c)
-{
-	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
-}
-
-static int fp_is_digit(char c)
-{
-	return c >= '0' && c <= '9';
-}
-
-static int fp_is_word_start(char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || (unsigned char)c >= 0x80;
-}
-
-static int fp_is_word_char(char c)
-{
-	return fp_is_word_start(c) || fp_is_digit(c) || c == '$';
 }
 
 /* Past a quoted run that opens at s[i] with q: a doubled q stays inside;
@@ -163,35 +204,80 @@ static size_t fp_skip_number(const char *s, size_t n, size_t i)
 	return i;
 }
 
-static int fp_word_is(const char *p, size_t n, const char *w)
+/* Is p[0..n) the word w (lower case, wl bytes), in any ASCII case? */
+static int fp_word_is(const char *p, size_t n, const char *w, size_t wl)
 {
-	return strlen(w) == n && strncasecmp(p, w, n) == 0;
+	if (n != wl)
+		return 0;
+	for (size_t k = 0; k < n; k++) {
+		char c = p[k];
+		if (c >= 'A' && c <= 'Z')
+			c = (char)(c - 'A' + 'a');
+		if (c != w[k])
+			return 0;
+	}
+	return 1;
 }
 
-/* Statement flags and IN-list state for a word token. */
+/* The words the statement scan acts on. */
+enum fp_kw { KW_NONE = 0, KW_SET, KW_RESET, KW_BEGIN, KW_START, KW_BY, KW_ORDER, KW_IN, KW_LOCAL,
+	     KW_TRANSACTION, KW_SESSION /* the other session words */ };
+
+/* Which of those p[0..n) is.  The first letter picks the candidates, so
+ * most words (identifiers, SELECT, FROM...) cost one switch. */
+static enum fp_kw fp_keyword(const char *p, size_t n)
+{
+	switch (p[0] | 0x20) { /* ASCII lower case; no other byte becomes a-z */
+	case 'b':
+		return fp_word_is(p, n, "by", 2) ? KW_BY : fp_word_is(p, n, "begin", 5) ? KW_BEGIN : KW_NONE;
+	case 'd':
+		return fp_word_is(p, n, "deallocate", 10) || fp_word_is(p, n, "discard", 7) ? KW_SESSION : KW_NONE;
+	case 'i':
+		return fp_word_is(p, n, "in", 2) ? KW_IN : KW_NONE;
+	case 'l':
+		return fp_word_is(p, n, "local", 5) ? KW_LOCAL : fp_word_is(p, n, "listen", 6) ? KW_SESSION : KW_NONE;
+	case 'o':
+		return fp_word_is(p, n, "order", 5) ? KW_ORDER : KW_NONE;
+	case 'p':
+		return fp_word_is(p, n, "prepare", 7) ? KW_SESSION : KW_NONE;
+	case 'r':
+		return fp_word_is(p, n, "reset", 5) ? KW_RESET : KW_NONE;
+	case 's':
+		return fp_word_is(p, n, "set", 3) ? KW_SET : fp_word_is(p, n, "start", 5) ? KW_START : KW_NONE;
+	case 't':
+		return fp_word_is(p, n, "transaction", 11) ? KW_TRANSACTION : KW_NONE;
+	case 'u':
+		return fp_word_is(p, n, "unlisten", 8) ? KW_SESSION : KW_NONE;
+	default:
+		return KW_NONE;
+	}
+}
+
+/* Statement flags and IN-list state for a word token.  The session
+ * words are KW_SET, KW_RESET and KW_SESSION. */
 static void fp_note_word(struct fp_state *st, const char *p, size_t n)
 {
+	enum fp_kw kw = fp_keyword(p, n);
 	if (st->statements == 1 && st->words < 2) {
 		st->words++;
-		for (int k = 0; st->words == 1 && session_words[k]; k++)
-			if (fp_word_is(p, n, session_words[k]))
-				st->session_cmd = 1;
-		if (st->words == 2 && (fp_word_is(p, n, "local") || fp_word_is(p, n, "transaction")))
+		if (st->words == 1 && (kw == KW_SET || kw == KW_RESET || kw == KW_SESSION))
+			st->session_cmd = 1;
+		if (st->words == 2 && (kw == KW_LOCAL || kw == KW_TRANSACTION))
 			st->scoped = 1;
 	}
-	if (st->first && (fp_word_is(p, n, "set") || fp_word_is(p, n, "reset")))
+	if (st->first && (kw == KW_SET || kw == KW_RESET))
 		st->flags |= LMS_STMT_SETTING;
-	if (st->first && (fp_word_is(p, n, "begin") || fp_word_is(p, n, "start")))
+	if (st->first && (kw == KW_BEGIN || kw == KW_START))
 		st->flags |= LMS_STMT_BEGIN;
-	if (st->after_order && st->depth == 0 && fp_word_is(p, n, "by"))
+	if (st->after_order && st->depth == 0 && kw == KW_BY)
 		st->flags |= LMS_STMT_ORDERED;
-	st->after_order = st->depth == 0 && fp_word_is(p, n, "order");
-	st->in_pending = fp_word_is(p, n, "in");
+	st->after_order = st->depth == 0 && kw == KW_ORDER;
+	st->in_pending = kw == KW_IN;
 }
 
 /* Write one token and update the statement state.  Inside "IN (" only
  * '?' and ',' keep the list collapsible; its ')' rewrites it to "(?)". */
-static void fp_token(struct fp_state *st, enum fp_kind kind, const char *p, size_t n)
+static inline void fp_token(struct fp_state *st, enum fp_kind kind, const char *p, size_t n)
 {
 	int in_pending = st->in_pending;
 	st->in_pending = 0;
@@ -225,6 +311,45 @@ static void fp_token(struct fp_state *st, enum fp_kind kind, const char *p, size
 	}
 }
 
+/* fp_token's state steps for a word, the most frequent token (without
+ * writing it): the same steps without the branches on the kind. */
+static void fp_word_state(struct fp_state *st, const char *p, size_t n)
+{
+	st->in_pending = 0;
+	st->in_mark = 0;
+	if (st->first)
+		st->statements++;
+	fp_note_word(st, p, n);
+	st->first = 0;
+}
+
+/* A plain word at s[i]: when the rest of the text fits in dst whole
+ * (the usual case), it is scanned and copied lower-cased in one pass;
+ * else scanned, then written by fp_put, which cuts.  Returns its end. */
+static size_t fp_plain_word(struct fp_state *st, const char *s, size_t n, size_t i)
+{
+	const char *w = s + i;
+	size_t left = n - i, k = 1;
+	size_t sp = st->space && st->len > 0;
+	if (st->full || st->len + sp + left >= st->cap) {
+		while (k < left && fp_is_word_char(w[k]))
+			k++;
+		fp_word_state(st, w, k);
+		fp_put(st, w, k, 1);
+		return i + k;
+	}
+	char *d = st->dst + st->len + sp;
+	d[0] = fp_lower(w[0]);
+	for (; k < left && fp_is_word_char(w[k]); k++)
+		d[k] = fp_lower(w[k]);
+	fp_word_state(st, w, k);
+	if (sp)
+		st->dst[st->len] = ' ';
+	st->space = 0;
+	st->len += sp + k;
+	return i + k;
+}
+
 /* The token of a word-like start at s[i]: a prefixed string (E'', B'',
  * X'', N'', U&''), a U&"" identifier or a word.  Returns its end. */
 static size_t fp_word(struct fp_state *st, const char *s, size_t n, size_t i)
@@ -243,11 +368,7 @@ static size_t fp_word(struct fp_state *st, const char *s, size_t n, size_t i)
 			fp_token(st, FP_OTHER, s + i, end - i);
 		return end;
 	}
-	size_t end = i + 1;
-	while (end < n && fp_is_word_char(s[end]))
-		end++;
-	fp_token(st, FP_WORD, s + i, end - i);
-	return end;
+	return fp_plain_word(st, s, n, i);
 }
 
 /* One token (or whitespace/comment) at s[i]; returns where the next
@@ -409,7 +530,7 @@ static void stmts_parse(struct pg_stmts *s, const uint8_t *msg, size_t len, stru
 	const char *q = (const char *)msg + i;
 	/* A Parse only prepares: replaying it (named) is safe whatever its
 	 * text; the text's own REPLAY (a SET) applies when it is executed. */
-	res->stmt_flags = pg_fingerprint(q, strnlen(q, len - i), s->cur, sizeof(s->cur)) & ~LMS_STMT_REPLAY;
+	res->stmt_flags = pg_fingerprint(q, len - i, s->cur, sizeof(s->cur)) & ~LMS_STMT_REPLAY;
 	res->fingerprint = s->cur;
 	if (*name) {
 		stmts_put(s, name, s->cur, res->stmt_flags);
@@ -526,8 +647,7 @@ void pg_stmts_decode(struct pg_stmts *s, const uint8_t *msg, size_t len, struct 
 		return;
 	switch (msg[0]) {
 	case 'Q':
-		res->stmt_flags = pg_fingerprint((const char *)msg + 5, strnlen((const char *)msg + 5, len - 5),
-						 s->cur, sizeof(s->cur));
+		res->stmt_flags = pg_fingerprint((const char *)msg + 5, len - 5, s->cur, sizeof(s->cur));
 		res->fingerprint = s->cur;
 		break;
 	case 'P':
@@ -581,7 +701,7 @@ static int starts_with_word(const char *p, size_t n, const char *w)
 }
 
 /* Does p[0..n) start with a word that may change the session's state?
- * Those are session_words (keep the two lists in step), BEGIN and START.
+ * Those are the session words (keep fp_keyword in step), BEGIN and START.
  * The first letter picks the candidates: most statements (SELECT,
  * INSERT...) end there without a string comparison. */
 static int is_state_word(const char *p, size_t n)

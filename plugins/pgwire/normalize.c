@@ -75,10 +75,25 @@ static size_t norm_digits(const uint8_t *p, size_t len, size_t i)
 	return i;
 }
 
+/* Is p[0..len) an integer in canonical form already: "0", or digits
+ * without a leading zero after an optional '-'?  Servers send integers
+ * so, and canon_decimal would give back the same bytes. */
+static int norm_is_canonical_int(const uint8_t *p, size_t len)
+{
+	size_t i = len > 0 && p[0] == '-' ? 1 : 0;
+	if (i == len || (p[i] == '0' && len != 1))
+		return 0;
+	return norm_digits(p, len, i) == len;
+}
+
 /* A text integer or numeric: [+-]digits[.digits] made canonical; any
  * other spelling (NaN, Infinity, exponents) passes through. */
 static void norm_text_decimal(const uint8_t *p, size_t len, lms_value_fn emit, void *ctx)
 {
+	if (norm_is_canonical_int(p, len)) {
+		emit(ctx, p, len); /* nothing to change: no copy */
+		return;
+	}
 	size_t i = len > 0 && (p[0] == '+' || p[0] == '-') ? 1 : 0;
 	size_t ie = norm_digits(p, len, i), fs = ie, fe = ie;
 	if (ie < len && p[ie] == '.')

@@ -158,6 +158,31 @@ START_TEST(test_value_boundaries)
 }
 END_TEST
 
+/* Short values are hashed with their header in one pass, long ones after
+ * it: around that limit, every byte of a value still counts, and so does
+ * where one value ends. */
+START_TEST(test_short_and_long_values)
+{
+	for (size_t len = 50; len <= 60; len++) {
+		char v[64], w[64];
+		memset(v, 'x', len);
+		v[len] = 0;
+		memcpy(w, v, len + 1);
+		w[len - 1] = 'y';
+		const char *rv[1] = { v }, *rw[1] = { w };
+		ck_assert_uint_ne(row_of(1, rv), row_of(1, rw));
+		const char *rv2[1] = { v };
+		ck_assert_uint_eq(row_of(1, rv), row_of(1, rv2));
+		/* one value vs the same bytes split in two */
+		char head[64];
+		memcpy(head, v, len - 1);
+		head[len - 1] = 0;
+		const char *split[2] = { head, "x" };
+		ck_assert_uint_ne(row_of(1, rv), row_of(2, split));
+	}
+}
+END_TEST
+
 START_TEST(test_values_differ)
 {
 	select3(&t, in_order);
@@ -386,6 +411,7 @@ static Suite *digest_suite(void)
 	tcase_add_test(tc, test_multiset_counts_duplicates);
 	tcase_add_test(tc, test_canonical_bytes);
 	tcase_add_test(tc, test_value_boundaries);
+	tcase_add_test(tc, test_short_and_long_values);
 	tcase_add_test(tc, test_values_differ);
 	tcase_add_test(tc, test_counts_differ);
 	tcase_add_test(tc, test_tags);

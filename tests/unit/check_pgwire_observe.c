@@ -239,6 +239,25 @@ START_TEST(test_fp_truncation)
 }
 END_TEST
 
+/* Words are copied while they are scanned when the rest of the text fits,
+ * and cut by fp_put when it does not: the same text either way. */
+START_TEST(test_fp_word_at_limit)
+{
+	const char *want[] = { "select", "select a", "select ab", "select abc", "select abc" };
+	for (size_t cap = 8; cap <= 12; cap++) {
+		char out[16];
+		pg_fingerprint("SELECT ABC", 10, out, cap);
+		ck_assert_str_eq(out, want[cap - 8]);
+	}
+	uint32_t f;
+	ck_assert_str_eq(fp("SeLeCt A, \"B\" fRoM T_1 oRdEr bY 1", &f), "select a, \"B\" from t_1 order by ?");
+	ck_assert_uint_eq(f, LMS_STMT_ORDERED);
+	ck_assert_str_eq(fp("BeGiN", &f), "begin");
+	ck_assert_uint_eq(f, LMS_STMT_BEGIN);
+	ck_assert_str_eq(fp("sElEcT \xc3\x89t\xc3\xa9 FROM x", NULL), "select \xc3\x89t\xc3\xa9 from x");
+}
+END_TEST
+
 /* ---- frontend: statements through Q, P, B, C ---------------------------- */
 
 struct fe_call {
@@ -860,6 +879,18 @@ START_TEST(test_norm_numbers)
 	ck_assert_str_eq(canon(1700, 0, "1e5", 3), "1e5"); /* not PostgreSQL's: untouched */
 	ck_assert_str_eq(canon(23, 0, "", 0), "");
 	ck_assert_str_eq(canon(23, 0, "12a", 3), "12a");
+	/* canonical already (passed through as is) and the spellings next
+	 * to it that are not */
+	ck_assert_str_eq(canon(23, 0, "0", 1), "0");
+	ck_assert_str_eq(canon(23, 0, "-12", 3), "-12");
+	ck_assert_str_eq(canon(20, 0, "9223372036854775807", 19), "9223372036854775807");
+	ck_assert_str_eq(canon(23, 0, "+0", 2), "0");
+	ck_assert_str_eq(canon(23, 0, "+12", 3), "12");
+	ck_assert_str_eq(canon(23, 0, "012", 3), "12");
+	ck_assert_str_eq(canon(23, 0, "-012", 4), "-12");
+	ck_assert_str_eq(canon(23, 0, "-", 1), "-");
+	ck_assert_str_eq(canon(23, 0, "1-", 2), "1-");
+	ck_assert_str_eq(canon(1700, 0, "12.", 3), "12");
 	ck_assert_str_eq(canon(701, 0, "1e+20", 5), canon(701, 1, "\x44\x15\xaf\x1d\x78\xb5\x8c\x40", 8));
 	ck_assert_str_eq(canon(701, 0, "0.30000000000000004", 19), "0.30000000000000004");
 	ck_assert_str_eq(canon(701, 0, "NaN", 3), "NaN");
@@ -1729,6 +1760,7 @@ static Suite *observe_suite(void)
 	tcase_add_test(fpc, test_fp_setting);
 	tcase_add_test(fpc, test_fp_unterminated);
 	tcase_add_test(fpc, test_fp_truncation);
+	tcase_add_test(fpc, test_fp_word_at_limit);
 	suite_add_tcase(s, fpc);
 
 	TCase *fe = tcase_create("frontend");
