@@ -28,6 +28,7 @@ void *my_fe_new(const struct lms_fe_opts *opts)
 	for (int i = 0; i < 4; i++)
 		s->conn_id[i] = opts->proxy_key[3 - i];
 	s->observe = opts->observe == LMS_OBSERVE_FULL;
+	s->keep = my_host->abi_minor >= 4 && opts->keep_statements; /* a 1.4 member */
 	return s;
 }
 
@@ -194,6 +195,10 @@ static int frame_command(struct my_sess *s, const uint8_t *p, size_t avail, stru
 		return LMS_FRAME_NEED_MORE; /* framed again once answers are relayed */
 	f->kind = kind;
 	f->flags = flags;
+	if (s->translated && cmd != MY_COM_QUIT) {
+		f->flags |= LMS_FRAME_NEED_BODY; /* described and answered whole (answer.c) */
+		return LMS_FRAME_OK;
+	}
 	int kill = my_kill_candidate(cmd, p, avail, len);
 	if (kill != 0) {
 		if (kill < 0)
@@ -201,7 +206,7 @@ static int frame_command(struct my_sess *s, const uint8_t *p, size_t avail, stru
 		f->flags |= LMS_FRAME_NEED_BODY; /* my_fe_kill commits it */
 		return LMS_FRAME_OK;
 	}
-	if (s->observe && observed(cmd) && len < MY_MAX_PAYLOAD && f->len <= LMS_DECODE_MAX) {
+	if ((s->observe || s->keep) && observed(cmd) && len < MY_MAX_PAYLOAD && f->len <= LMS_DECODE_MAX) {
 		f->flags |= LMS_FRAME_NEED_BODY; /* committed by fe_decode */
 		return LMS_FRAME_OK;
 	}
@@ -361,6 +366,8 @@ static int decode_handshake(struct my_sess *s, const uint8_t *msg, size_t len, s
 		return 0;
 	}
 	name_login(pl, n, caps, res);
+	if (res->startup.database) /* for USE and DATABASE() after a cutover */
+		snprintf(s->db, sizeof(s->db), "%s", res->startup.database);
 	return relay_handshake(s, msg, len, out, res);
 }
 
@@ -474,7 +481,14 @@ static int observe_command(struct my_sess *s, const uint8_t *msg, size_t len, st
 	default:
 		break;
 	}
-	if (sql) {
+	if (s->translated && (cmd == MY_COM_QUERY || cmd == MY_COM_INIT_DB) && s->q_len > 0) {
+		/* answered by LMS (local.c): its text waits with it */
+		struct my_cmd *c = &s->queue[(s->q_head + s->q_len - 1) % MY_QUEUE];
+		c->local = my_local_class(pl, n);
+		if (c->local)
+			keep_prepare(s, pl + 1, n - 1);
+	}
+	if (sql && s->observe) {
 		my_fingerprint(sql, sl, s->fp, sizeof(s->fp), &res->stmt_flags);
 		res->fingerprint = s->fp;
 	}
@@ -510,9 +524,16 @@ int my_fe_decode(void *fe, const uint8_t *msg, size_t len, struct lms_out *out, 
 		if (len < MY_HDR + 1)
 			return -1;
 		/* decoded for one of three reasons, asked in fe_frame's order */
+		if (s->translated) {
+			uint32_t kind, flags;
+			int answered;
+			if (command_class(msg[MY_HDR], &kind, &flags, &answered) < 0)
+				return refuse_command(s, msg, out, res);
+			return observe_command(s, msg, len, res);
+		}
 		if (my_kill_candidate(msg[MY_HDR], msg, len, (uint32_t)(len - MY_HDR)) == 1)
 			return my_fe_kill(s, msg, len, out, res);
-		if (s->observe && observed(msg[MY_HDR]))
+		if ((s->observe || s->keep) && observed(msg[MY_HDR]))
 			return observe_command(s, msg, len, res);
 		return refuse_command(s, msg, out, res);
 	default:

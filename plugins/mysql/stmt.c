@@ -33,6 +33,8 @@ void my_stmt_prepared(struct my_sess *s, uint32_t id, uint32_t nparams)
 {
 	char *sql = s->prep_sql;
 	size_t len = s->prep_len;
+	if (id > s->max_stmt_id)
+		s->max_stmt_id = id; /* ids LMS chooses later stay above it */
 	s->prep_sql = NULL;
 	s->prep_len = 0;
 	if (!sql)
