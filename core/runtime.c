@@ -242,11 +242,13 @@ bool lms_runtime_cutover_refused(const struct lms_runtime *rt, int phase, int tr
 {
 	const struct lms_dialect *t = rt->backends[LMS_ROLE_TARGET].plugin.d;
 	if ((phase == LMS_PHASE_SERVING && truth == LMS_ROLE_SOURCE) || !t || !rt->front ||
-	    strcmp(t->family, rt->front->family) == 0)
+	    strcmp(t->family, rt->front->family) == 0 ||
+	    (lms_plugin_serves_front(rt->front) && lms_plugin_serves_back(t)))
 		return false;
 	snprintf(why, cap, "a cutover is not supported with these dialects: the clients speak %s and the target "
-		 "(%s) speaks %s, and molt-lms does not translate between wire protocols yet; this instance keeps "
-		 "serving from the source", rt->front->family, t->name, t->family);
+		 "(%s) speaks %s, and one of the plugins cannot translate answers between them (plugin ABI 1.4 "
+		 "fe_answer, be_answer); this instance keeps serving from the source", rt->front->family, t->name,
+		 t->family);
 	return true;
 }
 
