@@ -364,3 +364,111 @@ def test_mariadb_cli_connected_before(proxy_factory, mysql_server, two):
     assert lines[1] == "1\t1.5000\t1\t2024-01-02", out
     assert "ERROR 1062 (23505)" in out, out
     assert "molt-lms" in lines[-1], out
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_cutover_while_shadowing(proxy_factory, mysql_server, two, mode):
+    """Shadowing MariaDB onto PostgreSQL, then the cutover: the shadow
+    connection (translated since ABI 1.3) is promoted to the session's
+    source of truth or the session logs in anew there, and serves it."""
+    p = proxy_factory(name="myserved-" + mode, source_dialect="mysql", init_source=mysql_server.url(),
+                      extra_args=["--coordination", "off"], shadow_mode=mode)
+    c = my_connect(p.port)
+    r = raw_login(p)
+    st = r.prepare("select name from %s where id = ?" % two.name)
+    cur = c.cursor()
+    cur.execute("select count(*) from %s" % two.name)
+    assert cur.fetchone() == (3,)
+    cut_over(p)
+    on_target(two, "update %s set name = 'pg' where id = 2" % two.name)
+    cur.execute("select %s from %s where id <> 2 order by id" % (ALL, two.name))
+    assert cur.fetchall() == (EXPECTED[0], EXPECTED[2])
+    assert r.execute(st, ("2",))[2] == [[b"pg"]]
+    assert cur.execute("update %s set big = big + 1 where id >= 2" % two.name) == 2
+    with pytest.raises(pymysql.MySQLError) as e:
+        cur.execute("insert into %s (id) values (1)" % two.name)
+    assert e.value.args[0] == 1062
+    assert "session_switch" in p.read_log()
+    c.close()
+    r.close()
+
+
+# ---------------------------------------------------------------------------
+# MariaDB Connector/J (clients/MyServe.java), connected before the switch
+
+JDBC_JAR = "/usr/share/java/mariadb-java-client.jar"
+
+
+@pytest.fixture(scope="module")
+def serve_classes(clusters):
+    import os
+    out = os.path.join(clusters.test_dir, "it-java-serve")
+    os.makedirs(out, exist_ok=True)
+    src = os.path.join(os.path.dirname(os.path.abspath(__file__)), "clients", "MyServe.java")
+    r = subprocess.run(["javac", "-cp", JDBC_JAR, "-d", out, src], capture_output=True, text=True, timeout=180)
+    assert r.returncode == 0, r.stderr
+    return out
+
+
+class Jdbc:
+    """A MyServe process: one command, its answer lines."""
+
+    def __init__(self, classes, proxy, options):
+        url = "jdbc:mariadb://127.0.0.1:%d/%s?%s" % (proxy.port, MY_DB, options)
+        self.p = subprocess.Popen(["java", "-cp", JDBC_JAR + ":" + classes, "MyServe", url, MY_APP[0], MY_APP[1]],
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                  text=True)
+        assert self._answer() == ["connected"]
+
+    def _answer(self):
+        lines = []
+        while True:
+            line = self.p.stdout.readline()
+            assert line, "MyServe ended: %r" % lines
+            line = line.rstrip("\n")
+            if line.endswith("END"):
+                if line != "END":
+                    lines.append(line[:-4].strip())
+                return lines
+            lines.append(line)
+
+    def __call__(self, cmd):
+        self.p.stdin.write(cmd + "\n")
+        self.p.stdin.flush()
+        return self._answer()
+
+    def close(self):
+        self.p.stdin.close()
+        assert self.p.wait(30) == 0
+
+
+@pytest.mark.parametrize("server_prep", [True, False], ids=["server-prep", "client-prep"])
+def test_connector_j_across_cutover(serve_classes, proxy_factory, mysql_server, two, server_prep):
+    """Connector/J with server-side (COM_STMT_PREPARE) or client-side
+    prepared statements: statements prepared before the switch keep
+    working, new ones prepare on PostgreSQL, typed getters read the
+    translated values, errors carry MySQL's errno."""
+    p = served_proxy(proxy_factory, mysql_server)
+    j = Jdbc(serve_classes, p, "useServerPrepStmts=%s&allowMultiQueries=true" % str(server_prep).lower())
+    try:
+        assert j("P by_id select id, name, amount from %s where id = ?" % two.name) == ["prepared"]
+        assert j("X by_id 1") == ["row=1|one|1.50"]
+        cut_over(p)
+        assert j("X by_id 3") == ["row=3|thr'ee|0.0500"]
+        assert j("Q select id, flag, name from %s order by id" % two.name) == [
+            "row=1|1|one", "row=2|0|two", "row=3|1|thr'ee"]
+        assert j("T select id, amount, ts, d, flag, data, f from %s where id = 1" % two.name) == [
+            "typed=1|1.5000|2024-01-02 03:04:05.5|2024-01-02|true|01AB|0.1"]
+        assert j("P upd update %s set name = ? where id = ?" % two.name) == ["prepared"]
+        assert j("X upd jdbc|2") == ["count=1"]
+        assert on_target(two, "select name from %s where id = 2" % two.name) == [("jdbc",)]
+        assert j("X upd \\N|3") == ["count=1"]
+        assert j("P ins insert into %s (id) values (?)" % two.name) == ["prepared"]
+        out = j("X ins 1")
+        assert out[0].startswith("error=1062 23505"), out
+        assert j("Q select 'after error'") == ["row=after error"]
+        assert j("V") == ["valid=true"]
+        assert j("Q SELECT @@max_allowed_packet") == ["row=16777216"]
+        assert j("Q SET NAMES utf8mb4") == ["count=0"]
+    finally:
+        j.close()
