@@ -850,6 +850,25 @@ static bool client_request_start(struct lms_session *s, uint32_t kind)
 	return true;
 }
 
+/* At a request boundary, before the next client message is framed: wait
+ * while paused, and move to the current source of truth first.  Framing
+ * may commit a message in the plugin (a streamed MySQL command), so it
+ * must see the session as the message will be sent: translated or not
+ * (ABI 1.4), and framed once.  Returns false when the message waits. */
+static bool client_boundary(struct lms_session *s)
+{
+	if (s->c2s_open || s->phase != PH_READY || s->pending > 0)
+		return true;
+	if (must_queue(s)) {
+		queue_enter(s);
+		return false;
+	}
+	if (!truth_moved(s))
+		return true;
+	queue_leave(s);
+	return on_current_truth(s);
+}
+
 /* How many of the next n bytes of the request may go now: sync modes wait
  * for room at the shadow, async never waits for it. */
 static size_t shadow_cap(struct lms_session *s, size_t n)
@@ -1449,6 +1468,8 @@ static void pump(struct lms_session *s, int d)
 			}
 			continue;
 		}
+		if (d == C2S && !client_boundary(s))
+			break;
 		struct lms_frame f = { 0, 0, 0 };
 		int st = d == C2S ? s->front->fe_frame(s->fe, p, avail, &f)
 				  : s->bd->be_frame(s->be, p, avail, &f);
