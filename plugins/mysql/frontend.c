@@ -120,6 +120,19 @@ static int observed(uint8_t cmd)
 	}
 }
 
+/* Is this command decoded in this session: all that are observed, or
+ * (keep_statements, ABI 1.4) those that create, bind or forget a
+ * prepared statement, which a later translation needs. */
+static int decoded(const struct my_sess *s, uint8_t cmd)
+{
+	if (s->observe)
+		return observed(cmd);
+	if (!s->keep)
+		return 0;
+	return cmd == MY_COM_STMT_PREPARE || cmd == MY_COM_STMT_EXECUTE || cmd == MY_COM_STMT_CLOSE ||
+	       cmd == MY_COM_STMT_RESET || cmd == MY_COM_STMT_SEND_LONG_DATA || cmd == MY_COM_RESET_CONNECTION;
+}
+
 /* A command packet starts (sequence 0): the answer's sequence ids, and
  * the queue when the database answers it. */
 static void command_commit(struct my_sess *s, uint8_t cmd, uint32_t len, int answered)
@@ -206,7 +219,7 @@ static int frame_command(struct my_sess *s, const uint8_t *p, size_t avail, stru
 		f->flags |= LMS_FRAME_NEED_BODY; /* my_fe_kill commits it */
 		return LMS_FRAME_OK;
 	}
-	if ((s->observe || s->keep) && observed(cmd) && len < MY_MAX_PAYLOAD && f->len <= LMS_DECODE_MAX) {
+	if (decoded(s, cmd) && len < MY_MAX_PAYLOAD && f->len <= LMS_DECODE_MAX) {
 		f->flags |= LMS_FRAME_NEED_BODY; /* committed by fe_decode */
 		return LMS_FRAME_OK;
 	}
@@ -428,8 +441,11 @@ static void keep_types(struct my_stmt *st, const uint8_t *pl, size_t n)
 		memcpy(st->types, pl + off + 1, 2 * (size_t)st->nparams);
 }
 
-/* Observing: a whole command the database gets.  Commit it as fe_frame
- * would have, remember what translation needs, name its statement. */
+/* A whole command the database gets, decoded because the core observes,
+ * because statements are kept (keep_statements) or because the session
+ * is translated.  Commit it as fe_frame would have, remember what a
+ * translation needs, name its statement (observing), mark what LMS
+ * answers itself (translated, local.c). */
 static int observe_command(struct my_sess *s, const uint8_t *msg, size_t len, struct lms_result *res)
 {
 	const uint8_t *pl = msg + MY_HDR;
@@ -448,7 +464,8 @@ static int observe_command(struct my_sess *s, const uint8_t *msg, size_t len, st
 	case MY_COM_QUERY:
 		sql = (const char *)pl + 1;
 		sl = n - 1;
-		tag_last(s, sql, sl);
+		if (s->observe)
+			tag_last(s, sql, sl);
 		break;
 	case MY_COM_STMT_PREPARE:
 		keep_prepare(s, pl + 1, n - 1);
@@ -461,7 +478,8 @@ static int observe_command(struct my_sess *s, const uint8_t *msg, size_t len, st
 		keep_types(st, pl, n);
 		sql = st->sql;
 		sl = st->len;
-		tag_last(s, sql, sl);
+		if (s->observe)
+			tag_last(s, sql, sl);
 		break;
 	case MY_COM_STMT_SEND_LONG_DATA:
 		if (st)
@@ -533,7 +551,7 @@ int my_fe_decode(void *fe, const uint8_t *msg, size_t len, struct lms_out *out, 
 		}
 		if (my_kill_candidate(msg[MY_HDR], msg, len, (uint32_t)(len - MY_HDR)) == 1)
 			return my_fe_kill(s, msg, len, out, res);
-		if ((s->observe || s->keep) && observed(msg[MY_HDR]))
+		if (decoded(s, msg[MY_HDR]))
 			return observe_command(s, msg, len, res);
 		return refuse_command(s, msg, out, res);
 	default:
