@@ -409,27 +409,49 @@ static void answer_vars(struct my_sess *s, const struct my_cmd *cmd, struct my_p
 	one_row(s, w, k, names, nl, vals, status);
 }
 
-/* LIKE: % any run, _ one character, \ escapes; case-insensitive. */
+/* Does pattern character p[*i] (with its escape) match t's c?  Moves *i
+ * past it. */
+static int like_one(const char *p, size_t *i, char c)
+{
+	char want = p[*i];
+	if (want == '\\' && p[*i + 1]) {
+		want = p[++*i];
+	} else if (want == '_') {
+		++*i;
+		return 1;
+	}
+	++*i;
+	return (want | 0x20) == (c | 0x20);
+}
+
+/* LIKE: % any run, _ one character, \ escapes; case-insensitive.  Greedy
+ * with one backtrack point: O(pattern * text), whatever the pattern. */
 static int like(const char *p, const char *t)
 {
-	for (; *p; p++, t++) {
-		if (*p == '%') {
-			for (const char *u = t;; u++) {
-				if (like(p + 1, u))
-					return 1;
-				if (!*u)
-					return 0;
-			}
-		}
-		if (*p == '\\' && p[1])
-			p++;
-		else if (*p == '_' && *t)
+	size_t pi = 0, ti = 0, star = (size_t)-1, mark = 0;
+	while (t[ti]) {
+		if (p[pi] == '%') {
+			star = ++pi;
+			mark = ti;
 			continue;
-		if (!*t || (*p | 0x20) != (*t | 0x20))
+		}
+		size_t next = pi;
+		if (p[pi] && like_one(p, &next, t[ti])) {
+			pi = next;
+			ti++;
+			continue;
+		}
+		if (star == (size_t)-1)
 			return 0;
+		pi = star;
+		ti = ++mark;
 	}
-	return *t == 0;
+	while (p[pi] == '%')
+		pi++;
+	return p[pi] == 0;
 }
+
+#define WHERE_NAMES 32u
 
 /* SHOW VARIABLES [LIKE 'pattern' | WHERE ... 'name' ...]: the variables
  * matching, or those named in quotes after WHERE. */
@@ -437,13 +459,27 @@ static void answer_show(struct my_sess *s, const struct my_cmd *cmd, struct my_p
 {
 	struct cur c = { cmd->prep, cmd->prep_len, 0 };
 	char pat[128] = "%";
+	char names[WHERE_NAMES][64];
+	uint32_t nn = 0;
 	int where = 0;
-	while (c.i < c.n && !word(&c, "variables"))
-		c.i++;
-	if (word(&c, "like"))
+	word(&c, "show");
+	if (!word(&c, "session"))
+		word(&c, "local");
+	word(&c, "variables");
+	if (word(&c, "like")) {
 		quoted(&c, pat, sizeof(pat));
-	else if (word(&c, "where"))
-		where = 1;
+	} else if (word(&c, "where")) {
+		where = 1; /* the names quoted in it, e.g. Variable_name IN ('a', 'b') */
+		while (c.i < c.n && nn < WHERE_NAMES) {
+			if (c.p[c.i] == '\'' || c.p[c.i] == '"') {
+				if (quoted(&c, names[nn], sizeof(names[nn])) < 0)
+					break;
+				nn++;
+			} else {
+				c.i++;
+			}
+		}
+	}
 	my_pk_begin(w);
 	my_pk_lenenc(w, 2);
 	my_pk_end(w, s);
@@ -452,12 +488,8 @@ static void answer_show(struct my_sess *s, const struct my_cmd *cmd, struct my_p
 	my_pk_defs_end(w, s, status);
 	for (size_t k = 0; k < NVARS; k++) {
 		int hit = !where && like(pat, vars[k].name);
-		for (struct cur d = c; where && !hit && d.i < d.n; d.i++) {
-			char name[128];
-			struct cur e = d;
-			if (quoted(&e, name, sizeof(name)) >= 0 && strcasecmp(name, vars[k].name) == 0)
-				hit = 1;
-		}
+		for (uint32_t j = 0; where && j < nn; j++)
+			hit |= strcasecmp(names[j], vars[k].name) == 0;
 		if (!hit)
 			continue;
 		my_pk_begin(w);

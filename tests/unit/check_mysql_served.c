@@ -565,6 +565,22 @@ START_TEST(test_local_answers)
 	n = feed(s, LMS_ANS_READY, buf, sizeof(buf));
 	ck_assert_int_eq(packets(buf, (size_t)n, 1, 0, &pl, &pn), 1 + 2 + 1 + 2 + 1); /* tx_isolation, tx_read_only */
 
+	/* a pattern that would take exponential time with naive backtracking */
+	sql = "SHOW VARIABLES LIKE '%_%_%_%_%_%_%_%_%_%_%_%_%_%_%_%_%_%_%_%_%_%_%_%_%_%_%_%_%_%_%_%z'";
+	my_queue_push(s, MY_COM_QUERY, 1);
+	s->queue[s->q_head].local = local_of(sql);
+	s->queue[s->q_head].prep = strdup(sql);
+	s->queue[s->q_head].prep_len = strlen(sql);
+	n = feed(s, LMS_ANS_READY, buf, sizeof(buf));
+	ck_assert_int_eq(packets(buf, (size_t)n, 1, 0, &pl, &pn), 1 + 2 + 1 + 1); /* no rows */
+	sql = "SHOW VARIABLES WHERE Variable_name IN ('version', 'TX_ISOLATION', 'nope')";
+	my_queue_push(s, MY_COM_QUERY, 1);
+	s->queue[s->q_head].local = local_of(sql);
+	s->queue[s->q_head].prep = strdup(sql);
+	s->queue[s->q_head].prep_len = strlen(sql);
+	n = feed(s, LMS_ANS_READY, buf, sizeof(buf));
+	ck_assert_int_eq(packets(buf, (size_t)n, 1, 0, &pl, &pn), 1 + 2 + 1 + 2 + 1);
+
 	my_queue_push(s, MY_COM_INIT_DB, 1);
 	s->queue[s->q_head].local = MY_L_INIT_DB;
 	s->queue[s->q_head].prep = strdup("other");
