@@ -133,6 +133,22 @@ static int decoded(const struct my_sess *s, uint8_t cmd)
 	       cmd == MY_COM_STMT_RESET || cmd == MY_COM_STMT_SEND_LONG_DATA || cmd == MY_COM_RESET_CONNECTION;
 }
 
+/* keep_statements only: a COM_STMT_EXECUTE whole in p[0..avail) that
+ * binds no new parameter types for a statement whose types are known
+ * teaches nothing: streamed (the fast path) rather than decoded. */
+static int execute_known(struct my_sess *s, const uint8_t *p, size_t avail, const struct lms_frame *f)
+{
+	if (s->observe || p[MY_HDR] != MY_COM_STMT_EXECUTE || avail < f->len || f->len < MY_HDR + 10)
+		return 0;
+	const struct my_stmt *st = my_stmt_find(s, my_le32(p + MY_HDR + 1));
+	if (!st || st->long_data)
+		return 0;
+	if (st->nparams == 0)
+		return 1;
+	size_t flag = MY_HDR + 10 + (st->nparams + 7) / 8;
+	return st->types && flag < f->len && p[flag] == 0;
+}
+
 /* A command packet starts (sequence 0): the answer's sequence ids, and
  * the queue when the database answers it. */
 static void command_commit(struct my_sess *s, uint8_t cmd, uint32_t len, int answered)
@@ -219,7 +235,7 @@ static int frame_command(struct my_sess *s, const uint8_t *p, size_t avail, stru
 		f->flags |= LMS_FRAME_NEED_BODY; /* my_fe_kill commits it */
 		return LMS_FRAME_OK;
 	}
-	if (decoded(s, cmd) && len < MY_MAX_PAYLOAD && f->len <= LMS_DECODE_MAX) {
+	if (decoded(s, cmd) && len < MY_MAX_PAYLOAD && f->len <= LMS_DECODE_MAX && !execute_known(s, p, avail, f)) {
 		f->flags |= LMS_FRAME_NEED_BODY; /* committed by fe_decode */
 		return LMS_FRAME_OK;
 	}
