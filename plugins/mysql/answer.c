@@ -406,7 +406,9 @@ void my_ans_free(struct my_sess *s)
 		my_host->free(x->types);
 	if (x->classes)
 		my_host->free(x->classes);
-	x->types = x->classes = NULL;
+	if (x->pads)
+		my_host->free(x->pads);
+	x->types = x->classes = x->pads = NULL;
 }
 
 void my_fe_set_translated(void *fe)
@@ -439,7 +441,9 @@ static int write_defs(struct my_pk *w, struct my_sess *s, const struct lms_answe
 		x->types = my_host->alloc(MY_COLS_MAX);
 	if (!x->classes)
 		x->classes = my_host->alloc(MY_COLS_MAX);
-	if (!x->types || !x->classes)
+	if (!x->pads)
+		x->pads = my_host->alloc(MY_COLS_MAX);
+	if (!x->types || !x->classes || !x->pads)
 		return -1;
 	for (uint32_t k = 0; k < a->n; k++) {
 		const struct lms_column *c = &a->cols[k];
@@ -449,6 +453,8 @@ static int write_defs(struct my_pk *w, struct my_sess *s, const struct lms_answe
 		col_type(c, &type, &cs, &len, &flags, &dec);
 		x->types[k] = type;
 		x->classes[k] = (uint8_t)c->type_class;
+		x->pads[k] = (type == T_TIME || type == T_DATETIME) && c->scale >= 0 && c->scale <= 6 ? (uint8_t)c->scale
+												   : 0xFF;
 		my_pk_coldef(w, s, c->name ? c->name : "", c->name ? c->name_len : 0, type, cs, len, flags, dec);
 	}
 	x->ncols = a->n;
@@ -468,6 +474,32 @@ static int begin_set(struct my_pk *w, struct my_sess *s, const struct lms_answer
 	return 0;
 }
 
+/* A time or date-time p[0..n) with exactly pad fractional digits, as
+ * MySQL prints a TIME(pad) or DATETIME(pad) (PostgreSQL drops trailing
+ * zeros).  Values without a clock (infinity) are written as they are. */
+static void time_padded(struct my_pk *w, const uint8_t *p, uint32_t n, uint8_t pad)
+{
+	const uint8_t *colon = n >= 3 ? memchr(p, ':', n) : NULL;
+	if (!colon) {
+		my_pk_lenstr(w, p, n);
+		return;
+	}
+	const uint8_t *dot = memchr(colon, '.', n - (size_t)(colon - p));
+	uint32_t whole = dot ? (uint32_t)(dot - p) : n;
+	uint32_t frac = dot ? n - whole - 1 : 0;
+	if (frac > pad)
+		frac = pad; /* never: the database rounds to the declared scale */
+	my_pk_lenenc(w, whole + (pad ? 1u + pad : 0u));
+	my_pk_bytes(w, p, whole);
+	if (!pad)
+		return;
+	my_pk_u8(w, '.');
+	if (frac)
+		my_pk_bytes(w, dot + 1, frac);
+	for (uint32_t k = frac; k < pad; k++)
+		my_pk_u8(w, '0');
+}
+
 static int text_row(struct my_pk *w, struct my_sess *s, const struct lms_answer *a)
 {
 	struct my_ans *x = &s->ans;
@@ -480,7 +512,10 @@ static int text_row(struct my_pk *w, struct my_sess *s, const struct lms_answer 
 		}
 		uint32_t n;
 		const uint8_t *p = text_value(x->classes[k], v, &n);
-		my_pk_lenstr(w, p, n);
+		if (x->pads[k] != 0xFF)
+			time_padded(w, p, n, x->pads[k]);
+		else
+			my_pk_lenstr(w, p, n);
 	}
 	my_pk_end(w, s);
 	return 0;
@@ -622,10 +657,11 @@ static int answer_ok(struct my_pk *w, struct my_sess *s, const struct lms_answer
 static int answer_start(struct my_sess *s)
 {
 	struct my_ans *x = &s->ans;
-	uint8_t *types = x->types, *classes = x->classes;
+	uint8_t *types = x->types, *classes = x->classes, *pads = x->pads;
 	memset(x, 0, sizeof(*x));
 	x->types = types;
 	x->classes = classes;
+	x->pads = pads;
 	if (my_queue_pop(s, &x->cmd) < 0)
 		return -1;
 	x->started = 1;

@@ -160,6 +160,8 @@ struct my_ans {
 	uint32_t ncols;
 	uint8_t *types;    /* MY_COLS_MAX: MySQL type of each column */
 	uint8_t *classes;  /* MY_COLS_MAX: lms_type_class of each column */
+	uint8_t *pads;     /* MY_COLS_MAX: fractional digits a time value is
+			      written with (its declared scale), 0xFF: as is */
 	uint32_t nparams;  /* COM_STMT_PREPARE: from PARAMS */
 	int unsupported;   /* the core answered the request (ERROR, READY) */
 };

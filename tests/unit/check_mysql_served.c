@@ -341,6 +341,39 @@ START_TEST(test_fe_answer_text_result)
 }
 END_TEST
 
+START_TEST(test_fe_answer_time_text)
+{
+	struct my_sess *s = served(0);
+	static uint8_t buf[65536];
+	static const struct lms_column c3[3] = {
+		{ "ts", 2, LMS_TC_TIMESTAMPTZ, 0, -1, 3 },
+		{ "t", 1, LMS_TC_TIME, 0, -1, 0 },
+		{ "u", 1, LMS_TC_TIMESTAMP, 0, -1, -1 },
+	};
+	my_queue_push(s, MY_COM_QUERY, 1);
+	struct lms_answer a;
+	memset(&a, 0, sizeof(a));
+	a.kind = LMS_ANS_COLUMNS;
+	a.n = 3;
+	a.cols = c3;
+	ck_assert_int_gt(my_fe_answer(s, &a, buf, sizeof(buf)), 0);
+	struct lms_param v[3] = {
+		{ (const uint8_t *)"2024-01-02 03:04:05.5-08", 24 },
+		{ (const uint8_t *)"10:11:12", 8 },
+		{ (const uint8_t *)"infinity", 8 },
+	};
+	memset(&a, 0, sizeof(a));
+	a.kind = LMS_ANS_ROW;
+	a.n = 3;
+	a.values = v;
+	long n = my_fe_answer(s, &a, buf, sizeof(buf));
+	static const char want[] = "\x17" "2024-01-02 03:04:05.500" "\x08" "10:11:12" "\x08" "infinity";
+	ck_assert_int_eq(n, 4 + (long)sizeof(want) - 1);
+	ck_assert(memcmp(buf + 4, want, sizeof(want) - 1) == 0);
+	my_fe_free(s);
+}
+END_TEST
+
 START_TEST(test_fe_answer_ok_error_multi)
 {
 	struct my_sess *s = served(MY_CAP_DEPRECATE_EOF);
@@ -601,6 +634,7 @@ static Suite *suite(void)
 	tcase_add_test(t, test_pg_answer_columns_and_rows);
 	tcase_add_test(t, test_pg_answer_other_messages);
 	tcase_add_test(t, test_fe_answer_text_result);
+	tcase_add_test(t, test_fe_answer_time_text);
 	tcase_add_test(t, test_fe_answer_ok_error_multi);
 	tcase_add_test(t, test_fe_answer_prepare_and_binary);
 	tcase_add_test(t, test_fe_answer_malformed);
