@@ -472,3 +472,40 @@ def test_connector_j_across_cutover(serve_classes, proxy_factory, mysql_server, 
         assert j("Q SET NAMES utf8mb4") == ["count=0"]
     finally:
         j.close()
+
+
+# ---------------------------------------------------------------------------
+# Perl DBD::MariaDB (clients/my_serve.pl), connected before the switch
+
+class Dbd(Jdbc):
+    """A my_serve.pl process, driven as MyServe."""
+
+    def __init__(self, proxy, server_prepare):
+        import os
+        dsn = "DBI:MariaDB:database=%s;host=127.0.0.1;port=%d;mariadb_server_prepare=%d" % (
+            MY_DB, proxy.port, server_prepare)
+        script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "clients", "my_serve.pl")
+        self.p = subprocess.Popen(["perl", script, dsn, MY_APP[0], MY_APP[1]], stdin=subprocess.PIPE,
+                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        assert self._answer() == ["connected"]
+
+
+@pytest.mark.parametrize("server_prepare", [1, 0], ids=["server-prepare", "client-prepare"])
+def test_dbd_mariadb_across_cutover(proxy_factory, mysql_server, two, server_prepare):
+    p = served_proxy(proxy_factory, mysql_server)
+    d = Dbd(p, server_prepare)
+    try:
+        assert d("P by_id select id, name, amount from %s where id = ?" % two.name) == ["prepared"]
+        assert d("X by_id 1") == ["row=1|one|1.50"]
+        cut_over(p)
+        assert d("X by_id 3") == ["row=3|thr'ee|0.0500"]
+        assert d("Q select id, flag, d, ts from %s where id = 2" % two.name) == [
+            "row=2|0|2024-02-29|2024-02-29 23:59:59.000"]  # DATETIME(3), as MariaDB prints it
+        assert d("P upd update %s set name = ? where id = ?" % two.name) == ["prepared"]
+        assert d("X upd perl|2") == ["count=1"]
+        assert on_target(two, "select name from %s where id = 2" % two.name) == [("perl",)]
+        out = d("Q insert into %s (id) values (1)" % two.name)
+        assert out[0].startswith("error=1062 23505"), out
+        assert d("Q select 'after error'") == ["row=after error"]
+    finally:
+        d.close()
