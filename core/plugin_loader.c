@@ -160,6 +160,17 @@ bool lms_plugin_errs_in_answer(const struct lms_dialect *d)
 	return d->abi_minor >= 3 && LMS_DIALECT_HAS(d, fe_error_in_answer);
 }
 
+bool lms_plugin_serves_front(const struct lms_dialect *d)
+{
+	return d->abi_minor >= 4 && lms_plugin_describes_requests(d) && LMS_DIALECT_HAS(d, fe_set_translated) &&
+	       LMS_DIALECT_HAS(d, fe_answer);
+}
+
+bool lms_plugin_serves_back(const struct lms_dialect *d)
+{
+	return d->abi_minor >= 4 && lms_plugin_encodes_requests(d) && LMS_DIALECT_HAS(d, be_answer);
+}
+
 void lms_plugin_unload(struct lms_plugin *p)
 {
 	if (p->handle)

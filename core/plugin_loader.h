@@ -45,6 +45,13 @@ bool lms_plugin_encodes_requests(const struct lms_dialect *d);
  * (ABI 1.3 fe_error_in_answer)? */
 bool lms_plugin_errs_in_answer(const struct lms_dialect *d);
 
+/* Can a session be served across wire families (ABI 1.4): d's frontend
+ * describes requests and writes answers (fe_request, fe_set_translated,
+ * fe_answer); d's backend encodes requests and describes answers
+ * (be_encode_request, be_answer)? */
+bool lms_plugin_serves_front(const struct lms_dialect *d);
+bool lms_plugin_serves_back(const struct lms_dialect *d);
+
 /* The host services handed to every plugin. */
 const struct lms_host_api *lms_plugin_host_api(void);
 

@@ -56,6 +56,10 @@ enum dir { C2S = 0, S2C = 1 };
  * of CPU there, which would compete with the release of every queued
  * request if 64 of them ended at once. */
 #define RETIRE_DELAY_SEC 2
+/* Translated sessions (ABI 1.4): room for what fe_answer writes for one
+ * message of at most LMS_DECODE_MAX bytes (a MySQL column definition
+ * repeats the name: up to twice the size). */
+#define XBUF_SIZE (2u * LMS_BUF_SIZE + LMS_OUT_MAX)
 
 struct lms_session {
 	struct lms_session *prev, *next;
@@ -134,6 +138,15 @@ struct lms_session {
 	uint64_t last_active_us;
 	uint64_t started_us;
 	char peer[64];
+	/* serving across wire families (ABI 1.4): the source of truth speaks
+	 * another protocol than the client; its answers are described
+	 * (be_answer) and written for the client (fe_answer) into xbuf,
+	 * moved to the client's output as room allows; requests are
+	 * described (fe_request) and written for the database into rbuf */
+	bool translated;
+	uint8_t *xbuf;         /* XBUF_SIZE (malloc) */
+	size_t xoff, xlen;     /* xbuf[xoff..xlen) waits for the client's output */
+	uint8_t *rbuf;         /* LMS_BUF_SIZE (malloc) */
 };
 
 static uint64_t next_session_id; /* atomic: ids for the admin API */
@@ -213,6 +226,8 @@ static void session_free(struct lms_session *s)
 	if (s->wake)
 		event_free(s->wake);
 	free(s->replay);
+	free(s->xbuf);
+	free(s->rbuf);
 	free(s->startup_raw);
 	free(s->user);
 	free(s->database);
@@ -409,6 +424,17 @@ static void session_connect(struct lms_session *s)
 	backend_open(s, s->own_login ? 0 : 1);
 }
 
+/* The session's backend plugin changed: is it now served across wire
+ * families (ABI 1.4)?  Then tell the frontend. */
+static void translated_update(struct lms_session *s)
+{
+	bool was = s->translated;
+	s->translated = strcmp(s->bd->family, s->front->family) != 0 && lms_plugin_serves_front(s->front) &&
+			lms_plugin_serves_back(s->bd);
+	if (s->translated && !was)
+		s->front->fe_set_translated(s->fe);
+}
+
 /* Open a connection to the current source of truth.  relay: the client
  * answers the login (a new session); otherwise the connection logs in
  * with the database URL's credentials (a session moved by a cutover). */
@@ -416,6 +442,7 @@ static void backend_open(struct lms_session *s, int relay)
 {
 	s->backend = lms_runtime_truth(s->rt, &s->role);
 	s->bd = s->backend->plugin.d;
+	translated_update(s);
 	struct lms_be_opts bo = { .conf = &s->backend->conf, .relay_auth = relay,
 				  .observe = s->rt->shadow_mode != LMS_SHADOW_NONE };
 	if (s->bd == s->front)
@@ -668,7 +695,7 @@ static void switch_finish(struct lms_session *s)
  * state there (its answers are ours), or finish. */
 static void switch_logged_in(struct lms_session *s)
 {
-	if (s->replay_reqs == 0) {
+	if (s->replay_reqs == 0 || s->translated) { /* the replay is in the client's protocol */
 		switch_finish(s);
 		return;
 	}
@@ -762,6 +789,7 @@ static bool promote_other(struct lms_session *s, int truth)
 	s->backend = &s->rt->backends[truth];
 	s->bd = s->backend->plugin.d;
 	s->role = truth;
+	translated_update(s);
 	lms_shadow_free(cand);
 	*slot = NULL;
 	lms_shadow_free(s->sh); /* a shadow toward the old side starts afresh */
@@ -840,6 +868,25 @@ static bool client_request_start(struct lms_session *s, uint32_t kind)
 	return true;
 }
 
+/* At a request boundary, before the next client message is framed: wait
+ * while paused, and move to the current source of truth first.  Framing
+ * may commit a message in the plugin (a streamed MySQL command), so it
+ * must see the session as the message will be sent: translated or not
+ * (ABI 1.4), and framed once.  Returns false when the message waits. */
+static bool client_boundary(struct lms_session *s)
+{
+	if (s->c2s_open || s->phase != PH_READY || s->pending > 0)
+		return true;
+	if (must_queue(s)) {
+		queue_enter(s);
+		return false;
+	}
+	if (!truth_moved(s))
+		return true;
+	queue_leave(s);
+	return on_current_truth(s);
+}
+
 /* How many of the next n bytes of the request may go now: sync modes wait
  * for room at the shadow, async never waits for it. */
 static size_t shadow_cap(struct lms_session *s, size_t n)
@@ -866,7 +913,7 @@ static void shadow_copy(struct lms_session *s, const uint8_t *p, size_t n)
  * each observing backend plugin, which reads their answers with it. */
 static void request_copy(struct lms_session *s, const uint8_t *p, size_t n)
 {
-	if (s->rt->shadow_mode != LMS_SHADOW_NONE && s->be && lms_plugin_has_note_request(s->bd))
+	if (s->rt->shadow_mode != LMS_SHADOW_NONE && s->be && !s->translated && lms_plugin_has_note_request(s->bd))
 		s->bd->be_note_request(s->be, p, n);
 	if (s->c2s_shadow && lms_shadow_translates(s->sh)) {
 		/* another wire family: described and encoded, never copied */
@@ -908,18 +955,25 @@ static int shadow_observe_truth(struct lms_session *s, const uint8_t *p, size_t 
  * itself the answer's last (LMS_FRAME_ENDS_ANSWER, e.g. MySQL's OK or EOF):
  * when the frontend can (ABI 1.3 fe_error_in_answer), the error takes its
  * place.  Returns true when the message must then not be forwarded. */
-static bool shadow_truth_ready(struct lms_session *s, bool ends_answer)
+/* The bookkeeping of shadow_truth_ready: true when the client must get
+ * error e (its message in msg[0..cap)) for the request READY ends. */
+static bool shadow_truth_error(struct lms_session *s, struct lms_error *e, char *msg, size_t cap)
 {
-	struct lms_error e;
-	char msg[LMS_OUTCOME_ERR_MAX + 128];
-	struct lms_out out;
 	if (!s->sh || s->pending == 0)
 		return false;
 	if (s->truth_unknown > 0) {
 		s->truth_unknown--;
 		return false;
 	}
-	if (!lms_shadow_truth_done(s->sh, &e, msg, sizeof(msg)))
+	return lms_shadow_truth_done(s->sh, e, msg, cap);
+}
+
+static bool shadow_truth_ready(struct lms_session *s, bool ends_answer)
+{
+	struct lms_error e;
+	char msg[LMS_OUTCOME_ERR_MAX + 128];
+	struct lms_out out;
+	if (!shadow_truth_error(s, &e, msg, sizeof(msg)))
 		return false;
 	out.len = 0;
 	bool replace = ends_answer && lms_plugin_errs_in_answer(s->front);
@@ -1085,6 +1139,154 @@ static int apply_back(struct lms_session *s, const struct lms_result *res)
 	}
 }
 
+/* ---- serving across wire families (ABI 1.4) ---- */
+
+/* Is this message of the source of truth answered for the client by the
+ * plugins (logged in, not switching) rather than forwarded? */
+static bool answers_translated(const struct lms_session *s)
+{
+	return s->translated && s->phase == PH_READY && !s->switching;
+}
+
+/* Move what waits in xbuf to the client's output.  Returns true when
+ * nothing waits any more. */
+static bool xbuf_spill(struct lms_session *s)
+{
+	if (s->xlen > s->xoff)
+		s->xoff += lms_buf_append(&s->client.out, s->xbuf + s->xoff, s->xlen - s->xoff);
+	if (s->xoff < s->xlen)
+		return false;
+	s->xoff = s->xlen = 0;
+	return true;
+}
+
+/* Have the frontend write what the client gets for a, after what waits.
+ * Returns 0, or -1 when it cannot (the session ends). */
+static int answer_write(struct lms_session *s, const struct lms_answer *a)
+{
+	if (!s->xbuf)
+		s->xbuf = malloc(XBUF_SIZE);
+	long n = s->xbuf ? s->front->fe_answer(s->fe, a, s->xbuf + s->xlen, XBUF_SIZE - s->xlen) : -1;
+	if (n < 0) {
+		lms_stat_add(&s->w->stats.errors[LMS_ERR_BACKEND_PROTOCOL], 1);
+		session_error(s, "FATAL", "XX000", NULL,
+			      "molt-lms: the database's answer cannot be translated for this client");
+		return -1;
+	}
+	s->xlen += (size_t)n;
+	xbuf_spill(s);
+	return 0;
+}
+
+/* Answer the request just decoded with an error (then READY), in place
+ * of the database (ABI 1.4: it cannot be translated). */
+static void answer_refusal(struct lms_session *s, const char *why)
+{
+	struct lms_answer a;
+	memset(&a, 0, sizeof(a));
+	a.kind = LMS_ANS_ERROR;
+	memcpy(a.sqlstate, "0A000", 6);
+	snprintf(a.text, sizeof(a.text), "%s", why);
+	if (answer_write(s, &a) < 0)
+		return;
+	memset(&a, 0, sizeof(a));
+	a.kind = LMS_ANS_READY;
+	a.txn = (uint32_t)s->txn;
+	answer_write(s, &a);
+	s->req_failed = true;
+}
+
+/* Does a request of this kind get an answer that ends with READY? */
+static bool req_answered(uint32_t kind)
+{
+	return kind == LMS_REQ_QUERY || kind == LMS_REQ_PREPARE || kind == LMS_REQ_EXECUTE || kind == LMS_REQ_PING ||
+	       kind == LMS_REQ_RESET || kind == LMS_REQ_DESCRIBE;
+}
+
+/* A whole client message of a translated session: described (fe_request)
+ * and written in the database's protocol (be_encode_request) instead of
+ * copied.  One that cannot be is answered with an error when the client
+ * waits for an answer (it ends a request), and dropped otherwise.
+ * Returns whether the database will answer it with READY. */
+static bool request_translate(struct lms_session *s, const uint8_t *p, size_t len, uint32_t flags)
+{
+	struct lms_request req;
+	memset(&req, 0, sizeof(req));
+	const char *why = "molt-lms: this command cannot be translated for the database that serves this session "
+			  "since the cutover (it speaks another protocol)";
+	long n = -1;
+	if (s->front->fe_request(s->fe, p, len, &req) == 0 && req.kind != LMS_REQ_UNSUPPORTED) {
+		if (!s->rbuf)
+			s->rbuf = malloc(LMS_BUF_SIZE);
+		n = s->rbuf ? s->bd->be_encode_request(s->be, &req, s->rbuf, lms_buf_space(&s->server.out)) : -1;
+		if (n < 0)
+			why = "molt-lms: this request is too large to translate for the database that serves this "
+			      "session since the cutover";
+	}
+	if (n >= 0) {
+		lms_buf_append(&s->server.out, s->rbuf, (size_t)n);
+		request_copy(s, p, len); /* the shadow speaks the client's protocol */
+		if (req_answered(req.kind))
+			return true;
+		why = NULL;
+	}
+	if (flags & LMS_FRAME_ENDS_REQUEST) {
+		if (why) {
+			answer_refusal(s, why);
+		} else {
+			struct lms_answer a;
+			memset(&a, 0, sizeof(a));
+			a.kind = LMS_ANS_READY;
+			a.txn = (uint32_t)s->txn;
+			answer_write(s, &a);
+		}
+	}
+	return false;
+}
+
+/* One whole message of the source of truth of a translated session:
+ * decoded (be_decode: READY and the transaction state), described
+ * (be_answer) and written for the client (fe_answer) instead of
+ * forwarded.  In strict-sync an error of the shadow takes the place of
+ * the answer's end.  Returns 1 when consumed, 0 when the client's output
+ * has no room yet, -1 to stop. */
+static int pump_answer(struct lms_session *s, const uint8_t *p, size_t len, uint32_t kind)
+{
+	struct lms_out out;
+	struct lms_result res;
+	struct lms_answer a;
+	if (!xbuf_spill(s))
+		return 0;
+	out.len = 0;
+	memset(&res, 0, sizeof(res));
+	memset(&a, 0, sizeof(a));
+	s->last_s2c_error = kind == LMS_MSG_ERROR;
+	if (kind == LMS_MSG_ERROR)
+		s->req_failed = true;
+	if (s->bd->be_decode(s->be, p, len, &out, &res) < 0 || shadow_observe_truth(s, p, len) < 0 ||
+	    s->bd->be_answer(s->be, p, len, &a) < 0) {
+		lms_stat_add(&s->w->stats.errors[LMS_ERR_BACKEND_PROTOCOL], 1);
+		backend_fail(s, LMS_ERR_BACKEND_PROTOCOL, "invalid message from the database");
+		return -1;
+	}
+	struct lms_error e;
+	char msg[LMS_OUTCOME_ERR_MAX + 128];
+	if (res.action == LMS_ACT_READY && shadow_truth_error(s, &e, msg, sizeof(msg))) {
+		struct lms_answer err;
+		memset(&err, 0, sizeof(err));
+		err.kind = LMS_ANS_ERROR;
+		err.flags = LMS_ANS_REPLACES;
+		snprintf(err.sqlstate, sizeof(err.sqlstate), "%s", e.sqlstate ? e.sqlstate : "XX000");
+		snprintf(err.text, sizeof(err.text), "%s", e.message ? e.message : "error");
+		if (answer_write(s, &err) < 0)
+			return -1;
+	}
+	if (answer_write(s, &a) < 0)
+		return -1;
+	lms_buf_consume(&s->server.in, len);
+	return apply_back(s, &res) < 0 ? -1 : 1;
+}
+
 /* ---- the pump ---- */
 
 /* Decode one whole message and carry out the verdict.  Returns 1 when it
@@ -1100,6 +1302,10 @@ static int pump_decoded(struct lms_session *s, int d, const uint8_t *p, size_t l
 	size_t need = len > LMS_OUT_MAX ? len : LMS_OUT_MAX;
 	if (lms_buf_space(&src->out) < LMS_OUT_MAX || (dst->fd >= 0 && lms_buf_space(&dst->out) < need))
 		return 0;
+	bool xlate = d == C2S && s->translated && s->phase == PH_READY;
+	if (xlate && (lms_buf_len(&dst->out) > 0 || !xbuf_spill(s)))
+		return 0; /* a translation may take the whole buffer; answers keep their order */
+	bool awaits = true; /* the request gets a READY */
 	if (d == C2S && shadow_cap(s, len) < len)
 		return 0;
 	out.len = 0;
@@ -1136,6 +1342,10 @@ static int pump_decoded(struct lms_session *s, int d, const uint8_t *p, size_t l
 			goto no_peer;
 		if (d == S2C && login_hidden(s))
 			break; /* the new source of truth's login is ours, not the client's */
+		if (xlate) {
+			awaits = request_translate(s, p, len, flags);
+			break;
+		}
 		lms_buf_append(&dst->out, p, len);
 		if (d == C2S) {
 			request_copy(s, p, len);
@@ -1148,6 +1358,10 @@ static int pump_decoded(struct lms_session *s, int d, const uint8_t *p, size_t l
 			goto no_peer;
 		if (d == S2C && login_hidden(s))
 			break;
+		if (xlate) {
+			awaits = request_translate(s, out.data, out.len, flags);
+			break;
+		}
 		lms_buf_append(&dst->out, out.data, out.len);
 		if (d == C2S)
 			request_copy(s, out.data, out.len);
@@ -1168,9 +1382,12 @@ static int pump_decoded(struct lms_session *s, int d, const uint8_t *p, size_t l
 		keep_identity(s, &res.startup);
 	lms_buf_consume(&src->in, len);
 	if (d == C2S && (flags & LMS_FRAME_ENDS_REQUEST)) {
-		request_begin(s);
+		if (awaits)
+			request_begin(s);
 		client_request_end(s);
 	}
+	if (xlate && (s->dead || s->closing))
+		return -1; /* a translation failed */
 	return (d == C2S ? apply_front(s, &res) : apply_back(s, &res)) < 0 ? -1 : 1;
 no_peer:
 	lms_buf_consume(&src->in, len);
@@ -1240,7 +1457,7 @@ static bool move_run(struct lms_session *s, size_t n, uint64_t *moved)
 static bool joins_run(const struct lms_session *s, int st, const struct lms_frame *f, size_t avail)
 {
 	return st == LMS_FRAME_OK && f->len > 0 && f->len <= avail && !(f->flags & LMS_FRAME_NEED_BODY) &&
-	       s->has_server && !(s->sh && f->kind == LMS_MSG_READY);
+	       s->has_server && !(s->sh && f->kind == LMS_MSG_READY) && !answers_translated(s);
 }
 
 /* A server message framed OK without NEED_BODY is committed in the plugin
@@ -1264,8 +1481,11 @@ static void pump(struct lms_session *s, int d)
 	struct lms_conn *dst = d == C2S ? &s->server : &s->client;
 	uint64_t moved = 0;
 	size_t run = 0; /* S2C: bytes at the head of src->in framed, noted, not yet moved */
-	if (d == S2C)
+	if (d == S2C) {
 		s->answer_held = false;
+		if (!xbuf_spill(s))
+			return; /* a translated answer still waits for room */
+	}
 	while (pump_allowed(s, d) && lms_buf_len(&src->in) > run) {
 		const uint8_t *p = lms_buf_head(&src->in) + run;
 		size_t avail = lms_buf_len(&src->in) - run;
@@ -1273,8 +1493,8 @@ static void pump(struct lms_session *s, int d)
 			size_t n = avail < s->fwd[d] ? avail : (size_t)s->fwd[d];
 			if (d == C2S)
 				n = shadow_cap(s, n);
-			if (!(d == S2C && login_hidden(s)))
-				n = lms_buf_append(&dst->out, p, n);
+			if (!(d == S2C && login_hidden(s)) && !(d == C2S && s->translated))
+				n = lms_buf_append(&dst->out, p, n); /* (a translated client's bytes never go as they are) */
 			if (n == 0)
 				break;
 			if (d == C2S)
@@ -1288,6 +1508,8 @@ static void pump(struct lms_session *s, int d)
 			}
 			continue;
 		}
+		if (d == C2S && !client_boundary(s))
+			break;
 		struct lms_frame f = { 0, 0, 0 };
 		int st = d == C2S ? s->front->fe_frame(s->fe, p, avail, &f)
 				  : s->bd->be_frame(s->be, p, avail, &f);
@@ -1308,6 +1530,17 @@ static void pump(struct lms_session *s, int d)
 		}
 		if (st == LMS_FRAME_NEED_MORE)
 			break;
+		bool xlate = s->translated && s->phase == PH_READY && st == LMS_FRAME_OK && f.len > LMS_DECODE_MAX &&
+			     (d == S2C ? answers_translated(s) : (f.flags & LMS_FRAME_NEED_BODY) != 0);
+		if (xlate) {
+			/* never wrong or cut data: the client is told, the session ends */
+			lms_stat_add(&s->w->stats.errors[d == C2S ? LMS_ERR_CLIENT_PROTOCOL : LMS_ERR_BACKEND_PROTOCOL], 1);
+			session_error(s, "FATAL", "54000", "the limit is the size of a message molt-lms decodes whole",
+				      "molt-lms: a %s of %llu bytes is too large to translate between wire protocols "
+				      "(limit %u bytes)", d == C2S ? "request" : "row or message of the database",
+				      (unsigned long long)f.len, LMS_DECODE_MAX);
+			break;
+		}
 		if (st != LMS_FRAME_OK || f.len == 0 ||
 		    ((f.flags & LMS_FRAME_NEED_BODY) && f.len > LMS_DECODE_MAX)) {
 			int kind = d == C2S ? LMS_ERR_CLIENT_PROTOCOL : LMS_ERR_BACKEND_PROTOCOL;
@@ -1324,6 +1557,15 @@ static void pump(struct lms_session *s, int d)
 		    s->pending > 0 && s->truth_unknown == 0 && !lms_shadow_truth_may_finish(s->sh)) {
 			s->answer_held = true;
 			break; /* sync: the shadow has not answered this request yet */
+		}
+		if (d == S2C && answers_translated(s)) {
+			if (avail < f.len)
+				break;
+			int rc = pump_answer(s, p, (size_t)f.len, f.kind);
+			if (rc <= 0)
+				break;
+			moved += f.len;
+			continue;
 		}
 		if (f.flags & LMS_FRAME_NEED_BODY) {
 			if (avail < f.len)
@@ -1497,9 +1739,10 @@ static void relay(struct lms_session *s, int d)
 		if (s->dead || s->closing || !pump_allowed(s, d))
 			return;
 		size_t left = lms_buf_len(&src->in);
-		if (left == 0 || lms_buf_len(&dst->out) > 0)
+		bool waits = d == S2C && s->xlen > s->xoff; /* a translated answer's rest */
+		if ((left == 0 && !waits) || lms_buf_len(&dst->out) > 0)
 			return; /* all moved, or a write event will resume us */
-		if (left == before && !had_out)
+		if (left == before && !had_out && !waits)
 			return; /* waiting for the rest of a message */
 	}
 	lms_conn_kick(src); /* fairness: continue on the next loop turn */
@@ -1671,6 +1914,15 @@ static void own_login_opts(struct lms_session *s, struct lms_fe_opts *fo)
 	fo->client_ip[n] = 0;
 }
 
+/* Does a backend speak another wire family than the clients? */
+static int other_family(const struct lms_runtime *rt)
+{
+	for (int i = 0; i < 2; i++)
+		if (rt->backends[i].plugin.d && strcmp(rt->backends[i].plugin.d->family, rt->front->family) != 0)
+			return 1;
+	return 0;
+}
+
 /* The options of this session's frontend. */
 static void fe_opts_init(struct lms_session *s, struct lms_fe_opts *fo)
 {
@@ -1683,6 +1935,7 @@ static void fe_opts_init(struct lms_session *s, struct lms_fe_opts *fo)
 	 * changes the session's state is classified (for a cutover's replay),
 	 * and the admin API cannot name a session's statement. */
 	fo->observe = rt->shadow_mode != LMS_SHADOW_NONE ? LMS_OBSERVE_FULL : LMS_OBSERVE_STATE;
+	fo->keep_statements = other_family(rt); /* a cutover may make this session translated (ABI 1.4) */
 	memcpy(fo->proxy_key, s->proxy_key, 8);
 	own_login_opts(s, fo);
 }

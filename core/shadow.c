@@ -1066,7 +1066,7 @@ bool lms_shadow_translates(const struct lms_shadow *sh)
 static bool req_answered(uint32_t kind)
 {
 	return kind == LMS_REQ_QUERY || kind == LMS_REQ_PREPARE || kind == LMS_REQ_EXECUTE ||
-	       kind == LMS_REQ_PING || kind == LMS_REQ_RESET;
+	       kind == LMS_REQ_PING || kind == LMS_REQ_RESET || kind == LMS_REQ_DESCRIBE;
 }
 
 void lms_shadow_translate(struct lms_shadow *sh, const struct lms_dialect *front, void *fe, const uint8_t *p,

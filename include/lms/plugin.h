@@ -233,6 +233,12 @@ struct lms_fe_opts {
 	 * only the messages that may change the session's state are decoded,
 	 * for LMS_STMT_REPLAY and LMS_STMT_BEGIN.  0: nothing. */
 	int observe;
+	/* ABI 1.4: the session may become translated (a cutover to a source
+	 * of truth of another wire family, fe_set_translated): keep what
+	 * serving it then needs, e.g. the text of every prepared statement.
+	 * Read only by a plugin built for 1.4 or later from a core that
+	 * reports abi_minor >= 4. */
+	int keep_statements;
 	/* ABI 1.4: the source of truth speaks another wire family than the
 	 * clients, so the client's login cannot be relayed to it: the plugin
 	 * greets the client itself, verifies its answer against the
@@ -366,8 +372,12 @@ enum lms_req_kind {
 	LMS_REQ_CLOSE,       /* stmt_id is forgotten: no answer expected */
 	LMS_REQ_PING,        /* a round trip that changes nothing */
 	LMS_REQ_RESET,       /* forget the session's state (statements, ...) */
-	LMS_REQ_UNSUPPORTED  /* a message with no translation: the core does
-				not compare this request */
+	LMS_REQ_UNSUPPORTED, /* a message with no translation: the core does
+				not compare this request (ABI 1.4, serving:
+				answers the client with an error itself) */
+	LMS_REQ_DESCRIBE     /* ABI 1.4, serving: sql with holes: prepare it
+				and describe its parameters and result columns
+				(answers PARSED, PARAMS, COLUMNS or NODATA) */
 };
 
 /* One bound parameter as text (the database infers its type from the
@@ -392,6 +402,78 @@ struct lms_request {
 	uint32_t nholes;
 	const struct lms_param *params; /* EXECUTE: one per hole */
 	uint32_t nparams;
+};
+
+/* ---- Serving answers across wire families (ABI 1.4) -------------- */
+
+/* A portable class for a result column's type: enough for a frontend to
+ * choose its own type, flags and value form. */
+enum lms_type_class {
+	LMS_TC_OTHER = 0,   /* anything else: values as the database prints them */
+	LMS_TC_TEXT,        /* character strings */
+	LMS_TC_BOOL,        /* values "t" or "f" */
+	LMS_TC_INT,         /* size: 2, 4 or 8 bytes; values in decimal */
+	LMS_TC_FLOAT,       /* size: 4 or 8 bytes; "NaN", "Infinity" as printed */
+	LMS_TC_DECIMAL,     /* exact numbers, values as printed ("1.50" stays) */
+	LMS_TC_BYTES,       /* binary strings: values are the bytes themselves */
+	LMS_TC_DATE,        /* "YYYY-MM-DD" (ISO) */
+	LMS_TC_TIME,        /* "HH:MM:SS[.ffffff]" */
+	LMS_TC_TIMESTAMP,   /* "YYYY-MM-DD HH:MM:SS[.ffffff]" */
+	LMS_TC_TIMESTAMPTZ, /* the same, then the zone offset "+HH[:MM]" */
+	LMS_TC_JSON,
+	LMS_TC_UUID
+};
+
+/* One result column (be_answer, LMS_ANS_COLUMNS).  The name points into
+ * the message or the backend's state: valid until its next call. */
+struct lms_column {
+	const char *name;     /* not NUL-terminated */
+	uint32_t name_len;
+	uint32_t type_class;  /* enum lms_type_class */
+	uint32_t size;        /* INT, FLOAT: width in bytes; else 0 */
+	int32_t length;       /* TEXT, BYTES: declared length in characters
+				 (varchar(20): 20); DECIMAL: precision;
+				 -1 when not declared */
+	int32_t scale;        /* DECIMAL: digits after the point; TIME,
+				 TIMESTAMP(TZ): fractional digits; -1 when
+				 not declared */
+};
+
+/* What a server message means for a client of another wire family. */
+enum lms_answer_kind {
+	LMS_ANS_NONE = 0,   /* nothing for the client (notices, parameters,
+			       bind acknowledgements, ...) */
+	LMS_ANS_COLUMNS,    /* a result set starts: n columns in cols */
+	LMS_ANS_ROW,        /* one row: n values in values */
+	LMS_ANS_COMPLETE,   /* a statement finished: tag, rows if ROWS_KNOWN
+			       (an empty query: tag "") */
+	LMS_ANS_ERROR,      /* the statement failed: sqlstate, text (message) */
+	LMS_ANS_READY,      /* the request ended: txn */
+	LMS_ANS_PARAMS,     /* a prepared statement takes n parameters */
+	LMS_ANS_NODATA,     /* a prepared statement returns no rows */
+	LMS_ANS_PARSED      /* a statement was prepared */
+};
+
+/* struct lms_answer.flags */
+#define LMS_ANS_ROWS_KNOWN 0x2u /* COMPLETE: rows is the statement's count */
+#define LMS_ANS_REPLACES 0x4u   /* ERROR made by the core (strict-sync): it
+				   takes the place of the answer's end */
+
+/* Filled by be_answer(); the core zeroes it before each call.  cols and
+ * values are owned by the backend (or point into the message) and are
+ * valid until its next call. */
+struct lms_answer {
+	uint32_t kind;    /* enum lms_answer_kind */
+	uint32_t flags;   /* LMS_ANS_* */
+	uint32_t n;       /* COLUMNS, ROW: columns; PARAMS: parameters */
+	uint32_t txn;     /* READY: enum lms_txn_state */
+	uint64_t rows;    /* COMPLETE with ROWS_KNOWN */
+	char tag[LMS_TAG_MAX];      /* COMPLETE: command word(s), no counts */
+	char sqlstate[6];           /* ERROR */
+	char text[LMS_EV_TEXT_MAX]; /* ERROR: the message, cut to fit */
+	const struct lms_column *cols; /* COLUMNS */
+	const struct lms_param *values; /* ROW: data NULL for SQL NULL; as
+					   struct lms_column's class says */
 };
 
 /* ---- The table ------------------------------------------------------- */
@@ -503,11 +585,29 @@ struct lms_dialect {
 	 * message.  Returns 0 or -1. */
 	int (*fe_error_in_answer)(void *fe, const struct lms_error *err, struct lms_out *out);
 
-	/* ---- 1.4 (reserved slots 1-3 are be_answer, fe_answer,
-	 * fe_set_translated) ---- */
-	void *reserved_1_4_a;
-	void *reserved_1_4_b;
-	void *reserved_1_4_c;
+	/* ---- 1.4 serving across wire families ----
+	 * All three optional; the core refuses a cutover to a source of truth
+	 * of another wire family than the clients' unless the frontend has
+	 * fe_set_translated and fe_answer (and 1.3's fe_request) and the
+	 * target's plugin be_answer (and be_encode_request).  A translated
+	 * session's client messages are framed and decoded whole, described
+	 * by fe_request and written by be_encode_request; every message of
+	 * its source of truth is decoded whole (be_decode, then be_answer)
+	 * and fe_answer writes what the client gets instead of it.
+	 *
+	 * fe_set_translated: from now on the session is translated (called
+	 * between requests): frame every command NEED_BODY, answer requests
+	 * the other database cannot (LMS_REPLY), expect fe_answer.
+	 * be_answer: describe one whole server message of the source of
+	 * truth; returns 0, or -1 when it is malformed.
+	 * fe_answer: write what the client must get for ans, for the request
+	 * the client sent last without an answer yet, into buf[0..cap);
+	 * returns the length (0: nothing), or -1 when it cannot (the core
+	 * ends the session). */
+	void (*fe_set_translated)(void *fe);
+	int (*be_answer)(void *be, const uint8_t *msg, size_t len, struct lms_answer *ans);
+	long (*fe_answer)(void *fe, const struct lms_answer *ans, uint8_t *buf, size_t cap);
+
 	/* Required when the plugin asks for LMS_ACT_CONNECT from fe_decode
 	 * in own_login mode: the database accepted the core's own login for
 	 * this client (its login messages were not shown to the client); write

@@ -44,5 +44,9 @@ const struct lms_dialect *my_entry(const struct lms_host_api *host, struct lms_d
 	d->fe_request = my_fe_request;
 	d->fe_error_in_answer = my_fe_error_in_answer;
 	d->fe_login_done = my_fe_login_done;
+	if (host->abi_minor >= 4) { /* serving after a cutover needs a 1.4 core */
+		d->fe_set_translated = my_fe_set_translated;
+		d->fe_answer = my_fe_answer;
+	}
 	return d;
 }

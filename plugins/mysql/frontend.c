@@ -33,6 +33,7 @@ void *my_fe_new(const struct lms_fe_opts *opts)
 		memcpy(s->client_ip, opts->client_ip, sizeof(s->client_ip));
 		s->client_ip[sizeof(s->client_ip) - 1] = 0;
 	}
+	s->keep = my_host->abi_minor >= 4 && opts->keep_statements; /* a 1.4 member */
 	return s;
 }
 
@@ -126,6 +127,35 @@ static int observed(uint8_t cmd)
 	}
 }
 
+/* Is this command decoded in this session: all that are observed, or
+ * (keep_statements, ABI 1.4) those that create, bind or forget a
+ * prepared statement, which a later translation needs. */
+static int decoded(const struct my_sess *s, uint8_t cmd)
+{
+	if (s->observe)
+		return observed(cmd);
+	if (!s->keep)
+		return 0;
+	return cmd == MY_COM_STMT_PREPARE || cmd == MY_COM_STMT_EXECUTE || cmd == MY_COM_STMT_CLOSE ||
+	       cmd == MY_COM_STMT_RESET || cmd == MY_COM_STMT_SEND_LONG_DATA || cmd == MY_COM_RESET_CONNECTION;
+}
+
+/* keep_statements only: a COM_STMT_EXECUTE whole in p[0..avail) that
+ * binds no new parameter types for a statement whose types are known
+ * teaches nothing: streamed (the fast path) rather than decoded. */
+static int execute_known(struct my_sess *s, const uint8_t *p, size_t avail, const struct lms_frame *f)
+{
+	if (s->observe || p[MY_HDR] != MY_COM_STMT_EXECUTE || avail < f->len || f->len < MY_HDR + 10)
+		return 0;
+	const struct my_stmt *st = my_stmt_find(s, my_le32(p + MY_HDR + 1));
+	if (!st || st->long_data)
+		return 0;
+	if (st->nparams == 0)
+		return 1;
+	size_t flag = MY_HDR + 10 + (st->nparams + 7) / 8;
+	return st->types && flag < f->len && p[flag] == 0;
+}
+
 /* A command packet starts (sequence 0): the answer's sequence ids, and
  * the queue when the database answers it. */
 static void command_commit(struct my_sess *s, uint8_t cmd, uint32_t len, int answered)
@@ -201,6 +231,10 @@ static int frame_command(struct my_sess *s, const uint8_t *p, size_t avail, stru
 		return LMS_FRAME_NEED_MORE; /* framed again once answers are relayed */
 	f->kind = kind;
 	f->flags = flags;
+	if (s->translated && cmd != MY_COM_QUIT) {
+		f->flags |= LMS_FRAME_NEED_BODY; /* described and answered whole (answer.c) */
+		return LMS_FRAME_OK;
+	}
 	int kill = my_kill_candidate(cmd, p, avail, len);
 	if (kill != 0) {
 		if (kill < 0)
@@ -208,7 +242,7 @@ static int frame_command(struct my_sess *s, const uint8_t *p, size_t avail, stru
 		f->flags |= LMS_FRAME_NEED_BODY; /* my_fe_kill commits it */
 		return LMS_FRAME_OK;
 	}
-	if (s->observe && observed(cmd) && len < MY_MAX_PAYLOAD && f->len <= LMS_DECODE_MAX) {
+	if (decoded(s, cmd) && len < MY_MAX_PAYLOAD && f->len <= LMS_DECODE_MAX && !execute_known(s, p, avail, f)) {
 		f->flags |= LMS_FRAME_NEED_BODY; /* committed by fe_decode */
 		return LMS_FRAME_OK;
 	}
@@ -370,6 +404,8 @@ static int decode_handshake(struct my_sess *s, const uint8_t *msg, size_t len, s
 	if (s->own_login)
 		return my_login_response(s, msg, len, out, res);
 	name_login(pl, n, caps, res);
+	if (res->startup.database) /* for USE and DATABASE() after a cutover */
+		snprintf(s->db, sizeof(s->db), "%s", res->startup.database);
 	return relay_handshake(s, msg, len, out, res);
 }
 
@@ -430,8 +466,11 @@ static void keep_types(struct my_stmt *st, const uint8_t *pl, size_t n)
 		memcpy(st->types, pl + off + 1, 2 * (size_t)st->nparams);
 }
 
-/* Observing: a whole command the database gets.  Commit it as fe_frame
- * would have, remember what translation needs, name its statement. */
+/* A whole command the database gets, decoded because the core observes,
+ * because statements are kept (keep_statements) or because the session
+ * is translated.  Commit it as fe_frame would have, remember what a
+ * translation needs, name its statement (observing), mark what LMS
+ * answers itself (translated, local.c). */
 static int observe_command(struct my_sess *s, const uint8_t *msg, size_t len, struct lms_result *res)
 {
 	const uint8_t *pl = msg + MY_HDR;
@@ -450,7 +489,8 @@ static int observe_command(struct my_sess *s, const uint8_t *msg, size_t len, st
 	case MY_COM_QUERY:
 		sql = (const char *)pl + 1;
 		sl = n - 1;
-		tag_last(s, sql, sl);
+		if (s->observe)
+			tag_last(s, sql, sl);
 		break;
 	case MY_COM_STMT_PREPARE:
 		keep_prepare(s, pl + 1, n - 1);
@@ -463,7 +503,8 @@ static int observe_command(struct my_sess *s, const uint8_t *msg, size_t len, st
 		keep_types(st, pl, n);
 		sql = st->sql;
 		sl = st->len;
-		tag_last(s, sql, sl);
+		if (s->observe)
+			tag_last(s, sql, sl);
 		break;
 	case MY_COM_STMT_SEND_LONG_DATA:
 		if (st)
@@ -483,7 +524,14 @@ static int observe_command(struct my_sess *s, const uint8_t *msg, size_t len, st
 	default:
 		break;
 	}
-	if (sql) {
+	if (s->translated && (cmd == MY_COM_QUERY || cmd == MY_COM_INIT_DB) && s->q_len > 0) {
+		/* answered by LMS (local.c): its text waits with it */
+		struct my_cmd *c = &s->queue[(s->q_head + s->q_len - 1) % MY_QUEUE];
+		c->local = my_local_class(pl, n);
+		if (c->local)
+			keep_prepare(s, pl + 1, n - 1);
+	}
+	if (sql && s->observe) {
 		my_fingerprint(sql, sl, s->fp, sizeof(s->fp), &res->stmt_flags);
 		res->fingerprint = s->fp;
 	}
@@ -521,9 +569,16 @@ int my_fe_decode(void *fe, const uint8_t *msg, size_t len, struct lms_out *out, 
 		if (len < MY_HDR + 1)
 			return -1;
 		/* decoded for one of three reasons, asked in fe_frame's order */
+		if (s->translated) {
+			uint32_t kind, flags;
+			int answered;
+			if (command_class(msg[MY_HDR], &kind, &flags, &answered) < 0)
+				return refuse_command(s, msg, out, res);
+			return observe_command(s, msg, len, res);
+		}
 		if (my_kill_candidate(msg[MY_HDR], msg, len, (uint32_t)(len - MY_HDR)) == 1)
 			return my_fe_kill(s, msg, len, out, res);
-		if (s->observe && observed(msg[MY_HDR]))
+		if (decoded(s, msg[MY_HDR]))
 			return observe_command(s, msg, len, res);
 		return refuse_command(s, msg, out, res);
 	default:

@@ -201,6 +201,7 @@ static int verify(struct my_sess *s, uint8_t seq, const uint8_t *resp, size_t rl
 	res->startup.family = "mysql";
 	res->startup.user = s->login_user;
 	res->startup.database = s->login_db[0] ? s->login_db : NULL;
+	snprintf(s->db, sizeof(s->db), "%s", s->login_db); /* for USE and DATABASE() */
 	res->startup.raw = (const uint8_t *)""; /* nothing to forward: another family */
 	res->startup.raw_len = 0;
 	s->state = MY_S_AUTH;

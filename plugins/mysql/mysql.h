@@ -104,6 +104,7 @@ enum my_owes {
 struct my_cmd {
 	uint8_t cmd;
 	uint8_t first_seq; /* sequence id of the answer's first packet */
+	uint8_t local;     /* translated: enum my_local, answered by LMS */
 	char tag[LMS_TAG_MAX]; /* observing: the command tag of its statement */
 	char *prep;        /* observing, COM_STMT_PREPARE: its text (host->alloc,
 			      owned by the queue, then by prep_sql) */
@@ -134,6 +135,39 @@ struct my_col {
 #define MY_COLS_MAX 4096u
 #define MY_FLAG_UNSIGNED 0x20u
 #define MY_CHARSET_BINARY 63u
+
+/* Translated sessions (ABI 1.4): requests answered by LMS itself
+ * (local.c), after a round trip that keeps answers in order. */
+enum my_local {
+	MY_L_NONE = 0,   /* the database answers */
+	MY_L_OK,         /* an OK (SET NAMES, SET autocommit=1, ...) */
+	MY_L_VARS,       /* SELECT @@var, ...: one row */
+	MY_L_SHOW,       /* SHOW VARIABLES [LIKE ...]: (Variable_name, Value) rows */
+	MY_L_WARNINGS,   /* SHOW WARNINGS: no rows */
+	MY_L_DATABASE,   /* SELECT DATABASE(): the session's database */
+	MY_L_INIT_DB,    /* COM_INIT_DB or USE: OK when it names the session's
+			    database, else ERR */
+	MY_L_ERROR       /* an ERR (local_err says which) */
+};
+
+/* One answer being written for a translated session (answer.c). */
+struct my_ans {
+	int started;       /* the queue's head command is being answered */
+	struct my_cmd cmd; /* popped from the queue */
+	int done;          /* written whole: events until READY are dropped */
+	int in_set;        /* column definitions sent: rows follow */
+	int held;          /* a statement completed: its end packet waits to
+			      know whether more results follow */
+	int held_set;      /* ... and it ends a result set (EOF) */
+	uint64_t held_rows;
+	uint32_t ncols;
+	uint8_t *types;    /* MY_COLS_MAX: MySQL type of each column */
+	uint8_t *classes;  /* MY_COLS_MAX: lms_type_class of each column */
+	uint8_t *pads;     /* MY_COLS_MAX: fractional digits a time value is
+			      written with (its declared scale), 0xFF: as is */
+	uint32_t nparams;  /* COM_STMT_PREPARE: from PARAMS */
+	int unsupported;   /* the core answered the request (ERROR, READY) */
+};
 
 struct my_sess {
 	/* frontend options */
@@ -191,6 +225,12 @@ struct my_sess {
 	struct lms_param *params; /* LMS_REQ_HOLES_MAX */
 	char *text;               /* parameters as text */
 	size_t text_cap;
+	/* serving across wire families (ABI 1.4) */
+	int keep;                 /* lms_fe_opts.keep_statements */
+	int translated;           /* fe_set_translated was called */
+	uint32_t max_stmt_id;     /* the highest statement id the client got */
+	char db[65];              /* the database named at login (or USE) */
+	struct my_ans ans;
 };
 
 /* packet.c: bytes */
@@ -330,6 +370,50 @@ int my_fe_login_done(void *fe, struct lms_out *out);
  * password)?  Returns 0 when it does, else -1. */
 int my_native_check(const uint8_t scramble[MY_SCRAMBLE_LEN], const uint8_t *resp, size_t rlen,
 		    const char *verifier);
+
+/* answer.c: answers of a database of another wire family (ABI 1.4) */
+void my_fe_set_translated(void *fe);
+long my_fe_answer(void *fe, const struct lms_answer *ans, uint8_t *buf, size_t cap);
+/* The MySQL errno for a SQLSTATE (the table in docs/mysql.md), 1105 when
+ * none fits. */
+uint16_t my_errno_of(const char *sqlstate);
+void my_ans_free(struct my_sess *s);
+
+/* A packet writer over buf[0..cap) with the session's sequence ids:
+ * my_pk_begin reserves the header, my_pk_end fills it with s->to_client
+ * (then incremented).  Overflow sets bad. */
+struct my_pk {
+	uint8_t *buf;
+	size_t cap, len, at;
+	int bad;
+};
+void my_pk_begin(struct my_pk *w);
+void my_pk_end(struct my_pk *w, struct my_sess *s);
+void my_pk_bytes(struct my_pk *w, const void *p, size_t n);
+void my_pk_u8(struct my_pk *w, uint8_t v);
+void my_pk_le(struct my_pk *w, uint64_t v, size_t n);
+void my_pk_lenenc(struct my_pk *w, uint64_t v);
+void my_pk_lenstr(struct my_pk *w, const void *p, size_t n);
+/* A column definition (protocol 4.1) named name[0..nl) of MySQL type,
+ * charset, length, flags and decimals. */
+void my_pk_coldef(struct my_pk *w, struct my_sess *s, const char *name, size_t nl, uint8_t type,
+		  uint16_t charset, uint32_t length, uint16_t flags, uint8_t decimals);
+/* EOF (unless CLIENT_DEPRECATE_EOF) after definitions. */
+void my_pk_defs_end(struct my_pk *w, struct my_sess *s, uint16_t status);
+/* OK (ok != 0) or the end of a result set (EOF, or OK 0xFE with
+ * CLIENT_DEPRECATE_EOF) with these status flags. */
+void my_pk_ok(struct my_pk *w, struct my_sess *s, int result_end, uint64_t affected, uint16_t status);
+void my_pk_err(struct my_pk *w, struct my_sess *s, uint16_t code, const char *sqlstate, const char *msg);
+
+/* local.c: what LMS answers itself in a translated session */
+/* The local class of a command payload pl[0..n) (COM_QUERY or
+ * COM_INIT_DB), MY_L_NONE when the database must answer it.  The text
+ * (after the command byte) is kept with the queued command (its prep)
+ * for the answer. */
+uint8_t my_local_class(const uint8_t *pl, size_t n);
+/* Write the answer of command c (local class c->local, text c->prep)
+ * into w; status: the server status flags to report. */
+void my_local_answer(struct my_sess *s, const struct my_cmd *c, struct my_pk *w, uint16_t status);
 
 /* url.c */
 int my_parse_url(const char *url, struct lms_backend_conf *conf, char *err, size_t errlen);

@@ -204,6 +204,8 @@ static int req_execute(struct my_sess *s, const uint8_t *pl, size_t n, struct lm
 	struct my_stmt *st = n >= 10 ? my_stmt_find(s, my_le32(pl + 1)) : NULL;
 	if (!st || st->long_data || st->nparams > LMS_REQ_HOLES_MAX || (st->nparams && !st->types))
 		return 0;
+	if (s->translated && pl[5] != 0)
+		return 0; /* a cursor (COM_STMT_FETCH): not served across families */
 	/* text is at most 64 bytes per fixed-width value, or the bytes */
 	if (req_buffers(s, n + 64 * (size_t)st->nparams + 64) < 0)
 		return 0;
@@ -253,6 +255,11 @@ int my_fe_request(void *fe, const uint8_t *msg, size_t len, struct lms_request *
 		return -1;
 	const uint8_t *pl = msg + MY_HDR;
 	size_t n = len - MY_HDR;
+	if (s->translated && s->q_len > 0 && s->queue[(s->q_head + s->q_len - 1) % MY_QUEUE].local &&
+	    (pl[0] == MY_COM_QUERY || pl[0] == MY_COM_INIT_DB)) {
+		req->kind = LMS_REQ_PING; /* answered by LMS (local.c), in order */
+		return 0;
+	}
 	switch (pl[0]) {
 	case MY_COM_QUERY:
 		req->kind = LMS_REQ_QUERY;
@@ -265,7 +272,7 @@ int my_fe_request(void *fe, const uint8_t *msg, size_t len, struct lms_request *
 		long holes = my_placeholders((const char *)pl + 1, n - 1, s->holes, LMS_REQ_HOLES_MAX);
 		if (holes < 0)
 			break;
-		req->kind = LMS_REQ_PREPARE;
+		req->kind = s->translated ? LMS_REQ_DESCRIBE : LMS_REQ_PREPARE;
 		req->sql = (const char *)pl + 1;
 		req->sql_len = n - 1;
 		req->holes = s->holes;

@@ -26,6 +26,7 @@ void my_sess_free(struct my_sess *s)
 	if (s->hs)
 		my_host->free(s->hs);
 	my_stmt_clear(s);
+	my_ans_free(s);
 	for (uint32_t i = 0; i < s->q_len; i++) {
 		struct my_cmd *c = &s->queue[(s->q_head + i) % MY_QUEUE];
 		if (c->prep)
@@ -48,6 +49,7 @@ int my_queue_push(struct my_sess *s, uint8_t cmd, uint8_t first_seq)
 	struct my_cmd *c = &s->queue[(s->q_head + s->q_len) % MY_QUEUE];
 	c->cmd = cmd;
 	c->first_seq = first_seq;
+	c->local = MY_L_NONE;
 	c->tag[0] = 0;
 	c->prep = NULL;
 	c->prep_len = 0;

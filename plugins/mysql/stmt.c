@@ -12,11 +12,15 @@
 
 #include "mysql.h"
 
+/* Statements live from slot id % MY_STMTS on (servers count ids up from
+ * 1, so a statement is usually found at its first slot). */
 struct my_stmt *my_stmt_find(struct my_sess *s, uint32_t id)
 {
-	for (uint32_t i = 0; i < MY_STMTS; i++)
-		if (s->stmts[i].used && s->stmts[i].id == id)
-			return &s->stmts[i];
+	for (uint32_t i = 0; i < MY_STMTS; i++) {
+		struct my_stmt *st = &s->stmts[(id + i) % MY_STMTS];
+		if (st->used && st->id == id)
+			return st;
+	}
 	return NULL;
 }
 
@@ -33,14 +37,16 @@ void my_stmt_prepared(struct my_sess *s, uint32_t id, uint32_t nparams)
 {
 	char *sql = s->prep_sql;
 	size_t len = s->prep_len;
+	if (id > s->max_stmt_id)
+		s->max_stmt_id = id; /* ids LMS chooses later stay above it */
 	s->prep_sql = NULL;
 	s->prep_len = 0;
 	if (!sql)
 		return;
 	struct my_stmt *st = my_stmt_find(s, id);
 	for (uint32_t i = 0; !st && i < MY_STMTS; i++)
-		if (!s->stmts[i].used)
-			st = &s->stmts[i];
+		if (!s->stmts[(id + i) % MY_STMTS].used)
+			st = &s->stmts[(id + i) % MY_STMTS];
 	if (!st) {
 		my_host->free(sql);
 		return;

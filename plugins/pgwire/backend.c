@@ -26,6 +26,7 @@ struct pg_be {
 	struct pg_cols cols;  /* the last RowDescription, for be_observe */
 	struct pg_track *track; /* prepared statements' columns (be_note_request) */
 	int logged_in;        /* the login's ReadyForQuery came: answers follow */
+	struct pg_ans *ans;   /* serving another family's client (be_answer) */
 };
 
 void *pg_be_new(const struct lms_be_opts *opts)
@@ -60,6 +61,7 @@ void pg_be_free(void *arg)
 	drop_startup(be);
 	pg_cols_free(&be->cols);
 	pg_track_free(be->track);
+	pg_ans_free(be->ans);
 	pg_host->free(be);
 }
 
@@ -422,6 +424,16 @@ int pg_be_observe(void *arg, const uint8_t *msg, size_t len, struct lms_event *e
 	}
 	struct pg_cols *rows = msg[0] == 'D' ? pg_track_row_cols(be->track) : NULL;
 	return pg_observe(rows ? rows : &be->cols, msg, len, ev, emit, ctx);
+}
+
+int pg_be_answer(void *arg, const uint8_t *msg, size_t len, struct lms_answer *ans)
+{
+	struct pg_be *be = arg;
+	if (be->phase != BE_TYPED) {
+		ans->kind = LMS_ANS_NONE;
+		return 0;
+	}
+	return pg_answer(&be->ans, msg, len, ans);
 }
 
 void pg_be_note_request(void *arg, const uint8_t *msg, size_t len)

@@ -112,6 +112,7 @@ void pg_dialect_fill(struct lms_dialect *d, const char *name)
 	d->be_note_request = pg_be_note_request;
 	d->fe_statement = pg_fe_statement;
 	d->be_encode_request = pg_be_encode_request;
+	d->be_answer = pg_be_answer;
 }
 
 const struct lms_dialect *pg_entry(const struct lms_host_api *host, struct lms_dialect *d,

@@ -6,6 +6,7 @@
  *
  *   QUERY    Query
  *   PREPARE  Parse (unnamed) + Sync: the statement must prepare
+ *   DESCRIBE Parse (unnamed) + Describe statement + Sync (ABI 1.4)
  *   EXECUTE  Parse (unnamed) + Bind (text parameters, text results) +
  *            Describe portal + Execute + Sync
  *   PING     Sync (an empty round trip)
@@ -167,6 +168,11 @@ long pg_be_encode_request(void *be, const struct lms_request *req, uint8_t *buf,
 	}
 	case LMS_REQ_PREPARE:
 		enc_parse(&e, req);
+		enc_simple(&e, 'S', NULL, 0);
+		break;
+	case LMS_REQ_DESCRIBE:
+		enc_parse(&e, req);
+		enc_simple(&e, 'D', "S", 2); /* statement "", NUL included */
 		enc_simple(&e, 'S', NULL, 0);
 		break;
 	case LMS_REQ_EXECUTE:

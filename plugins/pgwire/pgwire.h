@@ -208,6 +208,14 @@ int pg_be_observe(void *be, const uint8_t *msg, size_t len, struct lms_event *ev
 int pg_be_cancel(const uint8_t *key, size_t key_len, struct lms_out *out);
 /* be_note_request: pg_track_request on this backend's statements. */
 void pg_be_note_request(void *be, const uint8_t *msg, size_t len);
+/* answer.c: a server message for a client of another wire family (ABI
+ * 1.4).  What the last RowDescription said is kept in *a (created on
+ * first use, freed with pg_ans_free).  Returns 0, -1 when malformed. */
+struct pg_ans;
+int pg_answer(struct pg_ans **a, const uint8_t *msg, size_t len, struct lms_answer *ans);
+void pg_ans_free(struct pg_ans *a);
+/* be_answer: pg_answer on this backend's memory (nothing before login). */
+int pg_be_answer(void *be, const uint8_t *msg, size_t len, struct lms_answer *ans);
 /* encode.c: a common request as frontend messages (ABI 1.3) */
 long pg_be_encode_request(void *be, const struct lms_request *req, uint8_t *buf, size_t cap);
 

@@ -2,7 +2,9 @@
  * fuzz_my_placeholders.c - the '?' -> $n translation of a MySQL prepared
  * statement (ABI 1.3): mysql.so's placeholder scanner, fingerprint and tag
  * (plugins/mysql/lexer.c) on arbitrary SQL text, then pgwire's encoder
- * (plugins/pgwire/encode.c) writing the statement with $1, $2, ...
+ * (plugins/pgwire/encode.c) writing the statement with $1, $2, ...;
+ * and the statements LMS answers itself after a cutover to another wire
+ * family (ABI 1.4, plugins/mysql/local.c): classified, then answered.
  *
  * Checked: holes are ascending, inside the text, each on a '?'; the
  * encoded Parse holds the text with exactly those bytes replaced by $k
@@ -70,6 +72,42 @@ static void check_parse(const char *sql, size_t len, long nh, const uint8_t *m, 
 	CHECK(memcmp(t + o, sql + from, len - from) == 0);
 }
 
+/* The text as a COM_QUERY in a translated session: its local class, and
+ * the packets of its answer, which must parse back into whole packets. */
+static void check_local(const uint8_t *sql, size_t len)
+{
+	static uint8_t pl[1 + 65536], out[65536];
+	if (len > 65536)
+		return;
+	pl[0] = MY_COM_QUERY;
+	memcpy(pl + 1, sql, len);
+	uint8_t cls = my_local_class(pl, len + 1);
+	CHECK(cls <= MY_L_ERROR);
+	if (cls == MY_L_NONE)
+		return;
+	struct my_sess *s = my_sess_new();
+	CHECK(s != NULL);
+	struct my_cmd cmd;
+	memset(&cmd, 0, sizeof(cmd));
+	cmd.cmd = MY_COM_QUERY;
+	cmd.local = cls;
+	cmd.prep = (char *)pl + 1;
+	cmd.prep_len = len;
+	s->to_client = 1;
+	struct my_pk w = { out, sizeof(out), 0, 0, 0 };
+	my_local_answer(s, &cmd, &w, 2);
+	CHECK(!w.bad && w.len > 0);
+	size_t i = 0;
+	uint8_t seq = 1;
+	while (i < w.len) {
+		CHECK(w.len - i >= MY_HDR);
+		size_t n = my_le24(out + i);
+		CHECK(n <= w.len - i - MY_HDR && out[i + 3] == seq++);
+		i += MY_HDR + n;
+	}
+	my_sess_free(s);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (size < 1)
@@ -96,6 +134,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char tag[LMS_TAG_MAX];
 	my_tag(sql, len, tag);
 	CHECK(strnlen(tag, sizeof(tag)) < sizeof(tag));
+	check_local((const uint8_t *)sql, len);
 
 	if (nh < 0)
 		return 0;

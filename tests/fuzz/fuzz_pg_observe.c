@@ -1,6 +1,8 @@
 /*
- * fuzz_pg_observe.c - database bytes through pg_be_frame, pg_be_decode
- * and pg_be_observe on a backend that the core observes (ABI 1.1), past
+ * fuzz_pg_observe.c - database bytes through pg_be_frame, pg_be_decode,
+ * pg_be_observe (ABI 1.1) and pg_be_answer (ABI 1.4: the same messages
+ * described for a client of another wire family) on a backend that the
+ * core observes, past
  * its startup: any sequence of typed messages (RowDescription, DataRow,
  * CommandComplete, ErrorResponse, ...).
  *
@@ -83,7 +85,36 @@ static void check_event(const struct obs_ctx *c, const uint8_t *msg, const struc
 		FUZZ_CHECK(ev->kind == LMS_EV_ERROR);
 }
 
-/* be_decode, then be_observe on the same message, as the core will. */
+/* be_answer's description of msg: in range, values bounded. */
+static void check_answer(const struct lms_answer *a, size_t len, struct evlog *log)
+{
+	FUZZ_CHECK(a->kind <= LMS_ANS_PARSED);
+	FUZZ_CHECK((a->flags & ~LMS_ANS_ROWS_KNOWN) == 0);
+	FUZZ_CHECK(str_fits(a->tag, sizeof(a->tag)) && str_fits(a->text, sizeof(a->text)));
+	FUZZ_CHECK(str_fits(a->sqlstate, sizeof(a->sqlstate)));
+	ev_u64(log, a->kind);
+	ev_u64(log, a->n);
+	if (a->kind == LMS_ANS_COLUMNS) {
+		FUZZ_CHECK(a->n <= PG_COLS_MAX && (a->n == 0 || a->cols != NULL));
+		for (uint32_t k = 0; k < a->n; k++) {
+			FUZZ_CHECK(a->cols[k].type_class <= LMS_TC_UUID && a->cols[k].name_len < len);
+			ev_add(log, a->cols[k].name, a->cols[k].name_len);
+		}
+	}
+	if (a->kind == LMS_ANS_ROW) {
+		FUZZ_CHECK(a->n <= PG_COLS_MAX && (a->n == 0 || a->values != NULL));
+		for (uint32_t k = 0; k < a->n; k++) {
+			FUZZ_CHECK(a->values[k].data != NULL || a->values[k].len == 0);
+			FUZZ_CHECK(a->values[k].len <= 3 * LMS_DECODE_MAX);
+			ev_u64(log, a->values[k].data ? a->values[k].len : UINT64_MAX);
+			if (a->values[k].data)
+				ev_add(log, a->values[k].data, a->values[k].len);
+		}
+	}
+}
+
+/* be_decode, then be_observe and be_answer on the same message, as the
+ * core will (be_answer only in a translated session). */
 static int obs_decode(void *arg, const uint8_t *msg, size_t len, struct lms_out *out, struct lms_result *res)
 {
 	struct obs_ctx *c = arg;
@@ -101,6 +132,13 @@ static int obs_decode(void *arg, const uint8_t *msg, size_t len, struct lms_out 
 		return -1;
 	check_event(c, msg, &ev);
 	ev_add(c->log, &ev, sizeof(ev));
+	struct lms_answer ans;
+	memset(&ans, 0, sizeof(ans));
+	int arc = pg_be_answer(c->be, msg, len, &ans);
+	FUZZ_CHECK(arc == 0 || arc == -1);
+	ev_u64(c->log, (uint64_t)(int64_t)arc);
+	if (arc == 0)
+		check_answer(&ans, len, c->log);
 	return 0;
 }
 

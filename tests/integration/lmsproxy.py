@@ -35,7 +35,7 @@ import psycopg2
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO_ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
 
-# LMS_TEST_PORT_RANGE="lo-hi" narrows it when several suites share a machine
+# LMS_TEST_PORT_RANGE=19000-19299: a narrower range, when several runs share the machine
 PORT_RANGE = tuple(int(x) for x in os.environ.get("LMS_TEST_PORT_RANGE", "19000-19999").split("-", 1))
 
 ADMIN_USER, ADMIN_PASSWORD = "lms_admin", "lms-admin-pw"
@@ -138,7 +138,7 @@ def port_is_free(port, host="127.0.0.1"):
 
 
 def free_port():
-    """A port in 19000-19999 nobody listens on and this run has not handed out."""
+    """A port in PORT_RANGE nobody listens on and this run has not handed out."""
     candidates = list(range(PORT_RANGE[0], PORT_RANGE[1] + 1))
     random.shuffle(candidates)
     for p in candidates:
@@ -146,6 +146,9 @@ def free_port():
             continue
         if port_is_free(p):
             _used_ports.add(p)
+            return p
+    for p in candidates:  # a narrow range (LMS_TEST_PORT_RANGE) ran out: reuse a free one
+        if port_is_free(p):
             return p
     raise RuntimeError("no free port in %d-%d" % PORT_RANGE)
 
