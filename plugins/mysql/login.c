@@ -201,7 +201,9 @@ static int verify(struct my_sess *s, uint8_t seq, const uint8_t *resp, size_t rl
 	res->startup.family = "mysql";
 	res->startup.user = s->login_user;
 	res->startup.database = s->login_db[0] ? s->login_db : NULL;
-	snprintf(s->db, sizeof(s->db), "%s", s->login_db); /* for USE and DATABASE() */
+	size_t dbl = strnlen(s->login_db, sizeof(s->db) - 1); /* MySQL names: 64 characters at most */
+	memcpy(s->db, s->login_db, dbl); /* for USE and DATABASE() after the cutover */
+	s->db[dbl] = 0;
 	res->startup.raw = (const uint8_t *)""; /* nothing to forward: another family */
 	res->startup.raw_len = 0;
 	s->state = MY_S_AUTH;

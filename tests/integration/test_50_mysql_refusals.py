@@ -7,7 +7,9 @@ clients in itself, test_58_mysql_login.py)."""
 import pymysql
 import pytest
 
+from lmsproxy import wait_until
 from mysqlraw import MY_APP, MY_DB
+from test_30_control import Dbs, api
 
 
 @pytest.mark.parametrize("mode", ["async", "sync", "strict-sync"])
