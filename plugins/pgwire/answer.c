@@ -54,16 +54,22 @@ struct pg_ans {
  * value's text is at most 3 times its 4-byte length and bytes. */
 #define PG_ANS_SCRATCH (3u * LMS_DECODE_MAX)
 
+/* Free the per-column arrays (any of them may be NULL). */
+static void free_cols(struct pg_ans_col *col, struct lms_column *out, struct lms_param *vals)
+{
+	if (col)
+		pg_host->free(col);
+	if (out)
+		pg_host->free(out);
+	if (vals)
+		pg_host->free(vals);
+}
+
 void pg_ans_free(struct pg_ans *a)
 {
 	if (!a)
 		return;
-	if (a->col)
-		pg_host->free(a->col);
-	if (a->out)
-		pg_host->free(a->out);
-	if (a->vals)
-		pg_host->free(a->vals);
+	free_cols(a->col, a->out, a->vals);
 	if (a->scratch)
 		pg_host->free(a->scratch);
 	pg_host->free(a);
@@ -78,20 +84,10 @@ static int ans_reserve(struct pg_ans *a, uint32_t n)
 	struct lms_column *out = pg_host->alloc(n * sizeof(*out));
 	struct lms_param *vals = pg_host->alloc(n * sizeof(*vals));
 	if (!col || !out || !vals) {
-		if (col)
-			pg_host->free(col);
-		if (out)
-			pg_host->free(out);
-		if (vals)
-			pg_host->free(vals);
+		free_cols(col, out, vals);
 		return -1;
 	}
-	if (a->col)
-		pg_host->free(a->col);
-	if (a->out)
-		pg_host->free(a->out);
-	if (a->vals)
-		pg_host->free(a->vals);
+	free_cols(a->col, a->out, a->vals);
 	a->col = col;
 	a->out = out;
 	a->vals = vals;

@@ -17,17 +17,7 @@
 #include <openssl/sha.h>
 
 #include "mysql.h"
-
-static void host_log(int level, const char *fmt, ...)
-{
-	(void)level;
-	(void)fmt;
-}
-
-static char *host_strdup(const char *s)
-{
-	return strdup(s);
-}
+#include "../common/stub_host.h"
 
 /* MariaDB's SELECT PASSWORD('x') */
 #define MARIADB_X "*B69027D44F6E5EDC07F1AEAD1477967B16F28227"
@@ -56,22 +46,16 @@ static int fake_credential_of(const char *user, const char *ip, char *plugin, si
 	return -1;
 }
 
-static const struct lms_host_api test_host = {
-	.abi_major = LMS_PLUGIN_ABI_MAJOR,
-	.abi_minor = LMS_PLUGIN_ABI_MINOR,
-	.size = sizeof(struct lms_host_api),
-	.log = host_log,
-	.alloc = malloc,
-	.free = free,
-	.strdup = host_strdup,
-	.credential_of = fake_credential_of,
-};
+/* stub_host with the table above; filled in by setup. */
+static struct lms_host_api test_host;
 
 static struct lms_dialect dialect;
 static const struct lms_dialect *D;
 
 static void setup(void)
 {
+	test_host = stub_host;
+	test_host.credential_of = fake_credential_of;
 	D = my_entry(&test_host, &dialect);
 	ck_assert_ptr_nonnull(D);
 	ck_assert_ptr_nonnull(D->fe_login_done);

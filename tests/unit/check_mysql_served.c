@@ -14,32 +14,12 @@
 
 #include "mysql.h"
 #include "pgwire.h"
-
-static char *host_strdup(const char *s)
-{
-	return strdup(s);
-}
-
-static void host_log(int level, const char *fmt, ...)
-{
-	(void)level;
-	(void)fmt;
-}
-
-static const struct lms_host_api test_host = {
-	.abi_major = LMS_PLUGIN_ABI_MAJOR,
-	.abi_minor = LMS_PLUGIN_ABI_MINOR,
-	.size = sizeof(struct lms_host_api),
-	.log = host_log,
-	.alloc = malloc,
-	.free = free,
-	.strdup = host_strdup,
-};
+#include "../common/stub_host.h"
 
 static void setup(void)
 {
-	my_host = &test_host;
-	pg_host = &test_host;
+	my_host = &stub_host;
+	pg_host = &stub_host;
 }
 
 /* ---- building PostgreSQL messages ---- */
