@@ -39,13 +39,15 @@ stop_pid() {
 }
 
 # ---- /proc ---------------------------------------------------------------------------
-# CPU time (user + system, in clock ticks) used so far by a process tree;
-# empty when PID is empty
+# CPU time (user + system, in clock ticks) used so far by a process tree,
+# counting children that exited and were waited for (a PostgreSQL backend
+# ends with its connection, and the postmaster reaps it); empty when PID is
+# empty
 tree_cpu_ticks() {
     local p sum=0 v
     [[ -n $1 ]] || return 0
     for p in $(proc_tree "$1"); do
-        v=$(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null) || continue
+        v=$(awk '{print $14 + $15 + $16 + $17}' "/proc/$p/stat" 2>/dev/null) || continue
         sum=$((sum + v))
     done
     echo "$sum"

@@ -15,7 +15,7 @@ THREADS=8
 TABLES=4
 TABLE_SIZE=10000
 WORKLOADS="oltp_point_select,oltp_read_only"
-TARGETS="direct,haproxy,lms"
+TARGETS="direct,haproxy,lms,pg-direct,lms-pg"
 LMS_BIN=${LMS_BIN:-$REPO_DIR/molt-lms}
 LMS_PLUGIN_DIR=${LMS_PLUGIN_DIR:-$REPO_DIR/plugins/.libs}
 LMS_WORKERS=""
@@ -25,6 +25,11 @@ KEEP_TMP=0
 HAP_PORT=16533
 LMS_PORT=16534
 LMS_METRICS_PORT=16544
+LMS_PG_PORT=16535
+LMS_PG_METRICS_PORT=16545
+ORCH_PORT=16546
+ORCH_BIN=${ORCH_BIN:-$REPO_DIR/molt-lms-orchestrator}
+CLI_BIN=${CLI_BIN:-$REPO_DIR/molt-lms-cli}
 
 HOST=127.0.0.1
 MY_USER=lms_admin
@@ -75,7 +80,16 @@ Options:
   --table-size N       sysbench --table-size (default $TABLE_SIZE)
   --workloads LIST     comma list of sysbench tests (default $WORKLOADS;
                        any read-only one works, e.g. oltp_read_write too)
-  --targets LIST       comma list out of direct,haproxy,lms (default $TARGETS)
+  --targets LIST       comma list out of direct,haproxy,lms,pg-direct,lms-pg
+                       (default $TARGETS).  pg-direct: sysbench's pgsql driver
+                       straight to the PostgreSQL target cluster
+                       (tests/pg-cluster.sh) with the same tables; lms-pg:
+                       the MySQL client through a second molt-lms after a
+                       cutover to that cluster (orchestrator initialize, begin,
+                       commit --skip-replication-check): every request and
+                       answer translated (issue 7 target: >= 0.8 x pg-direct)
+  --orch-bin PATH      molt-lms-orchestrator (default \$ORCH_BIN or $REPO_DIR/...)
+  --cli-bin PATH       molt-lms-cli (default \$CLI_BIN or $REPO_DIR/molt-lms-cli)
   --lms-bin PATH       molt-lms binary (default \$LMS_BIN or $REPO_DIR/molt-lms)
   --plugin-dir DIR     its plugins (default \$LMS_PLUGIN_DIR or $REPO_DIR/plugins/.libs)
   --workers N          molt-lms --workers (default: its own, one per CPU)
@@ -110,6 +124,8 @@ while [[ $# -gt 0 ]]; do
         --workloads) need_arg "$@"; WORKLOADS=$2; shift 2 ;;
         --targets) need_arg "$@"; TARGETS=$2; shift 2 ;;
         --lms-bin) need_arg "$@"; LMS_BIN=$2; shift 2 ;;
+        --orch-bin) need_arg "$@"; ORCH_BIN=$2; shift 2 ;;
+        --cli-bin) need_arg "$@"; CLI_BIN=$2; shift 2 ;;
         --plugin-dir) need_arg "$@"; LMS_PLUGIN_DIR=$2; shift 2 ;;
         --workers) need_arg "$@"; LMS_WORKERS=$2; shift 2 ;;
         --mysql-port) need_arg "$@"; EXTERNAL_MY_PORT=$2; shift 2 ;;
@@ -133,14 +149,16 @@ done
 # molt-lms starts in a directory of its own: make relative paths absolute
 [[ $LMS_BIN == /* || ! -e $LMS_BIN ]] || LMS_BIN=$(realpath "$LMS_BIN")
 [[ $LMS_PLUGIN_DIR == /* || ! -e $LMS_PLUGIN_DIR ]] || LMS_PLUGIN_DIR=$(realpath "$LMS_PLUGIN_DIR")
+[[ $ORCH_BIN == /* || ! -e $ORCH_BIN ]] || ORCH_BIN=$(realpath "$ORCH_BIN")
+[[ $CLI_BIN == /* || ! -e $CLI_BIN ]] || CLI_BIN=$(realpath "$CLI_BIN")
 
 declare -a TARGET_LIST=() WORKLOAD_LIST=()
 IFS=, read -r -a _t <<<"$TARGETS"
 for t in "${_t[@]}"; do
     case $t in
-        direct|haproxy|lms) TARGET_LIST+=("$t") ;;
+        direct|haproxy|lms|pg-direct|lms-pg) TARGET_LIST+=("$t") ;;
         "") ;;
-        *) die "unknown target '$t' (direct,haproxy,lms)" ;;
+        *) die "unknown target '$t' (direct,haproxy,lms,pg-direct,lms-pg)" ;;
     esac
 done
 [[ ${#TARGET_LIST[@]} -gt 0 ]] || die "no targets selected"
@@ -162,15 +180,17 @@ for tool in sysbench mariadb curl; do
     command -v "$tool" >/dev/null || die "$tool not found (tests/setup-debian.sh --bench)"
 done
 has_target haproxy && { command -v haproxy >/dev/null || die "haproxy not found (apt-get install haproxy)"; }
-has_target lms && { [[ -x $LMS_BIN ]] || die "molt-lms not found at $LMS_BIN (build it, or --lms-bin)"; }
+has_target lms || has_target lms-pg && { [[ -x $LMS_BIN ]] || die "molt-lms not found at $LMS_BIN (build it, or --lms-bin)"; }
+has_target lms-pg && { [[ -x $ORCH_BIN && -x $CLI_BIN ]] ||
+    die "molt-lms-orchestrator or molt-lms-cli not found ($ORCH_BIN, $CLI_BIN: --orch-bin, --cli-bin)"; }
 [[ -x $PY ]] || die "$PY not found"
 CLK_TCK=$(getconf CLK_TCK)
 
 # ---- state and cleanup ------------------------------------------------------
 TMP=$(mktemp -d /tmp/lms-bench-mysql.XXXXXX)
 chmod 0711 "$TMP"
-MY_STARTED=0
-HAP_PID="" LMS_PID="" SB_PID=""
+MY_STARTED=0 PG_STARTED=0
+HAP_PID="" LMS_PID="" SB_PID="" LMS_PG_PID="" ORCH_PID=""
 
 cleanup() {
     local rc=$?
@@ -179,7 +199,13 @@ cleanup() {
     set +e
     stop_pid "$SB_PID"
     stop_pid "$LMS_PID"
+    stop_pid "$LMS_PG_PID"
+    stop_pid "$ORCH_PID"
     stop_pid "$HAP_PID"
+    if [[ $PG_STARTED -eq 1 ]]; then
+        log "stopping the PostgreSQL clusters (they were not running before)"
+        "$REPO_DIR/tests/pg-cluster.sh" stop >/dev/null 2>&1 || log "warning: pg-cluster.sh stop failed"
+    fi
     if [[ $MY_STARTED -eq 1 ]]; then
         log "stopping MariaDB (it was not running before)"
         "$REPO_DIR/tests/mysql-cluster.sh" stop >/dev/null 2>&1 || log "warning: mysql-cluster.sh stop failed"
@@ -279,11 +305,83 @@ if has_target lms; then
         { tail -n 20 "$TMP/molt-lms.log" >&2; die "molt-lms did not become ready"; }
 fi
 
+# ---- the PostgreSQL target (pg-direct, lms-pg) --------------------------------
+PG_PORT="" PG_PID=""
+if has_target pg-direct || has_target lms-pg; then
+    "$REPO_DIR/tests/pg-cluster.sh" status >/dev/null 2>&1 || PG_STARTED=1
+    "$REPO_DIR/tests/pg-cluster.sh" start >&2 || die "tests/pg-cluster.sh start failed"
+    eval "$("$REPO_DIR/tests/pg-cluster.sh" env)"
+    PG_PORT=$LMS_TEST_TARGET_PORT
+    export PGPASSWORD=$MY_PW
+    pg_sql() {  # pg_sql DB SQL
+        "$PGBIN/psql" -X -q -At -h "$HOST" -p "$PG_PORT" -U "$MY_USER" -d "$1" -c "$2"
+    }
+    PG_PID=$(head -n 1 "$LMS_TEST_DIR/target/data/postmaster.pid" 2>/dev/null) || PG_PID=""
+    [[ -n $(pg_sql postgres "select 1 from pg_database where datname = '$BENCH_DB'") ]] ||
+        pg_sql postgres "create database $BENCH_DB" >/dev/null
+    SB_PG=(--db-driver=pgsql --pgsql-host="$HOST" --pgsql-port="$PG_PORT" --pgsql-user="$MY_USER"
+           --pgsql-password="$MY_PW" --pgsql-db="$BENCH_DB" --tables="$TABLES" --table-size="$TABLE_SIZE")
+    pg_ready=1
+    for ((i = 1; i <= TABLES; i++)); do
+        n=$(pg_sql "$BENCH_DB" "select count(*) from sbtest$i" 2>/dev/null) || n=0
+        [[ $n -eq $TABLE_SIZE ]] || pg_ready=0
+    done
+    if [[ $pg_ready -eq 0 ]]; then
+        log "PostgreSQL $BENCH_DB: sysbench prepare ($TABLES tables of $TABLE_SIZE rows)"
+        sysbench "${SB_PG[@]}" --threads=1 oltp_common cleanup >/dev/null 2>&1 || true
+        sysbench "${SB_PG[@]}" --threads="$TABLES" oltp_common prepare >"$TMP/pg-prepare.log" 2>&1 ||
+            { tail -n 20 "$TMP/pg-prepare.log" >&2; die "sysbench prepare on PostgreSQL failed"; }
+    fi
+fi
+
+# lms-pg: a second molt-lms, cut over to the PostgreSQL target by the
+# orchestrator, so that the MySQL client is served by PostgreSQL
+if has_target lms-pg; then
+    for port in "$LMS_PG_PORT" "$LMS_PG_METRICS_PORT" "$ORCH_PORT" "$((ORCH_PORT + 1))"; do
+        port_free "$port" || die "port $port is in use"
+    done
+    PG_URL="postgresql://$MY_USER:$MY_PW@$HOST:$PG_PORT/$BENCH_DB?sslmode=disable"
+    MY_URL="mysql://$MY_USER:$MY_PW@$HOST:$MY_PORT/$BENCH_DB?ssl-mode=DISABLED"
+    lms_pg_args=(--listen "$HOST:$LMS_PG_PORT" --metrics-listen "$HOST:$LMS_PG_METRICS_PORT"
+                 --plugin-dir "$LMS_PLUGIN_DIR" --source-dialect mysql --shadow-mode none
+                 --allow-tls-mode-disable --log-level warn --init-source "$MY_URL" --init-target "$PG_URL")
+    [[ -z $LMS_WORKERS ]] || lms_pg_args+=(--workers "$LMS_WORKERS")
+    (cd "$TMP" && exec "$ORCH_BIN" --listen "$HOST:$ORCH_PORT" --metrics-listen "$HOST:$((ORCH_PORT + 1))" \
+        --crdb-url "$PG_URL" --source-dialect mysql --source-url "$MY_URL" --allow-tls-mode-disable \
+        --lms-addresses "http://$HOST:$LMS_PG_METRICS_PORT" --log-level warn) >"$TMP/orchestrator.log" 2>&1 &
+    ORCH_PID=$!
+    wait_port "$ORCH_PORT" || { cat "$TMP/orchestrator.log" >&2; die "the orchestrator did not start"; }
+    cli() { "$CLI_BIN" --orchestrator-url "http://$HOST:$ORCH_PORT" -o json "$@" >>"$TMP/cli.log" 2>&1; }
+    cli initialize || { cat "$TMP/cli.log" >&2; die "molt-lms-cli initialize failed"; }
+    (cd "$TMP" && exec "$LMS_BIN" "${lms_pg_args[@]}") >"$TMP/molt-lms-pg.log" 2>&1 &
+    LMS_PG_PID=$!
+    wait_port "$LMS_PG_PORT" || { tail -n 20 "$TMP/molt-lms-pg.log" >&2; die "molt-lms (lms-pg) did not start"; }
+    # this MariaDB and that cluster hold different rows: there is no
+    # replication to check, only the serving path to measure.  (A store
+    # left by an earlier run may say the target serves already.)
+    for ((i = 0; i < 100; i++)); do
+        st=$(curl -sf "http://$HOST:$LMS_PG_METRICS_PORT/api/v1/state" || true)
+        [[ $st == *'"store": "ok"'* || $st == *'"store":"ok"'* ]] && break
+        sleep 0.1
+    done
+    if [[ $st != *'"source_of_truth": "target"'* && $st != *'"source_of_truth":"target"'* ]]; then
+        cli cutover consistent begin && cli cutover consistent commit --skip-replication-check ||
+            { cat "$TMP/cli.log" >&2; die "the cutover of the lms-pg instance failed"; }
+    fi
+    curl -sf "http://$HOST:$LMS_PG_METRICS_PORT/api/v1/state" | grep -q '"source_of_truth": *"target"' ||
+        die "the lms-pg instance is not serving from the target after the cutover"
+    log "lms-pg: molt-lms on $HOST:$LMS_PG_PORT serves MySQL clients from PostgreSQL $HOST:$PG_PORT"
+    stop_pid "$ORCH_PID"  # the instance keeps its state; the store keeps the cutover
+    ORCH_PID=""
+fi
+
 port_of() {
     case $1 in
         direct) echo "$MY_PORT" ;;
         haproxy) echo "$HAP_PORT" ;;
         lms) echo "$LMS_PORT" ;;
+        lms-pg) echo "$LMS_PG_PORT" ;;
+        pg-direct) echo "$PG_PORT" ;;
     esac
 }
 
@@ -291,7 +389,15 @@ pid_of() {
     case $1 in
         haproxy) echo "$HAP_PID" ;;
         lms) echo "$LMS_PID" ;;
+        lms-pg) echo "$LMS_PG_PID" ;;
         *) echo "" ;;
+    esac
+}
+
+server_pid_of() {  # whose CPU is the database's for target $1
+    case $1 in
+        pg-direct|lms-pg) echo "$PG_PID" ;;
+        *) echo "$MY_PID" ;;
     esac
 }
 
@@ -307,14 +413,20 @@ for ((r = 1; r <= ROUNDS; r++)); do
             t=${TARGET_LIST[$(((k + r - 1) % n_targets))]}
             out=$TMP/r$r-$w-$t.txt
             ppid=$(pid_of "$t")
-            p0=$(tree_cpu_ticks "$ppid") m0=$(tree_cpu_ticks "$MY_PID")
-            sysbench "${SB_COMMON[@]}" --mysql-port="$(port_of "$t")" --threads="$THREADS" \
+            spid=$(server_pid_of "$t")
+            p0=$(tree_cpu_ticks "$ppid") m0=$(tree_cpu_ticks "$spid")
+            if [[ $t == pg-direct ]]; then
+                sb=("${SB_PG[@]}")
+            else
+                sb=("${SB_COMMON[@]}" --mysql-port="$(port_of "$t")")
+            fi
+            sysbench "${sb[@]}" --threads="$THREADS" \
                 --time="$DURATION" --percentile=95 --report-interval=0 "$w" run >"$out" 2>&1 &
             SB_PID=$!
             rc=0
             wait "$SB_PID" || rc=$?
             SB_PID=""
-            p1=$(tree_cpu_ticks "$ppid") m1=$(tree_cpu_ticks "$MY_PID")
+            p1=$(tree_cpu_ticks "$ppid") m1=$(tree_cpu_ticks "$spid")
             $PY - "$out" "$r" "$w" "$t" "$rc" "$CLK_TCK" "${p0:-}" "${p1:-}" "${m0:-}" "${m1:-}" >>"$ROWS" <<'EOF'
 import json, re, sys
 out, r, w, t, rc, tck, p0, p1, m0, m1 = sys.argv[1:]
@@ -368,8 +480,8 @@ summary = {}
 verdicts = []
 for w in conf["workloads"]:
     print("\n%s: %d threads, %d s per run, median of %d round(s)" % (w, $THREADS, $DURATION, $ROUNDS))
-    print("%-8s %10s %8s %10s %11s %12s %13s %7s %6s" % ("target", "qps", "p95 ms", "vs direct", "vs haproxy",
-                                                        "proxy us/q", "mariadb us/q", "errors", "recon"))
+    print("%-9s %10s %8s %10s %11s %12s %13s %7s %6s" % ("target", "qps", "p95 ms", "vs direct", "vs haproxy",
+                                                        "proxy us/q", "server us/q", "errors", "recon"))
     s = {}
     for t in conf["targets"]:
         qps = med(w, t, "qps")
@@ -380,14 +492,19 @@ for w in conf["workloads"]:
         s[t] = d
     for t in conf["targets"]:
         d = s[t]
-        for base in ("direct", "haproxy"):
+        for base in ("direct", "haproxy", "pg-direct"):
             b = s.get(base, {}).get("qps")
             d["vs_" + base] = d["qps"] / b if d["qps"] and b else None
-        print("%-8s %10s %8s %10s %11s %12s %13s %7d %6d%s" % (
+        print("%-9s %10s %8s %10s %11s %12s %13s %7d %6d%s" % (
             t, fmt(d["qps"], ".0f"), fmt(d["p95_ms"], ".2f"), fmt(d["vs_direct"], ".2f"),
             fmt(d["vs_haproxy"], ".2f"), fmt(d["proxy_cpu_us_per_q"], ".1f"),
             fmt(d["server_cpu_us_per_q"], ".1f"), d["errors"], d["reconnects"],
             "  (%d failed run(s))" % d["failed_runs"] if d["failed_runs"] else ""))
+    tr, pgd = s.get("lms-pg", {}).get("qps"), s.get("pg-direct", {}).get("qps")
+    if tr and pgd:
+        print("translated (lms-pg) / pg-direct: %.2fx (issue target >= 0.8: %s)" % (tr / pgd,
+              "met" if tr >= 0.8 * pgd else "missed"))
+        s["target_translated_ge_0.8x_pg_direct"] = tr >= 0.8 * pgd
     lms, hap = s.get("lms", {}).get("qps"), s.get("haproxy", {}).get("qps")
     if lms and hap:
         ok = lms >= 1.2 * hap
@@ -401,7 +518,7 @@ if verdicts:
         print("  %-20s %s (%.2fx)" % (w, "met" if ok else "missed", ratio))
 print("\nraw rows:")
 print("%5s %-20s %-8s %5s %10s %8s %11s %13s %7s" % ("round", "workload", "target", "exit", "qps", "p95 ms",
-                                                     "proxy us/q", "mariadb us/q", "errors"))
+                                                     "proxy us/q", "server us/q", "errors"))
 for r in rows:
     print("%5d %-20s %-8s %5d %10s %8s %11s %13s %7s" % (
         r["round"], r["workload"], r["target"], r["exit"], fmt(r["qps"], ".0f"), fmt(r["p95_ms"], ".2f"),
