@@ -109,14 +109,15 @@ def history_count(conn):
 
 
 class Workload:
-    """pgbench (TPC-B-like, simple protocol) through each proxy."""
+    """pgbench (TPC-B-like, simple protocol) through each proxy; libpq
+    settings in pgenv (default: no TLS)."""
 
-    def __init__(self, env, proxies, db, seconds, clients=2):
+    def __init__(self, env, proxies, db, seconds, clients=2, pgenv=None):
         self.procs = []
         for p in proxies:
             cmd = [os.path.join(env.pgbin, "pgbench"), "-n", "-c", str(clients), "-j", "1", "-T", str(seconds),
                    "-h", "127.0.0.1", "-p", str(p.port), "-U", ADMIN_USER, db]
-            e = env.clean_env(PGPASSWORD=ADMIN_PASSWORD, PGSSLMODE="disable")
+            e = env.clean_env(PGPASSWORD=ADMIN_PASSWORD, **(pgenv or {"PGSSLMODE": "disable"}))
             self.procs.append(subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                                env=e))
 
@@ -134,6 +135,13 @@ class Workload:
             assert m, out
             total += int(m.group(1))
         return total
+
+    def kill(self):
+        """Stop the pgbench runs still going (a test that failed midway)."""
+        for pr in self.procs:
+            if pr.poll() is None:
+                pr.kill()
+                pr.communicate()
 
 
 @pytest.fixture

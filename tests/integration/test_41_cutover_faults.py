@@ -22,7 +22,6 @@ table's record of each transition."""
 
 import json
 import os
-import re
 import signal
 import socket
 import ssl
@@ -36,6 +35,7 @@ import pytest
 from lmsproxy import ADMIN_PASSWORD, ADMIN_USER, wait_until
 from test_40_cutover import (PGBENCH_TABLES, Orchestrator, connect, cutover_env, db_url,  # noqa: F401
                              history_count, replicate, scalar, stop_replication)
+from test_40_cutover import Workload as Load
 
 CLI_TIMEOUT = 90
 
@@ -153,39 +153,6 @@ def admin_state(env, p, cert=None, key=None):
             return r.status, json.loads(r.read())
     except urllib.error.HTTPError as e:
         return e.code, e.read().decode(errors="replace")
-
-
-class Load:
-    """pgbench (TPC-B-like) through each proxy; libpq settings in pgenv."""
-
-    def __init__(self, env, proxies, db, seconds, clients=2, pgenv=None):
-        self.procs = []
-        for p in proxies:
-            cmd = [os.path.join(env.pgbin, "pgbench"), "-n", "-c", str(clients), "-j", "1", "-T", str(seconds),
-                   "-h", "127.0.0.1", "-p", str(p.port), "-U", ADMIN_USER, db]
-            e = env.clean_env(PGPASSWORD=ADMIN_PASSWORD, **(pgenv or {"PGSSLMODE": "disable"}))
-            self.procs.append(subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                               env=e))
-
-    def finish(self, timeout):
-        """The total of transactions processed, after checking none failed."""
-        total = 0
-        for pr in self.procs:
-            out, _ = pr.communicate(timeout=timeout)
-            assert pr.returncode == 0, "pgbench failed (%d):\n%s" % (pr.returncode, out)
-            m = re.search(r"number of failed transactions: (\d+)", out)
-            assert m and int(m.group(1)) == 0, out
-            assert "error" not in out.lower(), out
-            m = re.search(r"number of transactions actually processed: (\d+)", out)
-            assert m, out
-            total += int(m.group(1))
-        return total
-
-    def kill(self):
-        for pr in self.procs:
-            if pr.poll() is None:
-                pr.kill()
-                pr.communicate()
 
 
 def start_proxies(proxy_factory, env, db, n, **kw):
