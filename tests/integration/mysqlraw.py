@@ -6,6 +6,7 @@
   commands, sequence ids, COM_CHANGE_USER, COM_RESET_CONNECTION.
 """
 
+import datetime
 import hashlib
 import os
 import socket
@@ -344,6 +345,8 @@ class MyRaw:
 
     @staticmethod
     def _binary_row(pl, cols):
+        """One binary result row: integers, floats, DATE/DATETIME/TIME as
+        Python values, everything else as bytes (lenenc)."""
         assert pl[0] == 0x00
         nb = (len(cols) + 7 + 2) // 8
         bitmap = pl[1:1 + nb]
@@ -355,12 +358,26 @@ class MyRaw:
                 out.append(None)
                 continue
             t = c["type"]
-            if t == 0x08:
-                out.append(struct.unpack("<q", pl[off:off + 8])[0])
-                off += 8
-            elif t == 0x03:
-                out.append(struct.unpack("<i", pl[off:off + 4])[0])
-                off += 4
+            fixed = {1: "<b", 2: "<h", 3: "<i", 8: "<q", 4: "<f", 5: "<d"}
+            if t in fixed:
+                n = struct.calcsize(fixed[t])
+                out.append(struct.unpack(fixed[t], pl[off:off + n])[0])
+                off += n
+            elif t in (10, 12):
+                n = pl[off]
+                f = pl[off + 1:off + 1 + n]
+                off += 1 + n
+                y, mo, d = struct.unpack("<HBB", f[:4]) if n >= 4 else (0, 0, 0)
+                h, mi, s = (f[4], f[5], f[6]) if n >= 7 else (0, 0, 0)
+                us = struct.unpack("<I", f[7:11])[0] if n == 11 else 0
+                out.append(datetime.date(y, mo, d) if t == 10 else datetime.datetime(y, mo, d, h, mi, s, us))
+            elif t == 11:
+                n = pl[off]
+                f = pl[off + 1:off + 1 + n]
+                off += 1 + n
+                neg, days, h, mi, s = struct.unpack("<BIBBB", f[:8])
+                us = struct.unpack("<I", f[8:12])[0] if n == 12 else 0
+                out.append(datetime.timedelta(days=days, hours=h, minutes=mi, seconds=s, microseconds=us))
             else:
                 v, off = lenenc_str(pl, off)
                 out.append(v)

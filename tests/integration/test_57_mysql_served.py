@@ -12,59 +12,15 @@ test_50_mysql_refusals.py; logins after the switch are another slice of
 issue 7 (LMS-side verification), so every client here connects before it."""
 
 import datetime
-import struct
 import subprocess
 from decimal import Decimal
 
 import pymysql
 import pytest
 
-from lmsproxy import wait_until
-from mysqlraw import MY_APP, MY_DB, MyError, MyRaw, lenenc, lenenc_str
+from mysqlraw import MY_APP, MY_DB, MyError, MyRaw
 from test_30_control import api
 from test_56_mysql_shadow import ALL, TwoSides, my_connect
-
-
-class Raw(MyRaw):
-    """MyRaw whose binary rows decode every type the translation writes."""
-
-    @staticmethod
-    def _binary_row(pl, cols):
-        assert pl[0] == 0x00
-        nb = (len(cols) + 7 + 2) // 8
-        bitmap = pl[1:1 + nb]
-        off = 1 + nb
-        out = []
-        for i, c in enumerate(cols):
-            bit = i + 2
-            if bitmap[bit // 8] & (1 << (bit % 8)):
-                out.append(None)
-                continue
-            t = c["type"]
-            fixed = {1: "<b", 2: "<h", 3: "<i", 8: "<q", 4: "<f", 5: "<d"}
-            if t in fixed:
-                n = struct.calcsize(fixed[t])
-                out.append(struct.unpack(fixed[t], pl[off:off + n])[0])
-                off += n
-            elif t in (10, 12):
-                n = pl[off]
-                f = pl[off + 1:off + 1 + n]
-                off += 1 + n
-                y, mo, d = struct.unpack("<HBB", f[:4]) if n >= 4 else (0, 0, 0)
-                h, mi, s = (f[4], f[5], f[6]) if n >= 7 else (0, 0, 0)
-                us = struct.unpack("<I", f[7:11])[0] if n == 11 else 0
-                out.append(datetime.date(y, mo, d) if t == 10 else datetime.datetime(y, mo, d, h, mi, s, us))
-            elif t == 11:
-                n = pl[off]
-                f = pl[off + 1:off + 1 + n]
-                off += 1 + n
-                neg, days, h, mi, s = struct.unpack("<BIBBB", f[:8])
-                us = struct.unpack("<I", f[8:12])[0] if n == 12 else 0
-                out.append(datetime.timedelta(days=days, hours=h, minutes=mi, seconds=s, microseconds=us))
-            else:
-                v, off = lenenc_str(pl, off)
-                out.append(v)
-        return out
 
 
 def served_proxy(proxy_factory, mysql_server, **kw):
@@ -81,7 +37,7 @@ def cut_over(p):
 
 
 def raw_login(p, **kw):
-    r = Raw("127.0.0.1", p.port, timeout=30)
+    r = MyRaw("127.0.0.1", p.port, timeout=30)
     r.login(MY_APP[0], MY_APP[1], **kw)
     return r
 
