@@ -15,6 +15,7 @@
 #include "mysql.h"
 #include "pgwire.h"
 #include "../common/stub_host.h"
+#include "../common/pg_msg.h"
 
 static void setup(void)
 {
@@ -24,57 +25,22 @@ static void setup(void)
 
 /* ---- building PostgreSQL messages ---- */
 
-struct msg {
-	uint8_t b[4096];
-	size_t n;
-};
-
-static void m_begin(struct msg *m, char t)
+static void msg_field(struct msg *m, const char *name, uint32_t oid, int32_t typmod, uint16_t format)
 {
-	m->b[0] = (uint8_t)t;
-	m->n = 5;
+	msg_bytes(m, name, strlen(name) + 1);
+	msg_u32(m, 0);
+	msg_u16(m, 0);
+	msg_u32(m, oid);
+	msg_u16(m, 0);
+	msg_u32(m, (uint32_t)typmod);
+	msg_u16(m, format);
 }
 
-static void m_bytes(struct msg *m, const void *p, size_t n)
+static void msg_value(struct msg *m, const void *p, int32_t n)
 {
-	memcpy(m->b + m->n, p, n);
-	m->n += n;
-}
-
-static void m_u16(struct msg *m, uint32_t v)
-{
-	uint8_t b[2] = { (uint8_t)(v >> 8), (uint8_t)v };
-	m_bytes(m, b, 2);
-}
-
-static void m_u32(struct msg *m, uint32_t v)
-{
-	uint8_t b[4];
-	pg_put32(b, v);
-	m_bytes(m, b, 4);
-}
-
-static void m_end(struct msg *m)
-{
-	pg_put32(m->b + 1, (uint32_t)(m->n - 1));
-}
-
-static void m_field(struct msg *m, const char *name, uint32_t oid, int32_t typmod, uint16_t format)
-{
-	m_bytes(m, name, strlen(name) + 1);
-	m_u32(m, 0);
-	m_u16(m, 0);
-	m_u32(m, oid);
-	m_u16(m, 0);
-	m_u32(m, (uint32_t)typmod);
-	m_u16(m, format);
-}
-
-static void m_value(struct msg *m, const void *p, int32_t n)
-{
-	m_u32(m, (uint32_t)n);
+	msg_u32(m, (uint32_t)n);
 	if (n > 0)
-		m_bytes(m, p, (size_t)n);
+		msg_bytes(m, p, (size_t)n);
 }
 
 /* ---- pgwire be_answer ---- */
@@ -84,16 +50,16 @@ START_TEST(test_pg_answer_columns_and_rows)
 	struct pg_ans *a = NULL;
 	struct lms_answer ans;
 	struct msg m;
-	m_begin(&m, 'T');
-	m_u16(&m, 7);
-	m_field(&m, "id", 23, -1, 0);
-	m_field(&m, "amount", 1700, (12 << 16 | 4) + 4, 0);
-	m_field(&m, "name", 1043, 50 + 4, 0);
-	m_field(&m, "ts", 1114, 3, 0);
-	m_field(&m, "data", 17, -1, 0);
-	m_field(&m, "n8", 20, -1, 1);
-	m_field(&m, "d", 1082, -1, 1);
-	m_end(&m);
+	msg_begin(&m, 'T');
+	msg_u16(&m, 7);
+	msg_field(&m, "id", 23, -1, 0);
+	msg_field(&m, "amount", 1700, (12 << 16 | 4) + 4, 0);
+	msg_field(&m, "name", 1043, 50 + 4, 0);
+	msg_field(&m, "ts", 1114, 3, 0);
+	msg_field(&m, "data", 17, -1, 0);
+	msg_field(&m, "n8", 20, -1, 1);
+	msg_field(&m, "d", 1082, -1, 1);
+	msg_end(&m);
 	memset(&ans, 0, sizeof(ans));
 	ck_assert_int_eq(pg_answer(&a, m.b, m.n, &ans), 0);
 	ck_assert_uint_eq(ans.kind, LMS_ANS_COLUMNS);
@@ -111,16 +77,16 @@ START_TEST(test_pg_answer_columns_and_rows)
 
 	uint8_t n8[8] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xfe }; /* -2 */
 	uint8_t d[4] = { 0, 0, 0x21, 0x9c };                              /* 8604 days: 2023-07-23 */
-	m_begin(&m, 'D');
-	m_u16(&m, 7);
-	m_value(&m, "5", 1);
-	m_value(&m, "1.50", 4);
-	m_value(&m, NULL, -1);
-	m_value(&m, "2024-01-02 03:04:05.5", 21);
-	m_value(&m, "\\x00ff41", 8);
-	m_value(&m, n8, 8);
-	m_value(&m, d, 4);
-	m_end(&m);
+	msg_begin(&m, 'D');
+	msg_u16(&m, 7);
+	msg_value(&m, "5", 1);
+	msg_value(&m, "1.50", 4);
+	msg_value(&m, NULL, -1);
+	msg_value(&m, "2024-01-02 03:04:05.5", 21);
+	msg_value(&m, "\\x00ff41", 8);
+	msg_value(&m, n8, 8);
+	msg_value(&m, d, 4);
+	msg_end(&m);
 	memset(&ans, 0, sizeof(ans));
 	ck_assert_int_eq(pg_answer(&a, m.b, m.n, &ans), 0);
 	ck_assert_uint_eq(ans.kind, LMS_ANS_ROW);
@@ -135,19 +101,19 @@ START_TEST(test_pg_answer_columns_and_rows)
 	ck_assert(memcmp(ans.values[6].data, "2023-07-23", 10) == 0);
 
 	/* a bytea that is not bytea text, a row of another width */
-	m_begin(&m, 'D');
-	m_u16(&m, 7);
+	msg_begin(&m, 'D');
+	msg_u16(&m, 7);
 	for (int k = 0; k < 4; k++)
-		m_value(&m, "1", 1);
-	m_value(&m, "\\xZZ", 4);
-	m_value(&m, n8, 8);
-	m_value(&m, d, 4);
-	m_end(&m);
+		msg_value(&m, "1", 1);
+	msg_value(&m, "\\xZZ", 4);
+	msg_value(&m, n8, 8);
+	msg_value(&m, d, 4);
+	msg_end(&m);
 	ck_assert_int_eq(pg_answer(&a, m.b, m.n, &ans), -1);
-	m_begin(&m, 'D');
-	m_u16(&m, 1);
-	m_value(&m, "1", 1);
-	m_end(&m);
+	msg_begin(&m, 'D');
+	msg_u16(&m, 1);
+	msg_value(&m, "1", 1);
+	msg_end(&m);
 	ck_assert_int_eq(pg_answer(&a, m.b, m.n, &ans), -1);
 	pg_ans_free(a);
 }
@@ -158,9 +124,9 @@ START_TEST(test_pg_answer_other_messages)
 	struct pg_ans *a = NULL;
 	struct lms_answer ans;
 	struct msg m;
-	m_begin(&m, 'C');
-	m_bytes(&m, "INSERT 0 2", 11);
-	m_end(&m);
+	msg_begin(&m, 'C');
+	msg_bytes(&m, "INSERT 0 2", 11);
+	msg_end(&m);
 	memset(&ans, 0, sizeof(ans));
 	ck_assert_int_eq(pg_answer(&a, m.b, m.n, &ans), 0);
 	ck_assert_uint_eq(ans.kind, LMS_ANS_COMPLETE);
@@ -168,9 +134,9 @@ START_TEST(test_pg_answer_other_messages)
 	ck_assert_uint_eq(ans.rows, 2);
 	ck_assert(ans.flags & LMS_ANS_ROWS_KNOWN);
 
-	m_begin(&m, 'E');
-	m_bytes(&m, "SERROR\0C23505\0Mduplicate key\0", 30);
-	m_end(&m);
+	msg_begin(&m, 'E');
+	msg_bytes(&m, "SERROR\0C23505\0Mduplicate key\0", 30);
+	msg_end(&m);
 	memset(&ans, 0, sizeof(ans));
 	ck_assert_int_eq(pg_answer(&a, m.b, m.n, &ans), 0);
 	ck_assert_uint_eq(ans.kind, LMS_ANS_ERROR);

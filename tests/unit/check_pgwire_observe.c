@@ -18,53 +18,12 @@
 /* ---- host API and message builders ------------------------------------- */
 
 #include "../common/stub_host.h"
+#include "../common/pg_msg.h"
 
 static void setup(void)
 {
 	pg_host = &stub_host;
 	pg_flavor = &pg_flavor_postgres;
-}
-
-/* A message being built: type, length filled by msg_end. */
-struct msg {
-	uint8_t b[40000];
-	size_t n;
-};
-
-static void msg_begin(struct msg *m, char type)
-{
-	m->b[0] = (uint8_t)type;
-	m->n = 5;
-}
-
-static void msg_bytes(struct msg *m, const void *p, size_t n)
-{
-	ck_assert_uint_le(m->n + n, sizeof(m->b));
-	memcpy(m->b + m->n, p, n);
-	m->n += n;
-}
-
-static void msg_str(struct msg *m, const char *s)
-{
-	msg_bytes(m, s, strlen(s) + 1);
-}
-
-static void msg_u16(struct msg *m, uint16_t v)
-{
-	uint8_t b[2] = { (uint8_t)(v >> 8), (uint8_t)v };
-	msg_bytes(m, b, 2);
-}
-
-static void msg_u32(struct msg *m, uint32_t v)
-{
-	uint8_t b[4];
-	pg_put32(b, v);
-	msg_bytes(m, b, 4);
-}
-
-static void msg_end(struct msg *m)
-{
-	pg_put32(m->b + 1, (uint32_t)(m->n - 1));
 }
 
 /* A fingerprint into a static buffer, and its flags. */
