@@ -41,8 +41,8 @@ struct fp_state {
 
 /* The session words: first words of statements that only change the
  * session's state, and are safe to run again on a new connection: SET,
- * RESET, PREPARE, DEALLOCATE, DISCARD, LISTEN, UNLISTEN.  fp_keyword and
- * is_state_word (for pg_state_flags) name them: keep both in step. */
+ * RESET, PREPARE, DEALLOCATE, DISCARD, LISTEN, UNLISTEN: fp_keyword names
+ * them, for the fingerprint and for is_state_word (pg_state_flags). */
 
 /* Character classes, one table lookup each (the lexer asks for every
  * byte of every statement): S space, D digit, W may start a word
@@ -683,46 +683,23 @@ static size_t first_word_start(const char *sql, size_t n)
 	}
 }
 
-/* Does p[0..n) start with the word w (lower case; p in any ASCII case),
- * whole? */
-static int starts_with_word(const char *p, size_t n, const char *w)
-{
-	size_t k = 0;
-	for (; w[k]; k++) {
-		if (k == n)
-			return 0;
-		char c = p[k];
-		if (c >= 'A' && c <= 'Z')
-			c = (char)(c - 'A' + 'a');
-		if (c != w[k])
-			return 0;
-	}
-	return k == n || !fp_is_word_char(p[k]);
-}
-
 /* Does p[0..n) start with a word that may change the session's state?
- * Those are the session words (keep fp_keyword in step), BEGIN and START.
- * The first letter picks the candidates: most statements (SELECT,
- * INSERT...) end there without a string comparison. */
+ * Those are the session words, BEGIN and START: fp_keyword's list, so
+ * that the fingerprint and this check cannot disagree. */
 static int is_state_word(const char *p, size_t n)
 {
-	if (n == 0)
+	size_t k = 0;
+	while (k < n && fp_is_word_char(p[k]))
+		k++;
+	if (k == 0)
 		return 0;
-	switch (p[0] | 0x20) { /* ASCII lower case; no other byte becomes a-z */
-	case 'b':
-		return starts_with_word(p, n, "begin");
-	case 'd':
-		return starts_with_word(p, n, "deallocate") || starts_with_word(p, n, "discard");
-	case 'l':
-		return starts_with_word(p, n, "listen");
-	case 'p':
-		return starts_with_word(p, n, "prepare");
-	case 'r':
-		return starts_with_word(p, n, "reset");
-	case 's':
-		return starts_with_word(p, n, "set") || starts_with_word(p, n, "start");
-	case 'u':
-		return starts_with_word(p, n, "unlisten");
+	switch (fp_keyword(p, k)) {
+	case KW_BEGIN:
+	case KW_START:
+	case KW_SET:
+	case KW_RESET:
+	case KW_SESSION:
+		return 1;
 	default:
 		return 0;
 	}
