@@ -1255,7 +1255,7 @@ static int pump_answer(struct lms_session *s, const uint8_t *p, size_t len, uint
 	struct lms_out out;
 	struct lms_result res;
 	struct lms_answer a;
-	if (!xbuf_spill(s))
+	if (!xbuf_spill(s) || lms_buf_space(&s->server.out) < LMS_OUT_MAX)
 		return 0;
 	out.len = 0;
 	memset(&res, 0, sizeof(res));
@@ -1283,6 +1283,8 @@ static int pump_answer(struct lms_session *s, const uint8_t *p, size_t len, uint
 	}
 	if (answer_write(s, &a) < 0)
 		return -1;
+	if (res.verdict == LMS_REPLY) /* the plugin's own message to the database (ABI 1.5) */
+		lms_buf_append(&s->server.out, out.data, out.len);
 	lms_buf_consume(&s->server.in, len);
 	return apply_back(s, &res) < 0 ? -1 : 1;
 }

@@ -27,7 +27,7 @@ extern "C" {
 #endif
 
 #define LMS_PLUGIN_ABI_MAJOR 1
-#define LMS_PLUGIN_ABI_MINOR 4
+#define LMS_PLUGIN_ABI_MINOR 5
 
 /* Largest message a plugin may ask to see whole (LMS_FRAME_NEED_BODY).
  * Bigger messages are always streamed through without being decoded. */
@@ -402,7 +402,25 @@ struct lms_request {
 	uint32_t nholes;
 	const struct lms_param *params; /* EXECUTE: one per hole */
 	uint32_t nparams;
+	uint32_t flags;              /* LMS_REQ_* below (ABI 1.5; 0 before) */
 };
+
+/* struct lms_request.flags (ABI 1.5): what the client's protocol promises
+ * about transactions, kept by a database that behaves otherwise (a
+ * PostgreSQL-wire backend emulates them with savepoints).
+ *
+ * STMT_ATOMIC   a statement that fails inside a transaction undoes only
+ *               itself and the transaction stays open; after an error of
+ *               SQLSTATE class 40 (deadlock, serialization failure) the
+ *               whole transaction is rolled back and is over (InnoDB).
+ * COMMIT_FIRST  an open transaction is committed before this request
+ *               runs (MySQL's implicit commit: BEGIN, DDL).
+ * COMMIT        the request commits: if the database rolls back instead
+ *               (the transaction had failed), the client gets an error,
+ *               never a success. */
+#define LMS_REQ_STMT_ATOMIC 0x1u
+#define LMS_REQ_COMMIT_FIRST 0x2u
+#define LMS_REQ_COMMIT 0x4u
 
 /* ---- Serving answers across wire families (ABI 1.4) -------------- */
 

@@ -202,6 +202,7 @@ static const struct {
 	{ "22001", 1406 }, /* string_data_right_truncation: ER_DATA_TOO_LONG */
 	{ "22003", 1264 }, /* numeric_value_out_of_range: ER_WARN_DATA_OUT_OF_RANGE */
 	{ "25P02", 1180 }, /* in_failed_sql_transaction: ER_ERROR_DURING_COMMIT */
+	{ "40000", 1180 }, /* transaction_rollback (a COMMIT rolled back): ER_ERROR_DURING_COMMIT */
 };
 
 uint16_t my_errno_of(const char *sqlstate)

@@ -289,3 +289,31 @@ void my_tag(const char *sql, size_t len, char tag[LMS_TAG_MAX])
 			break;
 	}
 }
+
+/* First words of the statements that commit an open transaction before
+ * they run (MySQL's implicit commit), as far as a session's data is
+ * concerned: starting a transaction, and DDL other than on temporary
+ * tables. */
+static int commits_first(const char *s, size_t b, size_t e, struct my_lex *lx)
+{
+	if (word_is(s, b, e, "begin") || word_is(s, b, e, "start"))
+		return 1;
+	if (!word_is(s, b, e, "create") && !word_is(s, b, e, "drop") && !word_is(s, b, e, "alter") &&
+	    !word_is(s, b, e, "rename") && !word_is(s, b, e, "truncate") && !word_is(s, b, e, "grant") &&
+	    !word_is(s, b, e, "revoke"))
+		return 0;
+	size_t b2, e2;
+	return lex_next(lx, &b2, &e2) != TK_WORD || !word_is(s, b2, e2, "temporary");
+}
+
+uint32_t my_txn_flags(const char *sql, size_t len)
+{
+	struct my_lex lx = { sql, len, 0, 0 };
+	size_t b, e;
+	uint32_t flags = LMS_REQ_STMT_ATOMIC;
+	if (lex_next(&lx, &b, &e) != TK_WORD)
+		return flags;
+	if (word_is(sql, b, e, "commit"))
+		return flags | LMS_REQ_COMMIT;
+	return commits_first(sql, b, e, &lx) ? flags | LMS_REQ_COMMIT_FIRST : flags;
+}

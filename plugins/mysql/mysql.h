@@ -275,6 +275,11 @@ size_t my_fingerprint(const char *sql, size_t len, char *out, size_t cap, uint32
 /* The command tag PostgreSQL would give the statement: its first word
  * uppercased (two for CREATE, DROP, ALTER, START). */
 void my_tag(const char *sql, size_t len, char tag[LMS_TAG_MAX]);
+/* The transaction flags (LMS_REQ_*, ABI 1.5) of a COM_QUERY's text, for a
+ * database that does not behave as MySQL: every statement is atomic;
+ * BEGIN, START TRANSACTION and DDL (not on temporary tables) commit first;
+ * COMMIT must not be answered by a rollback. */
+uint32_t my_txn_flags(const char *sql, size_t len);
 
 /* request.c: a client command as a common request (ABI 1.3) */
 int my_fe_request(void *fe, const uint8_t *msg, size_t len, struct lms_request *req);

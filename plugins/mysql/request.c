@@ -244,6 +244,7 @@ static int req_execute(struct my_sess *s, const uint8_t *pl, size_t n, struct lm
 	req->nholes = (uint32_t)holes;
 	req->params = s->params;
 	req->nparams = st->nparams;
+	req->flags = LMS_REQ_STMT_ATOMIC;
 	return 0;
 }
 
@@ -265,6 +266,7 @@ int my_fe_request(void *fe, const uint8_t *msg, size_t len, struct lms_request *
 		req->kind = LMS_REQ_QUERY;
 		req->sql = (const char *)pl + 1;
 		req->sql_len = n - 1;
+		req->flags = my_txn_flags(req->sql, req->sql_len);
 		return 0;
 	case MY_COM_STMT_PREPARE: {
 		if (req_buffers(s, 0) < 0)
@@ -273,6 +275,7 @@ int my_fe_request(void *fe, const uint8_t *msg, size_t len, struct lms_request *
 		if (holes < 0)
 			break;
 		req->kind = s->translated ? LMS_REQ_DESCRIBE : LMS_REQ_PREPARE;
+		req->flags = LMS_REQ_STMT_ATOMIC; /* a failed Parse aborts a PostgreSQL transaction too */
 		req->sql = (const char *)pl + 1;
 		req->sql_len = n - 1;
 		req->holes = s->holes;
@@ -292,7 +295,8 @@ int my_fe_request(void *fe, const uint8_t *msg, size_t len, struct lms_request *
 		req->kind = LMS_REQ_PING;
 		return 0;
 	case MY_COM_RESET_CONNECTION:
-		req->kind = LMS_REQ_RESET;
+		req->kind = LMS_REQ_RESET; /* rolls an open transaction back */
+		req->flags = LMS_REQ_STMT_ATOMIC;
 		return 0;
 	default:
 		break;

@@ -5,6 +5,7 @@
  */
 #include "autoconfig.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "login.h"
@@ -27,6 +28,7 @@ struct pg_be {
 	struct pg_track *track; /* prepared statements' columns (be_note_request) */
 	int logged_in;        /* the login's ReadyForQuery came: answers follow */
 	struct pg_ans *ans;   /* serving another family's client (be_answer) */
+	struct pg_atom *atom; /* the client's transaction semantics (atomic.c) */
 };
 
 void *pg_be_new(const struct lms_be_opts *opts)
@@ -62,6 +64,8 @@ void pg_be_free(void *arg)
 	pg_cols_free(&be->cols);
 	pg_track_free(be->track);
 	pg_ans_free(be->ans);
+	if (be->atom)
+		pg_host->free(be->atom);
 	pg_host->free(be);
 }
 
@@ -240,6 +244,8 @@ int pg_be_frame(void *arg, const uint8_t *p, size_t avail, struct lms_frame *f)
 	}
 	if (be->observe && f->len <= LMS_DECODE_MAX && be_observed(p[0]))
 		f->flags |= LMS_FRAME_NEED_BODY;
+	if (be->atom && f->len <= LMS_DECODE_MAX && (p[0] == '1' || p[0] == '2' || p[0] == 'C' || p[0] == 'E'))
+		f->flags |= LMS_FRAME_NEED_BODY; /* atomic.c counts them (an error beyond: not a statement of ours) */
 	return LMS_FRAME_OK;
 }
 
@@ -375,6 +381,19 @@ static int be_auth(struct pg_be *be, const uint8_t *msg, size_t len, struct lms_
 	}
 }
 
+/* A transaction rolled back by a class 40 error (atomic.c): send its
+ * ROLLBACK now, in place of this ReadyForQuery. */
+static int be_rollback_now(struct lms_out *out, struct lms_result *res)
+{
+	static const char sql[] = "ROLLBACK";
+	out->data[0] = 'Q';
+	pg_put32(out->data + 1, (uint32_t)(4 + sizeof(sql)));
+	memcpy(out->data + 5, sql, sizeof(sql));
+	out->len = 5 + sizeof(sql);
+	res->verdict = LMS_REPLY;
+	return 0;
+}
+
 int pg_be_decode(void *arg, const uint8_t *msg, size_t len, struct lms_out *out, struct lms_result *res)
 {
 	struct pg_be *be = arg;
@@ -386,6 +405,11 @@ int pg_be_decode(void *arg, const uint8_t *msg, size_t len, struct lms_out *out,
 	 * ReadyForQuery answers none of them. */
 	if (be->logged_in)
 		pg_track_answer(be->track, msg, len);
+	int rollback = be->logged_in && be->atom ? pg_atom_decode(be->atom, msg, len) : 0;
+	if (rollback < 0)
+		return -1;
+	if (rollback)
+		return be_rollback_now(out, res);
 	switch (msg[0]) {
 	case 'R':
 		return be_auth(be, msg, len, out, res);
@@ -407,6 +431,8 @@ int pg_be_decode(void *arg, const uint8_t *msg, size_t len, struct lms_out *out,
 		res->action = LMS_ACT_READY;
 		be->logged_in = 1;
 		res->txn = msg[5] == 'T' ? LMS_TXN_OPEN : msg[5] == 'E' ? LMS_TXN_FAILED : LMS_TXN_IDLE;
+		if (be->atom)
+			res->txn = pg_atom_txn(be->atom);
 		return msg[5] == 'I' || msg[5] == 'T' || msg[5] == 'E' ? 0 : -1;
 	default:
 		res->verdict = LMS_FORWARD;
@@ -422,6 +448,10 @@ int pg_be_observe(void *arg, const uint8_t *msg, size_t len, struct lms_event *e
 		ev->kind = LMS_EV_NONE;
 		return 0;
 	}
+	if (be->atom && be->atom->hiding) {
+		ev->kind = LMS_EV_NONE; /* answers a statement of ours (atomic.c) */
+		return 0;
+	}
 	struct pg_cols *rows = msg[0] == 'D' ? pg_track_row_cols(be->track) : NULL;
 	return pg_observe(rows ? rows : &be->cols, msg, len, ev, emit, ctx);
 }
@@ -433,7 +463,30 @@ int pg_be_answer(void *arg, const uint8_t *msg, size_t len, struct lms_answer *a
 		ans->kind = LMS_ANS_NONE;
 		return 0;
 	}
+	if (be->atom && be->atom->hiding) {
+		ans->kind = LMS_ANS_NONE; /* answers a statement of ours (atomic.c) */
+		return 0;
+	}
+	if (be->atom && be->atom->commit_lost) {
+		ans->kind = LMS_ANS_ERROR;
+		memcpy(ans->sqlstate, "40000", 6);
+		snprintf(ans->text, sizeof(ans->text), "%s",
+			 "molt-lms: COMMIT was not done: the database had already aborted this transaction after an "
+			 "earlier error, and rolled it back; nothing of it was written");
+		return 0;
+	}
 	return pg_answer(&be->ans, msg, len, ans);
+}
+
+struct pg_atom *pg_be_atom(void *arg, int create)
+{
+	struct pg_be *be = arg;
+	if (!be->atom && create) {
+		be->atom = pg_host->alloc(sizeof(*be->atom));
+		if (be->atom)
+			pg_atom_reset(be->atom);
+	}
+	return be->atom;
 }
 
 void pg_be_note_request(void *arg, const uint8_t *msg, size_t len)

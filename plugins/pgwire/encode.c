@@ -13,6 +13,10 @@
  *   RESET    Sync (statements are unnamed: nothing to forget)
  *   CLOSE    nothing
  *
+ * With transaction flags (ABI 1.5) a request may be preceded by
+ * statements of ours, in the same round trip (atomic.c): Parse + Bind +
+ * Execute each, or "stmt; " in front of a Query's text.
+ *
  * Statements are never named on this side: a client's statement id is
  * not known when it prepares (the database chooses it), so every
  * execution parses the statement's text again.  Each message written is
@@ -142,6 +146,30 @@ static void enc_simple(struct enc *e, uint8_t t, const char *body, size_t n)
 	enc_end(e, at);
 }
 
+/* Statements of ours in front of an extended-protocol request
+ * (atomic.c): Parse, Bind and Execute, unnamed, for each. */
+static void enc_prefix(struct enc *e, const char *const *stmts, int n)
+{
+	for (int k = 0; k < n; k++) {
+		size_t at = enc_begin(e, 'P');
+		enc_u8(e, 0);
+		enc_bytes(e, stmts[k], strlen(stmts[k]) + 1);
+		enc_u16(e, 0);
+		enc_end(e, at);
+		enc_simple(e, 'B', "\0\0\0\0\0\0\0", 8); /* portal, statement, no formats, params, results */
+		enc_simple(e, 'E', "\0\0\0\0", 5);
+	}
+}
+
+/* The same in front of a Query's text: "stmt; stmt; ". */
+static void enc_prefix_text(struct enc *e, const char *const *stmts, int n)
+{
+	for (int k = 0; k < n; k++) {
+		enc_bytes(e, stmts[k], strlen(stmts[k]));
+		enc_bytes(e, "; ", 2);
+	}
+}
+
 /* Note every message of e->p[from..len) for the answers' columns. */
 static void enc_note(void *be, const struct enc *e)
 {
@@ -157,11 +185,26 @@ static void enc_note(void *be, const struct enc *e)
 long pg_be_encode_request(void *be, const struct lms_request *req, uint8_t *buf, size_t cap)
 {
 	struct enc e = { buf, cap, 0, 0 };
+	if (req->kind == LMS_REQ_CLOSE || req->kind == LMS_REQ_NONE)
+		return 0;
+	/* the client's transaction semantics (atomic.c): what goes first */
+	struct pg_atom *atom = pg_be_atom(be, req->flags != 0);
+	struct pg_atom_req entry;
+	const char *pre[PG_ATOM_STMTS];
+	int npre = 0;
+	if (req->flags && !atom)
+		return -1;
+	uint32_t flags = req->flags | (req->kind == LMS_REQ_RESET && req->flags ? PG_ATOM_RESET : 0);
+	if (atom && (npre = pg_atom_plan(atom, flags, req->kind == LMS_REQ_QUERY, pre, &entry)) < 0)
+		return -1;
+	if (req->kind != LMS_REQ_QUERY)
+		enc_prefix(&e, pre, npre);
 	switch (req->kind) {
 	case LMS_REQ_QUERY: {
 		size_t at = enc_begin(&e, 'Q');
 		struct lms_request plain = *req;
 		plain.nholes = 0; /* a query's '?' are the application's own */
+		enc_prefix_text(&e, pre, npre);
 		enc_sql(&e, &plain);
 		enc_end(&e, at);
 		break;
@@ -186,14 +229,13 @@ long pg_be_encode_request(void *be, const struct lms_request *req, uint8_t *buf,
 	case LMS_REQ_RESET:
 		enc_simple(&e, 'S', NULL, 0);
 		break;
-	case LMS_REQ_CLOSE:
-	case LMS_REQ_NONE:
-		return 0;
 	default:
 		return -1;
 	}
 	if (e.bad)
 		return -1;
 	enc_note(be, &e);
+	if (atom)
+		pg_atom_push(atom, &entry);
 	return (long)e.len;
 }

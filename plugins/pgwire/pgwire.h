@@ -216,8 +216,49 @@ int pg_answer(struct pg_ans **a, const uint8_t *msg, size_t len, struct lms_answ
 void pg_ans_free(struct pg_ans *a);
 /* be_answer: pg_answer on this backend's memory (nothing before login). */
 int pg_be_answer(void *be, const uint8_t *msg, size_t len, struct lms_answer *ans);
+/* The backend's transaction-semantics state: NULL until a request with
+ * flags is encoded (created then when create; NULL when out of memory). */
+struct pg_atom *pg_be_atom(void *be, int create);
 /* encode.c: a common request as frontend messages (ABI 1.3) */
 long pg_be_encode_request(void *be, const struct lms_request *req, uint8_t *buf, size_t cap);
+
+/* A client's transaction semantics on PostgreSQL (atomic.c, ABI 1.5):
+ * the savepoints and rollbacks sent in front of translated requests. */
+#define PG_ATOM_QUEUE 64 /* requests in flight tracked (more: refused) */
+#define PG_ATOM_STMTS 2  /* statements in front of one request, at most */
+#define PG_ATOM_RESET 0x80000000u /* pg_atom_plan flag: a RESET request */
+struct pg_atom_req {
+	uint32_t flags;      /* the request's LMS_REQ_* */
+	uint8_t hide;        /* answers of ours still to come (hidden) */
+	uint8_t planned;     /* sent when the transaction's state was known */
+	uint8_t saved;       /* a savepoint of ours marks the request's start */
+	uint8_t failed_ours; /* a statement of ours failed */
+	uint8_t class40;     /* the request failed with a transaction rollback */
+};
+struct pg_atom {
+	struct pg_atom_req q[PG_ATOM_QUEUE];
+	uint32_t head, len;
+	uint8_t txn;         /* 'I', 'T', 'E' at the last ReadyForQuery */
+	uint8_t repair;      /* what the next request needs first */
+	uint8_t saved;       /* a savepoint of ours exists in the transaction */
+	uint8_t hiding;      /* the message just decoded answers one of ours */
+	uint8_t commit_lost; /* it is a COMMIT request's "ROLLBACK" */
+};
+void pg_atom_reset(struct pg_atom *a);
+/* A request with these flags is to be sent: the statements to write in
+ * front of it, as Query text (simple) or as Parse/Bind/Execute, into
+ * stmts[PG_ATOM_STMTS], and its queue entry into r.  Returns how many
+ * statements, or -1 when too many requests are in flight. */
+int pg_atom_plan(const struct pg_atom *a, uint32_t flags, int simple, const char **stmts, struct pg_atom_req *r);
+/* It was written whole: its answers are awaited. */
+void pg_atom_push(struct pg_atom *a, const struct pg_atom_req *r);
+/* Note one whole server message (after its frame was checked); sets
+ * hiding and commit_lost for it.  Returns 1 when it is a ReadyForQuery
+ * to answer with a ROLLBACK Query at once (hidden: the request ends
+ * with the ROLLBACK's), 0, or -1 when malformed. */
+int pg_atom_decode(struct pg_atom *a, const uint8_t *msg, size_t len);
+/* The transaction state the client sees after the last ReadyForQuery. */
+uint32_t pg_atom_txn(const struct pg_atom *a);
 
 /* Connection URLs (url.c). */
 int pg_parse_url(const char *url, struct lms_backend_conf *conf, char *err, size_t errlen);

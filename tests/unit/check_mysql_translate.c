@@ -98,6 +98,35 @@ START_TEST(test_fingerprint_and_tag)
 }
 END_TEST
 
+START_TEST(test_txn_flags)
+{
+	const uint32_t A = LMS_REQ_STMT_ATOMIC, CF = LMS_REQ_COMMIT_FIRST;
+	static const struct {
+		const char *sql;
+		uint32_t flags;
+	} cases[] = {
+		{ "select 1", A },
+		{ "  BEGIN", A | CF },
+		{ "/* x */ start transaction read only", A | CF },
+		{ "Create table t (a int)", A | CF },
+		{ "create temporary table t (a int)", A },
+		{ "DROP TEMPORARY TABLE t", A },
+		{ "drop table t", A | CF },
+		{ "alter table t add b int", A | CF },
+		{ "truncate t", A | CF },
+		{ "commit", A | LMS_REQ_COMMIT },
+		{ "COMMIT WORK", A | LMS_REQ_COMMIT },
+		{ "committed", A },
+		{ "rollback", A },
+		{ "'begin'", A },
+		{ "", A },
+		{ "create", A | CF },
+	};
+	for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++)
+		ck_assert_msg(my_txn_flags(cases[k].sql, strlen(cases[k].sql)) == cases[k].flags, "%s", cases[k].sql);
+}
+END_TEST
+
 /* ---- canonical values -------------------------------------------------- */
 
 struct got {
@@ -288,6 +317,7 @@ static Suite *suite(void)
 	tcase_add_checked_fixture(t, setup, NULL);
 	tcase_add_test(t, test_placeholders);
 	tcase_add_test(t, test_fingerprint_and_tag);
+	tcase_add_test(t, test_txn_flags);
 	tcase_add_test(t, test_canon_shared);
 	tcase_add_test(t, test_values_equal_across_families);
 	tcase_add_test(t, test_binary_values);
