@@ -123,8 +123,10 @@ static void error_state(const uint8_t *msg, size_t len, char st[6])
 		uint8_t code = msg[i++];
 		const char *s = (const char *)msg + i;
 		size_t n = strnlen(s, len - i);
-		if (code == 'C' && n == 5)
-			memcpy(st, s, 6);
+		if (code == 'C' && n == 5) {
+			memcpy(st, s, 5); /* (the terminator may be missing: at most the message's end) */
+			st[5] = 0;
+		}
 		i += n + 1;
 	}
 }

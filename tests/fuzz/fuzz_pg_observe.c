@@ -10,7 +10,11 @@
  * messages follow.  Byte 1: split seed.  With bit 1, a big-endian u16 L
  * and L bytes of client records, each: u8 W (database messages to let
  * through first), the type byte, a u16 body length n and n body bytes;
- * they are noted (pg_be_note_request) between the database's messages.
+ * they are noted (pg_be_note_request) between the database's messages;
+ * a type byte with bit 7 set is instead a translated request (ABI 1.3):
+ * bits 0-2 its kind, bits 3-5 its transaction flags (ABI 1.5), the body
+ * its SQL, written by pg_be_encode_request (statements of ours in front,
+ * answers hidden, a ROLLBACK sent back after a class 40 error).
  * Rest: what the database sends.
  */
 #include "autoconfig.h"
@@ -28,6 +32,27 @@ struct obs_ctx {
 	uint32_t wait;     /* database messages before the next record */
 };
 
+/* A translated request: what is written is whole, framed messages. */
+static void obs_encode(struct obs_ctx *c, uint8_t type, const uint8_t *sql, size_t n)
+{
+	static uint8_t buf[1 << 17];
+	struct lms_request req;
+	memset(&req, 0, sizeof(req));
+	req.kind = type & 7;
+	req.flags = (type >> 3) & 7;
+	req.sql = (const char *)sql;
+	req.sql_len = n;
+	long w = pg_be_encode_request(c->be, &req, buf, (type & 0x40) ? 64 : sizeof(buf));
+	ev_u64(c->log, (uint64_t)w);
+	FUZZ_CHECK(w >= -1 && (size_t)(w < 0 ? 0 : w) <= sizeof(buf));
+	for (size_t i = 0; w > 0 && i < (size_t)w;) {
+		FUZZ_CHECK((size_t)w - i >= 5);
+		size_t len = 1 + pg_get32(buf + i + 1);
+		FUZZ_CHECK(len >= 5 && len <= (size_t)w - i);
+		i += len;
+	}
+}
+
 /* Note the client records that are due, each as a whole message. */
 static void obs_note_due(struct obs_ctx *c)
 {
@@ -36,12 +61,17 @@ static void obs_note_due(struct obs_ctx *c)
 		size_t n = (size_t)c->cl[2] << 8 | c->cl[3];
 		if (n > c->cl_len - 4)
 			n = c->cl_len - 4;
-		msg[0] = c->cl[1];
-		pg_put32(msg + 1, (uint32_t)(n + 4));
-		memcpy(msg + 5, c->cl + 4, n);
+		uint8_t type = c->cl[1];
+		if (type & 0x80) {
+			obs_encode(c, type, c->cl + 4, n);
+		} else {
+			msg[0] = type;
+			pg_put32(msg + 1, (uint32_t)(n + 4));
+			memcpy(msg + 5, c->cl + 4, n);
+			pg_be_note_request(c->be, msg, n + 5);
+		}
 		c->cl += 4 + n;
 		c->cl_len -= 4 + n;
-		pg_be_note_request(c->be, msg, n + 5);
 		c->wait = c->cl_len > 0 ? c->cl[0] : 0;
 	}
 	if (c->wait > 0)
@@ -139,6 +169,13 @@ static int obs_decode(void *arg, const uint8_t *msg, size_t len, struct lms_out 
 	ev_u64(c->log, (uint64_t)(int64_t)arc);
 	if (arc == 0)
 		check_answer(&ans, len, c->log);
+	struct pg_atom *a = pg_be_atom(c->be, 0);
+	if (a && a->hiding) /* an answer to a statement of ours: nobody sees it */
+		FUZZ_CHECK(ev.kind == LMS_EV_NONE && arc == 0 && ans.kind == LMS_ANS_NONE && res->action == LMS_ACT_NONE);
+	if (res->verdict == LMS_REPLY) { /* the ROLLBACK after a class 40 error */
+		FUZZ_CHECK(a && msg[0] == 'Z' && out->len == 14 && out->data[0] == 'Q');
+		FUZZ_CHECK(memcmp(out->data + 5, "ROLLBACK", 9) == 0);
+	}
 	return 0;
 }
 

@@ -270,6 +270,11 @@ START_TEST(test_queue_bounded_and_malformed)
 	/* a truncated error, an unknown message: no crash, nothing hidden */
 	ck_assert_int_eq(pg_atom_decode(&A, (const uint8_t *)"E\0\0\0\x06" "C4", 7), 0);
 	ck_assert_int_eq(pg_atom_decode(&A, (const uint8_t *)"N\0\0\0\x04", 5), 0);
+	/* a SQLSTATE at the very end, without its terminator (found by fuzz_pg_observe) */
+	uint8_t *e = malloc(11);
+	memcpy(e, "E\0\0\0\x0a" "C23505", 11);
+	ck_assert_int_eq(pg_atom_decode(&A, e, 11), 0);
+	free(e);
 	ck_assert(!A.hiding);
 	/* answers nobody asked for */
 	pg_atom_reset(&A);
