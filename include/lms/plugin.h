@@ -417,10 +417,14 @@ struct lms_request {
  *               runs (MySQL's implicit commit: BEGIN, DDL).
  * COMMIT        the request commits: if the database rolls back instead
  *               (the transaction had failed), the client gets an error,
- *               never a success. */
+ *               never a success.
+ * READ          the request only reads: it takes no lock and writes
+ *               nothing (a backend need not mark the state before it
+ *               when nothing changed since its last mark). */
 #define LMS_REQ_STMT_ATOMIC 0x1u
 #define LMS_REQ_COMMIT_FIRST 0x2u
 #define LMS_REQ_COMMIT 0x4u
+#define LMS_REQ_READ 0x8u
 
 /* ---- Serving answers across wire families (ABI 1.4) -------------- */
 

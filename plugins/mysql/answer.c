@@ -6,7 +6,9 @@
  *   COM_QUERY           column count, definitions, EOF (unless
  *                       CLIENT_DEPRECATE_EOF), text rows, then EOF/OK;
  *                       a command tag: OK with the affected rows; an
- *                       error: ERR with the MySQL errno of its SQLSTATE
+ *                       error: ERR with the MySQL errno of its SQLSTATE,
+ *                       written at READY (the client's next command must
+ *                       find the database ready: atomic.c's repairs)
  *   COM_STMT_PREPARE    PREPARE OK with an id chosen here (above every
  *                       id the client got from the source, so ids stay
  *                       stable across a cutover), parameter and column
@@ -541,13 +543,26 @@ static int binary_row(struct my_pk *w, struct my_sess *s, const struct lms_answe
 	return 0;
 }
 
+/* An error ends the answer: kept, and written at READY (held_error). */
 static void write_error(struct my_pk *w, struct my_sess *s, const struct lms_answer *a)
 {
-	char st[6];
-	memcpy(st, a->sqlstate, 5);
-	st[5] = 0;
-	my_pk_err(w, s, my_errno_of(st), st, a->text[0] ? a->text : "error");
-	s->ans.done = 1;
+	struct my_ans *x = &s->ans;
+	(void)w;
+	memcpy(x->err_state, a->sqlstate, 5);
+	x->err_state[5] = 0;
+	x->err_code = my_errno_of(x->err_state);
+	snprintf(x->err_text, sizeof(x->err_text), "%s", a->text[0] ? a->text : "error");
+	x->err_held = 1;
+	x->done = 1;
+}
+
+/* READY after an error: the ERR packet, now that the database is ready
+ * for the client's next command. */
+static void held_error(struct my_pk *w, struct my_sess *s)
+{
+	struct my_ans *x = &s->ans;
+	my_pk_err(w, s, x->err_code, x->err_state, x->err_text);
+	x->err_held = 0;
 }
 
 /* COM_QUERY and COM_STMT_EXECUTE. */
@@ -693,7 +708,9 @@ long my_fe_answer(void *fe, const struct lms_answer *a, uint8_t *buf, size_t cap
 		return 0; /* nothing asked: nothing to say */
 	struct my_ans *x = &s->ans;
 	int rc = 0;
-	if (x->cmd.local) {
+	if (a->kind == LMS_ANS_READY && x->err_held) {
+		held_error(&w, s);
+	} else if (x->cmd.local) {
 		if (a->kind == LMS_ANS_READY)
 			my_local_answer(s, &x->cmd, &w, status_of(a->txn));
 	} else if (x->cmd.cmd == MY_COM_QUERY || x->cmd.cmd == MY_COM_STMT_EXECUTE) {

@@ -306,6 +306,30 @@ static int commits_first(const char *s, size_t b, size_t e, struct my_lex *lx)
 	return lex_next(lx, &b2, &e2) != TK_WORD || !word_is(s, b2, e2, "temporary");
 }
 
+/* Does the rest of a SELECT lock rows or write (FOR UPDATE, FOR SHARE,
+ * LOCK IN SHARE MODE, INTO)?  Conservative: any such pair of words,
+ * wherever it is outside strings and comments. */
+static int select_writes(struct my_lex *lx)
+{
+	const char *s = lx->s;
+	size_t b, e;
+	int kind, after_for = 0, after_lock = 0;
+	while ((kind = lex_next(lx, &b, &e)) != TK_END) {
+		int is_word = kind == TK_WORD;
+		if (is_word && word_is(s, b, e, "into"))
+			return 1;
+		if (after_for && is_word &&
+		    (word_is(s, b, e, "update") || word_is(s, b, e, "share") || word_is(s, b, e, "no") ||
+		     word_is(s, b, e, "key")))
+			return 1;
+		if (after_lock && is_word && word_is(s, b, e, "in"))
+			return 1;
+		after_for = is_word && word_is(s, b, e, "for");
+		after_lock = is_word && word_is(s, b, e, "lock");
+	}
+	return 0;
+}
+
 uint32_t my_txn_flags(const char *sql, size_t len)
 {
 	struct my_lex lx = { sql, len, 0, 0 };
@@ -315,5 +339,7 @@ uint32_t my_txn_flags(const char *sql, size_t len)
 		return flags;
 	if (word_is(sql, b, e, "commit"))
 		return flags | LMS_REQ_COMMIT;
+	if (word_is(sql, b, e, "select"))
+		return select_writes(&lx) ? flags : flags | LMS_REQ_READ;
 	return commits_first(sql, b, e, &lx) ? flags | LMS_REQ_COMMIT_FIRST : flags;
 }

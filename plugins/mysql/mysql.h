@@ -167,6 +167,12 @@ struct my_ans {
 			      written with (its declared scale), 0xFF: as is */
 	uint32_t nparams;  /* COM_STMT_PREPARE: from PARAMS */
 	int unsupported;   /* the core answered the request (ERROR, READY) */
+	int err_held;      /* an ERROR ends the answer: written at READY, so
+			      that the client's next command finds the
+			      database ready (and its transaction repaired) */
+	uint16_t err_code;
+	char err_state[6];
+	char err_text[LMS_EV_TEXT_MAX];
 };
 
 struct my_sess {
@@ -278,7 +284,8 @@ void my_tag(const char *sql, size_t len, char tag[LMS_TAG_MAX]);
 /* The transaction flags (LMS_REQ_*, ABI 1.5) of a COM_QUERY's text, for a
  * database that does not behave as MySQL: every statement is atomic;
  * BEGIN, START TRANSACTION and DDL (not on temporary tables) commit first;
- * COMMIT must not be answered by a rollback. */
+ * COMMIT must not be answered by a rollback; a SELECT that neither locks
+ * rows nor writes (INTO) only reads. */
 uint32_t my_txn_flags(const char *sql, size_t len);
 
 /* request.c: a client command as a common request (ABI 1.3) */

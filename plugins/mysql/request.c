@@ -244,7 +244,7 @@ static int req_execute(struct my_sess *s, const uint8_t *pl, size_t n, struct lm
 	req->nholes = (uint32_t)holes;
 	req->params = s->params;
 	req->nparams = st->nparams;
-	req->flags = LMS_REQ_STMT_ATOMIC;
+	req->flags = my_txn_flags(st->sql, st->len);
 	return 0;
 }
 
@@ -275,7 +275,8 @@ int my_fe_request(void *fe, const uint8_t *msg, size_t len, struct lms_request *
 		if (holes < 0)
 			break;
 		req->kind = s->translated ? LMS_REQ_DESCRIBE : LMS_REQ_PREPARE;
-		req->flags = LMS_REQ_STMT_ATOMIC; /* a failed Parse aborts a PostgreSQL transaction too */
+		req->flags = LMS_REQ_STMT_ATOMIC | LMS_REQ_READ; /* a failed Parse aborts a PostgreSQL
+								  transaction too; a Parse changes nothing */
 		req->sql = (const char *)pl + 1;
 		req->sql_len = n - 1;
 		req->holes = s->holes;

@@ -7,7 +7,9 @@
  * refuses everything until ROLLBACK.  So, while a transaction is open:
  *
  *   before a statement        SAVEPOINT molt_lms (RELEASE the last one
- *                             first: one level, whatever the length)
+ *                             first: one level, whatever the length),
+ *                             unless only reads (LMS_REQ_READ) ran since
+ *                             the last one: it still marks the state
  *   after it failed           ROLLBACK TO SAVEPOINT molt_lms before the
  *                             next request: the transaction goes on
  *   after a class 40 error    ROLLBACK at once (its locks go, as
@@ -52,36 +54,34 @@ void pg_atom_reset(struct pg_atom *a)
 	a->txn = 'I';
 }
 
-/* The statements to send in front of a request with these flags, in
- * order (at most PG_ATOM_STMTS); *saved tells whether a savepoint of ours
- * will mark the request's start. */
-static int plan(const struct pg_atom *a, uint32_t flags, const char **stmts, int *saved)
+/* The statements to send in front of request r (its flags set), in
+ * order (at most PG_ATOM_STMTS); r->saved tells whether a savepoint of
+ * ours will mark the request's start, r->clean whether the session's
+ * state is then exactly the savepoint's. */
+static int plan(const struct pg_atom *a, struct pg_atom_req *r, const char **stmts)
 {
 	int n = 0;
-	*saved = 0;
 	if (a->txn == 'I')
 		return 0;
-	if (a->repair == REPAIR_ROLLBACK || (flags & PG_ATOM_RESET)) {
+	if (a->repair == REPAIR_ROLLBACK || (r->flags & PG_ATOM_RESET)) {
 		stmts[n++] = TX_ROLLBACK;
 		return n;
 	}
 	if (a->repair == REPAIR_BROKEN || (a->txn == 'E' && a->repair != REPAIR_TO_SAVEPOINT))
 		return 0;
-	if (a->repair == REPAIR_TO_SAVEPOINT) {
+	if (a->repair == REPAIR_TO_SAVEPOINT)
 		stmts[n++] = SP_BACK; /* the savepoint stays, at the failed statement's start */
-		*saved = 1;
-	}
-	if (flags & LMS_REQ_COMMIT_FIRST) {
+	if (r->flags & LMS_REQ_COMMIT_FIRST) {
 		stmts[n++] = TX_COMMIT;
-		*saved = 0;
 		return n;
 	}
-	if (*saved)
-		return n;
+	r->saved = 1;
+	r->clean = 1;
+	if (n || (a->saved && !a->dirty))
+		return n; /* nothing but reads since the savepoint: it still marks this state */
 	if (a->saved)
 		stmts[n++] = SP_RELEASE;
 	stmts[n++] = SP_SET;
-	*saved = 1;
 	return n;
 }
 
@@ -93,9 +93,7 @@ int pg_atom_plan(const struct pg_atom *a, uint32_t flags, int simple, const char
 	memset(r, 0, sizeof(*r));
 	r->flags = flags;
 	if ((flags & LMS_REQ_STMT_ATOMIC) && a->len == 0) {
-		int saved;
-		n = plan(a, flags, stmts, &saved);
-		r->saved = (uint8_t)saved;
+		n = plan(a, r, stmts);
 		r->planned = 1;
 		r->hide = (uint8_t)(n * (simple ? 1 : 3)); /* Query: CommandComplete; else also Parse/BindComplete */
 	}
@@ -152,6 +150,7 @@ static int atom_ready(struct pg_atom *a, uint8_t state)
 	if (state == 'I') {
 		a->repair = REPAIR_NONE;
 		a->saved = 0;
+		a->dirty = 0;
 		return 0;
 	}
 	if (!r || !(r->flags & LMS_REQ_STMT_ATOMIC)) {
@@ -162,6 +161,10 @@ static int atom_ready(struct pg_atom *a, uint8_t state)
 	if (state == 'T') {
 		if (r->planned)
 			a->saved = r->saved;
+		if (r->planned && r->clean)
+			a->dirty = 0;
+		if (!(r->flags & LMS_REQ_READ))
+			a->dirty = 1; /* the savepoint no longer marks this state */
 		a->repair = REPAIR_NONE;
 		return 0;
 	}

@@ -232,6 +232,7 @@ struct pg_atom_req {
 	uint8_t hide;        /* answers of ours still to come (hidden) */
 	uint8_t planned;     /* sent when the transaction's state was known */
 	uint8_t saved;       /* a savepoint of ours marks the request's start */
+	uint8_t clean;       /* ... exactly: the state is the savepoint's */
 	uint8_t failed_ours; /* a statement of ours failed */
 	uint8_t class40;     /* the request failed with a transaction rollback */
 };
@@ -241,6 +242,7 @@ struct pg_atom {
 	uint8_t txn;         /* 'I', 'T', 'E' at the last ReadyForQuery */
 	uint8_t repair;      /* what the next request needs first */
 	uint8_t saved;       /* a savepoint of ours exists in the transaction */
+	uint8_t dirty;       /* something but reads ran since it was set */
 	uint8_t hiding;      /* the message just decoded answers one of ours */
 	uint8_t commit_lost; /* it is a COMMIT request's "ROLLBACK" */
 };

@@ -272,3 +272,32 @@ def test_shadow_keeps_transactions_in_step(proxy_factory, mysql_server, two):
         time.sleep(0.05)
     assert ids_on_target(two, 90, 99) == [90, 91]
     assert_no_mismatch(p)
+
+
+def test_locks_survive_a_failed_read(proxy_factory, mysql_server, two):
+    """Reads share the savepoint of the statement before them (no new one
+    per SELECT), but SELECT ... FOR UPDATE is not a read: a failure after
+    it rolls back to a savepoint taken after the lock, so the row stays
+    locked, as on InnoDB."""
+    p = served_proxy(proxy_factory, mysql_server)
+    c = my_connect(p.port)
+    cut_over(p)
+    cur = c.cursor()
+    t = two.name
+    cur.execute("begin")
+    cur.execute("select name from %s where id = 1" % t)
+    cur.execute("select id from %s where id = 2 for update" % t)
+    cur.execute("select name from %s where id = 3" % t)
+    expect_errno(cur, "select 1 / 0", 1365)
+    cur.execute("select name from %s where id = 1" % t)
+    assert cur.fetchone() == ("one",)
+    other = two.pg.cursor()
+    other.execute("set lock_timeout = 300")
+    with pytest.raises(Exception) as e:
+        other.execute("update %s set name = 'other' where id = 2" % t)
+    assert "lock timeout" in str(e.value), e.value
+    two.pg.rollback()
+    cur.execute("commit")
+    other.execute("update %s set name = 'other' where id = 2" % t)
+    two.pg.commit()
+    c.close()

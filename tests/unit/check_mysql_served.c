@@ -344,11 +344,17 @@ START_TEST(test_fe_answer_ok_error_multi)
 	memcpy(a.sqlstate, "23505", 6);
 	snprintf(a.text, sizeof(a.text), "duplicate key");
 	n = my_fe_answer(s, &a, buf, sizeof(buf));
-	ck_assert_int_eq(packets(buf, (size_t)n, 2, 1, &pl, &pn), 2); /* the held OK, then ERR */
+	ck_assert_int_eq(packets(buf, (size_t)n, 2, 1, &pl, &pn), 1); /* the held OK; the ERR waits */
+	ck_assert_uint_eq(pl[0], 0x00);
+	/* the ERR comes with READY: the database is ready for the next command */
+	memset(&a, 0, sizeof(a));
+	a.kind = LMS_ANS_READY;
+	a.txn = LMS_TXN_IDLE;
+	n = my_fe_answer(s, &a, buf, sizeof(buf));
+	ck_assert_int_eq(packets(buf, (size_t)n, 3, 1, &pl, &pn), 1);
 	ck_assert_uint_eq(pl[0], 0xFF);
 	ck_assert_uint_eq(my_le16(pl + 1), 1062);
 	ck_assert(memcmp(pl + 3, "#23505duplicate key", 19) == 0);
-	ck_assert_int_eq(feed(s, LMS_ANS_READY, buf, sizeof(buf)), 0); /* the ERR ended it */
 
 	/* the errno table */
 	ck_assert_uint_eq(my_errno_of("42P01"), 1146);

@@ -100,12 +100,18 @@ END_TEST
 
 START_TEST(test_txn_flags)
 {
-	const uint32_t A = LMS_REQ_STMT_ATOMIC, CF = LMS_REQ_COMMIT_FIRST;
+	const uint32_t A = LMS_REQ_STMT_ATOMIC, CF = LMS_REQ_COMMIT_FIRST, R = LMS_REQ_READ;
 	static const struct {
 		const char *sql;
 		uint32_t flags;
 	} cases[] = {
-		{ "select 1", A },
+		{ "select 1", A | R },
+		{ "SELECT a FROM t WHERE b = 'for update'", A | R },
+		{ "select a from t for update", A },
+		{ "select a from t where id = 1 FOR SHARE", A },
+		{ "select a from t lock in share mode", A },
+		{ "select a into @x from t", A },
+		{ "select * from t for no key update", A },
 		{ "  BEGIN", A | CF },
 		{ "/* x */ start transaction read only", A | CF },
 		{ "Create table t (a int)", A | CF },

@@ -164,6 +164,35 @@ START_TEST(test_savepoints_and_repair)
 }
 END_TEST
 
+START_TEST(test_reads_keep_the_savepoint)
+{
+	const uint32_t R = LMS_REQ_STMT_ATOMIC | LMS_REQ_READ, W = LMS_REQ_STMT_ATOMIC;
+	int hidden;
+	send_req(W | LMS_REQ_COMMIT_FIRST, 1); /* BEGIN */
+	feed_ready('T');
+	ck_assert_str_eq(send_req(R, 1), "SAVEPOINT molt_lms");
+	feed_complete("SAVEPOINT", &hidden);
+	feed_ready('T');
+	ck_assert_str_eq(send_req(R, 1), ""); /* only reads since: it still marks the state */
+	feed_ready('T');
+	ck_assert_str_eq(send_req(R, 1), "");
+	feed_error("42703");
+	feed_ready('E');
+	ck_assert_uint_eq(pg_atom_txn(&A), LMS_TXN_OPEN);
+	ck_assert_str_eq(send_req(W, 1), "ROLLBACK TO SAVEPOINT molt_lms");
+	feed_complete("ROLLBACK", &hidden);
+	ck_assert(hidden);
+	feed_ready('T');
+	ck_assert_str_eq(send_req(R, 1), "RELEASE SAVEPOINT molt_lms|SAVEPOINT molt_lms"); /* a write ran */
+	feed_complete("RELEASE", &hidden);
+	feed_complete("SAVEPOINT", &hidden);
+	feed_ready('T');
+	ck_assert_str_eq(send_req(W, 1), ""); /* only a read since */
+	feed_ready('T');
+	ck_assert_str_eq(send_req(R, 1), "RELEASE SAVEPOINT molt_lms|SAVEPOINT molt_lms");
+}
+END_TEST
+
 START_TEST(test_commit_first)
 {
 	send_req(LMS_REQ_STMT_ATOMIC, 1);
@@ -349,6 +378,7 @@ static Suite *atomic_suite(void)
 	tcase_add_checked_fixture(tc, setup, NULL);
 	tcase_add_test(tc, test_no_transaction_no_statements);
 	tcase_add_test(tc, test_savepoints_and_repair);
+	tcase_add_test(tc, test_reads_keep_the_savepoint);
 	tcase_add_test(tc, test_commit_first);
 	tcase_add_test(tc, test_class40_rolls_back_at_once);
 	tcase_add_test(tc, test_class40_pipelined_repairs_later);
