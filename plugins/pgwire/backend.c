@@ -27,6 +27,8 @@ struct pg_be {
 	struct pg_track *track; /* prepared statements' columns (be_note_request) */
 	int logged_in;        /* the login's ReadyForQuery came: answers follow */
 	struct pg_ans *ans;   /* serving another family's client (be_answer) */
+	struct pg_named *named; /* translated prepared statements (named.c) */
+	int named_failed;     /* out of memory once: everything unnamed */
 };
 
 void *pg_be_new(const struct lms_be_opts *opts)
@@ -62,7 +64,18 @@ void pg_be_free(void *arg)
 	pg_cols_free(&be->cols);
 	pg_track_free(be->track);
 	pg_ans_free(be->ans);
+	pg_named_free(be->named);
 	pg_host->free(be);
+}
+
+struct pg_named *pg_be_named(void *arg)
+{
+	struct pg_be *be = arg;
+	if (!be->named && !be->named_failed) {
+		be->named = pg_named_new();
+		be->named_failed = be->named == NULL;
+	}
+	return be->named;
 }
 
 /* Append a "key\0value\0" pair; -1 when it does not fit. */
@@ -240,6 +253,8 @@ int pg_be_frame(void *arg, const uint8_t *p, size_t avail, struct lms_frame *f)
 	}
 	if (be->observe && f->len <= LMS_DECODE_MAX && be_observed(p[0]))
 		f->flags |= LMS_FRAME_NEED_BODY;
+	if (be->named && p[0] == 'E' && f->len <= LMS_DECODE_MAX)
+		f->flags |= LMS_FRAME_NEED_BODY; /* settles named Parses (named.c) */
 	return LMS_FRAME_OK;
 }
 
@@ -384,8 +399,11 @@ int pg_be_decode(void *arg, const uint8_t *msg, size_t len, struct lms_out *out,
 		return -1;
 	/* A shadow may be sent requests while it logs in: the login's
 	 * ReadyForQuery answers none of them. */
-	if (be->logged_in)
+	if (be->logged_in) {
 		pg_track_answer(be->track, msg, len);
+		if (be->named)
+			pg_named_answer(be->named, msg, len);
+	}
 	switch (msg[0]) {
 	case 'R':
 		return be_auth(be, msg, len, out, res);
