@@ -16,7 +16,9 @@
  *            first failed, a Bind alone would fail with the wrong error)
  *   STALE    the database may or may not have it (its Parse or its request
  *            failed, or the database said a statement of ours is missing
- *            or exists already): the next execution sends Close + Parse
+ *            or exists already), or must not run it again (0A000, "cached
+ *            plan must not change result type": a table's columns changed
+ *            under a SELECT *): the next execution sends Close + Parse
  *
  * Whose answer is whose: every request this backend encodes owes one
  * ReadyForQuery, and they come in order: `sent` counts the requests
@@ -43,6 +45,7 @@ struct named_stmt {
 	uint32_t state;
 	uint32_t id;      /* the client's statement id */
 	uint64_t parse_z; /* PENDING: the request whose answer decides */
+	uint64_t run_z;   /* the request of its last execution */
 	uint64_t used;    /* tick of its last execution */
 	char *sql;        /* the client's text (pg_host->alloc) */
 	size_t sql_len;
@@ -162,6 +165,7 @@ void pg_named_commit(struct pg_named *n, const struct lms_request *req, struct p
 		entry_clear(n, e);
 	e->id = req->stmt_id;
 	e->used = ++n->tick;
+	e->run_z = n->sent;
 	if (u->sql) {
 		if (e->sql)
 			pg_host->free(e->sql);
@@ -235,6 +239,17 @@ static void heal(struct pg_named *n)
 	}
 }
 
+/* Request z failed with 0A000 (PostgreSQL: "cached plan must not change
+ * result type"): the statement it ran is parsed again next time. */
+static void replan(struct pg_named *n, uint64_t z)
+{
+	for (uint32_t k = 0; k < PG_NAMED_MAX; k++) {
+		struct named_stmt *e = &n->s[k];
+		if (e->state == NAMED_READY && e->run_z == z)
+			e->state = NAMED_STALE;
+	}
+}
+
 /* Request z is answered (failed: an ErrorResponse came): the entries
  * PENDING on it are READY or STALE; any PENDING on an earlier one missed
  * its answer and is STALE. */
@@ -265,4 +280,6 @@ void pg_named_answer(struct pg_named *n, const uint8_t *msg, size_t len)
 		heal(n);
 	else if (n->pending > 0)
 		settle(n, n->seen, 1);
+	if (strcmp(st, "0A000") == 0)
+		replan(n, n->seen);
 }
