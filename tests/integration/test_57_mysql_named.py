@@ -184,3 +184,25 @@ def test_named_on_the_shadow_survive_cutover(proxy_factory, mysql_server, two):
     assert held[name][0] == (8 if promoted else 3), (held, promoted)
     c.close()
     r.close()
+
+
+def test_application_deallocate_all(proxy_factory, mysql_server, two):
+    """An application's DEALLOCATE ALL drops molt-lms's named statements
+    under it: the next execution fails once (26000), then every statement
+    is parsed again (docs/mysql.md, limits after the cutover)."""
+    p = served_proxy(proxy_factory, mysql_server)
+    r = raw_login(p)
+    cut_over(p)
+    a = r.prepare("select name from %s where id = ?" % two.name)
+    b = r.prepare("select id from %s where name = ?" % two.name)
+    assert r.execute(a, ("1",))[2] == [[b"one"]]
+    assert r.execute(b, ("two",))[2] == [[2]]
+    r.query("deallocate all")
+    assert named(r) == {}
+    with pytest.raises(MyError) as e:
+        r.execute(a, ("1",))
+    assert e.value.sqlstate == "26000", e.value
+    assert r.execute(a, ("1",))[2] == [[b"one"]]
+    assert r.execute(b, ("two",))[2] == [[2]]
+    assert sorted(named(r)) == sorted(["lms_s%d" % a["id"], "lms_s%d" % b["id"]])
+    r.close()
