@@ -67,6 +67,7 @@ struct pg_named *pg_named_new(void)
 	return n;
 }
 
+/* Forget entry e (its memory too); the table's count of PENDING follows. */
 static void entry_clear(struct pg_named *n, struct named_stmt *e)
 {
 	if (e->state == NAMED_PENDING)
@@ -131,7 +132,8 @@ int pg_named_plan(struct pg_named *n, const struct lms_request *req, struct pg_n
 	memset(u, 0, sizeof(*u));
 	int k = find(n, req->stmt_id);
 	const struct named_stmt *e = k >= 0 ? &n->s[k] : NULL;
-	int same = e && e->sql_len == req->sql_len && memcmp(e->sql, req->sql, req->sql_len) == 0;
+	int same = e && e->sql_len == req->sql_len &&
+		   (req->sql_len == 0 || memcmp(e->sql, req->sql, req->sql_len) == 0);
 	u->slot = k >= 0 ? (uint32_t)k : pick(n, req->stmt_id);
 	pg_named_name(req->stmt_id, u->name);
 	if (same && e->state == NAMED_READY)
@@ -146,7 +148,8 @@ int pg_named_plan(struct pg_named *n, const struct lms_request *req, struct pg_n
 		u->sql = pg_host->alloc(req->sql_len ? req->sql_len : 1);
 		if (!u->sql)
 			return -1;
-		memcpy(u->sql, req->sql, req->sql_len);
+		if (req->sql_len)
+			memcpy(u->sql, req->sql, req->sql_len);
 	}
 	return 0;
 }
