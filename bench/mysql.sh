@@ -97,6 +97,11 @@ Options:
   --haproxy-port PORT  HAProxy's port (default $HAP_PORT)
   --lms-port PORT      molt-lms's SQL port (default $LMS_PORT)
   --metrics-port PORT  molt-lms's metrics port (default $LMS_METRICS_PORT)
+  --lms-pg-port PORT   the lms-pg molt-lms's SQL port (default $LMS_PG_PORT;
+                       its metrics port: --lms-pg-metrics-port, default
+                       $LMS_PG_METRICS_PORT)
+  --orch-port PORT     the orchestrator's port for lms-pg (default $ORCH_PORT;
+                       its metrics port is the next one)
   --results-dir DIR    where to write the JSON (default bench/results)
   --keep-tmp           keep the temp dir (configs, logs, sysbench output)
   -h, --help           this help
@@ -132,6 +137,9 @@ while [[ $# -gt 0 ]]; do
         --haproxy-port) need_arg "$@"; HAP_PORT=$2; shift 2 ;;
         --lms-port) need_arg "$@"; LMS_PORT=$2; shift 2 ;;
         --metrics-port) need_arg "$@"; LMS_METRICS_PORT=$2; shift 2 ;;
+        --lms-pg-port) need_arg "$@"; LMS_PG_PORT=$2; shift 2 ;;
+        --lms-pg-metrics-port) need_arg "$@"; LMS_PG_METRICS_PORT=$2; shift 2 ;;
+        --orch-port) need_arg "$@"; ORCH_PORT=$2; shift 2 ;;
         --results-dir) need_arg "$@"; RESULTS_DIR=$2; shift 2 ;;
         --keep-tmp) KEEP_TMP=1; shift ;;
         -h|--help) usage; exit 0 ;;
@@ -139,7 +147,7 @@ while [[ $# -gt 0 ]]; do
     esac
 done
 
-for v in ROUNDS DURATION THREADS TABLES TABLE_SIZE HAP_PORT LMS_PORT LMS_METRICS_PORT; do
+for v in ROUNDS DURATION THREADS TABLES TABLE_SIZE HAP_PORT LMS_PORT LMS_METRICS_PORT LMS_PG_PORT LMS_PG_METRICS_PORT ORCH_PORT; do
     if ! is_uint "${!v}" || [[ ${!v} -eq 0 ]]; then
         die "$v must be a positive integer (got '${!v}')"
     fi

@@ -29,6 +29,8 @@ struct pg_be {
 	int logged_in;        /* the login's ReadyForQuery came: answers follow */
 	struct pg_ans *ans;   /* serving another family's client (be_answer) */
 	struct pg_atom *atom; /* the client's transaction semantics (atomic.c) */
+	struct pg_named *named; /* translated prepared statements (named.c) */
+	int named_failed;     /* out of memory once: everything unnamed */
 };
 
 void *pg_be_new(const struct lms_be_opts *opts)
@@ -66,7 +68,18 @@ void pg_be_free(void *arg)
 	pg_ans_free(be->ans);
 	if (be->atom)
 		pg_host->free(be->atom);
+	pg_named_free(be->named);
 	pg_host->free(be);
+}
+
+struct pg_named *pg_be_named(void *arg)
+{
+	struct pg_be *be = arg;
+	if (!be->named && !be->named_failed) {
+		be->named = pg_named_new();
+		be->named_failed = be->named == NULL;
+	}
+	return be->named;
 }
 
 /* Append a "key\0value\0" pair; -1 when it does not fit. */
@@ -246,6 +259,8 @@ int pg_be_frame(void *arg, const uint8_t *p, size_t avail, struct lms_frame *f)
 		f->flags |= LMS_FRAME_NEED_BODY;
 	if (be->atom && f->len <= LMS_DECODE_MAX && (p[0] == '1' || p[0] == '2' || p[0] == 'C' || p[0] == 'E'))
 		f->flags |= LMS_FRAME_NEED_BODY; /* atomic.c counts them (an error beyond: not a statement of ours) */
+	if (be->named && p[0] == 'E' && f->len <= LMS_DECODE_MAX)
+		f->flags |= LMS_FRAME_NEED_BODY; /* settles named Parses (named.c) */
 	return LMS_FRAME_OK;
 }
 
@@ -403,13 +418,19 @@ int pg_be_decode(void *arg, const uint8_t *msg, size_t len, struct lms_out *out,
 		return -1;
 	/* A shadow may be sent requests while it logs in: the login's
 	 * ReadyForQuery answers none of them. */
-	if (be->logged_in)
+	if (be->logged_in) {
 		pg_track_answer(be->track, msg, len);
+		if (be->named)
+			pg_named_answer(be->named, msg, len);
+	}
 	int rollback = be->logged_in && be->atom ? pg_atom_decode(be->atom, msg, len) : 0;
 	if (rollback < 0)
 		return -1;
-	if (rollback)
+	if (rollback) {
+		if (be->named)
+			pg_named_sent(be->named); /* the ROLLBACK owes a ReadyForQuery too */
 		return be_rollback_now(out, res);
+	}
 	switch (msg[0]) {
 	case 'R':
 		return be_auth(be, msg, len, out, res);

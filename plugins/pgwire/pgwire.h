@@ -262,6 +262,48 @@ int pg_atom_decode(struct pg_atom *a, const uint8_t *msg, size_t len);
 /* The transaction state the client sees after the last ReadyForQuery. */
 uint32_t pg_atom_txn(const struct pg_atom *a);
 
+/* Named statements for translated prepared statements (named.c): one
+ * table per backend connection, owned by its pg_be (created at the first
+ * encoded request, freed with it). */
+#define PG_NAMED_MAX 64   /* statements kept per connection (LRU closed) */
+#define PG_NAMED_NAME 16  /* "lms_s" + up to 10 digits + NUL */
+struct pg_named;
+struct pg_named *pg_named_new(void); /* NULL when out of memory */
+void pg_named_free(struct pg_named *n);
+/* The table of backend be, created now if needed: NULL when out of memory
+ * (then and from then on: the requests are encoded unnamed). */
+struct pg_named *pg_be_named(void *be);
+/* The statement name of client statement id ("lms_s<id>"). */
+void pg_named_name(uint32_t id, char name[PG_NAMED_NAME]);
+/* What an execution must send: Close(evict_name) when evict, then
+ * Close(name) when close_self, Parse(name) when parse, then Bind(name). */
+struct pg_named_use {
+	uint32_t slot;
+	int parse;
+	int close_self;
+	int evict;
+	char name[PG_NAMED_NAME];
+	char evict_name[PG_NAMED_NAME];
+	char *sql;        /* a copy of the text to keep: owned until commit/abandon */
+};
+/* Plan req's execution (req->stmt_id, req->sql).  Returns 0, -1 when out
+ * of memory (encode it unnamed).  Changes nothing: pg_named_commit once
+ * the request is encoded whole, else pg_named_abandon. */
+int pg_named_plan(struct pg_named *n, const struct lms_request *req, struct pg_named_use *u);
+void pg_named_commit(struct pg_named *n, const struct lms_request *req, struct pg_named_use *u);
+void pg_named_abandon(struct pg_named_use *u);
+/* A request owing a ReadyForQuery was encoded (after any commit). */
+void pg_named_sent(struct pg_named *n);
+/* The slot of statement id with its name, or -1 when it is not kept. */
+int pg_named_lookup(const struct pg_named *n, uint32_t id, char name[PG_NAMED_NAME]);
+/* The name in slot (0 .. PG_NAMED_MAX-1): 0, or -1 when the slot is free. */
+int pg_named_at(const struct pg_named *n, uint32_t slot, char name[PG_NAMED_NAME]);
+/* Forget slot: its Close was encoded. */
+void pg_named_drop(struct pg_named *n, int slot);
+/* One whole server message after the login (ErrorResponse and
+ * ReadyForQuery matter): settles the Parses in flight. */
+void pg_named_answer(struct pg_named *n, const uint8_t *msg, size_t len);
+
 /* Connection URLs (url.c). */
 int pg_parse_url(const char *url, struct lms_backend_conf *conf, char *err, size_t errlen);
 int pg_check_backend(const struct lms_backend_conf *conf, char *err, size_t errlen);

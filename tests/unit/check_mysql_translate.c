@@ -267,6 +267,28 @@ END_TEST
 
 /* ---- pgwire's encoder --------------------------------------------------- */
 
+/* The message types of buf[0..n) as a string ("PBDES"). */
+static const char *types_of(const uint8_t *buf, long n)
+{
+	static char t[256];
+	size_t k = 0, at = 0;
+	while (at + 5 <= (size_t)n && k + 1 < sizeof(t)) {
+		t[k++] = (char)buf[at];
+		at += 1 + ((size_t)buf[at + 1] << 24 | (size_t)buf[at + 2] << 16 | (size_t)buf[at + 3] << 8 | buf[at + 4]);
+	}
+	t[k] = 0;
+	return at == (size_t)n ? t : "(bad lengths)";
+}
+
+/* The k-th message of buf (0-based). */
+static const uint8_t *msg_at(const uint8_t *buf, int k)
+{
+	size_t at = 0;
+	while (k-- > 0)
+		at += 1 + ((size_t)buf[at + 1] << 24 | (size_t)buf[at + 2] << 16 | (size_t)buf[at + 3] << 8 | buf[at + 4]);
+	return buf + at;
+}
+
 START_TEST(test_pg_encode_execute)
 {
 	struct lms_be_opts bo = { 0 };
@@ -279,27 +301,24 @@ START_TEST(test_pg_encode_execute)
 	long nh = my_placeholders(sql, strlen(sql), holes, 4);
 	ck_assert_int_eq(nh, 2);
 	struct lms_param params[2] = { { (const uint8_t *)"42", 2 }, { NULL, 0 } };
-	struct lms_request req = { .kind = LMS_REQ_EXECUTE, .sql = sql, .sql_len = strlen(sql), .holes = holes,
-				   .nholes = 2, .params = params, .nparams = 2 };
+	struct lms_request req = { .kind = LMS_REQ_EXECUTE, .stmt_id = 3, .sql = sql, .sql_len = strlen(sql),
+				   .holes = holes, .nholes = 2, .params = params, .nparams = 2 };
 	uint8_t buf[512];
+	/* too small a buffer: not encodable, nothing remembered */
+	ck_assert_int_eq(pg_be_encode_request(be, &req, buf, 20), -1);
 	long n = pg_be_encode_request(be, &req, buf, sizeof(buf));
 	ck_assert_int_gt(n, 0);
-	/* Parse: unnamed, $1 and $2 in place of the placeholders only */
-	ck_assert_int_eq(buf[0], 'P');
+	/* Parse of "lms_s3", $1 and $2 in place of the placeholders only */
+	ck_assert_str_eq(types_of(buf, n), "PBDES");
+	ck_assert_str_eq((const char *)buf + 5, "lms_s3");
 	const char *want = "select a from t where a = $1 and b = '?' and c = $2";
-	ck_assert_int_eq(memcmp(buf + 6, want, strlen(want) + 1), 0);
-	size_t at = 1 + ((size_t)buf[1] << 24 | (size_t)buf[2] << 16 | (size_t)buf[3] << 8 | buf[4]);
-	ck_assert_int_eq(buf[at], 'B');
-	/* then Describe, Execute, Sync in that order */
-	const char *order = "BDES";
-	for (int k = 0; order[k]; k++) {
-		ck_assert_int_eq(buf[at], order[k]);
-		at += 1 + ((size_t)buf[at + 1] << 24 | (size_t)buf[at + 2] << 16 | (size_t)buf[at + 3] << 8 |
-			   buf[at + 4]);
-	}
-	ck_assert_uint_eq(at, (size_t)n);
-	/* too small a buffer, a NUL in the text: not encodable */
-	ck_assert_int_eq(pg_be_encode_request(be, &req, buf, 20), -1);
+	ck_assert_int_eq(memcmp(buf + 12, want, strlen(want) + 1), 0);
+	/* Bind: unnamed portal, statement lms_s3, text, "42" and NULL */
+	const uint8_t *b = msg_at(buf, 1);
+	ck_assert_int_eq(b[5], 0);
+	ck_assert_str_eq((const char *)b + 6, "lms_s3");
+	ck_assert_int_eq(memcmp(b + 13, "\0\0\0\x02\0\0\0\x02" "42\xff\xff\xff\xff\0\0", 16), 0);
+	/* a NUL in the text: not encodable */
 	req.kind = LMS_REQ_QUERY;
 	req.sql = "select ?\0";
 	req.sql_len = 9;
@@ -309,9 +328,135 @@ START_TEST(test_pg_encode_execute)
 	ck_assert_int_eq(n, 14);
 	ck_assert_int_eq(memcmp(buf + 5, "select ?", 9), 0); /* a query's '?' are its own */
 	req.kind = LMS_REQ_CLOSE;
+	req.stmt_id = 99; /* never executed: nothing to close */
 	ck_assert_int_eq(pg_be_encode_request(be, &req, buf, sizeof(buf)), 0);
 	req.kind = LMS_REQ_UNSUPPORTED;
 	ck_assert_int_eq(pg_be_encode_request(be, &req, buf, sizeof(buf)), -1);
+	pg_be_free(be);
+}
+END_TEST
+
+/* Feed the backend one server message: type t with body[0..n). */
+static void server_says(void *be, uint8_t t, const char *body, size_t n)
+{
+	uint8_t m[128];
+	struct lms_out out;
+	struct lms_result res;
+	m[0] = t;
+	m[1] = m[2] = 0;
+	m[3] = (uint8_t)((n + 4) >> 8);
+	m[4] = (uint8_t)(n + 4);
+	memcpy(m + 5, body, n);
+	memset(&res, 0, sizeof(res));
+	ck_assert_int_eq(pg_be_decode(be, m, n + 5, &out, &res), 0);
+}
+
+static void ready(void *be)
+{
+	server_says(be, 'Z', "I", 1);
+}
+
+static void error_state(void *be, const char *sqlstate)
+{
+	char body[64];
+	int n = snprintf(body, sizeof(body), "SERROR%cC%s%cMboom%c", 0, sqlstate, 0, 0);
+	body[n] = 0; /* the terminator */
+	server_says(be, 'E', body, (size_t)n + 1);
+}
+
+/* Encode an execution of statement id with sql; its message types. */
+static const char *exec_types(void *be, uint32_t id, const char *sql, uint8_t *buf, size_t cap)
+{
+	struct lms_request req = { .kind = LMS_REQ_EXECUTE, .stmt_id = id, .sql = sql, .sql_len = strlen(sql) };
+	long n = pg_be_encode_request(be, &req, buf, cap);
+	return n < 0 ? "(failed)" : types_of(buf, n);
+}
+
+START_TEST(test_pg_encode_named)
+{
+	struct lms_be_opts bo = { 0 };
+	struct lms_backend_conf conf = { 0 };
+	bo.conf = &conf;
+	void *be = pg_be_new(&bo);
+	uint8_t buf[4096];
+	ready(be); /* the login's */
+	/* first execution parses; a second before its answer parses again */
+	ck_assert_str_eq(exec_types(be, 7, "select 1", buf, sizeof(buf)), "PBDES");
+	ck_assert_str_eq(exec_types(be, 7, "select 1", buf, sizeof(buf)), "CPBDES");
+	ck_assert_int_eq(buf[5], 'S');
+	ck_assert_str_eq((const char *)buf + 6, "lms_s7");
+	ready(be);
+	ready(be);
+	/* answered without an error: bound only from now on */
+	ck_assert_str_eq(exec_types(be, 7, "select 1", buf, sizeof(buf)), "BDES");
+	ck_assert_str_eq((const char *)buf + 6, "lms_s7");
+	ready(be);
+	ck_assert_str_eq(exec_types(be, 7, "select 1", buf, sizeof(buf)), "BDES");
+	ready(be);
+	/* the same id with another text: closed and parsed anew */
+	ck_assert_str_eq(exec_types(be, 7, "select 2", buf, sizeof(buf)), "CPBDES");
+	ck_assert_int_eq(memcmp(msg_at(buf, 1) + 12, "select 2", 9), 0);
+	/* its Parse fails: parsed again next time, and then kept */
+	error_state(be, "25P02");
+	ready(be);
+	ck_assert_str_eq(exec_types(be, 7, "select 2", buf, sizeof(buf)), "CPBDES");
+	ready(be);
+	ck_assert_str_eq(exec_types(be, 7, "select 2", buf, sizeof(buf)), "BDES");
+	ready(be);
+	/* an error in another request leaves it alone */
+	struct lms_request q = { .kind = LMS_REQ_QUERY, .sql = "x", .sql_len = 1 };
+	ck_assert_int_gt(pg_be_encode_request(be, &q, buf, sizeof(buf)), 0);
+	error_state(be, "42601");
+	ready(be);
+	ck_assert_str_eq(exec_types(be, 7, "select 2", buf, sizeof(buf)), "BDES");
+	ready(be);
+	/* CLOSE: Close('S') without Sync; executed again: parsed (no Close) */
+	struct lms_request c = { .kind = LMS_REQ_CLOSE, .stmt_id = 7 };
+	long n = pg_be_encode_request(be, &c, buf, sizeof(buf));
+	ck_assert_str_eq(types_of(buf, n), "C");
+	ck_assert_str_eq((const char *)buf + 6, "lms_s7");
+	ck_assert_int_eq(pg_be_encode_request(be, &c, buf, sizeof(buf)), 0); /* once */
+	ck_assert_str_eq(exec_types(be, 7, "select 2", buf, sizeof(buf)), "PBDES");
+	ready(be);
+	/* the database says one of ours is missing: all are parsed again */
+	ck_assert_str_eq(exec_types(be, 8, "select 8", buf, sizeof(buf)), "PBDES");
+	ready(be);
+	ck_assert_str_eq(exec_types(be, 8, "select 8", buf, sizeof(buf)), "BDES");
+	error_state(be, "26000");
+	ready(be);
+	ck_assert_str_eq(exec_types(be, 7, "select 2", buf, sizeof(buf)), "CPBDES");
+	ready(be);
+	ck_assert_str_eq(exec_types(be, 8, "select 8", buf, sizeof(buf)), "CPBDES");
+	ready(be);
+	/* not encodable (too small): nothing changes */
+	ck_assert_str_eq(exec_types(be, 9, "select 9", buf, 16), "(failed)");
+	ck_assert_str_eq(exec_types(be, 8, "select 8", buf, 16), "(failed)");
+	ck_assert_str_eq(exec_types(be, 8, "select 8", buf, sizeof(buf)), "BDES");
+	ready(be);
+	/* bounded: the least recently used is closed for a new one */
+	for (uint32_t id = 100; id < 100 + PG_NAMED_MAX - 2; id++) {
+		ck_assert_str_eq(exec_types(be, id, "select 100", buf, sizeof(buf)), "PBDES");
+		ready(be);
+	}
+	ck_assert_str_eq(exec_types(be, 8, "select 8", buf, sizeof(buf)), "BDES"); /* 7 is now the oldest */
+	ready(be);
+	ck_assert_str_eq(exec_types(be, 500, "select 500", buf, sizeof(buf)), "CPBDES");
+	ck_assert_str_eq((const char *)buf + 6, "lms_s7");
+	ck_assert_str_eq((const char *)msg_at(buf, 1) + 5, "lms_s500");
+	ready(be);
+	ck_assert_str_eq(exec_types(be, 7, "select 2", buf, sizeof(buf)), "CPBDES"); /* 100 goes */
+	ck_assert_str_eq((const char *)buf + 6, "lms_s100");
+	ready(be);
+	/* RESET closes every one, then Sync */
+	struct lms_request r = { .kind = LMS_REQ_RESET };
+	n = pg_be_encode_request(be, &r, buf, sizeof(buf));
+	const char *t = types_of(buf, n);
+	ck_assert_uint_eq(strlen(t), PG_NAMED_MAX + 1);
+	ck_assert_int_eq(t[PG_NAMED_MAX], 'S');
+	ck_assert_int_eq(t[0], 'C');
+	ready(be);
+	ck_assert_str_eq(exec_types(be, 8, "select 8", buf, sizeof(buf)), "PBDES");
+	ready(be);
 	pg_be_free(be);
 }
 END_TEST
@@ -328,6 +473,7 @@ static Suite *suite(void)
 	tcase_add_test(t, test_values_equal_across_families);
 	tcase_add_test(t, test_binary_values);
 	tcase_add_test(t, test_pg_encode_execute);
+	tcase_add_test(t, test_pg_encode_named);
 	suite_add_tcase(s, t);
 	return s;
 }

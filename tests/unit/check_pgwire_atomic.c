@@ -366,7 +366,7 @@ START_TEST(test_encode_prefix)
 		p += 1 + pg_get32(buf + p + 1);
 	}
 	ck_assert_uint_eq(buf[p], 'P');
-	ck_assert_mem_eq(buf + p + 6, "select 1", 9);
+	ck_assert_mem_eq(buf + p + 5, "lms_s0\0select 1", 16); /* named (named.c) */
 	pg_be_free(be);
 }
 END_TEST

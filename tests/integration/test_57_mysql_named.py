@@ -1,0 +1,207 @@
+"""57. MySQL prepared statements served by the PostgreSQL-protocol target
+after a cutover are parsed once per connection (issue 7 benchmark):
+COM_STMT_EXECUTE binds the named statement lms_s<id> (plugins/pgwire/named.c)
+instead of sending Parse + Bind each time.  Seen from the translated session
+itself through PostgreSQL's pg_prepared_statements view (each Bind counts one
+plan), run as a COM_QUERY on the same connection."""
+
+import datetime
+
+import pytest
+
+from mysqlraw import MyError
+from test_56_mysql_shadow import ALL, TwoSides, my_connect
+from test_57_mysql_served import cut_over, on_target, raw_login, served_proxy
+
+PG_NAMED_MAX = 64  # plugins/pgwire/pgwire.h
+
+
+@pytest.fixture
+def two(lms_env, mysql_server, uniq):
+    t = TwoSides(lms_env, mysql_server, uniq)
+    yield t
+    t.drop()
+
+
+def named(r):
+    """{name: (plans, prepare_time, statement)} of this connection's lms_ statements."""
+    out = r.query("select name, (generic_plans + custom_plans)::int, prepare_time::text, statement "
+                  "from pg_prepared_statements where name like 'lms%' order by name")
+    kind, cols, rows = out[0]
+    assert kind == "rows", out
+    return {row[0].decode(): (int(row[1]), row[2].decode(), row[3].decode()) for row in rows}
+
+
+def test_executions_parse_once(proxy_factory, mysql_server, two):
+    """Twenty executions of one statement: one named statement on the
+    target, planned at each Bind, never prepared again."""
+    p = served_proxy(proxy_factory, mysql_server)
+    r = raw_login(p)
+    cut_over(p)
+    st = r.prepare("select id, name from %s where id = ?" % two.name)
+    assert named(r) == {}  # COM_STMT_PREPARE describes an unnamed statement
+    names = {1: b"one", 2: b"two", 3: b"thr'ee"}
+    for i in range(20):
+        k = i % 3 + 1
+        assert r.execute(st, (str(k),))[2] == [[k, names[k]]]
+    name = "lms_s%d" % st["id"]
+    first = named(r)
+    assert list(first) == [name], first
+    plans, prepared_at, text = first[name]
+    assert plans == 20
+    assert text == "select id, name from %s where id = $1" % two.name
+    for i in range(5):
+        r.execute(st, ("1",))
+    assert named(r)[name] == (25, prepared_at, text)  # the same statement, bound five more times
+    r.close()
+
+
+def test_close_and_many_statements(proxy_factory, mysql_server, two):
+    """COM_STMT_CLOSE closes the named statement; new statements work
+    after it; beyond PG_NAMED_MAX per connection the least recently used
+    is closed, and executing it again parses it again."""
+    p = served_proxy(proxy_factory, mysql_server)
+    r = raw_login(p)
+    cut_over(p)
+    a = r.prepare("select name from %s where id = ?" % two.name)
+    assert r.execute(a, ("1",))[2] == [[b"one"]]
+    assert "lms_s%d" % a["id"] in named(r)
+    r.close_stmt(a)  # no answer: the Close goes without a Sync
+    assert named(r) == {}
+    with pytest.raises(MyError):
+        r.execute(a, ("1",))  # unknown to the client's session now
+    b = r.prepare("select id from %s where name = ?" % two.name)
+    assert r.execute(b, ("two",))[2] == [[2]]
+    assert list(named(r)) == ["lms_s%d" % b["id"]]
+    stmts = [r.prepare("select ?::int + %d" % k) for k in range(PG_NAMED_MAX + 6)]
+    for k, s in enumerate(stmts):
+        assert r.execute(s, ("1000",))[2] == [[1000 + k]]
+    held = named(r)
+    assert len(held) == PG_NAMED_MAX, held
+    assert "lms_s%d" % b["id"] not in held  # the least recently used went first
+    assert "lms_s%d" % stmts[-1]["id"] in held
+    assert r.execute(b, ("three",))[2] == []  # parsed again
+    assert r.execute(stmts[0], ("1",))[2] == [[1]]
+    assert r.query("select 'alive'")[0][2] == [[b"alive"]]
+    r.close()
+
+
+def test_types_and_nulls_when_bound_again(proxy_factory, mysql_server, two):
+    """The rows of a statement bound again (no Parse) are typed exactly as
+    those of its first execution: binary values of every class, NULLs,
+    NULL parameters."""
+    p = served_proxy(proxy_factory, mysql_server)
+    r = raw_login(p)
+    cut_over(p)
+    st = r.prepare("select %s from %s where id >= ? or ?::text is null order by id" % (ALL, two.name))
+    first = r.execute(st, ("2", "x"))
+    again = r.execute(st, ("2", "x"))
+    assert first == again
+    kind, cols, rows = again
+    assert [c["type"] for c in cols] == [3, 1, 246, 12, 10, 5, 253, 252, 8, 3]
+    assert rows == [
+        [2, 0, b"-2.0000", datetime.datetime(2024, 2, 29, 23, 59, 59), datetime.date(2024, 2, 29), 1e20, b"two",
+         b"", -5, None],
+        [3, 1, b"0.0500", datetime.datetime(1999, 12, 31, 0, 0, 0, 1000), datetime.date(1999, 12, 31), -2.5,
+         b"thr'ee", b"\x00", 0, None],
+    ]
+    assert len(r.execute(st, ("9", None))[2]) == 3  # a NULL parameter
+    assert len(r.execute(st, ("9", "x"))[2]) == 0
+    assert named(r)["lms_s%d" % st["id"]][0] == 4
+    upd = r.prepare("update %s set nul = ? where id = ?" % two.name)
+    assert r.execute(upd, ("7", "1")) == ("ok", 1)
+    assert r.execute(upd, (None, "1")) == ("ok", 1)
+    assert on_target(two, "select nul from %s where id = 1" % two.name) == [(None,)]
+    r.close()
+
+
+def test_failed_parse_reaches_client(proxy_factory, mysql_server, two):
+    """A named Parse that fails gives the client the database's error, the
+    session goes on, and the next execution parses again: the table is
+    gone (42P01); after a failure inside a transaction it is repaired; a statement whose
+    result columns changed fails once (0A000) and is then parsed anew."""
+    p = served_proxy(proxy_factory, mysql_server)
+    r = raw_login(p)
+    cut_over(p)
+    st = r.prepare("select name from %s where id = ?" % two.name)
+    on_target(two, "alter table %s rename to %s_away" % (two.name, two.name))
+    with pytest.raises(MyError) as e:
+        r.execute(st, ("1",))
+    assert (e.value.code, e.value.sqlstate) == (1146, "42P01"), e.value
+    assert named(r) == {}  # nothing was made
+    assert r.query("select 'goes on'")[0][2] == [[b"goes on"]]
+    on_target(two, "alter table %s_away rename to %s" % (two.name, two.name))
+    assert r.execute(st, ("1",))[2] == [[b"one"]]
+    assert r.execute(st, ("2",))[2] == [[b"two"]]
+    # a failed execution inside a transaction undoes only itself (atomic.c):
+    # the next statement's first Parse runs in the repaired transaction
+    dup = r.prepare("insert into %s (id) values (?)" % two.name)
+    other = r.prepare("select id from %s where name = ?" % two.name)
+    r.query("start transaction")
+    with pytest.raises(MyError) as e:
+        r.execute(dup, ("1",))
+    assert (e.value.code, e.value.sqlstate) == (1062, "23505")
+    assert r.execute(other, ("one",))[2] == [[1]]
+    r.query("rollback")
+    assert r.execute(other, ("one",))[2] == [[1]]
+    assert r.execute(other, ("two",))[2] == [[2]]
+    # PostgreSQL refuses to run a cached plan whose result columns changed
+    star = r.prepare("select * from %s where id = ?" % two.name)
+    assert len(r.execute(star, ("1",))[1]) == 10
+    on_target(two, "alter table %s add column extra int default 5" % two.name)
+    with pytest.raises(MyError) as e:
+        r.execute(star, ("1",))
+    assert e.value.sqlstate == "0A000", e.value
+    kind, cols, rows = r.execute(star, ("1",))
+    assert len(cols) == 11 and rows[0][-1] == 5
+    held = named(r)
+    for s in (st, other, star):
+        assert "lms_s%d" % s["id"] in held
+    r.close()
+
+
+def test_named_on_the_shadow_survive_cutover(proxy_factory, mysql_server, two):
+    """Shadowing MariaDB in sync mode: the shadow's connection names the
+    statements it executes; the cutover promotes it (or logs in anew) and
+    executions go on with the same ids, the answers equal on both sides
+    before."""
+    p = proxy_factory(name="mynamed-sync", source_dialect="mysql", init_source=mysql_server.url(),
+                      extra_args=["--coordination", "off"], shadow_mode="sync")
+    r = raw_login(p)
+    c = my_connect(p.port)
+    st = r.prepare("select id, name from %s where id = ?" % two.name)
+    for k in (1, 2, 3, 1, 2):
+        assert r.execute(st, (str(k),))[2][0][0] == k
+    counts = p.shadow_counts()
+    assert counts["mismatches"] == 0, counts
+    cut_over(p)
+    for k in (3, 2, 1):
+        assert r.execute(st, (str(k),))[2][0][0] == k
+    held = named(r)
+    name = "lms_s%d" % st["id"]
+    promoted = "promoted=1" in p.read_log()
+    assert held[name][0] == (8 if promoted else 3), (held, promoted)
+    c.close()
+    r.close()
+
+
+def test_application_deallocate_all(proxy_factory, mysql_server, two):
+    """An application's DEALLOCATE ALL drops molt-lms's named statements
+    under it: the next execution fails once (26000), then every statement
+    is parsed again (docs/mysql.md, limits after the cutover)."""
+    p = served_proxy(proxy_factory, mysql_server)
+    r = raw_login(p)
+    cut_over(p)
+    a = r.prepare("select name from %s where id = ?" % two.name)
+    b = r.prepare("select id from %s where name = ?" % two.name)
+    assert r.execute(a, ("1",))[2] == [[b"one"]]
+    assert r.execute(b, ("two",))[2] == [[2]]
+    r.query("deallocate all")
+    assert named(r) == {}
+    with pytest.raises(MyError) as e:
+        r.execute(a, ("1",))
+    assert e.value.sqlstate == "26000", e.value
+    assert r.execute(a, ("1",))[2] == [[b"one"]]
+    assert r.execute(b, ("two",))[2] == [[2]]
+    assert sorted(named(r)) == sorted(["lms_s%d" % a["id"], "lms_s%d" % b["id"]])
+    r.close()
