@@ -24,9 +24,8 @@
  *
  * Answers written here still follow an empty round trip to the database
  * (s->local_req, request.c), so that they keep their place among the
- * others (local.c does the same for queries).  Long data is kept whenever
- * the session decodes it (a shadow of another family describes the
- * execution too).
+ * others (local.c does the same for queries).  Long data is also kept
+ * while a shadow of another family needs it to describe the execution.
  */
 #include "autoconfig.h"
 
@@ -88,8 +87,9 @@ void my_long_data_add(struct my_sess *s, const uint8_t *pl, size_t n)
 	st->long_data = 1;
 	uint32_t k = my_le16(pl + 5);
 	size_t chunk = n - 7;
-	if (st->ld_over)
-		return;
+	if (st->ld_over || (!s->translated && !s->observe))
+		return; /* relayed and not shadowed: MySQL keeps it (a cutover
+			   never falls between long data and its execution) */
 	if (k >= st->nparams || chunk > MY_LONG_DATA_MAX - s->ld_bytes) {
 		long_free(s, st);
 		st->ld_over = 1;
