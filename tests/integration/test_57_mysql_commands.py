@@ -20,7 +20,8 @@ from mysqlraw import (CAP_DEPRECATE_EOF, COM_FIELD_LIST, COM_QUERY, COM_STATISTI
                       MyError, native_scramble)
 from test_57_mysql_served import cut_over, on_target, raw_login, served_proxy
 from test_56_mysql_shadow import TwoSides
-from test_58_mysql_login import orch, store, target_truth, tproxy  # noqa: F401 (fixtures)
+from lmsproxy import wait_until
+from test_58_mysql_login import initialize, orch, store, target_truth, tproxy  # noqa: F401 (fixtures)
 from test_58_mysql_login import raw_login as raw_login_tls
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -209,6 +210,33 @@ def test_change_user_without_copied_logins(served, two):
     assert e.value.code == 1045 and "no copy" in e.value.message, e.value
     with pytest.raises((ConnectionError, OSError)):
         r.query("select 1")
+
+
+def test_change_user_on_a_session_relayed_before(clusters, mysql_server, store, orch, proxy_factory):  # noqa: F811
+    """A session that logged in to MariaDB through molt-lms (its scramble was
+    MariaDB's), then served by PostgreSQL: COM_CHANGE_USER answered with
+    that scramble is verified against the copied logins."""
+    initialize(clusters, orch)
+    store.run("update _molt_lms.state set epoch = epoch + 1, source_of_truth = 'source', phase = 'serving'")
+    try:
+        p = proxy_factory(name="mycu", source_dialect="mysql", init_source=mysql_server.url(),
+                          init_target=clusters.target_url(db=store.db), tls=True)
+        assert wait_until(lambda: "credentials_loaded" in p.read_log(), clusters.t(10)), p.read_log()
+        r = raw_login_tls(p, *MY_APP)
+        try:
+            assert "MariaDB" in r.scalar("select version()")
+            store.run("update _molt_lms.state set epoch = epoch + 1, source_of_truth = 'target'")
+            assert wait_until(lambda: "source_of_truth=target" in p.read_log(), clusters.t(10)), p.read_log()
+            assert "PostgreSQL" in r.scalar("select version()")
+            r.change_user(*MY_ADMIN)
+            assert r.query("select 'as admin'")[0][2] == [[b"as admin"]]
+            with pytest.raises(MyError) as e:
+                r.change_user(MY_ADMIN[0], "wrong")
+            assert e.value.code == 1045 and "wrong password" in e.value.message, e.value
+        finally:
+            r.close()
+    finally:
+        store.run("update _molt_lms.state set epoch = epoch + 1, source_of_truth = 'source', phase = 'serving'")
 
 
 def test_change_user_verified_by_lms(tproxy):  # noqa: F811
