@@ -594,6 +594,7 @@ int my_fe_decode(void *fe, const uint8_t *msg, size_t len, struct lms_out *out, 
 			return my_login_switch_answer(s, msg, len, out, res);
 		return decode_auth(s, msg, len, out, res);
 	case MY_S_READY:
+		s->local_req = 0; /* set again below for what LMS answers itself */
 		if (s->translated && s->cu_pending && s->owes == MY_OWES_AUTH)
 			return my_change_user_answer(s, msg, len, out, res);
 		if (len < MY_HDR + 1)
