@@ -219,8 +219,10 @@ int my_cursor_defs(struct my_sess *s, struct my_pk *w, size_t at)
 	if (!x->cur)
 		return -1;
 	memset(x->cur, 0, sizeof(*x->cur));
-	if (cursor_append(s, x->cur, w->buf + at, w->len - at) < 0)
+	if (cursor_append(s, x->cur, w->buf + at, w->len - at) < 0) {
 		x->cur_over = 1;
+		cursor_free(s, x->cur);
+	}
 	x->cur->off = x->cur->len; /* rows start after the definitions */
 	x->cur_seq = s->to_client;
 	w->len = at;
@@ -232,8 +234,10 @@ int my_cursor_row(struct my_sess *s, struct my_pk *w, size_t at)
 	struct my_ans *x = &s->ans;
 	if (w->bad || !x->cur)
 		return -1;
-	if (!x->cur_over && cursor_append(s, x->cur, w->buf + at, w->len - at) < 0)
+	if (!x->cur_over && cursor_append(s, x->cur, w->buf + at, w->len - at) < 0) {
 		x->cur_over = 1;
+		cursor_free(s, x->cur); /* nothing of it will be sent: give the memory back now */
+	}
 	w->len = at;
 	return 0;
 }
