@@ -1902,18 +1902,19 @@ static void session_update(struct lms_session *s)
  * a pause resumes, own_login_late). */
 static void own_login_opts(struct lms_session *s, struct lms_fe_opts *fo)
 {
-	const struct lms_backend *truth = lms_runtime_truth(s->rt, NULL);
-	if (strcmp(truth->plugin.d->family, s->front->family) == 0 || !LMS_DIALECT_HAS(s->front, fe_login_done))
-		return;
-	s->own_login = true;
-	fo->own_login = 1;
-	/* s->peer is "address:port" */
+	/* s->peer is "address:port"; always given: a session whose login was
+	 * relayed may verify a later change of user itself (mysql.so) */
 	const char *colon = strrchr(s->peer, ':');
 	size_t n = colon ? (size_t)(colon - s->peer) : 0;
 	if (n >= sizeof(fo->client_ip))
 		n = 0;
 	memcpy(fo->client_ip, s->peer, n);
 	fo->client_ip[n] = 0;
+	const struct lms_backend *truth = lms_runtime_truth(s->rt, NULL);
+	if (strcmp(truth->plugin.d->family, s->front->family) == 0 || !LMS_DIALECT_HAS(s->front, fe_login_done))
+		return;
+	s->own_login = true;
+	fo->own_login = 1;
 }
 
 /* Does a backend speak another wire family than the clients? */

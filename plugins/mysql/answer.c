@@ -13,7 +13,8 @@
  *                       id the client got from the source, so ids stay
  *                       stable across a cutover), parameter and column
  *                       definitions
- *   COM_STMT_EXECUTE    as COM_QUERY with binary rows
+ *   COM_STMT_EXECUTE    as COM_QUERY with binary rows; with a cursor:
+ *                       definitions only, the rows kept (cmds.c)
  *   anything else       OK (PING, STMT_RESET, RESET_CONNECTION) or ERR
  *   local commands      written by local.c at READY
  *
@@ -412,6 +413,7 @@ void my_ans_free(struct my_sess *s)
 	if (x->pads)
 		my_host->free(x->pads);
 	x->types = x->classes = x->pads = NULL;
+	my_cursor_drop(s);
 }
 
 void my_fe_set_translated(void *fe)
@@ -434,8 +436,9 @@ static void flush_held(struct my_pk *w, struct my_sess *s, int more, uint32_t tx
 	x->held = 0;
 }
 
-/* The definitions of a's columns, remembered for the rows. */
-static int write_defs(struct my_pk *w, struct my_sess *s, const struct lms_answer *a)
+/* The definitions of a's columns, remembered for the rows, then their EOF
+ * unless !with_end (a cursor's status ends them). */
+static int write_defs(struct my_pk *w, struct my_sess *s, const struct lms_answer *a, int with_end)
 {
 	struct my_ans *x = &s->ans;
 	if (a->n == 0 || a->n > MY_COLS_MAX || !a->cols)
@@ -461,17 +464,19 @@ static int write_defs(struct my_pk *w, struct my_sess *s, const struct lms_answe
 		my_pk_coldef(w, s, c->name ? c->name : "", c->name ? c->name_len : 0, type, cs, len, flags, dec);
 	}
 	x->ncols = a->n;
-	my_pk_defs_end(w, s, status_of(s->txn));
+	if (with_end)
+		my_pk_defs_end(w, s, status_of(s->txn));
 	return 0;
 }
 
-/* A result set starts: the column count, definitions, their EOF. */
-static int begin_set(struct my_pk *w, struct my_sess *s, const struct lms_answer *a)
+/* A result set starts: the column count, definitions, their EOF (unless
+ * !with_end). */
+static int begin_set(struct my_pk *w, struct my_sess *s, const struct lms_answer *a, int with_end)
 {
 	my_pk_begin(w);
 	my_pk_lenenc(w, a->n);
 	my_pk_end(w, s);
-	if (write_defs(w, s, a) < 0)
+	if (write_defs(w, s, a, with_end) < 0)
 		return -1;
 	s->ans.in_set = 1;
 	return 0;
@@ -565,14 +570,48 @@ static void held_error(struct my_pk *w, struct my_sess *s)
 	x->err_held = 0;
 }
 
+/* COM_STMT_EXECUTE opening a cursor (cmds.c): the definitions and rows
+ * are kept, READY sends the definitions and the cursor's status; a
+ * statement without a result set is answered as without a cursor. */
+static int answer_cursor(struct my_pk *w, struct my_sess *s, const struct lms_answer *a)
+{
+	struct my_ans *x = &s->ans;
+	size_t at = w->len;
+	switch (a->kind) {
+	case LMS_ANS_COLUMNS:
+		if (begin_set(w, s, a, 0) < 0)
+			return -1;
+		return my_cursor_defs(s, w, at);
+	case LMS_ANS_ROW:
+		if (!x->in_set || a->n != x->ncols || !a->values || binary_row(w, s, a) < 0)
+			return -1;
+		return my_cursor_row(s, w, at);
+	case LMS_ANS_COMPLETE:
+		x->in_set = 0;
+		return 0;
+	case LMS_ANS_ERROR:
+		my_cursor_drop(s); /* the ERR takes the answer's place */
+		write_error(w, s, a);
+		return 0;
+	case LMS_ANS_READY:
+		if (!x->done)
+			my_cursor_ready(s, w, status_of(a->txn));
+		return 0;
+	default:
+		return 0;
+	}
+}
+
 /* COM_QUERY and COM_STMT_EXECUTE. */
 static int answer_result(struct my_pk *w, struct my_sess *s, const struct lms_answer *a, int binary)
 {
 	struct my_ans *x = &s->ans;
+	if (x->cmd.cursor && (x->cur || (a->kind == LMS_ANS_COLUMNS && !x->held && !x->done)))
+		return answer_cursor(w, s, a);
 	switch (a->kind) {
 	case LMS_ANS_COLUMNS:
 		flush_held(w, s, 1, s->txn);
-		return begin_set(w, s, a);
+		return begin_set(w, s, a, 1);
 	case LMS_ANS_ROW:
 		if (!x->in_set || a->n != x->ncols || !a->values)
 			return -1;
@@ -631,7 +670,7 @@ static int answer_prepare(struct my_pk *w, struct my_sess *s, const struct lms_a
 			my_pk_coldef(w, s, "?", 1, T_VAR_STRING, 63, 0, F_BINARY, 0);
 		if (x->nparams)
 			my_pk_defs_end(w, s, status_of(s->txn));
-		if (ncols && write_defs(w, s, a) < 0)
+		if (ncols && write_defs(w, s, a, 1) < 0)
 			return -1;
 		/* remember the statement under its new id (stmt.c) */
 		if (s->prep_sql)

@@ -120,6 +120,14 @@ static int decode_greeting(struct my_be *b, const uint8_t *msg, size_t len, stru
 	}
 	s->be_tls = b->tls_mode != LMS_TLS_DISABLE && srv_tls;
 	s->server_caps = caps;
+	size_t part2 = ch + 2 + 1 + 10; /* the scramble's second part */
+	if (n >= part2 + MY_SCRAMBLE_LEN - 8) {
+		/* the session's scramble, for a COM_CHANGE_USER verified by
+		 * LMS after a cutover (cmds.c), as a MySQL server verifies it */
+		memcpy(s->scramble, pl + id + 4, 8);
+		memcpy(s->scramble + 8, pl + part2, MY_SCRAMBLE_LEN - 8);
+		s->scramble_known = 1;
+	}
 	uint32_t adv = caps & ~MY_CAP_FILTERED;
 	adv = s->tls_available ? adv | MY_CAP_SSL : adv & ~MY_CAP_SSL;
 	s->adv_caps = adv;

@@ -28,9 +28,9 @@ void *my_fe_new(const struct lms_fe_opts *opts)
 	for (int i = 0; i < 4; i++)
 		s->conn_id[i] = opts->proxy_key[3 - i];
 	s->observe = opts->observe == LMS_OBSERVE_FULL;
-	if (LMS_HOST_HAS(my_host, credential_of) && opts->own_login) {
-		s->own_login = 1;
-		memcpy(s->client_ip, opts->client_ip, sizeof(s->client_ip));
+	if (LMS_HOST_HAS(my_host, credential_of)) { /* a 1.4 core: client_ip is there */
+		s->own_login = opts->own_login != 0;
+		memcpy(s->client_ip, opts->client_ip, sizeof(s->client_ip)); /* also for COM_CHANGE_USER */
 		s->client_ip[sizeof(s->client_ip) - 1] = 0;
 	}
 	s->keep = my_host->abi_minor >= 4 && opts->keep_statements; /* a 1.4 member */
@@ -189,6 +189,17 @@ static int frame_command(struct my_sess *s, const uint8_t *p, size_t avail, stru
 		}
 		return LMS_FRAME_OK;
 	}
+	if (s->owes == MY_OWES_AUTH && s->cu_pending) {
+		/* translated COM_CHANGE_USER: the answer to our switch request,
+		 * verified whole (cmds.c), answered after a round trip */
+		if (seq != s->cseq || f->len > LMS_DECODE_MAX)
+			return LMS_FRAME_INVALID;
+		if (s->q_len >= MY_QUEUE)
+			return LMS_FRAME_NEED_MORE;
+		f->kind = LMS_MSG_AUTH;
+		f->flags = LMS_FRAME_NEED_BODY | LMS_FRAME_ENDS_REQUEST;
+		return LMS_FRAME_OK;
+	}
 	if (s->owes == MY_OWES_AUTH) {
 		/* COM_CHANGE_USER's exchange: legs share sequence ids */
 		if (seq != s->cseq)
@@ -231,6 +242,16 @@ static int frame_command(struct my_sess *s, const uint8_t *p, size_t avail, stru
 		return LMS_FRAME_NEED_MORE; /* framed again once answers are relayed */
 	f->kind = kind;
 	f->flags = flags;
+	if (cmd == MY_COM_STMT_SEND_LONG_DATA && (s->translated || decoded(s, cmd)) &&
+	    (len == MY_MAX_PAYLOAD || f->len > LMS_DECODE_MAX)) {
+		/* too big to keep: streamed (translated: dropped by the core),
+		 * and its statement's next execution is refused (cmds.c) */
+		if (avail < MY_HDR + 5)
+			return LMS_FRAME_NEED_MORE;
+		my_long_data_lost(s, p, avail);
+		command_commit(s, cmd, len, answered);
+		return LMS_FRAME_OK;
+	}
 	if (s->translated && cmd != MY_COM_QUIT) {
 		f->flags |= LMS_FRAME_NEED_BODY; /* described and answered whole (answer.c) */
 		return LMS_FRAME_OK;
@@ -482,9 +503,12 @@ static int observe_command(struct my_sess *s, const uint8_t *msg, size_t len, st
 		return -1;
 	command_commit(s, cmd, (uint32_t)n, answered);
 	res->verdict = LMS_FORWARD;
+	s->local_req = 0;
+	my_exec_ld_free(s); /* the previous execution's long data */
 	struct my_stmt *st = n >= 5 ? my_stmt_find(s, my_le32(pl + 1)) : NULL;
 	const char *sql = NULL;
 	size_t sl = 0;
+	int long_over = 0;
 	switch (cmd) {
 	case MY_COM_QUERY:
 		sql = (const char *)pl + 1;
@@ -501,18 +525,20 @@ static int observe_command(struct my_sess *s, const uint8_t *msg, size_t len, st
 		if (!st)
 			break;
 		keep_types(st, pl, n);
+		long_over = my_long_data_take(s, st);
 		sql = st->sql;
 		sl = st->len;
 		if (s->observe)
 			tag_last(s, sql, sl);
 		break;
 	case MY_COM_STMT_SEND_LONG_DATA:
-		if (st)
-			st->long_data = 1;
+		my_long_data_add(s, pl, n);
 		break;
 	case MY_COM_STMT_RESET:
-		if (st)
+		if (st) {
 			st->long_data = 0;
+			my_stmt_extras_free(s, st); /* long data forgotten, cursor closed */
+		}
 		break;
 	case MY_COM_STMT_CLOSE:
 		if (n >= 5)
@@ -524,6 +550,8 @@ static int observe_command(struct my_sess *s, const uint8_t *msg, size_t len, st
 	default:
 		break;
 	}
+	if (s->translated)
+		my_cmd_decoded(s, st, pl, n, long_over); /* commands beyond queries (cmds.c) */
 	if (s->translated && (cmd == MY_COM_QUERY || cmd == MY_COM_INIT_DB) && s->q_len > 0) {
 		/* answered by LMS (local.c): its text waits with it */
 		struct my_cmd *c = &s->queue[(s->q_head + s->q_len - 1) % MY_QUEUE];
@@ -566,6 +594,9 @@ int my_fe_decode(void *fe, const uint8_t *msg, size_t len, struct lms_out *out, 
 			return my_login_switch_answer(s, msg, len, out, res);
 		return decode_auth(s, msg, len, out, res);
 	case MY_S_READY:
+		s->local_req = 0; /* set again below for what LMS answers itself */
+		if (s->translated && s->cu_pending && s->owes == MY_OWES_AUTH)
+			return my_change_user_answer(s, msg, len, out, res);
 		if (len < MY_HDR + 1)
 			return -1;
 		/* decoded for one of three reasons, asked in fe_frame's order */
@@ -574,7 +605,10 @@ int my_fe_decode(void *fe, const uint8_t *msg, size_t len, struct lms_out *out, 
 			int answered;
 			if (command_class(msg[MY_HDR], &kind, &flags, &answered) < 0)
 				return refuse_command(s, msg, out, res);
-			return observe_command(s, msg, len, res);
+			int rc = observe_command(s, msg, len, res);
+			if (rc == 0 && msg[MY_HDR] == MY_COM_CHANGE_USER && s->cu_verdict < 0)
+				return my_change_user_refuse_now(s, out, res);
+			return rc;
 		}
 		if (my_kill_candidate(msg[MY_HDR], msg, len, (uint32_t)(len - MY_HDR)) == 1)
 			return my_fe_kill(s, msg, len, out, res);

@@ -524,6 +524,10 @@ static void answer_init_db(struct my_sess *s, const struct my_cmd *cmd, struct m
 
 void my_local_answer(struct my_sess *s, const struct my_cmd *cmd, struct my_pk *w, uint16_t status)
 {
+	if (cmd->local >= MY_L_STATISTICS) {
+		my_cmd_answer(s, cmd, w, status); /* commands beyond queries */
+		return;
+	}
 	if (!cmd->prep) {
 		my_pk_err(w, s, 1037, "HY001", "molt-lms: out of memory");
 		return;

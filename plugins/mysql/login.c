@@ -45,7 +45,7 @@
 
 /* 20 scramble bytes as MySQL servers make them: 7-bit, never NUL (the
  * greeting ends its second part with one) nor '$'.  Returns 0 or -1. */
-static int make_scramble(uint8_t out[MY_SCRAMBLE_LEN])
+int my_login_scramble(uint8_t out[MY_SCRAMBLE_LEN])
 {
 #ifdef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
 	/* fuzzers replay inputs: the same scramble every time */
@@ -69,8 +69,9 @@ static int make_scramble(uint8_t out[MY_SCRAMBLE_LEN])
 
 int my_login_greet(struct my_sess *s, struct lms_out *out)
 {
-	if (make_scramble(s->scramble) < 0)
+	if (my_login_scramble(s->scramble) < 0)
 		return -1;
+	s->scramble_known = 1;
 	uint32_t caps = OWN_CAPS | (s->tls_available ? MY_CAP_SSL : 0);
 	uint8_t *d = out->data;
 	size_t off = MY_HDR;
@@ -162,38 +163,47 @@ static void deny(struct my_sess *s, uint8_t seq, const char *why, struct lms_out
 	s->state = MY_S_CLOSED;
 }
 
+int my_login_check(const char *user, const char *client_ip, const uint8_t scramble[MY_SCRAMBLE_LEN],
+		   const uint8_t *resp, size_t rlen, char *why, size_t whylen)
+{
+	char plugin[64], verifier[LMS_VERIFIER_MAX];
+	int rc = LMS_HOST_HAS(my_host, credential_of)
+		 ? my_host->credential_of(user, client_ip, plugin, sizeof(plugin), verifier, sizeof(verifier))
+		 : -2;
+	if (rc == -2) {
+		snprintf(why, whylen, "the database serving now is not MySQL, and this proxy holds no copy of the "
+			 "source's logins (_molt_lms.credentials in the coordination store: run molt-lms-cli initialize "
+			 "or begin with the orchestrator's SOURCE_URL set to the MySQL source)");
+		return -1;
+	}
+	if (rc != 0) {
+		snprintf(why, whylen, "no such login in the copy of the source's users taken at the last initialize "
+			 "or begin");
+		return -1;
+	}
+	if (strcmp(plugin, NATIVE) != 0 && plugin[0] != 0) {
+		snprintf(why, whylen, "this login uses the %s authentication plugin, which molt-lms cannot verify once "
+			 "the source is no longer serving; give it a mysql_native_password password on the source and run "
+			 "begin again", plugin);
+		return -1;
+	}
+	rc = my_native_check(scramble, resp, rlen, verifier);
+	OPENSSL_cleanse(verifier, sizeof(verifier));
+	if (rc < 0) {
+		snprintf(why, whylen, "wrong password (using password: %s)", rlen ? "YES" : "NO");
+		return -1;
+	}
+	return 0;
+}
+
 /* Verify resp[0..rlen) (the answer to our scramble, client packet seq):
  * on success ask the core to connect, else deny. */
 static int verify(struct my_sess *s, uint8_t seq, const uint8_t *resp, size_t rlen, struct lms_out *out,
 		  struct lms_result *res)
 {
-	char plugin[64], verifier[LMS_VERIFIER_MAX];
-	int rc = LMS_HOST_HAS(my_host, credential_of)
-		 ? my_host->credential_of(s->login_user, s->client_ip, plugin, sizeof(plugin), verifier, sizeof(verifier))
-		 : -2;
-	if (rc == -2) {
-		deny(s, seq, "the database serving now is not MySQL, and this proxy holds no copy of the source's "
-		     "logins (_molt_lms.credentials in the coordination store: run molt-lms-cli initialize or begin "
-		     "with the orchestrator's SOURCE_URL set to the MySQL source)", out, res);
-		return 0;
-	}
-	if (rc != 0) {
-		deny(s, seq, "no such login in the copy of the source's users taken at the last initialize or begin",
-		     out, res);
-		return 0;
-	}
-	if (strcmp(plugin, NATIVE) != 0 && plugin[0] != 0) {
-		char why[300];
-		snprintf(why, sizeof(why), "this login uses the %s authentication plugin, which molt-lms cannot "
-			 "verify once the source is no longer serving; give it a mysql_native_password password on the "
-			 "source and run begin again", plugin);
+	char why[400];
+	if (my_login_check(s->login_user, s->client_ip, s->scramble, resp, rlen, why, sizeof(why)) < 0) {
 		deny(s, seq, why, out, res);
-		return 0;
-	}
-	rc = my_native_check(s->scramble, resp, rlen, verifier);
-	OPENSSL_cleanse(verifier, sizeof(verifier));
-	if (rc < 0) {
-		deny(s, seq, "wrong password (using password: YES)", out, res);
 		return 0;
 	}
 	res->verdict = LMS_DROP;

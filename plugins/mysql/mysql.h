@@ -48,6 +48,7 @@ extern const struct lms_host_api *my_host;
 #define MY_ST_IN_TRANS 0x1u
 #define MY_ST_MORE_RESULTS 0x8u
 #define MY_ST_CURSOR_EXISTS 0x40u
+#define MY_ST_LAST_ROW_SENT 0x80u
 
 /* Commands. */
 enum {
@@ -109,12 +110,40 @@ struct my_cmd {
 	char *prep;        /* observing, COM_STMT_PREPARE: its text (host->alloc,
 			      owned by the queue, then by prep_sql) */
 	size_t prep_len;
+	uint8_t cursor;    /* translated COM_STMT_EXECUTE: opens a cursor (cmds.c) */
+	uint32_t stmt;     /* translated EXECUTE, FETCH: the statement id */
+	uint32_t nrows;    /* translated FETCH: rows asked */
 };
 
 /* A prepared statement, remembered while observing (translation, ABI
  * 1.3): its text and the parameter types of its last execution. */
 #define MY_STMTS 256u
 #define MY_FP_MAX 1024u
+
+/* COM_STMT_SEND_LONG_DATA of one parameter, kept for the statement's next
+ * execution (cmds.c). */
+struct my_long {
+	uint8_t *data;     /* host->alloc */
+	size_t len, cap;
+	int sent;          /* a chunk came (even empty): the execution carries
+			      no value for this parameter */
+};
+/* Long data kept per session, all statements together: beyond it the
+ * execution is refused (ERR 1153). */
+#define MY_LONG_DATA_MAX (1024u * 1024u)
+
+/* A cursor opened by a translated COM_STMT_EXECUTE (cmds.c): its binary
+ * row packets, whole (header included), kept until COM_STMT_FETCH sends
+ * them. */
+struct my_cursor {
+	uint8_t *buf;      /* host->alloc */
+	size_t len, cap;
+	size_t off;        /* the next row to fetch */
+	int open;
+};
+/* Cursor rows kept per session, all cursors together: beyond it the
+ * execution fails (ERR 1114). */
+#define MY_CURSOR_MAX (16u * 1024u * 1024u)
 
 struct my_stmt {
 	uint32_t id;         /* the database's statement id */
@@ -124,6 +153,9 @@ struct my_stmt {
 	size_t len;
 	uint32_t nparams;
 	uint8_t *types;      /* 2 * nparams bytes, host->alloc; NULL until bound */
+	struct my_long *ld;  /* nparams entries once long data came, host->alloc */
+	int ld_over;         /* long data was lost or over MY_LONG_DATA_MAX */
+	struct my_cursor cur; /* translated: its open cursor */
 };
 
 /* One column of a result set, from its definition (be_observe). */
@@ -147,7 +179,15 @@ enum my_local {
 	MY_L_DATABASE,   /* SELECT DATABASE(): the session's database */
 	MY_L_INIT_DB,    /* COM_INIT_DB or USE: OK when it names the session's
 			    database, else ERR */
-	MY_L_ERROR       /* an ERR (local_err says which) */
+	MY_L_ERROR,      /* an ERR (local_err says which) */
+	/* commands other than queries (cmds.c) */
+	MY_L_STATISTICS, /* COM_STATISTICS: a status string */
+	MY_L_FIELD_LIST, /* COM_FIELD_LIST: ERR (deprecated, not served) */
+	MY_L_FETCH,      /* COM_STMT_FETCH: rows of a cursor kept here */
+	MY_L_CHANGE_USER, /* COM_CHANGE_USER: an auth switch request */
+	MY_L_USER_OK,    /* its verified answer: OK */
+	MY_L_USER_DENIED, /* ... refused: ERR 1045, then nothing more */
+	MY_L_LONG_ERR    /* COM_STMT_EXECUTE whose long data was too big: ERR */
 };
 
 /* One answer being written for a translated session (answer.c). */
@@ -173,6 +213,10 @@ struct my_ans {
 	uint16_t err_code;
 	char err_state[6];
 	char err_text[LMS_EV_TEXT_MAX];
+	struct my_cursor *cur; /* a cursor execution's result set being kept
+				  (cmds.c), NULL otherwise */
+	uint8_t cur_seq;   /* the sequence id after its definitions */
+	int cur_over;      /* its rows went over MY_CURSOR_MAX */
 };
 
 struct my_sess {
@@ -237,6 +281,27 @@ struct my_sess {
 	uint32_t max_stmt_id;     /* the highest statement id the client got */
 	char db[65];              /* the database named at login (or USE) */
 	struct my_ans ans;
+	/* commands beyond queries, translated (cmds.c) */
+	uint32_t local_req;       /* the message fe_decode just saw is answered
+				     by LMS after this empty round trip
+				     (enum lms_req_kind), 0: not */
+	struct my_long *exec_ld;  /* the long data of the execution just
+				     decoded (taken from its statement) */
+	uint32_t exec_ld_n;
+	uint32_t exec_ld_stmt;
+	size_t ld_bytes;          /* long data kept, all statements */
+	size_t cur_bytes;         /* cursor rows kept, all cursors */
+	int cu_pending;           /* COM_CHANGE_USER: the switch request was
+				     sent, the client's answer is next */
+	char cu_user[128];        /* ... for this user */
+	char cu_db[65];
+	uint8_t cu_scramble[MY_SCRAMBLE_LEN];
+	int cu_verdict;           /* COM_CHANGE_USER checked against the
+				     session's scramble: 1 verified, -1
+				     refused (cu_why), 0 a switch request */
+	char cu_why[400];
+	int scramble_known;       /* s->scramble is the session's: our own
+				     greeting's, or the source's relayed one */
 };
 
 /* packet.c: bytes */
@@ -375,6 +440,13 @@ int my_login_response(struct my_sess *s, const uint8_t *msg, size_t len, struct 
 /* The client's answer to that auth switch request. */
 int my_login_switch_answer(struct my_sess *s, const uint8_t *msg, size_t len, struct lms_out *out,
 			   struct lms_result *res);
+/* 20 fresh scramble bytes as MySQL servers make them.  Returns 0 or -1. */
+int my_login_scramble(uint8_t out[MY_SCRAMBLE_LEN]);
+/* Does resp[0..rlen) answer scramble for user connecting from client_ip,
+ * by the verifier the core holds (credential_of) and the rules of an own
+ * login?  Returns 0, else -1 with the reason in why[0..whylen). */
+int my_login_check(const char *user, const char *client_ip, const uint8_t scramble[MY_SCRAMBLE_LEN],
+		   const uint8_t *resp, size_t rlen, char *why, size_t whylen);
 /* The database accepted the core's login: the client's OK. */
 int my_fe_login_done(void *fe, struct lms_out *out);
 /* mysql_native_password: does resp[0..rlen) answer scramble for the
@@ -426,6 +498,45 @@ uint8_t my_local_class(const uint8_t *pl, size_t n);
 /* Write the answer of command c (local class c->local, text c->prep)
  * into w; status: the server status flags to report. */
 void my_local_answer(struct my_sess *s, const struct my_cmd *c, struct my_pk *w, uint16_t status);
+
+/* cmds.c: commands beyond queries in a translated session (and the long
+ * data every decoded session keeps) */
+/* A decoded COM_STMT_SEND_LONG_DATA pl[0..n): keep its chunk. */
+void my_long_data_add(struct my_sess *s, const uint8_t *pl, size_t n);
+/* A COM_STMT_SEND_LONG_DATA that was not decoded (streamed, or dropped in
+ * a translated session): its statement's next execution cannot be
+ * described.  p[0..avail) holds its first bytes. */
+void my_long_data_lost(struct my_sess *s, const uint8_t *p, size_t avail);
+/* The execution of st just decoded takes its long data (s->exec_ld), as
+ * MySQL forgets it once a statement runs.  Returns 1 when some was lost
+ * or too big (the execution cannot be described), else 0. */
+int my_long_data_take(struct my_sess *s, struct my_stmt *st);
+/* Free the statement's long data and cursor. */
+void my_stmt_extras_free(struct my_sess *s, struct my_stmt *st);
+/* Free s->exec_ld. */
+void my_exec_ld_free(struct my_sess *s);
+/* Translated: a command fe_decode just committed (the queue's last entry
+ * when answered), payload pl[0..n), on statement st (or NULL), whose
+ * long data was lost or too big (long_over): mark what LMS answers
+ * itself (s->local_req). */
+void my_cmd_decoded(struct my_sess *s, struct my_stmt *st, const uint8_t *pl, size_t n, int long_over);
+/* Translated: the client's answer msg[0..len) to our COM_CHANGE_USER
+ * switch request: verified; OK after a round trip, or ERR and close. */
+int my_change_user_answer(struct my_sess *s, const uint8_t *msg, size_t len, struct lms_out *out,
+			  struct lms_result *res);
+/* Translated: the COM_CHANGE_USER just decoded was refused, and no other
+ * answer is owed: ERR in out, and the connection ends (as after a failed
+ * login).  Returns 0. */
+int my_change_user_refuse_now(struct my_sess *s, struct lms_out *out, struct lms_result *res);
+/* Write the answer of a command of class MY_L_STATISTICS and after. */
+void my_cmd_answer(struct my_sess *s, const struct my_cmd *c, struct my_pk *w, uint16_t status);
+/* Translated cursor execution: the result set's definitions w->buf[at..)
+ * just written are kept; the rows likewise; READY sends what the client
+ * gets.  Each returns 0 or -1. */
+int my_cursor_defs(struct my_sess *s, struct my_pk *w, size_t at);
+int my_cursor_row(struct my_sess *s, struct my_pk *w, size_t at);
+void my_cursor_ready(struct my_sess *s, struct my_pk *w, uint16_t status);
+void my_cursor_drop(struct my_sess *s);
 
 /* url.c */
 int my_parse_url(const char *url, struct lms_backend_conf *conf, char *err, size_t errlen);

@@ -7,6 +7,7 @@
  *   COM_STMT_EXECUTE         EXECUTE: the statement's text, its
  *                            placeholders, the binary parameters as text
  *   COM_STMT_CLOSE           CLOSE
+ *   COM_STMT_SEND_LONG_DATA  NONE (kept for the execution, cmds.c)
  *   COM_PING, COM_STMT_RESET PING
  *   COM_RESET_CONNECTION     RESET
  *   anything else            UNSUPPORTED (the request is not compared)
@@ -196,18 +197,32 @@ static int req_buffers(struct my_sess *s, size_t text)
 	return s->holes && s->params && s->text_cap >= text ? 0 : -1;
 }
 
+/* The long data the execution of st just decoded took (cmds.c), its
+ * total size in *bytes; NULL when none. */
+static const struct my_long *exec_long_data(const struct my_sess *s, const struct my_stmt *st, size_t *bytes)
+{
+	*bytes = 0;
+	if (!s->exec_ld || s->exec_ld_stmt != st->id || s->exec_ld_n != st->nparams)
+		return NULL;
+	for (uint32_t k = 0; k < s->exec_ld_n; k++)
+		*bytes += s->exec_ld[k].len;
+	return s->exec_ld;
+}
+
 /* COM_STMT_EXECUTE: statement id, flags, iteration count, then (with
  * parameters) the NULL bitmap, new-params-bound flag, types, values. */
 static int req_execute(struct my_sess *s, const uint8_t *pl, size_t n, struct lms_request *req)
 {
 	req->kind = LMS_REQ_UNSUPPORTED;
 	struct my_stmt *st = n >= 10 ? my_stmt_find(s, my_le32(pl + 1)) : NULL;
-	if (!st || st->long_data || st->nparams > LMS_REQ_HOLES_MAX || (st->nparams && !st->types))
+	if (!st || st->nparams > LMS_REQ_HOLES_MAX || (st->nparams && !st->types))
 		return 0;
-	if (s->translated && pl[5] != 0)
-		return 0; /* a cursor (COM_STMT_FETCH): not served across families */
+	if (s->translated && (pl[5] & ~0x1u) != 0)
+		return 0; /* a cursor other than read-only: not served across families */
+	size_t ld_bytes = 0;
+	const struct my_long *ld = exec_long_data(s, st, &ld_bytes);
 	/* text is at most 64 bytes per fixed-width value, or the bytes */
-	if (req_buffers(s, n + 64 * (size_t)st->nparams + 64) < 0)
+	if (req_buffers(s, n + 64 * (size_t)st->nparams + 64 + ld_bytes) < 0)
 		return 0;
 	long holes = my_placeholders(st->sql, st->len, s->holes, LMS_REQ_HOLES_MAX);
 	if (holes != (long)st->nparams)
@@ -222,6 +237,15 @@ static int req_execute(struct my_sess *s, const uint8_t *pl, size_t n, struct lm
 			return -1;
 	}
 	for (uint32_t k = 0; k < st->nparams; k++) {
+		if (ld && ld[k].sent) {
+			/* sent with COM_STMT_SEND_LONG_DATA: no value here */
+			if (ld[k].len)
+				memcpy(s->text + tl, ld[k].data, ld[k].len);
+			s->params[k].data = (const uint8_t *)s->text + tl;
+			s->params[k].len = (uint32_t)ld[k].len;
+			tl += ld[k].len;
+			continue;
+		}
 		if (pl[bitmap + k / 8] & (1u << (k % 8))) {
 			s->params[k].data = NULL;
 			s->params[k].len = 0;
@@ -252,6 +276,12 @@ int my_fe_request(void *fe, const uint8_t *msg, size_t len, struct lms_request *
 {
 	struct my_sess *s = fe;
 	memset(req, 0, sizeof(*req));
+	if (s->translated && s->local_req) {
+		req->kind = s->local_req; /* answered by LMS (cmds.c), in order */
+		if (req->kind == LMS_REQ_RESET)
+			req->flags = LMS_REQ_STMT_ATOMIC; /* a new user: an open transaction rolls back */
+		return 0;
+	}
 	if (len < MY_HDR + 1 || MY_HDR + (size_t)my_le24(msg) != len)
 		return -1;
 	const uint8_t *pl = msg + MY_HDR;
@@ -285,6 +315,9 @@ int my_fe_request(void *fe, const uint8_t *msg, size_t len, struct lms_request *
 	}
 	case MY_COM_STMT_EXECUTE:
 		return req_execute(s, pl, n, req);
+	case MY_COM_STMT_SEND_LONG_DATA:
+		req->kind = LMS_REQ_NONE; /* kept for the execution (cmds.c) */
+		return 0;
 	case MY_COM_STMT_CLOSE:
 		if (n < 5)
 			return -1;

@@ -26,6 +26,7 @@ void my_sess_free(struct my_sess *s)
 	if (s->hs)
 		my_host->free(s->hs);
 	my_stmt_clear(s);
+	my_exec_ld_free(s);
 	my_ans_free(s);
 	for (uint32_t i = 0; i < s->q_len; i++) {
 		struct my_cmd *c = &s->queue[(s->q_head + i) % MY_QUEUE];
@@ -53,6 +54,9 @@ int my_queue_push(struct my_sess *s, uint8_t cmd, uint8_t first_seq)
 	c->tag[0] = 0;
 	c->prep = NULL;
 	c->prep_len = 0;
+	c->cursor = 0;
+	c->stmt = 0;
+	c->nrows = 0;
 	s->q_len++;
 	return 0;
 }

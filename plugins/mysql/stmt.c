@@ -24,8 +24,9 @@ struct my_stmt *my_stmt_find(struct my_sess *s, uint32_t id)
 	return NULL;
 }
 
-static void stmt_free(struct my_stmt *st)
+static void stmt_free(struct my_sess *s, struct my_stmt *st)
 {
+	my_stmt_extras_free(s, st);
 	if (st->sql)
 		my_host->free(st->sql);
 	if (st->types)
@@ -51,7 +52,7 @@ void my_stmt_prepared(struct my_sess *s, uint32_t id, uint32_t nparams)
 		my_host->free(sql);
 		return;
 	}
-	stmt_free(st);
+	stmt_free(s, st);
 	st->used = 1;
 	st->id = id;
 	st->sql = sql;
@@ -63,14 +64,14 @@ void my_stmt_close(struct my_sess *s, uint32_t id)
 {
 	struct my_stmt *st = my_stmt_find(s, id);
 	if (st)
-		stmt_free(st);
+		stmt_free(s, st);
 }
 
 void my_stmt_clear(struct my_sess *s)
 {
 	for (uint32_t i = 0; i < MY_STMTS; i++)
 		if (s->stmts[i].used)
-			stmt_free(&s->stmts[i]);
+			stmt_free(s, &s->stmts[i]);
 	if (s->prep_sql)
 		my_host->free(s->prep_sql);
 	s->prep_sql = NULL;

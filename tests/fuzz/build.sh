@@ -67,7 +67,7 @@ my_sources=()
 for f in "$root"/plugins/mysql/*.c; do
 	[ "$(basename "$f")" = mysql.c ] || my_sources+=("$f")
 done
-for target in fuzz_my_frontend fuzz_my_backend; do
+for target in fuzz_my_frontend fuzz_my_backend fuzz_my_served; do
 	echo "build.sh: $out/$target"
 	"$cc" "${cflags[@]}" -I "$root/plugins/mysql" -o "$out/$target" "$here/$target.c" "${my_sources[@]}" \
 		"$root"/plugins/common/*.c "${pq_libs[@]}"

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""make-mysql-seeds.py - write the seed corpus of fuzz_my_frontend and
-fuzz_my_backend (see their header comments for the layout: options byte,
-split-seed byte, then what the fuzzed peer sends).
+"""make-mysql-seeds.py - write the seed corpus of fuzz_my_frontend,
+fuzz_my_backend and fuzz_my_served (see their header comments for the
+layout: options byte, split-seed byte, then what the fuzzed peer sends).
 
 Usage: make-mysql-seeds.py [OUTDIR]   (default: corpus/ next to this script)
 """
@@ -124,10 +124,36 @@ def frontend_seeds():
     return seeds
 
 
+def served_seeds():
+    """fuzz_my_served: commands of a session served after a cutover."""
+    seeds = {}
+    stmt1 = b"\x01\0\0\0"
+    execute = b"\x17" + stmt1 + b"\x00\x01\0\0\0" + b"\x00\x01\xfd\x00" + b"\x01z"
+    cursor = b"\x17" + stmt1 + b"\x01\x01\0\0\0" + b"\x00\x01\xfd\x00" + b"\x01z"
+    fetch = b"\x1c" + stmt1 + b"\x02\0\0\0"
+    queries = (pkt(0, b"\x03SET NAMES utf8mb4") + pkt(0, b"\x03SELECT @@version_comment LIMIT 1") +
+               pkt(0, b"\x03select 1") + pkt(0, b"\x02appdb") + pkt(0, b"\x0e"))
+    stmts = (pkt(0, b"\x16select ?") + pkt(0, execute) + pkt(0, cursor) + pkt(0, fetch) + pkt(0, fetch) +
+             pkt(0, fetch) + pkt(0, b"\x18" + stmt1 + b"\0\0" + b"long ") + pkt(0, b"\x18" + stmt1 + b"\0\0data") +
+             pkt(0, b"\x17" + stmt1 + b"\x00\x01\0\0\0" + b"\x00\x01\xfd\x00") +
+             pkt(0, b"\x1a" + stmt1) + pkt(0, b"\x19" + stmt1))
+    others = pkt(0, b"\x09") + pkt(0, b"\x04t\0") + pkt(0, b"\x7fjunk") + pkt(0, b"\x1f")
+    native = b"\x11app\0\x14" + b"\x42" * 20 + b"appdb\0\x2d\x00mysql_native_password\0"
+    other = b"\x11app\0\x14" + b"\x42" * 20 + b"appdb\0\x2d\x00caching_sha2_password\0"
+    seeds["queries"] = bytes([0, 0]) + queries + stmts + others
+    seeds["queries_deprecate_eof_rows"] = bytes([0x01 | (3 << 3), 7]) + queries + stmts + others
+    seeds["errors"] = bytes([0x04 | (2 << 3), 0]) + stmts
+    seeds["change_user_known"] = bytes([0x02 | 0x40, 0]) + pkt(0, native) + queries
+    seeds["change_user_switch"] = bytes([0x40, 3]) + pkt(0, other) + pkt(2, b"\x42" * 20) + queries
+    seeds["change_user_no_copy"] = bytes([0x02, 0]) + pkt(0, b"\x03select 1") + pkt(0, native) + queries
+    return seeds
+
+
 def main():
     here = os.path.dirname(os.path.abspath(__file__))
     outdir = sys.argv[1] if len(sys.argv) > 1 else os.path.join(here, "corpus")
-    for target, seeds in (("fuzz_my_backend", backend_seeds()), ("fuzz_my_frontend", frontend_seeds())):
+    for target, seeds in (("fuzz_my_backend", backend_seeds()), ("fuzz_my_frontend", frontend_seeds()),
+                          ("fuzz_my_served", served_seeds())):
         d = os.path.join(outdir, target)
         os.makedirs(d, exist_ok=True)
         for name, data in seeds.items():

@@ -128,6 +128,10 @@ struct sess {
 static int fuzz_observe;
 /* The plugin logs the client in itself (ABI 1.4 own_login): likewise. */
 static int fuzz_own_login;
+/* The session is translated (ABI 1.4, fe_set_translated): every command is
+ * framed NEED_BODY whatever its size, and the core ends the session on one
+ * larger than LMS_DECODE_MAX ("too large to translate"). */
+static int fuzz_translated;
 
 static inline void sess_new(struct sess *x, int tls_available, int tls_required, uint32_t tls_mode)
 {
@@ -176,7 +180,7 @@ static inline void check_frame(const struct lms_frame *f)
 	FUZZ_CHECK(f->len >= MY_HDR && f->len <= MY_HDR + MY_MAX_PAYLOAD);
 	FUZZ_CHECK(f->kind <= LMS_MSG_ASYNC);
 	FUZZ_CHECK((f->flags & ~(LMS_FRAME_NEED_BODY | LMS_FRAME_ENDS_REQUEST | LMS_FRAME_ENDS_ANSWER)) == 0);
-	if (f->flags & LMS_FRAME_NEED_BODY)
+	if ((f->flags & LMS_FRAME_NEED_BODY) && !fuzz_translated)
 		FUZZ_CHECK(f->len <= LMS_DECODE_MAX);
 }
 
@@ -258,7 +262,7 @@ static inline void describe(struct sess *x, int be, const uint8_t *msg, size_t l
 	ev_u64(l, (uint64_t)(int64_t)rc);
 	if (rc < 0)
 		return;
-	FUZZ_CHECK(req.kind <= LMS_REQ_UNSUPPORTED);
+	FUZZ_CHECK(req.kind <= LMS_REQ_DESCRIBE); /* DESCRIBE: a translated session's prepare */
 	ev_u64(l, req.kind);
 	if (req.sql)
 		ev_add(l, req.sql, req.sql_len);
@@ -321,6 +325,8 @@ static inline int pump(struct sess *x, int be, struct stream *s, act_fn act, idl
 			return 0;
 		if (st == LMS_FRAME_OK) {
 			check_frame(&f);
+			if ((f.flags & LMS_FRAME_NEED_BODY) && f.len > LMS_DECODE_MAX)
+				return -1; /* translated: the core ends the session */
 			if ((f.flags & LMS_FRAME_NEED_BODY) && avail < f.len)
 				return 0; /* framed again once it is whole */
 		}

@@ -301,3 +301,4 @@ def test_locks_survive_a_failed_read(proxy_factory, mysql_server, two):
     other.execute("update %s set name = 'other' where id = 2" % t)
     two.pg.commit()
     c.close()
+

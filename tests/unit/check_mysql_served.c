@@ -3,7 +3,8 @@
  * source of truth (ABI 1.4): pgwire's be_answer (plugins/pgwire/answer.c)
  * on well-formed and malformed messages, mysql.so's fe_answer
  * (plugins/mysql/answer.c) on every kind of answer and on events that do
- * not fit, and the statements LMS answers itself (local.c).
+ * not fit, the statements LMS answers itself (local.c), and the commands
+ * beyond queries (cmds.c: long data, cursors, COM_CHANGE_USER, ...).
  */
 #include "autoconfig.h"
 
@@ -578,6 +579,270 @@ START_TEST(test_local_answers)
 }
 END_TEST
 
+/* ---- commands beyond queries (cmds.c) ---- */
+
+/* A command packet (sequence 0) of payload pl[0..n) into m. */
+static size_t cmd_packet(uint8_t *m, const void *pl, size_t n)
+{
+	my_put24(m, (uint32_t)n);
+	m[3] = 0;
+	memcpy(m + 4, pl, n);
+	return n + 4;
+}
+
+/* Statement id with sql and n parameters, as its PREPARE OK makes it. */
+static struct my_stmt *stmt_with(struct my_sess *s, uint32_t id, const char *sql, uint32_t n)
+{
+	s->prep_sql = strdup(sql);
+	s->prep_len = strlen(sql);
+	my_stmt_prepared(s, id, n);
+	struct my_stmt *st = my_stmt_find(s, id);
+	ck_assert_ptr_nonnull(st);
+	return st;
+}
+
+START_TEST(test_cmds_cursor_and_fetch)
+{
+	struct my_sess *s = served(0);
+	static uint8_t buf[65536];
+	const uint8_t *pl;
+	size_t pn;
+	stmt_with(s, 5, "select id, ok from t", 0);
+	my_queue_push(s, MY_COM_STMT_EXECUTE, 1);
+	s->queue[s->q_head].cursor = 1;
+	s->queue[s->q_head].stmt = 5;
+	struct lms_answer a;
+	memset(&a, 0, sizeof(a));
+	a.kind = LMS_ANS_COLUMNS;
+	a.n = 2;
+	a.cols = cols2;
+	ck_assert_int_eq(my_fe_answer(s, &a, buf, sizeof(buf)), 0); /* kept */
+	struct lms_param v[2] = { { (const uint8_t *)"1", 1 }, { (const uint8_t *)"t", 1 } };
+	memset(&a, 0, sizeof(a));
+	a.kind = LMS_ANS_ROW;
+	a.n = 2;
+	a.values = v;
+	for (int i = 0; i < 3; i++)
+		ck_assert_int_eq(my_fe_answer(s, &a, buf, sizeof(buf)), 0);
+	ck_assert_int_eq(feed(s, LMS_ANS_COMPLETE, buf, sizeof(buf)), 0);
+	long n = feed(s, LMS_ANS_READY, buf, sizeof(buf));
+	ck_assert_int_eq(packets(buf, (size_t)n, 1, 0, &pl, &pn), 4); /* count, 2 defs, EOF */
+	packets(buf, (size_t)n, 1, 3, &pl, &pn);
+	ck_assert_uint_eq(pl[0], 0xFE);
+	ck_assert_uint_eq(my_le16(pl + 3), MY_ST_CURSOR_EXISTS | 0x2);
+	ck_assert_uint_gt(s->cur_bytes, 0);
+
+	/* fetch 2: rows, then CURSOR_EXISTS; fetch 2: the last, LAST_ROW_SENT */
+	uint32_t status[2] = { MY_ST_CURSOR_EXISTS, MY_ST_LAST_ROW_SENT };
+	int rows[2] = { 2, 1 };
+	for (int f = 0; f < 2; f++) {
+		my_queue_push(s, MY_COM_STMT_FETCH, 1);
+		s->queue[s->q_head].local = MY_L_FETCH;
+		s->queue[s->q_head].stmt = 5;
+		s->queue[s->q_head].nrows = 2;
+		n = feed(s, LMS_ANS_READY, buf, sizeof(buf));
+		ck_assert_int_eq(packets(buf, (size_t)n, 1, 0, &pl, &pn), rows[f] + 1);
+		ck_assert_uint_eq(pl[0], 0x00); /* a binary row */
+		packets(buf, (size_t)n, 1, rows[f], &pl, &pn);
+		ck_assert_uint_eq(pl[0], 0xFE);
+		ck_assert_uint_eq(my_le16(pl + 3), status[f] | 0x2);
+	}
+	ck_assert_uint_eq(s->cur_bytes, 0); /* closed once read to its end */
+	uint32_t ids[2] = { 5, 77 };
+	uint16_t codes[2] = { 1421, 1243 };
+	for (int i = 0; i < 2; i++) {
+		my_queue_push(s, MY_COM_STMT_FETCH, 1);
+		s->queue[s->q_head].local = MY_L_FETCH;
+		s->queue[s->q_head].stmt = ids[i];
+		s->queue[s->q_head].nrows = 1;
+		n = feed(s, LMS_ANS_READY, buf, sizeof(buf));
+		ck_assert_int_eq(packets(buf, (size_t)n, 1, 0, &pl, &pn), 1);
+		ck_assert_uint_eq(my_le16(pl + 1), codes[i]);
+	}
+	/* an error while opening: an ERR with sequence id 1, nothing kept */
+	my_queue_push(s, MY_COM_STMT_EXECUTE, 1);
+	s->queue[s->q_head].cursor = 1;
+	s->queue[s->q_head].stmt = 5;
+	memset(&a, 0, sizeof(a));
+	a.kind = LMS_ANS_COLUMNS;
+	a.n = 2;
+	a.cols = cols2;
+	ck_assert_int_eq(my_fe_answer(s, &a, buf, sizeof(buf)), 0);
+	memset(&a, 0, sizeof(a));
+	a.kind = LMS_ANS_ERROR;
+	memcpy(a.sqlstate, "22012", 6);
+	ck_assert_int_eq(my_fe_answer(s, &a, buf, sizeof(buf)), 0); /* the ERR waits for READY */
+	n = feed(s, LMS_ANS_READY, buf, sizeof(buf));
+	ck_assert_int_eq(packets(buf, (size_t)n, 1, 0, &pl, &pn), 1);
+	ck_assert_uint_eq(my_le16(pl + 1), 1365);
+	ck_assert_uint_eq(s->cur_bytes, 0);
+	my_fe_free(s);
+}
+END_TEST
+
+START_TEST(test_cmds_long_data)
+{
+	struct my_sess *s = served(0);
+	uint8_t m[64 + 40000];
+	struct lms_out out;
+	struct lms_result res;
+	struct lms_request req;
+	struct my_stmt *st = stmt_with(s, 3, "update t set a = ? where b = ?", 2);
+	st->types = malloc(4);
+	memcpy(st->types, "\xfd\x00\x03\x00", 4);
+	/* malformed and hostile chunks: too short, unknown statement, a
+	 * parameter out of range (that one spoils the execution) */
+	static const uint8_t short_ld[] = { MY_COM_STMT_SEND_LONG_DATA, 3, 0 };
+	static const uint8_t other_ld[] = { MY_COM_STMT_SEND_LONG_DATA, 9, 0, 0, 0, 0, 0, 'x' };
+	static const uint8_t chunk1[] = { MY_COM_STMT_SEND_LONG_DATA, 3, 0, 0, 0, 0, 0, 'a', 'b' };
+	static const uint8_t chunk2[] = { MY_COM_STMT_SEND_LONG_DATA, 3, 0, 0, 0, 0, 0, 'c' };
+	static const uint8_t bad_param[] = { MY_COM_STMT_SEND_LONG_DATA, 3, 0, 0, 0, 7, 0, 'x' };
+	const uint8_t *pls[] = { short_ld, other_ld, chunk1, chunk2 };
+	size_t lens[] = { sizeof(short_ld), sizeof(other_ld), sizeof(chunk1), sizeof(chunk2) };
+	for (int i = 0; i < 4; i++) {
+		memset(&res, 0, sizeof(res));
+		size_t n = cmd_packet(m, pls[i], lens[i]);
+		ck_assert_int_eq(my_fe_decode(s, m, n, &out, &res), 0);
+		ck_assert_int_eq(my_fe_request(s, m, n, &req), 0);
+		ck_assert_uint_eq(req.kind, LMS_REQ_NONE);
+	}
+	ck_assert_uint_eq(s->ld_bytes, 3);
+	/* the execution: parameter 0 from the long data, 1 as sent */
+	static const uint8_t exec[] = { MY_COM_STMT_EXECUTE, 3, 0, 0, 0, 0, 1, 0, 0, 0, 0x00, 1, 0xfd, 0, 3, 0,
+					 9, 0, 0, 0 };
+	size_t n = cmd_packet(m, exec, sizeof(exec));
+	memset(&res, 0, sizeof(res));
+	ck_assert_int_eq(my_fe_decode(s, m, n, &out, &res), 0);
+	ck_assert_int_eq(my_fe_request(s, m, n, &req), 0);
+	ck_assert_uint_eq(req.kind, LMS_REQ_EXECUTE);
+	ck_assert_uint_eq(req.nparams, 2);
+	ck_assert_uint_eq(req.params[0].len, 3);
+	ck_assert(memcmp(req.params[0].data, "abc", 3) == 0);
+	ck_assert_uint_eq(req.params[1].len, 1);
+	ck_assert(memcmp(req.params[1].data, "9", 1) == 0);
+	ck_assert_uint_eq(s->ld_bytes, 0);
+	s->q_len = 0;
+	/* forgotten: the next execution must carry a value (here none: malformed) */
+	memset(&res, 0, sizeof(res));
+	ck_assert_int_eq(my_fe_decode(s, m, n, &out, &res), 0);
+	ck_assert_int_eq(my_fe_request(s, m, n, &req), -1);
+	s->q_len = 0;
+	/* a parameter out of range, or a chunk too big to decode: ERR 1153 */
+	for (int i = 0; i < 2; i++) {
+		if (i == 0) {
+			n = cmd_packet(m, bad_param, sizeof(bad_param));
+			memset(&res, 0, sizeof(res));
+			ck_assert_int_eq(my_fe_decode(s, m, n, &out, &res), 0);
+		} else {
+			uint8_t big[9] = { MY_COM_STMT_SEND_LONG_DATA, 3, 0, 0, 0, 0, 0, 'x', 'x' };
+			n = cmd_packet(m, big, sizeof(big));
+			my_put24(m, 40000); /* framed only: more than LMS_DECODE_MAX */
+			struct lms_frame f;
+			ck_assert_int_eq(my_fe_frame(s, m, n, &f), LMS_FRAME_OK);
+			ck_assert_uint_eq(f.flags & LMS_FRAME_NEED_BODY, 0);
+		}
+		n = cmd_packet(m, exec, sizeof(exec));
+		memset(&res, 0, sizeof(res));
+		ck_assert_int_eq(my_fe_decode(s, m, n, &out, &res), 0);
+		ck_assert_uint_eq(s->queue[(s->q_head + s->q_len - 1) % MY_QUEUE].local, MY_L_LONG_ERR);
+		ck_assert_int_eq(my_fe_request(s, m, n, &req), 0);
+		ck_assert_uint_eq(req.kind, LMS_REQ_PING);
+		static uint8_t buf[4096];
+		const uint8_t *pl;
+		size_t pn;
+		long k = feed(s, LMS_ANS_READY, buf, sizeof(buf));
+		ck_assert_int_eq(packets(buf, (size_t)k, 1, 0, &pl, &pn), 1);
+		ck_assert_uint_eq(my_le16(pl + 1), 1153);
+	}
+	my_fe_free(s);
+}
+END_TEST
+
+START_TEST(test_cmds_change_user_refused_and_others)
+{
+	struct my_sess *s = served(MY_CAP_SECURE_CONNECTION | MY_CAP_PLUGIN_AUTH);
+	uint8_t m[512];
+	struct lms_out out;
+	struct lms_result res;
+	static uint8_t buf[4096];
+	const uint8_t *pl;
+	size_t pn;
+	/* truncated payloads: ERR 1045 at once, the connection ends */
+	static const uint8_t bad1[] = { MY_COM_CHANGE_USER, 'u' };
+	static const uint8_t bad2[] = { MY_COM_CHANGE_USER, 'u', 0, 20, 1, 2 };
+	static const uint8_t bad3[] = { MY_COM_CHANGE_USER, 'u', 0, 0, 'd', 'b' };
+	const uint8_t *bads[] = { bad1, bad2, bad3 };
+	size_t lens[] = { sizeof(bad1), sizeof(bad2), sizeof(bad3) };
+	for (int i = 0; i < 3; i++) {
+		s->state = MY_S_READY;
+		s->q_len = 0;
+		size_t n = cmd_packet(m, bads[i], lens[i]);
+		memset(&res, 0, sizeof(res));
+		ck_assert_int_eq(my_fe_decode(s, m, n, &out, &res), 0);
+		ck_assert_uint_eq(res.verdict, LMS_REPLY);
+		ck_assert_uint_eq(res.action, LMS_ACT_CLOSE);
+		ck_assert_uint_eq(out.data[3], 1);
+		ck_assert_uint_eq(my_le16(out.data + 5), 1045);
+		ck_assert_ptr_nonnull(memmem(out.data, out.len, "malformed", 9));
+	}
+	/* well formed, but this core holds no copy of the logins */
+	s->state = MY_S_READY;
+	s->q_len = 0;
+	s->scramble_known = 1;
+	uint8_t ok[64] = { MY_COM_CHANGE_USER, 'a', 'p', 'p', 0, 0, 'd', 'b', 0, 45, 0 };
+	memcpy(ok + 11, "mysql_native_password", 22);
+	size_t n = cmd_packet(m, ok, 33);
+	memset(&res, 0, sizeof(res));
+	ck_assert_int_eq(my_fe_decode(s, m, n, &out, &res), 0);
+	ck_assert_uint_eq(res.action, LMS_ACT_CLOSE);
+	ck_assert_ptr_nonnull(memmem(out.data, out.len, "no copy", 7));
+	/* another client plugin: a switch request at READY, the session's scramble */
+	s->state = MY_S_READY;
+	s->q_len = 0;
+	memcpy(ok + 11, "client_ed25519", 15);
+	n = cmd_packet(m, ok, 26);
+	memset(&res, 0, sizeof(res));
+	memcpy(s->scramble, "01234567890123456789", MY_SCRAMBLE_LEN);
+	ck_assert_int_eq(my_fe_decode(s, m, n, &out, &res), 0);
+	ck_assert_uint_eq(res.verdict, LMS_FORWARD);
+	ck_assert_uint_eq(s->local_req, LMS_REQ_PING);
+	long k = feed(s, LMS_ANS_READY, buf, sizeof(buf));
+	ck_assert_int_eq(packets(buf, (size_t)k, 1, 0, &pl, &pn), 1);
+	ck_assert_uint_eq(pn, 1 + 22 + 20 + 1);
+	ck_assert(memcmp(pl, "\xfemysql_native_password\0" "01234567890123456789", 43) == 0);
+	ck_assert_int_eq(s->owes, MY_OWES_AUTH);
+	/* its answer is framed whole, ends a request; a wrong one closes */
+	uint8_t ans[24] = { 20, 0, 0, 2 };
+	struct lms_frame f;
+	ck_assert_int_eq(my_fe_frame(s, ans, sizeof(ans), &f), LMS_FRAME_OK);
+	ck_assert_uint_eq(f.flags, LMS_FRAME_NEED_BODY | LMS_FRAME_ENDS_REQUEST);
+	memset(&res, 0, sizeof(res));
+	ck_assert_int_eq(my_fe_decode(s, ans, sizeof(ans), &out, &res), 0);
+	ck_assert_uint_eq(res.action, LMS_ACT_CLOSE);
+	ck_assert_uint_eq(out.data[3], 3);
+
+	/* COM_STATISTICS: a string; COM_FIELD_LIST: ERR 1235 */
+	s->state = MY_S_READY;
+	s->owes = MY_OWES_NOTHING;
+	s->q_len = 0;
+	uint8_t cmds[2] = { MY_COM_STATISTICS, MY_COM_FIELD_LIST };
+	for (int i = 0; i < 2; i++) {
+		uint8_t c[3] = { cmds[i], 't', 0 };
+		n = cmd_packet(m, c, i ? 3 : 1);
+		memset(&res, 0, sizeof(res));
+		ck_assert_int_eq(my_fe_decode(s, m, n, &out, &res), 0);
+		ck_assert_uint_eq(s->local_req, LMS_REQ_PING);
+		k = feed(s, LMS_ANS_READY, buf, sizeof(buf));
+		ck_assert_int_eq(packets(buf, (size_t)k, 1, 0, &pl, &pn), 1);
+		if (i == 0)
+			ck_assert(memcmp(pl, "Uptime: ", 8) == 0);
+		else
+			ck_assert_uint_eq(my_le16(pl + 1), 1235);
+	}
+	my_fe_free(s);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("mysql_served");
@@ -592,6 +857,9 @@ static Suite *suite(void)
 	tcase_add_test(t, test_fe_answer_malformed);
 	tcase_add_test(t, test_local_classes);
 	tcase_add_test(t, test_local_answers);
+	tcase_add_test(t, test_cmds_cursor_and_fetch);
+	tcase_add_test(t, test_cmds_long_data);
+	tcase_add_test(t, test_cmds_change_user_refused_and_others);
 	suite_add_tcase(s, t);
 	return s;
 }
