@@ -505,7 +505,10 @@ static int observe_command(struct my_sess *s, const uint8_t *msg, size_t len, st
 	res->verdict = LMS_FORWARD;
 	s->local_req = 0;
 	my_exec_ld_free(s); /* the previous execution's long data */
-	struct my_stmt *st = n >= 5 ? my_stmt_find(s, my_le32(pl + 1)) : NULL;
+	int names_stmt = cmd == MY_COM_STMT_EXECUTE || cmd == MY_COM_STMT_CLOSE || cmd == MY_COM_STMT_RESET ||
+			 cmd == MY_COM_STMT_SEND_LONG_DATA || cmd == MY_COM_STMT_FETCH;
+	struct my_stmt *st = names_stmt && n >= 5 ? my_stmt_find(s, my_le32(pl + 1)) : NULL; /* (a miss scans
+											     every slot) */
 	const char *sql = NULL;
 	size_t sl = 0;
 	int long_over = 0;

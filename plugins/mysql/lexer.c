@@ -330,7 +330,7 @@ static int select_writes(struct my_lex *lx)
 	return 0;
 }
 
-uint32_t my_txn_flags(const char *sql, size_t len)
+uint32_t my_txn_flags(const char *sql, size_t len, int in_txn)
 {
 	struct my_lex lx = { sql, len, 0, 0 };
 	size_t b, e;
@@ -339,6 +339,8 @@ uint32_t my_txn_flags(const char *sql, size_t len)
 		return flags;
 	if (word_is(sql, b, e, "commit"))
 		return flags | LMS_REQ_COMMIT;
+	if (word_is(sql, b, e, "select") && !in_txn)
+		return flags; /* READ matters inside a transaction only: not worth a scan */
 	if (word_is(sql, b, e, "select"))
 		return select_writes(&lx) ? flags : flags | LMS_REQ_READ;
 	return commits_first(sql, b, e, &lx) ? flags | LMS_REQ_COMMIT_FIRST : flags;

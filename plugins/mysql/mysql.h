@@ -156,6 +156,10 @@ struct my_stmt {
 	struct my_long *ld;  /* nparams entries once long data came, host->alloc */
 	int ld_over;         /* long data was lost or over MY_LONG_DATA_MAX */
 	struct my_cursor cur; /* translated: its open cursor */
+	uint32_t *holes;     /* its placeholders' offsets (my_stmt_scan), host->alloc */
+	uint32_t txn_flags;  /* its LMS_REQ_* transaction flags (my_txn_flags) */
+	int scanned;         /* 1: holes and txn_flags are known; -1: its
+			        placeholders do not match nparams */
 };
 
 /* One column of a result set, from its definition (be_observe). */
@@ -334,6 +338,10 @@ struct my_stmt *my_stmt_find(struct my_sess *s, uint32_t id);
 void my_stmt_prepared(struct my_sess *s, uint32_t id, uint32_t nparams);
 void my_stmt_close(struct my_sess *s, uint32_t id);
 void my_stmt_clear(struct my_sess *s);
+/* Scan st's text once for its placeholders and transaction flags (kept
+ * in st).  Returns 0, or -1 when its placeholders do not match its
+ * parameters or memory runs out (then it cannot be translated). */
+int my_stmt_scan(struct my_stmt *st);
 
 /* lexer.c: MySQL's lexical rules (placeholders, fingerprints, tags) */
 /* Byte offsets of the '?' placeholders of sql[0..len) into holes: their
@@ -350,8 +358,9 @@ void my_tag(const char *sql, size_t len, char tag[LMS_TAG_MAX]);
  * database that does not behave as MySQL: every statement is atomic;
  * BEGIN, START TRANSACTION and DDL (not on temporary tables) commit first;
  * COMMIT must not be answered by a rollback; a SELECT that neither locks
- * rows nor writes (INTO) only reads. */
-uint32_t my_txn_flags(const char *sql, size_t len);
+ * rows nor writes (INTO) only reads (looked for only in_txn: the session
+ * is inside a transaction). */
+uint32_t my_txn_flags(const char *sql, size_t len, int in_txn);
 
 /* request.c: a client command as a common request (ABI 1.3) */
 int my_fe_request(void *fe, const uint8_t *msg, size_t len, struct lms_request *req);

@@ -224,8 +224,7 @@ static int req_execute(struct my_sess *s, const uint8_t *pl, size_t n, struct lm
 	/* text is at most 64 bytes per fixed-width value, or the bytes */
 	if (req_buffers(s, n + 64 * (size_t)st->nparams + 64 + ld_bytes) < 0)
 		return 0;
-	long holes = my_placeholders(st->sql, st->len, s->holes, LMS_REQ_HOLES_MAX);
-	if (holes != (long)st->nparams)
+	if (my_stmt_scan(st) < 0)
 		return 0;
 	size_t off = 10, bitmap = off, used = 0, tl = 0;
 	if (st->nparams) {
@@ -264,11 +263,11 @@ static int req_execute(struct my_sess *s, const uint8_t *pl, size_t n, struct lm
 	req->stmt_id = st->id;
 	req->sql = st->sql;
 	req->sql_len = st->len;
-	req->holes = s->holes;
-	req->nholes = (uint32_t)holes;
+	req->holes = st->holes;
+	req->nholes = st->nparams;
 	req->params = s->params;
 	req->nparams = st->nparams;
-	req->flags = my_txn_flags(st->sql, st->len);
+	req->flags = st->txn_flags;
 	return 0;
 }
 
@@ -296,7 +295,7 @@ int my_fe_request(void *fe, const uint8_t *msg, size_t len, struct lms_request *
 		req->kind = LMS_REQ_QUERY;
 		req->sql = (const char *)pl + 1;
 		req->sql_len = n - 1;
-		req->flags = my_txn_flags(req->sql, req->sql_len);
+		req->flags = my_txn_flags(req->sql, req->sql_len, s->txn != LMS_TXN_IDLE);
 		return 0;
 	case MY_COM_STMT_PREPARE: {
 		if (req_buffers(s, 0) < 0)

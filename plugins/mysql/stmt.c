@@ -31,7 +31,30 @@ static void stmt_free(struct my_sess *s, struct my_stmt *st)
 		my_host->free(st->sql);
 	if (st->types)
 		my_host->free(st->types);
+	if (st->holes)
+		my_host->free(st->holes);
 	memset(st, 0, sizeof(*st));
+}
+
+int my_stmt_scan(struct my_stmt *st)
+{
+	if (st->scanned)
+		return st->scanned > 0 ? 0 : -1;
+	st->scanned = -1;
+	if (st->nparams > LMS_REQ_HOLES_MAX)
+		return -1;
+	uint32_t *holes = my_host->alloc(((size_t)st->nparams + 1) * sizeof(*holes));
+	if (!holes)
+		return -1;
+	long n = my_placeholders(st->sql, st->len, holes, st->nparams);
+	if (n != (long)st->nparams) { /* also when there are more: the scan stopped at nparams */
+		my_host->free(holes);
+		return -1;
+	}
+	st->holes = holes;
+	st->txn_flags = my_txn_flags(st->sql, st->len, 1); /* once per statement: the whole scan */
+	st->scanned = 1;
+	return 0;
 }
 
 void my_stmt_prepared(struct my_sess *s, uint32_t id, uint32_t nparams)

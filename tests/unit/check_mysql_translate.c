@@ -129,7 +129,9 @@ START_TEST(test_txn_flags)
 		{ "create", A | CF },
 	};
 	for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++)
-		ck_assert_msg(my_txn_flags(cases[k].sql, strlen(cases[k].sql)) == cases[k].flags, "%s", cases[k].sql);
+		ck_assert_msg(my_txn_flags(cases[k].sql, strlen(cases[k].sql), 1) == cases[k].flags, "%s", cases[k].sql);
+	/* outside a transaction a SELECT is not scanned: READ would change nothing */
+	ck_assert_uint_eq(my_txn_flags("select 1", 8, 0), A);
 }
 END_TEST
 
