@@ -1,0 +1,115 @@
+"""60. After a MySQL -> PostgreSQL cutover, the shadow runs back toward
+MariaDB (docs/mysql.md, "Shadowing back to MariaDB"): mysql.so's backend logs
+in to MariaDB itself with INIT_SOURCE's user and password (no client to relay
+a login from), so sessions opened after the cutover, served by PostgreSQL,
+have every request shadowed on MariaDB in shadowMode sync: their writes land
+on MariaDB too and identical answers compare equal.  A wrong password in the
+URL loses only the shadow (a clear log line, counted); the client keeps being
+served by PostgreSQL.
+
+The target is made the source of truth in the coordination store, as in
+test_58_mysql_login.py, whose fixtures (store, orchestrator, copied logins)
+this module reuses."""
+
+import pymysql
+import pytest
+
+from lmsproxy import wait_until
+from mysqlraw import MY_ADMIN, MY_APP, MY_DB, MyRaw
+from test_56_mysql_shadow import TwoSides
+from test_58_mysql_login import initialize, orch, store, target_truth  # noqa: F401 - fixtures
+
+assert orch and store and target_truth
+
+
+@pytest.fixture
+def two(lms_env, mysql_server, uniq):
+    t = TwoSides(lms_env, mysql_server, uniq)
+    yield t
+    t.drop()
+
+
+def back_proxy(clusters, mysql_server, store, proxy_factory, name, url=None, tls=True):
+    p = proxy_factory(name=name, source_dialect="mysql", init_source=url or mysql_server.url(),
+                      init_target=clusters.target_url(db=store.db), tls=tls, shadow_mode="sync")
+    assert wait_until(lambda: "source_of_truth=target" in p.read_log(), clusters.t(10)), p.read_log()
+    assert wait_until(lambda: "credentials_loaded" in p.read_log(), clusters.t(10)), p.read_log()
+    return p
+
+
+def app_connect(clusters, p):
+    return pymysql.connect(host="127.0.0.1", port=p.port, user=MY_APP[0], password=MY_APP[1], database=MY_DB,
+                           ssl={"ca": clusters.cert("ca.crt"), "check_hostname": False}, autocommit=True,
+                           connect_timeout=10, read_timeout=60)
+
+
+def on_mariadb(mysql_server, sql):
+    c = pymysql.connect(host="127.0.0.1", port=mysql_server.port, user=MY_ADMIN[0], password=MY_ADMIN[1],
+                        database=MY_DB, autocommit=True, connect_timeout=10)
+    try:
+        cur = c.cursor()
+        cur.execute(sql)
+        return cur.fetchall()
+    finally:
+        c.close()
+
+
+def test_new_sessions_shadowed_to_mariadb(clusters, mysql_server, store, target_truth, proxy_factory,  # noqa: F811
+                                          two):
+    p = back_proxy(clusters, mysql_server, store, proxy_factory, "myback")
+    c = app_connect(clusters, p)
+    try:
+        assert c.server_version.endswith("-molt-lms")  # LMS's own greeting: PostgreSQL serves
+        cur = c.cursor()
+        for i in range(10, 20):
+            assert cur.execute("insert into %s (id, name, big) values (%d, 'n%d', %d)" % (two.name, i, i, i * 7)) == 1
+        assert cur.execute("update %s set name = 'changed' where id >= 15" % two.name) == 5
+        assert cur.execute("delete from %s where id = 19" % two.name) == 1
+        cur.execute("select id, name, big from %s where id >= 10 order by id" % two.name)
+        rows = cur.fetchall()
+        assert len(rows) == 9 and rows[-1] == (18, "changed", 126), rows
+        cur.execute("select count(*), sum(big) from %s" % two.name)
+        assert cur.fetchone()[0] == 12
+    finally:
+        c.close()
+    # a raw client: a statement prepared after the cutover runs on both
+    r = MyRaw("127.0.0.1", p.port, timeout=30)
+    r.login(MY_APP[0], MY_APP[1], db=MY_DB, tls=True)
+    try:
+        st = r.prepare("select id, name from %s where id = ?" % two.name)
+        assert r.execute(st, ("12",))[2] == [[12, b"n12"]]
+        assert r.query("insert into %s (id, name) values (30, 'raw')" % two.name) == [("ok", 1)]
+    finally:
+        r.close()
+    # the writes made through PostgreSQL ran on MariaDB too (the shadow)
+    assert on_mariadb(mysql_server, "select id, name from %s where id >= 10 order by id" % two.name) == \
+        tuple([(i, "n%d" % i) for i in range(10, 15)] + [(i, "changed") for i in range(15, 19)] + [(30, "raw")])
+    assert wait_until(lambda: p.shadow_counts()["match"] >= 17, clusters.t(10)), p.shadow_counts()
+    counts = p.shadow_counts()
+    assert counts["mismatch"] == 0 and counts["mismatches"] == 0, (counts, p.mismatch_records())
+    assert counts["lost"] == 0 and counts["dropped"] == 0, counts
+    assert p.metric("lms_shadow_connections_abandoned_total") == 0
+    assert "shadow_lost" not in p.read_log()
+
+
+def test_wrong_url_password_loses_only_the_shadow(clusters, mysql_server, store, target_truth,  # noqa: F811
+                                                  proxy_factory, two):
+    url = mysql_server.url(user=(MY_ADMIN[0], "not-the-password"))
+    p = back_proxy(clusters, mysql_server, store, proxy_factory, "mybackpw", url=url)
+    c = app_connect(clusters, p)
+    try:
+        cur = c.cursor()
+        assert cur.execute("insert into %s (id, name) values (40, 'pg only')" % two.name) == 1
+        cur.execute("select name from %s where id = 40" % two.name)
+        assert cur.fetchone() == ("pg only",)
+    finally:
+        c.close()
+    assert wait_until(lambda: "shadow_lost" in p.read_log(), clusters.t(10)), p.read_log()
+    lines = [ln for ln in p.read_log().splitlines() if "shadow_lost" in ln]
+    assert "refused molt-lms's login with the URL's user" in lines[0] and "Access denied" in lines[0], lines
+    # the password never reaches the log (its first line is the test's own command line)
+    assert not [ln for ln in p.read_log().splitlines() if "not-the-password" in ln and not ln.startswith("#")]
+    assert p.metric("lms_shadow_connections_abandoned_total") >= 1
+    counts = p.shadow_counts()
+    assert counts["lost"] + counts["dropped"] >= 1 and counts["mismatch"] == 0, counts
+    assert on_mariadb(mysql_server, "select count(*) from %s where id = 40" % two.name) == ((0,),)
