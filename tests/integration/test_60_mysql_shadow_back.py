@@ -15,7 +15,7 @@ import pymysql
 import pytest
 
 from lmsproxy import wait_until
-from mysqlraw import MY_ADMIN, MY_APP, MY_DB, MyRaw
+from mysqlraw import MY_ADMIN, MY_APP, MY_DB, MY_ED, MyError, MyRaw
 from test_56_mysql_shadow import TwoSides
 from test_58_mysql_login import initialize, orch, store, target_truth  # noqa: F401 - fixtures
 
@@ -54,13 +54,21 @@ def on_mariadb(mysql_server, sql):
         c.close()
 
 
+@pytest.mark.parametrize("ssl_mode", ["DISABLED", "REQUIRED"])
 def test_new_sessions_shadowed_to_mariadb(clusters, mysql_server, store, target_truth, proxy_factory,  # noqa: F811
-                                          two):
-    p = back_proxy(clusters, mysql_server, store, proxy_factory, "myback")
+                                          two, ssl_mode):
+    """PyMySQL (text protocol) and a raw client (prepared statements,
+    transactions, errors, the queries molt-lms answers itself), both
+    logged in after the cutover: every request runs on MariaDB too and
+    compares equal."""
+    p = back_proxy(clusters, mysql_server, store, proxy_factory, "myback",
+                   url=mysql_server.url(query="ssl-mode=" + ssl_mode))
     c = app_connect(clusters, p)
     try:
         assert c.server_version.endswith("-molt-lms")  # LMS's own greeting: PostgreSQL serves
         cur = c.cursor()
+        cur.execute("SET NAMES utf8mb4")  # answered by molt-lms: a PING on both
+        cur.execute("SELECT @@version_comment LIMIT 1")
         for i in range(10, 20):
             assert cur.execute("insert into %s (id, name, big) values (%d, 'n%d', %d)" % (two.name, i, i, i * 7)) == 1
         assert cur.execute("update %s set name = 'changed' where id >= 15" % two.name) == 5
@@ -70,21 +78,40 @@ def test_new_sessions_shadowed_to_mariadb(clusters, mysql_server, store, target_
         assert len(rows) == 9 and rows[-1] == (18, "changed", 126), rows
         cur.execute("select count(*), sum(big) from %s" % two.name)
         assert cur.fetchone()[0] == 12
+        cur.execute("start transaction")
+        cur.execute("insert into %s (id, name) values (20, 'in txn')" % two.name)
+        cur.execute("commit")
+        with pytest.raises(pymysql.err.IntegrityError):
+            cur.execute("insert into %s (id, name) values (10, 'dup')" % two.name)  # fails on both
+        # (a translated ERR reaches the client before PostgreSQL's ReadyForQuery:
+        # closing at once would leave that request uncounted, "lost")
+        cur.execute("select count(*) from %s" % two.name)
+        assert cur.fetchone() == (13,)
     finally:
         c.close()
-    # a raw client: a statement prepared after the cutover runs on both
     r = MyRaw("127.0.0.1", p.port, timeout=30)
     r.login(MY_APP[0], MY_APP[1], db=MY_DB, tls=True)
     try:
-        st = r.prepare("select id, name from %s where id = ?" % two.name)
-        assert r.execute(st, ("12",))[2] == [[12, b"n12"]]
+        sel = "select id, name from %s where id = ?" % two.name
+        st = r.prepare(sel)
+        for i in (10, 12, 14):
+            assert r.execute(st, (str(i),))[2] == [[i, b"n%d" % i]]
+        upd = r.prepare("update %s set big = ? where id = ?" % two.name)
+        assert r.execute(upd, ("-1", "11")) == ("ok", 1)
+        assert r.execute(upd, (None, "12")) == ("ok", 1)
+        again = r.prepare(sel)  # the same text once more, then the first closed
+        r.close_stmt(st)
+        assert r.execute(again, ("16",))[2] == [[16, b"changed"]]
         assert r.query("insert into %s (id, name) values (30, 'raw')" % two.name) == [("ok", 1)]
     finally:
         r.close()
     # the writes made through PostgreSQL ran on MariaDB too (the shadow)
     assert on_mariadb(mysql_server, "select id, name from %s where id >= 10 order by id" % two.name) == \
-        tuple([(i, "n%d" % i) for i in range(10, 15)] + [(i, "changed") for i in range(15, 19)] + [(30, "raw")])
-    assert wait_until(lambda: p.shadow_counts()["match"] >= 17, clusters.t(10)), p.shadow_counts()
+        tuple([(i, "n%d" % i) for i in range(10, 15)] + [(i, "changed") for i in range(15, 19)] +
+              [(20, "in txn"), (30, "raw")])
+    assert on_mariadb(mysql_server, "select big from %s where id in (11, 12) order by id" % two.name) == \
+        ((-1,), (None,))
+    assert wait_until(lambda: p.shadow_counts()["match"] >= 30, clusters.t(10)), p.shadow_counts()
     counts = p.shadow_counts()
     assert counts["mismatch"] == 0 and counts["mismatches"] == 0, (counts, p.mismatch_records())
     assert counts["lost"] == 0 and counts["dropped"] == 0, counts
@@ -113,3 +140,76 @@ def test_wrong_url_password_loses_only_the_shadow(clusters, mysql_server, store,
     counts = p.shadow_counts()
     assert counts["lost"] + counts["dropped"] >= 1 and counts["mismatch"] == 0, counts
     assert on_mariadb(mysql_server, "select count(*) from %s where id = 40" % two.name) == ((0,),)
+
+
+def test_ed25519_url_user_refused_clearly(clusters, mysql_server, store, target_truth,  # noqa: F811
+                                          proxy_factory, two):
+    """A URL user that authenticates with ed25519: the shadow says why it
+    cannot log in; the client is served."""
+    p = back_proxy(clusters, mysql_server, store, proxy_factory, "mybacked", url=mysql_server.url(user=MY_ED))
+    c = app_connect(clusters, p)
+    try:
+        cur = c.cursor()
+        cur.execute("select count(*) from %s" % two.name)
+        assert cur.fetchone() == (3,)
+    finally:
+        c.close()
+    assert wait_until(lambda: "shadow_lost" in p.read_log(), clusters.t(10)), p.read_log()
+    line = [ln for ln in p.read_log().splitlines() if "shadow_lost" in ln][0]
+    assert "client_ed25519" in line and "mysql_native_password" in line, line
+
+
+# ---- the way back: a second cutover, PostgreSQL -> MariaDB ----
+
+def switch(p, epoch, truth):
+    """Pause, then serve from `truth` (the orchestrator's steps, pushed to
+    the admin API as in test_57_mysql_served.py)."""
+    from test_30_control import api
+    for body in ({"epoch": epoch, "phase": "paused", "source_of_truth": "target" if truth == "source" else "source"},
+                 {"epoch": epoch + 1, "phase": "serving", "source_of_truth": truth}):
+        st, doc = api(p, "POST", "/api/v1/state", body)
+        assert st == 200 and doc["applied"], doc
+
+
+def test_cut_back_ends_translated_sessions_clearly(clusters, mysql_server, proxy_factory, two):
+    """A session served by PostgreSQL since the cutover cannot move back to
+    MariaDB (its statement ids were chosen by molt-lms, its login was
+    verified by molt-lms): at its next request after the cut back it gets
+    a clear ERR and ends; never an answer of the wrong statement.  New
+    sessions are relayed to MariaDB again.  Meanwhile, sessions moved by
+    the cutover are shadowed back to MariaDB."""
+    p = proxy_factory(name="mycutback", source_dialect="mysql", init_source=mysql_server.url(),
+                      shadow_mode="sync", extra_args=["--coordination", "off"])
+    r = MyRaw("127.0.0.1", p.port, timeout=30)
+    r.login(MY_APP[0], MY_APP[1], db=MY_DB)
+    try:
+        st = r.prepare("select name from %s where id = ?" % two.name)
+        assert r.execute(st, ("1",))[2] == [[b"one"]]
+        switch(p, 5, "target")
+        # served by PostgreSQL now, shadowed back to MariaDB
+        assert r.query("insert into %s (id, name) values (50, 'after')" % two.name) == [("ok", 1)]
+        after = r.prepare("select name from %s where id = ?" % two.name)
+        assert r.execute(after, ("50",))[2] == [[b"after"]]
+        assert r.execute(st, ("50",))[2] == [[b"after"]]  # prepared on MariaDB, run on PostgreSQL
+        assert on_mariadb(mysql_server, "select name from %s where id = 50" % two.name) == (("after",),)
+        switch(p, 7, "source")
+        with pytest.raises(MyError) as e:
+            r.execute(after, ("1",))
+        assert "cannot move back" in e.value.message and "reconnect" in e.value.message, e.value.message
+        with pytest.raises((OSError, MyError, EOFError)):
+            r.query("select 1")  # the session ended
+    finally:
+        r.close()
+    # a new session: relayed to MariaDB again
+    c = pymysql.connect(host="127.0.0.1", port=p.port, user=MY_APP[0], password=MY_APP[1], database=MY_DB,
+                        autocommit=True, connect_timeout=10)
+    try:
+        assert "MariaDB" in c.server_version and "molt-lms" not in c.server_version  # MariaDB's greeting
+        cur = c.cursor()
+        cur.execute("select name from %s where id = 50" % two.name)
+        assert cur.fetchone() == ("after",)
+    finally:
+        c.close()
+    counts = p.shadow_counts()
+    assert counts["mismatch"] == 0, (counts, p.mismatch_records())
+    assert "session_moved_back_refused" in p.read_log()
