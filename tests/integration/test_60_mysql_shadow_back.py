@@ -29,9 +29,9 @@ def two(lms_env, mysql_server, uniq):
     t.drop()
 
 
-def back_proxy(clusters, mysql_server, store, proxy_factory, name, url=None, tls=True):
+def back_proxy(clusters, mysql_server, store, proxy_factory, name, url=None, tls=True, mode="sync"):
     p = proxy_factory(name=name, source_dialect="mysql", init_source=url or mysql_server.url(),
-                      init_target=clusters.target_url(db=store.db), tls=tls, shadow_mode="sync")
+                      init_target=clusters.target_url(db=store.db), tls=tls, shadow_mode=mode)
     assert wait_until(lambda: "source_of_truth=target" in p.read_log(), clusters.t(10)), p.read_log()
     assert wait_until(lambda: "credentials_loaded" in p.read_log(), clusters.t(10)), p.read_log()
     return p
@@ -54,15 +54,15 @@ def on_mariadb(mysql_server, sql):
         c.close()
 
 
-@pytest.mark.parametrize("ssl_mode", ["DISABLED", "REQUIRED"])
+@pytest.mark.parametrize("ssl_mode,mode", [("DISABLED", "sync"), ("REQUIRED", "sync"), ("REQUIRED", "strict-sync")])
 def test_new_sessions_shadowed_to_mariadb(clusters, mysql_server, store, target_truth, proxy_factory,  # noqa: F811
-                                          two, ssl_mode):
+                                          two, ssl_mode, mode):
     """PyMySQL (text protocol) and a raw client (prepared statements,
     transactions, errors, the queries molt-lms answers itself), both
     logged in after the cutover: every request runs on MariaDB too and
     compares equal."""
     p = back_proxy(clusters, mysql_server, store, proxy_factory, "myback",
-                   url=mysql_server.url(query="ssl-mode=" + ssl_mode))
+                   url=mysql_server.url(query="ssl-mode=" + ssl_mode), mode=mode)
     c = app_connect(clusters, p)
     try:
         assert c.server_version.endswith("-molt-lms")  # LMS's own greeting: PostgreSQL serves
@@ -117,6 +117,24 @@ def test_new_sessions_shadowed_to_mariadb(clusters, mysql_server, store, target_
     assert counts["lost"] == 0 and counts["dropped"] == 0, counts
     assert p.metric("lms_shadow_connections_abandoned_total") == 0
     assert "shadow_lost" not in p.read_log()
+
+
+def test_strict_sync_reports_what_only_mariadb_refuses(clusters, mysql_server, store, target_truth,  # noqa: F811
+                                                       proxy_factory, two):
+    """strict-sync after the cutover: PostgreSQL runs `select 1::int`,
+    MariaDB refuses its syntax: the client gets MariaDB's error, then goes on."""
+    p = back_proxy(clusters, mysql_server, store, proxy_factory, "mystrict", mode="strict-sync")
+    c = app_connect(clusters, p)
+    try:
+        cur = c.cursor()
+        with pytest.raises(pymysql.MySQLError) as e:
+            cur.execute("select 1::int")
+        assert "MariaDB" in e.value.args[1] and "'::int'" in e.value.args[1], e.value.args
+        cur.execute("select 2")
+        assert cur.fetchall() == ((2,),)
+    finally:
+        c.close()
+    assert wait_until(lambda: p.shadow_counts()["mismatch"] == 1, clusters.t(10)), p.shadow_counts()
 
 
 def test_wrong_url_password_loses_only_the_shadow(clusters, mysql_server, store, target_truth,  # noqa: F811
