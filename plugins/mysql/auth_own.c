@@ -150,8 +150,8 @@ static int own_caps(struct my_be *b, const char *db, uint32_t *caps)
 						      CAP_LONG_FLAG | (s->caps & OWN_SHAPE);
 	uint32_t missing = (want & (OWN_REQUIRED | (b->own ? 0 : OWN_SHAPE))) & ~(s->server_caps | MY_CAP_MYSQL);
 	if (missing) {
-		snprintf(b->why, sizeof(b->why), "the database lacks capability 0x%x that molt-lms's own login "
-			 "needs (the client negotiated it)", (unsigned)missing);
+		snprintf(b->why, sizeof(b->why), "the database lacks capabilities 0x%x that molt-lms's own login "
+			 "needs (protocol 4.1, plugin authentication, or one the client negotiated)", (unsigned)missing);
 		return -1;
 	}
 	want &= s->server_caps | MY_CAP_MYSQL;
@@ -176,8 +176,8 @@ static void put_header(uint8_t *d, uint32_t caps)
 	memset(d + 9, 0, 23);
 }
 
-/* The HandshakeResponse41 (sequence id seq) into out.  Returns 0 or -1
- * (the login failed: res says why). */
+/* The HandshakeResponse41 (sequence id seq) into out, as a REPLY.
+ * Returns 0 (a failure sets LMS_ACT_FAIL: res says why). */
 static int write_response(struct my_be *b, uint8_t seq, struct lms_out *out, struct lms_result *res)
 {
 	struct my_sess *s = b->s;
