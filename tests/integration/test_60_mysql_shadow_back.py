@@ -231,3 +231,35 @@ def test_cut_back_ends_translated_sessions_clearly(clusters, mysql_server, proxy
     counts = p.shadow_counts()
     assert counts["mismatch"] == 0, (counts, p.mismatch_records())
     assert "session_moved_back_refused" in p.read_log()
+
+
+def test_cut_back_ends_sessions_logged_in_by_lms(clusters, mysql_server, store, target_truth,  # noqa: F811
+                                                 proxy_factory, two):
+    """A session that logged in while PostgreSQL served (verified by
+    molt-lms, shadowed back to MariaDB): when the store says MariaDB serves
+    again, its next request gets the clear ERR; a new login is relayed to
+    MariaDB."""
+    p = back_proxy(clusters, mysql_server, store, proxy_factory, "mybackcut")
+    c = app_connect(clusters, p)
+    try:
+        cur = c.cursor()
+        cur.execute("select count(*) from %s" % two.name)
+        assert cur.fetchone() == (3,)
+        store.run("update _molt_lms.state set epoch = epoch + 1, source_of_truth = 'source', phase = 'serving'")
+        try:
+            assert wait_until(lambda: "source_of_truth=source" in p.read_log(), clusters.t(10)), p.read_log()
+            with pytest.raises(pymysql.MySQLError) as e:
+                cur.execute("select count(*) from %s" % two.name)
+            assert "cannot move back" in str(e.value), e.value
+            n = pymysql.connect(host="127.0.0.1", port=p.port, user=MY_APP[0], password=MY_APP[1], database=MY_DB,
+                                ssl={"ca": clusters.cert("ca.crt"), "check_hostname": False}, autocommit=True,
+                                connect_timeout=10)
+            try:
+                assert "MariaDB" in n.server_version and "molt-lms" not in n.server_version
+            finally:
+                n.close()
+        finally:
+            store.run("update _molt_lms.state set epoch = epoch + 1, source_of_truth = 'target', phase = 'serving'")
+    finally:
+        c.close()
+    assert "session_moved_back_refused" in p.read_log()
