@@ -18,7 +18,9 @@
  *   RESET              COM_RESET_CONNECTION
  *
  * Each command is queued on the backend's own session state with what
- * reading its answer needs, as fe_frame queues a client's command.
+ * reading its answer needs, as fe_frame queues a client's command.  The
+ * request's ABI 1.5 flags (statement atomicity, implicit commits) describe
+ * MySQL's own behaviour: nothing to add for a MySQL database.
  */
 #include "autoconfig.h"
 
