@@ -828,6 +828,18 @@ static bool on_current_truth(struct lms_session *s)
 			      "it was rolled back");
 		return false;
 	}
+	if (s->translated && strcmp(s->rt->backends[truth].plugin.d->family, s->front->family) == 0) {
+		/* ABI 1.4 has no way back from fe_set_translated: the client's
+		 * statement ids were chosen by the plugin and its login was
+		 * verified by it, neither of which the database knows */
+		lms_log(LMS_LOG_LEVEL_INFO, "session_moved_back_refused", "worker=%d peer=%s user=%s", s->w->id,
+			s->peer, s->user ? s->user : "-");
+		session_error(s, "FATAL", "08006", "reconnect: a new session logs in to the new source of truth",
+			      "molt-lms: the source of truth changed back to a database of the client's protocol "
+			      "(cutover); this session was served across protocols since an earlier cutover and cannot "
+			      "move back: reconnect");
+		return false;
+	}
 	if (promote_other(s, truth)) {
 		s->released_promoted = true;
 		return true;

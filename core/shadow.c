@@ -505,6 +505,13 @@ static int sh_apply(struct lms_shadow *sh, const struct lms_out *out, const stru
 	}
 	switch (res->action) {
 	case LMS_ACT_START_TLS:
+		/* a server-first protocol's TLS request (MySQL's SSLRequest,
+		 * the REPLY above) goes in clear before the handshake */
+		if (lms_buf_len(&sh->conn.out) > 0 &&
+		    (lms_conn_flush(&sh->conn) != LMS_IO_OK || lms_buf_len(&sh->conn.out) > 0)) {
+			sh_break(sh, sh->conn.err[0] ? sh->conn.err : "cannot send the TLS request");
+			return -1;
+		}
 		if (!sh->backend->tls || lms_buf_len(&sh->conn.in) > 0 ||
 		    lms_conn_tls_begin(&sh->conn, sh->backend->tls, false, sh->backend->conf.host,
 				       sh->backend->conf.tls_mode == LMS_TLS_VERIFY_FULL) != LMS_IO_OK) {
@@ -881,7 +888,15 @@ struct lms_shadow *lms_shadow_new(const struct lms_shadow_ctx *ctx)
 	sh->backend = &sh->rt->backends[sh->role];
 	sh->conn.fd = -1;
 	sh->timer = evtimer_new(ctx->w->base, on_timer, sh);
-	sh->translate = strcmp(sh->backend->plugin.d->family, ctx->family) != 0;
+	/* Requests are described and encoded (ABI 1.3) when the shadow speaks
+	 * another wire family than the client, and also when the source of
+	 * truth does and the shadow's plugin encodes requests (a session
+	 * translated since a cutover, ABI 1.4): the client's statement ids are
+	 * then the proxy's, which the shadow's database never gave out. */
+	const struct lms_dialect *sd = sh->backend->plugin.d;
+	const struct lms_dialect *td = sh->rt->backends[ctx->truth_role].plugin.d;
+	sh->translate = strcmp(sd->family, ctx->family) != 0 ||
+			(strcmp(td->family, ctx->family) != 0 && lms_plugin_encodes_requests(sd));
 	if (ctx->replay_len > 0 && !sh->translate && ctx->replay_len <= LMS_BUF_SIZE) {
 		sh->replay = malloc(ctx->replay_len);
 		if (sh->replay)

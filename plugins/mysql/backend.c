@@ -10,6 +10,7 @@
  */
 #include "autoconfig.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "mysql.h"
@@ -33,6 +34,7 @@ void *my_be_new(const struct lms_be_opts *opts)
 	b->relay = opts->relay_auth;
 	b->observe = opts->observe != 0;
 	b->tls_mode = opts->conf ? opts->conf->tls_mode : LMS_TLS_DISABLE;
+	b->conf = opts->conf;
 	return b;
 }
 
@@ -49,17 +51,25 @@ void my_be_free(void *be)
 }
 
 /* Connected: the database speaks first, nothing to send.  After the TLS
- * handshake the frontend asked for: the client's HandshakeResponse. */
+ * handshake the frontend asked for: the client's HandshakeResponse; after
+ * the one our own login asked for (auth_own.c): ours. */
 int my_be_start(void *be, int tls_active, const struct lms_startup *st, struct lms_out *out,
 		struct lms_result *res)
 {
 	struct my_be *b = be;
 	struct my_sess *s = b->s;
-	(void)st;
-	if (!b->relay || b->own) {
+	if (!b->relay) {
+		if (tls_active)
+			return my_own_start_tls(b, out, res);
+		/* the client's database, else the URL's */
+		const char *db = st && st->database && st->database[0] ? st->database
+				 : b->conf && b->conf->database ? b->conf->database : "";
+		snprintf(b->db, sizeof(b->db), "%s", db);
+		return 0;
+	}
+	if (b->own) {
 		res->action = LMS_ACT_FAIL;
-		res->error.message = "mysql.so cannot log in with the URL's own credentials yet "
-				     "(shadowing and cutover with MySQL are not supported)";
+		res->error.message = "mysql.so cannot relay a login without its client";
 		return 0;
 	}
 	if (!tls_active)
@@ -643,9 +653,9 @@ int my_be_decode(void *be, const uint8_t *msg, size_t len, struct lms_out *out, 
 		return -1; /* login packets are copied to be rewritten */
 	switch (s->state) {
 	case MY_S_GREETING:
-		return decode_greeting(b, msg, len, out, res);
+		return b->relay ? decode_greeting(b, msg, len, out, res) : my_own_greeting(b, msg, len, out, res);
 	case MY_S_AUTH:
-		return decode_login(s, msg, len, out, res);
+		return b->relay ? decode_login(s, msg, len, out, res) : my_own_auth(b, msg, len, out, res);
 	case MY_S_READY: {
 		struct my_view v;
 		int kind;

@@ -41,6 +41,7 @@ const struct lms_dialect *my_entry(const struct lms_host_api *host, struct lms_d
 	d->be_decode = my_be_decode;
 	d->be_cancel = my_be_cancel;
 	d->be_observe = my_be_observe;
+	d->be_encode_request = my_be_encode_request;
 	d->fe_request = my_fe_request;
 	d->fe_error_in_answer = my_fe_error_in_answer;
 	d->fe_login_done = my_fe_login_done;

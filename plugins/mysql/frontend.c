@@ -652,6 +652,8 @@ int my_fe_error(void *fe, const struct lms_error *err, struct lms_out *out)
 	/* Before the greeting the client's capabilities are unknown: no
 	 * SQLSTATE marker, as a server refusing a connection does. */
 	uint8_t seq = s ? s->to_client : 0;
+	if (s && s->translated && s->state == MY_S_READY && s->q_len == 0 && !s->ans.started && !s->fe_cont)
+		seq = 1; /* between commands: it answers the one the client sends next */
 	int with_state = s && s->state != MY_S_GREETING;
 	my_err_packet(out, seq, code, state, err->message ? err->message : "molt-lms error", with_state);
 	return 0;

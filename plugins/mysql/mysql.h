@@ -377,6 +377,12 @@ struct my_be {
 	int own;           /* s was allocated here (no frontend of ours) */
 	int relay;         /* lms_be_opts.relay_auth */
 	uint32_t tls_mode; /* the URL's ssl-mode */
+	/* own login (relay == 0, auth_own.c) */
+	const struct lms_backend_conf *conf; /* the URL's user and password */
+	char db[256];      /* the database to log in to */
+	uint8_t scramble[MY_SCRAMBLE_LEN];
+	char plugin[64];   /* the authentication plugin asked for */
+	char why[400];     /* why the login failed (res->error.message) */
 	/* observing (lms_be_opts.observe): the packet be_decode saw last,
 	 * for be_observe, and the current result set's columns */
 	int observe;
@@ -388,6 +394,29 @@ struct my_be {
 	uint32_t coli;     /* definitions read so far */
 	uint64_t rows;     /* rows of the current result set */
 };
+
+/* auth_own.c: the backend's own login with the URL's credentials */
+#define MY_NATIVE_LEN 20u
+#define MY_SHA2_LEN 32u
+/* mysql_native_password's answer to scramble for pw[0..pwlen):
+ * SHA1(pw) XOR SHA1(scramble || SHA1(SHA1(pw))).  Returns 0 or -1. */
+int my_scramble_native(const uint8_t scramble[MY_SCRAMBLE_LEN], const char *pw, size_t pwlen,
+		       uint8_t out[MY_NATIVE_LEN]);
+/* caching_sha2_password's fast-path answer:
+ * SHA256(pw) XOR SHA256(SHA256(SHA256(pw)) || scramble).  Returns 0 or -1. */
+int my_scramble_sha256(const uint8_t scramble[MY_SCRAMBLE_LEN], const char *pw, size_t pwlen,
+		       uint8_t out[MY_SHA2_LEN]);
+/* The database's greeting, decoded: the SSLRequest or HandshakeResponse
+ * goes back (LMS_REPLY).  Returns 0 (a refusal sets LMS_ACT_FAIL), or -1
+ * when malformed. */
+int my_own_greeting(struct my_be *b, const uint8_t *msg, size_t len, struct lms_out *out, struct lms_result *res);
+/* TLS is up: the HandshakeResponse into out. */
+int my_own_start_tls(struct my_be *b, struct lms_out *out, struct lms_result *res);
+/* A packet of the authentication exchange (OK, ERR, switch, more data). */
+int my_own_auth(struct my_be *b, const uint8_t *msg, size_t len, struct lms_out *out, struct lms_result *res);
+/* shadow_req.c: be_encode_request, for a shadow with its own session
+ * state (a translated session's shadow toward MySQL) */
+long my_be_encode_request(void *be, const struct lms_request *req, uint8_t *buf, size_t cap);
 
 /* backend.c's packet kinds, for observe.c */
 enum my_kind {

@@ -12,7 +12,9 @@
  *                          affected rows ("Rows matched" of an UPDATE)
  *   EOF/OK after rows      COMPLETE: the tag, rows known = rows sent
  *   ERR                    ERROR: SQLSTATE and message
- *   anything else          nothing (PREPARE OK, PING's OK, ...)
+ *   PREPARE OK             COLUMNS (result columns) on a shadow with its own
+ *                          state (after a cutover), else nothing
+ *   anything else          nothing (PING's OK, ...)
  *
  * be_decode has classified the packet and moved the state; be_observe is
  * called right after it on the same packet and reads what it recorded.
@@ -300,6 +302,15 @@ int my_be_observe(void *be, const uint8_t *msg, size_t len, struct lms_event *ev
 		return obs_text_row(b, pl, n, ev, emit, ctx);
 	case K_END:
 		return n == 0 ? -1 : obs_end(b, pl, n, ev);
+	case K_PREP_OK:
+		/* A shadow with its own state (auth_own.c) runs beside a
+		 * PostgreSQL source of truth that describes the statement
+		 * (Parse + Describe): its result columns, as PostgreSQL's */
+		if (b->own && n >= 9 && my_le16(pl + 5) > 0) {
+			ev->kind = LMS_EV_COLUMNS;
+			ev->ncols = my_le16(pl + 5);
+		}
+		return 0;
 	default:
 		return 0;
 	}

@@ -13,7 +13,7 @@ usage() {
 	cat <<EOF
 Usage: $0 [--help] [OUTDIR]
 Build fuzz_pg_frontend, fuzz_pg_backend, fuzz_pg_observe, fuzz_my_frontend,
-fuzz_my_backend and fuzz_my_placeholders into OUTDIR
+fuzz_my_backend, fuzz_my_served, fuzz_my_own and fuzz_my_placeholders into OUTDIR
 (default: \$LMS_FUZZ_OUT or tests/fuzz/build).
 Environment: CC (default clang), EXTRA_CFLAGS, LMS_BUILDDIR (the configured
 build tree holding autoconfig.h; default: the source tree).
@@ -67,7 +67,7 @@ my_sources=()
 for f in "$root"/plugins/mysql/*.c; do
 	[ "$(basename "$f")" = mysql.c ] || my_sources+=("$f")
 done
-for target in fuzz_my_frontend fuzz_my_backend fuzz_my_served; do
+for target in fuzz_my_frontend fuzz_my_backend fuzz_my_served fuzz_my_own; do
 	echo "build.sh: $out/$target"
 	"$cc" "${cflags[@]}" -I "$root/plugins/mysql" -o "$out/$target" "$here/$target.c" "${my_sources[@]}" \
 		"$root"/plugins/common/*.c "${pq_libs[@]}"

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """make-mysql-seeds.py - write the seed corpus of fuzz_my_frontend,
-fuzz_my_backend and fuzz_my_served (see their header comments for the
+fuzz_my_backend, fuzz_my_served and fuzz_my_own (see their header comments for the
 layout: options byte, split-seed byte, then what the fuzzed peer sends).
 
 Usage: make-mysql-seeds.py [OUTDIR]   (default: corpus/ next to this script)
@@ -92,6 +92,26 @@ def backend_seeds():
     return seeds
 
 
+def own_seeds():
+    """fuzz_my_own: the database's side of the backend's own login, then the
+    answers to the requests it encodes (query, describe, execute, ping,
+    reset, ...), with CLIENT_DEPRECATE_EOF."""
+    col = pkt(1, b"\x01") + pkt(2, COLDEF) + pkt(3, b"\x011") + pkt(4, b"\xfe\x00\x00\x02\x00\x00\x00")
+    prep = pkt(1, b"\x00\x01\x00\x00\x00\x01\x00\x01\x00\x00\x00\x00") + pkt(2, COLDEF) + pkt(3, COLDEF)
+    after = col + prep + col + pkt(1, OK) + pkt(1, OK)
+    seeds = {}
+    seeds["native"] = bytes([0, 0]) + greeting(SRV_CAPS & ~0x800) + pkt(2, OK) + after
+    seeds["native_split"] = bytes([1, 5]) + greeting(SRV_CAPS) + pkt(2, OK) + after
+    seeds["tls"] = bytes([2, 0]) + greeting(SRV_CAPS) + pkt(3, OK) + after
+    sw = pkt(2, b"\xfecaching_sha2_password\0" + b"abcdefghijklmnopqrst\0")
+    seeds["switch_sha2_fast"] = bytes([0, 3]) + greeting(SRV_CAPS) + sw + pkt(4, b"\x01\x03") + pkt(5, OK) + after
+    seeds["sha2_full_plain"] = bytes([0, 0]) + greeting(SRV_CAPS) + sw + pkt(4, b"\x01\x04")
+    seeds["switch_ed25519"] = bytes([0, 0]) + greeting(SRV_CAPS) + pkt(2, b"\xfeclient_ed25519\0" + b"n" * 32)
+    seeds["denied"] = bytes([8, 0]) + greeting(SRV_CAPS) + pkt(2, b"\xff\x15\x04#28000Access denied")
+    seeds["refused"] = bytes([0, 0]) + pkt(0, b"\xff\x10\x04Too many connections")
+    return seeds
+
+
 def hs_response(seq, caps, ssl_request=False):
     pl = struct.pack("<IIB", caps, 1 << 24, 45) + b"\0" * 23
     if ssl_request:
@@ -153,7 +173,7 @@ def main():
     here = os.path.dirname(os.path.abspath(__file__))
     outdir = sys.argv[1] if len(sys.argv) > 1 else os.path.join(here, "corpus")
     for target, seeds in (("fuzz_my_backend", backend_seeds()), ("fuzz_my_frontend", frontend_seeds()),
-                          ("fuzz_my_served", served_seeds())):
+                          ("fuzz_my_served", served_seeds()), ("fuzz_my_own", own_seeds())):
         d = os.path.join(outdir, target)
         os.makedirs(d, exist_ok=True)
         for name, data in seeds.items():

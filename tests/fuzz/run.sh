@@ -9,7 +9,7 @@ usage() {
 	cat <<EOF
 Usage: $0 [--help] [SECONDS]
 Build (tests/fuzz/build.sh) and run fuzz_pg_frontend, fuzz_pg_backend,
-fuzz_pg_observe, fuzz_my_frontend, fuzz_my_backend, fuzz_my_served and fuzz_my_placeholders, each for SECONDS (default 60), with -max_len=65536.  Seeds come from
+fuzz_pg_observe, fuzz_my_frontend, fuzz_my_backend, fuzz_my_served, fuzz_my_own and fuzz_my_placeholders, each for SECONDS (default 60), with -max_len=65536.  Seeds come from
 tests/fuzz/corpus/<target>/ (written by make-seeds.sh when missing); new
 inputs go to \$LMS_FUZZ_OUT/corpus/<target>/ (default tests/fuzz/build/).
 Reproduce a crash: tests/fuzz/build/<target> <artifact file>
@@ -34,7 +34,7 @@ out=${LMS_FUZZ_OUT:-$here/build}
 
 failed=()
 for target in fuzz_pg_frontend fuzz_pg_backend fuzz_pg_observe fuzz_my_frontend fuzz_my_backend fuzz_my_served \
-	fuzz_my_placeholders; do
+	fuzz_my_own fuzz_my_placeholders; do
 	seeds=$here/corpus/$target
 	if [ ! -d "$seeds" ] || [ -z "$(ls -A "$seeds")" ]; then
 		"$here/make-seeds.sh" "$here/corpus"

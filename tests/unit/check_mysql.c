@@ -841,6 +841,9 @@ START_TEST(test_change_user)
 }
 END_TEST
 
+/* relay_auth 0: the backend logs in itself (auth_own.c, check_mysql_own):
+ * it waits for the server's greeting.  A relay without the client's state
+ * has no login to relay: refused. */
 START_TEST(test_own_login_refused)
 {
 	struct lms_backend_conf conf;
@@ -856,8 +859,15 @@ START_TEST(test_own_login_refused)
 	memset(&res, 0, sizeof(res));
 	out.len = 0;
 	ck_assert_int_eq(D->be_start(be, 0, NULL, &out, &res), 0);
+	ck_assert_int_eq(res.action, LMS_ACT_NONE);
+	ck_assert_uint_eq(out.len, 0);
+	D->be_free(be);
+	bo.relay_auth = 1;
+	be = D->be_new(&bo);
+	ck_assert_ptr_nonnull(be);
+	ck_assert_int_eq(D->be_start(be, 0, NULL, &out, &res), 0);
 	ck_assert_int_eq(res.action, LMS_ACT_FAIL);
-	ck_assert_ptr_nonnull(strstr(res.error.message, "not supported"));
+	ck_assert_ptr_nonnull(strstr(res.error.message, "cannot relay"));
 	D->be_free(be);
 	ck_assert_int_eq(D->be_cancel((const uint8_t *)"k", 1, &out), -1);
 }

@@ -1,0 +1,263 @@
+"""60. After a MySQL -> PostgreSQL cutover, the shadow runs back toward
+MariaDB (docs/mysql.md, "Shadowing back to MariaDB"): mysql.so's backend logs
+in to MariaDB itself with INIT_SOURCE's user and password (no client to relay
+a login from), so sessions opened after the cutover, served by PostgreSQL,
+have every request shadowed on MariaDB in shadowMode sync: their writes land
+on MariaDB too and identical answers compare equal.  A wrong password in the
+URL loses only the shadow (a clear log line, counted); the client keeps being
+served by PostgreSQL.
+
+The target is made the source of truth in the coordination store, as in
+test_58_mysql_login.py, whose fixtures (store, orchestrator, copied logins)
+this module reuses."""
+
+import pymysql
+import pytest
+
+from lmsproxy import wait_until
+from mysqlraw import MY_ADMIN, MY_APP, MY_DB, MY_ED, MyError, MyRaw
+from test_56_mysql_shadow import TwoSides
+from test_58_mysql_login import initialize, orch, store, target_truth  # noqa: F401 - fixtures
+
+assert orch and store and target_truth
+
+
+@pytest.fixture
+def two(lms_env, mysql_server, uniq):
+    t = TwoSides(lms_env, mysql_server, uniq)
+    yield t
+    t.drop()
+
+
+def back_proxy(clusters, mysql_server, store, proxy_factory, name, url=None, tls=True, mode="sync"):
+    p = proxy_factory(name=name, source_dialect="mysql", init_source=url or mysql_server.url(),
+                      init_target=clusters.target_url(db=store.db), tls=tls, shadow_mode=mode)
+    assert wait_until(lambda: "source_of_truth=target" in p.read_log(), clusters.t(10)), p.read_log()
+    assert wait_until(lambda: "credentials_loaded" in p.read_log(), clusters.t(10)), p.read_log()
+    return p
+
+
+def app_connect(clusters, p):
+    return pymysql.connect(host="127.0.0.1", port=p.port, user=MY_APP[0], password=MY_APP[1], database=MY_DB,
+                           ssl={"ca": clusters.cert("ca.crt"), "check_hostname": False}, autocommit=True,
+                           connect_timeout=10, read_timeout=60)
+
+
+def on_mariadb(mysql_server, sql):
+    c = pymysql.connect(host="127.0.0.1", port=mysql_server.port, user=MY_ADMIN[0], password=MY_ADMIN[1],
+                        database=MY_DB, autocommit=True, connect_timeout=10)
+    try:
+        cur = c.cursor()
+        cur.execute(sql)
+        return cur.fetchall()
+    finally:
+        c.close()
+
+
+@pytest.mark.parametrize("ssl_mode,mode", [("DISABLED", "sync"), ("REQUIRED", "sync"), ("REQUIRED", "strict-sync")])
+def test_new_sessions_shadowed_to_mariadb(clusters, mysql_server, store, target_truth, proxy_factory,  # noqa: F811
+                                          two, ssl_mode, mode):
+    """PyMySQL (text protocol) and a raw client (prepared statements,
+    transactions, errors, the queries molt-lms answers itself), both
+    logged in after the cutover: every request runs on MariaDB too and
+    compares equal."""
+    p = back_proxy(clusters, mysql_server, store, proxy_factory, "myback",
+                   url=mysql_server.url(query="ssl-mode=" + ssl_mode), mode=mode)
+    c = app_connect(clusters, p)
+    try:
+        assert c.server_version.endswith("-molt-lms")  # LMS's own greeting: PostgreSQL serves
+        cur = c.cursor()
+        cur.execute("SET NAMES utf8mb4")  # answered by molt-lms: a PING on both
+        cur.execute("SELECT @@version_comment LIMIT 1")
+        for i in range(10, 20):
+            assert cur.execute("insert into %s (id, name, big) values (%d, 'n%d', %d)" % (two.name, i, i, i * 7)) == 1
+        assert cur.execute("update %s set name = 'changed' where id >= 15" % two.name) == 5
+        assert cur.execute("delete from %s where id = 19" % two.name) == 1
+        cur.execute("select id, name, big from %s where id >= 10 order by id" % two.name)
+        rows = cur.fetchall()
+        assert len(rows) == 9 and rows[-1] == (18, "changed", 126), rows
+        cur.execute("select count(*), sum(big) from %s" % two.name)
+        assert cur.fetchone()[0] == 12
+        cur.execute("start transaction")
+        cur.execute("insert into %s (id, name) values (20, 'in txn')" % two.name)
+        cur.execute("commit")
+        with pytest.raises(pymysql.err.IntegrityError):
+            cur.execute("insert into %s (id, name) values (10, 'dup')" % two.name)  # fails on both
+        cur.execute("select count(*) from %s" % two.name)  # the transaction's row is there
+        assert cur.fetchone() == (13,)
+    finally:
+        c.close()
+    r = MyRaw("127.0.0.1", p.port, timeout=30)
+    r.login(MY_APP[0], MY_APP[1], db=MY_DB, tls=True)
+    try:
+        sel = "select id, name from %s where id = ?" % two.name
+        st = r.prepare(sel)
+        for i in (10, 12, 14):
+            assert r.execute(st, (str(i),))[2] == [[i, b"n%d" % i]]
+        upd = r.prepare("update %s set big = ? where id = ?" % two.name)
+        assert r.execute(upd, ("-1", "11")) == ("ok", 1)
+        assert r.execute(upd, (None, "12")) == ("ok", 1)
+        again = r.prepare(sel)  # the same text once more, then the first closed
+        r.close_stmt(st)
+        assert r.execute(again, ("16",))[2] == [[16, b"changed"]]
+        assert r.query("insert into %s (id, name) values (30, 'raw')" % two.name) == [("ok", 1)]
+    finally:
+        r.close()
+    # the writes made through PostgreSQL ran on MariaDB too (the shadow)
+    assert on_mariadb(mysql_server, "select id, name from %s where id >= 10 order by id" % two.name) == \
+        tuple([(i, "n%d" % i) for i in range(10, 15)] + [(i, "changed") for i in range(15, 19)] +
+              [(20, "in txn"), (30, "raw")])
+    assert on_mariadb(mysql_server, "select big from %s where id in (11, 12) order by id" % two.name) == \
+        ((-1,), (None,))
+    assert wait_until(lambda: p.shadow_counts()["match"] >= 30, clusters.t(10)), p.shadow_counts()
+    counts = p.shadow_counts()
+    assert counts["mismatch"] == 0 and counts["mismatches"] == 0, (counts, p.mismatch_records())
+    assert counts["lost"] == 0 and counts["dropped"] == 0, counts
+    assert p.metric("lms_shadow_connections_abandoned_total") == 0
+    assert "shadow_lost" not in p.read_log()
+
+
+def test_strict_sync_reports_what_only_mariadb_refuses(clusters, mysql_server, store, target_truth,  # noqa: F811
+                                                       proxy_factory, two):
+    """strict-sync after the cutover: PostgreSQL runs `select 1::int`,
+    MariaDB refuses its syntax: the client gets MariaDB's error, then goes on."""
+    p = back_proxy(clusters, mysql_server, store, proxy_factory, "mystrict", mode="strict-sync")
+    c = app_connect(clusters, p)
+    try:
+        cur = c.cursor()
+        with pytest.raises(pymysql.MySQLError) as e:
+            cur.execute("select 1::int")
+        assert "MariaDB" in e.value.args[1] and "'::int'" in e.value.args[1], e.value.args
+        cur.execute("select 2")
+        assert cur.fetchall() == ((2,),)
+    finally:
+        c.close()
+    assert wait_until(lambda: p.shadow_counts()["mismatch"] == 1, clusters.t(10)), p.shadow_counts()
+
+
+def test_wrong_url_password_loses_only_the_shadow(clusters, mysql_server, store, target_truth,  # noqa: F811
+                                                  proxy_factory, two):
+    url = mysql_server.url(user=(MY_ADMIN[0], "not-the-password"))
+    p = back_proxy(clusters, mysql_server, store, proxy_factory, "mybackpw", url=url)
+    c = app_connect(clusters, p)
+    try:
+        cur = c.cursor()
+        assert cur.execute("insert into %s (id, name) values (40, 'pg only')" % two.name) == 1
+        cur.execute("select name from %s where id = 40" % two.name)
+        assert cur.fetchone() == ("pg only",)
+    finally:
+        c.close()
+    assert wait_until(lambda: "shadow_lost" in p.read_log(), clusters.t(10)), p.read_log()
+    lines = [ln for ln in p.read_log().splitlines() if "shadow_lost" in ln]
+    assert "refused molt-lms's login with the URL's user" in lines[0] and "Access denied" in lines[0], lines
+    # the password never reaches the log (its first line is the test's own command line)
+    assert not [ln for ln in p.read_log().splitlines() if "not-the-password" in ln and not ln.startswith("#")]
+    assert p.metric("lms_shadow_connections_abandoned_total") >= 1
+    counts = p.shadow_counts()
+    assert counts["lost"] + counts["dropped"] >= 1 and counts["mismatch"] == 0, counts
+    assert on_mariadb(mysql_server, "select count(*) from %s where id = 40" % two.name) == ((0,),)
+
+
+def test_ed25519_url_user_refused_clearly(clusters, mysql_server, store, target_truth,  # noqa: F811
+                                          proxy_factory, two):
+    """A URL user that authenticates with ed25519: the shadow says why it
+    cannot log in; the client is served."""
+    p = back_proxy(clusters, mysql_server, store, proxy_factory, "mybacked", url=mysql_server.url(user=MY_ED))
+    c = app_connect(clusters, p)
+    try:
+        cur = c.cursor()
+        cur.execute("select count(*) from %s" % two.name)
+        assert cur.fetchone() == (3,)
+    finally:
+        c.close()
+    assert wait_until(lambda: "shadow_lost" in p.read_log(), clusters.t(10)), p.read_log()
+    line = [ln for ln in p.read_log().splitlines() if "shadow_lost" in ln][0]
+    assert "client_ed25519" in line and "mysql_native_password" in line, line
+
+
+# ---- the way back: a second cutover, PostgreSQL -> MariaDB ----
+
+def switch(p, epoch, truth):
+    """Pause, then serve from `truth` (the orchestrator's steps, pushed to
+    the admin API as in test_57_mysql_served.py)."""
+    from test_30_control import api
+    for body in ({"epoch": epoch, "phase": "paused", "source_of_truth": "target" if truth == "source" else "source"},
+                 {"epoch": epoch + 1, "phase": "serving", "source_of_truth": truth}):
+        st, doc = api(p, "POST", "/api/v1/state", body)
+        assert st == 200 and doc["applied"], doc
+
+
+def test_cut_back_ends_translated_sessions_clearly(clusters, mysql_server, proxy_factory, two):
+    """A session served by PostgreSQL since the cutover cannot move back to
+    MariaDB (its statement ids were chosen by molt-lms, its login was
+    verified by molt-lms): at its next request after the cut back it gets
+    a clear ERR and ends; never an answer of the wrong statement.  New
+    sessions are relayed to MariaDB again.  Meanwhile, sessions moved by
+    the cutover are shadowed back to MariaDB."""
+    p = proxy_factory(name="mycutback", source_dialect="mysql", init_source=mysql_server.url(),
+                      shadow_mode="sync", extra_args=["--coordination", "off"])
+    r = MyRaw("127.0.0.1", p.port, timeout=30)
+    r.login(MY_APP[0], MY_APP[1], db=MY_DB)
+    try:
+        st = r.prepare("select name from %s where id = ?" % two.name)
+        assert r.execute(st, ("1",))[2] == [[b"one"]]
+        switch(p, 5, "target")
+        # served by PostgreSQL now, shadowed back to MariaDB
+        assert r.query("insert into %s (id, name) values (50, 'after')" % two.name) == [("ok", 1)]
+        after = r.prepare("select name from %s where id = ?" % two.name)
+        assert r.execute(after, ("50",))[2] == [[b"after"]]
+        assert r.execute(st, ("50",))[2] == [[b"after"]]  # prepared on MariaDB, run on PostgreSQL
+        assert on_mariadb(mysql_server, "select name from %s where id = 50" % two.name) == (("after",),)
+        switch(p, 7, "source")
+        with pytest.raises(MyError) as e:
+            r.execute(after, ("1",))
+        assert "cannot move back" in e.value.message and "reconnect" in e.value.message, e.value.message
+        with pytest.raises((OSError, MyError, EOFError)):
+            r.query("select 1")  # the session ended
+    finally:
+        r.close()
+    # a new session: relayed to MariaDB again
+    c = pymysql.connect(host="127.0.0.1", port=p.port, user=MY_APP[0], password=MY_APP[1], database=MY_DB,
+                        autocommit=True, connect_timeout=10)
+    try:
+        assert "MariaDB" in c.server_version and "molt-lms" not in c.server_version  # MariaDB's greeting
+        cur = c.cursor()
+        cur.execute("select name from %s where id = 50" % two.name)
+        assert cur.fetchone() == ("after",)
+    finally:
+        c.close()
+    counts = p.shadow_counts()
+    assert counts["mismatch"] == 0, (counts, p.mismatch_records())
+    assert "session_moved_back_refused" in p.read_log()
+
+
+def test_cut_back_ends_sessions_logged_in_by_lms(clusters, mysql_server, store, target_truth,  # noqa: F811
+                                                 proxy_factory, two):
+    """A session that logged in while PostgreSQL served (verified by
+    molt-lms, shadowed back to MariaDB): when the store says MariaDB serves
+    again, its next request gets the clear ERR; a new login is relayed to
+    MariaDB."""
+    p = back_proxy(clusters, mysql_server, store, proxy_factory, "mybackcut")
+    c = app_connect(clusters, p)
+    try:
+        cur = c.cursor()
+        cur.execute("select count(*) from %s" % two.name)
+        assert cur.fetchone() == (3,)
+        store.run("update _molt_lms.state set epoch = epoch + 1, source_of_truth = 'source', phase = 'serving'")
+        try:
+            assert wait_until(lambda: "source_of_truth=source" in p.read_log(), clusters.t(10)), p.read_log()
+            with pytest.raises(pymysql.MySQLError) as e:
+                cur.execute("select count(*) from %s" % two.name)
+            assert "cannot move back" in str(e.value), e.value
+            n = pymysql.connect(host="127.0.0.1", port=p.port, user=MY_APP[0], password=MY_APP[1], database=MY_DB,
+                                ssl={"ca": clusters.cert("ca.crt"), "check_hostname": False}, autocommit=True,
+                                connect_timeout=10)
+            try:
+                assert "MariaDB" in n.server_version and "molt-lms" not in n.server_version
+            finally:
+                n.close()
+        finally:
+            store.run("update _molt_lms.state set epoch = epoch + 1, source_of_truth = 'target', phase = 'serving'")
+    finally:
+        c.close()
+    assert "session_moved_back_refused" in p.read_log()
