@@ -84,12 +84,15 @@ static int obs_frame(void *arg, const uint8_t *p, size_t avail, struct lms_frame
 	return pg_be_frame(c->be, p, avail, f);
 }
 
-/* Every value: NULL with length 0, or at most the hex form's size. */
+/* Every value: NULL with length 0, or at most the hex form's size, or a
+ * binary numeric's decimal text (weight and leading zeros up to 0x7fff
+ * groups of 4 digits each side, a sign and a point). */
+#define OBS_NUMERIC_TEXT_MAX (8u * 0x8000u + 3u)
 static void obs_emit(void *arg, const uint8_t *data, size_t len)
 {
 	struct obs_ctx *c = arg;
 	FUZZ_CHECK(data != NULL || len == 0);
-	FUZZ_CHECK(len <= 2 * LMS_DECODE_MAX + 2 || data == NULL);
+	FUZZ_CHECK(len <= 2 * LMS_DECODE_MAX + 2 || len <= OBS_NUMERIC_TEXT_MAX || data == NULL);
 	c->emitted++;
 	ev_u64(c->log, data ? len : UINT64_MAX);
 	if (data)
