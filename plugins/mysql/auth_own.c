@@ -60,40 +60,39 @@ static int digest2(const EVP_MD *md, const uint8_t *a, size_t an, const uint8_t 
 	return ok ? 0 : -1;
 }
 
-int my_scramble_native(const uint8_t scramble[MY_SCRAMBLE_LEN], const char *pw, size_t pwlen,
-		       uint8_t out[MY_NATIVE_LEN])
+/* out = H(pw) XOR H(scramble || H(H(pw))) (mysql_native_password, SHA-1)
+ * or H(pw) XOR H(H(H(pw)) || scramble) (caching_sha2_password, SHA-256),
+ * n bytes.  Intermediate hashes are wiped.  Returns 0 or -1. */
+static int scramble_with(const EVP_MD *md, size_t n, int scramble_first, const uint8_t scramble[MY_SCRAMBLE_LEN],
+			 const char *pw, size_t pwlen, uint8_t *out)
 {
-	uint8_t h1[MY_NATIVE_LEN], h2[MY_NATIVE_LEN], mask[MY_NATIVE_LEN];
-	const EVP_MD *md = EVP_sha1();
+	uint8_t h1[MY_SHA2_LEN], h2[MY_SHA2_LEN], mask[MY_SHA2_LEN];
 	int rc = -1;
-	if (digest2(md, (const uint8_t *)pw, pwlen, NULL, 0, h1) < 0 || digest2(md, h1, sizeof(h1), NULL, 0, h2) < 0 ||
-	    digest2(md, scramble, MY_SCRAMBLE_LEN, h2, sizeof(h2), mask) < 0)
+	if (digest2(md, (const uint8_t *)pw, pwlen, NULL, 0, h1) < 0 || digest2(md, h1, n, NULL, 0, h2) < 0)
 		goto out;
-	for (size_t i = 0; i < MY_NATIVE_LEN; i++)
+	if (scramble_first ? digest2(md, scramble, MY_SCRAMBLE_LEN, h2, n, mask)
+			   : digest2(md, h2, n, scramble, MY_SCRAMBLE_LEN, mask))
+		goto out;
+	for (size_t i = 0; i < n; i++)
 		out[i] = h1[i] ^ mask[i];
 	rc = 0;
 out:
 	OPENSSL_cleanse(h1, sizeof(h1));
 	OPENSSL_cleanse(h2, sizeof(h2));
+	OPENSSL_cleanse(mask, sizeof(mask));
 	return rc;
+}
+
+int my_scramble_native(const uint8_t scramble[MY_SCRAMBLE_LEN], const char *pw, size_t pwlen,
+		       uint8_t out[MY_NATIVE_LEN])
+{
+	return scramble_with(EVP_sha1(), MY_NATIVE_LEN, 1, scramble, pw, pwlen, out);
 }
 
 int my_scramble_sha256(const uint8_t scramble[MY_SCRAMBLE_LEN], const char *pw, size_t pwlen,
 		       uint8_t out[MY_SHA2_LEN])
 {
-	uint8_t h1[MY_SHA2_LEN], h2[MY_SHA2_LEN], mask[MY_SHA2_LEN];
-	const EVP_MD *md = EVP_sha256();
-	int rc = -1;
-	if (digest2(md, (const uint8_t *)pw, pwlen, NULL, 0, h1) < 0 || digest2(md, h1, sizeof(h1), NULL, 0, h2) < 0 ||
-	    digest2(md, h2, sizeof(h2), scramble, MY_SCRAMBLE_LEN, mask) < 0)
-		goto out;
-	for (size_t i = 0; i < MY_SHA2_LEN; i++)
-		out[i] = h1[i] ^ mask[i];
-	rc = 0;
-out:
-	OPENSSL_cleanse(h1, sizeof(h1));
-	OPENSSL_cleanse(h2, sizeof(h2));
-	return rc;
+	return scramble_with(EVP_sha256(), MY_SHA2_LEN, 0, scramble, pw, pwlen, out);
 }
 
 static const char *password(const struct my_be *b)

@@ -23,7 +23,7 @@ import time
 import pymysql
 import pytest
 
-from mysqlraw import COM_QUERY, COM_RESET_CONNECTION, MY_APP, ST_IN_TRANS, MyError, MyRaw
+from mysqlraw import COM_QUERY, COM_RESET_CONNECTION, ST_IN_TRANS, MyError
 from test_56_mysql_shadow import TwoSides, assert_no_mismatch, my_connect, shadow_proxy
 from test_57_mysql_served import cut_over, on_target, raw_login, served_proxy
 
@@ -33,6 +33,15 @@ def two(lms_env, mysql_server, uniq):
     t = TwoSides(lms_env, mysql_server, uniq)
     yield t
     t.drop()
+
+
+def served_cursor(proxy_factory, mysql_server):
+    """A PyMySQL connection opened on MariaDB, then the cutover: its cursor
+    is served by PostgreSQL."""
+    p = served_proxy(proxy_factory, mysql_server)
+    c = my_connect(p.port)
+    cut_over(p)
+    return c, c.cursor()
 
 
 def ids_on_target(two, lo, hi):
@@ -50,10 +59,7 @@ def test_failed_statements_keep_the_transaction(proxy_factory, mysql_server, two
     """A duplicate key, a division by zero and an unknown column inside a
     transaction: each fails alone, the transaction goes on, and COMMIT
     writes every statement that succeeded (text protocol)."""
-    p = served_proxy(proxy_factory, mysql_server)
-    c = my_connect(p.port)
-    cut_over(p)
-    cur = c.cursor()
+    c, cur = served_cursor(proxy_factory, mysql_server)
     t = two.name
     cur.execute("begin")
     cur.execute("insert into %s (id, name) values (20, 'a')" % t)
@@ -104,10 +110,7 @@ def test_failed_prepared_statements_keep_the_transaction(proxy_factory, mysql_se
 
 
 def test_rollback_after_an_error_undoes_everything(proxy_factory, mysql_server, two):
-    p = served_proxy(proxy_factory, mysql_server)
-    c = my_connect(p.port)
-    cut_over(p)
-    cur = c.cursor()
+    c, cur = served_cursor(proxy_factory, mysql_server)
     t = two.name
     cur.execute("begin")
     cur.execute("insert into %s (id) values (40)" % t)
@@ -170,10 +173,7 @@ def test_begin_and_ddl_commit_first(proxy_factory, mysql_server, two, uniq):
     """MySQL commits an open transaction before BEGIN and before DDL: what
     was written before them survives a later ROLLBACK (PostgreSQL alone
     would have kept one transaction and rolled everything back)."""
-    p = served_proxy(proxy_factory, mysql_server)
-    c = my_connect(p.port)
-    cut_over(p)
-    cur = c.cursor()
+    c, cur = served_cursor(proxy_factory, mysql_server)
     t = two.name
     cur.execute("begin")
     cur.execute("insert into %s (id) values (60)" % t)
@@ -279,10 +279,7 @@ def test_locks_survive_a_failed_read(proxy_factory, mysql_server, two):
     per SELECT), but SELECT ... FOR UPDATE is not a read: a failure after
     it rolls back to a savepoint taken after the lock, so the row stays
     locked, as on InnoDB."""
-    p = served_proxy(proxy_factory, mysql_server)
-    c = my_connect(p.port)
-    cut_over(p)
-    cur = c.cursor()
+    c, cur = served_cursor(proxy_factory, mysql_server)
     t = two.name
     cur.execute("begin")
     cur.execute("select name from %s where id = 1" % t)
