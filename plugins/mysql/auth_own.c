@@ -337,18 +337,9 @@ int my_own_auth(struct my_be *b, const uint8_t *msg, size_t len, struct lms_out 
 	uint8_t seq = msg[3];
 	s->sseq = (uint8_t)(seq + 1);
 	switch (pl[0]) {
-	case 0x00: {
-		uint32_t status;
-		if (my_status(pl, n, 1, &status) < 0)
-			return -1;
-		s->txn = (status & MY_ST_IN_TRANS) ? LMS_TXN_OPEN : LMS_TXN_IDLE;
-		s->state = MY_S_READY;
+	case 0x00:
 		s->resp = MY_R_IDLE;
-		s->to_client = 1;
-		res->action = LMS_ACT_READY;
-		res->txn = s->txn;
-		return 0;
-	}
+		return my_login_ok(s, pl, n, res);
 	case 0xFF: {
 		char text[300];
 		size_t off = n >= 9 && pl[3] == '#' ? 9 : 3;

@@ -163,6 +163,19 @@ static int decode_greeting(struct my_be *b, const uint8_t *msg, size_t len, stru
 	return 0;
 }
 
+int my_login_ok(struct my_sess *s, const uint8_t *pl, size_t n, struct lms_result *res)
+{
+	uint32_t status;
+	if (my_status(pl, n, 1, &status) < 0)
+		return -1;
+	s->txn = (status & MY_ST_IN_TRANS) ? LMS_TXN_OPEN : LMS_TXN_IDLE;
+	s->state = MY_S_READY;
+	s->to_client = 1;
+	res->action = LMS_ACT_READY;
+	res->txn = s->txn;
+	return 0;
+}
+
 /* A database packet of the login's authentication exchange, toward the
  * client with its sequence id shifted back. */
 static int decode_login(struct my_sess *s, const uint8_t *msg, size_t len, struct lms_out *out,
@@ -183,17 +196,8 @@ static int decode_login(struct my_sess *s, const uint8_t *msg, size_t len, struc
 	s->sseq = (uint8_t)(seq + 1);
 	s->to_client = (uint8_t)(cli + 1);
 	switch (pl[0]) {
-	case 0x00: {
-		uint32_t status;
-		if (my_status(pl, n, 1, &status) < 0)
-			return -1;
-		s->txn = (status & MY_ST_IN_TRANS) ? LMS_TXN_OPEN : LMS_TXN_IDLE;
-		s->state = MY_S_READY;
-		s->to_client = 1;
-		res->action = LMS_ACT_READY;
-		res->txn = s->txn;
-		return 0;
-	}
+	case 0x00:
+		return my_login_ok(s, pl, n, res);
 	case 0xFF:
 		if (n >= 9 && pl[3] == '#')
 			memcpy(res->sqlstate, pl + 4, 5);

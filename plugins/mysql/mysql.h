@@ -321,6 +321,10 @@ int my_lenenc(const uint8_t *p, size_t avail, uint64_t *v);
  * 0x00, or 0xFE ending a result set with CLIENT_DEPRECATE_EOF) or an EOF
  * packet (0xFE, less than 9 bytes).  -1 when malformed. */
 int my_status(const uint8_t *pl, size_t n, int ok_format, uint32_t *status);
+/* The OK that ends a login (relayed or the plugin's own): the session is
+ * ready, with the transaction state it gives.  Returns 0, -1 when the OK
+ * is malformed. */
+int my_login_ok(struct my_sess *s, const uint8_t *pl, size_t n, struct lms_result *res);
 /* An ERR packet into out: code, SQLSTATE (5 chars), message (cut to fit),
  * with sequence id seq; with_state: the "#SQLSTATE" marker (protocol 4.1). */
 void my_err_packet(struct lms_out *out, uint8_t seq, uint16_t code, const char *sqlstate, const char *msg,

@@ -112,23 +112,6 @@ static struct pg_atom_req *current(struct pg_atom *a)
 	return a->len ? &a->q[a->head] : NULL;
 }
 
-/* The SQLSTATE of an ErrorResponse (fields: code byte, C string). */
-static void error_state(const uint8_t *msg, size_t len, char st[6])
-{
-	size_t i = 5;
-	st[0] = 0;
-	while (i < len && msg[i] != 0) {
-		uint8_t code = msg[i++];
-		const char *s = (const char *)msg + i;
-		size_t n = strnlen(s, len - i);
-		if (code == 'C' && n == 5) {
-			memcpy(st, s, 5); /* (the terminator may be missing: at most the message's end) */
-			st[5] = 0;
-		}
-		i += n + 1;
-	}
-}
-
 /* ReadyForQuery: the request is over; what the next one needs.  Returns
  * 1 when the transaction must be rolled back now (a class 40 error, and
  * nothing else in flight): this ReadyForQuery is then ours, and the
@@ -204,7 +187,7 @@ int pg_atom_decode(struct pg_atom *a, const uint8_t *msg, size_t len)
 		return 0;
 	case 'E': {
 		char st[6];
-		error_state(msg, len, st);
+		pg_error_sqlstate(msg, len, st);
 		if (r->hide)
 			r->failed_ours = 1;
 		r->hide = 0;
@@ -232,4 +215,12 @@ uint32_t pg_atom_txn(const struct pg_atom *a)
 	if (a->repair == REPAIR_ROLLBACK)
 		return LMS_TXN_IDLE; /* over for the client: rolled back before its next request */
 	return a->repair == REPAIR_TO_SAVEPOINT ? LMS_TXN_OPEN : LMS_TXN_FAILED;
+}
+
+void pg_atom_rollback_query(struct lms_out *out)
+{
+	out->data[0] = 'Q';
+	pg_put32(out->data + 1, (uint32_t)(4 + sizeof(TX_ROLLBACK)));
+	memcpy(out->data + 5, TX_ROLLBACK, sizeof(TX_ROLLBACK));
+	out->len = 5 + sizeof(TX_ROLLBACK);
 }

@@ -400,11 +400,7 @@ static int be_auth(struct pg_be *be, const uint8_t *msg, size_t len, struct lms_
  * ROLLBACK now, in place of this ReadyForQuery. */
 static int be_rollback_now(struct lms_out *out, struct lms_result *res)
 {
-	static const char sql[] = "ROLLBACK";
-	out->data[0] = 'Q';
-	pg_put32(out->data + 1, (uint32_t)(4 + sizeof(sql)));
-	memcpy(out->data + 5, sql, sizeof(sql));
-	out->len = 5 + sizeof(sql);
+	pg_atom_rollback_query(out);
 	res->verdict = LMS_REPLY;
 	return 0;
 }

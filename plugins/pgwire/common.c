@@ -52,6 +52,21 @@ const char *pg_msg_str(const uint8_t *msg, size_t len, size_t *i)
 	return p;
 }
 
+void pg_error_sqlstate(const uint8_t *msg, size_t len, char st[6])
+{
+	size_t i = 5;
+	st[0] = 0;
+	while (i < len && msg[i] != 0) {
+		uint8_t code = msg[i++];
+		size_t at = i;
+		const char *v = pg_msg_str(msg, len, &i);
+		if (!v)
+			return; /* unterminated: malformed, no SQLSTATE */
+		if (code == 'C' && i - at == 6)
+			memcpy(st, v, 6);
+	}
+}
+
 /* Append one error field (code byte + C string); -1 when out is full. */
 static int put_field(struct lms_out *out, char code, const char *s)
 {

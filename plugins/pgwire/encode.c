@@ -173,13 +173,10 @@ static void enc_simple(struct enc *e, uint8_t t, const char *body, size_t n)
 static void enc_prefix(struct enc *e, const char *const *stmts, int n)
 {
 	for (int k = 0; k < n; k++) {
-		size_t at = enc_begin(e, 'P');
-		enc_u8(e, 0);
-		enc_bytes(e, stmts[k], strlen(stmts[k]) + 1);
-		enc_u16(e, 0);
-		enc_end(e, at);
-		enc_simple(e, 'B', "\0\0\0\0\0\0\0", 8); /* portal, statement, no formats, params, results */
-		enc_simple(e, 'E', "\0\0\0\0", 5);
+		struct lms_request ours = { .sql = stmts[k], .sql_len = strlen(stmts[k]) }; /* no holes, no params */
+		enc_parse(e, &ours);
+		enc_bind_to(e, &ours, "");
+		enc_simple(e, 'E', "\0\0\0\0", 5); /* portal "", no row limit */
 	}
 }
 

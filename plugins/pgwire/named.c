@@ -211,22 +211,6 @@ int pg_named_at(const struct pg_named *n, uint32_t slot, char name[PG_NAMED_NAME
 	return 0;
 }
 
-/* The SQLSTATE of an ErrorResponse into st (6 bytes), "" when absent. */
-static void error_state(const uint8_t *msg, size_t len, char st[6])
-{
-	size_t i = 5;
-	st[0] = 0;
-	while (i < len && msg[i] != 0) {
-		uint8_t code = msg[i++];
-		size_t l = strnlen((const char *)msg + i, len - i);
-		if (i + l >= len)
-			return;
-		if (code == 'C' && l == 5)
-			memcpy(st, msg + i, 6);
-		i += l + 1;
-	}
-}
-
 /* The database says one of our statements is missing (26000) or exists
  * already (42P05): what this table believes is wrong somewhere (a request
  * of ours that never went, an application's DEALLOCATE ALL): every
@@ -278,7 +262,7 @@ void pg_named_answer(struct pg_named *n, const uint8_t *msg, size_t len)
 	if (msg[0] != 'E')
 		return;
 	char st[6];
-	error_state(msg, len, st);
+	pg_error_sqlstate(msg, len, st);
 	if (strcmp(st, "26000") == 0 || strcmp(st, "42P05") == 0)
 		heal(n);
 	else if (n->pending > 0)

@@ -64,6 +64,10 @@ int pg_startup_next(const uint8_t *p, size_t len, size_t *i, const char **k, con
 /* The C string at msg[*i], its NUL inside len: advances *i past it.
  * NULL when it runs off the end. */
 const char *pg_msg_str(const uint8_t *msg, size_t len, size_t *i);
+/* The SQLSTATE of a whole ErrorResponse or NoticeResponse into st (its
+ * five characters and a NUL); "" when it has none or a field is not
+ * terminated. */
+void pg_error_sqlstate(const uint8_t *msg, size_t len, char st[6]);
 
 /* Write an ErrorResponse into out.  Returns 0, -1 when it does not fit. */
 int pg_error_response(const struct lms_error *err, struct lms_out *out);
@@ -261,6 +265,9 @@ void pg_atom_push(struct pg_atom *a, const struct pg_atom_req *r);
 int pg_atom_decode(struct pg_atom *a, const uint8_t *msg, size_t len);
 /* The transaction state the client sees after the last ReadyForQuery. */
 uint32_t pg_atom_txn(const struct pg_atom *a);
+/* The Query message that rolls the transaction back (when
+ * pg_atom_decode returned 1), into out. */
+void pg_atom_rollback_query(struct lms_out *out);
 
 /* Named statements for translated prepared statements (named.c): one
  * table per backend connection, owned by its pg_be (created at the first
