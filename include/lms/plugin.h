@@ -27,7 +27,7 @@ extern "C" {
 #endif
 
 #define LMS_PLUGIN_ABI_MAJOR 1
-#define LMS_PLUGIN_ABI_MINOR 5
+#define LMS_PLUGIN_ABI_MINOR 6
 
 /* Largest message a plugin may ask to see whole (LMS_FRAME_NEED_BODY).
  * Bigger messages are always streamed through without being decoded. */
@@ -420,11 +420,16 @@ struct lms_request {
  *               never a success.
  * READ          the request only reads: it takes no lock and writes
  *               nothing (a backend need not mark the state before it
- *               when nothing changed since its last mark). */
+ *               when nothing changed since its last mark).
+ * INSERT_ID     (ABI 1.6) the client's protocol reports the key an INSERT
+ *               generated (MySQL's last insert id): a backend that can
+ *               find it sets LMS_ANS_INSERT_ID on the statement's
+ *               COMPLETE, with insert_id the key of its first row. */
 #define LMS_REQ_STMT_ATOMIC 0x1u
 #define LMS_REQ_COMMIT_FIRST 0x2u
 #define LMS_REQ_COMMIT 0x4u
 #define LMS_REQ_READ 0x8u
+#define LMS_REQ_INSERT_ID 0x10u
 
 /* ---- Serving answers across wire families (ABI 1.4) -------------- */
 
@@ -480,6 +485,10 @@ enum lms_answer_kind {
 #define LMS_ANS_ROWS_KNOWN 0x2u /* COMPLETE: rows is the statement's count */
 #define LMS_ANS_REPLACES 0x4u   /* ERROR made by the core (strict-sync): it
 				   takes the place of the answer's end */
+#define LMS_ANS_INSERT_ID 0x8u  /* COMPLETE (ABI 1.6): insert_id is the key
+				   the statement generated (LMS_REQ_INSERT_ID);
+				   a plugin sets it only when the host's
+				   abi_minor >= 6 (the field is new) */
 
 /* Filled by be_answer(); the core zeroes it before each call.  cols and
  * values are owned by the backend (or point into the message) and are
@@ -496,6 +505,7 @@ struct lms_answer {
 	const struct lms_column *cols; /* COLUMNS */
 	const struct lms_param *values; /* ROW: data NULL for SQL NULL; as
 					   struct lms_column's class says */
+	uint64_t insert_id; /* COMPLETE with LMS_ANS_INSERT_ID (ABI 1.6) */
 };
 
 /* ---- The table ------------------------------------------------------- */

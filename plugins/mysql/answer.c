@@ -152,7 +152,8 @@ void my_pk_defs_end(struct my_pk *w, struct my_sess *s, uint16_t status)
 	my_pk_end(w, s);
 }
 
-void my_pk_ok(struct my_pk *w, struct my_sess *s, int result_end, uint64_t affected, uint16_t status)
+void my_pk_ok(struct my_pk *w, struct my_sess *s, int result_end, uint64_t affected, uint64_t insert_id,
+	      uint16_t status)
 {
 	my_pk_begin(w);
 	if (result_end && !(s->caps & MY_CAP_DEPRECATE_EOF)) {
@@ -162,7 +163,7 @@ void my_pk_ok(struct my_pk *w, struct my_sess *s, int result_end, uint64_t affec
 	} else {
 		my_pk_u8(w, result_end ? 0xFE : 0x00);
 		my_pk_lenenc(w, affected);
-		my_pk_lenenc(w, 0); /* last insert id: unknown across families */
+		my_pk_lenenc(w, insert_id);
 		my_pk_le(w, status, 2);
 		my_pk_le(w, 0, 2);
 	}
@@ -432,7 +433,7 @@ static void flush_held(struct my_pk *w, struct my_sess *s, int more, uint32_t tx
 	uint16_t st = status_of(txn);
 	if (more)
 		st |= MY_ST_MORE_RESULTS;
-	my_pk_ok(w, s, x->held_set, x->held_rows, st);
+	my_pk_ok(w, s, x->held_set, x->held_rows, x->held_id, st);
 	x->held = 0;
 }
 
@@ -621,6 +622,7 @@ static int answer_result(struct my_pk *w, struct my_sess *s, const struct lms_an
 		x->held = 1;
 		x->held_set = x->in_set;
 		x->held_rows = !x->in_set && (a->flags & LMS_ANS_ROWS_KNOWN) ? a->rows : 0;
+		x->held_id = a->flags & LMS_ANS_INSERT_ID ? a->insert_id : 0;
 		x->in_set = 0;
 		return 0;
 	case LMS_ANS_ERROR:
@@ -634,7 +636,7 @@ static int answer_result(struct my_pk *w, struct my_sess *s, const struct lms_an
 		if (x->held)
 			flush_held(w, s, 0, a->txn);
 		else if (!x->done)
-			my_pk_ok(w, s, 0, 0, status_of(a->txn));
+			my_pk_ok(w, s, 0, 0, 0, status_of(a->txn));
 		return 0;
 	default:
 		return 0;
@@ -704,7 +706,7 @@ static int answer_ok(struct my_pk *w, struct my_sess *s, const struct lms_answer
 	if (a->kind == LMS_ANS_ERROR && !s->ans.done)
 		write_error(w, s, a);
 	else if (a->kind == LMS_ANS_READY && !s->ans.done)
-		my_pk_ok(w, s, 0, 0, status_of(a->txn));
+		my_pk_ok(w, s, 0, 0, 0, status_of(a->txn));
 	return 0;
 }
 

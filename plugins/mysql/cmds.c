@@ -257,7 +257,7 @@ void my_cursor_ready(struct my_sess *s, struct my_pk *w, uint16_t status)
 	struct my_cursor *c = x->cur;
 	my_pk_bytes(w, c->buf, c->off); /* count and definitions, their sequence ids set */
 	s->to_client = x->cur_seq;
-	my_pk_ok(w, s, 1, 0, (uint16_t)(status | MY_ST_CURSOR_EXISTS));
+	my_pk_ok(w, s, 1, 0, 0, (uint16_t)(status | MY_ST_CURSOR_EXISTS));
 	struct my_stmt *st = my_stmt_find(s, x->cmd.stmt);
 	if (st && !w->bad) {
 		cursor_free(s, &st->cur); /* (closed when the execution was decoded) */
@@ -298,7 +298,7 @@ static void answer_fetch(struct my_sess *s, const struct my_cmd *c, struct my_pk
 		sent++;
 	}
 	int last = sent < c->nrows && cur->off >= cur->len;
-	my_pk_ok(w, s, 1, 0, (uint16_t)(status | (last ? MY_ST_LAST_ROW_SENT : MY_ST_CURSOR_EXISTS)));
+	my_pk_ok(w, s, 1, 0, 0, (uint16_t)(status | (last ? MY_ST_LAST_ROW_SENT : MY_ST_CURSOR_EXISTS)));
 	if (last)
 		cursor_free(s, cur); /* MySQL closes a cursor read to its end */
 }
@@ -507,7 +507,7 @@ void my_cmd_answer(struct my_sess *s, const struct my_cmd *c, struct my_pk *w, u
 		answer_change_user(s, w);
 		return;
 	case MY_L_USER_OK:
-		my_pk_ok(w, s, 0, 0, status);
+		my_pk_ok(w, s, 0, 0, 0, status);
 		return;
 	case MY_L_USER_DENIED: {
 		char text[640];

@@ -339,6 +339,8 @@ uint32_t my_txn_flags(const char *sql, size_t len, int in_txn)
 		return flags;
 	if (word_is(sql, b, e, "commit"))
 		return flags | LMS_REQ_COMMIT;
+	if (word_is(sql, b, e, "insert"))
+		return flags | LMS_REQ_INSERT_ID; /* no implicit commit, writes */
 	if (word_is(sql, b, e, "select") && !in_txn)
 		return flags; /* READ matters inside a transaction only: not worth a scan */
 	if (word_is(sql, b, e, "select"))

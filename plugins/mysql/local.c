@@ -383,7 +383,7 @@ static void one_row(struct my_sess *s, struct my_pk *w, uint32_t ncol, const cha
 			my_pk_u8(w, 0xFB);
 	}
 	my_pk_end(w, s);
-	my_pk_ok(w, s, 1, 0, status);
+	my_pk_ok(w, s, 1, 0, 0, status);
 }
 
 #define VARS_MAX 64u
@@ -497,7 +497,7 @@ static void answer_show(struct my_sess *s, const struct my_cmd *cmd, struct my_p
 		my_pk_lenstr(w, vars[k].value, strlen(vars[k].value));
 		my_pk_end(w, s);
 	}
-	my_pk_ok(w, s, 1, 0, status);
+	my_pk_ok(w, s, 1, 0, 0, status);
 }
 
 static void answer_init_db(struct my_sess *s, const struct my_cmd *cmd, struct my_pk *w, uint16_t status)
@@ -513,7 +513,7 @@ static void answer_init_db(struct my_sess *s, const struct my_cmd *cmd, struct m
 		ident(&c, db, sizeof(db));
 	}
 	if (strcmp(db, s->db) == 0) {
-		my_pk_ok(w, s, 0, 0, status);
+		my_pk_ok(w, s, 0, 0, 0, status);
 		return;
 	}
 	char msg[256];
@@ -534,7 +534,7 @@ void my_local_answer(struct my_sess *s, const struct my_cmd *cmd, struct my_pk *
 	}
 	switch (cmd->local) {
 	case MY_L_OK:
-		my_pk_ok(w, s, 0, 0, status);
+		my_pk_ok(w, s, 0, 0, 0, status);
 		return;
 	case MY_L_VARS:
 		answer_vars(s, cmd, w, status);
@@ -550,7 +550,7 @@ void my_local_answer(struct my_sess *s, const struct my_cmd *cmd, struct my_pk *
 		my_pk_coldef(w, s, "Code", 4, 3, 63, 4, 0x8000 | 0x20 | 1, 0);
 		my_pk_coldef(w, s, "Message", 7, 253, 45, 2048, 1, 0);
 		my_pk_defs_end(w, s, status);
-		my_pk_ok(w, s, 1, 0, status);
+		my_pk_ok(w, s, 1, 0, 0, status);
 		return;
 	}
 	case MY_L_DATABASE: {

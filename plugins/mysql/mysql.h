@@ -204,6 +204,7 @@ struct my_ans {
 			      know whether more results follow */
 	int held_set;      /* ... and it ends a result set (EOF) */
 	uint64_t held_rows;
+	uint64_t held_id;  /* ... and its last insert id */
 	uint32_t ncols;
 	uint8_t *types;    /* MY_COLS_MAX: MySQL type of each column */
 	uint8_t *classes;  /* MY_COLS_MAX: lms_type_class of each column */
@@ -528,7 +529,8 @@ void my_pk_coldef(struct my_pk *w, struct my_sess *s, const char *name, size_t n
 void my_pk_defs_end(struct my_pk *w, struct my_sess *s, uint16_t status);
 /* OK (ok != 0) or the end of a result set (EOF, or OK 0xFE with
  * CLIENT_DEPRECATE_EOF) with these status flags. */
-void my_pk_ok(struct my_pk *w, struct my_sess *s, int result_end, uint64_t affected, uint16_t status);
+void my_pk_ok(struct my_pk *w, struct my_sess *s, int result_end, uint64_t affected, uint64_t insert_id,
+	      uint16_t status);
 void my_pk_err(struct my_pk *w, struct my_sess *s, uint16_t code, const char *sqlstate, const char *msg);
 
 /* local.c: what LMS answers itself in a translated session */

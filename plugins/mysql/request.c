@@ -209,6 +209,15 @@ static const struct my_long *exec_long_data(const struct my_sess *s, const struc
 	return s->exec_ld;
 }
 
+/* A statement's flags as this session needs them: the generated key
+ * (LMS_REQ_INSERT_ID) is asked for only where the client reads it from
+ * the other database's answer, in a translated session; a shadow's OK
+ * is compared, not sent. */
+static uint32_t served_flags(const struct my_sess *s, uint32_t flags)
+{
+	return s->translated ? flags : flags & ~LMS_REQ_INSERT_ID;
+}
+
 /* COM_STMT_EXECUTE: statement id, flags, iteration count, then (with
  * parameters) the NULL bitmap, new-params-bound flag, types, values. */
 static int req_execute(struct my_sess *s, const uint8_t *pl, size_t n, struct lms_request *req)
@@ -267,7 +276,7 @@ static int req_execute(struct my_sess *s, const uint8_t *pl, size_t n, struct lm
 	req->nholes = st->nparams;
 	req->params = s->params;
 	req->nparams = st->nparams;
-	req->flags = st->txn_flags;
+	req->flags = served_flags(s, st->txn_flags);
 	return 0;
 }
 
@@ -295,7 +304,7 @@ int my_fe_request(void *fe, const uint8_t *msg, size_t len, struct lms_request *
 		req->kind = LMS_REQ_QUERY;
 		req->sql = (const char *)pl + 1;
 		req->sql_len = n - 1;
-		req->flags = my_txn_flags(req->sql, req->sql_len, s->txn != LMS_TXN_IDLE);
+		req->flags = served_flags(s, my_txn_flags(req->sql, req->sql_len, s->txn != LMS_TXN_IDLE));
 		return 0;
 	case MY_COM_STMT_PREPARE: {
 		if (req_buffers(s, 0) < 0)

@@ -112,6 +112,11 @@ static struct pg_atom_req *current(struct pg_atom *a)
 	return a->len ? &a->q[a->head] : NULL;
 }
 
+const struct pg_atom_req *pg_atom_current(const struct pg_atom *a)
+{
+	return a->len ? &a->q[a->head] : NULL;
+}
+
 /* ReadyForQuery: the request is over; what the next one needs.  Returns
  * 1 when the transaction must be rolled back now (a class 40 error, and
  * nothing else in flight): this ReadyForQuery is then ours, and the

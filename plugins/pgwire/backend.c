@@ -29,6 +29,7 @@ struct pg_be {
 	int logged_in;        /* the login's ReadyForQuery came: answers follow */
 	struct pg_ans *ans;   /* serving another family's client (be_answer) */
 	struct pg_atom *atom; /* the client's transaction semantics (atomic.c) */
+	struct pg_key *key;   /* INSERTs' generated keys (genkey.c) */
 	struct pg_named *named; /* translated prepared statements (named.c) */
 	int named_failed;     /* out of memory once: everything unnamed */
 };
@@ -68,6 +69,8 @@ void pg_be_free(void *arg)
 	pg_ans_free(be->ans);
 	if (be->atom)
 		pg_host->free(be->atom);
+	if (be->key)
+		pg_host->free(be->key);
 	pg_named_free(be->named);
 	pg_host->free(be);
 }
@@ -422,6 +425,8 @@ int pg_be_decode(void *arg, const uint8_t *msg, size_t len, struct lms_out *out,
 	int rollback = be->logged_in && be->atom ? pg_atom_decode(be->atom, msg, len) : 0;
 	if (rollback < 0)
 		return -1;
+	if (be->key && be->logged_in)
+		pg_key_decode(be->key, be->atom, msg, len);
 	if (rollback) {
 		if (be->named)
 			pg_named_sent(be->named); /* the ROLLBACK owes a ReadyForQuery too */
@@ -465,8 +470,8 @@ int pg_be_observe(void *arg, const uint8_t *msg, size_t len, struct lms_event *e
 		ev->kind = LMS_EV_NONE;
 		return 0;
 	}
-	if (be->atom && be->atom->hiding) {
-		ev->kind = LMS_EV_NONE; /* answers a statement of ours (atomic.c) */
+	if ((be->atom && be->atom->hiding) || (be->key && be->key->hiding)) {
+		ev->kind = LMS_EV_NONE; /* answers a statement of ours (atomic.c, genkey.c) */
 		return 0;
 	}
 	struct pg_cols *rows = msg[0] == 'D' ? pg_track_row_cols(be->track) : NULL;
@@ -480,8 +485,8 @@ int pg_be_answer(void *arg, const uint8_t *msg, size_t len, struct lms_answer *a
 		ans->kind = LMS_ANS_NONE;
 		return 0;
 	}
-	if (be->atom && be->atom->hiding) {
-		ans->kind = LMS_ANS_NONE; /* answers a statement of ours (atomic.c) */
+	if ((be->atom && be->atom->hiding) || (be->key && be->key->hiding)) {
+		ans->kind = LMS_ANS_NONE; /* answers a statement of ours (atomic.c, genkey.c) */
 		return 0;
 	}
 	if (be->atom && be->atom->commit_lost) {
@@ -492,7 +497,22 @@ int pg_be_answer(void *arg, const uint8_t *msg, size_t len, struct lms_answer *a
 			 "earlier error, and rolled it back; nothing of it was written");
 		return 0;
 	}
-	return pg_answer(&be->ans, msg, len, ans);
+	if (pg_answer(&be->ans, msg, len, ans) < 0)
+		return -1;
+	if (be->key)
+		pg_key_answer(be->key, ans);
+	return 0;
+}
+
+struct pg_key *pg_be_key(void *arg, int create)
+{
+	struct pg_be *be = arg;
+	if (!be->key && create) {
+		be->key = pg_host->alloc(sizeof(*be->key));
+		if (be->key)
+			pg_key_reset(be->key);
+	}
+	return be->key;
 }
 
 struct pg_atom *pg_be_atom(void *arg, int create)

@@ -45,12 +45,16 @@
 
 #include "pgwire.h"
 
-/* A bounded writer: any overflow sets bad and writes nothing more. */
+/* A bounded writer: any overflow sets bad and writes nothing more.
+ * splice (genkey.c's " RETURNING ...") goes into the client's text at
+ * byte splice_at when set. */
 struct enc {
 	uint8_t *p;
 	size_t cap;
 	size_t len;
 	int bad;
+	const char *splice;
+	size_t splice_at;
 };
 
 static void enc_bytes(struct enc *e, const void *b, size_t n)
@@ -98,28 +102,46 @@ static void enc_end(struct enc *e, size_t at)
 		pg_put32(e->p + at + 1, (uint32_t)(e->len - at - 1));
 }
 
-/* The statement's text with each hole written as $n, NUL-terminated.
- * Holes must be ascending and inside the text; the text has no NUL. */
-static void enc_sql(struct enc *e, const struct lms_request *req)
+/* The statement's text from byte *from up to byte to, with each hole
+ * (from *k on) written as $n. */
+static void enc_sql_part(struct enc *e, const struct lms_request *req, size_t *from, uint32_t *k, size_t to)
 {
-	size_t from = 0;
-	if (memchr(req->sql, 0, req->sql_len)) {
-		e->bad = 1;
-		return;
-	}
-	for (uint32_t k = 0; k < req->nholes; k++) {
-		size_t h = req->holes[k];
-		if (h < from || h >= req->sql_len) {
+	for (; *k < req->nholes && req->holes[*k] < to; (*k)++) {
+		size_t h = req->holes[*k];
+		if (h < *from) {
 			e->bad = 1;
 			return;
 		}
 		char num[16];
-		int n = snprintf(num, sizeof(num), "$%u", k + 1);
-		enc_bytes(e, req->sql + from, h - from);
+		int n = snprintf(num, sizeof(num), "$%u", *k + 1);
+		enc_bytes(e, req->sql + *from, h - *from);
 		enc_bytes(e, num, (size_t)n);
-		from = h + 1;
+		*from = h + 1;
 	}
-	enc_bytes(e, req->sql + from, req->sql_len - from);
+	if (to < *from) {
+		e->bad = 1;
+		return;
+	}
+	enc_bytes(e, req->sql + *from, to - *from);
+	*from = to;
+}
+
+/* The statement's text with each hole written as $n (and the splice),
+ * NUL-terminated.  Holes must be ascending and inside the text; the text
+ * has no NUL. */
+static void enc_sql(struct enc *e, const struct lms_request *req)
+{
+	size_t from = 0;
+	uint32_t k = 0;
+	if (memchr(req->sql, 0, req->sql_len) || (req->nholes && req->holes[req->nholes - 1] >= req->sql_len)) {
+		e->bad = 1;
+		return;
+	}
+	if (e->splice && e->splice_at <= req->sql_len) {
+		enc_sql_part(e, req, &from, &k, e->splice_at);
+		enc_bytes(e, e->splice, strlen(e->splice));
+	}
+	enc_sql_part(e, req, &from, &k, req->sql_len);
 	enc_u8(e, 0);
 }
 
@@ -207,13 +229,23 @@ static void enc_run(struct enc *e, const struct lms_request *req, const char *na
 	enc_simple(e, 'S', NULL, 0);
 }
 
+/* A statement's variant for named.c: a hash of what is spliced in
+ * (FNV-1a), never 0. */
+static uint32_t variant_of(const char *splice)
+{
+	uint32_t h = 2166136261u;
+	for (; *splice; splice++)
+		h = (h ^ (uint8_t)*splice) * 16777619u;
+	return h ? h : 1;
+}
+
 /* EXECUTE through the statement named after the client's id (see the
  * top).  Returns 0, or -1 when the table has no memory (the caller
  * encodes it unnamed); e->bad when it does not fit (nothing changed). */
 static int enc_execute_named(struct pg_named *nm, struct enc *e, const struct lms_request *req)
 {
 	struct pg_named_use u;
-	if (!nm || pg_named_plan(nm, req, &u) < 0)
+	if (!nm || pg_named_plan(nm, req, e->splice ? variant_of(e->splice) : 0, &u) < 0)
 		return -1;
 	if (u.evict)
 		enc_close(e, u.evict_name);
@@ -255,7 +287,7 @@ static void enc_reset_named(struct pg_named *nm, struct enc *e)
 
 long pg_be_encode_request(void *be, const struct lms_request *req, uint8_t *buf, size_t cap)
 {
-	struct enc e = { buf, cap, 0, 0 };
+	struct enc e = { buf, cap, 0, 0, NULL, 0 };
 	if (req->kind == LMS_REQ_NONE)
 		return 0;
 	struct pg_named *nm = pg_be_named(be);
@@ -265,22 +297,38 @@ long pg_be_encode_request(void *be, const struct lms_request *req, uint8_t *buf,
 	}
 	/* the client's transaction semantics (atomic.c): what goes first */
 	struct pg_atom *atom = pg_be_atom(be, req->flags != 0);
-	struct pg_atom_req entry;
-	const char *pre[PG_ATOM_STMTS];
+	struct pg_atom_req entry = { 0 };
+	const char *pre[PG_ATOM_STMTS + 1]; /* and genkey.c's lookup */
 	int npre = 0;
 	if (req->flags && !atom)
 		return -1;
 	uint32_t flags = req->flags | (req->kind == LMS_REQ_RESET && req->flags ? PG_ATOM_RESET : 0);
 	if (atom && (npre = pg_atom_plan(atom, flags, req->kind == LMS_REQ_QUERY, pre, &entry)) < 0)
 		return -1;
+	/* then the generated key's lookup, if any (genkey.c) */
+	struct pg_key_plan key;
+	struct pg_key *kt = atom && (req->flags & LMS_REQ_INSERT_ID) ? pg_be_key(be, 1) : NULL;
+	if (pg_key_plan(kt, req, &key) != PG_KEY_OFF) {
+		const char *lookup = key.lookup;
+		entry.key = key.mode;
+		entry.key_slot = key.slot;
+		if (key.mode == PG_KEY_LOOKUP && npre < PG_ATOM_STMTS + 1)
+			pre[npre++] = lookup;
+	}
 	if (req->kind != LMS_REQ_QUERY)
 		enc_prefix(&e, pre, npre);
+	if (entry.key) {
+		e.splice = key.ret;
+		e.splice_at = key.at;
+	}
 	switch (req->kind) {
 	case LMS_REQ_QUERY: {
 		size_t at = enc_begin(&e, 'Q');
 		struct lms_request plain = *req;
 		plain.nholes = 0; /* a query's '?' are the application's own */
+		e.splice = NULL;
 		enc_prefix_text(&e, pre, npre);
+		e.splice = entry.key ? key.ret : NULL;
 		enc_sql(&e, &plain);
 		enc_end(&e, at);
 		break;
@@ -309,8 +357,11 @@ long pg_be_encode_request(void *be, const struct lms_request *req, uint8_t *buf,
 	default:
 		return -1;
 	}
-	if (e.bad)
+	if (e.bad) {
+		if (entry.key)
+			pg_key_abandon(kt, &key);
 		return -1;
+	}
 	if (nm)
 		pg_named_sent(nm); /* every kind here owes a ReadyForQuery */
 	if (atom)

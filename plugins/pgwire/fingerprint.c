@@ -352,71 +352,92 @@ static size_t fp_plain_word(struct fp_state *st, const char *s, size_t n, size_t
 
 /* The token of a word-like start at s[i]: a prefixed string (E'', B'',
  * X'', N'', U&''), a U&"" identifier or a word.  Returns its end. */
-static size_t fp_word(struct fp_state *st, const char *s, size_t n, size_t i)
+static size_t lex_word(const char *s, size_t n, size_t i, int *kind)
 {
 	char c = s[i];
 	char lc = c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
 	if (i + 1 < n && s[i + 1] == '\'' && (lc == 'e' || lc == 'b' || lc == 'x' || lc == 'n')) {
-		fp_token(st, FP_LITERAL, "?", 1);
+		*kind = PG_TOK_LITERAL;
 		return fp_skip_quoted(s, n, i + 1, '\'', lc == 'e');
 	}
 	if (lc == 'u' && i + 2 < n && s[i + 1] == '&' && (s[i + 2] == '\'' || s[i + 2] == '"')) {
-		size_t end = fp_skip_quoted(s, n, i + 2, s[i + 2], 0);
-		if (s[i + 2] == '\'')
-			fp_token(st, FP_LITERAL, "?", 1);
-		else
-			fp_token(st, FP_OTHER, s + i, end - i);
-		return end;
+		*kind = s[i + 2] == '\'' ? PG_TOK_LITERAL : PG_TOK_IDENT;
+		return fp_skip_quoted(s, n, i + 2, s[i + 2], 0);
 	}
-	return fp_plain_word(st, s, n, i);
+	*kind = PG_TOK_WORD;
+	while (i < n && fp_is_word_char(s[i]))
+		i++;
+	return i;
 }
 
-/* One token (or whitespace/comment) at s[i]; returns where the next
- * starts (always > i). */
-static size_t fp_step(struct fp_state *st, const char *s, size_t n, size_t i)
+size_t pg_lex(const char *s, size_t n, size_t i, int *kind)
 {
 	char c = s[i];
+	*kind = PG_TOK_PUNCT;
 	if (fp_is_space(c)) {
-		st->space = 1;
+		*kind = PG_TOK_SPACE;
 		return i + 1;
 	}
 	if (c == '-' && i + 1 < n && s[i + 1] == '-') {
 		const char *nl = memchr(s + i, '\n', n - i);
-		st->space = 1;
+		*kind = PG_TOK_SPACE;
 		return nl ? (size_t)(nl - s) + 1 : n;
 	}
 	if (c == '/' && i + 1 < n && s[i + 1] == '*') {
-		st->space = 1;
+		*kind = PG_TOK_SPACE;
 		return fp_skip_comment(s, n, i);
 	}
 	if (c == '\'') {
-		fp_token(st, FP_LITERAL, "?", 1);
+		*kind = PG_TOK_LITERAL;
 		return fp_skip_quoted(s, n, i, '\'', 0);
 	}
 	if (c == '"') {
-		size_t end = fp_skip_quoted(s, n, i, '"', 0);
-		fp_token(st, FP_OTHER, s + i, end - i);
-		return end;
+		*kind = PG_TOK_IDENT;
+		return fp_skip_quoted(s, n, i, '"', 0);
 	}
 	if (fp_is_word_start(c))
-		return fp_word(st, s, n, i);
+		return lex_word(s, n, i, kind);
 	if (fp_is_digit(c) || (c == '.' && i + 1 < n && fp_is_digit(s[i + 1]))) {
-		fp_token(st, FP_LITERAL, "?", 1);
+		*kind = PG_TOK_LITERAL;
 		return fp_skip_number(s, n, i);
 	}
 	if (c == '$') {
 		size_t end = i + 1, tl = fp_dollar_tag(s, n, i);
 		if (tl) {
-			fp_token(st, FP_LITERAL, "?", 1);
+			*kind = PG_TOK_LITERAL;
 			return fp_skip_dollar(s, n, i, tl);
 		}
 		while (end < n && fp_is_digit(s[end]))
 			end++;
-		fp_token(st, end > i + 1 ? FP_OTHER : FP_PUNCT, s + i, end - i);
+		*kind = end > i + 1 ? PG_TOK_PARAM : PG_TOK_PUNCT;
 		return end;
 	}
-	fp_token(st, FP_PUNCT, s + i, 1);
 	return i + 1;
+}
+
+/* One token (or whitespace/comment) at s[i], written; returns where the
+ * next starts (always > i). */
+static size_t fp_step(struct fp_state *st, const char *s, size_t n, size_t i)
+{
+	int kind;
+	size_t end = pg_lex(s, n, i, &kind);
+	switch (kind) {
+	case PG_TOK_SPACE:
+		st->space = 1;
+		return end;
+	case PG_TOK_WORD:
+		return fp_plain_word(st, s, n, i);
+	case PG_TOK_LITERAL:
+		fp_token(st, FP_LITERAL, "?", 1);
+		return end;
+	case PG_TOK_IDENT:
+	case PG_TOK_PARAM:
+		fp_token(st, FP_OTHER, s + i, end - i);
+		return end;
+	default:
+		fp_token(st, FP_PUNCT, s + i, end - i);
+		return end;
+	}
 }
 
 uint32_t pg_fingerprint(const char *sql, size_t len, char *dst, size_t cap)

@@ -49,6 +49,7 @@ struct named_stmt {
 	uint64_t used;    /* tick of its last execution */
 	char *sql;        /* the client's text (pg_host->alloc) */
 	size_t sql_len;
+	uint32_t variant; /* what was added to it (genkey.c), 0: nothing */
 };
 
 struct pg_named {
@@ -127,12 +128,13 @@ static uint32_t pick(const struct pg_named *n, uint32_t id)
 	return lru;
 }
 
-int pg_named_plan(struct pg_named *n, const struct lms_request *req, struct pg_named_use *u)
+int pg_named_plan(struct pg_named *n, const struct lms_request *req, uint32_t variant, struct pg_named_use *u)
 {
 	memset(u, 0, sizeof(*u));
+	u->variant = variant;
 	int k = find(n, req->stmt_id);
 	const struct named_stmt *e = k >= 0 ? &n->s[k] : NULL;
-	int same = e && e->sql_len == req->sql_len &&
+	int same = e && e->sql_len == req->sql_len && e->variant == variant &&
 		   (req->sql_len == 0 || memcmp(e->sql, req->sql, req->sql_len) == 0);
 	u->slot = k >= 0 ? (uint32_t)k : pick(n, req->stmt_id);
 	pg_named_name(req->stmt_id, u->name);
@@ -169,6 +171,7 @@ void pg_named_commit(struct pg_named *n, const struct lms_request *req, struct p
 	e->id = req->stmt_id;
 	e->used = ++n->tick;
 	e->run_z = n->sent;
+	e->variant = u->variant;
 	if (u->sql) {
 		if (e->sql)
 			pg_host->free(e->sql);

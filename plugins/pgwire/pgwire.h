@@ -105,6 +105,11 @@ int pg_fe_statement(void *fe, char *out, size_t cap);
  * "IN (?)", cut cleanly to cap-1 bytes and NUL-terminated.  Returns the
  * LMS_STMT_* flags of the statement(s). */
 uint32_t pg_fingerprint(const char *sql, size_t len, char *dst, size_t cap);
+/* The lexer under it: the token at s[i] (i < n), by PostgreSQL's rules
+ * (strings, dollar quotes, nested comments); its kind in *kind, and
+ * where it ends (> i, <= n).  Whitespace and comments are PG_TOK_SPACE. */
+enum { PG_TOK_SPACE = 0, PG_TOK_WORD, PG_TOK_IDENT, PG_TOK_LITERAL, PG_TOK_PARAM, PG_TOK_PUNCT };
+size_t pg_lex(const char *s, size_t n, size_t i, int *kind);
 
 /* One client connection's statement fingerprints, owned by its pg_fe. */
 struct pg_stmts;
@@ -239,6 +244,8 @@ struct pg_atom_req {
 	uint8_t clean;       /* ... exactly: the state is the savepoint's */
 	uint8_t failed_ours; /* a statement of ours failed */
 	uint8_t class40;     /* the request failed with a transaction rollback */
+	uint8_t key;         /* PG_KEY_*: its generated key (genkey.c) */
+	uint8_t key_slot;
 };
 struct pg_atom {
 	struct pg_atom_req q[PG_ATOM_QUEUE];
@@ -263,11 +270,58 @@ void pg_atom_push(struct pg_atom *a, const struct pg_atom_req *r);
  * to answer with a ROLLBACK Query at once (hidden: the request ends
  * with the ROLLBACK's), 0, or -1 when malformed. */
 int pg_atom_decode(struct pg_atom *a, const uint8_t *msg, size_t len);
+/* The entry of the request whose answers arrive now, or NULL. */
+const struct pg_atom_req *pg_atom_current(const struct pg_atom *a);
 /* The transaction state the client sees after the last ReadyForQuery. */
 uint32_t pg_atom_txn(const struct pg_atom *a);
 /* The Query message that rolls the transaction back (when
  * pg_atom_decode returned 1), into out. */
 void pg_atom_rollback_query(struct lms_out *out);
+
+/* The key an INSERT generated (genkey.c, ABI 1.6): one per backend
+ * connection serving a client that reads it, owned by its pg_be. */
+#define PG_KEY_TABLES 32 /* table references whose key column is known */
+#define PG_KEY_REF 96    /* a table reference as written, NUL included */
+#define PG_KEY_COL 64    /* a column name (NAMEDATALEN), NUL included */
+enum { PG_KEY_OFF = 0, PG_KEY_STMT, PG_KEY_LOOKUP }; /* pg_atom_req.key */
+struct pg_key_table {
+	char ref[PG_KEY_REF];
+	char col[PG_KEY_COL];
+	uint8_t state;
+};
+struct pg_key {
+	struct pg_key_table t[PG_KEY_TABLES];
+	uint32_t next;     /* the slot to reuse next */
+	/* the request whose answers arrive now */
+	uint8_t phase, slot, found, have_id;
+	uint8_t hiding;    /* the message just decoded is hidden */
+	uint8_t complete;  /* it is the INSERT's CommandComplete, with a key */
+	int32_t col;       /* the key's column in the INSERT's rows, -1 */
+	uint64_t rows;
+	uint64_t id;
+};
+/* What encode.c writes for one request. */
+struct pg_key_plan {
+	uint8_t mode;      /* PG_KEY_* */
+	uint8_t slot;
+	size_t at;         /* where ret goes in the client's text */
+	char ret[PG_KEY_COL * 2 + 16];
+	char lookup[1024];
+};
+void pg_key_reset(struct pg_key *k);
+/* Plan request req on k (NULL: none): p->mode, PG_KEY_OFF when it is sent
+ * as written.  Returns p->mode. */
+int pg_key_plan(struct pg_key *k, const struct lms_request *req, struct pg_key_plan *p);
+/* The request planned was not sent. */
+void pg_key_abandon(struct pg_key *k, const struct pg_key_plan *p);
+/* One whole server message, after pg_atom_decode on a: sets hiding and
+ * complete. */
+void pg_key_decode(struct pg_key *k, const struct pg_atom *a, const uint8_t *msg, size_t len);
+/* The answer to the message just decoded: the key on its COMPLETE. */
+void pg_key_answer(const struct pg_key *k, struct lms_answer *ans);
+/* The backend's key state: NULL until created (create; NULL when out of
+ * memory). */
+struct pg_key *pg_be_key(void *be, int create);
 
 /* Named statements for translated prepared statements (named.c): one
  * table per backend connection, owned by its pg_be (created at the first
@@ -292,11 +346,14 @@ struct pg_named_use {
 	char name[PG_NAMED_NAME];
 	char evict_name[PG_NAMED_NAME];
 	char *sql;        /* a copy of the text to keep: owned until commit/abandon */
+	uint32_t variant;
 };
-/* Plan req's execution (req->stmt_id, req->sql).  Returns 0, -1 when out
- * of memory (encode it unnamed).  Changes nothing: pg_named_commit once
- * the request is encoded whole, else pg_named_abandon. */
-int pg_named_plan(struct pg_named *n, const struct lms_request *req, struct pg_named_use *u);
+/* Plan req's execution (req->stmt_id, req->sql; variant: what is added
+ * to the text, 0 nothing: a statement parsed otherwise is parsed again).
+ * Returns 0, -1 when out of memory (encode it unnamed).  Changes nothing:
+ * pg_named_commit once the request is encoded whole, else
+ * pg_named_abandon. */
+int pg_named_plan(struct pg_named *n, const struct lms_request *req, uint32_t variant, struct pg_named_use *u);
 void pg_named_commit(struct pg_named *n, const struct lms_request *req, struct pg_named_use *u);
 void pg_named_abandon(struct pg_named_use *u);
 /* A request owing a ReadyForQuery was encoded (after any commit). */

@@ -260,6 +260,7 @@ class MyRaw:
         affected, off = lenenc(pl, 1)
         insert_id, off = lenenc(pl, off)
         self.status = struct.unpack("<H", pl[off:off + 2])[0]
+        self.insert_id = insert_id
         return affected, insert_id
 
     # -- commands
