@@ -93,10 +93,11 @@ static int scan_insert(const char *s, size_t n, size_t *rb, size_t *re, size_t *
 	*rb = b;
 	*re = i;
 	size_t mark = i;
+	int parts = 1;
 	while ((kind = next_token(s, n, &mark, &b)) == PG_TOK_PUNCT && s[b] == '.') {
 		kind = next_token(s, n, &mark, &b);
-		if (kind != PG_TOK_WORD && kind != PG_TOK_IDENT)
-			return -1;
+		if ((kind != PG_TOK_WORD && kind != PG_TOK_IDENT) || ++parts > 3)
+			return -1; /* to_regclass refuses more than database.schema.table */
 		*re = mark;
 	}
 	int depth = 0, ended = 0;

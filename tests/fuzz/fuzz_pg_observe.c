@@ -12,9 +12,11 @@
  * through first), the type byte, a u16 body length n and n body bytes;
  * they are noted (pg_be_note_request) between the database's messages;
  * a type byte with bit 7 set is instead a translated request (ABI 1.3):
- * bits 0-2 its kind, bits 3-5 its transaction flags (ABI 1.5), the body
+ * bits 0-2 its kind, bits 3-5 its transaction flags (ABI 1.5; with
+ * STMT_ATOMIC also INSERT_ID, ABI 1.6, as mysql.so sends them), the body
  * its SQL, written by pg_be_encode_request (statements of ours in front,
- * answers hidden, a ROLLBACK sent back after a class 40 error).
+ * answers hidden, a ROLLBACK sent back after a class 40 error, an
+ * INSERT's key looked up and its rows hidden).
  * Rest: what the database sends.
  */
 #include "autoconfig.h"
@@ -40,6 +42,8 @@ static void obs_encode(struct obs_ctx *c, uint8_t type, const uint8_t *sql, size
 	memset(&req, 0, sizeof(req));
 	req.kind = type & 7;
 	req.flags = (type >> 3) & 7;
+	if (req.flags & LMS_REQ_STMT_ATOMIC)
+		req.flags |= LMS_REQ_INSERT_ID;
 	req.sql = (const char *)sql;
 	req.sql_len = n;
 	long w = pg_be_encode_request(c->be, &req, buf, (type & 0x40) ? 64 : sizeof(buf));
@@ -122,7 +126,8 @@ static void check_event(const struct obs_ctx *c, const uint8_t *msg, const struc
 static void check_answer(const struct lms_answer *a, size_t len, struct evlog *log)
 {
 	FUZZ_CHECK(a->kind <= LMS_ANS_PARSED);
-	FUZZ_CHECK((a->flags & ~LMS_ANS_ROWS_KNOWN) == 0);
+	FUZZ_CHECK((a->flags & ~(LMS_ANS_ROWS_KNOWN | LMS_ANS_INSERT_ID)) == 0);
+	FUZZ_CHECK(!(a->flags & LMS_ANS_INSERT_ID) || a->kind == LMS_ANS_COMPLETE);
 	FUZZ_CHECK(str_fits(a->tag, sizeof(a->tag)) && str_fits(a->text, sizeof(a->text)));
 	FUZZ_CHECK(str_fits(a->sqlstate, sizeof(a->sqlstate)));
 	ev_u64(log, a->kind);
