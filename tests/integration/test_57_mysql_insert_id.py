@@ -157,3 +157,47 @@ def test_prepared_insert_ids(proxy_factory, mysql_server, keys):
     assert kept[0][2] == [[("insert into %s_n (v) values ($1)" % keys.name).encode()],
                           [('insert into %s_s (v) values ($1) RETURNING "id"' % keys.name).encode()]], kept
     r.close()
+
+
+# ---------------------------------------------------------------------------
+# Real connectors, connected before the cutover: Connector/J's
+# getGeneratedKeys and DBD::MariaDB's mariadb_insertid read the OK packet.
+
+from test_57_mysql_served import Dbd, Jdbc, serve_classes  # noqa: E402,F401  (fixture)
+
+
+@pytest.mark.parametrize("server_prep", [True, False], ids=["server-prep", "client-prep"])
+def test_connector_j_generated_keys(serve_classes, proxy_factory, mysql_server, keys, server_prep):
+    p = served_proxy(proxy_factory, mysql_server)
+    j = Jdbc(serve_classes, p, "useServerPrepStmts=%s" % str(server_prep).lower())
+    t = keys.name
+    try:
+        assert j("K insert into %s_s (v) values (1)" % t) == ["count=1", "keys=1"]  # MariaDB
+        assert j("G ins insert into %s_i (v) values (?)" % t) == ["prepared"]
+        assert j("X ins 1") == ["count=1", "keys=1"]
+        cut_over(p)
+        assert j("K insert into %s_s (v) values (1)" % t) == ["count=1", "keys=1"]  # PostgreSQL's serial
+        assert j("K insert into %s_s (v) values (2), (3)" % t) == ["count=2", "keys=2,3"]
+        assert j("X ins 2") == ["count=1", "keys=1"]
+        assert j("X ins 3") == ["count=1", "keys=2"]
+        assert j("K insert into %s_n (v) values (1)" % t) == ["count=1", "keys="]
+        assert keys.target("select id, v from %s_i order by id" % t) == [(1, 2), (2, 3)]
+    finally:
+        j.close()
+
+
+@pytest.mark.parametrize("server_prepare", [1, 0], ids=["server-prepare", "client-prepare"])
+def test_dbd_mariadb_insertid(proxy_factory, mysql_server, keys, server_prepare):
+    p = served_proxy(proxy_factory, mysql_server)
+    d = Dbd(p, server_prepare)
+    t = keys.name
+    try:
+        assert d("P ins insert into %s_s (v) values (?)" % t) == ["prepared"]
+        assert d("X ins 1") == ["count=1", "id=1"]  # MariaDB
+        cut_over(p)
+        assert d("X ins 2") == ["count=1", "id=1"]  # PostgreSQL's serial
+        assert d("X ins 3") == ["count=1", "id=2"]
+        assert d("Q insert into %s_n (v) values (1)" % t) == ["count=1"]
+        assert d("Q update %s_s set v = 9 where v = 3" % t) == ["count=1"]
+    finally:
+        d.close()

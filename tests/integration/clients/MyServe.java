@@ -15,6 +15,10 @@
 //                        getBigDecimal, getTimestamp, getDate, getBoolean,
 //                        getBytes (hex), getDouble: "typed=..."
 //   V                    isValid(5): "valid=true|false"
+//   K <sql>              executeUpdate with RETURN_GENERATED_KEYS:
+//                        "count=N", then "keys=k1,k2,..." (getGeneratedKeys)
+//   G <name> <sql>       prepareStatement with RETURN_GENERATED_KEYS; X on it
+//                        prints "keys=..." after its count
 // A SQLException prints "error=<code> <sqlstate> <message>" and the
 // connection stays open.
 
@@ -27,7 +31,9 @@ import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.Map;
+import java.util.Set;
 
 public class MyServe {
     public static void main(String[] args) throws Exception {
@@ -51,6 +57,17 @@ public class MyServe {
                 System.out.flush();
             }
         }
+    }
+
+    static final Set<String> keyed = new HashSet<>();
+
+    static void keys(Statement s) throws SQLException {
+        StringBuilder b = new StringBuilder("keys=");
+        try (ResultSet rs = s.getGeneratedKeys()) {
+            for (int i = 0; rs.next(); i++)
+                b.append(i > 0 ? "," : "").append(rs.getLong(1));
+        }
+        System.out.println(b);
     }
 
     static void run(Connection c, Map<String, PreparedStatement> stmts, String line) throws SQLException {
@@ -81,6 +98,8 @@ public class MyServe {
                         ps.setString(i + 1, ps_args[i]);
             }
             print(ps.execute(), ps);
+            if (keyed.contains(name))
+                keys(ps);
             return;
         }
         case "T":
@@ -99,6 +118,20 @@ public class MyServe {
         case "V":
             System.out.println("valid=" + c.isValid(5));
             return;
+        case "K":
+            try (Statement s = c.createStatement()) {
+                System.out.println("count=" + s.executeUpdate(rest, Statement.RETURN_GENERATED_KEYS));
+                keys(s);
+            }
+            return;
+        case "G": {
+            int sp = rest.indexOf(' ');
+            String name = rest.substring(0, sp);
+            stmts.put(name, c.prepareStatement(rest.substring(sp + 1), Statement.RETURN_GENERATED_KEYS));
+            keyed.add(name);
+            System.out.println("prepared");
+            return;
+        }
         default:
             System.out.println("unknown command");
         }

@@ -9,6 +9,8 @@
 #   Q <sql>              "row=v1|v2|..." per row (undef as \N), or "count=N"
 #   P <name> <sql>       prepare (server-side with mariadb_server_prepare=1)
 #   X <name> [p1|p2...]  execute it with string parameters (\N for NULL)
+# A statement without rows prints "count=N", then "id=N" when the OK
+# packet carried a last insert id (mariadb_insertid).
 # A failure prints "error=<code> <sqlstate> <message>"; the connection
 # stays open.
 use strict;
@@ -29,6 +31,7 @@ sub show {
 		}
 	} else {
 		print "count=" . ($rv + 0) . "\n";
+		print "id=" . $sth->{mariadb_insertid} . "\n" if $sth->{mariadb_insertid};
 	}
 }
 
