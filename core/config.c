@@ -102,6 +102,9 @@ static const struct opt opts[] = {
 	  "rotate the mismatch log at this size in bytes (default 104857600, min 4096)" },
 	{ "mismatch-log-files", "LMS_MISMATCH_LOG_FILES", "mismatchLogFiles", OPT_INT, OFF(mismatch_log_files),
 	  NULL, "rotated mismatch logs kept, 0 = truncate instead (default 5, max 100)" },
+	{ "translate-memory", "LMS_TRANSLATE_MEMORY", "translateMemory", OPT_BYTES, OFF(translate_memory), NULL,
+	  "bytes all sessions served across wire protocols (MySQL clients after a cutover) may hold for "
+	  "messages over 32 KiB, each up to 16 MiB; 0 = refuse them (default 268435456)" },
 	{ "max-pause", "LMS_MAX_PAUSE", "maxPause", OPT_TIMEOUT, OFF(max_pause), NULL,
 	  "seconds a request or login may wait while paused for a cutover, > 0 (default 60)" },
 	{ "coordination", "LMS_COORDINATION", "coordination", OPT_STRING, OFF(coordination), "auto|off",
@@ -131,6 +134,7 @@ static const struct opt_rule rules[] = {
 	{ OFF(mismatch_log), 0, 0, true },
 	{ OFF(mismatch_log_max_bytes), LMS_MISMATCH_LOG_MIN_BYTES, LLONG_MAX, false },
 	{ OFF(mismatch_log_files), 0, 100, false },
+	{ OFF(translate_memory), 0, LLONG_MAX, false },
 };
 
 /* The rule for setting o; the type's own rule when it has none. */
@@ -167,6 +171,7 @@ static void config_defaults(struct lms_config *cfg)
 	cfg->mismatch_log_max_bytes = 104857600;
 	cfg->mismatch_log_files = 5;
 	cfg->max_pause = 60;
+	cfg->translate_memory = 268435456;
 	cfg->coordination = strdup("auto");
 	cfg->log_level = LMS_LOG_LEVEL_INFO;
 }

@@ -39,6 +39,7 @@ struct lms_config {
 	char *mismatch_log;          /* path; "" disables */
 	long long mismatch_log_max_bytes; /* >= LMS_MISMATCH_LOG_MIN_BYTES */
 	int mismatch_log_files;      /* rotated files kept, 0 to 100 */
+	long long translate_memory;  /* bytes for translated messages over 32 KiB (bigmsg.h) */
 	double max_pause;            /* s a request may wait while paused for a cutover, > 0 */
 	char *instance_id;           /* NULL: <hostname>:<listen port>:<start time> */
 	char *advertise_admin_host;  /* NULL: see advertise_admin_url's default */

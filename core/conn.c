@@ -365,8 +365,18 @@ void lms_conn_update_events(struct lms_conn *c)
 
 void lms_conn_kick(struct lms_conn *c)
 {
-	if (c->events_set && c->fd >= 0)
-		event_active(&c->ev_read, EV_READ, 0);
+	if (!c->events_set || c->fd < 0)
+		return;
+	/* libevent's event_add does nothing to an event that is active but
+	 * not added: kicked while reading was off, the read event would then
+	 * never be added again (a request that came during a switch, bigger
+	 * than the buffer, stalled).  Add it first; the next update takes it
+	 * off again if reading is still not wanted. */
+	if (!c->read_on) {
+		event_add(&c->ev_read, NULL);
+		c->read_on = true;
+	}
+	event_active(&c->ev_read, EV_READ, 0);
 }
 
 void lms_conn_close(struct lms_conn *c)

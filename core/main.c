@@ -14,6 +14,7 @@
 #include <event2/thread.h>
 #include <openssl/ssl.h>
 
+#include "bigmsg.h"
 #include "config.h"
 #include "control.h"
 #include "fpstats.h"
@@ -229,6 +230,7 @@ int main(int argc, char **argv)
 		lms_config_free(&cfg);
 		return EXIT_CONFIG;
 	}
+	lms_bigmsg_set_budget((uint64_t)cfg.translate_memory);
 	if (shadow_open(&cfg) < 0) {
 		shadow_close();
 		lms_config_free(&cfg);

@@ -18,6 +18,7 @@
 #include <openssl/x509.h>
 
 #include "admin.h"
+#include "bigmsg.h"
 #include "buf.h"
 #include "clock.h"
 #include "control.h"
@@ -236,6 +237,9 @@ char *lms_metrics_render(struct lms_runtime *rt)
 	render_coord(&t, rt);
 	head(&t, "lms_buffer_bytes", "gauge", "Memory held by I/O buffers.");
 	put(&t, "lms_buffer_bytes %llu\n", (unsigned long long)lms_buf_allocated_bytes());
+	head(&t, "lms_translate_memory_bytes", "gauge",
+	     "Memory held for translated messages over 32 KiB (--translate-memory).");
+	put(&t, "lms_translate_memory_bytes %llu\n", (unsigned long long)lms_bigmsg_held());
 	head(&t, "lms_shutting_down", "gauge", "1 while draining after SIGTERM.");
 	put(&t, "lms_shutting_down %d\n", __atomic_load_n(&rt->shutting_down, __ATOMIC_RELAXED));
 	render_shadow(&t, rt);

@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bigmsg.h"
 #include "cancel.h"
 #include "clock.h"
 #include "conn.h"
@@ -144,12 +145,30 @@ struct lms_session {
 	 * moved to the client's output as room allows; requests are
 	 * described (fe_request) and written for the database into rbuf */
 	bool translated;
-	uint8_t *xbuf;         /* XBUF_SIZE (malloc) */
+	uint8_t *xbuf;         /* XBUF_SIZE (malloc), or xcap from the budget */
+	size_t xcap;           /* ... while a large answer waits (bigmsg.h) */
 	size_t xoff, xlen;     /* xbuf[xoff..xlen) waits for the client's output */
 	uint8_t *rbuf;         /* LMS_BUF_SIZE (malloc) */
+	/* messages over LMS_DECODE_MAX (bigmsg.h): one being assembled per
+	 * direction, and a large request's rewrite (budget) waiting for the
+	 * server's output: xout[xout_off..xout_len) */
+	struct lms_bigmsg big[2];
+	uint8_t *xout;
+	size_t xout_off, xout_len, xout_cap;
 };
 
 static uint64_t next_session_id; /* atomic: ids for the admin API */
+
+/* Give xbuf back (to the budget when it grew for a large answer). */
+static void xbuf_free(struct lms_session *s)
+{
+	if (s->xcap > XBUF_SIZE)
+		lms_bigmsg_free(s->xbuf, s->xcap);
+	else
+		free(s->xbuf);
+	s->xbuf = NULL;
+	s->xcap = 0;
+}
 
 static void on_client(struct lms_conn *c, short what, void *arg);
 static void on_server(struct lms_conn *c, short what, void *arg);
@@ -226,7 +245,10 @@ static void session_free(struct lms_session *s)
 	if (s->wake)
 		event_free(s->wake);
 	free(s->replay);
-	free(s->xbuf);
+	xbuf_free(s);
+	lms_bigmsg_free(s->xout, s->xout_cap);
+	lms_bigmsg_end(&s->big[C2S]);
+	lms_bigmsg_end(&s->big[S2C]);
 	free(s->rbuf);
 	free(s->startup_raw);
 	free(s->user);
@@ -1169,6 +1191,39 @@ static bool xbuf_spill(struct lms_session *s)
 	if (s->xoff < s->xlen)
 		return false;
 	s->xoff = s->xlen = 0;
+	if (s->xcap > XBUF_SIZE)
+		xbuf_free(s); /* the large answer is out: its memory goes back */
+	return true;
+}
+
+/* Make xbuf hold the answer to a message of len bytes over LMS_DECODE_MAX
+ * (xbuf is empty then).  Returns false when the budget cannot. */
+static bool xbuf_grow(struct lms_session *s, size_t len)
+{
+	size_t cap = len + len / 4 + XBUF_SIZE / 4; /* values keep their size or shrink; headers add */
+	if (s->xcap >= cap)
+		return true;
+	uint8_t *p = lms_bigmsg_alloc(cap);
+	if (!p)
+		return false;
+	xbuf_free(s);
+	s->xbuf = p;
+	s->xcap = cap;
+	return true;
+}
+
+/* Move a large request's rewrite to the server's output as room allows.
+ * Returns true when nothing of it waits any more. */
+static bool xout_spill(struct lms_session *s)
+{
+	if (!s->xout)
+		return true;
+	s->xout_off += lms_buf_append(&s->server.out, s->xout + s->xout_off, s->xout_len - s->xout_off);
+	if (s->xout_off < s->xout_len)
+		return false;
+	lms_bigmsg_free(s->xout, s->xout_cap);
+	s->xout = NULL;
+	s->xout_off = s->xout_len = s->xout_cap = 0;
 	return true;
 }
 
@@ -1176,9 +1231,11 @@ static bool xbuf_spill(struct lms_session *s)
  * Returns 0, or -1 when it cannot (the session ends). */
 static int answer_write(struct lms_session *s, const struct lms_answer *a)
 {
-	if (!s->xbuf)
+	if (!s->xbuf) {
 		s->xbuf = malloc(XBUF_SIZE);
-	long n = s->xbuf ? s->front->fe_answer(s->fe, a, s->xbuf + s->xlen, XBUF_SIZE - s->xlen) : -1;
+		s->xcap = s->xbuf ? XBUF_SIZE : 0;
+	}
+	long n = s->xbuf ? s->front->fe_answer(s->fe, a, s->xbuf + s->xlen, s->xcap - s->xlen) : -1;
 	if (n < 0) {
 		lms_stat_add(&s->w->stats.errors[LMS_ERR_BACKEND_PROTOCOL], 1);
 		session_error(s, "FATAL", "XX000", NULL,
@@ -1215,6 +1272,40 @@ static bool req_answered(uint32_t kind)
 	       kind == LMS_REQ_RESET || kind == LMS_REQ_DESCRIBE;
 }
 
+/* Encode req (from a client message of len bytes) for the server: into
+ * rbuf when it fits the server's output, else into xout from the budget
+ * (*large set): a message over LMS_DECODE_MAX, or values the plugin kept
+ * (long data).  A failed encoding changes nothing in the plugin, so a
+ * bigger buffer may be tried.  Returns the length, -1 when it cannot be
+ * encoded, -2 when the budget has no room. */
+static long encode_request(struct lms_session *s, const struct lms_request *req, size_t len, bool *large)
+{
+	if (len <= LMS_DECODE_MAX) {
+		if (!s->rbuf)
+			s->rbuf = malloc(LMS_BUF_SIZE);
+		long n = s->rbuf ? s->bd->be_encode_request(s->be, req, s->rbuf, lms_buf_space(&s->server.out)) : -1;
+		if (n >= 0 || !s->rbuf)
+			return n;
+	}
+	/* its text as written, values in text, ours in front; then as much
+	 * again for values that grow in text, and long data (1 MiB) */
+	size_t caps[2] = { len + len / 4 + 4096, 3 * len + (1u << 20) + 65536 };
+	for (int k = 0; k < 2; k++) {
+		uint8_t *buf = lms_bigmsg_alloc(caps[k]);
+		if (!buf)
+			return -2;
+		long n = s->bd->be_encode_request(s->be, req, buf, caps[k]);
+		if (n >= 0) {
+			s->xout = buf;
+			s->xout_cap = caps[k];
+			*large = true;
+			return n;
+		}
+		lms_bigmsg_free(buf, caps[k]);
+	}
+	return -1;
+}
+
 /* A whole client message of a translated session: described (fe_request)
  * and written in the database's protocol (be_encode_request) instead of
  * copied.  One that cannot be is answered with an error when the client
@@ -1227,16 +1318,24 @@ static bool request_translate(struct lms_session *s, const uint8_t *p, size_t le
 	const char *why = "molt-lms: this command cannot be translated for the database that serves this session "
 			  "since the cutover (it speaks another protocol)";
 	long n = -1;
+	bool large = false;
 	if (s->front->fe_request(s->fe, p, len, &req) == 0 && req.kind != LMS_REQ_UNSUPPORTED) {
-		if (!s->rbuf)
-			s->rbuf = malloc(LMS_BUF_SIZE);
-		n = s->rbuf ? s->bd->be_encode_request(s->be, &req, s->rbuf, lms_buf_space(&s->server.out)) : -1;
-		if (n < 0)
+		n = encode_request(s, &req, len, &large);
+		if (n == -2)
+			why = "molt-lms: no memory is left for large translated messages (--translate-memory): try "
+			      "again, or raise the limit";
+		else if (n < 0)
 			why = "molt-lms: this request is too large to translate for the database that serves this "
 			      "session since the cutover";
 	}
 	if (n >= 0) {
-		lms_buf_append(&s->server.out, s->rbuf, (size_t)n);
+		if (large) {
+			s->xout_len = (size_t)n;
+			s->xout_off = 0;
+			xout_spill(s);
+		} else {
+			lms_buf_append(&s->server.out, s->rbuf, (size_t)n);
+		}
 		request_copy(s, p, len); /* the shadow speaks the client's protocol */
 		if (req_answered(req.kind))
 			return true;
@@ -1262,13 +1361,19 @@ static bool request_translate(struct lms_session *s, const uint8_t *p, size_t le
  * forwarded.  In strict-sync an error of the shadow takes the place of
  * the answer's end.  Returns 1 when consumed, 0 when the client's output
  * has no room yet, -1 to stop. */
-static int pump_answer(struct lms_session *s, const uint8_t *p, size_t len, uint32_t kind)
+static int pump_answer(struct lms_session *s, const uint8_t *p, size_t len, uint32_t kind, bool held)
 {
 	struct lms_out out;
 	struct lms_result res;
 	struct lms_answer a;
 	if (!xbuf_spill(s) || lms_buf_space(&s->server.out) < LMS_OUT_MAX)
 		return 0;
+	if (len > LMS_DECODE_MAX && !xbuf_grow(s, len)) {
+		session_error(s, "FATAL", "53200", "raise --translate-memory, or try again",
+			      "molt-lms: no memory is left for large translated messages (a row of %llu bytes): "
+			      "raise --translate-memory, or try again", (unsigned long long)len);
+		return -1;
+	}
 	out.len = 0;
 	memset(&res, 0, sizeof(res));
 	memset(&a, 0, sizeof(a));
@@ -1297,7 +1402,8 @@ static int pump_answer(struct lms_session *s, const uint8_t *p, size_t len, uint
 		return -1;
 	if (res.verdict == LMS_REPLY) /* the plugin's own message to the database (ABI 1.5) */
 		lms_buf_append(&s->server.out, out.data, out.len);
-	lms_buf_consume(&s->server.in, len);
+	if (!held)
+		lms_buf_consume(&s->server.in, len);
 	return apply_back(s, &res) < 0 ? -1 : 1;
 }
 
@@ -1305,23 +1411,25 @@ static int pump_answer(struct lms_session *s, const uint8_t *p, size_t len, uint
 
 /* Decode one whole message and carry out the verdict.  Returns 1 when it
  * was consumed, 0 when the destination has no room yet, -1 to stop. */
-static int pump_decoded(struct lms_session *s, int d, const uint8_t *p, size_t len, uint32_t flags, uint32_t msg_kind)
+static int pump_decoded(struct lms_session *s, int d, const uint8_t *p, size_t len, uint32_t flags, uint32_t msg_kind,
+			bool held)
 {
 	struct lms_conn *src = d == C2S ? &s->client : &s->server;
 	struct lms_conn *dst = d == C2S ? &s->server : &s->client;
 	struct lms_out out;
 	struct lms_result res;
 	/* Room for the largest thing the verdict may add, checked up front so
-	 * that a decode is never repeated (decoders may keep state). */
-	size_t need = len > LMS_OUT_MAX ? len : LMS_OUT_MAX;
+	 * that a decode is never repeated (decoders may keep state).  A held
+	 * message (bigmsg.h) is translated: its rewrite waits in xout. */
+	size_t need = len > LMS_OUT_MAX && !held ? len : LMS_OUT_MAX;
 	if (lms_buf_space(&src->out) < LMS_OUT_MAX || (dst->fd >= 0 && lms_buf_space(&dst->out) < need))
 		return 0;
 	bool xlate = d == C2S && s->translated && s->phase == PH_READY;
-	if (xlate && (lms_buf_len(&dst->out) > 0 || !xbuf_spill(s)))
+	if (xlate && (!xout_spill(s) || lms_buf_len(&dst->out) > 0 || !xbuf_spill(s)))
 		return 0; /* a translation may take the whole buffer; answers keep their order */
 	bool awaits = true; /* the request gets a READY */
-	if (d == C2S && shadow_cap(s, len) < len)
-		return 0;
+	if (d == C2S && !held && shadow_cap(s, len) < len)
+		return 0; /* (a held one is more than the shadow can take: it gives up on it) */
 	out.len = 0;
 	memset(&res, 0, sizeof(res));
 	int rc = d == C2S ? s->front->fe_decode(s->fe, p, len, &out, &res)
@@ -1394,7 +1502,8 @@ static int pump_decoded(struct lms_session *s, int d, const uint8_t *p, size_t l
 	}
 	if (d == C2S && res.action != LMS_ACT_CONNECT && res.startup.user && !s->user)
 		keep_identity(s, &res.startup);
-	lms_buf_consume(&src->in, len);
+	if (!held)
+		lms_buf_consume(&src->in, len);
 	if (d == C2S && (flags & LMS_FRAME_ENDS_REQUEST)) {
 		if (awaits)
 			request_begin(s);
@@ -1404,7 +1513,8 @@ static int pump_decoded(struct lms_session *s, int d, const uint8_t *p, size_t l
 		return -1; /* a translation failed */
 	return (d == C2S ? apply_front(s, &res) : apply_back(s, &res)) < 0 ? -1 : 1;
 no_peer:
-	lms_buf_consume(&src->in, len);
+	if (!held)
+		lms_buf_consume(&src->in, len);
 	session_error(s, "FATAL", "08P01", NULL, "molt-lms: message before the database connection is ready");
 	return -1;
 }
@@ -1485,6 +1595,38 @@ static void stream_after_run(struct lms_session *s, int st, const struct lms_fra
 	s->fwd[S2C] += f->len;
 }
 
+/* A message over LMS_DECODE_MAX of a translated session, just framed:
+ * assemble it whole (bigmsg.h).  Returns 1 when started, 0 when the
+ * request must wait (paused), -1 when it is refused (over
+ * LMS_BIGMSG_MAX or the budget). */
+static int big_start(struct lms_session *s, int d, const struct lms_frame *f)
+{
+	if (d == C2S && !client_request_start(s, f->kind))
+		return 0;
+	return lms_bigmsg_begin(&s->big[d], (size_t)f->len, f->kind, f->flags, d) < 0 ? -1 : 1;
+}
+
+/* Feed the message being assembled in direction d from its input, and
+ * translate it once whole.  Returns 1 on progress, 0 when it waits (for
+ * bytes or room), -1 to stop. */
+static int big_step(struct lms_session *s, int d)
+{
+	struct lms_conn *src = d == C2S ? &s->client : &s->server;
+	struct lms_bigmsg *b = &s->big[d];
+	if (!lms_bigmsg_whole(b)) {
+		size_t n = lms_bigmsg_fill(b, lms_buf_head(&src->in), lms_buf_len(&src->in));
+		lms_buf_consume(&src->in, n);
+		lms_stat_add(d == C2S ? &s->w->stats.bytes_in : &s->w->stats.bytes_out, n);
+		if (!lms_bigmsg_whole(b))
+			return n > 0 ? 1 : 0;
+	}
+	int rc = d == C2S ? pump_decoded(s, d, b->data, b->need, b->flags, b->kind, true)
+			  : pump_answer(s, b->data, b->need, b->kind, true);
+	if (rc != 0)
+		lms_bigmsg_end(b); /* translated, or the session ends */
+	return rc;
+}
+
 /* Move messages from one side's input to the other side's output until
  * input runs out, output fills, or the phase changes.  From the server,
  * consecutive messages that are streamed untouched (rows, completions...)
@@ -1500,9 +1642,19 @@ static void pump(struct lms_session *s, int d)
 		if (!xbuf_spill(s))
 			return; /* a translated answer still waits for room */
 	}
+	if (d == C2S && !xout_spill(s))
+		return; /* a large request's rewrite still waits for room */
+	if (s->big[d].data && lms_bigmsg_whole(&s->big[d]) && pump_allowed(s, d) && big_step(s, d) <= 0)
+		return;
 	while (pump_allowed(s, d) && lms_buf_len(&src->in) > run) {
 		const uint8_t *p = lms_buf_head(&src->in) + run;
 		size_t avail = lms_buf_len(&src->in) - run;
+		if (s->big[d].data) {
+			int rc = big_step(s, d);
+			if (rc <= 0)
+				break;
+			continue;
+		}
 		if (s->fwd[d] > 0) {
 			size_t n = avail < s->fwd[d] ? avail : (size_t)s->fwd[d];
 			if (d == C2S)
@@ -1547,12 +1699,23 @@ static void pump(struct lms_session *s, int d)
 		bool xlate = s->translated && s->phase == PH_READY && st == LMS_FRAME_OK && f.len > LMS_DECODE_MAX &&
 			     (d == S2C ? answers_translated(s) : (f.flags & LMS_FRAME_NEED_BODY) != 0);
 		if (xlate) {
+			int rc = big_start(s, d, &f);
+			if (rc > 0)
+				continue; /* assembled whole from here on */
+			if (rc == 0)
+				break;
 			/* never wrong or cut data: the client is told, the session ends */
 			lms_stat_add(&s->w->stats.errors[d == C2S ? LMS_ERR_CLIENT_PROTOCOL : LMS_ERR_BACKEND_PROTOCOL], 1);
-			session_error(s, "FATAL", "54000", "the limit is the size of a message molt-lms decodes whole",
-				      "molt-lms: a %s of %llu bytes is too large to translate between wire protocols "
-				      "(limit %u bytes)", d == C2S ? "request" : "row or message of the database",
-				      (unsigned long long)f.len, LMS_DECODE_MAX);
+			if (f.len > LMS_BIGMSG_MAX)
+				session_error(s, "FATAL", "54000", "the limit is the size of a message molt-lms decodes whole",
+					      "molt-lms: a %s of %llu bytes is too large to translate between wire protocols "
+					      "(limit %u bytes)", d == C2S ? "request" : "row or message of the database",
+					      (unsigned long long)f.len, LMS_BIGMSG_MAX);
+			else
+				session_error(s, "FATAL", "53200", "raise --translate-memory, or try again",
+					      "molt-lms: no memory is left for large translated messages (a %s of %llu "
+					      "bytes): raise --translate-memory, or try again",
+					      d == C2S ? "request" : "row or message of the database", (unsigned long long)f.len);
 			break;
 		}
 		if (st != LMS_FRAME_OK || f.len == 0 ||
@@ -1575,7 +1738,7 @@ static void pump(struct lms_session *s, int d)
 		if (d == S2C && answers_translated(s)) {
 			if (avail < f.len)
 				break;
-			int rc = pump_answer(s, p, (size_t)f.len, f.kind);
+			int rc = pump_answer(s, p, (size_t)f.len, f.kind, false);
 			if (rc <= 0)
 				break;
 			moved += f.len;
@@ -1589,7 +1752,7 @@ static void pump(struct lms_session *s, int d)
 				if (f.kind == LMS_MSG_ERROR)
 					s->req_failed = true;
 			}
-			int rc = pump_decoded(s, d, p, (size_t)f.len, f.flags, f.kind);
+			int rc = pump_decoded(s, d, p, (size_t)f.len, f.flags, f.kind, false);
 			if (rc <= 0)
 				break;
 			moved += f.len;
@@ -1753,7 +1916,8 @@ static void relay(struct lms_session *s, int d)
 		if (s->dead || s->closing || !pump_allowed(s, d))
 			return;
 		size_t left = lms_buf_len(&src->in);
-		bool waits = d == S2C && s->xlen > s->xoff; /* a translated answer's rest */
+		bool waits = (d == S2C && s->xlen > s->xoff) || (d == C2S && s->xout) || /* a translation's rest */
+			     lms_bigmsg_whole(&s->big[d]);
 		if ((left == 0 && !waits) || lms_buf_len(&dst->out) > 0)
 			return; /* all moved, or a write event will resume us */
 		if (left == before && !had_out && !waits)

@@ -33,6 +33,13 @@ extern "C" {
  * Bigger messages are always streamed through without being decoded. */
 #define LMS_DECODE_MAX (32u * 1024u)
 
+/* ABI 1.6: in a translated session (fe_set_translated; and the answers of
+ * its source of truth) the core assembles a message of up to this size
+ * whole, from memory shared by all sessions (--translate-memory), before
+ * it calls fe_request / be_answer; a bigger one (or one the memory cannot
+ * hold) ends the session with an error. */
+#define LMS_TRANSLATE_MAX (16u * 1024u * 1024u + 4u)
+
 /* Room the core gives a plugin to write replacement or reply bytes. */
 #define LMS_OUT_MAX 8192u
 

@@ -519,8 +519,8 @@ void my_cmd_answer(struct my_sess *s, const struct my_cmd *c, struct my_pk *w, u
 	}
 	case MY_L_LONG_ERR:
 		snprintf(msg, sizeof(msg), "Got a packet bigger than 'max_allowed_packet' bytes (molt-lms: the long data "
-			 "of this execution is over the %u KiB it translates since the cutover)",
-			 LMS_DECODE_MAX >> 10);
+			 "of this execution is over what it translates since the cutover: %u KiB in all)",
+			 MY_LONG_DATA_MAX >> 10);
 		my_pk_err(w, s, 1153, "08S01", msg);
 		return;
 	default:

@@ -171,6 +171,13 @@ static void command_commit(struct my_sess *s, uint8_t cmd, uint32_t len, int ans
 	}
 }
 
+/* The largest command the core hands over whole: a translated session's
+ * are assembled up to LMS_TRANSLATE_MAX by a 1.6 core. */
+static uint64_t whole_max(const struct my_sess *s)
+{
+	return s->translated && my_host->abi_minor >= 6 ? LMS_TRANSLATE_MAX : LMS_DECODE_MAX;
+}
+
 /* A client packet in the command phase.  Streamed packets commit here. */
 static int frame_command(struct my_sess *s, const uint8_t *p, size_t avail, struct lms_frame *f)
 {
@@ -243,7 +250,7 @@ static int frame_command(struct my_sess *s, const uint8_t *p, size_t avail, stru
 	f->kind = kind;
 	f->flags = flags;
 	if (cmd == MY_COM_STMT_SEND_LONG_DATA && (s->translated || decoded(s, cmd)) &&
-	    (len == MY_MAX_PAYLOAD || f->len > LMS_DECODE_MAX)) {
+	    (len == MY_MAX_PAYLOAD || f->len > whole_max(s))) {
 		/* too big to keep: streamed (translated: dropped by the core),
 		 * and its statement's next execution is refused (cmds.c) */
 		if (avail < MY_HDR + 5)

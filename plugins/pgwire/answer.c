@@ -47,12 +47,29 @@ struct pg_ans {
 	struct pg_ans_col *col;
 	struct lms_column *out;  /* COLUMNS: names point into the message */
 	struct lms_param *vals;  /* ROW */
-	uint8_t *scratch;        /* converted values (PG_ANS_SCRATCH bytes) */
+	uint8_t *scratch;        /* converted values (scratch_cap bytes) */
+	size_t scratch_cap;      /* PG_ANS_SCRATCH, more for a row held whole
+				    over LMS_DECODE_MAX (core/bigmsg.h) */
 };
 
 /* Converted values of one row: bytea decoding only shrinks, a binary
  * value's text is at most 3 times its 4-byte length and bytes. */
 #define PG_ANS_SCRATCH (3u * LMS_DECODE_MAX)
+
+/* Room to convert the values of a row of len bytes: a row over
+ * LMS_DECODE_MAX gets its own scratch (3 times its size), given back at
+ * the next smaller row.  Returns 0 or -1. */
+static int ans_scratch(struct pg_ans *a, size_t len)
+{
+	size_t cap = len > LMS_DECODE_MAX ? 3 * len : PG_ANS_SCRATCH;
+	if (a->scratch && a->scratch_cap == cap)
+		return 0;
+	if (a->scratch)
+		pg_host->free(a->scratch);
+	a->scratch = pg_host->alloc(cap);
+	a->scratch_cap = a->scratch ? cap : 0;
+	return a->scratch ? 0 : -1;
+}
 
 /* Free the per-column arrays (any of them may be NULL). */
 static void free_cols(struct pg_ans_col *col, struct lms_column *out, struct lms_param *vals)
@@ -396,12 +413,10 @@ static int ans_row(struct pg_ans *a, const uint8_t *msg, size_t len, struct lms_
 		v->len = l;
 		uint32_t oid = a->col[k].oid;
 		if (a->col[k].format != 0 || oid == OID_BYTEA) {
-			if (!a->scratch)
-				a->scratch = pg_host->alloc(PG_ANS_SCRATCH);
-			if (!a->scratch)
+			if (used == 0 && ans_scratch(a, len) < 0)
 				return -1;
 			uint8_t *dst = a->scratch + used;
-			size_t room = PG_ANS_SCRATCH - used;
+			size_t room = a->scratch_cap - used;
 			long m = -1;
 			if (a->col[k].format == 0) {
 				m = l <= room ? unbytea(msg + i, l, dst) : -1;

@@ -1,0 +1,81 @@
+/*
+ * bigmsg.c - large messages of translated sessions, within one budget
+ * (see bigmsg.h).
+ */
+#include "autoconfig.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "bigmsg.h"
+
+static uint64_t budget = LMS_BIGMSG_BUDGET_DEFAULT;
+static uint64_t held; /* atomic: bytes taken from the budget */
+
+void lms_bigmsg_set_budget(uint64_t bytes)
+{
+	budget = bytes;
+}
+
+uint64_t lms_bigmsg_held(void)
+{
+	return __atomic_load_n(&held, __ATOMIC_RELAXED);
+}
+
+/* Take n bytes of the budget; false when they are not left. */
+static bool take(size_t n)
+{
+	uint64_t cur = __atomic_load_n(&held, __ATOMIC_RELAXED);
+	do {
+		if (n > budget || cur > budget - n)
+			return false;
+	} while (!__atomic_compare_exchange_n(&held, &cur, cur + n, true, __ATOMIC_RELAXED, __ATOMIC_RELAXED));
+	return true;
+}
+
+void *lms_bigmsg_alloc(size_t n)
+{
+	if (!take(n))
+		return NULL;
+	void *p = malloc(n);
+	if (!p)
+		__atomic_sub_fetch(&held, n, __ATOMIC_RELAXED);
+	return p;
+}
+
+void lms_bigmsg_free(void *p, size_t n)
+{
+	if (!p)
+		return;
+	free(p);
+	__atomic_sub_fetch(&held, n, __ATOMIC_RELAXED);
+}
+
+int lms_bigmsg_begin(struct lms_bigmsg *b, size_t len, uint32_t kind, uint32_t flags, int dir)
+{
+	memset(b, 0, sizeof(*b));
+	if (len == 0 || len > LMS_BIGMSG_MAX)
+		return -1;
+	b->data = lms_bigmsg_alloc(len);
+	if (!b->data)
+		return -1;
+	b->need = len;
+	b->kind = kind;
+	b->flags = flags;
+	b->dir = dir;
+	return 0;
+}
+
+size_t lms_bigmsg_fill(struct lms_bigmsg *b, const uint8_t *p, size_t n)
+{
+	size_t take_n = b->need - b->len < n ? b->need - b->len : n;
+	memcpy(b->data + b->len, p, take_n);
+	b->len += take_n;
+	return take_n;
+}
+
+void lms_bigmsg_end(struct lms_bigmsg *b)
+{
+	lms_bigmsg_free(b->data, b->need);
+	memset(b, 0, sizeof(*b));
+}
