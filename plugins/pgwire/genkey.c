@@ -14,7 +14,12 @@
  * per connection (PG_KEY_TABLES remembered, round robin): the first
  * INSERT into a table sends a lookup in front of it, in the same round
  * trip, and " RETURNING *" (the column is not known when the statement
- * is written); its answers are hidden too.  A table without such a
+ * is written); its answers are hidden too.  The lookup reads the table
+ * as the INSERT does ('<reference>'::regclass): a missing table fails it
+ * with the INSERT's own error (42P01).  A database whose catalog cannot
+ * answer it (an undefined function, column or type: 42883, 42703, 42704)
+ * turns the lookup off for the whole process, once, with a warning: that
+ * INSERT got the lookup's error.  A table without such a
  * column is sent as written, and the client gets 0, as from MySQL for a
  * table without AUTO_INCREMENT.
  *
@@ -30,14 +35,16 @@
 #include "pgwire.h"
 
 enum { SLOT_EMPTY = 0, SLOT_PENDING, SLOT_COL, SLOT_NONE };
+
+static int lookup_off; /* atomic: the database cannot answer the lookup */
 enum { PH_IDLE = 0, PH_OFF, PH_LOOKUP, PH_STMT, PH_DONE };
 
 static const char LOOKUP_HEAD[] =
 	"SELECT a.attname FROM pg_catalog.pg_attribute a LEFT JOIN pg_catalog.pg_attrdef d "
 	"ON d.adrelid = a.attrelid AND d.adnum = a.attnum "
-	"WHERE a.attrelid = pg_catalog.to_regclass('";
+	"WHERE a.attrelid = '";
 static const char LOOKUP_TAIL[] =
-	"') AND a.attnum > 0 AND NOT a.attisdropped AND (a.attidentity IN ('a', 'd') "
+	"'::pg_catalog.regclass AND a.attnum > 0 AND NOT a.attisdropped AND (a.attidentity IN ('a', 'd') "
 	"OR pg_catalog.pg_get_expr(d.adbin, d.adrelid) LIKE 'nextval(%' "
 	"OR pg_catalog.pg_get_expr(d.adbin, d.adrelid) LIKE 'unique_rowid()%') "
 	"ORDER BY a.attnum LIMIT 1";
@@ -161,6 +168,7 @@ int pg_key_plan(struct pg_key *k, const struct lms_request *req, struct pg_key_p
 	size_t rb, re;
 	memset(p, 0, sizeof(*p));
 	if (!k || !(req->flags & LMS_REQ_INSERT_ID) || pg_host->abi_minor < 6 ||
+	    __atomic_load_n(&lookup_off, __ATOMIC_RELAXED) ||
 	    (req->kind != LMS_REQ_QUERY && req->kind != LMS_REQ_EXECUTE))
 		return 0;
 	if (scan_insert(req->sql, req->sql_len, &rb, &re, &p->at) < 0 || re - rb >= PG_KEY_REF)
@@ -259,10 +267,17 @@ static void lookup_answer(struct pg_key *k, const uint8_t *msg, size_t len)
 	struct pg_key_table *t = &k->t[k->slot];
 	size_t vl;
 	const uint8_t *v;
+	char st[6];
 	switch (msg[0]) {
 	case 'E':
 		t->state = SLOT_EMPTY; /* the request failed here: asked again next time */
 		k->phase = PH_DONE;
+		pg_error_sqlstate(msg, len, st);
+		if ((strcmp(st, "42883") == 0 || strcmp(st, "42703") == 0 || strcmp(st, "42704") == 0) &&
+		    !__atomic_exchange_n(&lookup_off, 1, __ATOMIC_RELAXED))
+			pg_host->log(LMS_LOG_WARN, "the database cannot tell an INSERT's generated key "
+				     "(SQLSTATE %s on molt-lms's catalog lookup): MySQL clients get 0 as the last "
+				     "insert id from now on", st);
 		return;
 	case 'D':
 		k->hiding = 1;

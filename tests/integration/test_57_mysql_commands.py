@@ -85,31 +85,30 @@ def test_long_data_after_cutover(served, two):
     assert r.query("select 'alive'")[0][2] == [[b"alive"]]
 
 
-def test_long_data_too_big_is_refused(served, two):
-    """A chunk too big to decode (over 32 KiB), or long data over what one
-    translated request can carry: ERR at the execution, session goes on."""
+def test_long_data_big_chunks_and_too_much(served, two):
+    """Chunks over 32 KiB are assembled whole (Connector/J sends 1 MiB ones)
+    and so is the execution that carries them; long data over what the
+    session keeps (1 MiB) is refused at the execution, and the session and
+    the statement go on."""
     p, r = served
     upd = r.prepare("update %s_ld set body = ? where id = ?" % two.name)
-    r.send_long_data(upd, 0, b"z" * 40000)  # one packet over LMS_DECODE_MAX: dropped
-    with pytest.raises(MyError) as e:
-        r.execute(upd, (None, "1"), long_data={0})
-    assert e.value.code == 1153 and "long data" in e.value.message, e.value
-    assert body_of(two, 1) == "first"
-    # pieces that fit, together too large for one translated request
+    r.send_long_data(upd, 0, b"z" * 40000)  # one packet over the 32 KiB buffers
+    assert r.execute(upd, (None, "1"), long_data={0}) == ("ok", 1)
+    assert body_of(two, 1) == "z" * 40000
     r.send_long_data(upd, 0, b"a" * 20000)
     r.send_long_data(upd, 0, b"b" * 20000)
-    with pytest.raises(MyError) as e:
-        r.execute(upd, (None, "1"), long_data={0})
-    assert "too large" in e.value.message, e.value
+    assert r.execute(upd, (None, "1"), long_data={0}) == ("ok", 1)
+    assert body_of(two, 1) == "a" * 20000 + "b" * 20000
     # more than the session keeps (1 MiB): refused, memory stays bounded
     for _ in range(40):
         r.send_long_data(upd, 0, b"c" * 30000)
     with pytest.raises(MyError) as e:
         r.execute(upd, (None, "1"), long_data={0})
-    assert e.value.code == 1153, e.value
+    assert e.value.code == 1153 and "1024 KiB" in e.value.message, e.value
     # and the statement works again afterwards
     assert r.execute(upd, ("fine", "1")) == ("ok", 1)
     assert body_of(two, 1) == "fine"
+    assert p.metric("lms_translate_memory_bytes") == 0
 
 
 # ---- cursors ---------------------------------------------------------------

@@ -273,8 +273,9 @@ def test_result_ends(proxy_factory, mysql_server, two, deprecate_eof):
 
 
 def test_oversized_row_is_refused_clearly(proxy_factory, mysql_server, two):
-    """A row too big to translate (over 32 KiB) never reaches the client
-    cut or wrong: it gets an error naming the limit; other sessions go on."""
+    """A row over the 32 KiB buffers is assembled and translated whole; one
+    too big to translate (over 16 MiB) never reaches the client cut or
+    wrong: it gets an error naming the limit; other sessions go on."""
     p = served_proxy(proxy_factory, mysql_server)
     r = raw_login(p)
     c = my_connect(p.port)
@@ -282,9 +283,11 @@ def test_oversized_row_is_refused_clearly(proxy_factory, mysql_server, two):
     cur = c.cursor()
     cur.execute("select repeat('x', 30000)")
     assert len(cur.fetchone()[0]) == 30000
+    kind, cols, rows = r.query("select repeat('y', 40000)")[0]
+    assert rows == [[b"y" * 40000]]
     with pytest.raises(MyError) as e:
-        r.query("select repeat('y', 40000)")
-    assert "too large to translate" in e.value.message, e.value
+        r.query("select repeat('y', 17000000)")
+    assert "too large to translate" in e.value.message and "16777220" in e.value.message, e.value
     cur.execute("select 'other session'")
     assert cur.fetchone() == ("other session",)
     r.close()

@@ -124,7 +124,7 @@ START_TEST(test_which_inserts)
 	ck_assert_int_eq(plan(sql, &p), PG_KEY_LOOKUP);
 	ck_assert_uint_eq(p.at, strlen("insert into s.\"T\" (v) values ((select 'returning'))"));
 	ck_assert_str_eq(p.ret, " RETURNING *");
-	ck_assert_ptr_nonnull(strstr(p.lookup, "to_regclass('s.\"T\"')"));
+	ck_assert_ptr_nonnull(strstr(p.lookup, "'s.\"T\"'::pg_catalog.regclass"));
 	/* without the flag, or for a 1.5 host: nothing */
 	struct lms_request req = { .kind = LMS_REQ_QUERY, .sql = "insert into t values (1)", .sql_len = 24 };
 	ck_assert_int_eq(pg_key_plan(&K, &req, &p), PG_KEY_OFF);
@@ -220,6 +220,19 @@ START_TEST(test_no_key_and_failures)
 	tagged(&m, 'Z', "E");
 	feed(&m, &id);
 	ck_assert_int_eq(plan("insert into f values (1)", &p), PG_KEY_LOOKUP);
+	tagged(&m, 'Z', "I"); /* (that plan was not sent: its answers never come) */
+	/* a database whose catalog cannot answer the lookup: off for good */
+	send_sql("insert into g values (1)", &p);
+	msg_begin(&m, 'E');
+	msg_str(&m, "SERROR");
+	msg_str(&m, "C42883");
+	msg_bytes(&m, "", 1);
+	msg_end(&m);
+	ck_assert_int_eq(feed(&m, &id), 0);
+	tagged(&m, 'Z', "I");
+	feed(&m, &id);
+	ck_assert_int_eq(plan("insert into g values (1)", &p), PG_KEY_OFF);
+	ck_assert_int_eq(plan("insert into t values (1)", &p), PG_KEY_OFF);
 }
 END_TEST
 
