@@ -205,7 +205,7 @@ static size_t fp_skip_number(const char *s, size_t n, size_t i)
 }
 
 /* Is p[0..n) the word w (lower case, wl bytes), in any ASCII case? */
-static int fp_word_is(const char *p, size_t n, const char *w, size_t wl)
+int pg_word_is(const char *p, size_t n, const char *w, size_t wl)
 {
 	if (n != wl)
 		return 0;
@@ -229,25 +229,25 @@ static enum fp_kw fp_keyword(const char *p, size_t n)
 {
 	switch (p[0] | 0x20) { /* ASCII lower case; no other byte becomes a-z */
 	case 'b':
-		return fp_word_is(p, n, "by", 2) ? KW_BY : fp_word_is(p, n, "begin", 5) ? KW_BEGIN : KW_NONE;
+		return pg_word_is(p, n, "by", 2) ? KW_BY : pg_word_is(p, n, "begin", 5) ? KW_BEGIN : KW_NONE;
 	case 'd':
-		return fp_word_is(p, n, "deallocate", 10) || fp_word_is(p, n, "discard", 7) ? KW_SESSION : KW_NONE;
+		return pg_word_is(p, n, "deallocate", 10) || pg_word_is(p, n, "discard", 7) ? KW_SESSION : KW_NONE;
 	case 'i':
-		return fp_word_is(p, n, "in", 2) ? KW_IN : KW_NONE;
+		return pg_word_is(p, n, "in", 2) ? KW_IN : KW_NONE;
 	case 'l':
-		return fp_word_is(p, n, "local", 5) ? KW_LOCAL : fp_word_is(p, n, "listen", 6) ? KW_SESSION : KW_NONE;
+		return pg_word_is(p, n, "local", 5) ? KW_LOCAL : pg_word_is(p, n, "listen", 6) ? KW_SESSION : KW_NONE;
 	case 'o':
-		return fp_word_is(p, n, "order", 5) ? KW_ORDER : KW_NONE;
+		return pg_word_is(p, n, "order", 5) ? KW_ORDER : KW_NONE;
 	case 'p':
-		return fp_word_is(p, n, "prepare", 7) ? KW_SESSION : KW_NONE;
+		return pg_word_is(p, n, "prepare", 7) ? KW_SESSION : KW_NONE;
 	case 'r':
-		return fp_word_is(p, n, "reset", 5) ? KW_RESET : KW_NONE;
+		return pg_word_is(p, n, "reset", 5) ? KW_RESET : KW_NONE;
 	case 's':
-		return fp_word_is(p, n, "set", 3) ? KW_SET : fp_word_is(p, n, "start", 5) ? KW_START : KW_NONE;
+		return pg_word_is(p, n, "set", 3) ? KW_SET : pg_word_is(p, n, "start", 5) ? KW_START : KW_NONE;
 	case 't':
-		return fp_word_is(p, n, "transaction", 11) ? KW_TRANSACTION : KW_NONE;
+		return pg_word_is(p, n, "transaction", 11) ? KW_TRANSACTION : KW_NONE;
 	case 'u':
-		return fp_word_is(p, n, "unlisten", 8) ? KW_SESSION : KW_NONE;
+		return pg_word_is(p, n, "unlisten", 8) ? KW_SESSION : KW_NONE;
 	default:
 		return KW_NONE;
 	}
@@ -370,7 +370,8 @@ static size_t lex_word(const char *s, size_t n, size_t i, int *kind)
 	return i;
 }
 
-size_t pg_lex(const char *s, size_t n, size_t i, int *kind)
+/* pg_lex, inlined into the fingerprinter's loop. */
+static inline size_t lex_token(const char *s, size_t n, size_t i, int *kind)
 {
 	char c = s[i];
 	*kind = PG_TOK_PUNCT;
@@ -415,12 +416,24 @@ size_t pg_lex(const char *s, size_t n, size_t i, int *kind)
 	return i + 1;
 }
 
+size_t pg_lex(const char *s, size_t n, size_t i, int *kind)
+{
+	return lex_token(s, n, i, kind);
+}
+
 /* One token (or whitespace/comment) at s[i], written; returns where the
- * next starts (always > i). */
+ * next starts (always > i).  A plain word is written as it is scanned. */
 static size_t fp_step(struct fp_state *st, const char *s, size_t n, size_t i)
 {
 	int kind;
-	size_t end = pg_lex(s, n, i, &kind);
+	char c = s[i];
+	if (fp_is_space(c)) {
+		st->space = 1;
+		return i + 1;
+	}
+	if (fp_is_word_start(c) && !(i + 1 < n && (s[i + 1] == '\'' || s[i + 1] == '&')))
+		return fp_plain_word(st, s, n, i);
+	size_t end = lex_token(s, n, i, &kind);
 	switch (kind) {
 	case PG_TOK_SPACE:
 		st->space = 1;

@@ -57,17 +57,7 @@ void pg_key_reset(struct pg_key *k)
 /* Is s[b..e) the word w (lower case), in any ASCII case? */
 static int is_word(const char *s, size_t b, size_t e, const char *w)
 {
-	size_t n = strlen(w);
-	if (e - b != n)
-		return 0;
-	for (size_t i = 0; i < n; i++) {
-		char c = s[b + i];
-		if (c >= 'A' && c <= 'Z')
-			c = (char)(c - 'A' + 'a');
-		if (c != w[i])
-			return 0;
-	}
-	return 1;
+	return pg_word_is(s + b, e - b, w, strlen(w));
 }
 
 /* The next token that is not whitespace or a comment, from *i: its kind

@@ -110,6 +110,8 @@ uint32_t pg_fingerprint(const char *sql, size_t len, char *dst, size_t cap);
  * where it ends (> i, <= n).  Whitespace and comments are PG_TOK_SPACE. */
 enum { PG_TOK_SPACE = 0, PG_TOK_WORD, PG_TOK_IDENT, PG_TOK_LITERAL, PG_TOK_PARAM, PG_TOK_PUNCT };
 size_t pg_lex(const char *s, size_t n, size_t i, int *kind);
+/* Is p[0..n) the word w (lower case, wl bytes), in any ASCII case? */
+int pg_word_is(const char *p, size_t n, const char *w, size_t wl);
 
 /* One client connection's statement fingerprints, owned by its pg_fe. */
 struct pg_stmts;
