@@ -57,11 +57,12 @@ struct pg_ans {
 #define PG_ANS_SCRATCH (3u * LMS_DECODE_MAX)
 
 /* Room to convert the values of a row of len bytes: a row over
- * LMS_DECODE_MAX gets its own scratch (3 times its size), given back at
- * the next smaller row.  Returns 0 or -1. */
+ * LMS_DECODE_MAX (text results: bytea's hex only shrinks) gets its own
+ * scratch, given back at the next smaller row or at the statement's end.
+ * Returns 0 or -1. */
 static int ans_scratch(struct pg_ans *a, size_t len)
 {
-	size_t cap = len > LMS_DECODE_MAX ? 3 * len : PG_ANS_SCRATCH;
+	size_t cap = len > LMS_DECODE_MAX ? len + PG_ANS_SCRATCH : PG_ANS_SCRATCH;
 	if (a->scratch && a->scratch_cap == cap)
 		return 0;
 	if (a->scratch)
@@ -489,6 +490,11 @@ int pg_answer(struct pg_ans **ap, const uint8_t *msg, size_t len, struct lms_ans
 	case 'C':
 	case 'E':
 	case 'Z':
+		if ((*ap)->scratch_cap > PG_ANS_SCRATCH) { /* a large row's: not kept */
+			pg_host->free((*ap)->scratch);
+			(*ap)->scratch = NULL;
+			(*ap)->scratch_cap = 0;
+		}
 		return ans_like_event(msg, len, ans);
 	case 'I':
 		if (len != 5)
