@@ -201,3 +201,31 @@ def test_dbd_mariadb_insertid(proxy_factory, mysql_server, keys, server_prepare)
         assert d("Q update %s_s set v = 9 where v = 3" % t) == ["count=1"]
     finally:
         d.close()
+
+
+def test_cockroach_unique_rowid_key(proxy_factory, mysql_server, lms_env, uniq):
+    """CockroachDB's SERIAL is INT8 DEFAULT unique_rowid() (no sequence):
+    reproduced with a function of that name on PostgreSQL, its 64-bit key
+    is the last insert id too."""
+    pg = lms_env.target_admin_connect()
+    pg.autocommit = True
+    cur = pg.cursor()
+    cur.execute("create sequence %s_seq" % uniq)
+    cur.execute("create function unique_rowid() returns bigint language sql volatile as "
+                "$$ select 1180000000000000000 + nextval('%s_seq') $$" % uniq)
+    cur.execute("create table %s_r (id int8 primary key default unique_rowid(), v int)" % uniq)
+    try:
+        p = served_proxy(proxy_factory, mysql_server)
+        c = my_connect(p.port)
+        cut_over(p)
+        mc = c.cursor()
+        mc.execute("insert into %s_r (v) values (1)" % uniq)
+        assert mc.lastrowid == 1180000000000000001
+        mc.execute("insert into %s_r (v) values (2), (3)" % uniq)
+        assert mc.lastrowid == 1180000000000000002
+        c.close()
+    finally:
+        cur.execute("drop table if exists %s_r" % uniq)
+        cur.execute("drop function if exists unique_rowid()")
+        cur.execute("drop sequence if exists %s_seq" % uniq)
+        pg.close()
