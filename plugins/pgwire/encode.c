@@ -308,6 +308,8 @@ long pg_be_encode_request(void *be, const struct lms_request *req, uint8_t *buf,
 	/* then the generated key's lookup, if any (genkey.c) */
 	struct pg_key_plan key;
 	struct pg_key *kt = atom && (req->flags & LMS_REQ_INSERT_ID) ? pg_be_key(be, 1) : NULL;
+	if (req->kind == LMS_REQ_QUERY && !kt)
+		pg_key_session(pg_be_key(be, 0), req);
 	if (pg_key_plan(kt, req, &key) != PG_KEY_OFF) {
 		const char *lookup = key.lookup;
 		entry.key = key.mode;

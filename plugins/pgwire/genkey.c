@@ -23,6 +23,10 @@
  * column is sent as written, and the client gets 0, as from MySQL for a
  * table without AUTO_INCREMENT.
  *
+ * A table reference means another table once the search path changes: a
+ * SET or RESET of search_path (or schema), or DISCARD ALL, forgets what
+ * was learnt (pg_key_session).
+ *
  * Each request's plan rides in its atomic.c queue entry (key, key_slot),
  * so answers are matched to requests exactly as the savepoints' are; the
  * statements of atomic.c come first, then the lookup, then the client's.
@@ -94,7 +98,7 @@ static int scan_insert(const char *s, size_t n, size_t *rb, size_t *re, size_t *
 	while ((kind = next_token(s, n, &mark, &b)) == PG_TOK_PUNCT && s[b] == '.') {
 		kind = next_token(s, n, &mark, &b);
 		if ((kind != PG_TOK_WORD && kind != PG_TOK_IDENT) || ++parts > 3)
-			return -1; /* to_regclass refuses more than database.schema.table */
+			return -1; /* regclass refuses more than database.schema.table */
 		*re = mark;
 	}
 	int depth = 0, ended = 0;
@@ -183,6 +187,31 @@ int pg_key_plan(struct pg_key *k, const struct lms_request *req, struct pg_key_p
 	t->state = SLOT_PENDING;
 	p->mode = PG_KEY_LOOKUP;
 	return p->mode;
+}
+
+/* Does s[0..n) contain w (lower case), in any ASCII case? */
+static int contains_word(const char *s, size_t n, const char *w)
+{
+	size_t wl = strlen(w);
+	for (size_t i = 0; i + wl <= n; i++)
+		if (pg_word_is(s + i, wl, w, wl))
+			return 1;
+	return 0;
+}
+
+void pg_key_session(struct pg_key *k, const struct lms_request *req)
+{
+	size_t i = 0, b = 0;
+	if (!k || req->kind != LMS_REQ_QUERY || next_token(req->sql, req->sql_len, &i, &b) != PG_TOK_WORD)
+		return;
+	if (!is_word(req->sql, b, i, "set") && !is_word(req->sql, b, i, "reset") && !is_word(req->sql, b, i, "discard"))
+		return;
+	if (!contains_word(req->sql, req->sql_len, "search_path") && !contains_word(req->sql, req->sql_len, "schema") &&
+	    !contains_word(req->sql, req->sql_len, "all"))
+		return;
+	for (int j = 0; j < PG_KEY_TABLES; j++)
+		if (k->t[j].state != SLOT_PENDING)
+			k->t[j].state = SLOT_EMPTY; /* names may now mean other tables */
 }
 
 void pg_key_abandon(struct pg_key *k, const struct pg_key_plan *p)

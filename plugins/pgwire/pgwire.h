@@ -314,6 +314,9 @@ void pg_key_reset(struct pg_key *k);
 /* Plan request req on k (NULL: none): p->mode, PG_KEY_OFF when it is sent
  * as written.  Returns p->mode. */
 int pg_key_plan(struct pg_key *k, const struct lms_request *req, struct pg_key_plan *p);
+/* A query that may change what table names mean (SET search_path, ...):
+ * forget the columns learnt.  k may be NULL. */
+void pg_key_session(struct pg_key *k, const struct lms_request *req);
 /* The request planned was not sent. */
 void pg_key_abandon(struct pg_key *k, const struct pg_key_plan *p);
 /* One whole server message, after pg_atom_decode on a: sets hiding and

@@ -182,6 +182,18 @@ START_TEST(test_lookup_then_known)
 	tagged(&m, 'C', "INSERT 0 0");
 	ck_assert_int_eq(feed(&m, &id), 0);
 	ck_assert_int_eq(id, -1);
+	tagged(&m, 'Z', "I");
+	feed(&m, &id);
+	/* a new search path: names may mean other tables, looked up again */
+	struct lms_request set = { .kind = LMS_REQ_QUERY, .sql = "SET TIME ZONE 'UTC'", .sql_len = 19 };
+	pg_key_session(&K, &set);
+	ck_assert_int_eq(plan("insert into t (v) values (3)", &p), PG_KEY_STMT);
+	set.sql = "set Search_Path to other, public";
+	set.sql_len = strlen(set.sql);
+	pg_key_session(&K, &set);
+	ck_assert_int_eq(plan("insert into t (v) values (3)", &p), PG_KEY_LOOKUP);
+	pg_key_abandon(&K, &p);
+	pg_key_session(NULL, &set);
 }
 END_TEST
 
