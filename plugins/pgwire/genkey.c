@@ -58,6 +58,11 @@ void pg_key_reset(struct pg_key *k)
 	memset(k, 0, sizeof(*k));
 }
 
+void pg_key_lookup_on(void)
+{
+	__atomic_store_n(&lookup_off, 0, __ATOMIC_RELAXED);
+}
+
 /* Is s[b..e) the word w (lower case), in any ASCII case? */
 static int is_word(const char *s, size_t b, size_t e, const char *w)
 {

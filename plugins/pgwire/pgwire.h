@@ -311,6 +311,9 @@ struct pg_key_plan {
 	char lookup[1024];
 };
 void pg_key_reset(struct pg_key *k);
+/* Turn the catalog lookup back on for the process (tests and fuzzers:
+ * each input starts as a fresh process would). */
+void pg_key_lookup_on(void);
 /* Plan request req on k (NULL: none): p->mode, PG_KEY_OFF when it is sent
  * as written.  Returns p->mode. */
 int pg_key_plan(struct pg_key *k, const struct lms_request *req, struct pg_key_plan *p);

@@ -227,6 +227,7 @@ static struct evlog run_once(uint8_t seed, int whole, const uint8_t *cl, size_t 
 	free(out);
 	struct side sd = { &c, obs_frame, obs_decode, obs_act, &c, &log };
 	struct splitter sp;
+	pg_key_lookup_on(); /* process-wide (genkey.c): each run starts alike */
 	split_init(&sp, seed, whole);
 	run_stream(&sd, data, size, &sp);
 	pg_be_free(c.be);
