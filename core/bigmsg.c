@@ -51,7 +51,7 @@ void lms_bigmsg_free(void *p, size_t n)
 	__atomic_sub_fetch(&held, n, __ATOMIC_RELAXED);
 }
 
-int lms_bigmsg_begin(struct lms_bigmsg *b, size_t len, uint32_t kind, uint32_t flags, int dir)
+int lms_bigmsg_begin(struct lms_bigmsg *b, size_t len, uint32_t kind, uint32_t flags)
 {
 	memset(b, 0, sizeof(*b));
 	if (len == 0 || len > LMS_BIGMSG_MAX)
@@ -62,7 +62,6 @@ int lms_bigmsg_begin(struct lms_bigmsg *b, size_t len, uint32_t kind, uint32_t f
 	b->need = len;
 	b->kind = kind;
 	b->flags = flags;
-	b->dir = dir;
 	return 0;
 }
 

@@ -34,7 +34,6 @@ struct lms_bigmsg {
 	size_t need;     /* the message's whole length */
 	uint32_t kind;   /* its frame's kind and flags */
 	uint32_t flags;
-	int dir;         /* the direction it travels */
 };
 
 /* Set the process-wide budget (at start, before any session). */
@@ -48,9 +47,9 @@ uint64_t lms_bigmsg_held(void);
 void *lms_bigmsg_alloc(size_t n);
 void lms_bigmsg_free(void *p, size_t n);
 
-/* Start assembling a message of len bytes (kind, flags, dir noted).
- * Returns 0, or -1 when it is over LMS_BIGMSG_MAX or the budget. */
-int lms_bigmsg_begin(struct lms_bigmsg *b, size_t len, uint32_t kind, uint32_t flags, int dir);
+/* Start assembling a message of len bytes (its frame's kind and flags
+ * noted).  Returns 0, or -1 when it is over LMS_BIGMSG_MAX or the budget. */
+int lms_bigmsg_begin(struct lms_bigmsg *b, size_t len, uint32_t kind, uint32_t flags);
 
 /* Take up to n bytes of it from p; returns how many were taken. */
 size_t lms_bigmsg_fill(struct lms_bigmsg *b, const uint8_t *p, size_t n);

@@ -1196,6 +1196,21 @@ static bool xbuf_spill(struct lms_session *s)
 	return true;
 }
 
+/* A message of a translated session that cannot be assembled or answered
+ * whole (what: "request", "row", ...): the client is told which limit,
+ * and the session ends.  Never wrong or cut data. */
+static void big_refused(struct lms_session *s, const char *what, uint64_t len)
+{
+	if (len > LMS_BIGMSG_MAX)
+		session_error(s, "FATAL", "54000", "the limit is the size of a message molt-lms decodes whole",
+			      "molt-lms: a %s of %llu bytes is too large to translate between wire protocols "
+			      "(limit %u bytes)", what, (unsigned long long)len, LMS_BIGMSG_MAX);
+	else
+		session_error(s, "FATAL", "53200", "raise --translate-memory, or try again",
+			      "molt-lms: no memory is left for large translated messages (a %s of %llu bytes): "
+			      "raise --translate-memory, or try again", what, (unsigned long long)len);
+}
+
 /* Make xbuf hold the answer to a message of len bytes over LMS_DECODE_MAX
  * (xbuf is empty then).  Returns false when the budget cannot. */
 static bool xbuf_grow(struct lms_session *s, size_t len)
@@ -1369,9 +1384,7 @@ static int pump_answer(struct lms_session *s, const uint8_t *p, size_t len, uint
 	if (!xbuf_spill(s) || lms_buf_space(&s->server.out) < LMS_OUT_MAX)
 		return 0;
 	if (len > LMS_DECODE_MAX && !xbuf_grow(s, len)) {
-		session_error(s, "FATAL", "53200", "raise --translate-memory, or try again",
-			      "molt-lms: no memory is left for large translated messages (a row of %llu bytes): "
-			      "raise --translate-memory, or try again", (unsigned long long)len);
+		big_refused(s, "row", len);
 		return -1;
 	}
 	out.len = 0;
@@ -1603,7 +1616,7 @@ static int big_start(struct lms_session *s, int d, const struct lms_frame *f)
 {
 	if (d == C2S && !client_request_start(s, f->kind))
 		return 0;
-	return lms_bigmsg_begin(&s->big[d], (size_t)f->len, f->kind, f->flags, d) < 0 ? -1 : 1;
+	return lms_bigmsg_begin(&s->big[d], (size_t)f->len, f->kind, f->flags) < 0 ? -1 : 1;
 }
 
 /* Feed the message being assembled in direction d from its input, and
@@ -1706,16 +1719,7 @@ static void pump(struct lms_session *s, int d)
 				break;
 			/* never wrong or cut data: the client is told, the session ends */
 			lms_stat_add(&s->w->stats.errors[d == C2S ? LMS_ERR_CLIENT_PROTOCOL : LMS_ERR_BACKEND_PROTOCOL], 1);
-			if (f.len > LMS_BIGMSG_MAX)
-				session_error(s, "FATAL", "54000", "the limit is the size of a message molt-lms decodes whole",
-					      "molt-lms: a %s of %llu bytes is too large to translate between wire protocols "
-					      "(limit %u bytes)", d == C2S ? "request" : "row or message of the database",
-					      (unsigned long long)f.len, LMS_BIGMSG_MAX);
-			else
-				session_error(s, "FATAL", "53200", "raise --translate-memory, or try again",
-					      "molt-lms: no memory is left for large translated messages (a %s of %llu "
-					      "bytes): raise --translate-memory, or try again",
-					      d == C2S ? "request" : "row or message of the database", (unsigned long long)f.len);
+			big_refused(s, d == C2S ? "request" : "row or message of the database", f.len);
 			break;
 		}
 		if (st != LMS_FRAME_OK || f.len == 0 ||

@@ -311,11 +311,10 @@ long pg_be_encode_request(void *be, const struct lms_request *req, uint8_t *buf,
 	if (req->kind == LMS_REQ_QUERY && !kt)
 		pg_key_session(pg_be_key(be, 0), req);
 	if (pg_key_plan(kt, req, &key) != PG_KEY_OFF) {
-		const char *lookup = key.lookup;
 		entry.key = key.mode;
 		entry.key_slot = key.slot;
-		if (key.mode == PG_KEY_LOOKUP && npre < PG_ATOM_STMTS + 1)
-			pre[npre++] = lookup;
+		if (key.mode == PG_KEY_LOOKUP)
+			pre[npre++] = key.lookup;
 	}
 	if (req->kind != LMS_REQ_QUERY)
 		enc_prefix(&e, pre, npre);
@@ -328,9 +327,7 @@ long pg_be_encode_request(void *be, const struct lms_request *req, uint8_t *buf,
 		size_t at = enc_begin(&e, 'Q');
 		struct lms_request plain = *req;
 		plain.nholes = 0; /* a query's '?' are the application's own */
-		e.splice = NULL;
-		enc_prefix_text(&e, pre, npre);
-		e.splice = entry.key ? key.ret : NULL;
+		enc_prefix_text(&e, pre, npre); /* (raw text: the splice is only enc_sql's) */
 		enc_sql(&e, &plain);
 		enc_end(&e, at);
 		break;

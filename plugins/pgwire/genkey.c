@@ -40,8 +40,9 @@
 
 enum { SLOT_EMPTY = 0, SLOT_PENDING, SLOT_COL, SLOT_NONE };
 
-static int lookup_off; /* atomic: the database cannot answer the lookup */
 enum { PH_IDLE = 0, PH_OFF, PH_LOOKUP, PH_STMT, PH_DONE };
+
+static int lookup_off; /* atomic: the database cannot answer the lookup */
 
 static const char LOOKUP_HEAD[] =
 	"SELECT a.attname FROM pg_catalog.pg_attribute a LEFT JOIN pg_catalog.pg_attrdef d "
@@ -257,12 +258,12 @@ static int32_t find_column(const uint8_t *msg, size_t len, const char *name)
 	uint32_t nf = pg_get16(msg + 5);
 	size_t o = 7;
 	for (uint32_t c = 0; c < nf; c++) {
-		const uint8_t *z = o < len ? memchr(msg + o, 0, len - o) : NULL;
-		if (!z || (size_t)(z - msg) + 19 > len)
+		const char *col = pg_msg_str(msg, len, &o);
+		if (!col || len - o < 18)
 			return -1;
-		if (strcmp((const char *)msg + o, name) == 0)
+		if (strcmp(col, name) == 0)
 			return (int32_t)c;
-		o = (size_t)(z - msg) + 19; /* NUL, table, attnum, type, size, modifier, format */
+		o += 18; /* table, attnum, type, size, modifier, format */
 	}
 	return -1;
 }
