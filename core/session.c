@@ -1391,14 +1391,14 @@ static int pump_answer(struct lms_session *s, const uint8_t *p, size_t len, uint
 	memset(&res, 0, sizeof(res));
 	memset(&a, 0, sizeof(a));
 	s->last_s2c_error = kind == LMS_MSG_ERROR;
-	if (kind == LMS_MSG_ERROR)
-		s->req_failed = true;
 	if (s->bd->be_decode(s->be, p, len, &out, &res) < 0 || shadow_observe_truth(s, p, len) < 0 ||
 	    s->bd->be_answer(s->be, p, len, &a) < 0) {
 		lms_stat_add(&s->w->stats.errors[LMS_ERR_BACKEND_PROTOCOL], 1);
 		backend_fail(s, LMS_ERR_BACKEND_PROTOCOL, "invalid message from the database");
 		return -1;
 	}
+	if (a.kind == LMS_ANS_ERROR)
+		s->req_failed = true; /* (an error the plugin hides, repaired, is no failure) */
 	struct lms_error e;
 	char msg[LMS_OUTCOME_ERR_MAX + 128];
 	if (res.action == LMS_ACT_READY && shadow_truth_error(s, &e, msg, sizeof(msg))) {

@@ -31,6 +31,7 @@ struct pg_be {
 	struct pg_atom *atom; /* the client's transaction semantics (atomic.c) */
 	struct pg_key *key;   /* INSERTs' generated keys (genkey.c) */
 	struct pg_named *named; /* translated prepared statements (named.c) */
+	struct pg_rerun *rerun; /* an execution to send again after 0A000 (rerun.c) */
 	int named_failed;     /* out of memory once: everything unnamed */
 };
 
@@ -72,6 +73,8 @@ void pg_be_free(void *arg)
 	if (be->key)
 		pg_host->free(be->key);
 	pg_named_free(be->named);
+	if (be->rerun)
+		pg_host->free(be->rerun);
 	pg_host->free(be);
 }
 
@@ -421,6 +424,7 @@ int pg_be_decode(void *arg, const uint8_t *msg, size_t len, struct lms_out *out,
 		pg_track_answer(be->track, msg, len);
 		if (be->named)
 			pg_named_answer(be->named, msg, len);
+		pg_rerun_error(be->rerun, be->named, be->atom, msg, len);
 	}
 	int rollback = be->logged_in && be->atom ? pg_atom_decode(be->atom, msg, len) : 0;
 	if (rollback < 0)
@@ -431,6 +435,15 @@ int pg_be_decode(void *arg, const uint8_t *msg, size_t len, struct lms_out *out,
 		if (be->named)
 			pg_named_sent(be->named); /* the ROLLBACK owes a ReadyForQuery too */
 		return be_rollback_now(out, res);
+	}
+	if (be->logged_in && msg[0] == 'Z' && be->rerun) {
+		int again = pg_rerun_ready(be->rerun, be->named, be->atom, out);
+		if (again < 0)
+			return -1;
+		if (again) {
+			res->verdict = LMS_REPLY; /* the retry, in place of this hidden ReadyForQuery */
+			return 0;
+		}
 	}
 	switch (msg[0]) {
 	case 'R':
@@ -462,6 +475,12 @@ int pg_be_decode(void *arg, const uint8_t *msg, size_t len, struct lms_out *out,
 	}
 }
 
+/* Is the message just decoded for us alone, not for the client? */
+static int hidden(const struct pg_be *be)
+{
+	return (be->atom && be->atom->hiding) || (be->key && be->key->hiding) || (be->rerun && be->rerun->hiding);
+}
+
 int pg_be_observe(void *arg, const uint8_t *msg, size_t len, struct lms_event *ev, lms_value_fn emit,
 		  void *ctx)
 {
@@ -470,8 +489,8 @@ int pg_be_observe(void *arg, const uint8_t *msg, size_t len, struct lms_event *e
 		ev->kind = LMS_EV_NONE;
 		return 0;
 	}
-	if ((be->atom && be->atom->hiding) || (be->key && be->key->hiding)) {
-		ev->kind = LMS_EV_NONE; /* answers a statement of ours (atomic.c, genkey.c) */
+	if (hidden(be)) {
+		ev->kind = LMS_EV_NONE; /* answers a statement of ours (atomic.c, genkey.c, rerun.c) */
 		return 0;
 	}
 	struct pg_cols *rows = msg[0] == 'D' ? pg_track_row_cols(be->track) : NULL;
@@ -485,8 +504,8 @@ int pg_be_answer(void *arg, const uint8_t *msg, size_t len, struct lms_answer *a
 		ans->kind = LMS_ANS_NONE;
 		return 0;
 	}
-	if ((be->atom && be->atom->hiding) || (be->key && be->key->hiding)) {
-		ans->kind = LMS_ANS_NONE; /* answers a statement of ours (atomic.c, genkey.c) */
+	if (hidden(be)) {
+		ans->kind = LMS_ANS_NONE; /* answers a statement of ours (atomic.c, genkey.c, rerun.c) */
 		return 0;
 	}
 	if (be->atom && be->atom->commit_lost) {
@@ -513,6 +532,17 @@ struct pg_key *pg_be_key(void *arg, int create)
 			pg_key_reset(be->key);
 	}
 	return be->key;
+}
+
+struct pg_rerun *pg_be_rerun(void *arg, int create)
+{
+	struct pg_be *be = arg;
+	if (!be->rerun && create) {
+		be->rerun = pg_host->alloc(sizeof(*be->rerun));
+		if (be->rerun)
+			memset(be->rerun, 0, sizeof(*be->rerun));
+	}
+	return be->rerun;
 }
 
 struct pg_atom *pg_be_atom(void *arg, int create)

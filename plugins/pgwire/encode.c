@@ -40,6 +40,7 @@
  */
 #include "autoconfig.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -241,23 +242,35 @@ static uint32_t variant_of(const char *splice)
 
 /* EXECUTE through the statement named after the client's id (see the
  * top).  Returns 0, or -1 when the table has no memory (the caller
- * encodes it unnamed); e->bad when it does not fit (nothing changed). */
-static int enc_execute_named(struct pg_named *nm, struct enc *e, const struct lms_request *req)
+ * encodes it unnamed); e->bad when it does not fit (nothing changed).
+ * *bound_at: where its Bind starts when it only binds (its Parse was
+ * answered: rerun.c may send it again), else SIZE_MAX; *slot its slot. */
+static int enc_execute_named(struct pg_named *nm, struct enc *e, const struct lms_request *req, size_t *bound_at,
+			     uint32_t *slot)
 {
 	struct pg_named_use u;
+	*bound_at = SIZE_MAX;
 	if (!nm || pg_named_plan(nm, req, e->splice ? variant_of(e->splice) : 0, &u) < 0)
 		return -1;
 	if (u.evict)
 		enc_close(e, u.evict_name);
 	if (u.close_self)
 		enc_close(e, u.name);
+	size_t parse_at = e->len;
 	if (u.parse)
 		enc_parse_as(e, req, u.name);
+	size_t run_at = e->len;
 	enc_run(e, req, u.name);
-	if (e->bad)
+	if (e->bad) {
 		pg_named_abandon(&u);
-	else
-		pg_named_commit(nm, req, &u);
+		return 0;
+	}
+	u.parse_msg = e->p + parse_at;
+	u.parse_msg_len = run_at - parse_at;
+	pg_named_commit(nm, req, &u);
+	*slot = u.slot;
+	if (!u.parse)
+		*bound_at = run_at;
 	return 0;
 }
 
@@ -291,6 +304,8 @@ long pg_be_encode_request(void *be, const struct lms_request *req, uint8_t *buf,
 	if (req->kind == LMS_REQ_NONE)
 		return 0;
 	struct pg_named *nm = pg_be_named(be);
+	struct pg_rerun *rr = pg_be_rerun(be, 0);
+	pg_rerun_disarm(rr); /* (it holds for one execution alone in flight) */
 	if (req->kind == LMS_REQ_CLOSE) { /* owes no ReadyForQuery: nothing of atomic.c */
 		enc_close_named(nm, &e, req);
 		return e.bad ? -1 : (long)e.len;
@@ -300,6 +315,8 @@ long pg_be_encode_request(void *be, const struct lms_request *req, uint8_t *buf,
 	struct pg_atom_req entry = { 0 };
 	const char *pre[PG_ATOM_STMTS + 1]; /* and genkey.c's lookup */
 	int npre = 0;
+	size_t bound_at = SIZE_MAX;
+	uint32_t slot = 0;
 	if (req->flags && !atom)
 		return -1;
 	uint32_t flags = req->flags | (req->kind == LMS_REQ_RESET && req->flags ? PG_ATOM_RESET : 0);
@@ -342,7 +359,7 @@ long pg_be_encode_request(void *be, const struct lms_request *req, uint8_t *buf,
 		enc_simple(&e, 'S', NULL, 0);
 		break;
 	case LMS_REQ_EXECUTE:
-		if (enc_execute_named(nm, &e, req) == 0)
+		if (enc_execute_named(nm, &e, req, &bound_at, &slot) == 0)
 			break;
 		enc_parse(&e, req);
 		enc_run(&e, req, "");
@@ -361,9 +378,34 @@ long pg_be_encode_request(void *be, const struct lms_request *req, uint8_t *buf,
 			pg_key_abandon(kt, &key);
 		return -1;
 	}
+	if (bound_at != SIZE_MAX && !entry.key && pg_named_idle(nm))
+		pg_rerun_arm(pg_be_rerun(be, 1), nm, slot, req->stmt_id, req->flags, pg_named_seen(nm), e.p + bound_at,
+			     e.len - bound_at);
 	if (nm)
 		pg_named_sent(nm); /* every kind here owes a ReadyForQuery */
 	if (atom)
 		pg_atom_push(atom, &entry);
+	return (long)e.len;
+}
+
+long pg_encode_rerun(struct pg_named *n, struct pg_atom *a, uint32_t slot, const uint8_t *parse, size_t parse_len,
+		     uint32_t flags, const uint8_t *run, size_t run_len, uint8_t *buf, size_t cap)
+{
+	struct enc e = { buf, cap, 0, 0, NULL, 0 };
+	const char *pre[PG_ATOM_STMTS];
+	struct pg_atom_req entry;
+	char name[PG_NAMED_NAME];
+	int npre = pg_atom_plan(a, flags, 0, pre, &entry);
+	if (npre < 0 || pg_named_at(n, slot, name) < 0)
+		return -1;
+	enc_prefix(&e, pre, npre);
+	enc_close(&e, name);
+	enc_bytes(&e, parse, parse_len);
+	enc_bytes(&e, run, run_len);
+	if (e.bad)
+		return -1;
+	pg_named_reparsed(n, slot);
+	pg_named_sent(n);
+	pg_atom_push(a, &entry);
 	return (long)e.len;
 }

@@ -50,6 +50,8 @@ struct named_stmt {
 	char *sql;        /* the client's text (pg_host->alloc) */
 	size_t sql_len;
 	uint32_t variant; /* what was added to it (genkey.c), 0: nothing */
+	uint8_t *parse;   /* its last Parse message, to send again (rerun.c) */
+	size_t parse_len;
 };
 
 struct pg_named {
@@ -75,6 +77,8 @@ static void entry_clear(struct pg_named *n, struct named_stmt *e)
 		n->pending--;
 	if (e->sql)
 		pg_host->free(e->sql);
+	if (e->parse)
+		pg_host->free(e->parse);
 	memset(e, 0, sizeof(*e));
 }
 
@@ -163,6 +167,23 @@ void pg_named_abandon(struct pg_named_use *u)
 	u->sql = NULL;
 }
 
+/* Keep a copy of the Parse message u wrote (rerun.c sends it again);
+ * without memory the statement is simply never run again. */
+static void keep_parse(struct named_stmt *e, const struct pg_named_use *u)
+{
+	if (e->parse)
+		pg_host->free(e->parse);
+	e->parse = NULL;
+	e->parse_len = 0;
+	if (!u->parse_msg || u->parse_msg_len == 0 || u->parse_msg_len > PG_RERUN_ROOM)
+		return;
+	e->parse = pg_host->alloc(u->parse_msg_len);
+	if (!e->parse)
+		return;
+	memcpy(e->parse, u->parse_msg, u->parse_msg_len);
+	e->parse_len = u->parse_msg_len;
+}
+
 void pg_named_commit(struct pg_named *n, const struct lms_request *req, struct pg_named_use *u)
 {
 	struct named_stmt *e = &n->s[u->slot];
@@ -181,6 +202,7 @@ void pg_named_commit(struct pg_named *n, const struct lms_request *req, struct p
 	}
 	if (!u->parse)
 		return;
+	keep_parse(e, u);
 	if (e->state != NAMED_PENDING)
 		n->pending++;
 	e->state = NAMED_PENDING;
@@ -190,6 +212,35 @@ void pg_named_commit(struct pg_named *n, const struct lms_request *req, struct p
 void pg_named_sent(struct pg_named *n)
 {
 	n->sent++;
+}
+
+int pg_named_idle(const struct pg_named *n)
+{
+	return n->sent == n->seen;
+}
+
+uint64_t pg_named_seen(const struct pg_named *n)
+{
+	return n->seen;
+}
+
+const uint8_t *pg_named_parse_msg(const struct pg_named *n, uint32_t slot, uint32_t id, size_t *len)
+{
+	if (slot >= PG_NAMED_MAX || n->s[slot].state == NAMED_FREE || n->s[slot].id != id || !n->s[slot].parse)
+		return NULL;
+	*len = n->s[slot].parse_len;
+	return n->s[slot].parse;
+}
+
+void pg_named_reparsed(struct pg_named *n, uint32_t slot)
+{
+	struct named_stmt *e = &n->s[slot];
+	if (e->state != NAMED_PENDING)
+		n->pending++;
+	e->state = NAMED_PENDING;
+	e->parse_z = n->sent;
+	e->run_z = n->sent;
+	e->used = ++n->tick;
 }
 
 int pg_named_lookup(const struct pg_named *n, uint32_t id, char name[PG_NAMED_NAME])

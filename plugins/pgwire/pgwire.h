@@ -355,6 +355,8 @@ struct pg_named_use {
 	char evict_name[PG_NAMED_NAME];
 	char *sql;        /* a copy of the text to keep: owned until commit/abandon */
 	uint32_t variant;
+	const uint8_t *parse_msg; /* the Parse written (parse): copied at commit */
+	size_t parse_msg_len;
 };
 /* Plan req's execution (req->stmt_id, req->sql; variant: what is added
  * to the text, 0 nothing: a statement parsed otherwise is parsed again).
@@ -366,6 +368,15 @@ void pg_named_commit(struct pg_named *n, const struct lms_request *req, struct p
 void pg_named_abandon(struct pg_named_use *u);
 /* A request owing a ReadyForQuery was encoded (after any commit). */
 void pg_named_sent(struct pg_named *n);
+/* Nothing encoded is still unanswered (every ReadyForQuery came). */
+int pg_named_idle(const struct pg_named *n);
+/* The ReadyForQuery seen so far: the number of the request answered now. */
+uint64_t pg_named_seen(const struct pg_named *n);
+/* The Parse message kept for slot when it still holds statement id
+ * (length in *len), or NULL. */
+const uint8_t *pg_named_parse_msg(const struct pg_named *n, uint32_t slot, uint32_t id, size_t *len);
+/* Slot's Parse goes again with the request encoded next (rerun.c). */
+void pg_named_reparsed(struct pg_named *n, uint32_t slot);
 /* The slot of statement id with its name, or -1 when it is not kept. */
 int pg_named_lookup(const struct pg_named *n, uint32_t id, char name[PG_NAMED_NAME]);
 /* The name in slot (0 .. PG_NAMED_MAX-1): 0, or -1 when the slot is free. */
@@ -375,6 +386,51 @@ void pg_named_drop(struct pg_named *n, int slot);
 /* One whole server message after the login (ErrorResponse and
  * ReadyForQuery matter): settles the Parses in flight. */
 void pg_named_answer(struct pg_named *n, const uint8_t *msg, size_t len);
+
+/* An execution refused with 0A000 ("cached plan must not change result
+ * type": a table's columns changed under a SELECT *) is sent again with
+ * its statement parsed anew, hidden from the client (rerun.c), as MySQL
+ * re-prepares silently.  The Parse kept and the execution's own bytes
+ * must fit in PG_RERUN_ROOM together: the retry is written into one
+ * struct lms_out, after what atomic.c puts first and a Close. */
+#define PG_RERUN_ROOM (LMS_OUT_MAX - 256u)
+enum { PG_RERUN_OFF = 0, PG_RERUN_ARMED, PG_RERUN_HIT };
+struct pg_rerun {
+	uint8_t state;    /* PG_RERUN_*: the one execution in flight */
+	uint8_t hiding;   /* the message just decoded is hidden */
+	uint32_t slot;    /* its named statement (named.c) */
+	uint32_t id;      /* ... which must still hold this client id */
+	uint32_t flags;   /* its LMS_REQ_* flags: the retry's plan (atomic.c) */
+	uint64_t z;       /* its number among the requests sent (named.c) */
+	size_t run_len;
+	uint8_t run[PG_RERUN_ROOM]; /* its Bind .. Sync, as sent */
+};
+/* The backend's rerun state: NULL until created (create; NULL when out
+ * of memory). */
+struct pg_rerun *pg_be_rerun(void *be, int create);
+/* Any request is about to be encoded: what was armed no longer holds. */
+void pg_rerun_disarm(struct pg_rerun *r);
+/* Request number z (pg_named_seen's count) was just encoded: an
+ * execution of slot's statement id, bound only (its Parse was answered),
+ * with nothing else in flight and no statement of ours in front that
+ * could fail; run[0..len) is its Bind .. Sync.  Keeps what a retry
+ * needs, when it fits with the statement's kept Parse. */
+void pg_rerun_arm(struct pg_rerun *r, const struct pg_named *n, uint32_t slot, uint32_t id, uint32_t flags,
+		  uint64_t z, const uint8_t *run, size_t len);
+/* One whole server message after the login, before pg_atom_decode:
+ * returns 1 when it is the armed execution's 0A000 ErrorResponse and the
+ * retry will be sent at its ReadyForQuery (the error is hidden), else 0. */
+int pg_rerun_error(struct pg_rerun *r, const struct pg_named *n, const struct pg_atom *a, const uint8_t *msg,
+		   size_t len);
+/* A ReadyForQuery, after pg_atom_decode and pg_named_answer: when a retry
+ * is due, writes it into out (it is then sent in place of this hidden
+ * ReadyForQuery) and returns 1; else 0. */
+int pg_rerun_ready(struct pg_rerun *r, struct pg_named *n, struct pg_atom *a, struct lms_out *out);
+/* The retry's bytes (encode.c): what atomic.c plans first for flags,
+ * Close + the kept Parse of slot, then run[0..run_len).  Pushes its
+ * atomic.c entry and counts it sent.  Returns the length, or -1. */
+long pg_encode_rerun(struct pg_named *n, struct pg_atom *a, uint32_t slot, const uint8_t *parse, size_t parse_len,
+		     uint32_t flags, const uint8_t *run, size_t run_len, uint8_t *buf, size_t cap);
 
 /* Connection URLs (url.c). */
 int pg_parse_url(const char *url, struct lms_backend_conf *conf, char *err, size_t errlen);

@@ -119,7 +119,7 @@ def test_failed_parse_reaches_client(proxy_factory, mysql_server, two):
     """A named Parse that fails gives the client the database's error, the
     session goes on, and the next execution parses again: the table is
     gone (42P01); after a failure inside a transaction it is repaired; a statement whose
-    result columns changed fails once (0A000) and is then parsed anew."""
+    result columns changed is parsed anew and run again, unseen (0A000)."""
     p = served_proxy(proxy_factory, mysql_server)
     r = raw_login(p)
     cut_over(p)
@@ -146,18 +146,62 @@ def test_failed_parse_reaches_client(proxy_factory, mysql_server, two):
     assert r.execute(other, ("one",))[2] == [[1]]
     assert r.execute(other, ("two",))[2] == [[2]]
     # PostgreSQL refuses to run a cached plan whose result columns changed
+    # (0A000); molt-lms parses it again and runs it once more, unseen, as
+    # MySQL re-prepares (plugins/pgwire/rerun.c)
     star = r.prepare("select * from %s where id = ?" % two.name)
     assert len(r.execute(star, ("1",))[1]) == 10
     on_target(two, "alter table %s add column extra int default 5" % two.name)
-    with pytest.raises(MyError) as e:
-        r.execute(star, ("1",))
-    assert e.value.sqlstate == "0A000", e.value
     kind, cols, rows = r.execute(star, ("1",))
     assert len(cols) == 11 and rows[0][-1] == 5
+    assert len(r.execute(star, ("2",))[1]) == 11
     held = named(r)
     for s in (st, other, star):
         assert "lms_s%d" % s["id"] in held
+    assert held["lms_s%d" % star["id"]][0] == 2  # parsed anew: two plans since
     r.close()
+
+
+def test_columns_changed_inside_a_transaction(proxy_factory, mysql_server, two, uniq):
+    """Inside a transaction the retry after 0A000 first rolls back to the
+    savepoint in front of the failed execution: what the transaction did
+    before stays, the client sees one answer, the transaction goes on and
+    commits.  A write after the change is retried too; a statement whose
+    text no longer works gets the database's error, once."""
+    side = uniq + "_side"
+    on_target(two, "create table %s (id int primary key)" % side)
+    try:
+        p = served_proxy(proxy_factory, mysql_server)
+        r = raw_login(p)
+        cut_over(p)
+        star = r.prepare("select * from %s where id = ?" % two.name)
+        name_of = r.prepare("select name from %s where id = ?" % two.name)
+        add = r.prepare("insert into %s (id) values (?)" % side)
+        assert len(r.execute(star, ("1",))[1]) == 10
+        assert r.execute(name_of, ("1",))[2] == [[b"one"]]
+        r.query("start transaction")
+        assert r.execute(add, ("1",)) == ("ok", 1)
+        on_target(two, "alter table %s add column extra int default 7" % two.name)
+        kind, cols, rows = r.execute(star, ("2",))
+        assert len(cols) == 11 and rows[0][0] == 2 and rows[0][-1] == 7
+        assert r.execute(add, ("2",)) == ("ok", 1)
+        r.query("commit")
+        assert on_target(two, "select id from %s order by id" % side) == [(1,), (2,)]
+        # the same outside a transaction, after a type change: the retry's answer
+        on_target(two, "alter table %s alter column name type varchar(300)" % two.name)
+        assert r.execute(name_of, ("2",))[2] == [[b"two"]]
+        # a column the statement names is gone: the retry fails, the client gets it once
+        on_target(two, "alter table %s drop column extra" % two.name)
+        on_target(two, "alter table %s rename column name to title" % two.name)
+        with pytest.raises(MyError) as e:
+            r.execute(name_of, ("2",))
+        assert e.value.sqlstate == "42703", e.value
+        assert r.query("select 'goes on'")[0][2] == [[b"goes on"]]
+        assert len(r.execute(star, ("3",))[1]) == 10
+        r.close()
+        log = p.read_log()
+        assert "level=error" not in log, log
+    finally:
+        on_target(two, "drop table if exists %s" % side)
 
 
 def test_named_on_the_shadow_survive_cutover(proxy_factory, mysql_server, two):
@@ -187,8 +231,9 @@ def test_named_on_the_shadow_survive_cutover(proxy_factory, mysql_server, two):
 
 def test_application_deallocate_all(proxy_factory, mysql_server, two):
     """An application's DEALLOCATE ALL drops molt-lms's named statements
-    under it: the next execution fails once (26000), then every statement
-    is parsed again (docs/mysql.md, limits after the cutover)."""
+    under it: the next execution is refused (26000) and run again with its
+    statement parsed anew, unseen; then every statement is parsed again
+    (docs/mysql.md, limits after the cutover)."""
     p = served_proxy(proxy_factory, mysql_server)
     r = raw_login(p)
     cut_over(p)
@@ -198,10 +243,11 @@ def test_application_deallocate_all(proxy_factory, mysql_server, two):
     assert r.execute(b, ("two",))[2] == [[2]]
     r.query("deallocate all")
     assert named(r) == {}
-    with pytest.raises(MyError) as e:
-        r.execute(a, ("1",))
-    assert e.value.sqlstate == "26000", e.value
     assert r.execute(a, ("1",))[2] == [[b"one"]]
     assert r.execute(b, ("two",))[2] == [[2]]
+    assert r.execute(a, ("3",))[2] == [[b"thr'ee"]]
     assert sorted(named(r)) == sorted(["lms_s%d" % a["id"], "lms_s%d" % b["id"]])
     r.close()
+    # the refusal repaired is no failed request in the metrics
+    p.wait_metric("lms_requests_total", 'backend="target",outcome="ok"', at_least=9)
+    assert p.metric("lms_requests_total", 'outcome="error"') == 0
