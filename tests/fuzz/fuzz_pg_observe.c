@@ -16,7 +16,8 @@
  * STMT_ATOMIC also INSERT_ID, ABI 1.6, as mysql.so sends them), the body
  * its SQL, written by pg_be_encode_request (statements of ours in front,
  * answers hidden, a ROLLBACK sent back after a class 40 error, an
- * INSERT's key looked up and its rows hidden).
+ * execution sent again after 0A000 or 26000, an INSERT's key looked up
+ * and its rows hidden).
  * Rest: what the database sends.
  */
 #include "autoconfig.h"
@@ -151,6 +152,30 @@ static void check_answer(const struct lms_answer *a, size_t len, struct evlog *l
 	}
 }
 
+/* What a ReadyForQuery is answered with: the ROLLBACK Query after a
+ * class 40 error, or an execution sent again (rerun.c): whole frontend
+ * messages, Close and Parse of its statement first (after atomic.c's),
+ * Sync last. */
+static void check_reply(const struct pg_atom *a, const uint8_t *msg, const struct lms_out *out)
+{
+	FUZZ_CHECK(a && msg[0] == 'Z' && out->len >= 5 && out->len <= LMS_OUT_MAX);
+	if (out->data[0] == 'Q') {
+		FUZZ_CHECK(out->len == 14 && memcmp(out->data + 5, "ROLLBACK", 9) == 0);
+		return;
+	}
+	size_t i = 0, last = 0;
+	int closes = 0;
+	while (i < out->len) {
+		FUZZ_CHECK(out->len - i >= 5);
+		size_t len = 1 + pg_get32(out->data + i + 1);
+		FUZZ_CHECK(len >= 5 && len <= out->len - i);
+		closes += out->data[i] == 'C';
+		last = i;
+		i += len;
+	}
+	FUZZ_CHECK(closes == 1 && out->data[last] == 'S');
+}
+
 /* be_decode, then be_observe and be_answer on the same message, as the
  * core will (be_answer only in a translated session). */
 static int obs_decode(void *arg, const uint8_t *msg, size_t len, struct lms_out *out, struct lms_result *res)
@@ -178,12 +203,11 @@ static int obs_decode(void *arg, const uint8_t *msg, size_t len, struct lms_out 
 	if (arc == 0)
 		check_answer(&ans, len, c->log);
 	struct pg_atom *a = pg_be_atom(c->be, 0);
-	if (a && a->hiding) /* an answer to a statement of ours: nobody sees it */
+	struct pg_rerun *rr = pg_be_rerun(c->be, 0);
+	if ((a && a->hiding) || (rr && rr->hiding)) /* an answer to a statement of ours: nobody sees it */
 		FUZZ_CHECK(ev.kind == LMS_EV_NONE && arc == 0 && ans.kind == LMS_ANS_NONE && res->action == LMS_ACT_NONE);
-	if (res->verdict == LMS_REPLY) { /* the ROLLBACK after a class 40 error */
-		FUZZ_CHECK(a && msg[0] == 'Z' && out->len == 14 && out->data[0] == 'Q');
-		FUZZ_CHECK(memcmp(out->data + 5, "ROLLBACK", 9) == 0);
-	}
+	if (res->verdict == LMS_REPLY) /* the ROLLBACK after a class 40 error, or an execution again */
+		check_reply(a, msg, out);
 	return 0;
 }
 
