@@ -24,7 +24,7 @@ packages=(
 	python3 python3-psycopg2 python3-pytest
 	clang libclang-rt-14-dev
 	curl ca-certificates openssl procps iproute2 groff-base man-db
-	golang-go golang-github-masterminds-sprig-dev golang-gopkg-yaml.v3-dev
+	golang-go golang-github-masterminds-sprig-dev golang-gopkg-yaml.v3-dev golang-github-go-sql-driver-mysql-dev
 	python3-yaml python3-jsonschema yamllint
 	dpkg-dev debhelper lintian fakeroot
 )

@@ -28,11 +28,12 @@ def served_proxy(proxy_factory, mysql_server, **kw):
                          extra_args=["--coordination", "off"], **kw)
 
 
-def cut_over(p):
-    """Make the target the source of truth (the orchestrator's steps)."""
+def cut_over(p, cert=None):
+    """Make the target the source of truth (the orchestrator's steps);
+    cert: the admin client certificate of a proxy with --ssl-ca."""
     for body in ({"epoch": 5, "phase": "paused", "source_of_truth": "source"},
                  {"epoch": 6, "phase": "serving", "source_of_truth": "target"}):
-        st, doc = api(p, "POST", "/api/v1/state", body)
+        st, doc = api(p, "POST", "/api/v1/state", body, cert=cert)
         assert st == 200 and doc["applied"], doc
 
 
@@ -468,3 +469,92 @@ def test_dbd_mariadb_across_cutover(proxy_factory, mysql_server, two, server_pre
         assert d("Q select 'after error'") == ["row=after error"]
     finally:
         d.close()
+
+
+# ---------------------------------------------------------------------------
+# Go's database/sql with go-sql-driver/mysql (clients/my_serve.go), a
+# MySQL 8 era driver, connected before the switch
+
+@pytest.fixture(scope="module")
+def go_serve(clusters):
+    import os
+    out = os.path.join(clusters.test_dir, "it-go-serve")
+    os.makedirs(out, exist_ok=True)
+    src = os.path.join(os.path.dirname(os.path.abspath(__file__)), "clients", "my_serve.go")
+    env = dict(os.environ, GOPATH="/usr/share/gocode", GO111MODULE="off", GOCACHE=os.path.join(out, "cache"),
+               GOFLAGS="")
+    binary = os.path.join(out, "my_serve")
+    r = subprocess.run(["go", "build", "-o", binary, src], capture_output=True, text=True, timeout=300, env=env)
+    assert r.returncode == 0, r.stderr
+    return binary
+
+
+class GoServe(Jdbc):
+    """A my_serve.go process, driven as MyServe; TLS verified against the
+    test CA, with the test client certificate (the proxy has --ssl-ca)."""
+
+    def __init__(self, binary, proxy, options, password=MY_APP[1], ca="ca.crt"):
+        import os
+        dsn = "%s:%s@tcp(127.0.0.1:%d)/%s?tls=lms&%s" % (MY_APP[0], password, proxy.port, MY_DB, options)
+        env = dict(os.environ, LMS_CA=proxy.env.cert(ca), LMS_CERT=proxy.env.cert("client.crt"),
+                   LMS_KEY=proxy.env.cert("client.key"))
+        self.p = subprocess.Popen([binary, dsn], env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                  stderr=subprocess.STDOUT, text=True)
+        self.first = self._answer()
+
+
+@pytest.fixture
+def keyed(lms_env, mysql_server, uniq):
+    """A table whose key the database generates, on both sides."""
+    name = uniq + "_k"
+    my = my_connect(mysql_server.port)
+    pg = lms_env.target_admin_connect()
+    my.cursor().execute("create table %s (id int auto_increment primary key, v varchar(20))" % name)
+    pg.cursor().execute("create table %s (id serial primary key, v varchar(20))" % name)
+    pg.cursor().execute("select setval('%s_id_seq', 100)" % name)
+    yield name
+    for c in (my, pg):
+        c.cursor().execute("drop table if exists %s" % name)
+        c.close()
+
+
+@pytest.mark.parametrize("options", ["", "interpolateParams=true"], ids=["server-prep", "interpolated"])
+def test_go_driver_across_cutover(go_serve, proxy_factory, mysql_server, two, keyed, options):
+    """go-sql-driver/mysql over TLS: prepared statements (server-side, or
+    arguments interpolated into the text) made before the switch keep
+    working after it, new ones prepare on PostgreSQL, LastInsertId is the
+    key each database generated, errors carry MySQL's errno; a wrong
+    password gets MariaDB's 1045.  (Its login after a switch:
+    test_58_mysql_login.py.)"""
+    p = served_proxy(proxy_factory, mysql_server, tls=True, ssl_ca=True)
+    wrong = GoServe(go_serve, p, options, password="wrong")  # MariaDB's own refusal, relayed
+    assert wrong.first[0].startswith("error=1045 Access denied for user 'app'@"), wrong.first
+    assert wrong.p.wait(30) == 1
+    g = GoServe(go_serve, p, options)
+    try:
+        assert g.first == ["connected"]
+        assert g("P by_id select id, name, amount from %s where id = ?" % two.name) == ["prepared"]
+        assert g("X by_id 1") == ["row=1|one|1.50"]
+        assert g("E insert into %s (v) values ('before')" % keyed) == ["count=1 id=1"]
+        cut_over(p, cert=(p.env.cert("client.crt"), p.env.cert("client.key")))
+        assert g("X by_id 3") == ["row=3|thr'ee|0.0500"]
+        assert g("Q select id, flag, name from %s order by id" % two.name) == [
+            "row=1|1|one", "row=2|0|two", "row=3|1|thr'ee"]
+        assert g("P upd update %s set name = ? where id = ?" % two.name) == ["prepared"]
+        assert g("Y upd go|2") == ["count=1 id=0"]
+        assert on_target(two, "select name from %s where id = 2" % two.name) == [("go",)]
+        assert g("Y upd \\N|3") == ["count=1 id=0"]
+        assert g("P add insert into %s (v) values (?)" % keyed) == ["prepared"]
+        assert g("Y add after") == ["count=1 id=101"]
+        assert g("E insert into %s (v) values ('again')" % keyed) == ["count=1 id=102"]
+        assert on_target(two, "select id, v from %s order by id" % keyed) == [(101, "after"), (102, "again")]
+        assert g("P dup insert into %s (id) values (?)" % two.name) == ["prepared"]
+        out = g("Y dup 1")
+        assert out[0].startswith("error=1062 "), out
+        assert g("Q select 'after error'") == ["row=after error"]
+        assert g("C by_id") == ["closed"]
+        assert g("P by_id select name from %s where id = ?" % two.name) == ["prepared"]
+        assert g("X by_id 2") == ["row=go"]
+        assert g("V") == ["valid=true"]
+    finally:
+        g.close()

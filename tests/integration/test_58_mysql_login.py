@@ -28,6 +28,7 @@ from mysqlraw import (CAP_CONNECT_WITH_DB, CAP_LONG_PASSWORD, CAP_PLUGIN_AUTH, C
                       native_scramble)
 from test_30_control import api
 from test_40_cutover import Orchestrator, cli
+from test_57_mysql_served import GoServe, go_serve  # noqa: F401 - a fixture
 
 
 def my_admin(mysql_server):
@@ -327,6 +328,25 @@ def test_pymysql_logs_in(clusters, tproxy):
                         ssl={"ca": clusters.cert("ca.crt"), "check_hostname": False}, autocommit=None,
                         connect_timeout=10)
     assert e.value.args[0] == 1045, e.value.args
+
+
+@pytest.mark.parametrize("options", ["", "interpolateParams=true"], ids=["server-prep", "interpolated"])
+def test_go_driver_logs_in(tproxy, go_serve, options):
+    """go-sql-driver/mysql over TLS, verified by molt-lms while the target
+    serves: queries and a prepared statement run; a wrong password gets
+    1045 and the driver's error."""
+    g = GoServe(go_serve, tproxy, options)
+    try:
+        assert g.first == ["connected"]
+        assert g("Q select 1") == ["row=1"]
+        assert g("P s select ? + 1") == ["prepared"]
+        assert g("X s 41") == ["row=42"]
+        assert g("V") == ["valid=true"]
+    finally:
+        g.close()
+    wrong = GoServe(go_serve, tproxy, options, password="wrong")
+    assert wrong.first[0].startswith("error=1045 "), wrong.first
+    assert wrong.p.wait(30) == 1
 
 
 # ---- the whole flow: begin -> commit through the orchestrator ----
