@@ -52,6 +52,10 @@ bool lms_plugin_errs_in_answer(const struct lms_dialect *d);
 bool lms_plugin_serves_front(const struct lms_dialect *d);
 bool lms_plugin_serves_back(const struct lms_dialect *d);
 
+/* Can d's frontend relay again a session translated since an earlier
+ * cutover (ABI 1.7 fe_set_relayed)? */
+bool lms_plugin_moves_back(const struct lms_dialect *d);
+
 /* The host services handed to every plugin. */
 const struct lms_host_api *lms_plugin_host_api(void);
 

@@ -827,6 +827,34 @@ static bool promote_other(struct lms_session *s, int truth)
 	return true;
 }
 
+/* A session translated since an earlier cutover, whose source of truth
+ * is a database of its client's own family again: relayed from now on
+ * over a new connection that logs in with the URL's credentials, when the
+ * frontend can (ABI 1.7: nothing the client holds was made up by the
+ * plugin), else ended with the reason.  Never by promoting the shadow:
+ * its connection has its own statements and capabilities.  Returns false
+ * (the request waits for the switch, or the session ends). */
+static bool move_back(struct lms_session *s)
+{
+	char why[256] = "";
+	if (!lms_plugin_moves_back(s->front))
+		snprintf(why, sizeof(why), "the %s plugin cannot relay it again", s->front->name);
+	else if (s->front->fe_set_relayed(s->fe, why, sizeof(why)) == 0) {
+		lms_log(LMS_LOG_LEVEL_INFO, "session_moved_back", "worker=%d peer=%s user=%s", s->w->id, s->peer,
+			s->user ? s->user : "-");
+		switch_truth(s);
+		return false;
+	}
+	lms_log(LMS_LOG_LEVEL_INFO, "session_moved_back_refused", "worker=%d peer=%s user=%s why=\"%s\"", s->w->id,
+		s->peer, s->user ? s->user : "-", why);
+	session_error(s, "FATAL", "08006", "reconnect: a new session logs in to the new source of truth",
+		      "molt-lms: the source of truth changed back to a database of the client's protocol (cutover); "
+		      "this session was served across protocols since an earlier cutover and cannot move back "
+		      "(%s): reconnect",
+		      why[0] ? why : "the plugin gave no reason");
+	return false;
+}
+
 /* Is the session on the database that is the source of truth now?  When
  * not, move it (only between requests, outside a transaction) and make
  * the request wait.  A transaction still open on the old source of truth
@@ -850,18 +878,8 @@ static bool on_current_truth(struct lms_session *s)
 			      "it was rolled back");
 		return false;
 	}
-	if (s->translated && strcmp(s->rt->backends[truth].plugin.d->family, s->front->family) == 0) {
-		/* ABI 1.4 has no way back from fe_set_translated: the client's
-		 * statement ids were chosen by the plugin and its login was
-		 * verified by it, neither of which the database knows */
-		lms_log(LMS_LOG_LEVEL_INFO, "session_moved_back_refused", "worker=%d peer=%s user=%s", s->w->id,
-			s->peer, s->user ? s->user : "-");
-		session_error(s, "FATAL", "08006", "reconnect: a new session logs in to the new source of truth",
-			      "molt-lms: the source of truth changed back to a database of the client's protocol "
-			      "(cutover); this session was served across protocols since an earlier cutover and cannot "
-			      "move back: reconnect");
-		return false;
-	}
+	if (s->translated && strcmp(s->rt->backends[truth].plugin.d->family, s->front->family) == 0)
+		return move_back(s);
 	if (promote_other(s, truth)) {
 		s->released_promoted = true;
 		return true;
@@ -870,11 +888,13 @@ static bool on_current_truth(struct lms_session *s)
 	return false;
 }
 
-/* A client message of kind `kind` is next.  At a request boundary this
- * opens the request (and tells the shadow).  Returns false when it must
- * wait: paused for a cutover, or the shadow keeps too many requests in
- * flight. */
-static bool client_request_start(struct lms_session *s, uint32_t kind)
+/* A client message of kind `kind` (frame flags `flags`) is next.  At a
+ * request boundary this opens the request (and tells the shadow), unless
+ * the message gets no answer (LMS_FRAME_NO_ANSWER: it goes to the source
+ * of truth between requests, so that the next message is a request of its
+ * own).  Returns false when it must wait: paused for a cutover, or the
+ * shadow keeps too many requests in flight. */
+static bool client_request_start(struct lms_session *s, uint32_t kind, uint32_t flags)
 {
 	if (s->c2s_open || s->phase != PH_READY || kind == LMS_MSG_TERMINATE)
 		return true;
@@ -891,6 +911,8 @@ static bool client_request_start(struct lms_session *s, uint32_t kind)
 	queue_leave(s);
 	if (!on_current_truth(s))
 		return false;
+	if (flags & LMS_FRAME_NO_ANSWER)
+		return true; /* (the shadow never hears it: nothing to compare) */
 	if (s->sh) {
 		bool idle = s->pending == 0 && s->txn == LMS_TXN_IDLE;
 		int st = lms_shadow_request_start(s->sh, idle);
@@ -1614,7 +1636,7 @@ static void stream_after_run(struct lms_session *s, int st, const struct lms_fra
  * LMS_BIGMSG_MAX or the budget). */
 static int big_start(struct lms_session *s, int d, const struct lms_frame *f)
 {
-	if (d == C2S && !client_request_start(s, f->kind))
+	if (d == C2S && !client_request_start(s, f->kind, f->flags))
 		return 0;
 	return lms_bigmsg_begin(&s->big[d], (size_t)f->len, f->kind, f->flags) < 0 ? -1 : 1;
 }
@@ -1732,7 +1754,7 @@ static void pump(struct lms_session *s, int d)
 				backend_fail(s, kind, "invalid message from the database");
 			break;
 		}
-		if (d == C2S && !client_request_start(s, f.kind))
+		if (d == C2S && !client_request_start(s, f.kind, f.flags))
 			break;
 		if (d == S2C && s->sh && (f.kind == LMS_MSG_READY || (f.flags & LMS_FRAME_ENDS_ANSWER)) &&
 		    s->pending > 0 && s->truth_unknown == 0 && !lms_shadow_truth_may_finish(s->sh)) {

@@ -27,7 +27,7 @@ extern "C" {
 #endif
 
 #define LMS_PLUGIN_ABI_MAJOR 1
-#define LMS_PLUGIN_ABI_MINOR 6
+#define LMS_PLUGIN_ABI_MINOR 7
 
 /* Largest message a plugin may ask to see whole (LMS_FRAME_NEED_BODY).
  * Bigger messages are always streamed through without being decoded. */
@@ -83,6 +83,12 @@ enum lms_msg_kind {
 				       LMS_MSG_READY) may end an answer with
 				       LMS_ACT_READY (MySQL's OK, EOF, ERR):
 				       the sync modes hold it as a READY */
+#define LMS_FRAME_NO_ANSWER 0x8u    /* ABI 1.7, fe: a message between
+				       requests that gets no answer (MySQL's
+				       COM_STMT_CLOSE): it opens no request,
+				       so the message after it starts one
+				       (held by a cutover's pause, sent to
+				       the source of truth of then) */
 
 struct lms_frame {
 	uint64_t len;  /* whole message length, header included (>= 1) */
@@ -654,7 +660,21 @@ struct lms_dialect {
 	 * (the core closes the connection). */
 	int (*fe_login_done)(void *fe, struct lms_out *out);
 
-	void *reserved[6];
+	/* ---- 1.7 serving back ----
+	 * Optional.  A translated session's source of truth is again a
+	 * database of the clients' own wire family (a second cutover):
+	 * return 0 when the frontend can relay the client's bytes to it from
+	 * now on, as before the first cutover (nothing the client still holds
+	 * was made up by the plugin, such as a statement id it chose); the
+	 * core then opens a new connection there that logs in with the URL's
+	 * credentials (relay_auth = 0, fe_state: this session's) and the
+	 * session is no longer translated.  Return -1 with the reason in
+	 * why[0..cap) (NUL-terminated) when it cannot: the session ends, as
+	 * without this member.  Called between requests, outside a
+	 * transaction, with no answer pending. */
+	int (*fe_set_relayed)(void *fe, char *why, size_t cap);
+
+	void *reserved[5];
 };
 
 /* The one exported symbol.  The plugin checks host->abi_major and returns

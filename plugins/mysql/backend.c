@@ -61,9 +61,19 @@ int my_be_start(void *be, int tls_active, const struct lms_startup *st, struct l
 	if (!b->relay) {
 		if (tls_active)
 			return my_own_start_tls(b, out, res);
-		/* the client's database, else the URL's */
-		const char *db = st && st->database && st->database[0] ? st->database
-				 : b->conf && b->conf->database ? b->conf->database : "";
+		if (!b->own) { /* a session moved back (move_back.c): this connection logs in anew */
+			s->state = MY_S_GREETING;
+			s->resp = MY_R_IDLE;
+			s->owes = MY_OWES_NOTHING;
+			s->be_cont = 0;
+			s->be_tls = 0;
+		}
+		/* the session's database (a session moved back: the one it
+		 * uses now), else the client's at login, else the URL's */
+		const char *db = !b->own && s->db[0]		  ? s->db
+				 : st && st->database && st->database[0] ? st->database
+				 : b->conf && b->conf->database		  ? b->conf->database
+									  : "";
 		snprintf(b->db, sizeof(b->db), "%s", db);
 		return 0;
 	}

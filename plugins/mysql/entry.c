@@ -49,5 +49,7 @@ const struct lms_dialect *my_entry(const struct lms_host_api *host, struct lms_d
 		d->fe_set_translated = my_fe_set_translated;
 		d->fe_answer = my_fe_answer;
 	}
+	if (host->abi_minor >= 7) /* and relaying such a session again */
+		d->fe_set_relayed = my_fe_set_relayed;
 	return d;
 }

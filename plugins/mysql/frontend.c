@@ -77,7 +77,14 @@ static int command_class(uint8_t cmd, uint32_t *kind, uint32_t *flags, int *answ
 		*kind = LMS_MSG_QUERY;
 		return 0;
 	case MY_COM_STMT_CLOSE:
+		/* no answer: a request of its own would never end; with a 1.7
+		 * core it opens none, so that the command after it is one */
+		*kind = LMS_MSG_EXTENDED;
+		*flags = my_host->abi_minor >= 7 ? LMS_FRAME_NO_ANSWER : 0;
+		*answered = 0;
+		return 0;
 	case MY_COM_STMT_SEND_LONG_DATA:
+		/* part of the request of the execution that follows it */
 		*kind = LMS_MSG_EXTENDED;
 		*flags = 0;
 		*answered = 0;

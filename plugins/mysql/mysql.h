@@ -500,6 +500,8 @@ int my_native_check(const uint8_t scramble[MY_SCRAMBLE_LEN], const uint8_t *resp
 
 /* answer.c: answers of a database of another wire family (ABI 1.4) */
 void my_fe_set_translated(void *fe);
+/* ABI 1.7 (move_back.c): relay the session again after a cutover back. */
+int my_fe_set_relayed(void *fe, char *why, size_t cap);
 long my_fe_answer(void *fe, const struct lms_answer *ans, uint8_t *buf, size_t cap);
 /* The MySQL errno for a SQLSTATE (the table in docs/mysql.md), 1105 when
  * none fits. */

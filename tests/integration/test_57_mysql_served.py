@@ -558,3 +558,26 @@ def test_go_driver_across_cutover(go_serve, proxy_factory, mysql_server, two, ke
         assert g("V") == ["valid=true"]
     finally:
         g.close()
+
+
+def test_command_after_a_close_goes_to_the_new_source_of_truth(proxy_factory, mysql_server, two):
+    """COM_STMT_CLOSE gets no answer, so it cannot end a request by an
+    answer: the command after it must still be a request of its own, held
+    by a cutover's pause and sent to the new source of truth.  (It once
+    joined the close's request and went to the old one: a write after a
+    cutover landed on MariaDB.)"""
+    p = served_proxy(proxy_factory, mysql_server)
+    r = raw_login(p)
+    try:
+        st = r.prepare("select name from %s where id = ?" % two.name)
+        assert r.execute(st, ("1",))[2] == [[b"one"]]
+        r.close_stmt(st)
+        cut_over(p)
+        assert r.query("insert into %s (id, name) values (70, 'after close')" % two.name) == [("ok", 1)]
+        assert on_target(two, "select name from %s where id = 70" % two.name) == [("after close",)]
+        cur = two.my.cursor()
+        cur.execute("select count(*) from %s where id = 70" % two.name)
+        assert cur.fetchone() == (0,)
+        assert r.scalar("select version()").startswith("PostgreSQL")
+    finally:
+        r.close()

@@ -17,7 +17,7 @@ import pytest
 from lmsproxy import wait_until
 from mysqlraw import MY_ADMIN, MY_APP, MY_DB, MY_ED, MyError, MyRaw
 from test_56_mysql_shadow import TwoSides
-from test_58_mysql_login import initialize, orch, store, target_truth  # noqa: F401 - fixtures
+from test_58_mysql_login import initialize, orch, raw_login, store, target_truth  # noqa: F401 - fixtures
 
 assert orch and store and target_truth
 
@@ -188,12 +188,13 @@ def switch(p, epoch, truth):
 
 
 def test_cut_back_ends_translated_sessions_clearly(clusters, mysql_server, proxy_factory, two):
-    """A session served by PostgreSQL since the cutover cannot move back to
-    MariaDB (its statement ids were chosen by molt-lms, its login was
-    verified by molt-lms): at its next request after the cut back it gets
-    a clear ERR and ends; never an answer of the wrong statement.  New
-    sessions are relayed to MariaDB again.  Meanwhile, sessions moved by
-    the cutover are shadowed back to MariaDB."""
+    """A session served by PostgreSQL since the cutover that holds prepared
+    statements cannot move back to MariaDB (their ids were chosen by
+    molt-lms, or given by MariaDB on a connection long gone): at its next
+    request after the cut back it gets a clear ERR naming that and ends;
+    never an answer of the wrong statement.  New sessions are relayed to
+    MariaDB again.  Meanwhile, sessions moved by the cutover are shadowed
+    back to MariaDB."""
     p = proxy_factory(name="mycutback", source_dialect="mysql", init_source=mysql_server.url(),
                       shadow_mode="sync", extra_args=["--coordination", "off"])
     r = MyRaw("127.0.0.1", p.port, timeout=30)
@@ -211,7 +212,8 @@ def test_cut_back_ends_translated_sessions_clearly(clusters, mysql_server, proxy
         switch(p, 7, "source")
         with pytest.raises(MyError) as e:
             r.execute(after, ("1",))
-        assert "cannot move back" in e.value.message and "reconnect" in e.value.message, e.value.message
+        m = e.value.message
+        assert "cannot move back" in m and "2 prepared statements open" in m and "reconnect" in m, m
         with pytest.raises((OSError, MyError, EOFError)):
             r.query("select 1")  # the session ended
     finally:
@@ -231,24 +233,80 @@ def test_cut_back_ends_translated_sessions_clearly(clusters, mysql_server, proxy
     assert "session_moved_back_refused" in p.read_log()
 
 
-def test_cut_back_ends_sessions_logged_in_by_lms(clusters, mysql_server, store, target_truth,  # noqa: F811
-                                                 proxy_factory, two):
-    """A session that logged in while PostgreSQL served (verified by
+@pytest.mark.parametrize("mode", ["none", "sync"])
+def test_cut_back_carries_translated_sessions(clusters, mysql_server, proxy_factory, two, mode):
+    """A session served by PostgreSQL since the cutover, with no prepared
+    statement open (it closed the ones it had), is relayed to MariaDB again
+    after the cut back, over a connection molt-lms logs in with
+    INIT_SOURCE's user: queries and writes go to MariaDB, new prepared
+    statements get MariaDB's ids, the database is the session's, and
+    nothing fails.  A second cutover makes it translated again."""
+    p = proxy_factory(name="mycarry", source_dialect="mysql", init_source=mysql_server.url(),
+                      shadow_mode=mode, extra_args=["--coordination", "off"])
+    r = MyRaw("127.0.0.1", p.port, timeout=30)
+    r.login(MY_APP[0], MY_APP[1], db=MY_DB)
+    try:
+        st = r.prepare("select name from %s where id = ?" % two.name)
+        assert r.execute(st, ("1",))[2] == [[b"one"]]
+        switch(p, 5, "target")
+        assert r.scalar("select version()").startswith("PostgreSQL")
+        assert r.execute(st, ("2",))[2] == [[b"two"]]
+        r.close_stmt(st)
+        after = r.prepare("select id from %s where name = ?" % two.name)
+        assert r.execute(after, ("one",))[2] == [[1]]
+        r.close_stmt(after)
+        switch(p, 7, "source")
+        assert "MariaDB" in r.scalar("select version()")
+        assert r.query("insert into %s (id, name) values (61, 'back')" % two.name) == [("ok", 1)]
+        assert on_mariadb(mysql_server, "select name from %s where id = 61" % two.name) == (("back",),)
+        assert r.scalar("select database()") == MY_DB
+        again = r.prepare("select name from %s where id = ?" % two.name)
+        assert r.execute(again, ("61",))[2] == [[b"back"]]
+        assert r.execute(again, ("3",))[2] == [[b"thr'ee"]]
+        r.query("start transaction")
+        assert r.query("update %s set name = 'rolled' where id = 61" % two.name) == [("ok", 1)]
+        r.query("rollback")
+        assert on_mariadb(mysql_server, "select name from %s where id = 61" % two.name) == (("back",),)
+        r.close_stmt(again)
+        switch(p, 9, "target")
+        assert r.scalar("select version()").startswith("PostgreSQL")
+    finally:
+        r.close()
+    log = p.read_log()
+    assert log.count("event=session_moved_back ") == 1, log
+    assert "session_moved_back_refused" not in log
+
+
+def test_cut_back_carries_sessions_logged_in_by_lms(clusters, mysql_server, store, target_truth,  # noqa: F811
+                                                    proxy_factory, two):
+    """Sessions that logged in while PostgreSQL served (verified by
     molt-lms, shadowed back to MariaDB): when the store says MariaDB serves
-    again, its next request gets the clear ERR; a new login is relayed to
+    again, one without a prepared statement open goes on there (PyMySQL:
+    its queries and writes reach MariaDB); one holding a statement molt-lms
+    numbered gets the clear ERR naming it; a new login is relayed to
     MariaDB."""
     p = back_proxy(clusters, mysql_server, store, proxy_factory, "mybackcut")
     c = app_connect(clusters, p)
+    r = raw_login(p, MY_APP[0], MY_APP[1])
     try:
         cur = c.cursor()
         cur.execute("select count(*) from %s" % two.name)
         assert cur.fetchone() == (3,)
+        st = r.prepare("select name from %s where id = ?" % two.name)
+        assert r.execute(st, ("1",))[2] == [[b"one"]]
         store.run("update _molt_lms.state set epoch = epoch + 1, source_of_truth = 'source', phase = 'serving'")
         try:
             assert wait_until(lambda: "source_of_truth=source" in p.read_log(), clusters.t(10)), p.read_log()
-            with pytest.raises(pymysql.MySQLError) as e:
-                cur.execute("select count(*) from %s" % two.name)
-            assert "cannot move back" in str(e.value), e.value
+            cur.execute("select version()")
+            assert "MariaDB" in cur.fetchone()[0]
+            cur.execute("insert into %s (id, name) values (62, 'carried')" % two.name)
+            assert on_mariadb(mysql_server, "select name from %s where id = 62" % two.name) == (("carried",),)
+            cur.execute("select count(*) from %s" % two.name)
+            assert cur.fetchone() == (4,)
+            with pytest.raises(MyError) as e:
+                r.execute(st, ("1",))
+            assert "cannot move back" in e.value.message and "1 prepared statement open" in e.value.message, \
+                e.value.message
             n = pymysql.connect(host="127.0.0.1", port=p.port, user=MY_APP[0], password=MY_APP[1], database=MY_DB,
                                 ssl={"ca": clusters.cert("ca.crt"), "check_hostname": False}, autocommit=True,
                                 connect_timeout=10)
@@ -260,4 +318,6 @@ def test_cut_back_ends_sessions_logged_in_by_lms(clusters, mysql_server, store, 
             store.run("update _molt_lms.state set epoch = epoch + 1, source_of_truth = 'target', phase = 'serving'")
     finally:
         c.close()
-    assert "session_moved_back_refused" in p.read_log()
+        r.close()
+    log = p.read_log()
+    assert "event=session_moved_back " in log and "session_moved_back_refused" in log, log

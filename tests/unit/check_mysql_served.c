@@ -762,6 +762,57 @@ START_TEST(test_cmds_long_data)
 }
 END_TEST
 
+/* ABI 1.7: a translated session relayed again after a cutover back only
+ * with no statement open and nothing in flight; COM_STMT_CLOSE opens no
+ * request (LMS_FRAME_NO_ANSWER) for a 1.7 core, long data joins the
+ * execution's. */
+START_TEST(test_move_back)
+{
+	struct my_sess *s = served(0);
+	char why[200];
+	stmt_with(s, 4, "select 1", 0);
+	stmt_with(s, 6, "select 2", 0);
+	ck_assert_int_eq(my_fe_set_relayed(s, why, sizeof(why)), -1);
+	ck_assert_str_eq(why, "it has 2 prepared statements open, whose ids MariaDB never gave this connection");
+	ck_assert_int_eq(s->translated, 1);
+	uint8_t m[64];
+	struct lms_frame f;
+	static const uint8_t close4[] = { MY_COM_STMT_CLOSE, 4, 0, 0, 0 };
+	static const uint8_t close6[] = { MY_COM_STMT_CLOSE, 6, 0, 0, 0 };
+	static const uint8_t ld[] = { MY_COM_STMT_SEND_LONG_DATA, 6, 0, 0, 0, 0, 0, 'x' };
+	struct lms_out out;
+	struct lms_result res;
+	size_t n = cmd_packet(m, close4, sizeof(close4));
+	ck_assert_int_eq(my_fe_frame(s, m, n, &f), LMS_FRAME_OK);
+	ck_assert_uint_eq(f.flags, LMS_FRAME_NO_ANSWER | LMS_FRAME_NEED_BODY);
+	memset(&res, 0, sizeof(res));
+	ck_assert_int_eq(my_fe_decode(s, m, n, &out, &res), 0);
+	ck_assert_int_eq(my_fe_set_relayed(s, why, sizeof(why)), -1);
+	ck_assert_str_eq(why, "it has 1 prepared statement open, whose ids MariaDB never gave this connection");
+	n = cmd_packet(m, ld, sizeof(ld));
+	ck_assert_int_eq(my_fe_frame(s, m, n, &f), LMS_FRAME_OK);
+	ck_assert_uint_eq(f.flags & (LMS_FRAME_NO_ANSWER | LMS_FRAME_ENDS_REQUEST), 0);
+	/* a 1.6 core knows no such flag: the close is framed as before */
+	struct lms_host_api old = stub_host;
+	old.abi_minor = 6;
+	my_host = &old;
+	n = cmd_packet(m, close6, sizeof(close6));
+	ck_assert_int_eq(my_fe_frame(s, m, n, &f), LMS_FRAME_OK);
+	ck_assert_uint_eq(f.flags, LMS_FRAME_NEED_BODY);
+	my_host = &stub_host;
+	memset(&res, 0, sizeof(res));
+	ck_assert_int_eq(my_fe_decode(s, m, n, &out, &res), 0);
+	/* nothing open: relayed again; something in flight: not yet */
+	s->q_len = 1;
+	ck_assert_int_eq(my_fe_set_relayed(s, why, sizeof(why)), -1);
+	ck_assert_str_eq(why, "a command of it is still being answered");
+	s->q_len = 0;
+	ck_assert_int_eq(my_fe_set_relayed(s, why, sizeof(why)), 0);
+	ck_assert_int_eq(s->translated, 0);
+	my_fe_free(s);
+}
+END_TEST
+
 START_TEST(test_cmds_change_user_refused_and_others)
 {
 	struct my_sess *s = served(MY_CAP_SECURE_CONNECTION | MY_CAP_PLUGIN_AUTH);
@@ -864,6 +915,7 @@ static Suite *suite(void)
 	tcase_add_test(t, test_cmds_cursor_and_fetch);
 	tcase_add_test(t, test_cmds_long_data);
 	tcase_add_test(t, test_cmds_change_user_refused_and_others);
+	tcase_add_test(t, test_move_back);
 	suite_add_tcase(s, t);
 	return s;
 }

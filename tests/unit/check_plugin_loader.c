@@ -198,6 +198,13 @@ START_TEST(test_translation_members)
 	 * cutover), but cannot serve a client of another family */
 	ck_assert(lms_plugin_encodes_requests(my.d));
 	ck_assert(!lms_plugin_serves_back(my.d));
+	/* ABI 1.7: mysql.so relays a translated session again after a cut
+	 * back; a 1.6 plugin's slot is not read */
+	ck_assert(lms_plugin_moves_back(my.d));
+	ck_assert(!lms_plugin_moves_back(pg.d));
+	struct lms_dialect old = *my.d;
+	old.abi_minor = 6;
+	ck_assert(!lms_plugin_moves_back(&old));
 	ck_assert(lms_plugin_encodes_requests(pg.d));
 	ck_assert(!lms_plugin_describes_requests(pg.d));
 

@@ -1,0 +1,48 @@
+/*
+ * move_back.c - a session translated since a cutover (served by the
+ * PostgreSQL-wire target) relayed to MariaDB again after a cutover back
+ * (ABI 1.7, fe_set_relayed).
+ *
+ * The core then opens a new connection to MariaDB that logs in with the
+ * URL's credentials and this session's state (auth_own.c: the
+ * capabilities the client negotiated, the session's database), and the
+ * client's bytes go through as before the first cutover.  That is only
+ * right when nothing the client still holds was made up by molt-lms or
+ * belongs to another connection: a statement id (molt-lms chose it, or it
+ * came from MariaDB before the first cutover, on a connection long gone)
+ * would reach MariaDB and could run another statement, or none.  So the
+ * session moves only with no prepared statement open, no long data or
+ * cursor kept, and nothing in flight; otherwise it ends with the reason.
+ */
+#include "autoconfig.h"
+
+#include <stdio.h>
+
+#include "mysql.h"
+
+/* How many statements the client holds open. */
+static uint32_t open_statements(const struct my_sess *s)
+{
+	uint32_t n = 0;
+	for (uint32_t i = 0; i < MY_STMTS; i++)
+		n += s->stmts[i].used != 0;
+	return n;
+}
+
+int my_fe_set_relayed(void *fe, char *why, size_t cap)
+{
+	struct my_sess *s = fe;
+	uint32_t n = open_statements(s);
+	if (n > 0) {
+		snprintf(why, cap, "it has %u prepared statement%s open, whose ids MariaDB never gave this connection",
+			 (unsigned)n, n == 1 ? "" : "s");
+		return -1;
+	}
+	if (s->state != MY_S_READY || s->q_len > 0 || s->fe_cont || s->ans.started || s->ans.held ||
+	    s->ans.err_held || s->cu_pending || s->local_req || s->ld_bytes || s->cur_bytes) {
+		snprintf(why, cap, "a command of it is still being answered");
+		return -1;
+	}
+	s->translated = 0;
+	return 0;
+}
