@@ -888,6 +888,18 @@ static bool on_current_truth(struct lms_session *s)
 	return false;
 }
 
+/* Is this translated session's source of truth of its client's family
+ * again (a cut back: move_back)?  Its commands are framed whole without
+ * changing the plugin's state, so the move may wait until the next one is
+ * framed: a close (LMS_FRAME_NO_ANSWER) of one of its statements goes to
+ * the statement's database first, and the session moves without it. */
+static bool moving_back(const struct lms_session *s)
+{
+	int truth = lms_runtime_truth_role(s->rt);
+	return s->translated && truth != s->role &&
+	       strcmp(s->rt->backends[truth].plugin.d->family, s->front->family) == 0;
+}
+
 /* A client message of kind `kind` (frame flags `flags`) is next.  At a
  * request boundary this opens the request (and tells the shadow), unless
  * the message gets no answer (LMS_FRAME_NO_ANSWER: it goes to the source
@@ -909,6 +921,8 @@ static bool client_request_start(struct lms_session *s, uint32_t kind, uint32_t 
 		return false;
 	}
 	queue_leave(s);
+	if ((flags & LMS_FRAME_NO_ANSWER) && moving_back(s))
+		return true; /* a close goes to its statement's database before the move */
 	if (!on_current_truth(s))
 		return false;
 	if (flags & LMS_FRAME_NO_ANSWER)
@@ -937,7 +951,7 @@ static bool client_boundary(struct lms_session *s)
 		queue_enter(s);
 		return false;
 	}
-	if (!truth_moved(s))
+	if (!truth_moved(s) || moving_back(s))
 		return true;
 	queue_leave(s);
 	return on_current_truth(s);
@@ -1099,6 +1113,13 @@ static void backend_tls_begin(struct lms_session *s)
 {
 	if (!s->backend->tls || lms_buf_len(&s->server.in) > 0) {
 		backend_fail(s, LMS_ERR_BACKEND_PROTOCOL, "unexpected TLS negotiation");
+		return;
+	}
+	/* a server-first protocol's TLS request (MySQL's SSLRequest, the
+	 * plugin's REPLY to the greeting) goes in clear before the handshake */
+	if (lms_buf_len(&s->server.out) > 0 &&
+	    (lms_conn_flush(&s->server) != LMS_IO_OK || lms_buf_len(&s->server.out) > 0)) {
+		backend_fail(s, LMS_ERR_BACKEND_TLS, s->server.err[0] ? s->server.err : "cannot send the TLS request");
 		return;
 	}
 	if (lms_conn_tls_begin(&s->server, s->backend->tls, false, s->backend->conf.host,

@@ -179,7 +179,10 @@ static inline void check_frame(const struct lms_frame *f)
 {
 	FUZZ_CHECK(f->len >= MY_HDR && f->len <= MY_HDR + MY_MAX_PAYLOAD);
 	FUZZ_CHECK(f->kind <= LMS_MSG_ASYNC);
-	FUZZ_CHECK((f->flags & ~(LMS_FRAME_NEED_BODY | LMS_FRAME_ENDS_REQUEST | LMS_FRAME_ENDS_ANSWER)) == 0);
+	FUZZ_CHECK((f->flags & ~(LMS_FRAME_NEED_BODY | LMS_FRAME_ENDS_REQUEST | LMS_FRAME_ENDS_ANSWER |
+				 LMS_FRAME_NO_ANSWER)) == 0);
+	/* a message that gets no answer (ABI 1.7) ends no request */
+	FUZZ_CHECK(!((f->flags & LMS_FRAME_NO_ANSWER) && (f->flags & LMS_FRAME_ENDS_REQUEST)));
 	if ((f->flags & LMS_FRAME_NEED_BODY) && !fuzz_translated)
 		FUZZ_CHECK(f->len <= LMS_DECODE_MAX);
 }

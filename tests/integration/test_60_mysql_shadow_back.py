@@ -16,6 +16,7 @@ import pytest
 
 from lmsproxy import wait_until
 from mysqlraw import MY_ADMIN, MY_APP, MY_DB, MY_ED, MyError, MyRaw
+from test_50_mysql_cancel import sleeping
 from test_56_mysql_shadow import TwoSides
 from test_58_mysql_login import initialize, orch, raw_login, store, target_truth  # noqa: F401 - fixtures
 
@@ -233,15 +234,17 @@ def test_cut_back_ends_translated_sessions_clearly(clusters, mysql_server, proxy
     assert "session_moved_back_refused" in p.read_log()
 
 
-@pytest.mark.parametrize("mode", ["none", "sync"])
-def test_cut_back_carries_translated_sessions(clusters, mysql_server, proxy_factory, two, mode):
+@pytest.mark.parametrize("mode,ssl_mode", [("none", "DISABLED"), ("sync", "REQUIRED")])
+def test_cut_back_carries_translated_sessions(clusters, mysql_server, proxy_factory, two, mode, ssl_mode):
     """A session served by PostgreSQL since the cutover, with no prepared
-    statement open (it closed the ones it had), is relayed to MariaDB again
+    statement open (it closed the ones it had, the last one right after
+    the cut back: that close still goes to PostgreSQL), is relayed to MariaDB again
     after the cut back, over a connection molt-lms logs in with
     INIT_SOURCE's user: queries and writes go to MariaDB, new prepared
     statements get MariaDB's ids, the database is the session's, and
     nothing fails.  A second cutover makes it translated again."""
-    p = proxy_factory(name="mycarry", source_dialect="mysql", init_source=mysql_server.url(),
+    p = proxy_factory(name="mycarry", source_dialect="mysql",
+                      init_source=mysql_server.url(query="ssl-mode=%s" % ssl_mode),
                       shadow_mode=mode, extra_args=["--coordination", "off"])
     r = MyRaw("127.0.0.1", p.port, timeout=30)
     r.login(MY_APP[0], MY_APP[1], db=MY_DB)
@@ -254,9 +257,12 @@ def test_cut_back_carries_translated_sessions(clusters, mysql_server, proxy_fact
         r.close_stmt(st)
         after = r.prepare("select id from %s where name = ?" % two.name)
         assert r.execute(after, ("one",))[2] == [[1]]
-        r.close_stmt(after)
         switch(p, 7, "source")
+        r.close_stmt(after)  # after the cut back: closed where it was made, then the session moves
         assert "MariaDB" in r.scalar("select version()")
+        if ssl_mode == "REQUIRED":  # the new connection's own login did TLS
+            assert r.scalar("select variable_value from information_schema.session_status "
+                            "where variable_name = 'Ssl_cipher'")
         assert r.query("insert into %s (id, name) values (61, 'back')" % two.name) == [("ok", 1)]
         assert on_mariadb(mysql_server, "select name from %s where id = 61" % two.name) == (("back",),)
         assert r.scalar("select database()") == MY_DB
@@ -303,6 +309,21 @@ def test_cut_back_carries_sessions_logged_in_by_lms(clusters, mysql_server, stor
             assert on_mariadb(mysql_server, "select name from %s where id = 62" % two.name) == (("carried",),)
             cur.execute("select count(*) from %s" % two.name)
             assert cur.fetchone() == (4,)
+            # KILL QUERY naming the id the client knows reaches its new
+            # server thread (INIT_SOURCE's user owns it: that user kills)
+            t, result = sleeping(c, 20)
+            k = pymysql.connect(host="127.0.0.1", port=p.port, user=MY_ADMIN[0], password=MY_ADMIN[1],
+                                database=MY_DB, ssl={"ca": clusters.cert("ca.crt"), "check_hostname": False},
+                                autocommit=True, connect_timeout=10)
+            try:
+                k.cursor().execute("kill query %d" % c.thread_id())
+            finally:
+                k.close()
+            t.join(10)
+            err = result.get("error")
+            assert isinstance(err, pymysql.err.OperationalError) and err.args[0] == 1317, result
+            cur.execute("select 'goes on'")
+            assert cur.fetchone() == ("goes on",)
             with pytest.raises(MyError) as e:
                 r.execute(st, ("1",))
             assert "cannot move back" in e.value.message and "1 prepared statement open" in e.value.message, \
