@@ -439,7 +439,9 @@ int pg_be_decode(void *arg, const uint8_t *msg, size_t len, struct lms_out *out,
 	if (be->logged_in && msg[0] == 'Z' && be->rerun) {
 		int again = pg_rerun_ready(be->rerun, be->named, be->atom, out);
 		if (again < 0)
-			return -1;
+			return be_fail(res, "a prepared statement had to be parsed again (its table changed) while the "
+				       "client's next request was already sent: the session ends so that no answer is "
+				       "wrong; reconnect");
 		if (again) {
 			res->verdict = LMS_REPLY; /* the retry, in place of this hidden ReadyForQuery */
 			return 0;

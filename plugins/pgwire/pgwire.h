@@ -394,7 +394,10 @@ void pg_named_answer(struct pg_named *n, const uint8_t *msg, size_t len);
  * must fit in PG_RERUN_ROOM together: the retry is written into one
  * struct lms_out, after what atomic.c puts first and a Close. */
 #define PG_RERUN_ROOM (LMS_OUT_MAX - 256u)
-enum { PG_RERUN_OFF = 0, PG_RERUN_ARMED, PG_RERUN_HIT };
+/* OVERTAKEN: hit, but another request was encoded before the refusal's
+ * ReadyForQuery: a retry would come after it, and the refusal is already
+ * hidden, so the session must end (never a success for a failure). */
+enum { PG_RERUN_OFF = 0, PG_RERUN_ARMED, PG_RERUN_HIT, PG_RERUN_OVERTAKEN };
 struct pg_rerun {
 	uint8_t state;    /* PG_RERUN_*: the one execution in flight */
 	uint8_t hiding;   /* the message just decoded is hidden */
@@ -424,7 +427,8 @@ int pg_rerun_error(struct pg_rerun *r, const struct pg_named *n, const struct pg
 		   size_t len);
 /* A ReadyForQuery, after pg_atom_decode and pg_named_answer: when a retry
  * is due, writes it into out (it is then sent in place of this hidden
- * ReadyForQuery) and returns 1; else 0. */
+ * ReadyForQuery) and returns 1; -1 when it cannot be sent (OVERTAKEN:
+ * the backend gives up); else 0. */
 int pg_rerun_ready(struct pg_rerun *r, struct pg_named *n, struct pg_atom *a, struct lms_out *out);
 /* The retry's bytes (encode.c): what atomic.c plans first for flags,
  * Close + the kept Parse of slot, then run[0..run_len).  Pushes its

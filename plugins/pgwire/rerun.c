@@ -25,6 +25,11 @@
  *            outside), Close + Parse of the statement, the same Bind ..
  *            Sync.  Its answer is the client's, whatever it is: a second
  *            0A000 reaches the client, never a loop.
+ *   overtaken the client pipelined another request, encoded between the
+ *            refusal and its ReadyForQuery: the retry would be answered
+ *            after it, and the refusal is hidden already, so the backend
+ *            gives up at that ReadyForQuery and the session ends with an
+ *            error (never a success for a statement that failed).
  *
  * A request whose generated key is read (genkey.c) is not armed: its own
  * RETURNING is part of the text, and nothing would repair a lookup.
@@ -37,10 +42,12 @@
 
 void pg_rerun_disarm(struct pg_rerun *r)
 {
-	if (r) {
-		r->state = PG_RERUN_OFF;
-		r->hiding = 0;
-	}
+	if (!r)
+		return;
+	/* a pipelined request behind a refusal already hidden: its retry
+	 * would be answered after that request, so none can be sent */
+	r->state = r->state == PG_RERUN_HIT || r->state == PG_RERUN_OVERTAKEN ? PG_RERUN_OVERTAKEN : PG_RERUN_OFF;
+	r->hiding = 0;
 }
 
 void pg_rerun_arm(struct pg_rerun *r, const struct pg_named *n, uint32_t slot, uint32_t id, uint32_t flags,
@@ -97,8 +104,13 @@ int pg_rerun_ready(struct pg_rerun *r, struct pg_named *n, struct pg_atom *a, st
 	if (!r)
 		return 0;
 	int hit = r->state == PG_RERUN_HIT;
+	int overtaken = r->state == PG_RERUN_OVERTAKEN;
 	r->state = PG_RERUN_OFF;
 	r->hiding = 0;
+	if (overtaken) {
+		r->hiding = 1; /* this ReadyForQuery must not end the request as a success */
+		return -1;
+	}
 	if (!hit)
 		return 0;
 	size_t parse_len = 0;

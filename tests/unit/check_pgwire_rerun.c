@@ -328,6 +328,37 @@ START_TEST(test_not_rerun)
 }
 END_TEST
 
+/* The client pipelines a request between the refusal (hidden) and its
+ * ReadyForQuery: the retry would be answered after it, so the backend
+ * gives up at that ReadyForQuery, which ends nothing as a success. */
+START_TEST(test_overtaken)
+{
+	uint8_t buf[4096], two[4096];
+	execute(buf);
+	answer_parsed('I');
+	execute(buf);
+	ck_assert_uint_eq(feed_error("0A000"), LMS_ANS_NONE);
+	encode(LMS_REQ_QUERY, 0, "select 2", LMS_REQ_STMT_ATOMIC, two, sizeof(two));
+	struct msg m;
+	char state = 'I';
+	msg_begin(&m, 'Z');
+	msg_bytes(&m, &state, 1);
+	msg_end(&m);
+	struct lms_out out;
+	struct lms_result res;
+	struct lms_answer ans;
+	memset(&res, 0, sizeof(res));
+	memset(&ans, 0, sizeof(ans));
+	out.len = 0;
+	ck_assert_int_eq(pg_be_decode(be, m.b, m.n, &out, &res), 0);
+	ck_assert_uint_eq(res.action, LMS_ACT_FAIL);
+	ck_assert_uint_ne(res.verdict, LMS_REPLY);
+	ck_assert_ptr_nonnull(strstr(res.error.message, "so that no answer is wrong"));
+	ck_assert_int_eq(pg_be_answer(be, m.b, m.n, &ans), 0);
+	ck_assert_uint_eq(ans.kind, LMS_ANS_NONE);
+}
+END_TEST
+
 START_TEST(test_too_big_to_keep)
 {
 	/* a statement whose Parse and parameters do not fit in one retry */
@@ -355,6 +386,7 @@ static Suite *rerun_suite(void)
 	tcase_add_test(t, test_never_twice);
 	tcase_add_test(t, test_inside_a_transaction);
 	tcase_add_test(t, test_not_rerun);
+	tcase_add_test(t, test_overtaken);
 	tcase_add_test(t, test_too_big_to_keep);
 	suite_add_tcase(s, t);
 	return s;
