@@ -827,6 +827,18 @@ static bool promote_other(struct lms_session *s, int truth)
 	return true;
 }
 
+/* Is this translated session's source of truth of its client's family
+ * again (a cut back: move_back)?  Its commands are framed whole without
+ * changing the plugin's state, so the move may wait until the next one is
+ * framed: a close (LMS_FRAME_NO_ANSWER) of one of its statements goes to
+ * the statement's database first, and the session moves without it. */
+static bool moving_back(const struct lms_session *s)
+{
+	int truth = lms_runtime_truth_role(s->rt);
+	return s->translated && truth != s->role &&
+	       strcmp(s->rt->backends[truth].plugin.d->family, s->front->family) == 0;
+}
+
 /* A session translated since an earlier cutover, whose source of truth
  * is a database of its client's own family again: relayed from now on
  * over a new connection that logs in with the URL's credentials, when the
@@ -878,7 +890,7 @@ static bool on_current_truth(struct lms_session *s)
 			      "it was rolled back");
 		return false;
 	}
-	if (s->translated && strcmp(s->rt->backends[truth].plugin.d->family, s->front->family) == 0)
+	if (moving_back(s))
 		return move_back(s);
 	if (promote_other(s, truth)) {
 		s->released_promoted = true;
@@ -886,18 +898,6 @@ static bool on_current_truth(struct lms_session *s)
 	}
 	switch_truth(s);
 	return false;
-}
-
-/* Is this translated session's source of truth of its client's family
- * again (a cut back: move_back)?  Its commands are framed whole without
- * changing the plugin's state, so the move may wait until the next one is
- * framed: a close (LMS_FRAME_NO_ANSWER) of one of its statements goes to
- * the statement's database first, and the session moves without it. */
-static bool moving_back(const struct lms_session *s)
-{
-	int truth = lms_runtime_truth_role(s->rt);
-	return s->translated && truth != s->role &&
-	       strcmp(s->rt->backends[truth].plugin.d->family, s->front->family) == 0;
 }
 
 /* A client message of kind `kind` (frame flags `flags`) is next.  At a
