@@ -1594,6 +1594,9 @@ static void note_frame(struct lms_session *s, int d, const struct lms_frame *f)
 			if (s->sh)
 				lms_shadow_request_name(s->sh, s->last_stmt, LMS_STMT_OVERSIZED);
 		}
+		if (s->c2s_shadow && (f->kind == LMS_MSG_QUERY || f->kind == LMS_MSG_EXTENDED) &&
+		    lms_shadow_translates(s->sh))
+			lms_shadow_whole_begin(s->sh, s->front, s->fe, f->len);
 		if (f->kind == LMS_MSG_TERMINATE)
 			s->quitting = true; /* forward it, then close in after_pump */
 		s->last_s2c_error = false;

@@ -26,6 +26,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bigmsg.h"
 #include "clock.h"
 #include "conn.h"
 #include "dial.h"
@@ -114,6 +115,15 @@ struct lms_shadow {
 				   requests are described and encoded (ABI
 				   1.3), never forwarded as bytes */
 	uint8_t *xbuf;          /* translation: one encoded message (malloc) */
+	/* translation of a message over LMS_DECODE_MAX (bigmsg.h budget) */
+	struct lms_bigmsg whole;  /* a streamed client message assembled */
+	const struct lms_dialect *whole_front; /* ... and the session's
+				   frontend that describes it */
+	void *whole_fe;
+	uint8_t *big;           /* its encoding, queued after the held bytes
+				   of its record (big_seq) */
+	size_t big_len, big_off, big_cap;
+	uint64_t big_seq;
 };
 
 static void on_conn(struct lms_conn *c, short what, void *arg);
@@ -122,6 +132,7 @@ static void sh_dial(struct lms_shadow *sh, const char *last_err);
 static void sh_read(struct lms_shadow *sh);
 static void sh_update_events(struct lms_shadow *sh);
 static void orphan_check(struct lms_shadow *sh);
+static void whole_fill(struct lms_shadow *sh, const uint8_t *p, size_t n);
 
 int lms_shadow_mode_parse(const char *name)
 {
@@ -300,6 +311,16 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 /* ---- connection lifetime ---- */
 
 /* Close the connection; every request in flight on it is lost. */
+/* Forget a large translation: assembled, encoded or both. */
+static void big_drop(struct lms_shadow *sh)
+{
+	lms_bigmsg_end(&sh->whole);
+	if (sh->big)
+		lms_bigmsg_free(sh->big, sh->big_cap);
+	sh->big = NULL;
+	sh->big_len = sh->big_off = sh->big_cap = 0;
+}
+
 static void sh_break(struct lms_shadow *sh, const char *why)
 {
 	if (sh->phase == SH_DOWN)
@@ -321,6 +342,7 @@ static void sh_break(struct lms_shadow *sh, const char *why)
 		sh->be = NULL;
 	}
 	lms_buf_release(&sh->held);
+	big_drop(sh);
 	sh->phase = SH_DOWN;
 	sh->fwd = 0;
 	sh->cur_shadowed = false;
@@ -408,13 +430,29 @@ static void sh_tls_step(struct lms_shadow *sh)
 
 /* Move the bytes of requests that may go from `held` to the connection,
  * oldest first, as far as the connection's buffer takes them. */
+/* Move what the connection's output takes of record r's large
+ * translation (after r's held bytes, before any later record's).
+ * Returns true when all of it went. */
+static bool big_release(struct lms_shadow *sh, struct sh_rec *r)
+{
+	sh->big_off += lms_buf_append(&sh->conn.out, sh->big + sh->big_off, sh->big_len - sh->big_off);
+	r->begun = true;
+	if (sh->big_off < sh->big_len)
+		return false;
+	lms_bigmsg_free(sh->big, sh->big_cap);
+	sh->big = NULL;
+	sh->big_len = sh->big_off = sh->big_cap = 0;
+	return true;
+}
+
 static void sh_release(struct lms_shadow *sh)
 {
 	if (sh->phase != SH_READY)
 		return;
 	for (uint32_t i = 0; i < sh->n; i++) {
 		struct sh_rec *r = rec_at(sh, i);
-		if (r->held == 0)
+		bool big = sh->big && sh->big_seq == r->seq;
+		if (r->held == 0 && !big)
 			continue;
 		if (r->gated && !r->truth_seen)
 			return;
@@ -429,6 +467,8 @@ static void sh_release(struct lms_shadow *sh)
 			sh_wake(sh);
 		}
 		if (r->held > 0)
+			return;
+		if (big && !big_release(sh, r))
 			return;
 		if (r->sent && !r->sent_us)
 			r->sent_us = lms_mono_us();
@@ -669,9 +709,21 @@ void lms_shadow_flush(struct lms_shadow *sh)
 {
 	if (!sh->has_conn || (sh->phase != SH_AUTH && sh->phase != SH_READY))
 		return;
-	int st = lms_conn_flush(&sh->conn);
-	if (st == LMS_IO_ERR || st == LMS_IO_EOF)
-		sh_break(sh, sh->conn.err[0] ? sh->conn.err : "connection lost");
+	for (;;) {
+		int st = lms_conn_flush(&sh->conn);
+		if (st == LMS_IO_ERR || st == LMS_IO_EOF) {
+			sh_break(sh, sh->conn.err[0] ? sh->conn.err : "connection lost");
+			return;
+		}
+		/* a large translation goes on as the socket takes it: nothing
+		 * left to write would wake the connection for the rest */
+		if (!sh->big || lms_buf_len(&sh->conn.out) > 0)
+			break;
+		size_t off = sh->big_off;
+		sh_release(sh);
+		if ((sh->big && sh->big_off == off) || lms_buf_len(&sh->conn.out) == 0)
+			break; /* waits for the source of truth's answer */
+	}
 	sh_update_events(sh);
 }
 
@@ -927,6 +979,7 @@ void lms_shadow_free(struct lms_shadow *sh)
 	if (sh->be)
 		sh->backend->plugin.d->be_free(sh->be);
 	lms_buf_release(&sh->held);
+	big_drop(sh);
 	for (uint32_t i = 0; i < SH_RECS; i++)
 		free(sh->recs[i].fp_buf);
 	event_free(sh->timer);
@@ -1026,6 +1079,8 @@ size_t lms_shadow_room(struct lms_shadow *sh)
 {
 	if (sh->phase == SH_DOWN || !sh->cur_shadowed)
 		return 0;
+	if (sh->whole.data)
+		return sh->whole.need - sh->whole.len; /* assembled whole first */
 	size_t room = lms_buf_space(&sh->held);
 	struct sh_rec *r = rec_find(sh, sh->next_seq - 1);
 	if (room == 0 && r && r->gated) {
@@ -1060,8 +1115,13 @@ bool lms_shadow_send(struct lms_shadow *sh, const uint8_t *p, size_t n)
 	struct sh_rec *r = sh->cur_shadowed ? rec_find(sh, sh->next_seq - 1) : NULL;
 	if (!r)
 		return false;
-	if (sh->translate)
-		return true; /* a message too big to describe: no translation */
+	if (sh->translate) {
+		/* a message too big to decode: assembled when it may be
+		 * (lms_shadow_whole_begin), else not translated */
+		if (sh->whole.data)
+			whole_fill(sh, p, n);
+		return true;
+	}
 	if (lms_buf_space(&sh->held) < n) {
 		sh_break(sh, "it fell more than 32 KiB behind within one request");
 		return false;
@@ -1084,12 +1144,43 @@ static bool req_answered(uint32_t kind)
 	       kind == LMS_REQ_PING || kind == LMS_REQ_RESET || kind == LMS_REQ_DESCRIBE;
 }
 
+/* Encode req, described from a client message of n bytes that does not
+ * fit the held buffer, into budgeted memory queued after record r's held
+ * bytes (big_release).  Values keep their size or double (bytes written
+ * as hex); headers add.  Returns false when it cannot: one large
+ * translation at a time, within the budget. */
+static bool encode_big(struct lms_shadow *sh, struct sh_rec *r, const struct lms_request *req, size_t n)
+{
+	if (sh->big || n > LMS_BIGMSG_MAX)
+		return false;
+	size_t cap = 2 * n + LMS_BUF_SIZE;
+	uint8_t *buf = lms_bigmsg_alloc(cap);
+	if (!buf)
+		return false;
+	long len = sh->backend->plugin.d->be_encode_request(sh->be, req, buf, cap);
+	if (len < 0 || (size_t)len > cap) {
+		lms_bigmsg_free(buf, cap);
+		return false;
+	}
+	sh->big = buf;
+	sh->big_cap = cap;
+	sh->big_len = (size_t)len;
+	sh->big_off = 0;
+	sh->big_seq = r->seq;
+	return true;
+}
+
 void lms_shadow_translate(struct lms_shadow *sh, const struct lms_dialect *front, void *fe, const uint8_t *p,
 			  size_t n)
 {
 	struct sh_rec *r = sh->cur_shadowed ? rec_find(sh, sh->next_seq - 1) : NULL;
 	if (!r || !sh->be)
 		return;
+	if (sh->big && sh->big_seq == r->seq) {
+		/* (a request is one message where translation is done: never seen) */
+		sh_break(sh, "a request went on after a large message");
+		return;
+	}
 	struct lms_request req;
 	memset(&req, 0, sizeof(req));
 	if (front->fe_request(fe, p, n, &req) < 0 || req.kind == LMS_REQ_UNSUPPORTED || req.kind == LMS_REQ_NONE)
@@ -1097,14 +1188,40 @@ void lms_shadow_translate(struct lms_shadow *sh, const struct lms_dialect *front
 	if (!sh->xbuf)
 		sh->xbuf = malloc(LMS_BUF_SIZE);
 	size_t room = lms_buf_space(&sh->held);
-	long len = sh->xbuf ? sh->backend->plugin.d->be_encode_request(sh->be, &req, sh->xbuf, room) : -1;
-	if (len < 0 || (size_t)len > room)
+	long len = sh->xbuf && n < room ? sh->backend->plugin.d->be_encode_request(sh->be, &req, sh->xbuf, room) : -1;
+	if (len >= 0 && (size_t)len <= room) {
+		lms_buf_append(&sh->held, sh->xbuf, (size_t)len);
+		r->held += (uint32_t)len;
+	} else if (!encode_big(sh, r, &req, n)) {
 		return;
-	lms_buf_append(&sh->held, sh->xbuf, (size_t)len);
-	r->held += (uint32_t)len;
+	}
 	if (req_answered(req.kind))
 		r->owed++;
 	sh_release(sh);
+}
+
+void lms_shadow_whole_begin(struct lms_shadow *sh, const struct lms_dialect *front, void *fe, uint64_t len)
+{
+	if (!sh->translate || !sh->cur_shadowed || sh->whole.data || sh->big || len > LMS_BIGMSG_MAX)
+		return;
+	if (lms_bigmsg_begin(&sh->whole, (size_t)len, 0, 0) < 0)
+		return; /* over the budget: not compared, as before */
+	sh->whole_front = front;
+	sh->whole_fe = fe;
+}
+
+/* A translating shadow's part of a streamed message: assembled, then
+ * translated once whole. */
+static void whole_fill(struct lms_shadow *sh, const uint8_t *p, size_t n)
+{
+	if (lms_bigmsg_fill(&sh->whole, p, n) < n) {
+		lms_bigmsg_end(&sh->whole); /* more than the message: never */
+		return;
+	}
+	if (!lms_bigmsg_whole(&sh->whole))
+		return;
+	lms_shadow_translate(sh, sh->whole_front, sh->whole_fe, sh->whole.data, sh->whole.need);
+	lms_bigmsg_end(&sh->whole);
 }
 
 void lms_shadow_note_request(struct lms_shadow *sh, const uint8_t *p, size_t len)

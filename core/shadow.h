@@ -138,6 +138,13 @@ bool lms_shadow_translates(const struct lms_shadow *sh);
 void lms_shadow_translate(struct lms_shadow *sh, const struct lms_dialect *front, void *fe, const uint8_t *p,
 			  size_t n);
 
+/* A client message of len bytes, too big to decode (over LMS_DECODE_MAX),
+ * starts streaming in the current request: a translating shadow
+ * assembles it (within the --translate-memory budget, up to
+ * LMS_BIGMSG_MAX) from what lms_shadow_send gets, and translates it once
+ * whole, as lms_shadow_translate would; otherwise it is not compared. */
+void lms_shadow_whole_begin(struct lms_shadow *sh, const struct lms_dialect *front, void *fe, uint64_t len);
+
 /* A whole client message of the current request was just queued
  * (lms_shadow_send): tell the shadow's backend plugin, which keeps what
  * it needs to read the answers (be_note_request).  Does nothing when the

@@ -43,6 +43,7 @@ const struct lms_dialect *my_entry(const struct lms_host_api *host, struct lms_d
 	d->be_observe = my_be_observe;
 	d->be_encode_request = my_be_encode_request;
 	d->fe_request = my_fe_request;
+	d->fe_statement = my_fe_statement;
 	d->fe_error_in_answer = my_fe_error_in_answer;
 	d->fe_login_done = my_fe_login_done;
 	if (host->abi_minor >= 4) { /* serving after a cutover needs a 1.4 core */

@@ -185,6 +185,45 @@ static uint64_t whole_max(const struct my_sess *s)
 	return s->translated && my_host->abi_minor >= 6 ? LMS_TRANSLATE_MAX : LMS_DECODE_MAX;
 }
 
+static void tag_last(struct my_sess *s, const char *sql, size_t n);
+static void keep_types(struct my_stmt *st, const uint8_t *pl, size_t n);
+
+/* Observing, a command too big to decode (streamed), just committed, of
+ * which p[0..avail) is at hand (header included): what observe_command
+ * would note, from its first bytes.  Its answer's tag comes from the
+ * query's first keyword, or its statement's; an execution's parameter
+ * types are kept, or forgotten when they are not at hand (never stale:
+ * the shadow decodes later executions with them). */
+static void observe_streamed(struct my_sess *s, const uint8_t *p, size_t avail)
+{
+	const uint8_t *pl = p + MY_HDR;
+	size_t n = avail - MY_HDR;
+	uint32_t flags;
+	s->fp_streamed = 0;
+	if (pl[0] == MY_COM_QUERY) {
+		tag_last(s, (const char *)pl + 1, n - 1);
+		my_fingerprint((const char *)pl + 1, n - 1, s->fp, sizeof(s->fp), &flags);
+		s->fp_streamed = 1;
+		return;
+	}
+	struct my_stmt *st = pl[0] == MY_COM_STMT_EXECUTE && n >= 10 ? my_stmt_find(s, my_le32(pl + 1)) : NULL;
+	if (!st)
+		return;
+	tag_last(s, st->sql, st->len);
+	my_fingerprint(st->sql, st->len, s->fp, sizeof(s->fp), &flags);
+	s->fp_streamed = 1;
+	size_t flag = 10 + (st->nparams + 7) / 8;
+	if (st->nparams == 0 || (n > flag && pl[flag] == 0))
+		return; /* binds nothing new */
+	if (n > flag && n - flag - 1 >= 2 * (size_t)st->nparams) {
+		keep_types(st, pl, n);
+		return;
+	}
+	if (st->types)
+		my_host->free(st->types);
+	st->types = NULL;
+}
+
 /* A client packet in the command phase.  Streamed packets commit here. */
 static int frame_command(struct my_sess *s, const uint8_t *p, size_t avail, struct lms_frame *f)
 {
@@ -282,6 +321,8 @@ static int frame_command(struct my_sess *s, const uint8_t *p, size_t avail, stru
 		return LMS_FRAME_OK;
 	}
 	command_commit(s, cmd, len, answered);
+	if (s->observe && len < MY_MAX_PAYLOAD)
+		observe_streamed(s, p, avail < f->len ? avail : (size_t)f->len);
 	return LMS_FRAME_OK;
 }
 
@@ -576,6 +617,7 @@ static int observe_command(struct my_sess *s, const uint8_t *msg, size_t len, st
 		if (c->local)
 			keep_prepare(s, pl + 1, n - 1);
 	}
+	s->fp_streamed = 0;
 	if (sql && s->observe) {
 		my_fingerprint(sql, sl, s->fp, sizeof(s->fp), &res->stmt_flags);
 		res->fingerprint = s->fp;
@@ -687,4 +729,15 @@ int my_fe_error_in_answer(void *fe, const struct lms_error *err, struct lms_out 
 	int rc = my_fe_error(fe, err, out);
 	s->to_client = keep;
 	return rc;
+}
+
+/* The statement of the command just streamed past undecoded
+ * (observe_streamed): its fingerprint, from the bytes that were at hand. */
+int my_fe_statement(void *fe, char *out, size_t cap)
+{
+	struct my_sess *s = fe;
+	if (!s || !s->fp_streamed || cap == 0)
+		return -1;
+	snprintf(out, cap, "%s", s->fp);
+	return 0;
 }

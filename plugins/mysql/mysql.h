@@ -271,6 +271,8 @@ struct my_sess {
 	/* observing (LMS_OBSERVE_FULL): fingerprints and translation */
 	int observe;
 	char fp[MY_FP_MAX];       /* the last decoded command's fingerprint */
+	int fp_streamed;          /* ... of a command streamed undecoded, from
+				     its first bytes (my_fe_statement) */
 	char *prep_sql;           /* the COM_STMT_PREPARE being answered */
 	size_t prep_len;
 	struct my_stmt stmts[MY_STMTS];
@@ -367,6 +369,8 @@ void my_tag(const char *sql, size_t len, char tag[LMS_TAG_MAX]);
  * is inside a transaction). */
 uint32_t my_txn_flags(const char *sql, size_t len, int in_txn);
 
+/* frontend.c: the fingerprint of a command too big to decode */
+int my_fe_statement(void *fe, char *out, size_t cap);
 /* request.c: a client command as a common request (ABI 1.3) */
 int my_fe_request(void *fe, const uint8_t *msg, size_t len, struct lms_request *req);
 /* A binary-protocol value of MySQL type `type` (unsigned: MY_FLAG_UNSIGNED

@@ -224,7 +224,15 @@ static int req_execute(struct my_sess *s, const uint8_t *pl, size_t n, struct lm
 {
 	req->kind = LMS_REQ_UNSUPPORTED;
 	struct my_stmt *st = n >= 10 ? my_stmt_find(s, my_le32(pl + 1)) : NULL;
-	if (!st || st->nparams > LMS_REQ_HOLES_MAX || (st->nparams && !st->types))
+	const uint8_t *types = st ? st->types : NULL;
+	if (st && st->nparams) {
+		/* types bound by this execution itself (it may not have been
+		 * decoded: too big, streamed) */
+		size_t flag = 10 + (st->nparams + 7) / 8;
+		if (n > flag && pl[flag] == 1 && n - flag - 1 >= 2 * (size_t)st->nparams)
+			types = pl + flag + 1;
+	}
+	if (!st || st->nparams > LMS_REQ_HOLES_MAX || (st->nparams && !types))
 		return 0;
 	if (s->translated && (pl[5] & ~0x1u) != 0)
 		return 0; /* a cursor other than read-only: not served across families */
@@ -260,7 +268,7 @@ static int req_execute(struct my_sess *s, const uint8_t *pl, size_t n, struct lm
 			continue;
 		}
 		size_t vn;
-		if (my_binary_value(st->types[2 * k], st->types[2 * k + 1] & 0x80 ? MY_FLAG_UNSIGNED : 0, pl + off,
+		if (my_binary_value(types[2 * k], types[2 * k + 1] & 0x80 ? MY_FLAG_UNSIGNED : 0, pl + off,
 				    n - off, &used, s->text + tl, s->text_cap - tl, &vn) < 0)
 			return -1;
 		s->params[k].data = (const uint8_t *)s->text + tl;
@@ -294,6 +302,10 @@ int my_fe_request(void *fe, const uint8_t *msg, size_t len, struct lms_request *
 		return -1;
 	const uint8_t *pl = msg + MY_HDR;
 	size_t n = len - MY_HDR;
+	if (n == MY_MAX_PAYLOAD) {
+		req->kind = LMS_REQ_UNSUPPORTED; /* the first packet of a command of 16 MiB or more */
+		return 0;
+	}
 	if (s->translated && s->q_len > 0 && s->queue[(s->q_head + s->q_len - 1) % MY_QUEUE].local &&
 	    (pl[0] == MY_COM_QUERY || pl[0] == MY_COM_INIT_DB)) {
 		req->kind = LMS_REQ_PING; /* answered by LMS (local.c), in order */
