@@ -1038,6 +1038,73 @@ START_TEST(test_entry_checks_host)
 }
 END_TEST
 
+/* Observing, a command too big to decode streams past: it is named and
+ * tagged from the bytes at hand, an execution's new parameter types are
+ * kept (or forgotten when they are not at hand, never left stale), and
+ * the first packet of a 16 MiB command is not described as a request. */
+START_TEST(test_streamed_observed)
+{
+	struct pair p;
+	pair_new(&p, 0, 0, LMS_TLS_DISABLE);
+	login(&p, MY_CAP_PROTOCOL_41);
+	p.s->observe = 1;
+	const char *q = "insert into t values (1, 'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx";
+	size_t len = LMS_DECODE_MAX + 100;
+	uint8_t b[256];
+	my_put24(b, (uint32_t)len);
+	b[3] = 0;
+	b[4] = MY_COM_QUERY;
+	memcpy(b + 5, q, strlen(q));
+	struct step x = run(&p, 0, b, 5 + strlen(q));
+	ck_assert_int_eq(x.st, LMS_FRAME_OK);
+	ck_assert_int_eq(x.decoded, 0);
+	char fp[256];
+	ck_assert_int_eq(D->fe_statement(p.fe, fp, sizeof(fp)), 0);
+	ck_assert_msg(strncmp(fp, "insert into t values (?, ", 25) == 0, "%s", fp);
+	ck_assert_str_eq(p.s->queue[(p.s->q_head + p.s->q_len - 1) % MY_QUEUE].tag, "INSERT");
+	/* statement 7, two parameters, typed (VAR_STRING, VAR_STRING) before */
+	const char *sql = "insert into t values (?, ?)";
+	p.s->prep_sql = strdup(sql);
+	p.s->prep_len = strlen(sql);
+	my_stmt_prepared(p.s, 7, 2);
+	struct my_stmt *st = my_stmt_find(p.s, 7);
+	ck_assert_ptr_nonnull(st);
+	st->types = malloc(4);
+	memcpy(st->types, "\xfd\x00\xfd\x00", 4);
+	/* streamed, binding LONGLONG, VAR_STRING: kept */
+	const uint8_t ex[] = { MY_COM_STMT_EXECUTE, 7, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0x08, 0, 0xfd, 0 };
+	my_put24(b, (uint32_t)len);
+	b[3] = 0;
+	memcpy(b + 4, ex, sizeof(ex));
+	x = run(&p, 0, b, 4 + sizeof(ex));
+	ck_assert_int_eq(x.decoded, 0);
+	ck_assert_int_eq(memcmp(st->types, "\x08\x00\xfd\x00", 4), 0);
+	ck_assert_int_eq(D->fe_statement(p.fe, fp, sizeof(fp)), 0);
+	ck_assert_str_eq(fp, "insert into t values (?, ?)");
+	/* streamed, binding types that are not at hand yet: forgotten */
+	x = run(&p, 0, b, 4 + 12);
+	ck_assert_int_eq(x.st, LMS_FRAME_OK);
+	ck_assert_ptr_null(st->types);
+	/* decoded again: no fingerprint left from the streamed one */
+	size_t n = cmd(b, MY_COM_QUERY, "select 1");
+	x = run(&p, 0, b, n);
+	ck_assert_int_eq(x.decoded, 1);
+	ck_assert_int_eq(D->fe_statement(p.fe, fp, sizeof(fp)), -1);
+	/* the first packet of a command of 16 MiB or more is no request */
+	uint8_t *huge = malloc(MY_HDR + MY_MAX_PAYLOAD);
+	ck_assert_ptr_nonnull(huge);
+	my_put24(huge, MY_MAX_PAYLOAD);
+	huge[3] = 0;
+	memset(huge + 4, ' ', MY_MAX_PAYLOAD);
+	huge[4] = MY_COM_QUERY;
+	struct lms_request req;
+	ck_assert_int_eq(D->fe_request(p.fe, huge, MY_HDR + MY_MAX_PAYLOAD, &req), 0);
+	ck_assert_int_eq(req.kind, LMS_REQ_UNSUPPORTED);
+	free(huge);
+	pair_free(&p);
+}
+END_TEST
+
 static Suite *mysql_suite(void)
 {
 	Suite *s = suite_create("mysql");
@@ -1069,6 +1136,7 @@ static Suite *mysql_suite(void)
 	tcase_add_test(t, test_commands_refused_and_errors);
 	tcase_add_test(t, test_kill_by_proxy_id);
 	tcase_add_test(t, test_change_user);
+	tcase_add_test(t, test_streamed_observed);
 	suite_add_tcase(s, t);
 	return s;
 }
