@@ -680,7 +680,7 @@ static int answer_prepare(struct my_pk *w, struct my_sess *s, const struct lms_a
 		s->prep_sql = x->cmd.prep;
 		s->prep_len = x->cmd.prep_len;
 		x->cmd.prep = NULL;
-		my_stmt_prepared(s, id, x->nparams);
+		my_stmt_prepared(s, id, x->nparams, ncols);
 		if (s->max_stmt_id < id)
 			s->max_stmt_id = id;
 		x->done = 1;

@@ -488,7 +488,7 @@ static int advance(struct my_sess *s, const struct my_view *v, int kind, const u
 		uint32_t cols = my_le16(pl + 5), params = my_le16(pl + 7);
 		s->prep_cols = cols;
 		if (res)
-			my_stmt_prepared(s, my_le32(pl + 1), params);
+			my_stmt_prepared(s, my_le32(pl + 1), params, cols);
 		if (params) {
 			s->resp = MY_R_PREP_PARAMS;
 			s->left = params;

@@ -152,6 +152,7 @@ struct my_stmt {
 	char *sql;           /* host->alloc */
 	size_t len;
 	uint32_t nparams;
+	uint32_t ncols;      /* result columns its PREPARE OK announced */
 	uint8_t *types;      /* 2 * nparams bytes, host->alloc; NULL until bound */
 	struct my_long *ld;  /* nparams entries once long data came, host->alloc */
 	int ld_over;         /* long data was lost or over MY_LONG_DATA_MAX */
@@ -342,7 +343,7 @@ int my_queue_pop(struct my_sess *s, struct my_cmd *out);
 /* stmt.c: prepared statements remembered while observing */
 struct my_stmt *my_stmt_find(struct my_sess *s, uint32_t id);
 /* The PREPARE OK for the pending text: remember it (takes prep_sql). */
-void my_stmt_prepared(struct my_sess *s, uint32_t id, uint32_t nparams);
+void my_stmt_prepared(struct my_sess *s, uint32_t id, uint32_t nparams, uint32_t ncols);
 void my_stmt_close(struct my_sess *s, uint32_t id);
 void my_stmt_clear(struct my_sess *s);
 /* Scan st's text once for its placeholders and transaction flags (kept

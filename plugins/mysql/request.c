@@ -236,6 +236,9 @@ static int req_execute(struct my_sess *s, const uint8_t *pl, size_t n, struct lm
 		return 0;
 	if (s->translated && (pl[5] & ~0x1u) != 0)
 		return 0; /* a cursor other than read-only: not served across families */
+	if (!s->translated && (pl[5] & 0x7u) != 0 && st->ncols > 0)
+		return 0; /* a cursor: MariaDB sends the rows later, one COM_STMT_FETCH
+			     at a time, which has no translation (not compared) */
 	size_t ld_bytes = 0;
 	const struct my_long *ld = exec_long_data(s, st, &ld_bytes);
 	/* text is at most 64 bytes per fixed-width value, or the bytes */

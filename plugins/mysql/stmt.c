@@ -57,7 +57,7 @@ int my_stmt_scan(struct my_stmt *st)
 	return 0;
 }
 
-void my_stmt_prepared(struct my_sess *s, uint32_t id, uint32_t nparams)
+void my_stmt_prepared(struct my_sess *s, uint32_t id, uint32_t nparams, uint32_t ncols)
 {
 	char *sql = s->prep_sql;
 	size_t len = s->prep_len;
@@ -81,6 +81,7 @@ void my_stmt_prepared(struct my_sess *s, uint32_t id, uint32_t nparams)
 	st->sql = sql;
 	st->len = len;
 	st->nparams = nparams;
+	st->ncols = ncols;
 }
 
 void my_stmt_close(struct my_sess *s, uint32_t id)

@@ -1066,7 +1066,7 @@ START_TEST(test_streamed_observed)
 	const char *sql = "insert into t values (?, ?)";
 	p.s->prep_sql = strdup(sql);
 	p.s->prep_len = strlen(sql);
-	my_stmt_prepared(p.s, 7, 2);
+	my_stmt_prepared(p.s, 7, 2, 0);
 	struct my_stmt *st = my_stmt_find(p.s, 7);
 	ck_assert_ptr_nonnull(st);
 	st->types = malloc(4);

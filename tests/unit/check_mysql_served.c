@@ -595,7 +595,7 @@ static struct my_stmt *stmt_with(struct my_sess *s, uint32_t id, const char *sql
 {
 	s->prep_sql = strdup(sql);
 	s->prep_len = strlen(sql);
-	my_stmt_prepared(s, id, n);
+	my_stmt_prepared(s, id, n, 1);
 	struct my_stmt *st = my_stmt_find(s, id);
 	ck_assert_ptr_nonnull(st);
 	return st;
