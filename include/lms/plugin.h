@@ -27,7 +27,7 @@ extern "C" {
 #endif
 
 #define LMS_PLUGIN_ABI_MAJOR 1
-#define LMS_PLUGIN_ABI_MINOR 7
+#define LMS_PLUGIN_ABI_MINOR 8
 
 /* Largest message a plugin may ask to see whole (LMS_FRAME_NEED_BODY).
  * Bigger messages are always streamed through without being decoded. */
@@ -443,6 +443,12 @@ struct lms_request {
 #define LMS_REQ_COMMIT 0x4u
 #define LMS_REQ_READ 0x8u
 #define LMS_REQ_INSERT_ID 0x10u
+/* BEGIN_FIRST   (ABI 1.8) the client's session has autocommit off and no
+ *               transaction is open: this statement opens one, which
+ *               lasts until the client commits or rolls back (MySQL's
+ *               autocommit=0).  A backend whose database commits each
+ *               statement by itself begins a transaction first. */
+#define LMS_REQ_BEGIN_FIRST 0x20u
 
 /* ---- Serving answers across wire families (ABI 1.4) -------------- */
 

@@ -48,10 +48,11 @@ enum {
 
 /* ---- packets ---- */
 
-/* Server status flags for transaction state txn. */
-static uint16_t status_of(uint32_t txn)
+/* Server status flags for transaction state txn and the session's
+ * autocommit. */
+static uint16_t status_of(const struct my_sess *s, uint32_t txn)
 {
-	return (uint16_t)(ST_AUTOCOMMIT | (txn != LMS_TXN_IDLE ? MY_ST_IN_TRANS : 0));
+	return (uint16_t)((s->autocommit ? ST_AUTOCOMMIT : 0) | (txn != LMS_TXN_IDLE ? MY_ST_IN_TRANS : 0));
 }
 
 
@@ -430,7 +431,7 @@ static void flush_held(struct my_pk *w, struct my_sess *s, int more, uint32_t tx
 	struct my_ans *x = &s->ans;
 	if (!x->held)
 		return;
-	uint16_t st = status_of(txn);
+	uint16_t st = status_of(s, txn);
 	if (more)
 		st |= MY_ST_MORE_RESULTS;
 	my_pk_ok(w, s, x->held_set, x->held_rows, x->held_id, st);
@@ -466,7 +467,7 @@ static int write_defs(struct my_pk *w, struct my_sess *s, const struct lms_answe
 	}
 	x->ncols = a->n;
 	if (with_end)
-		my_pk_defs_end(w, s, status_of(s->txn));
+		my_pk_defs_end(w, s, status_of(s, s->txn));
 	return 0;
 }
 
@@ -596,7 +597,7 @@ static int answer_cursor(struct my_pk *w, struct my_sess *s, const struct lms_an
 		return 0;
 	case LMS_ANS_READY:
 		if (!x->done)
-			my_cursor_ready(s, w, status_of(a->txn));
+			my_cursor_ready(s, w, status_of(s, a->txn));
 		return 0;
 	default:
 		return 0;
@@ -636,7 +637,7 @@ static int answer_result(struct my_pk *w, struct my_sess *s, const struct lms_an
 		if (x->held)
 			flush_held(w, s, 0, a->txn);
 		else if (!x->done)
-			my_pk_ok(w, s, 0, 0, 0, status_of(a->txn));
+			my_pk_ok(w, s, 0, 0, 0, status_of(s, a->txn));
 		return 0;
 	default:
 		return 0;
@@ -671,7 +672,7 @@ static int answer_prepare(struct my_pk *w, struct my_sess *s, const struct lms_a
 		for (uint32_t k = 0; k < x->nparams; k++)
 			my_pk_coldef(w, s, "?", 1, T_VAR_STRING, 63, 0, F_BINARY, 0);
 		if (x->nparams)
-			my_pk_defs_end(w, s, status_of(s->txn));
+			my_pk_defs_end(w, s, status_of(s, s->txn));
 		if (ncols && write_defs(w, s, a, 1) < 0)
 			return -1;
 		/* remember the statement under its new id (stmt.c) */
@@ -706,7 +707,7 @@ static int answer_ok(struct my_pk *w, struct my_sess *s, const struct lms_answer
 	if (a->kind == LMS_ANS_ERROR && !s->ans.done)
 		write_error(w, s, a);
 	else if (a->kind == LMS_ANS_READY && !s->ans.done)
-		my_pk_ok(w, s, 0, 0, 0, status_of(a->txn));
+		my_pk_ok(w, s, 0, 0, 0, status_of(s, a->txn));
 	return 0;
 }
 
@@ -753,7 +754,7 @@ long my_fe_answer(void *fe, const struct lms_answer *a, uint8_t *buf, size_t cap
 		held_error(&w, s);
 	} else if (x->cmd.local) {
 		if (a->kind == LMS_ANS_READY)
-			my_local_answer(s, &x->cmd, &w, status_of(a->txn));
+			my_local_answer(s, &x->cmd, &w, status_of(s, a->txn));
 	} else if (x->cmd.cmd == MY_COM_QUERY || x->cmd.cmd == MY_COM_STMT_EXECUTE) {
 		rc = answer_result(&w, s, a, x->cmd.cmd == MY_COM_STMT_EXECUTE);
 	} else if (x->cmd.cmd == MY_COM_STMT_PREPARE) {

@@ -179,6 +179,7 @@ int my_login_ok(struct my_sess *s, const uint8_t *pl, size_t n, struct lms_resul
 	if (my_status(pl, n, 1, &status) < 0)
 		return -1;
 	s->txn = (status & MY_ST_IN_TRANS) ? LMS_TXN_OPEN : LMS_TXN_IDLE;
+	s->autocommit = (status & MY_ST_AUTOCOMMIT) != 0;
 	s->state = MY_S_READY;
 	s->to_client = 1;
 	res->action = LMS_ACT_READY;
@@ -438,6 +439,8 @@ static int end_packet(struct my_sess *s, const uint8_t *pl, size_t n, struct lms
 	if (n > 1 && my_status(pl, n, ok_format, &status) < 0)
 		return -1;
 	s->txn = (status & MY_ST_IN_TRANS) ? LMS_TXN_OPEN : LMS_TXN_IDLE;
+	if (n > 1 && (ok_format || n >= 5))
+		s->autocommit = (status & MY_ST_AUTOCOMMIT) != 0; /* carried if the session is translated later */
 	if ((status & MY_ST_MORE_RESULTS) && s->resp != MY_R_AUTH && s->resp != MY_R_PREP_COLS_EOF &&
 	    s->resp != MY_R_PREP_PARAMS_EOF) {
 		s->resp = MY_R_FIRST; /* another result follows (multi-statements, CALL) */

@@ -364,6 +364,7 @@ static int change_user_parse(struct my_sess *s, const uint8_t *pl, size_t n, uin
 static void change_user_accept(struct my_sess *s, struct my_cmd *c)
 {
 	my_stmt_clear(s);
+	s->autocommit = 1;
 	snprintf(s->login_user, sizeof(s->login_user), "%s", s->cu_user);
 	snprintf(s->db, sizeof(s->db), "%s", s->cu_db);
 	if (c)

@@ -604,6 +604,8 @@ static int observe_command(struct my_sess *s, const uint8_t *msg, size_t len, st
 		break;
 	case MY_COM_RESET_CONNECTION:
 		my_stmt_clear(s);
+		if (s->translated)
+			s->autocommit = 1; /* (relayed: the database's OK says) */
 		break;
 	default:
 		break;
@@ -616,6 +618,10 @@ static int observe_command(struct my_sess *s, const uint8_t *msg, size_t len, st
 		c->local = my_local_class(pl, n);
 		if (c->local)
 			keep_prepare(s, pl + 1, n - 1);
+		if (c->local == MY_L_AC_ON)
+			c->ac_commit = !s->autocommit;
+		if (c->local == MY_L_AC_ON || c->local == MY_L_AC_OFF)
+			s->autocommit = c->local == MY_L_AC_ON; /* for the requests after it (request.c) */
 	}
 	s->fp_streamed = 0;
 	if (sql && s->observe) {

@@ -347,3 +347,17 @@ uint32_t my_txn_flags(const char *sql, size_t len, int in_txn)
 		return select_writes(&lx) ? flags : flags | LMS_REQ_READ;
 	return commits_first(sql, b, e, &lx) ? flags | LMS_REQ_COMMIT_FIRST : flags;
 }
+
+int my_opens_txn(const char *sql, size_t len)
+{
+	static const char *const no_txn[] = { "commit", "rollback", "begin", "start", "set", "savepoint", "release",
+					      "xa", "lock", "unlock", "use", "show", "flush", "kill", "help", NULL };
+	struct my_lex lx = { sql, len, 0, 0 };
+	size_t b, e;
+	if (lex_next(&lx, &b, &e) != TK_WORD)
+		return 1; /* "(select ...)", or nothing known: as a statement would */
+	for (const char *const *w = no_txn; *w; w++)
+		if (word_is(sql, b, e, *w))
+			return 0;
+	return !commits_first(sql, b, e, &lx);
+}

@@ -6,9 +6,13 @@
  *
  *   SET NAMES ..., SET CHARACTER SET ..., SET [SESSION] character_set_*,
  *   collation_connection, sql_mode, session_track_*, net_*_timeout,
- *   wait_timeout, interactive_timeout, autocommit=1 (any mix of those
- *   in one SET)                                    OK (nothing changes)
- *   SET autocommit=0                               ERR 1235: refused
+ *   wait_timeout, interactive_timeout (any mix of those in one SET)
+ *                                                  OK (nothing changes)
+ *   SET autocommit=0|1 (with any of those)         OK; off: each statement
+ *                                                  that opens a transaction
+ *                                                  on MySQL begins one
+ *                                                  (request.c); on: an open
+ *                                                  transaction is committed
  *   SELECT @@[session.]var [AS name], ... [LIMIT 1] one row (the table)
  *   SHOW [SESSION] VARIABLES [LIKE '...'|WHERE ...] (Variable_name, Value)
  *   SHOW WARNINGS                                  no rows
@@ -219,8 +223,9 @@ static int scope(struct cur *c)
 	return 0;
 }
 
-/* SET ...: MY_L_OK when every assignment is one LMS ignores, MY_L_ERROR
- * for autocommit=0, else MY_L_NONE. */
+/* SET ...: MY_L_OK when every assignment is one LMS ignores, MY_L_AC_OFF
+ * or MY_L_AC_ON when autocommit is among them (the last one wins), else
+ * MY_L_NONE. */
 static uint8_t class_set(struct cur *c)
 {
 	uint8_t cls = MY_L_OK;
@@ -241,11 +246,13 @@ static uint8_t class_set(struct cur *c)
 			const char *v = c->p + a;
 			size_t l = b - a;
 			if ((l == 1 && v[0] == '1') || (l == 2 && strncasecmp(v, "on", 2) == 0) ||
-			    (l == 4 && strncasecmp(v, "true", 4) == 0))
+			    (l == 4 && strncasecmp(v, "true", 4) == 0)) {
+				cls = MY_L_AC_ON;
 				continue;
+			}
 			if ((l == 1 && v[0] == '0') || (l == 3 && strncasecmp(v, "off", 3) == 0) ||
 			    (l == 5 && strncasecmp(v, "false", 5) == 0)) {
-				cls = MY_L_ERROR;
+				cls = MY_L_AC_OFF;
 				continue;
 			}
 			return MY_L_NONE;
@@ -258,6 +265,14 @@ static uint8_t class_set(struct cur *c)
 			return MY_L_NONE;
 	} while (punct(c, ','));
 	return at_end(c) ? cls : MY_L_NONE;
+}
+
+/* Variable k's value in this session (autocommit is the session's own). */
+static const char *var_value(const struct my_sess *s, size_t k)
+{
+	if (strcmp(vars[k].name, "autocommit") == 0)
+		return s->autocommit ? "1" : "0";
+	return vars[k].value;
 }
 
 static int var_find(const char *name)
@@ -403,7 +418,7 @@ static void answer_vars(struct my_sess *s, const struct my_cmd *cmd, struct my_p
 			break;
 		names[k] = alias[k][0] ? alias[k] : c.p + a;
 		nl[k] = alias[k][0] ? strlen(alias[k]) : b - a;
-		vals[k] = vars[var].value;
+		vals[k] = var_value(s, (size_t)var);
 		k++;
 	} while (punct(&c, ','));
 	one_row(s, w, k, names, nl, vals, status);
@@ -494,7 +509,8 @@ static void answer_show(struct my_sess *s, const struct my_cmd *cmd, struct my_p
 			continue;
 		my_pk_begin(w);
 		my_pk_lenstr(w, vars[k].name, strlen(vars[k].name));
-		my_pk_lenstr(w, vars[k].value, strlen(vars[k].value));
+		const char *v = var_value(s, k);
+		my_pk_lenstr(w, v, strlen(v));
 		my_pk_end(w, s);
 	}
 	my_pk_ok(w, s, 1, 0, 0, status);
@@ -534,6 +550,8 @@ void my_local_answer(struct my_sess *s, const struct my_cmd *cmd, struct my_pk *
 	}
 	switch (cmd->local) {
 	case MY_L_OK:
+	case MY_L_AC_OFF:
+	case MY_L_AC_ON:
 		my_pk_ok(w, s, 0, 0, 0, status);
 		return;
 	case MY_L_VARS:
@@ -564,12 +582,6 @@ void my_local_answer(struct my_sess *s, const struct my_cmd *cmd, struct my_pk *
 		answer_init_db(s, cmd, w, status);
 		return;
 	default: {
-		struct cur c = { cmd->prep, cmd->prep_len, 0 };
-		if (word(&c, "set")) {
-			my_pk_err(w, s, 1235, "42000", "molt-lms: after the cutover autocommit=0 is not supported: "
-				  "use START TRANSACTION ... COMMIT");
-			return;
-		}
 		my_pk_err(w, s, 1193, "HY000", "molt-lms: unknown system variable (after the cutover LMS answers "
 			  "only the variables listed in docs/mysql.md)");
 		return;

@@ -38,6 +38,11 @@ int my_fe_set_relayed(void *fe, char *why, size_t cap)
 			 (unsigned)n, n == 1 ? "" : "s");
 		return -1;
 	}
+	if (!s->autocommit) {
+		/* (the new connection would commit each statement by itself) */
+		snprintf(why, cap, "it has autocommit off, which a new connection to MariaDB would not have");
+		return -1;
+	}
 	if (s->state != MY_S_READY || s->q_len > 0 || s->fe_cont || s->ans.started || s->ans.held ||
 	    s->ans.err_held || s->cu_pending || s->local_req || s->ld_bytes || s->cur_bytes) {
 		snprintf(why, cap, "a command of it is still being answered");

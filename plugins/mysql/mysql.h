@@ -46,6 +46,7 @@ extern const struct lms_host_api *my_host;
 
 /* Server status flags (OK and EOF packets). */
 #define MY_ST_IN_TRANS 0x1u
+#define MY_ST_AUTOCOMMIT 0x2u
 #define MY_ST_MORE_RESULTS 0x8u
 #define MY_ST_CURSOR_EXISTS 0x40u
 #define MY_ST_LAST_ROW_SENT 0x80u
@@ -113,6 +114,8 @@ struct my_cmd {
 	uint8_t cursor;    /* translated COM_STMT_EXECUTE: opens a cursor (cmds.c) */
 	uint32_t stmt;     /* translated EXECUTE, FETCH: the statement id */
 	uint32_t nrows;    /* translated FETCH: rows asked */
+	uint8_t ac_commit; /* translated SET autocommit=1 while it was off:
+			      an open transaction is committed (request.c) */
 };
 
 /* A prepared statement, remembered while observing (translation, ABI
@@ -185,6 +188,11 @@ enum my_local {
 	MY_L_INIT_DB,    /* COM_INIT_DB or USE: OK when it names the session's
 			    database, else ERR */
 	MY_L_ERROR,      /* an ERR (local_err says which) */
+	MY_L_AC_OFF,     /* an OK to a SET of autocommit=0 (with ignored
+			    ones): the session's statements open a
+			    transaction from now on (BEGIN_FIRST) */
+	MY_L_AC_ON,      /* ... of autocommit=1: an open transaction is
+			    committed first, as MySQL does */
 	/* commands other than queries (cmds.c) */
 	MY_L_STATISTICS, /* COM_STATISTICS: a status string */
 	MY_L_FIELD_LIST, /* COM_FIELD_LIST: ERR (deprecated, not served) */
@@ -266,6 +274,9 @@ struct my_sess {
 	uint64_t left;            /* definitions still expected */
 	uint32_t prep_cols;       /* COM_STMT_PREPARE: column count */
 	uint32_t txn;             /* enum lms_txn_state, last known */
+	int autocommit;           /* the session's autocommit: MariaDB's
+				     status flag while relayed, then what
+				     the client SET while translated */
 	uint8_t end_seq;          /* sequence id of the packet that ended the
 				     last answer (fe_error_in_answer) */
 	uint8_t end_cmd;          /* the command it answered */
@@ -369,6 +380,10 @@ void my_tag(const char *sql, size_t len, char tag[LMS_TAG_MAX]);
  * rows nor writes (INTO) only reads (looked for only in_txn: the session
  * is inside a transaction). */
 uint32_t my_txn_flags(const char *sql, size_t len, int in_txn);
+/* Does this statement, with autocommit off and no transaction open, open
+ * one on MySQL?  Everything but transaction control, SET, SHOW, USE and
+ * statements that commit implicitly. */
+int my_opens_txn(const char *sql, size_t len);
 
 /* frontend.c: the fingerprint of a command too big to decode */
 int my_fe_statement(void *fe, char *out, size_t cap);

@@ -212,9 +212,14 @@ static const struct my_long *exec_long_data(const struct my_sess *s, const struc
 /* A statement's flags as this session needs them: the generated key
  * (LMS_REQ_INSERT_ID) is asked for only where the client reads it from
  * the other database's answer, in a translated session; a shadow's OK
- * is compared, not sent. */
-static uint32_t served_flags(const struct my_sess *s, uint32_t flags)
+ * is compared, not sent.  With autocommit off and no transaction open,
+ * a statement that opens one on MySQL begins one first (ABI 1.8), on the
+ * database that serves the session and on a shadow alike: a ROLLBACK
+ * must undo the same writes on both. */
+static uint32_t served_flags(const struct my_sess *s, uint32_t flags, const char *sql, size_t len)
 {
+	if (!s->autocommit && s->txn == LMS_TXN_IDLE && my_host->abi_minor >= 8 && my_opens_txn(sql, len))
+		flags |= LMS_REQ_BEGIN_FIRST;
 	return s->translated ? flags : flags & ~LMS_REQ_INSERT_ID;
 }
 
@@ -287,7 +292,7 @@ static int req_execute(struct my_sess *s, const uint8_t *pl, size_t n, struct lm
 	req->nholes = st->nparams;
 	req->params = s->params;
 	req->nparams = st->nparams;
-	req->flags = served_flags(s, st->txn_flags);
+	req->flags = served_flags(s, st->txn_flags, st->sql, st->len);
 	return 0;
 }
 
@@ -309,9 +314,16 @@ int my_fe_request(void *fe, const uint8_t *msg, size_t len, struct lms_request *
 		req->kind = LMS_REQ_UNSUPPORTED; /* the first packet of a command of 16 MiB or more */
 		return 0;
 	}
-	if (s->translated && s->q_len > 0 && s->queue[(s->q_head + s->q_len - 1) % MY_QUEUE].local &&
-	    (pl[0] == MY_COM_QUERY || pl[0] == MY_COM_INIT_DB)) {
+	const struct my_cmd *last = s->q_len > 0 ? &s->queue[(s->q_head + s->q_len - 1) % MY_QUEUE] : NULL;
+	if (s->translated && last && last->local && (pl[0] == MY_COM_QUERY || pl[0] == MY_COM_INIT_DB)) {
 		req->kind = LMS_REQ_PING; /* answered by LMS (local.c), in order */
+		if (last->ac_commit && s->txn != LMS_TXN_IDLE) {
+			/* SET autocommit=1 commits the open transaction (MySQL) */
+			req->kind = LMS_REQ_QUERY;
+			req->sql = "COMMIT";
+			req->sql_len = 6;
+			req->flags = LMS_REQ_STMT_ATOMIC | LMS_REQ_COMMIT;
+		}
 		return 0;
 	}
 	switch (pl[0]) {
@@ -319,7 +331,8 @@ int my_fe_request(void *fe, const uint8_t *msg, size_t len, struct lms_request *
 		req->kind = LMS_REQ_QUERY;
 		req->sql = (const char *)pl + 1;
 		req->sql_len = n - 1;
-		req->flags = served_flags(s, my_txn_flags(req->sql, req->sql_len, s->txn != LMS_TXN_IDLE));
+		req->flags = served_flags(s, my_txn_flags(req->sql, req->sql_len, s->txn != LMS_TXN_IDLE), req->sql,
+					  req->sql_len);
 		return 0;
 	case MY_COM_STMT_PREPARE: {
 		if (req_buffers(s, 0) < 0)

@@ -16,6 +16,7 @@ struct my_sess *my_sess_new(void)
 	memset(s, 0, sizeof(*s));
 	s->to_client = 0;
 	s->txn = LMS_TXN_IDLE;
+	s->autocommit = 1;
 	return s;
 }
 
@@ -57,6 +58,7 @@ int my_queue_push(struct my_sess *s, uint8_t cmd, uint8_t first_seq)
 	c->cursor = 0;
 	c->stmt = 0;
 	c->nrows = 0;
+	c->ac_commit = 0;
 	s->q_len++;
 	return 0;
 }

@@ -18,6 +18,10 @@
  *                             transaction is over; when another request
  *                             is already in flight, in front of the next
  *   COMMIT_FIRST              COMMIT before the request
+ *   BEGIN_FIRST, no           BEGIN, then SAVEPOINT molt_lms: the client's
+ *   transaction open          autocommit is off (ABI 1.8), so the
+ *                             statement opens a transaction that lasts
+ *                             until its COMMIT or ROLLBACK
  *   a RESET request           ROLLBACK before it (MySQL's
  *                             COM_RESET_CONNECTION ends a transaction)
  *
@@ -45,6 +49,7 @@ static const char SP_RELEASE[] = "RELEASE SAVEPOINT molt_lms";
 static const char SP_BACK[] = "ROLLBACK TO SAVEPOINT molt_lms";
 static const char TX_ROLLBACK[] = "ROLLBACK";
 static const char TX_COMMIT[] = "COMMIT";
+static const char TX_BEGIN[] = "BEGIN";
 
 enum { REPAIR_NONE = 0, REPAIR_TO_SAVEPOINT, REPAIR_ROLLBACK, REPAIR_BROKEN };
 
@@ -61,6 +66,13 @@ void pg_atom_reset(struct pg_atom *a)
 static int plan(const struct pg_atom *a, struct pg_atom_req *r, const char **stmts)
 {
 	int n = 0;
+	if (a->txn == 'I' && (r->flags & LMS_REQ_BEGIN_FIRST)) {
+		stmts[n++] = TX_BEGIN;
+		stmts[n++] = SP_SET; /* a failed first statement undoes only itself */
+		r->saved = 1;
+		r->clean = 1;
+		return n;
+	}
 	if (a->txn == 'I')
 		return 0;
 	if (a->repair == REPAIR_ROLLBACK || (r->flags & PG_ATOM_RESET)) {

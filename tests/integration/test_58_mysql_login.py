@@ -323,6 +323,18 @@ def test_pymysql_logs_in(clusters, tproxy):
         assert c.get_autocommit() is True
     finally:
         c.close()
+    # PyMySQL's default turns autocommit off at connect (SET AUTOCOMMIT = 0):
+    # before ABI 1.8 that was refused, and the connect failed
+    c = pymysql.connect(host="127.0.0.1", port=tproxy.port, user=MY_APP[0], password=MY_APP[1], database=MY_DB,
+                        ssl={"ca": clusters.cert("ca.crt"), "check_hostname": False}, connect_timeout=10)
+    try:
+        assert c.get_autocommit() is False
+        cur = c.cursor()
+        cur.execute("select @@autocommit")
+        assert cur.fetchone() == (0,)
+        c.rollback()
+    finally:
+        c.close()
     with pytest.raises(pymysql.err.OperationalError) as e:
         pymysql.connect(host="127.0.0.1", port=tproxy.port, user=MY_APP[0], password="wrong", database=MY_DB,
                         ssl={"ca": clusters.cert("ca.crt"), "check_hostname": False}, autocommit=None,

@@ -496,10 +496,14 @@ START_TEST(test_local_classes)
 	ck_assert_uint_eq(local_of("SET NAMES utf8mb4"), MY_L_OK);
 	ck_assert_uint_eq(local_of("set names 'utf8' collate 'utf8_general_ci';"), MY_L_OK);
 	ck_assert_uint_eq(local_of("SET character_set_results = NULL"), MY_L_OK);
-	ck_assert_uint_eq(local_of("SET autocommit=1"), MY_L_OK);
-	ck_assert_uint_eq(local_of("set @@session.autocommit = ON"), MY_L_OK);
-	ck_assert_uint_eq(local_of("set autocommit=1, sql_mode = concat(@@sql_mode,',STRICT_TRANS_TABLES')"), MY_L_OK);
-	ck_assert_uint_eq(local_of("SET autocommit=0"), MY_L_ERROR);
+	ck_assert_uint_eq(local_of("SET autocommit=1"), MY_L_AC_ON);
+	ck_assert_uint_eq(local_of("set @@session.autocommit = ON"), MY_L_AC_ON);
+	ck_assert_uint_eq(local_of("set autocommit=1, sql_mode = concat(@@sql_mode,',STRICT_TRANS_TABLES')"),
+			  MY_L_AC_ON);
+	ck_assert_uint_eq(local_of("SET autocommit=0"), MY_L_AC_OFF);
+	ck_assert_uint_eq(local_of("SET AUTOCOMMIT = 0, names utf8mb4"), MY_L_AC_OFF);
+	ck_assert_uint_eq(local_of("SET autocommit=0, autocommit=1"), MY_L_AC_ON);
+	ck_assert_uint_eq(local_of("SET autocommit=2"), MY_L_NONE);
 	ck_assert_uint_eq(local_of("SET statement_timeout = 5"), MY_L_NONE);
 	ck_assert_uint_eq(local_of("SET GLOBAL sql_mode = ''"), MY_L_NONE);
 	ck_assert_uint_eq(local_of("SET @x = 1"), MY_L_NONE);

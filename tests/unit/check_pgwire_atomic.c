@@ -371,6 +371,39 @@ START_TEST(test_encode_prefix)
 }
 END_TEST
 
+/* ABI 1.8: autocommit off, no transaction open: BEGIN and a savepoint go
+ * first; a failed first statement undoes only itself and the transaction
+ * stays open; once it is open nothing is begun again; after COMMIT, the
+ * next statement begins anew. */
+START_TEST(test_begin_first)
+{
+	const uint32_t atomic = LMS_REQ_STMT_ATOMIC | LMS_REQ_BEGIN_FIRST;
+	ck_assert_str_eq(send_req(atomic, 1), "BEGIN|SAVEPOINT molt_lms");
+	int hidden;
+	feed_complete("BEGIN", &hidden);
+	ck_assert(hidden);
+	feed_complete("SAVEPOINT", &hidden);
+	ck_assert(hidden);
+	ck_assert(!feed_error("23505"));
+	feed_ready('E');
+	ck_assert_uint_eq(pg_atom_txn(&A), LMS_TXN_OPEN); /* undone alone: still open */
+	ck_assert_str_eq(send_req(LMS_REQ_STMT_ATOMIC, 1), "ROLLBACK TO SAVEPOINT molt_lms");
+	feed_complete("ROLLBACK", &hidden);
+	feed_complete("INSERT 0 1", &hidden);
+	ck_assert(!hidden);
+	feed_ready('T');
+	/* open: the flag asks for nothing (mysql.so sets it only when idle) */
+	ck_assert_str_eq(send_req(atomic | LMS_REQ_COMMIT, 1), "RELEASE SAVEPOINT molt_lms|SAVEPOINT molt_lms");
+	feed_complete("RELEASE", &hidden);
+	feed_complete("SAVEPOINT", &hidden);
+	feed_complete("COMMIT", &hidden);
+	ck_assert(!hidden);
+	feed_ready('I');
+	ck_assert_str_eq(send_req(atomic, 0), "BEGIN|SAVEPOINT molt_lms");
+	ours_ok(2, "BEGIN");
+}
+END_TEST
+
 static Suite *atomic_suite(void)
 {
 	Suite *s = suite_create("pgwire_atomic");
@@ -378,6 +411,7 @@ static Suite *atomic_suite(void)
 	tcase_add_checked_fixture(tc, setup, NULL);
 	tcase_add_test(tc, test_no_transaction_no_statements);
 	tcase_add_test(tc, test_savepoints_and_repair);
+	tcase_add_test(tc, test_begin_first);
 	tcase_add_test(tc, test_reads_keep_the_savepoint);
 	tcase_add_test(tc, test_commit_first);
 	tcase_add_test(tc, test_class40_rolls_back_at_once);
