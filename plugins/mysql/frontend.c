@@ -626,6 +626,9 @@ static int observe_command(struct my_sess *s, const uint8_t *msg, size_t len, st
 	s->fp_streamed = 0;
 	if (sql && s->observe) {
 		my_fingerprint(sql, sl, s->fp, sizeof(s->fp), &res->stmt_flags);
+		if (!s->autocommit && s->txn == LMS_TXN_IDLE && (cmd == MY_COM_QUERY || cmd == MY_COM_STMT_EXECUTE) &&
+		    my_opens_txn(sql, sl))
+			res->stmt_flags |= LMS_STMT_BEGIN; /* autocommit off: it opens a transaction block */
 		res->fingerprint = s->fp;
 	}
 	return 0;
