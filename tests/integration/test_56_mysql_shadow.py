@@ -284,44 +284,58 @@ def test_async_slow_target_drops(proxy_factory, mysql_server, lms_env, two):
     assert wait_until(lambda: p.shadow_counts()["async_dropped"] >= 1, lms_env.t(10)), p.shadow_counts()
 
 
-@pytest.mark.skipif(shutil.which("sysbench") is None, reason="sysbench is not installed "
-                    "(tests/setup-debian.sh installs it)")
-def test_sync_sysbench_read_only(proxy_factory, mysql_server, lms_env, uniq):
-    """sysbench oltp_read_only (prepared statements) through the proxy: zero
-    mismatches.  The sbtest table is created on both sides first."""
-    p = shadow_proxy(proxy_factory, mysql_server, "sync")
-    tbl = "sbtest1"
+SB_DDL = ("create table sbtest1 (id int primary key, k int not null default 0, "
+          "c char(120) not null default '', pad char(60) not null default '')")
+
+
+@pytest.fixture
+def sbtest(mysql_server, lms_env):
+    """sysbench's table sbtest1 with the same 200 rows on both sides:
+    (MariaDB connection, target connection)."""
     my = my_connect(mysql_server.port)
     pg = lms_env.target_admin_connect()
+    pg.autocommit = True
     try:
-        my.cursor().execute("drop table if exists %s" % tbl)
-        pg.cursor().execute("drop table if exists %s" % tbl)
-        my.cursor().execute("create table %s (id int primary key, k int not null default 0, "
-                            "c char(120) not null default '', pad char(60) not null default '')" % tbl)
-        pg.cursor().execute("create table %s (id int primary key, k int not null default 0, "
-                            "c char(120) not null default '', pad char(60) not null default '')" % tbl)
+        for conn in (my, pg):
+            conn.cursor().execute("drop table if exists sbtest1")
+            conn.cursor().execute(SB_DDL)
         for i in range(1, 201):
             row = (i, i * 7 % 100, "c-%05d" % i, "pad-%d" % i)
-            my.cursor().execute("insert into %s values (%%s, %%s, %%s, %%s)" % tbl, row)
-            pg.cursor().execute("insert into %s values (%%s, %%s, %%s, %%s)" % tbl, row)
-        r = subprocess.run(["sysbench", "oltp_read_only", "--db-driver=mysql", "--mysql-host=127.0.0.1",
-                            "--mysql-port=%d" % p.port, "--mysql-user=%s" % MY_APP[0],
-                            "--mysql-password=%s" % MY_APP[1], "--mysql-db=%s" % MY_DB,
-                            "--mysql-ssl=off", "--tables=1", "--table-size=200", "--threads=2",
-                            "--time=5", "--range_size=10", "--db-ps-mode=auto", "run"],
-                           capture_output=True, text=True, timeout=lms_env.t(60))
-        assert r.returncode == 0, r.stdout + r.stderr
-        assert wait_until(lambda: p.shadow_counts()["match"] >= 100, lms_env.t(10)), p.shadow_counts()
-        c = assert_no_mismatch(p)
-        assert c["lost"] == 0, c
+            for conn in (my, pg):
+                conn.cursor().execute("insert into sbtest1 values (%s, %s, %s, %s)", row)
+        yield my, pg
     finally:
-        my.cursor().execute("drop table if exists %s" % tbl)
-        pg.cursor().execute("drop table if exists %s" % tbl)
-        my.close()
-        pg.close()
+        for conn in (my, pg):
+            conn.cursor().execute("drop table if exists sbtest1")
+            conn.close()
 
 
-def test_sync_sysbench_read_write(proxy_factory, mysql_server, lms_env, uniq):
+def sysbench_through(p, env, test, threads):
+    """sysbench `test` (prepared statements) through proxy p for 5 s: zero
+    mismatches, nothing lost."""
+    r = subprocess.run(["sysbench", test, "--db-driver=mysql", "--mysql-host=127.0.0.1",
+                        "--mysql-port=%d" % p.port, "--mysql-user=%s" % MY_APP[0],
+                        "--mysql-password=%s" % MY_APP[1], "--mysql-db=%s" % MY_DB,
+                        "--mysql-ssl=off", "--tables=1", "--table-size=200", "--threads=%d" % threads,
+                        "--time=5", "--range_size=10", "--db-ps-mode=auto", "run"],
+                       capture_output=True, text=True, timeout=env.t(60))
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert wait_until(lambda: p.shadow_counts()["match"] >= 100, env.t(10)), p.shadow_counts()
+    c = assert_no_mismatch(p)
+    assert c["lost"] == 0, c
+
+
+@pytest.mark.skipif(shutil.which("sysbench") is None, reason="sysbench is not installed "
+                    "(tests/setup-debian.sh installs it)")
+def test_sync_sysbench_read_only(proxy_factory, mysql_server, lms_env, sbtest):
+    """sysbench oltp_read_only through the proxy (2 threads): zero
+    mismatches."""
+    sysbench_through(shadow_proxy(proxy_factory, mysql_server, "sync"), lms_env, "oltp_read_only", 2)
+
+
+@pytest.mark.skipif(shutil.which("sysbench") is None, reason="sysbench is not installed "
+                    "(tests/setup-debian.sh installs it)")
+def test_sync_sysbench_read_write(proxy_factory, mysql_server, lms_env, sbtest):
     """sysbench oltp_read_write (prepared statements, transactions with
     UPDATE, DELETE and INSERT) through the proxy in sync mode: zero
     mismatches, and afterwards the table is the same on both sides (every
@@ -330,42 +344,14 @@ def test_sync_sysbench_read_write(proxy_factory, mysql_server, lms_env, uniq):
     answer differently when one transaction reads or updates a row another
     deletes and inserts again (docs/mysql.md, "Isolation"), and shadowing
     rightly reports that."""
-    p = shadow_proxy(proxy_factory, mysql_server, "sync")
-    tbl = "sbtest1"
-    my = my_connect(mysql_server.port)
-    pg = lms_env.target_admin_connect()
-    pg.autocommit = True
-    ddl = ("create table %s (id int primary key, k int not null default 0, "
-           "c char(120) not null default '', pad char(60) not null default '')" % tbl)
-    try:
-        for conn in (my, pg):
-            conn.cursor().execute("drop table if exists %s" % tbl)
-            conn.cursor().execute(ddl)
-        for i in range(1, 201):
-            row = (i, i * 7 % 100, "c-%05d" % i, "pad-%d" % i)
-            my.cursor().execute("insert into %s values (%%s, %%s, %%s, %%s)" % tbl, row)
-            pg.cursor().execute("insert into %s values (%%s, %%s, %%s, %%s)" % tbl, row)
-        r = subprocess.run(["sysbench", "oltp_read_write", "--db-driver=mysql", "--mysql-host=127.0.0.1",
-                            "--mysql-port=%d" % p.port, "--mysql-user=%s" % MY_APP[0],
-                            "--mysql-password=%s" % MY_APP[1], "--mysql-db=%s" % MY_DB,
-                            "--mysql-ssl=off", "--tables=1", "--table-size=200", "--threads=1",
-                            "--time=5", "--range_size=10", "--db-ps-mode=auto", "run"],
-                           capture_output=True, text=True, timeout=lms_env.t(60))
-        assert r.returncode == 0, r.stdout + r.stderr
-        assert wait_until(lambda: p.shadow_counts()["match"] >= 100, lms_env.t(10)), p.shadow_counts()
-        c = assert_no_mismatch(p)
-        assert c["lost"] == 0, c
-        q = "select id, k, rtrim(c), rtrim(pad) from %s order by id" % tbl
-        mc = my.cursor()
-        mc.execute(q)
-        pc = pg.cursor()
-        pc.execute(q)
-        mine, theirs = [tuple(x) for x in mc.fetchall()], [tuple(x) for x in pc.fetchall()]
-        assert len(mine) > 150 and mine == theirs, [x for x in zip(mine, theirs) if x[0] != x[1]][:5]
-    finally:
-        for conn in (my, pg):
-            conn.cursor().execute("drop table if exists %s" % tbl)
-            conn.close()
+    sysbench_through(shadow_proxy(proxy_factory, mysql_server, "sync"), lms_env, "oltp_read_write", 1)
+    q = "select id, k, rtrim(c), rtrim(pad) from sbtest1 order by id"
+    mine, theirs = [], []
+    for conn, out in zip(sbtest, (mine, theirs)):
+        cur = conn.cursor()
+        cur.execute(q)
+        out.extend(tuple(x) for x in cur.fetchall())
+    assert len(mine) > 150 and mine == theirs, [x for x in zip(mine, theirs) if x[0] != x[1]][:5]
 
 
 def test_sync_cursor_execution_not_compared(proxy_factory, mysql_server, two):

@@ -17,16 +17,9 @@ write on both databases."""
 import pymysql
 import pytest
 
-from mysqlraw import MY_APP, MyError
+from mysqlraw import MyError
 from test_56_mysql_shadow import assert_no_mismatch, my_connect, shadow_proxy
-from test_57_mysql_served import TwoSides, cut_over, on_target, raw_login, served_proxy
-
-
-@pytest.fixture
-def two(lms_env, mysql_server, uniq):
-    t = TwoSides(lms_env, mysql_server, uniq)
-    yield t
-    t.drop()
+from test_57_mysql_served import cut_over, on_target, raw_login, served_proxy, two  # noqa: F401 - fixture
 
 
 def rows(two, ids):
@@ -155,4 +148,3 @@ def test_cut_back_refused_with_autocommit_off(proxy_factory, mysql_server, two):
         assert cur.fetchone() == (0,)
     finally:
         c.close()
-    assert MY_APP
