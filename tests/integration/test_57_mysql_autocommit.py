@@ -19,7 +19,7 @@ import pytest
 
 from mysqlraw import MyError
 from test_56_mysql_shadow import assert_no_mismatch, my_connect, shadow_proxy
-from test_57_mysql_served import cut_over, on_target, raw_login, served_proxy, two  # noqa: F401 - fixture
+from test_57_mysql_served import Jdbc, cut_over, on_target, raw_login, served_proxy, serve_classes, two  # noqa: F401
 
 
 def rows(two, ids):
@@ -148,3 +148,30 @@ def test_cut_back_refused_with_autocommit_off(proxy_factory, mysql_server, two):
         assert cur.fetchone() == (0,)
     finally:
         c.close()
+
+
+def test_connector_j_transaction_across_cutover(serve_classes, proxy_factory, mysql_server, two):
+    """JDBC's transactions: setAutoCommit(false) on MariaDB (Connector/J
+    sends set autocommit=0), then, after the cutover, a prepared INSERT
+    rolled back is gone from the target and one committed is there."""
+    p = served_proxy(proxy_factory, mysql_server)
+    j = Jdbc(serve_classes, p, "useServerPrepStmts=true")
+    t = two.name
+    try:
+        assert j("A 0") == ["autocommit=false"]
+        assert j("P ins insert into %s (id, name) values (?, ?)" % t) == ["prepared"]
+        assert j("Q select count(*) from %s" % t) == ["row=3"]
+        assert j("C") == ["committed"]
+        cut_over(p)
+        assert j("X ins 95|jdbc rolled back") == ["count=1"]
+        assert rows(two, [95]) == []
+        assert j("R") == ["rolled back"]
+        assert j("X ins 96|jdbc committed") == ["count=1"]
+        assert rows(two, [96]) == []
+        assert j("C") == ["committed"]
+        assert rows(two, [95, 96]) == [(96,)]
+        assert j("A 1") == ["autocommit=true"]
+        assert j("X ins 97|jdbc autocommitted") == ["count=1"]
+        assert rows(two, [97]) == [(97,)]
+    finally:
+        j.close()

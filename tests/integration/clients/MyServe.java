@@ -19,6 +19,8 @@
 //                        "count=N", then "keys=k1,k2,..." (getGeneratedKeys)
 //   G <name> <sql>       prepareStatement with RETURN_GENERATED_KEYS; X on it
 //                        prints "keys=..." after its count
+//   A 0|1                setAutoCommit: "autocommit=false|true"
+//   C, R                 commit, rollback: "committed", "rolled back"
 // A SQLException prints "error=<code> <sqlstate> <message>" and the
 // connection stays open.
 
@@ -117,6 +119,18 @@ public class MyServe {
             return;
         case "V":
             System.out.println("valid=" + c.isValid(5));
+            return;
+        case "A":
+            c.setAutoCommit(rest.equals("1"));
+            System.out.println("autocommit=" + c.getAutoCommit());
+            return;
+        case "C":
+            c.commit();
+            System.out.println("committed");
+            return;
+        case "R":
+            c.rollback();
+            System.out.println("rolled back");
             return;
         case "K":
             try (Statement s = c.createStatement()) {
