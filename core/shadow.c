@@ -310,17 +310,23 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 
 /* ---- connection lifetime ---- */
 
-/* Close the connection; every request in flight on it is lost. */
-/* Forget a large translation: assembled, encoded or both. */
-static void big_drop(struct lms_shadow *sh)
+/* Give a large translation's encoding back (none: nothing). */
+static void big_free(struct lms_shadow *sh)
 {
-	lms_bigmsg_end(&sh->whole);
 	if (sh->big)
 		lms_bigmsg_free(sh->big, sh->big_cap);
 	sh->big = NULL;
 	sh->big_len = sh->big_off = sh->big_cap = 0;
 }
 
+/* Forget a large translation: assembled, encoded or both. */
+static void big_drop(struct lms_shadow *sh)
+{
+	lms_bigmsg_end(&sh->whole);
+	big_free(sh);
+}
+
+/* Close the connection; every request in flight on it is lost. */
 static void sh_break(struct lms_shadow *sh, const char *why)
 {
 	if (sh->phase == SH_DOWN)
@@ -428,8 +434,6 @@ static void sh_tls_step(struct lms_shadow *sh)
 	sh_start(sh, 1);
 }
 
-/* Move the bytes of requests that may go from `held` to the connection,
- * oldest first, as far as the connection's buffer takes them. */
 /* Move what the connection's output takes of record r's large
  * translation (after r's held bytes, before any later record's).
  * Returns true when all of it went. */
@@ -439,12 +443,12 @@ static bool big_release(struct lms_shadow *sh, struct sh_rec *r)
 	r->begun = true;
 	if (sh->big_off < sh->big_len)
 		return false;
-	lms_bigmsg_free(sh->big, sh->big_cap);
-	sh->big = NULL;
-	sh->big_len = sh->big_off = sh->big_cap = 0;
+	big_free(sh);
 	return true;
 }
 
+/* Move the bytes of requests that may go from `held` to the connection,
+ * oldest first, as far as the connection's buffer takes them. */
 static void sh_release(struct lms_shadow *sh)
 {
 	if (sh->phase != SH_READY)

@@ -159,8 +159,8 @@ static int execute_known(struct my_sess *s, const uint8_t *p, size_t avail, cons
 		return 0;
 	if (st->nparams == 0)
 		return 1;
-	size_t flag = MY_HDR + 10 + (st->nparams + 7) / 8;
-	return st->types && flag < f->len && p[flag] == 0;
+	const uint8_t *types;
+	return st->types && my_stmt_bound_types(st, p + MY_HDR, (size_t)f->len - MY_HDR, &types) == 0;
 }
 
 /* A command packet starts (sequence 0): the answer's sequence ids, and
@@ -185,44 +185,7 @@ static uint64_t whole_max(const struct my_sess *s)
 	return s->translated && my_host->abi_minor >= 6 ? LMS_TRANSLATE_MAX : LMS_DECODE_MAX;
 }
 
-static void tag_last(struct my_sess *s, const char *sql, size_t n);
-static void keep_types(struct my_stmt *st, const uint8_t *pl, size_t n);
-
-/* Observing, a command too big to decode (streamed), just committed, of
- * which p[0..avail) is at hand (header included): what observe_command
- * would note, from its first bytes.  Its answer's tag comes from the
- * query's first keyword, or its statement's; an execution's parameter
- * types are kept, or forgotten when they are not at hand (never stale:
- * the shadow decodes later executions with them). */
-static void observe_streamed(struct my_sess *s, const uint8_t *p, size_t avail)
-{
-	const uint8_t *pl = p + MY_HDR;
-	size_t n = avail - MY_HDR;
-	uint32_t flags;
-	s->fp_streamed = 0;
-	if (pl[0] == MY_COM_QUERY) {
-		tag_last(s, (const char *)pl + 1, n - 1);
-		my_fingerprint((const char *)pl + 1, n - 1, s->fp, sizeof(s->fp), &flags);
-		s->fp_streamed = 1;
-		return;
-	}
-	struct my_stmt *st = pl[0] == MY_COM_STMT_EXECUTE && n >= 10 ? my_stmt_find(s, my_le32(pl + 1)) : NULL;
-	if (!st)
-		return;
-	tag_last(s, st->sql, st->len);
-	my_fingerprint(st->sql, st->len, s->fp, sizeof(s->fp), &flags);
-	s->fp_streamed = 1;
-	size_t flag = 10 + (st->nparams + 7) / 8;
-	if (st->nparams == 0 || (n > flag && pl[flag] == 0))
-		return; /* binds nothing new */
-	if (n > flag && n - flag - 1 >= 2 * (size_t)st->nparams) {
-		keep_types(st, pl, n);
-		return;
-	}
-	if (st->types)
-		my_host->free(st->types);
-	st->types = NULL;
-}
+static void observe_streamed(struct my_sess *s, const uint8_t *p, size_t avail);
 
 /* A client packet in the command phase.  Streamed packets commit here. */
 static int frame_command(struct my_sess *s, const uint8_t *p, size_t avail, struct lms_frame *f)
@@ -530,17 +493,52 @@ static void tag_last(struct my_sess *s, const char *sql, size_t n)
 }
 
 /* COM_STMT_EXECUTE: keep the parameter types when it binds new ones
- * (later executions may not repeat them). */
-static void keep_types(struct my_stmt *st, const uint8_t *pl, size_t n)
+ * (later executions may not repeat them).  Returns my_stmt_bound_types's
+ * answer: 1 kept, 0 none bound, -1 not all at hand (nothing kept). */
+static int keep_types(struct my_stmt *st, const uint8_t *pl, size_t n)
 {
-	size_t off = 10 + (st->nparams + 7) / 8;
-	if (st->nparams == 0 || n < off + 1 || pl[off] != 1 || n - off - 1 < 2 * (size_t)st->nparams)
-		return;
+	const uint8_t *types;
+	int rc = my_stmt_bound_types(st, pl, n, &types);
+	if (rc <= 0)
+		return rc;
 	if (!st->types)
 		st->types = my_host->alloc(2 * (size_t)st->nparams);
 	if (st->types)
-		memcpy(st->types, pl + off + 1, 2 * (size_t)st->nparams);
+		memcpy(st->types, types, 2 * (size_t)st->nparams);
+	return 1;
 }
+
+/* Observing, a command too big to decode (streamed), just committed, of
+ * which p[0..avail) is at hand (header included): what observe_command
+ * would note, from its first bytes.  Its answer's tag comes from the
+ * query's first keyword, or its statement's; an execution's parameter
+ * types are kept, or forgotten when they are not at hand (never stale:
+ * the shadow decodes later executions with them). */
+static void observe_streamed(struct my_sess *s, const uint8_t *p, size_t avail)
+{
+	const uint8_t *pl = p + MY_HDR;
+	size_t n = avail - MY_HDR;
+	uint32_t flags;
+	s->fp_streamed = 0;
+	if (pl[0] == MY_COM_QUERY) {
+		tag_last(s, (const char *)pl + 1, n - 1);
+		my_fingerprint((const char *)pl + 1, n - 1, s->fp, sizeof(s->fp), &flags);
+		s->fp_streamed = 1;
+		return;
+	}
+	struct my_stmt *st = pl[0] == MY_COM_STMT_EXECUTE && n >= 10 ? my_stmt_find(s, my_le32(pl + 1)) : NULL;
+	if (!st)
+		return;
+	tag_last(s, st->sql, st->len);
+	my_fingerprint(st->sql, st->len, s->fp, sizeof(s->fp), &flags);
+	s->fp_streamed = 1;
+	if (keep_types(st, pl, n) >= 0)
+		return;
+	if (st->types)
+		my_host->free(st->types);
+	st->types = NULL;
+}
+
 
 /* A whole command the database gets, decoded because the core observes,
  * because statements are kept (keep_statements) or because the session
@@ -626,8 +624,7 @@ static int observe_command(struct my_sess *s, const uint8_t *msg, size_t len, st
 	s->fp_streamed = 0;
 	if (sql && s->observe) {
 		my_fingerprint(sql, sl, s->fp, sizeof(s->fp), &res->stmt_flags);
-		if (!s->autocommit && s->txn == LMS_TXN_IDLE && (cmd == MY_COM_QUERY || cmd == MY_COM_STMT_EXECUTE) &&
-		    my_opens_txn(sql, sl))
+		if ((cmd == MY_COM_QUERY || cmd == MY_COM_STMT_EXECUTE) && my_begins_txn(s, sql, sl))
 			res->stmt_flags |= LMS_STMT_BEGIN; /* autocommit off: it opens a transaction block */
 		res->fingerprint = s->fp;
 	}

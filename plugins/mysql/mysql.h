@@ -356,6 +356,11 @@ struct my_stmt *my_stmt_find(struct my_sess *s, uint32_t id);
 /* The PREPARE OK for the pending text: remember it (takes prep_sql). */
 void my_stmt_prepared(struct my_sess *s, uint32_t id, uint32_t nparams, uint32_t ncols);
 void my_stmt_close(struct my_sess *s, uint32_t id);
+/* The parameter types an execution pl[0..n) (COM_STMT_EXECUTE's payload)
+ * of st binds itself, new-params-bound flag 1: 1, *types pointing at them
+ * in pl; 0 when it binds none (no parameters, or the flag is 0); -1 when
+ * they are not all in pl[0..n). */
+int my_stmt_bound_types(const struct my_stmt *st, const uint8_t *pl, size_t n, const uint8_t **types);
 void my_stmt_clear(struct my_sess *s);
 /* Scan st's text once for its placeholders and transaction flags (kept
  * in st).  Returns 0, or -1 when its placeholders do not match its
@@ -384,6 +389,9 @@ uint32_t my_txn_flags(const char *sql, size_t len, int in_txn);
  * one on MySQL?  Everything but transaction control, SET, SHOW, USE and
  * statements that commit implicitly. */
 int my_opens_txn(const char *sql, size_t len);
+/* request.c: does this statement open a transaction in session s now
+ * (autocommit off, none open, my_opens_txn)? */
+int my_begins_txn(const struct my_sess *s, const char *sql, size_t len);
 
 /* frontend.c: the fingerprint of a command too big to decode */
 int my_fe_statement(void *fe, char *out, size_t cap);

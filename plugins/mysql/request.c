@@ -216,9 +216,14 @@ static const struct my_long *exec_long_data(const struct my_sess *s, const struc
  * a statement that opens one on MySQL begins one first (ABI 1.8), on the
  * database that serves the session and on a shadow alike: a ROLLBACK
  * must undo the same writes on both. */
+int my_begins_txn(const struct my_sess *s, const char *sql, size_t len)
+{
+	return !s->autocommit && s->txn == LMS_TXN_IDLE && my_opens_txn(sql, len);
+}
+
 static uint32_t served_flags(const struct my_sess *s, uint32_t flags, const char *sql, size_t len)
 {
-	if (!s->autocommit && s->txn == LMS_TXN_IDLE && my_host->abi_minor >= 8 && my_opens_txn(sql, len))
+	if (my_host->abi_minor >= 8 && my_begins_txn(s, sql, len))
 		flags |= LMS_REQ_BEGIN_FIRST;
 	return s->translated ? flags : flags & ~LMS_REQ_INSERT_ID;
 }
@@ -229,14 +234,9 @@ static int req_execute(struct my_sess *s, const uint8_t *pl, size_t n, struct lm
 {
 	req->kind = LMS_REQ_UNSUPPORTED;
 	struct my_stmt *st = n >= 10 ? my_stmt_find(s, my_le32(pl + 1)) : NULL;
-	const uint8_t *types = st ? st->types : NULL;
-	if (st && st->nparams) {
-		/* types bound by this execution itself (it may not have been
-		 * decoded: too big, streamed) */
-		size_t flag = 10 + (st->nparams + 7) / 8;
-		if (n > flag && pl[flag] == 1 && n - flag - 1 >= 2 * (size_t)st->nparams)
-			types = pl + flag + 1;
-	}
+	const uint8_t *types = st ? st->types : NULL, *bound;
+	if (st && my_stmt_bound_types(st, pl, n, &bound) > 0)
+		types = bound; /* this execution's own (it may have been streamed, not decoded) */
 	if (!st || st->nparams > LMS_REQ_HOLES_MAX || (st->nparams && !types))
 		return 0;
 	if (s->translated && (pl[5] & ~0x1u) != 0)

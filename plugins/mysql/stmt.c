@@ -84,6 +84,18 @@ void my_stmt_prepared(struct my_sess *s, uint32_t id, uint32_t nparams, uint32_t
 	st->ncols = ncols;
 }
 
+int my_stmt_bound_types(const struct my_stmt *st, const uint8_t *pl, size_t n, const uint8_t **types)
+{
+	size_t flag = 10 + (st->nparams + 7) / 8;
+	*types = NULL;
+	if (st->nparams == 0 || (n > flag && pl[flag] == 0))
+		return 0;
+	if (n <= flag || pl[flag] != 1 || n - flag - 1 < 2 * (size_t)st->nparams)
+		return -1;
+	*types = pl + flag + 1;
+	return 1;
+}
+
 void my_stmt_close(struct my_sess *s, uint32_t id)
 {
 	struct my_stmt *st = my_stmt_find(s, id);
