@@ -383,7 +383,7 @@ static void answer_done(struct my_sess *s, struct lms_result *res)
 	s->resp = MY_R_IDLE;
 	s->owes = MY_OWES_NOTHING;
 	s->to_client = 1;
-	if (res) {
+	if (res && !s->hide) {
 		res->action = LMS_ACT_READY;
 		res->txn = s->txn;
 	}
@@ -462,6 +462,7 @@ static int advance(struct my_sess *s, const struct my_view *v, int kind, const u
 		struct my_cmd c;
 		my_queue_pop(s, &c);
 		s->cmd = c.cmd;
+		s->hide = c.hide;
 		memcpy(s->tag, c.tag, sizeof(s->tag));
 		if (s->prep_sql)
 			my_host->free(s->prep_sql);
@@ -589,7 +590,8 @@ static int frame_response(struct my_be *b, const uint8_t *p, size_t avail, struc
 	if (!streamed(kind)) {
 		if (f->len > LMS_DECODE_MAX)
 			return LMS_FRAME_INVALID;
-		f->flags = LMS_FRAME_NEED_BODY | (may_end(kind) ? LMS_FRAME_ENDS_ANSWER : 0);
+		int hide = v.starts ? s->queue[s->q_head].hide : s->hide;
+		f->flags = LMS_FRAME_NEED_BODY | (may_end(kind) && !hide ? LMS_FRAME_ENDS_ANSWER : 0);
 		return LMS_FRAME_OK;
 	}
 	if (b->observe && f->len <= LMS_DECODE_MAX && len < MY_MAX_PAYLOAD) {
@@ -681,10 +683,11 @@ int my_be_decode(void *be, const uint8_t *msg, size_t len, struct lms_out *out, 
 		if (msg[3] != v.seq || classify(s, &v, msg, len, my_le24(msg), &kind) != LMS_FRAME_OK ||
 		    (streamed(kind) && !b->observe))
 			return -1;
-		b->last_kind = kind;
+		int rc = advance(s, &v, kind, msg, len, res);
+		b->last_kind = s->hide ? K_NONE : kind; /* a hidden answer is not described */
 		b->last_resp = v.resp;
 		b->last_cmd = v.cmd;
-		return advance(s, &v, kind, msg, len, res);
+		return rc;
 	}
 	default:
 		return -1;

@@ -116,6 +116,8 @@ struct my_cmd {
 	uint32_t nrows;    /* translated FETCH: rows asked */
 	uint8_t ac_commit; /* translated SET autocommit=1 while it was off:
 			      an open transaction is committed (request.c) */
+	uint8_t hide;      /* a shadow's own command (shadow_req.c): its
+			      answer is not the request's */
 };
 
 /* A prepared statement, remembered while observing (translation, ABI
@@ -269,6 +271,7 @@ struct my_sess {
 	/* database side of the command phase */
 	int resp;                 /* enum my_resp */
 	uint8_t cmd;              /* the command being answered */
+	uint8_t hide;             /* ... is hidden (struct my_cmd.hide) */
 	int be_cont;              /* the last database packet was 0xFFFFFF long */
 	uint32_t be_cont_kind;    /* its lms_msg_kind */
 	uint64_t left;            /* definitions still expected */

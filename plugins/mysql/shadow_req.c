@@ -16,6 +16,11 @@
  *                      execution of the same text, at most MY_SHADOW_STMTS)
  *   PING               COM_PING (the commands LMS answers itself too)
  *   RESET              COM_RESET_CONNECTION
+ *   BEGIN_FIRST flag   START TRANSACTION first, its answer hidden: the
+ *                      client's autocommit is off (answered by LMS, the
+ *                      shadow got a PING), this connection's is on, and
+ *                      the statement must open a transaction here too,
+ *                      so that the client's ROLLBACK undoes it on both
  *
  * Each command is queued on the backend's own session state with what
  * reading its answer needs, as fe_frame queues a client's command.  The
@@ -141,6 +146,51 @@ static long put_prepare(struct my_sess *s, const struct lms_request *req, uint8_
 	return (long)at;
 }
 
+/* START TRANSACTION in front of a statement flagged LMS_REQ_BEGIN_FIRST,
+ * with its answer hidden (backend.c), unless a transaction is known open
+ * here (the statement joins it).  Returns 1 when it was queued, 0 when
+ * not needed, -1 when it does not fit. */
+static int put_begin(struct my_sess *s, const struct lms_request *req, uint8_t *buf, size_t cap, size_t *at)
+{
+	static const char begin[] = "START TRANSACTION";
+	int known = s->q_len == 0 && s->resp == MY_R_IDLE;
+	if (!(req->flags & LMS_REQ_BEGIN_FIRST) || (known && s->txn != LMS_TXN_IDLE))
+		return 0;
+	uint8_t cmd = MY_COM_QUERY;
+	if (put_packet(buf, cap, at, &cmd, 1, begin, sizeof(begin) - 1) < 0 || my_queue_push(s, cmd, 1) < 0)
+		return -1;
+	s->queue[(s->q_head + s->q_len - 1) % MY_QUEUE].hide = 1;
+	return 1;
+}
+
+/* The statement itself (QUERY or EXECUTE) at buf[at..cap). */
+static long put_statement(struct my_sess *s, const struct lms_request *req, uint8_t *buf, size_t cap, size_t at)
+{
+	if (req->kind == LMS_REQ_EXECUTE) {
+		const struct my_stmt *st = stmt_by_text(s, req->sql, req->sql_len);
+		long n = st ? put_execute(s, st, req, buf + at, cap - at) : -1;
+		return n < 0 ? -1 : (long)at + n;
+	}
+	uint8_t cmd = MY_COM_QUERY;
+	if (put_packet(buf, cap, &at, &cmd, 1, req->sql, req->sql_len) < 0 || my_queue_push(s, cmd, 1) < 0)
+		return -1;
+	my_tag(req->sql, req->sql_len, s->queue[(s->q_head + s->q_len - 1) % MY_QUEUE].tag);
+	return (long)at;
+}
+
+/* A statement, after START TRANSACTION when it needs one. */
+static long put_statement_txn(struct my_sess *s, const struct lms_request *req, uint8_t *buf, size_t cap)
+{
+	size_t at = 0;
+	int begun = put_begin(s, req, buf, cap, &at);
+	if (begun < 0)
+		return -1;
+	long n = put_statement(s, req, buf, cap, at);
+	if (n < 0 && begun)
+		s->q_len--; /* nothing is sent: take the START TRANSACTION back */
+	return n;
+}
+
 long my_be_encode_request(void *be, const struct lms_request *req, uint8_t *buf, size_t cap)
 {
 	struct my_be *b = be;
@@ -151,18 +201,11 @@ long my_be_encode_request(void *be, const struct lms_request *req, uint8_t *buf,
 		return -1; /* only a shadow with its own state */
 	switch (req->kind) {
 	case LMS_REQ_QUERY:
-		cmd = MY_COM_QUERY;
-		if (put_packet(buf, cap, &at, &cmd, 1, req->sql, req->sql_len) < 0 || my_queue_push(s, cmd, 1) < 0)
-			return -1;
-		my_tag(req->sql, req->sql_len, s->queue[(s->q_head + s->q_len - 1) % MY_QUEUE].tag);
-		return (long)at;
+	case LMS_REQ_EXECUTE:
+		return put_statement_txn(s, req, buf, cap);
 	case LMS_REQ_PREPARE:
 	case LMS_REQ_DESCRIBE:
 		return put_prepare(s, req, buf, cap);
-	case LMS_REQ_EXECUTE: {
-		const struct my_stmt *st = stmt_by_text(s, req->sql, req->sql_len);
-		return st ? put_execute(s, st, req, buf, cap) : -1;
-	}
 	case LMS_REQ_CLOSE:
 		return 0;
 	case LMS_REQ_PING:

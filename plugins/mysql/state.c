@@ -59,6 +59,7 @@ int my_queue_push(struct my_sess *s, uint8_t cmd, uint8_t first_seq)
 	c->stmt = 0;
 	c->nrows = 0;
 	c->ac_commit = 0;
+	c->hide = 0;
 	s->q_len++;
 	return 0;
 }

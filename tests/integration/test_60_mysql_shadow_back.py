@@ -342,3 +342,88 @@ def test_cut_back_carries_sessions_logged_in_by_lms(clusters, mysql_server, stor
         r.close()
     log = p.read_log()
     assert "event=session_moved_back " in log and "session_moved_back_refused" in log, log
+
+
+def count_on_both(two, mysql_server, where):
+    """Rows matching `where` on MariaDB and on PostgreSQL, read by
+    connections of their own (committed rows only)."""
+    my = on_mariadb(mysql_server, "select count(*) from %s where %s" % (two.name, where))[0][0]
+    cur = two.pg.cursor()
+    cur.execute("select count(*) from %s where %s" % (two.name, where))
+    return my, cur.fetchone()[0]
+
+
+def test_autocommit_off_shadowed_to_mariadb(clusters, mysql_server, store, target_truth,  # noqa: F811
+                                            proxy_factory, two):
+    """PyMySQL's default connect (autocommit off), logged in after the
+    cutover, in sync: a statement opens a transaction on MariaDB as on
+    PostgreSQL, so a rollback undoes the write on both, nothing is seen by
+    others before the commit, and SET autocommit=1 commits on both.
+    Before, the shadow's own connection to MariaDB committed each
+    statement: the rolled-back row stayed there."""
+    p = back_proxy(clusters, mysql_server, store, proxy_factory, "myackback")
+    c = pymysql.connect(host="127.0.0.1", port=p.port, user=MY_APP[0], password=MY_APP[1], database=MY_DB,
+                        ssl={"ca": clusters.cert("ca.crt"), "check_hostname": False},
+                        connect_timeout=10, read_timeout=60)  # autocommit off: PyMySQL's default
+    try:
+        cur = c.cursor()
+        assert cur.execute("insert into %s (id, name) values (40, 'rolled back')" % two.name) == 1
+        assert count_on_both(two, mysql_server, "id = 40") == (0, 0)  # not committed anywhere
+        c.rollback()
+        cur.execute("insert into %s (id, name) values (41, 'committed')" % two.name)
+        cur.execute("update %s set name = 'both' where id = 41" % two.name)
+        assert count_on_both(two, mysql_server, "id = 41") == (0, 0)
+        c.commit()
+        assert count_on_both(two, mysql_server, "id = 41") == (1, 1)
+        cur.execute("insert into %s (id, name) values (42, 'by set')" % two.name)
+        cur.execute("SET autocommit = 1")  # commits the open transaction, as MySQL does
+        assert count_on_both(two, mysql_server, "id = 42") == (1, 1)
+        cur.execute("insert into %s (id, name) values (43, 'autocommit')" % two.name)
+        assert count_on_both(two, mysql_server, "id = 43") == (1, 1)  # each statement commits again
+    finally:
+        c.close()
+    r = MyRaw("127.0.0.1", p.port, timeout=30)
+    r.login(MY_APP[0], MY_APP[1], db=MY_DB, tls=True)
+    try:  # the binary protocol: an execution opens the transaction
+        r.query("SET autocommit=0")
+        ins = r.prepare("insert into %s (id, name) values (?, ?)" % two.name)
+        assert r.execute(ins, ("44", "prepared")) == ("ok", 1)
+        assert count_on_both(two, mysql_server, "id = 44") == (0, 0)
+        r.query("rollback")
+        assert r.execute(ins, ("45", "prepared")) == ("ok", 1)
+        r.query("commit")
+    finally:
+        r.close()
+    assert count_on_both(two, mysql_server, "id in (40, 44)") == (0, 0)
+    assert count_on_both(two, mysql_server, "id in (41, 42, 43, 45)") == (4, 4)
+    assert on_mariadb(mysql_server, "select name from %s where id = 41" % two.name) == (("both",),)
+    counts = p.shadow_counts()
+    assert counts["mismatch"] == 0 and counts["lost"] == 0 and counts["dropped"] == 0, \
+        (counts, p.mismatch_records())
+
+
+def test_autocommit_off_carried_then_shadowed_back(clusters, mysql_server, proxy_factory, two):
+    """A session that turned autocommit off on MariaDB, carried across the
+    cutover: served by PostgreSQL and shadowed back to MariaDB on a new
+    connection of molt-lms's own, its rollback still undoes the write on
+    both."""
+    p = proxy_factory(name="myaccarry", source_dialect="mysql", init_source=mysql_server.url(),
+                      shadow_mode="sync", extra_args=["--coordination", "off"])
+    r = MyRaw("127.0.0.1", p.port, timeout=30)
+    r.login(MY_APP[0], MY_APP[1], db=MY_DB)
+    try:
+        r.query("SET autocommit=0")
+        r.query("select 1")
+        r.query("commit")
+        switch(p, 5, "target")
+        assert r.query("insert into %s (id, name) values (60, 'gone')" % two.name) == [("ok", 1)]
+        assert count_on_both(two, mysql_server, "id = 60") == (0, 0)
+        r.query("rollback")
+        assert r.query("insert into %s (id, name) values (61, 'kept')" % two.name) == [("ok", 1)]
+        r.query("commit")
+    finally:
+        r.close()
+    assert count_on_both(two, mysql_server, "id = 60") == (0, 0)
+    assert count_on_both(two, mysql_server, "id = 61") == (1, 1)
+    counts = p.shadow_counts()
+    assert counts["mismatch"] == 0, (counts, p.mismatch_records())

@@ -462,6 +462,70 @@ START_TEST(test_encode_requests)
 }
 END_TEST
 
+/* An answer packet framed, decoded and described; *ends is its frame's
+ * ENDS_ANSWER flag. */
+static void answer(struct be *b, const uint8_t *p, size_t n, int *ends, struct lms_event *ev)
+{
+	struct lms_frame f;
+	memset(&b->res, 0, sizeof(b->res));
+	ck_assert_int_eq(D->be_frame(b->be, p, n, &f), LMS_FRAME_OK);
+	ck_assert_uint_eq(f.len, n);
+	*ends = (f.flags & LMS_FRAME_ENDS_ANSWER) != 0;
+	ck_assert_int_eq(D->be_decode(b->be, p, n, &b->out, &b->res), 0);
+	memset(ev, 0, sizeof(*ev));
+	ck_assert_int_eq(D->be_observe(b->be, p, n, ev, NULL, NULL), 0);
+}
+
+START_TEST(test_encode_begin_first)
+{
+	/* autocommit off on the client (LMS_REQ_BEGIN_FIRST): the statement
+	 * opens a transaction here too, whose START TRANSACTION's answer is
+	 * hidden; one open here is joined */
+	struct be b;
+	uint8_t out[512], buf[64];
+	int ends;
+	struct lms_event ev;
+	logged_in(&b);
+	static const char ins[] = "insert into t values (1)";
+	struct lms_request q = { .kind = LMS_REQ_QUERY, .sql = ins, .sql_len = strlen(ins),
+				 .flags = LMS_REQ_BEGIN_FIRST };
+	ck_assert_int_eq(D->be_encode_request(b.be, &q, out, 4 + 18 + 4 + 10), -1); /* too small: nothing queued */
+	long n = D->be_encode_request(b.be, &q, out, sizeof(out));
+	ck_assert_int_eq(n, 4 + 18 + 4 + 1 + (long)strlen(ins));
+	ck_assert_uint_eq(out[4], MY_COM_QUERY);
+	ck_assert_int_eq(memcmp(out + 5, "START TRANSACTION", 17), 0);
+	ck_assert_uint_eq(out[22 + 4], MY_COM_QUERY);
+	ck_assert_int_eq(memcmp(out + 22 + 5, ins, strlen(ins)), 0);
+	/* START TRANSACTION's OK (in a transaction now): not an answer */
+	static const uint8_t in_txn[] = { 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00 };
+	static const uint8_t one[] = { 0x00, 0x01, 0x00, 0x01, 0x00, 0x00, 0x00 };
+	answer(&b, buf, packet(buf, 1, in_txn, sizeof(in_txn)), &ends, &ev);
+	ck_assert_int_eq(ends, 0);
+	ck_assert_uint_eq(b.res.action, LMS_ACT_NONE);
+	ck_assert_uint_eq(ev.kind, LMS_EV_NONE);
+	/* the statement's: the request's answer */
+	answer(&b, buf, packet(buf, 1, one, sizeof(one)), &ends, &ev);
+	ck_assert_int_eq(ends, 1);
+	ck_assert_uint_eq(b.res.action, LMS_ACT_READY);
+	ck_assert_uint_eq(b.res.txn, LMS_TXN_OPEN);
+	ck_assert_uint_eq(ev.kind, LMS_EV_COMPLETE);
+	ck_assert_uint_eq(ev.rows, 1);
+	/* a transaction is open here: the next statement joins it */
+	n = D->be_encode_request(b.be, &q, out, sizeof(out));
+	ck_assert_int_eq(n, 4 + 1 + (long)strlen(ins));
+	answer(&b, buf, packet(buf, 1, one, sizeof(one)), &ends, &ev);
+	ck_assert_uint_eq(b.res.action, LMS_ACT_READY);
+	/* after COMMIT (status: autocommit, no transaction) it begins again */
+	struct lms_request c = { .kind = LMS_REQ_QUERY, .sql = "COMMIT", .sql_len = 6 };
+	ck_assert_int_eq(D->be_encode_request(b.be, &c, out, sizeof(out)), 4 + 7);
+	answer(&b, buf, packet(buf, 1, OK_PL, sizeof(OK_PL)), &ends, &ev);
+	ck_assert_uint_eq(b.res.txn, LMS_TXN_IDLE);
+	n = D->be_encode_request(b.be, &q, out, sizeof(out));
+	ck_assert_int_eq(n, 4 + 18 + 4 + 1 + (long)strlen(ins));
+	D->be_free(b.be);
+}
+END_TEST
+
 START_TEST(test_encode_needs_own_state)
 {
 	/* a backend sharing the client's state (the session's own
@@ -490,6 +554,7 @@ int main(void)
 	tcase_add_test(t, test_refusals);
 	tcase_add_test(t, test_malformed_greetings);
 	tcase_add_test(t, test_encode_requests);
+	tcase_add_test(t, test_encode_begin_first);
 	tcase_add_test(t, test_encode_needs_own_state);
 	suite_add_tcase(s, t);
 	SRunner *r = srunner_create(s);
