@@ -27,7 +27,7 @@ extern "C" {
 #endif
 
 #define LMS_PLUGIN_ABI_MAJOR 1
-#define LMS_PLUGIN_ABI_MINOR 8
+#define LMS_PLUGIN_ABI_MINOR 9
 
 /* Largest message a plugin may ask to see whole (LMS_FRAME_NEED_BODY).
  * Bigger messages are always streamed through without being decoded. */
@@ -416,6 +416,15 @@ struct lms_request {
 	const struct lms_param *params; /* EXECUTE: one per hole */
 	uint32_t nparams;
 	uint32_t flags;              /* LMS_REQ_* below (ABI 1.5; 0 before) */
+	const char *other_sql;       /* ABI 1.9, QUERY: the statement as a
+					database of the other wire family
+					must run it, where the client's own
+					text would not do what the client
+					asked (MySQL's SET SESSION TRANSACTION
+					ISOLATION LEVEL ...); NULL: sql serves
+					both.  An encoder of the client's own
+					family ignores it. */
+	size_t other_sql_len;
 };
 
 /* struct lms_request.flags (ABI 1.5): what the client's protocol promises

@@ -571,6 +571,7 @@ static int observe_command(struct my_sess *s, const uint8_t *msg, size_t len, st
 		sl = n - 1;
 		if (s->observe)
 			tag_last(s, sql, sl);
+		my_iso_decoded(s, sql, sl); /* SET TRANSACTION ... (isolation.c) */
 		break;
 	case MY_COM_STMT_PREPARE:
 		keep_prepare(s, pl + 1, n - 1);

@@ -361,3 +361,133 @@ int my_opens_txn(const char *sql, size_t len)
 			return 0;
 	return !commits_first(sql, b, e, &lx);
 }
+
+/* ---- transaction characteristics (isolation.c) ---- */
+
+static const char *const iso_words[][2] = {
+	[MY_ISO_READ_UNCOMMITTED] = { "read", "uncommitted" },
+	[MY_ISO_READ_COMMITTED] = { "read", "committed" },
+	[MY_ISO_REPEATABLE_READ] = { "repeatable", "read" },
+	[MY_ISO_SERIALIZABLE] = { "serializable", NULL },
+};
+
+static const char *const iso_values[] = {
+	[MY_ISO_READ_UNCOMMITTED] = "read-uncommitted",
+	[MY_ISO_READ_COMMITTED] = "read-committed",
+	[MY_ISO_REPEATABLE_READ] = "repeatable-read",
+	[MY_ISO_SERIALIZABLE] = "serializable",
+};
+
+/* The next token is word w?  Consumes it when it is. */
+static int lex_word(struct my_lex *lx, const char *w)
+{
+	struct my_lex save = *lx;
+	size_t b, e;
+	if (lex_next(lx, &b, &e) == TK_WORD && word_is(lx->s, b, e, w))
+		return 1;
+	*lx = save;
+	return 0;
+}
+
+static int lex_punct(struct my_lex *lx, char c)
+{
+	struct my_lex save = *lx;
+	size_t b, e;
+	if (lex_next(lx, &b, &e) == TK_PUNCT && lx->s[b] == c)
+		return 1;
+	*lx = save;
+	return 0;
+}
+
+/* Nothing left but a ';'? */
+static int lex_done(struct my_lex *lx)
+{
+	size_t b, e;
+	lex_punct(lx, ';');
+	return lex_next(lx, &b, &e) == TK_END;
+}
+
+/* ISOLATION LEVEL's level: enum my_iso, 0 when none. */
+static uint8_t lex_level(struct my_lex *lx)
+{
+	for (uint8_t k = MY_ISO_READ_UNCOMMITTED; k <= MY_ISO_SERIALIZABLE; k++) {
+		struct my_lex save = *lx;
+		if (lex_word(lx, iso_words[k][0]) && (!iso_words[k][1] || lex_word(lx, iso_words[k][1])))
+			return k;
+		*lx = save;
+	}
+	return 0;
+}
+
+/* ISOLATION LEVEL x | READ ONLY | READ WRITE, separated by commas. */
+static int lex_characteristics(struct my_lex *lx, struct my_txc *t)
+{
+	do {
+		if (lex_word(lx, "isolation")) {
+			if (!lex_word(lx, "level") || !(t->level = lex_level(lx)))
+				return -1;
+		} else if (lex_word(lx, "read")) {
+			if (lex_word(lx, "only"))
+				t->access = MY_ACCESS_READ_ONLY;
+			else if (lex_word(lx, "write"))
+				t->access = MY_ACCESS_READ_WRITE;
+			else
+				return -1;
+		} else {
+			return -1;
+		}
+	} while (lex_punct(lx, ','));
+	return lex_done(lx) ? 0 : -1;
+}
+
+/* = '<level>' of transaction_isolation (':=' too). */
+static int lex_level_value(struct my_lex *lx, struct my_txc *t)
+{
+	size_t b, e;
+	if (!lex_punct(lx, '=') && !(lex_punct(lx, ':') && lex_punct(lx, '=')))
+		return -1;
+	if (lex_next(lx, &b, &e) != TK_LITERAL || e - b < 2 || (lx->s[b] != '\'' && lx->s[b] != '"'))
+		return -1;
+	for (uint8_t k = MY_ISO_READ_UNCOMMITTED; k <= MY_ISO_SERIALIZABLE; k++)
+		if (word_is(lx->s, b + 1, e - 1, iso_values[k])) {
+			t->level = k;
+			return lex_done(lx) ? 0 : -1;
+		}
+	return -1;
+}
+
+int my_txn_chars(const char *sql, size_t len, struct my_txc *t)
+{
+	struct my_lex lx = { sql, len, 0, 0 };
+	memset(t, 0, sizeof(*t));
+	if (!lex_word(&lx, "set") || lex_word(&lx, "global") || lex_word(&lx, "@@global"))
+		return MY_TXC_NONE; /* GLOBAL: the server's default, MariaDB's to judge */
+	int session = lex_word(&lx, "session") || lex_word(&lx, "local");
+	if (!session && (lex_word(&lx, "@@session") || lex_word(&lx, "@@local"))) {
+		if (!lex_punct(&lx, '.'))
+			return MY_TXC_NONE;
+		session = 1;
+	}
+	if (lex_word(&lx, "transaction"))
+		return lex_characteristics(&lx, t) < 0 ? MY_TXC_NONE : session ? MY_TXC_SESSION : MY_TXC_NEXT;
+	int scope;
+	if (lex_word(&lx, "transaction_isolation") || lex_word(&lx, "tx_isolation"))
+		scope = MY_TXC_SESSION; /* SET [SESSION] var = ...: the session's */
+	else if (!session && (lex_word(&lx, "@@transaction_isolation") || lex_word(&lx, "@@tx_isolation")))
+		scope = MY_TXC_NEXT; /* SET @@var = ...: the next transaction's */
+	else
+		return MY_TXC_NONE;
+	return lex_level_value(&lx, t) < 0 ? MY_TXC_NONE : scope;
+}
+
+int my_bare_begin(const char *sql, size_t len)
+{
+	struct my_lex lx = { sql, len, 0, 0 };
+	if (lex_word(&lx, "begin")) {
+		lex_word(&lx, "work");
+		return lex_done(&lx) ? MY_BEGIN_BEGIN : 0;
+	}
+	if (lex_word(&lx, "start") && lex_word(&lx, "transaction"))
+		return lex_done(&lx) ? MY_BEGIN_START : 0;
+	return 0;
+}

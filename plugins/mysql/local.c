@@ -8,6 +8,9 @@
  *   collation_connection, sql_mode, session_track_*, net_*_timeout,
  *   wait_timeout, interactive_timeout (any mix of those in one SET)
  *                                                  OK (nothing changes)
+ *   SET TRANSACTION ..., SET @@transaction_isolation = '...'
+ *                                                  OK: kept for the next
+ *                                                  BEGIN (isolation.c)
  *   SET autocommit=0|1 (with any of those)         OK; off: each statement
  *                                                  that opens a transaction
  *                                                  on MySQL begins one
@@ -272,7 +275,8 @@ static const char *var_value(const struct my_sess *s, size_t k)
 {
 	if (strcmp(vars[k].name, "autocommit") == 0)
 		return s->autocommit ? "1" : "0";
-	return vars[k].value;
+	const char *v = my_iso_value(s, vars[k].name);
+	return v ? v : vars[k].value;
 }
 
 static int var_find(const char *name)
@@ -343,8 +347,12 @@ uint8_t my_local_class(const uint8_t *pl, size_t n)
 	if (pl[0] != MY_COM_QUERY)
 		return MY_L_NONE;
 	struct cur c = { (const char *)pl + 1, n - 1, 0 };
-	if (word(&c, "set"))
+	if (word(&c, "set")) {
+		struct my_txc t;
+		if (my_txn_chars(c.p, c.n, &t) == MY_TXC_NEXT)
+			return MY_L_OK; /* kept for the next BEGIN (isolation.c) */
 		return class_set(&c);
+	}
 	if (word(&c, "use")) {
 		char db[80];
 		return ident(&c, db, sizeof(db)) > 0 && at_end(&c) ? MY_L_INIT_DB : MY_L_NONE;

@@ -43,6 +43,11 @@ int my_fe_set_relayed(void *fe, char *why, size_t cap)
 		snprintf(why, cap, "it has autocommit off, which a new connection to MariaDB would not have");
 		return -1;
 	}
+	if (s->iso.level || s->iso.access) {
+		snprintf(why, cap, "it set its transaction isolation or access mode, which a new connection to "
+			 "MariaDB would not have");
+		return -1;
+	}
 	if (s->state != MY_S_READY || s->q_len > 0 || s->fe_cont || s->ans.started || s->ans.held ||
 	    s->ans.err_held || s->cu_pending || s->local_req || s->ld_bytes || s->cur_bytes) {
 		snprintf(why, cap, "a command of it is still being answered");

@@ -235,6 +235,21 @@ struct my_ans {
 	int cur_over;      /* its rows went over MY_CURSOR_MAX */
 };
 
+/* Transaction characteristics a SET names (lexer.c, isolation.c). */
+enum my_iso {
+	MY_ISO_DEFAULT = 0, /* not set: the database's default */
+	MY_ISO_READ_UNCOMMITTED,
+	MY_ISO_READ_COMMITTED,
+	MY_ISO_REPEATABLE_READ,
+	MY_ISO_SERIALIZABLE
+};
+enum { MY_ACCESS_DEFAULT = 0, MY_ACCESS_READ_ONLY, MY_ACCESS_READ_WRITE };
+enum { MY_TXC_NONE = 0, MY_TXC_SESSION, MY_TXC_NEXT };
+struct my_txc {
+	uint8_t level;  /* enum my_iso, 0: unchanged */
+	uint8_t access; /* MY_ACCESS_*, 0: unchanged */
+};
+
 struct my_sess {
 	/* frontend options */
 	int tls_available;
@@ -280,6 +295,12 @@ struct my_sess {
 	int autocommit;           /* the session's autocommit: MariaDB's
 				     status flag while relayed, then what
 				     the client SET while translated */
+	struct my_txc iso;        /* transaction characteristics the client
+				     SET for the session (isolation.c) */
+	struct my_txc next_txc;   /* ... for its next transaction only */
+	struct my_txc begin_txc;  /* ... for the BEGIN just decoded */
+	char other[96];           /* fe_request's other_sql (ABI 1.9) */
+	size_t other_len;
 	uint8_t end_seq;          /* sequence id of the packet that ended the
 				     last answer (fe_error_in_answer) */
 	uint8_t end_cmd;          /* the command it answered */
@@ -392,6 +413,27 @@ uint32_t my_txn_flags(const char *sql, size_t len, int in_txn);
  * one on MySQL?  Everything but transaction control, SET, SHOW, USE and
  * statements that commit implicitly. */
 int my_opens_txn(const char *sql, size_t len);
+/* SET [SESSION | LOCAL | @@session.] TRANSACTION <ISOLATION LEVEL x |
+ * READ ONLY | READ WRITE, ...>, SET [SESSION] transaction_isolation =
+ * '<x>' (or tx_isolation), SET @@transaction_isolation = '<x>': what it
+ * sets in *t, and its scope: MY_TXC_SESSION, MY_TXC_NEXT (the next
+ * transaction only), MY_TXC_NONE when the text is not one of those
+ * alone (GLOBAL ones included: MariaDB's to judge). */
+int my_txn_chars(const char *sql, size_t len, struct my_txc *t);
+/* BEGIN [WORK] (MY_BEGIN_BEGIN) or START TRANSACTION (MY_BEGIN_START)
+ * alone, else 0. */
+enum { MY_BEGIN_BEGIN = 1, MY_BEGIN_START };
+int my_bare_begin(const char *sql, size_t len);
+/* isolation.c: a COM_QUERY decoded (observed or translated): the
+ * characteristics it sets, or a pending one it uses or forgets. */
+void my_iso_decoded(struct my_sess *s, const char *sql, size_t len);
+/* fe_request of a QUERY: req->other_sql when PostgreSQL's protocol needs
+ * another text (s->other holds it until the next call). */
+void my_iso_request(struct my_sess *s, struct lms_request *req);
+/* The session's value of variable name (lowercase) when a SET changed
+ * it, else NULL. */
+const char *my_iso_value(const struct my_sess *s, const char *name);
+
 /* request.c: does this statement open a transaction in session s now
  * (autocommit off, none open, my_opens_txn)? */
 int my_begins_txn(const struct my_sess *s, const char *sql, size_t len);

@@ -333,6 +333,8 @@ int my_fe_request(void *fe, const uint8_t *msg, size_t len, struct lms_request *
 		req->sql_len = n - 1;
 		req->flags = served_flags(s, my_txn_flags(req->sql, req->sql_len, s->txn != LMS_TXN_IDLE), req->sql,
 					  req->sql_len);
+		if (my_host->abi_minor >= 9)
+			my_iso_request(s, req); /* PostgreSQL's words for SET TRANSACTION ... */
 		return 0;
 	case MY_COM_STMT_PREPARE: {
 		if (req_buffers(s, 0) < 0)

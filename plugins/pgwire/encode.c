@@ -303,6 +303,13 @@ long pg_be_encode_request(void *be, const struct lms_request *req, uint8_t *buf,
 	struct enc e = { buf, cap, 0, 0, NULL, 0 };
 	if (req->kind == LMS_REQ_NONE)
 		return 0;
+	struct lms_request alt;
+	if (req->kind == LMS_REQ_QUERY && pg_host->abi_minor >= 9 && req->other_sql) {
+		alt = *req; /* the client's family wrote it for us (ABI 1.9) */
+		alt.sql = req->other_sql;
+		alt.sql_len = req->other_sql_len;
+		req = &alt;
+	}
 	struct pg_named *nm = pg_be_named(be);
 	struct pg_rerun *rr = pg_be_rerun(be, 0);
 	pg_rerun_disarm(rr); /* (it holds for one execution alone in flight) */

@@ -4,7 +4,9 @@
  * (plugins/mysql/lexer.c) on arbitrary SQL text, then pgwire's encoder
  * (plugins/pgwire/encode.c) writing the statement with $1, $2, ...;
  * and the statements LMS answers itself after a cutover to another wire
- * family (ABI 1.4, plugins/mysql/local.c): classified, then answered.
+ * family (ABI 1.4, plugins/mysql/local.c): classified, then answered;
+ * and SET TRANSACTION ... (plugins/mysql/isolation.c): what PostgreSQL
+ * gets instead is a whole statement of its own words.
  *
  * Checked: holes are ascending, inside the text, each on a '?'; the
  * encoded Parse holds the text with exactly those bytes replaced by $k
@@ -108,6 +110,35 @@ static void check_local(const uint8_t *sql, size_t len)
 	my_sess_free(s);
 }
 
+/* SET TRANSACTION ...: a scope with a known level and access mode, and
+ * the text PostgreSQL gets, then the next BEGIN's. */
+static void check_txn_chars(const char *sql, size_t len)
+{
+	struct my_txc t;
+	int scope = my_txn_chars(sql, len, &t);
+	CHECK(scope >= MY_TXC_NONE && scope <= MY_TXC_NEXT);
+	CHECK(t.level <= MY_ISO_SERIALIZABLE && t.access <= MY_ACCESS_READ_WRITE);
+	CHECK(scope == MY_TXC_NONE || t.level || t.access);
+	int begin = my_bare_begin(sql, len);
+	CHECK(begin >= 0 && begin <= MY_BEGIN_START && !(begin && scope));
+	struct my_sess *s = my_sess_new();
+	CHECK(s != NULL);
+	for (int round = 0; round < 2; round++) {
+		const char *text = round ? "begin" : sql;
+		size_t tl = round ? 5 : len;
+		struct lms_request req = { .kind = LMS_REQ_QUERY, .sql = text, .sql_len = tl };
+		my_iso_decoded(s, text, tl);
+		my_iso_request(s, &req);
+		if (!req.other_sql)
+			continue;
+		CHECK(req.other_sql_len > 0 && req.other_sql_len < sizeof(s->other));
+		CHECK(strlen(req.other_sql) == req.other_sql_len);
+		CHECK(strncmp(req.other_sql, "SET SESSION CHARACTERISTICS AS TRANSACTION ", 43) == 0 ||
+		      strncmp(req.other_sql, "BEGIN ", 6) == 0 || strncmp(req.other_sql, "START TRANSACTION ", 18) == 0);
+	}
+	my_sess_free(s);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (size < 1)
@@ -135,6 +166,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	my_tag(sql, len, tag);
 	CHECK(strnlen(tag, sizeof(tag)) < sizeof(tag));
 	check_local((const uint8_t *)sql, len);
+	check_txn_chars(sql, len);
 
 	if (nh < 0)
 		return 0;

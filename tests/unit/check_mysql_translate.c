@@ -135,6 +135,107 @@ START_TEST(test_txn_flags)
 }
 END_TEST
 
+/* ---- transaction characteristics (lexer.c, isolation.c) ---------------- */
+
+START_TEST(test_txn_chars)
+{
+	static const struct {
+		const char *sql;
+		int scope;
+		uint8_t level, access;
+	} cases[] = {
+		{ "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED", MY_TXC_SESSION, MY_ISO_READ_COMMITTED, 0 },
+		{ "set session transaction isolation level repeatable read", MY_TXC_SESSION, MY_ISO_REPEATABLE_READ, 0 },
+		{ "SET LOCAL TRANSACTION READ ONLY", MY_TXC_SESSION, 0, MY_ACCESS_READ_ONLY },
+		{ "set @@session.transaction isolation level serializable", MY_TXC_SESSION, MY_ISO_SERIALIZABLE, 0 },
+		{ "SET SESSION TRANSACTION ISOLATION LEVEL READ UNCOMMITTED, READ WRITE;", MY_TXC_SESSION,
+		  MY_ISO_READ_UNCOMMITTED, MY_ACCESS_READ_WRITE },
+		{ "/* c */ SET TRANSACTION ISOLATION LEVEL SERIALIZABLE", MY_TXC_NEXT, MY_ISO_SERIALIZABLE, 0 },
+		{ "SET TRANSACTION READ ONLY, ISOLATION LEVEL READ COMMITTED", MY_TXC_NEXT, MY_ISO_READ_COMMITTED,
+		  MY_ACCESS_READ_ONLY },
+		{ "SET SESSION transaction_isolation = 'READ-COMMITTED'", MY_TXC_SESSION, MY_ISO_READ_COMMITTED, 0 },
+		{ "set tx_isolation='repeatable-read'", MY_TXC_SESSION, MY_ISO_REPEATABLE_READ, 0 },
+		{ "SET @@session.tx_isolation := \"SERIALIZABLE\"", MY_TXC_SESSION, MY_ISO_SERIALIZABLE, 0 },
+		{ "SET @@transaction_isolation = 'READ-UNCOMMITTED'", MY_TXC_NEXT, MY_ISO_READ_UNCOMMITTED, 0 },
+		/* not one of those alone: as written */
+		{ "SET GLOBAL TRANSACTION ISOLATION LEVEL READ COMMITTED", MY_TXC_NONE, 0, 0 },
+		{ "SET @@global.transaction_isolation = 'READ-COMMITTED'", MY_TXC_NONE, 0, 0 },
+		{ "SET SESSION TRANSACTION ISOLATION LEVEL READ", MY_TXC_NONE, 0, 0 },
+		{ "SET SESSION TRANSACTION ISOLATION LEVEL SNAPSHOT", MY_TXC_NONE, 0, 0 },
+		{ "SET SESSION TRANSACTION READ ONLY, autocommit = 1", MY_TXC_NONE, 0, 0 },
+		{ "SET transaction_isolation = 'READ-COMMITTED', autocommit = 0", MY_TXC_NONE, 0, 0 },
+		{ "SET transaction_isolation = READ", MY_TXC_NONE, 0, 0 },
+		{ "SET @@session transaction isolation level serializable", MY_TXC_NONE, 0, 0 },
+		{ "SET NAMES utf8mb4", MY_TXC_NONE, 0, 0 },
+		{ "SET SESSION TRANSACTION", MY_TXC_NONE, 0, 0 },
+		{ "SET", MY_TXC_NONE, 0, 0 },
+		{ "select 1", MY_TXC_NONE, 0, 0 },
+	};
+	for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+		struct my_txc t;
+		int scope = my_txn_chars(cases[k].sql, strlen(cases[k].sql), &t);
+		ck_assert_msg(scope == cases[k].scope, "%s: scope %d", cases[k].sql, scope);
+		if (scope != MY_TXC_NONE)
+			ck_assert_msg(t.level == cases[k].level && t.access == cases[k].access, "%s: %u %u",
+				      cases[k].sql, t.level, t.access);
+	}
+	ck_assert_int_eq(my_bare_begin("BEGIN", 5), MY_BEGIN_BEGIN);
+	ck_assert_int_eq(my_bare_begin(" begin work ;", 13), MY_BEGIN_BEGIN);
+	ck_assert_int_eq(my_bare_begin("START TRANSACTION", 17), MY_BEGIN_START);
+	ck_assert_int_eq(my_bare_begin("start transaction read only", 27), 0);
+	ck_assert_int_eq(my_bare_begin("begin not atomic", 16), 0);
+	ck_assert_int_eq(my_bare_begin("started", 7), 0);
+}
+END_TEST
+
+/* req for sql after session s decoded it, as fe_decode and fe_request do */
+static const char *other_of(struct my_sess *s, const char *sql)
+{
+	static char out[128];
+	struct lms_request req = { .kind = LMS_REQ_QUERY, .sql = sql, .sql_len = strlen(sql) };
+	my_iso_decoded(s, sql, strlen(sql));
+	my_iso_request(s, &req);
+	if (!req.other_sql)
+		return "";
+	snprintf(out, sizeof(out), "%.*s", (int)req.other_sql_len, req.other_sql);
+	return out;
+}
+
+START_TEST(test_iso_requests)
+{
+	struct my_sess *s = my_sess_new();
+	ck_assert_str_eq(other_of(s, "SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ"),
+			 "SET SESSION CHARACTERISTICS AS TRANSACTION ISOLATION LEVEL REPEATABLE READ");
+	ck_assert_str_eq(my_iso_value(s, "transaction_isolation"), "REPEATABLE-READ");
+	ck_assert_str_eq(my_iso_value(s, "tx_isolation"), "REPEATABLE-READ");
+	ck_assert_ptr_null(my_iso_value(s, "transaction_read_only"));
+	ck_assert_str_eq(other_of(s, "set session transaction read only, isolation level read committed"),
+			 "SET SESSION CHARACTERISTICS AS TRANSACTION ISOLATION LEVEL READ COMMITTED, READ ONLY");
+	ck_assert_str_eq(my_iso_value(s, "transaction_isolation"), "READ-COMMITTED");
+	ck_assert_str_eq(my_iso_value(s, "tx_read_only"), "1");
+	ck_assert_str_eq(other_of(s, "SET transaction_isolation = 'SERIALIZABLE'"),
+			 "SET SESSION CHARACTERISTICS AS TRANSACTION ISOLATION LEVEL SERIALIZABLE");
+	/* the next transaction's: kept for a BEGIN alone, SETs between */
+	ck_assert_str_eq(other_of(s, "SET TRANSACTION ISOLATION LEVEL READ UNCOMMITTED"), "");
+	ck_assert_str_eq(other_of(s, "SET NAMES utf8mb4"), "");
+	ck_assert_str_eq(other_of(s, "START TRANSACTION"), "START TRANSACTION ISOLATION LEVEL READ UNCOMMITTED");
+	ck_assert_str_eq(other_of(s, "commit"), "");
+	ck_assert_str_eq(other_of(s, "BEGIN"), ""); /* used once */
+	ck_assert_str_eq(other_of(s, "SET @@transaction_isolation = 'READ-COMMITTED'"), "");
+	ck_assert_str_eq(other_of(s, "begin work"), "BEGIN ISOLATION LEVEL READ COMMITTED");
+	/* forgotten by any other statement, and not appended where BEGIN says more */
+	other_of(s, "SET TRANSACTION READ WRITE");
+	ck_assert_str_eq(other_of(s, "select 1"), "");
+	ck_assert_str_eq(other_of(s, "begin"), "");
+	other_of(s, "SET TRANSACTION READ WRITE");
+	ck_assert_str_eq(other_of(s, "start transaction read only"), "");
+	ck_assert_str_eq(other_of(s, "start transaction"), "");
+	/* the session's level stays */
+	ck_assert_str_eq(my_iso_value(s, "transaction_isolation"), "SERIALIZABLE");
+	my_sess_free(s);
+}
+END_TEST
+
 /* ---- canonical values -------------------------------------------------- */
 
 struct got {
@@ -329,6 +430,22 @@ START_TEST(test_pg_encode_execute)
 	n = pg_be_encode_request(be, &req, buf, sizeof(buf));
 	ck_assert_int_eq(n, 14);
 	ck_assert_int_eq(memcmp(buf + 5, "select ?", 9), 0); /* a query's '?' are its own */
+	/* ABI 1.9: a query's text for this family, in place of the client's */
+	static const char iso[] = "SET SESSION CHARACTERISTICS AS TRANSACTION ISOLATION LEVEL SERIALIZABLE";
+	req.sql = "SET SESSION TRANSACTION ISOLATION LEVEL SERIALIZABLE";
+	req.sql_len = strlen(req.sql);
+	req.other_sql = iso;
+	req.other_sql_len = strlen(iso);
+	n = pg_be_encode_request(be, &req, buf, sizeof(buf));
+	ck_assert_int_eq(n, 5 + (long)sizeof(iso)); /* Query, no Sync */
+	ck_assert_int_eq(memcmp(buf + 5, iso, sizeof(iso)), 0);
+	struct lms_host_api old = stub_host;
+	old.abi_minor = 8; /* an older core's struct has no such member: ignored */
+	pg_host = &old;
+	n = pg_be_encode_request(be, &req, buf, sizeof(buf));
+	ck_assert_int_eq(memcmp(buf + 5, req.sql, req.sql_len + 1), 0);
+	pg_host = &stub_host;
+	req.other_sql = NULL;
 	req.kind = LMS_REQ_CLOSE;
 	req.stmt_id = 99; /* never executed: nothing to close */
 	ck_assert_int_eq(pg_be_encode_request(be, &req, buf, sizeof(buf)), 0);
@@ -471,6 +588,8 @@ static Suite *suite(void)
 	tcase_add_test(t, test_placeholders);
 	tcase_add_test(t, test_fingerprint_and_tag);
 	tcase_add_test(t, test_txn_flags);
+	tcase_add_test(t, test_txn_chars);
+	tcase_add_test(t, test_iso_requests);
 	tcase_add_test(t, test_canon_shared);
 	tcase_add_test(t, test_values_equal_across_families);
 	tcase_add_test(t, test_binary_values);

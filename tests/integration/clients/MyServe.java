@@ -21,6 +21,8 @@
 //                        prints "keys=..." after its count
 //   A 0|1                setAutoCommit: "autocommit=false|true"
 //   C, R                 commit, rollback: "committed", "rolled back"
+//   I <LEVEL>            setTransactionIsolation (READ_COMMITTED, ...), then
+//                        getTransactionIsolation: "isolation=<LEVEL>"
 // A SQLException prints "error=<code> <sqlstate> <message>" and the
 // connection stays open.
 
@@ -124,6 +126,19 @@ public class MyServe {
             c.setAutoCommit(rest.equals("1"));
             System.out.println("autocommit=" + c.getAutoCommit());
             return;
+        case "I": {
+            String[] names = { "READ_UNCOMMITTED", "READ_COMMITTED", "REPEATABLE_READ", "SERIALIZABLE" };
+            int[] levels = { Connection.TRANSACTION_READ_UNCOMMITTED, Connection.TRANSACTION_READ_COMMITTED,
+                             Connection.TRANSACTION_REPEATABLE_READ, Connection.TRANSACTION_SERIALIZABLE };
+            for (int i = 0; i < names.length; i++)
+                if (names[i].equals(rest))
+                    c.setTransactionIsolation(levels[i]);
+            int got = c.getTransactionIsolation();
+            for (int i = 0; i < names.length; i++)
+                if (levels[i] == got)
+                    System.out.println("isolation=" + names[i]);
+            return;
+        }
         case "C":
             c.commit();
             System.out.println("committed");

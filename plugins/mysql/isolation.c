@@ -1,0 +1,106 @@
+/*
+ * isolation.c - a MySQL session's transaction characteristics (isolation
+ * level, access mode) on a database of the PostgreSQL family, where
+ * MySQL's statements for them mean something else.  PostgreSQL reads SET
+ * SESSION TRANSACTION ... as SET TRANSACTION, which outside a transaction
+ * only warns: the level asked for was never used.  So, in the common
+ * request (struct lms_request.other_sql, ABI 1.9):
+ *
+ *   SET SESSION TRANSACTION <chars>,        SET SESSION CHARACTERISTICS AS
+ *   SET [SESSION] transaction_isolation=x   TRANSACTION <chars>
+ *   SET TRANSACTION <chars>,                kept for the next transaction:
+ *   SET @@transaction_isolation = 'x'       a translated session answers it
+ *                                           itself (local.c); the client's
+ *                                           next BEGIN or START TRANSACTION
+ *                                           alone gets <chars> appended;
+ *                                           any other statement forgets it
+ *
+ * <chars>: ISOLATION LEVEL x, READ ONLY, READ WRITE, as both dialects
+ * write them.  SELECT @@transaction_isolation (tx_isolation) and
+ * @@transaction_read_only (tx_read_only) answer the session's (local.c).
+ * A database of the client's own family gets the text as written.
+ */
+#include "autoconfig.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "mysql.h"
+
+static const char *const pg_level[] = {
+	[MY_ISO_READ_UNCOMMITTED] = "READ UNCOMMITTED",
+	[MY_ISO_READ_COMMITTED] = "READ COMMITTED",
+	[MY_ISO_REPEATABLE_READ] = "REPEATABLE READ",
+	[MY_ISO_SERIALIZABLE] = "SERIALIZABLE",
+};
+
+static const char *const my_level[] = {
+	[MY_ISO_READ_UNCOMMITTED] = "READ-UNCOMMITTED",
+	[MY_ISO_READ_COMMITTED] = "READ-COMMITTED",
+	[MY_ISO_REPEATABLE_READ] = "REPEATABLE-READ",
+	[MY_ISO_SERIALIZABLE] = "SERIALIZABLE",
+};
+
+void my_iso_decoded(struct my_sess *s, const char *sql, size_t len)
+{
+	struct my_txc t;
+	int scope = my_txn_chars(sql, len, &t);
+	s->begin_txc.level = s->begin_txc.access = 0;
+	if (scope == MY_TXC_SESSION) {
+		if (t.level)
+			s->iso.level = t.level;
+		if (t.access)
+			s->iso.access = t.access;
+		return;
+	}
+	if (scope == MY_TXC_NEXT) {
+		if (t.level)
+			s->next_txc.level = t.level;
+		if (t.access)
+			s->next_txc.access = t.access;
+		return;
+	}
+	if (my_bare_begin(sql, len))
+		s->begin_txc = s->next_txc; /* fe_request appends it */
+	if (len < 3 || strncasecmp(sql, "set", 3) != 0)
+		s->next_txc.level = s->next_txc.access = 0; /* used, or a statement ran */
+}
+
+/* head, then the characteristics of t, into s->other. */
+static void put_text(struct my_sess *s, const char *head, const struct my_txc *t)
+{
+	int n = snprintf(s->other, sizeof(s->other), "%s%s%s%s%s", head, t->level ? " ISOLATION LEVEL " : "",
+			 t->level ? pg_level[t->level] : "", t->level && t->access ? "," : "",
+			 t->access == MY_ACCESS_READ_ONLY	 ? " READ ONLY"
+			 : t->access == MY_ACCESS_READ_WRITE ? " READ WRITE"
+							     : "");
+	s->other_len = n > 0 && (size_t)n < sizeof(s->other) ? (size_t)n : 0;
+}
+
+void my_iso_request(struct my_sess *s, struct lms_request *req)
+{
+	struct my_txc t;
+	s->other_len = 0;
+	if (my_txn_chars(req->sql, req->sql_len, &t) == MY_TXC_SESSION) {
+		put_text(s, "SET SESSION CHARACTERISTICS AS TRANSACTION", &t);
+	} else {
+		int begin = my_bare_begin(req->sql, req->sql_len);
+		if (!begin || (!s->begin_txc.level && !s->begin_txc.access))
+			return;
+		put_text(s, begin == MY_BEGIN_BEGIN ? "BEGIN" : "START TRANSACTION", &s->begin_txc);
+	}
+	if (s->other_len) {
+		req->other_sql = s->other;
+		req->other_sql_len = s->other_len;
+	}
+}
+
+const char *my_iso_value(const struct my_sess *s, const char *name)
+{
+	if (s->iso.level && (strcmp(name, "transaction_isolation") == 0 || strcmp(name, "tx_isolation") == 0))
+		return my_level[s->iso.level];
+	if (s->iso.access && (strcmp(name, "transaction_read_only") == 0 || strcmp(name, "tx_read_only") == 0))
+		return s->iso.access == MY_ACCESS_READ_ONLY ? "1" : "0";
+	return NULL;
+}

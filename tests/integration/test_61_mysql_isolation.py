@@ -1,0 +1,124 @@
+"""61. A MySQL session's transaction isolation level and access mode on a
+PostgreSQL-protocol database (docs/mysql.md, "Isolation").
+
+MySQL's `SET SESSION TRANSACTION ISOLATION LEVEL x` (Connector/J's
+setTransactionIsolation, Django's and SQLAlchemy's isolation settings)
+means `SET TRANSACTION` to PostgreSQL, which outside a transaction only
+warns: the level asked for was never used, and `SET SESSION
+transaction_isolation = '...'` failed outright.  molt-lms now sends
+PostgreSQL's words (`SET SESSION CHARACTERISTICS AS TRANSACTION ...`,
+plugin ABI 1.9 `lms_request.other_sql`); `SET TRANSACTION ...` without a
+scope (go-sql-driver's BeginTx) applies to the next `BEGIN` or `START
+TRANSACTION` alone; `SELECT @@transaction_isolation` tells the session's
+level.  PostgreSQL's own `SHOW` reports the level it runs at."""
+
+import pymysql
+import pytest
+
+from mysqlraw import MyError
+from test_56_mysql_shadow import assert_no_mismatch, my_connect, shadow_proxy
+from test_57_mysql_served import Jdbc, cut_over, on_target, raw_login, served_proxy, serve_classes, two  # noqa: F401
+
+
+def one(cur, sql):
+    cur.execute(sql)
+    return cur.fetchone()[0]
+
+
+def test_levels_after_cutover(proxy_factory, mysql_server, two):
+    """Served by PostgreSQL: the session level, the next transaction's
+    level, the variable form, the access mode; and a level set on MariaDB
+    before the cutover is not carried (the new connection runs at its
+    default, and molt-lms says so)."""
+    p = served_proxy(proxy_factory, mysql_server)
+    c = my_connect(p.port, autocommit=True)
+    t = two.name
+    try:
+        cur = c.cursor()
+        cur.execute("SET SESSION TRANSACTION ISOLATION LEVEL SERIALIZABLE")  # on MariaDB
+        assert one(cur, "select @@tx_isolation") == "SERIALIZABLE"  # MariaDB 10.11 names it so
+        cut_over(p)
+        assert one(cur, "select @@transaction_isolation") == "READ-COMMITTED"
+        assert one(cur, "show default_transaction_isolation") == "read committed"
+        cur.execute("SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        assert one(cur, "show default_transaction_isolation") == "repeatable read"
+        cur.execute("select @@transaction_isolation, @@session.tx_isolation")
+        assert cur.fetchone() == ("REPEATABLE-READ", "REPEATABLE-READ")
+        cur.execute("SET SESSION transaction_isolation = 'SERIALIZABLE'")  # failed before
+        assert one(cur, "show default_transaction_isolation") == "serializable"
+        # the next transaction only (go-sql-driver's BeginTx)
+        cur.execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
+        cur.execute("START TRANSACTION")
+        assert one(cur, "show transaction_isolation") == "read committed"
+        cur.execute("COMMIT")
+        cur.execute("BEGIN")
+        assert one(cur, "show transaction_isolation") == "serializable"
+        cur.execute("COMMIT")
+        # the access mode
+        cur.execute("SET SESSION TRANSACTION READ ONLY")
+        assert one(cur, "select @@transaction_read_only") == 1
+        with pytest.raises(pymysql.MySQLError) as e:
+            cur.execute("insert into %s (id, name) values (90, 'read only')" % t)
+        assert "read-only" in str(e.value), e.value.args
+        cur.execute("SET SESSION TRANSACTION READ WRITE")
+        assert cur.execute("insert into %s (id, name) values (91, 'read write')" % t) == 1
+        assert on_target(two, "select id from %s where id in (90, 91)" % t) == [(91,)]
+    finally:
+        c.close()
+
+
+def test_connector_j_set_transaction_isolation(serve_classes, proxy_factory, mysql_server, two):
+    """Connector/J's setTransactionIsolation after the cutover: PostgreSQL
+    runs at that level, and getTransactionIsolation reads it back."""
+    p = served_proxy(proxy_factory, mysql_server)
+    j = Jdbc(serve_classes, p, "")
+    try:
+        assert j("Q select 1") == ["row=1"]
+        cut_over(p)
+        assert j("I SERIALIZABLE") == ["isolation=SERIALIZABLE"]
+        assert j("Q show default_transaction_isolation") == ["row=serializable"]
+        assert j("I READ_COMMITTED") == ["isolation=READ_COMMITTED"]
+        assert j("Q show default_transaction_isolation") == ["row=read committed"]
+    finally:
+        j.close()
+
+
+def test_read_only_session_shadowed(proxy_factory, mysql_server, two):
+    """MariaDB serves, the target shadows in sync: a session made read-only
+    is refused the INSERT by both databases (SQLSTATE 25006 on each), so
+    the answers match and the row lands on neither.  Before, PostgreSQL
+    ignored the SET (a warning) and took the write."""
+    p = shadow_proxy(proxy_factory, mysql_server, "sync")
+    c = my_connect(p.port, autocommit=True)
+    t = two.name
+    try:
+        cur = c.cursor()
+        cur.execute("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED, READ ONLY")
+        with pytest.raises(pymysql.MySQLError) as e:
+            cur.execute("insert into %s (id, name) values (92, 'refused')" % t)
+        assert e.value.args[0] == 1792, e.value.args
+        cur.execute("SET SESSION TRANSACTION READ WRITE")
+        assert cur.execute("insert into %s (id, name) values (93, 'written')" % t) == 1
+    finally:
+        c.close()
+    assert on_target(two, "select id from %s where id in (92, 93)" % t) == [(93,)]
+    assert_no_mismatch(p)
+
+
+def test_cut_back_refused_with_isolation_set(proxy_factory, mysql_server, two):
+    """A session that set its isolation level after the cutover does not
+    move back to MariaDB at a cut back (the new connection would run at
+    MariaDB's default): it ends with the reason."""
+    from test_60_mysql_shadow_back import switch
+    p = proxy_factory(name="myisoback", source_dialect="mysql", init_source=mysql_server.url(),
+                      extra_args=["--coordination", "off"])
+    r = raw_login(p)
+    try:
+        switch(p, 5, "target")
+        r.query("SET SESSION TRANSACTION ISOLATION LEVEL SERIALIZABLE")
+        switch(p, 7, "source")
+        with pytest.raises(MyError) as e:
+            r.query("select 1")
+        assert "isolation" in e.value.message and "reconnect" in e.value.message, e.value.message
+    finally:
+        r.close()
