@@ -171,6 +171,11 @@ bool lms_plugin_moves_back(const struct lms_dialect *d)
 	return d->abi_minor >= 7 && LMS_DIALECT_HAS(d, fe_set_relayed);
 }
 
+bool lms_plugin_carries_state(const struct lms_dialect *d)
+{
+	return d->abi_minor >= 9 && LMS_DIALECT_HAS(d, fe_switch_state);
+}
+
 bool lms_plugin_serves_back(const struct lms_dialect *d)
 {
 	return d->abi_minor >= 4 && lms_plugin_encodes_requests(d) && LMS_DIALECT_HAS(d, be_answer);

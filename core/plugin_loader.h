@@ -56,6 +56,10 @@ bool lms_plugin_serves_back(const struct lms_dialect *d);
  * cutover (ABI 1.7 fe_set_relayed)? */
 bool lms_plugin_moves_back(const struct lms_dialect *d);
 
+/* Does d describe session state for a translated session's new
+ * connection (ABI 1.9, fe_switch_state)? */
+bool lms_plugin_carries_state(const struct lms_dialect *d);
+
 /* The host services handed to every plugin. */
 const struct lms_host_api *lms_plugin_host_api(void);
 

@@ -713,16 +713,51 @@ static void switch_finish(struct lms_session *s)
 	lms_conn_kick(&s->client);
 }
 
+static bool req_answered(uint32_t kind);
+
+#define STATE_REQS_MAX 16u /* fe_switch_state requests asked for, at most */
+
+/* A translated session's new source of truth: the state its client set
+ * that the new connection lacks (ABI 1.9, fe_switch_state), written in
+ * the database's protocol ahead of the client's waiting request.  Returns
+ * how many answers (READYs) they owe. */
+static uint32_t carry_state(struct lms_session *s)
+{
+	if (!lms_plugin_carries_state(s->front) || !lms_plugin_encodes_requests(s->bd))
+		return 0;
+	uint32_t owed = 0;
+	for (uint32_t k = 0; k < STATE_REQS_MAX; k++) {
+		struct lms_request req;
+		uint8_t buf[LMS_OUT_MAX];
+		memset(&req, 0, sizeof(req));
+		if (s->front->fe_switch_state(s->fe, k, &req) != 1)
+			break;
+		long n = s->bd->be_encode_request(s->be, &req, buf, sizeof(buf));
+		if (n < 0 || (size_t)n > lms_buf_space(&s->server.out)) {
+			lms_log(LMS_LOG_LEVEL_WARN, "state_not_carried", "worker=%d peer=%s (a setting of the session "
+				"cannot be written for the new source of truth: it runs at that database's default)",
+				s->w->id, s->peer);
+			continue;
+		}
+		lms_buf_append(&s->server.out, buf, (size_t)n);
+		owed += req_answered(req.kind);
+	}
+	return owed;
+}
+
 /* The new source of truth accepted our login: replay the session's
- * state there (its answers are ours), or finish. */
+ * state there (its answers are ours), or finish.  A translated session's
+ * kept replay is in the client's protocol: its plugin describes the state
+ * instead (carry_state). */
 static void switch_logged_in(struct lms_session *s)
 {
-	if (s->replay_reqs == 0 || s->translated) { /* the replay is in the client's protocol */
+	uint32_t owed = s->translated ? carry_state(s) : s->replay_reqs;
+	if (owed == 0) {
 		switch_finish(s);
 		return;
 	}
-	s->replay_sent = 0;
-	s->replay_wait = s->replay_reqs;
+	s->replay_sent = s->translated ? s->replay_len : 0;
+	s->replay_wait = owed;
 	s->req_failed = false;
 }
 

@@ -689,7 +689,18 @@ struct lms_dialect {
 	 * transaction, with no answer pending. */
 	int (*fe_set_relayed)(void *fe, char *why, size_t cap);
 
-	void *reserved[5];
+	/* ---- ABI 1.9: session state carried to a new connection ---- */
+	/* The k-th (from 0) state the client set that a new connection of
+	 * the source of truth lacks (MySQL: the transaction isolation level
+	 * it SET), as a request in req (struct lms_request: pointers valid
+	 * until the next call); 1, or 0 when there is no k-th.  Called when a
+	 * translated session's new source of truth accepted molt-lms's login
+	 * (a cutover), before the client's waiting request; the core encodes
+	 * each with be_encode_request and hides their answers.  One that
+	 * fails is logged (replay_failed); the session goes on. */
+	int (*fe_switch_state)(void *fe, uint32_t k, struct lms_request *req);
+
+	void *reserved[4];
 };
 
 /* The one exported symbol.  The plugin checks host->abi_major and returns

@@ -422,9 +422,6 @@ void my_fe_set_translated(void *fe)
 {
 	struct my_sess *s = fe;
 	s->translated = 1;
-	/* the new connection runs at its defaults: say so (isolation.c) */
-	memset(&s->iso, 0, sizeof(s->iso));
-	memset(&s->next_txc, 0, sizeof(s->next_txc));
 }
 
 /* Write the held end packet: more results follow (more), or with the

@@ -52,5 +52,7 @@ const struct lms_dialect *my_entry(const struct lms_host_api *host, struct lms_d
 	}
 	if (host->abi_minor >= 7) /* and relaying such a session again */
 		d->fe_set_relayed = my_fe_set_relayed;
+	if (host->abi_minor >= 9) /* its isolation level on a new connection */
+		d->fe_switch_state = my_fe_switch_state;
 	return d;
 }

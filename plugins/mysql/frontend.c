@@ -12,6 +12,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "mysql.h"
 
@@ -147,6 +148,19 @@ static int decoded(const struct my_sess *s, uint8_t cmd)
 	       cmd == MY_COM_STMT_RESET || cmd == MY_COM_STMT_SEND_LONG_DATA || cmd == MY_COM_RESET_CONNECTION;
 }
 
+/* keep_statements only: is this COM_QUERY a SET?  Decoded, so that the
+ * transaction characteristics it may set are known at a cutover
+ * (isolation.c).  -1: its first bytes are not here yet. */
+static int keeps_setting(const struct my_sess *s, uint8_t cmd, const uint8_t *p, size_t avail,
+			 const struct lms_frame *f)
+{
+	if (s->observe || !s->keep || cmd != MY_COM_QUERY || f->len < MY_HDR + 4 || f->len > LMS_DECODE_MAX)
+		return 0;
+	if (avail < MY_HDR + 4)
+		return -1;
+	return strncasecmp((const char *)p + MY_HDR + 1, "set", 3) == 0;
+}
+
 /* keep_statements only: a COM_STMT_EXECUTE whole in p[0..avail) that
  * binds no new parameter types for a statement whose types are known
  * teaches nothing: streamed (the fast path) rather than decoded. */
@@ -279,7 +293,11 @@ static int frame_command(struct my_sess *s, const uint8_t *p, size_t avail, stru
 		f->flags |= LMS_FRAME_NEED_BODY; /* my_fe_kill commits it */
 		return LMS_FRAME_OK;
 	}
-	if (decoded(s, cmd) && len < MY_MAX_PAYLOAD && f->len <= LMS_DECODE_MAX && !execute_known(s, p, avail, f)) {
+	int setting = keeps_setting(s, cmd, p, avail, f);
+	if (setting < 0)
+		return LMS_FRAME_NEED_MORE;
+	if ((decoded(s, cmd) || setting) && len < MY_MAX_PAYLOAD && f->len <= LMS_DECODE_MAX &&
+	    !execute_known(s, p, avail, f)) {
 		f->flags |= LMS_FRAME_NEED_BODY; /* committed by fe_decode */
 		return LMS_FRAME_OK;
 	}
@@ -678,8 +696,8 @@ int my_fe_decode(void *fe, const uint8_t *msg, size_t len, struct lms_out *out, 
 		}
 		if (my_kill_candidate(msg[MY_HDR], msg, len, (uint32_t)(len - MY_HDR)) == 1)
 			return my_fe_kill(s, msg, len, out, res);
-		if (decoded(s, msg[MY_HDR]))
-			return observe_command(s, msg, len, res);
+		if (decoded(s, msg[MY_HDR]) || (s->keep && msg[MY_HDR] == MY_COM_QUERY))
+			return observe_command(s, msg, len, res); /* (a SET: keeps_setting) */
 		return refuse_command(s, msg, out, res);
 	default:
 		return -1;

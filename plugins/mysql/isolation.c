@@ -16,7 +16,9 @@
  *                                           any other statement forgets it
  *
  * <chars>: ISOLATION LEVEL x, READ ONLY, READ WRITE, as both dialects
- * write them.  SELECT @@transaction_isolation (tx_isolation) and
+ * write them.  A session carried across the cutover to a new connection
+ * has the session's SET there first (fe_switch_state); a shadow promoted
+ * to serve it ran the SET already.  SELECT @@transaction_isolation (tx_isolation) and
  * @@transaction_read_only (tx_read_only) answer the session's (local.c).
  * A database of the client's own family gets the text as written.
  */
@@ -67,15 +69,21 @@ void my_iso_decoded(struct my_sess *s, const char *sql, size_t len)
 		s->next_txc.level = s->next_txc.access = 0; /* used, or a statement ran */
 }
 
-/* head, then the characteristics of t, into s->other. */
-static void put_text(struct my_sess *s, const char *head, const struct my_txc *t)
+/* head, then the characteristics of t, into out[0..cap): its length, 0
+ * when it does not fit. */
+static size_t put_text(char *out, size_t cap, const char *head, const struct my_txc *t)
 {
-	int n = snprintf(s->other, sizeof(s->other), "%s%s%s%s%s", head, t->level ? " ISOLATION LEVEL " : "",
+	int n = snprintf(out, cap, "%s%s%s%s%s", head, t->level ? " ISOLATION LEVEL " : "",
 			 t->level ? pg_level[t->level] : "", t->level && t->access ? "," : "",
 			 t->access == MY_ACCESS_READ_ONLY	 ? " READ ONLY"
 			 : t->access == MY_ACCESS_READ_WRITE ? " READ WRITE"
 							     : "");
-	s->other_len = n > 0 && (size_t)n < sizeof(s->other) ? (size_t)n : 0;
+	return n > 0 && (size_t)n < cap ? (size_t)n : 0;
+}
+
+static void put_other(struct my_sess *s, const char *head, const struct my_txc *t)
+{
+	s->other_len = put_text(s->other, sizeof(s->other), head, t);
 }
 
 void my_iso_request(struct my_sess *s, struct lms_request *req)
@@ -83,12 +91,12 @@ void my_iso_request(struct my_sess *s, struct lms_request *req)
 	struct my_txc t;
 	s->other_len = 0;
 	if (my_txn_chars(req->sql, req->sql_len, &t) == MY_TXC_SESSION) {
-		put_text(s, "SET SESSION CHARACTERISTICS AS TRANSACTION", &t);
+		put_other(s, "SET SESSION CHARACTERISTICS AS TRANSACTION", &t);
 	} else {
 		int begin = my_bare_begin(req->sql, req->sql_len);
 		if (!begin || (!s->begin_txc.level && !s->begin_txc.access))
 			return;
-		put_text(s, begin == MY_BEGIN_BEGIN ? "BEGIN" : "START TRANSACTION", &s->begin_txc);
+		put_other(s, begin == MY_BEGIN_BEGIN ? "BEGIN" : "START TRANSACTION", &s->begin_txc);
 	}
 	if (s->other_len) {
 		req->other_sql = s->other;
@@ -103,4 +111,23 @@ const char *my_iso_value(const struct my_sess *s, const char *name)
 	if (s->iso.access && (strcmp(name, "transaction_read_only") == 0 || strcmp(name, "tx_read_only") == 0))
 		return s->iso.access == MY_ACCESS_READ_ONLY ? "1" : "0";
 	return NULL;
+}
+
+int my_fe_switch_state(void *fe, uint32_t k, struct lms_request *req)
+{
+	struct my_sess *s = fe;
+	if (k > 0 || (!s->iso.level && !s->iso.access))
+		return 0;
+	put_other(s, "SET SESSION CHARACTERISTICS AS TRANSACTION", &s->iso);
+	size_t n = put_text(s->state_sql, sizeof(s->state_sql), "SET SESSION TRANSACTION", &s->iso);
+	if (!s->other_len || !n)
+		return 0;
+	memset(req, 0, sizeof(*req));
+	req->kind = LMS_REQ_QUERY;
+	req->sql = s->state_sql; /* the client's words, for its own family */
+	req->sql_len = n;
+	req->other_sql = s->other;
+	req->other_sql_len = s->other_len;
+	req->flags = LMS_REQ_STMT_ATOMIC;
+	return 1;
 }

@@ -300,6 +300,7 @@ struct my_sess {
 	struct my_txc next_txc;   /* ... for its next transaction only */
 	struct my_txc begin_txc;  /* ... for the BEGIN just decoded */
 	char other[96];           /* fe_request's other_sql (ABI 1.9) */
+	char state_sql[80];       /* fe_switch_state's sql */
 	size_t other_len;
 	uint8_t end_seq;          /* sequence id of the packet that ended the
 				     last answer (fe_error_in_answer) */
@@ -575,6 +576,9 @@ int my_native_check(const uint8_t scramble[MY_SCRAMBLE_LEN], const uint8_t *resp
 void my_fe_set_translated(void *fe);
 /* ABI 1.7 (move_back.c): relay the session again after a cutover back. */
 int my_fe_set_relayed(void *fe, char *why, size_t cap);
+/* isolation.c (ABI 1.9): the isolation level and access mode the client
+ * SET, for a new connection of a translated session. */
+int my_fe_switch_state(void *fe, uint32_t k, struct lms_request *req);
 long my_fe_answer(void *fe, const struct lms_answer *ans, uint8_t *buf, size_t cap);
 /* The MySQL errno for a SQLSTATE (the table in docs/mysql.md), 1105 when
  * none fits. */

@@ -25,12 +25,13 @@ def one(cur, sql):
     return cur.fetchone()[0]
 
 
-def test_levels_after_cutover(proxy_factory, mysql_server, two):
-    """Served by PostgreSQL: the session level, the next transaction's
-    level, the variable form, the access mode; and a level set on MariaDB
-    before the cutover is not carried (the new connection runs at its
-    default, and molt-lms says so)."""
-    p = served_proxy(proxy_factory, mysql_server)
+@pytest.mark.parametrize("mode", ["none", "sync"])
+def test_levels_after_cutover(proxy_factory, mysql_server, two, mode):
+    """A level set on MariaDB is carried across the cutover (ABI 1.9
+    fe_switch_state on the new connection; in sync the promoted shadow ran
+    it already).  Then, served by PostgreSQL: the session level, the next
+    transaction's level, the variable form, the access mode."""
+    p = served_proxy(proxy_factory, mysql_server, shadow_mode=mode)
     c = my_connect(p.port, autocommit=True)
     t = two.name
     try:
@@ -38,8 +39,8 @@ def test_levels_after_cutover(proxy_factory, mysql_server, two):
         cur.execute("SET SESSION TRANSACTION ISOLATION LEVEL SERIALIZABLE")  # on MariaDB
         assert one(cur, "select @@tx_isolation") == "SERIALIZABLE"  # MariaDB 10.11 names it so
         cut_over(p)
-        assert one(cur, "select @@transaction_isolation") == "READ-COMMITTED"
-        assert one(cur, "show default_transaction_isolation") == "read committed"
+        assert one(cur, "select @@transaction_isolation") == "SERIALIZABLE"
+        assert one(cur, "show default_transaction_isolation") == "serializable"
         cur.execute("SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ")
         assert one(cur, "show default_transaction_isolation") == "repeatable read"
         cur.execute("select @@transaction_isolation, @@session.tx_isolation")

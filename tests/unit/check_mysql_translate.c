@@ -232,6 +232,18 @@ START_TEST(test_iso_requests)
 	ck_assert_str_eq(other_of(s, "start transaction"), "");
 	/* the session's level stays */
 	ck_assert_str_eq(my_iso_value(s, "transaction_isolation"), "SERIALIZABLE");
+	/* ABI 1.9: carried to a new connection at a cutover, one request */
+	struct lms_request st;
+	ck_assert_int_eq(my_fe_switch_state(s, 0, &st), 1);
+	ck_assert_uint_eq(st.kind, LMS_REQ_QUERY);
+	ck_assert_int_eq((int)st.sql_len, (int)strlen("SET SESSION TRANSACTION ISOLATION LEVEL SERIALIZABLE, READ ONLY"));
+	ck_assert_int_eq(memcmp(st.sql, "SET SESSION TRANSACTION ISOLATION LEVEL SERIALIZABLE, READ ONLY", st.sql_len), 0);
+	ck_assert_str_eq(st.other_sql,
+			 "SET SESSION CHARACTERISTICS AS TRANSACTION ISOLATION LEVEL SERIALIZABLE, READ ONLY");
+	ck_assert_int_eq(my_fe_switch_state(s, 1, &st), 0);
+	my_sess_free(s);
+	s = my_sess_new(); /* nothing set: nothing carried */
+	ck_assert_int_eq(my_fe_switch_state(s, 0, &st), 0);
 	my_sess_free(s);
 }
 END_TEST
