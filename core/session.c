@@ -557,6 +557,30 @@ static void keep_identity(struct lms_session *s, const struct lms_startup *st)
 	}
 }
 
+/* The client's identity changed after its login (ABI 1.9: MySQL's
+ * COM_CHANGE_USER, accepted): logs and the admin API name the new user,
+ * and a shadow that logs in again uses the new database. */
+static void session_rename(struct lms_session *s, const struct lms_startup *st)
+{
+	const char *db = st->database ? st->database : "";
+	if (s->user && s->database && strcmp(s->user, st->user) == 0 && strcmp(s->database, db) == 0)
+		return;
+	char *user = strdup(st->user), *database = strdup(db);
+	if (!user || !database) {
+		free(user);
+		free(database);
+		return; /* the old names stay */
+	}
+	lms_log(LMS_LOG_LEVEL_INFO, "session_user_changed", "worker=%d peer=%s from=%s to=%s database=%s", s->w->id,
+		s->peer, s->user ? s->user : "-", user, database);
+	lms_shadow_set_names(s->sh, user, database);
+	lms_shadow_set_names(s->standby, user, database);
+	free(s->user);
+	free(s->database);
+	s->user = user;
+	s->database = database;
+}
+
 static void do_cancel(struct lms_session *s, const struct lms_result *res)
 {
 	const struct lms_backend *b;
@@ -1593,6 +1617,8 @@ static int pump_decoded(struct lms_session *s, int d, const uint8_t *p, size_t l
 	}
 	if (d == C2S && res.action != LMS_ACT_CONNECT && res.startup.user && !s->user)
 		keep_identity(s, &res.startup);
+	else if (res.startup.user && s->user && s->phase == PH_READY && !s->switching)
+		session_rename(s, &res.startup);
 	if (!held)
 		lms_buf_consume(&src->in, len);
 	if (d == C2S && (flags & LMS_FRAME_ENDS_REQUEST)) {

@@ -971,6 +971,14 @@ struct lms_shadow *lms_shadow_new(const struct lms_shadow_ctx *ctx)
 	return sh;
 }
 
+void lms_shadow_set_names(struct lms_shadow *sh, const char *user, const char *database)
+{
+	if (!sh || sh->orphan)
+		return; /* an orphan has copies of its own */
+	sh->ctx.user = user;
+	sh->ctx.database = database;
+}
+
 void lms_shadow_free(struct lms_shadow *sh)
 {
 	if (!sh)

@@ -83,6 +83,10 @@ struct lms_shadow *lms_shadow_new(const struct lms_shadow_ctx *ctx);
  * when it never went out). */
 void lms_shadow_free(struct lms_shadow *sh);
 
+/* The session's user and database changed (names the session owns, for
+ * the shadow's log lines and its next login).  sh may be NULL. */
+void lms_shadow_set_names(struct lms_shadow *sh, const char *user, const char *database);
+
 /* The session closes (its client left): the requests the shadow already
  * runs are finished without it.  The shadow leaves the session for its
  * worker's list of orphans (struct lms_worker.orphans, owned there),

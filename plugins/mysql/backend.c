@@ -662,6 +662,18 @@ int my_be_frame(void *be, const uint8_t *p, size_t avail, struct lms_frame *f)
 	}
 }
 
+/* The database accepted a relayed COM_CHANGE_USER: the session is the
+ * new user's, in the database it asked for. */
+static void changed_user(struct my_sess *s, struct lms_result *res)
+{
+	if (!s->cu_user[0])
+		return;
+	snprintf(s->login_user, sizeof(s->login_user), "%s", s->cu_user);
+	snprintf(s->db, sizeof(s->db), "%s", s->cu_db);
+	s->cu_user[0] = 0;
+	my_name_session(s, res);
+}
+
 int my_be_decode(void *be, const uint8_t *msg, size_t len, struct lms_out *out, struct lms_result *res)
 {
 	struct my_be *b = be;
@@ -684,6 +696,8 @@ int my_be_decode(void *be, const uint8_t *msg, size_t len, struct lms_out *out, 
 		    (streamed(kind) && !b->observe))
 			return -1;
 		int rc = advance(s, &v, kind, msg, len, res);
+		if (rc == 0 && !b->own && v.cmd == MY_COM_CHANGE_USER && kind == K_END && msg[MY_HDR] == 0x00)
+			changed_user(s, res);
 		b->last_kind = s->hide ? K_NONE : kind; /* a hidden answer is not described */
 		b->last_resp = v.resp;
 		b->last_cmd = v.cmd;

@@ -359,6 +359,22 @@ static int change_user_parse(struct my_sess *s, const uint8_t *pl, size_t n, uin
 	return 0;
 }
 
+int my_change_user_names(struct my_sess *s, const uint8_t *pl, size_t n)
+{
+	uint8_t resp[MY_SCRAMBLE_LEN];
+	size_t rlen;
+	return change_user_parse(s, pl, n, resp, &rlen);
+}
+
+void my_name_session(struct my_sess *s, struct lms_result *res)
+{
+	if (my_host->abi_minor < 9 || !s->login_user[0])
+		return;
+	res->startup.family = "mysql";
+	res->startup.user = s->login_user;
+	res->startup.database = s->db;
+}
+
 /* The session starts afresh as the new user: statements, long data and
  * cursors are gone.  The OK follows a round trip (RESET). */
 static void change_user_accept(struct my_sess *s, struct my_cmd *c)
@@ -464,6 +480,7 @@ int my_change_user_answer(struct my_sess *s, const uint8_t *msg, size_t len, str
 	change_user_accept(s, &s->queue[(s->q_head + s->q_len - 1) % MY_QUEUE]);
 	s->cseq = 0;
 	res->verdict = LMS_FORWARD;
+	my_name_session(s, res);
 	return 0;
 }
 

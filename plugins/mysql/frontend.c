@@ -140,6 +140,8 @@ static int observed(uint8_t cmd)
  * prepared statement, which a later translation needs. */
 static int decoded(const struct my_sess *s, uint8_t cmd)
 {
+	if (cmd == MY_COM_CHANGE_USER)
+		return 1; /* the session is named after the user it asks for */
 	if (s->observe)
 		return observed(cmd);
 	if (!s->keep)
@@ -624,11 +626,17 @@ static int observe_command(struct my_sess *s, const uint8_t *msg, size_t len, st
 		if (s->translated)
 			s->autocommit = 1; /* (relayed: the database's OK says) */
 		break;
+	case MY_COM_CHANGE_USER:
+		if (!s->translated)
+			my_change_user_names(s, pl, n); /* named at the database's OK (backend.c) */
+		break;
 	default:
 		break;
 	}
 	if (s->translated)
 		my_cmd_decoded(s, st, pl, n, long_over); /* commands beyond queries (cmds.c) */
+	if (s->translated && cmd == MY_COM_CHANGE_USER && s->cu_verdict > 0)
+		my_name_session(s, res); /* verified at once */
 	if (s->translated && (cmd == MY_COM_QUERY || cmd == MY_COM_INIT_DB) && s->q_len > 0) {
 		/* answered by LMS (local.c): its text waits with it */
 		struct my_cmd *c = &s->queue[(s->q_head + s->q_len - 1) % MY_QUEUE];

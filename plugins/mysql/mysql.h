@@ -651,6 +651,13 @@ int my_change_user_answer(struct my_sess *s, const uint8_t *msg, size_t len, str
  * answer is owed: ERR in out, and the connection ends (as after a failed
  * login).  Returns 0. */
 int my_change_user_refuse_now(struct my_sess *s, struct lms_out *out, struct lms_result *res);
+/* A relayed COM_CHANGE_USER's user and database, into s->cu_user and
+ * s->cu_db.  Returns 0, or -1 when malformed. */
+int my_change_user_names(struct my_sess *s, const uint8_t *pl, size_t n);
+/* The session's user (login_user) and database (db) in res->startup,
+ * after a change of user was accepted: the core names the session so
+ * (ABI 1.9). */
+void my_name_session(struct my_sess *s, struct lms_result *res);
 /* Write the answer of a command of class MY_L_STATISTICS and after. */
 void my_cmd_answer(struct my_sess *s, const struct my_cmd *c, struct my_pk *w, uint16_t status);
 /* Translated cursor execution: the result set's definitions w->buf[at..)

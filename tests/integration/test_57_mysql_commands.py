@@ -243,6 +243,33 @@ def test_change_user_on_a_session_relayed_before(clusters, mysql_server, store, 
         store.run("update _molt_lms.state set epoch = epoch + 1, source_of_truth = 'source', phase = 'serving'")
 
 
+def session_users(p):
+    from test_30_control import api
+    return sorted(c["user"] for c in api(p, "GET", "/api/v1/connections")[1]["connections"])
+
+
+@pytest.mark.parametrize("mode", ["none", "sync"])
+def test_change_user_names_the_session(proxy_factory, mysql_server, mode):
+    """MariaDB serves (relayed): once it accepts a COM_CHANGE_USER, the logs
+    and the admin API name the new user; one it refuses changes nothing."""
+    p = served_proxy(proxy_factory, mysql_server, shadow_mode=mode)
+    r = raw_login(p, db=MY_DB)
+    try:
+        assert session_users(p) == [MY_APP[0]]
+        r.change_user(*MY_ADMIN)
+        assert r.scalar("select current_user()").startswith(MY_ADMIN[0] + "@")
+        assert session_users(p) == [MY_ADMIN[0]]
+        assert wait_until(lambda: "session_user_changed" in p.read_log(), 5)
+        line = [x for x in p.read_log().splitlines() if "session_user_changed" in x][0]
+        assert "from=%s to=%s database=%s" % (MY_APP[0], MY_ADMIN[0], MY_DB) in line, line
+        with pytest.raises(MyError) as e:
+            r.change_user(MY_APP[0], "wrong")
+        assert e.value.code == 1045
+    finally:
+        r.close()
+    assert p.read_log().count("session_user_changed") == 1
+
+
 def test_change_user_verified_by_lms(tproxy):  # noqa: F811
     """Logged in after the switch: COM_CHANGE_USER is verified against the
     copied verifiers as a login is; the session starts afresh (statements
@@ -253,6 +280,7 @@ def test_change_user_verified_by_lms(tproxy):  # noqa: F811
         r.query("select 'before'")
         r.change_user(*MY_ADMIN, db=MY_DB)
         assert r.status & 0x2  # autocommit
+        assert "from=%s to=%s" % (MY_APP[0], MY_ADMIN[0]) in tproxy.read_log()  # the logs name the new user
         assert r.query("select 'as admin'")[0][2] == [[b"as admin"]]
         assert r.scalar("select database()") == MY_DB
         with pytest.raises(MyError) as e:
