@@ -839,6 +839,18 @@ static void retire_server(struct lms_session *s)
 	evtimer_add(s->retire_ev, &tv);
 }
 
+/* May the other connection toward truth lack state the client set that
+ * only a translated session's frontend describes (ABI 1.9)?  A standby
+ * ran none of the client's requests, and a shadow that connected again
+ * missed those before; a new login is told it (carry_state). */
+static bool may_lack_state(struct lms_session *s, int truth)
+{
+	struct lms_request req;
+	memset(&req, 0, sizeof(req));
+	return strcmp(s->rt->backends[truth].plugin.d->family, s->front->family) != 0 &&
+	       lms_plugin_carries_state(s->front) && s->front->fe_switch_state(s->fe, 0, &req) == 1;
+}
+
 /* Make the standby (or, in shadow modes, the shadow) this session's
  * connection to the new source of truth, when it is logged in there with
  * the session's whole state and idle: the switch then costs nothing.
@@ -851,6 +863,8 @@ static bool promote_other(struct lms_session *s, int truth)
 		return false;
 	if (cand == s->standby && s->standby_state != s->replay_len)
 		return false; /* the session's state changed since it was opened */
+	if (may_lack_state(s, truth))
+		return false; /* a new login carries it (carry_state) */
 	uint8_t key[LMS_KEY_MAX];
 	size_t key_len = 0;
 	void *be = NULL;
@@ -965,12 +979,23 @@ static bool on_current_truth(struct lms_session *s)
  * of truth between requests, so that the next message is a request of its
  * own).  Returns false when it must wait: paused for a cutover, or the
  * shadow keeps too many requests in flight. */
+/* Is a client message of this kind and flags part of the request that
+ * was sent last, rather than one of its own: bulk data (COPY FROM STDIN,
+ * MySQL's LOCAL INFILE), or the client's turn in an authentication
+ * exchange its request began (MySQL's COM_CHANGE_USER)?  Such a message
+ * ends its part at once: the request after it is checked (pause, source
+ * of truth) as any is. */
+static bool continues_request(uint32_t kind, uint32_t flags)
+{
+	return kind == LMS_MSG_COPY || (kind == LMS_MSG_AUTH && !(flags & LMS_FRAME_ENDS_REQUEST));
+}
+
 static bool client_request_start(struct lms_session *s, uint32_t kind, uint32_t flags)
 {
 	if (s->c2s_open || s->phase != PH_READY || kind == LMS_MSG_TERMINATE)
 		return true;
-	if (kind == LMS_MSG_COPY) {
-		/* bulk data of the request started last (COPY FROM STDIN) */
+	if (continues_request(kind, flags)) {
+		/* (bulk data, or the client's turn in an exchange) */
 		s->c2s_open = true;
 		s->c2s_shadow = s->sh && lms_shadow_request_continue(s->sh);
 		return true;
@@ -1625,6 +1650,8 @@ static int pump_decoded(struct lms_session *s, int d, const uint8_t *p, size_t l
 		if (awaits)
 			request_begin(s);
 		client_request_end(s);
+	} else if (d == C2S && continues_request(msg_kind, flags)) {
+		client_request_end(s);
 	}
 	if (xlate && (s->dead || s->closing))
 		return -1; /* a translation failed */
@@ -1643,7 +1670,7 @@ static void note_frame(struct lms_session *s, int d, const struct lms_frame *f)
 		if (f->flags & LMS_FRAME_ENDS_REQUEST)
 			request_begin(s);
 		/* the shadow's part of a request ends with this message */
-		s->c2s_end_after = s->c2s_open && ((f->flags & LMS_FRAME_ENDS_REQUEST) || f->kind == LMS_MSG_COPY);
+		s->c2s_end_after = s->c2s_open && ((f->flags & LMS_FRAME_ENDS_REQUEST) || continues_request(f->kind, f->flags));
 		if (s->c2s_open && (f->kind == LMS_MSG_QUERY || f->kind == LMS_MSG_EXTENDED) &&
 		    s->rt->shadow_mode != LMS_SHADOW_NONE) {
 			/* observing: only a message too big to decode is streamed;

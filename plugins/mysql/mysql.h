@@ -281,6 +281,7 @@ struct my_sess {
 	int fe_cont;              /* the last client packet was 0xFFFFFF long */
 	uint8_t fe_cont_cmd;      /* the command it belongs to */
 	int fe_cont_resp;         /* ... and whether it gets an answer */
+	int fe_cont_ends;         /* ... and its last packet ends the request */
 	struct my_cmd queue[MY_QUEUE];
 	uint32_t q_head, q_len;
 	/* database side of the command phase */
@@ -431,6 +432,9 @@ void my_iso_decoded(struct my_sess *s, const char *sql, size_t len);
 /* fe_request of a QUERY: req->other_sql when PostgreSQL's protocol needs
  * another text (s->other holds it until the next call). */
 void my_iso_request(struct my_sess *s, struct lms_request *req);
+/* A relayed session's variables were reset (COM_RESET_CONNECTION,
+ * COM_CHANGE_USER): nothing SET is left to carry. */
+void my_iso_forget(struct my_sess *s);
 /* The session's value of variable name (lowercase) when a SET changed
  * it, else NULL. */
 const char *my_iso_value(const struct my_sess *s, const char *name);

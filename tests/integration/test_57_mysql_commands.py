@@ -270,6 +270,47 @@ def test_change_user_names_the_session(proxy_factory, mysql_server, mode):
     assert p.read_log().count("session_user_changed") == 1
 
 
+@pytest.mark.parametrize("mode", ["none", "sync"])
+def test_request_after_change_user_follows_the_cutover(proxy_factory, mysql_server, mode):
+    """MariaDB serves: a COM_CHANGE_USER answered through an authentication
+    exchange (MariaDB asks the client again), then a cutover: the session's
+    next request goes to PostgreSQL, the new source of truth.  Before, the
+    client's turn in the exchange opened a request that only the next one
+    ended, so that next request was never checked (pause, source of truth):
+    after a cutover it still went to MariaDB, where a write would be lost
+    to the target."""
+    p = served_proxy(proxy_factory, mysql_server, shadow_mode=mode)
+    r = raw_login(p, db=MY_DB)
+    try:
+        r.change_user(*MY_ADMIN)
+        cut_over(p)
+        assert "PostgreSQL" in r.scalar("select version()")
+    finally:
+        r.close()
+
+
+@pytest.mark.parametrize("mode", ["none", "sync"])
+def test_request_after_a_16_mib_command_follows_the_cutover(proxy_factory, mysql_server, mode):
+    """MariaDB serves: a query of more than 16 MiB (two packets), then a
+    cutover: the next request goes to PostgreSQL.  Before, the packets after
+    a command's first one each opened a request that only the next command
+    ended, so that command was never checked and went to MariaDB."""
+    import pymysql
+    p = served_proxy(proxy_factory, mysql_server, shadow_mode=mode)
+    c = pymysql.connect(host="127.0.0.1", port=p.port, user=MY_APP[0], password=MY_APP[1], database=MY_DB,
+                        autocommit=True, max_allowed_packet=64 * 1024 * 1024, connect_timeout=10, read_timeout=60)
+    try:
+        cur = c.cursor()
+        filler = "z" * (17 * 1024 * 1024)
+        cur.execute("select length('%s') as n" % filler)
+        assert cur.fetchone() == (len(filler),)
+        cut_over(p)
+        cur.execute("select version()")
+        assert "PostgreSQL" in cur.fetchone()[0]
+    finally:
+        c.close()
+
+
 def test_change_user_verified_by_lms(tproxy):  # noqa: F811
     """Logged in after the switch: COM_CHANGE_USER is verified against the
     copied verifiers as a login is; the session starts afresh (statements

@@ -123,3 +123,26 @@ def test_cut_back_refused_with_isolation_set(proxy_factory, mysql_server, two):
         assert "isolation" in e.value.message and "reconnect" in e.value.message, e.value.message
     finally:
         r.close()
+
+
+def test_reset_forgets_the_level(proxy_factory, mysql_server, two):
+    """COM_RESET_CONNECTION and COM_CHANGE_USER reset a MariaDB session's
+    variables: a level set before them is not carried across the cutover."""
+    from mysqlraw import COM_RESET_CONNECTION, MY_ADMIN
+    p = served_proxy(proxy_factory, mysql_server)
+    r = raw_login(p)
+    s = raw_login(p)
+    try:
+        r.query("SET SESSION TRANSACTION ISOLATION LEVEL SERIALIZABLE")
+        r.command(COM_RESET_CONNECTION)
+        r.read_ok(1)
+        s.query("SET SESSION TRANSACTION ISOLATION LEVEL SERIALIZABLE")
+        s.change_user(*MY_ADMIN)
+        assert r.scalar("select @@tx_isolation") == "REPEATABLE-READ"  # MariaDB's default again
+        cut_over(p)
+        for c in (r, s):
+            assert c.scalar("select @@transaction_isolation") == "READ-COMMITTED"
+            assert c.scalar("show default_transaction_isolation") == "read committed"
+    finally:
+        r.close()
+        s.close()

@@ -719,9 +719,11 @@ START_TEST(test_big_packets_and_pipelining)
 	ck_assert_int_eq(x.st, LMS_FRAME_OK);
 	ck_assert_uint_eq(x.f.len, 4 + 0xFFFFFFu);
 	ck_assert_uint_eq(p.s->q_len, 0); /* not answered before its end */
+	ck_assert_uint_eq(x.f.flags & LMS_FRAME_ENDS_REQUEST, 0); /* its request goes on */
 	x = run(&p, 0, (const uint8_t *)"\x00\x00\x00\x01", 4);
 	ck_assert_int_eq(x.st, LMS_FRAME_OK);
 	ck_assert_uint_eq(p.s->q_len, 1);
+	ck_assert_uint_ne(x.f.flags & LMS_FRAME_ENDS_REQUEST, 0); /* ... to its last packet */
 	ck_assert_uint_eq(p.s->queue[p.s->q_head].first_seq, 2);
 	/* its answer: a 16 MiB row split in two */
 	uint8_t b[256];
