@@ -521,6 +521,12 @@ void my_cmd_answer(struct my_sess *s, const struct my_cmd *c, struct my_pk *w, u
 	case MY_L_FETCH:
 		answer_fetch(s, c, w, status);
 		return;
+	case MY_L_SET_OPTION:
+		my_pk_ok(w, s, 1, 0, 0, status); /* MySQL answers it with an EOF */
+		return;
+	case MY_L_BAD_OPTION:
+		my_pk_err(w, s, 1047, "08S01", "Unknown command");
+		return;
 	case MY_L_CHANGE_USER:
 		answer_change_user(s, w);
 		return;
@@ -563,6 +569,11 @@ void my_cmd_decoded(struct my_sess *s, struct my_stmt *st, const uint8_t *pl, si
 		break;
 	case MY_COM_FIELD_LIST:
 		local = MY_L_FIELD_LIST;
+		break;
+	case MY_COM_SET_OPTION:
+		/* MYSQL_OPTION_MULTI_STATEMENTS_ON (0) or _OFF (1): PostgreSQL
+		 * runs several statements in one query either way */
+		local = n == 3 && my_le16(pl + 1) <= 1 ? MY_L_SET_OPTION : MY_L_BAD_OPTION;
 		break;
 	case MY_COM_STMT_FETCH:
 		local = MY_L_FETCH;

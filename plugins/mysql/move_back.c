@@ -48,8 +48,10 @@ int my_fe_set_relayed(void *fe, char *why, size_t cap)
 			 "MariaDB would not have");
 		return -1;
 	}
+	/* (not local_req: left from the last command, answered or not; the
+	 * queue says whether an answer is owed) */
 	if (s->state != MY_S_READY || s->q_len > 0 || s->fe_cont || s->ans.started || s->ans.held ||
-	    s->ans.err_held || s->cu_pending || s->local_req || s->ld_bytes || s->cur_bytes) {
+	    s->ans.err_held || s->cu_pending || s->ld_bytes || s->cur_bytes) {
 		snprintf(why, cap, "a command of it is still being answered");
 		return -1;
 	}

@@ -202,7 +202,9 @@ enum my_local {
 	MY_L_CHANGE_USER, /* COM_CHANGE_USER: an auth switch request */
 	MY_L_USER_OK,    /* its verified answer: OK */
 	MY_L_USER_DENIED, /* ... refused: ERR 1045, then nothing more */
-	MY_L_LONG_ERR    /* COM_STMT_EXECUTE whose long data was too big: ERR */
+	MY_L_LONG_ERR,   /* COM_STMT_EXECUTE whose long data was too big: ERR */
+	MY_L_SET_OPTION, /* COM_SET_OPTION: EOF (multi-statements on or off) */
+	MY_L_BAD_OPTION  /* ... of an unknown option: ERR 1047 */
 };
 
 /* One answer being written for a translated session (answer.c). */

@@ -18,7 +18,7 @@ import pymysql
 import pytest
 
 from mysqlraw import (COM_FIELD_LIST, COM_INIT_DB, COM_PING, COM_RESET_CONNECTION, COM_SET_OPTION, COM_STATISTICS,
-                      MY_ADMIN, MY_APP, MY_DB)
+                      MY_ADMIN, MY_APP, MY_DB, MyError)
 from test_57_mysql_served import cut_over, raw_login, served_proxy, two  # noqa: F401 - fixture
 
 
@@ -26,6 +26,8 @@ def read_until_eof(r, seq):
     while True:
         s, pl = r.read(seq)
         seq += 1
+        if pl[0] == 0xFF:
+            raise MyError(pl, s)
         if pl[0] == 0xFE and len(pl) < (0xFFFFFF if r.caps & 0x1000000 else 9):
             return
 
@@ -46,8 +48,9 @@ def statistics(r, two):
 
 
 def set_option(r, two):
-    r.command(COM_SET_OPTION, struct.pack("<H", 0))
+    r.command(COM_SET_OPTION, struct.pack("<H", 0))  # multi-statements on (PHP's multi_query)
     r.read_ok(1)
+    assert [x[2] for x in r.query("select 1; select 2")] == [[[b"1"]], [[b"2"]]]
 
 
 def field_list(r, two):
@@ -154,3 +157,29 @@ def test_next_request_after_pymysql(proxy_factory, mysql_server, two, mode, comm
         assert "PostgreSQL" in cur.fetchone()[0]
     finally:
         c.close()
+
+
+BACK = [f for f in RAW if f is not change_user]  # (verifying a new user needs the copied logins)
+
+
+@pytest.mark.parametrize("mode", ["none", "sync"])
+@pytest.mark.parametrize("command", BACK, ids=[f.__name__ for f in BACK])
+def test_next_request_after_cut_back(proxy_factory, mysql_server, two, mode, command):
+    """Served by PostgreSQL since a cutover, the command translated; then a
+    cut back: the next request goes to MariaDB again."""
+    from test_60_mysql_shadow_back import switch
+    p = served_proxy(proxy_factory, mysql_server, shadow_mode=mode)
+    r = raw_login(p, db=MY_DB)
+    try:
+        switch(p, 5, "target")
+        assert "PostgreSQL" in r.scalar("select version()")
+        if command is field_list:
+            with pytest.raises(MyError) as e:
+                command(r, two)  # not served across protocols: ERR, the session goes on
+            assert e.value.code == 1235
+        else:
+            command(r, two)
+        switch(p, 7, "source")
+        assert "MariaDB" in r.scalar("select version()")
+    finally:
+        r.close()

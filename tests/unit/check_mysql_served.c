@@ -898,6 +898,20 @@ START_TEST(test_cmds_change_user_refused_and_others)
 		else
 			ck_assert_uint_eq(my_le16(pl + 1), 1235);
 	}
+	/* COM_SET_OPTION: EOF for multi-statements on or off, ERR for others */
+	uint8_t opts[3][3] = { { MY_COM_SET_OPTION, 0, 0 }, { MY_COM_SET_OPTION, 1, 0 }, { MY_COM_SET_OPTION, 7, 0 } };
+	for (int i = 0; i < 3; i++) {
+		n = cmd_packet(m, opts[i], 3);
+		memset(&res, 0, sizeof(res));
+		ck_assert_int_eq(my_fe_decode(s, m, n, &out, &res), 0);
+		ck_assert_uint_eq(s->local_req, LMS_REQ_PING);
+		k = feed(s, LMS_ANS_READY, buf, sizeof(buf));
+		ck_assert_int_eq(packets(buf, (size_t)k, 1, 0, &pl, &pn), 1);
+		if (i < 2)
+			ck_assert(pl[0] == 0xFE || pl[0] == 0x00);
+		else
+			ck_assert_uint_eq(my_le16(pl + 1), 1047);
+	}
 	my_fe_free(s);
 }
 END_TEST
