@@ -183,3 +183,51 @@ def test_next_request_after_cut_back(proxy_factory, mysql_server, two, mode, com
         assert "MariaDB" in r.scalar("select version()")
     finally:
         r.close()
+
+
+SHADOWED = [f for f in RAW if f is not change_user]  # (the shadow logs in as INIT_SOURCE's user)
+
+
+@pytest.mark.parametrize("command", SHADOWED, ids=[f.__name__ for f in SHADOWED])
+def test_shadow_in_step_after(proxy_factory, mysql_server, two, command):
+    """MariaDB serves, PostgreSQL shadows in sync: after any command kind the
+    shadow is still in step, so the next write lands on both databases and
+    nothing is reported as a mismatch or lost."""
+    from test_56_mysql_shadow import assert_no_mismatch, shadow_proxy
+    from test_57_mysql_served import on_target
+    p = shadow_proxy(proxy_factory, mysql_server, "sync")
+    r = raw_login(p, db=MY_DB)
+    try:
+        command(r, two)
+        assert r.query("insert into %s (id, name) values (91, 'after')" % two.name) == [("ok", 1)]
+        assert r.scalar("select name from %s where id = 91" % two.name) == "after"
+    finally:
+        r.close()
+    assert on_target(two, "select name from %s where id = 91" % two.name) == [("after",)]
+    c = assert_no_mismatch(p)
+    assert c["lost"] == 0, c
+
+
+@pytest.mark.parametrize("command", BACK, ids=[f.__name__ for f in BACK])
+def test_shadow_back_in_step_after(proxy_factory, mysql_server, two, command):
+    """Served by PostgreSQL since a cutover, shadowed back to MariaDB in
+    sync: after any command kind the next write lands on both databases."""
+    from test_56_mysql_shadow import assert_no_mismatch
+    from test_57_mysql_served import on_target
+    from test_60_mysql_shadow_back import on_mariadb, switch
+    p = served_proxy(proxy_factory, mysql_server, shadow_mode="sync")
+    r = raw_login(p, db=MY_DB)
+    try:
+        switch(p, 5, "target")  # (the versions differ: no version() here, it would be a mismatch)
+        if command is field_list:
+            with pytest.raises(MyError):
+                command(r, two)
+        else:
+            command(r, two)
+        assert r.query("insert into %s (id, name) values (92, 'after')" % two.name) == [("ok", 1)]
+    finally:
+        r.close()
+    assert on_target(two, "select name from %s where id = 92" % two.name) == [("after",)]
+    assert on_mariadb(mysql_server, "select name from %s where id = 92" % two.name) == (("after",),)
+    c = assert_no_mismatch(p)
+    assert c["lost"] == 0, c
