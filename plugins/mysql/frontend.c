@@ -11,7 +11,6 @@
 #include "autoconfig.h"
 
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -141,7 +140,7 @@ static int observed(uint8_t cmd)
  * prepared statement, which a later translation needs. */
 static int decoded(const struct my_sess *s, uint8_t cmd)
 {
-	if (cmd == MY_COM_CHANGE_USER && getenv("XX_OLD") == NULL)
+	if (cmd == MY_COM_CHANGE_USER)
 		return 1; /* the session is named after the user it asks for */
 	if (s->observe)
 		return observed(cmd);
