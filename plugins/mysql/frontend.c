@@ -12,7 +12,6 @@
 
 #include <stdio.h>
 #include <string.h>
-#include <strings.h>
 
 #include "mysql.h"
 
@@ -160,7 +159,7 @@ static int keeps_setting(const struct my_sess *s, uint8_t cmd, const uint8_t *p,
 		return 0;
 	if (avail < MY_HDR + 4)
 		return -1;
-	return strncasecmp((const char *)p + MY_HDR + 1, "set", 3) == 0;
+	return my_iso_may_set((const char *)p + MY_HDR + 1, 3);
 }
 
 /* keep_statements only: a COM_STMT_EXECUTE whole in p[0..avail) that

@@ -44,28 +44,32 @@ static const char *const my_level[] = {
 	[MY_ISO_SERIALIZABLE] = "SERIALIZABLE",
 };
 
+int my_iso_may_set(const char *sql, size_t len)
+{
+	return len >= 3 && strncasecmp(sql, "set", 3) == 0;
+}
+
+/* The characteristics t names, over *into. */
+static void txc_merge(struct my_txc *into, const struct my_txc *t)
+{
+	if (t->level)
+		into->level = t->level;
+	if (t->access)
+		into->access = t->access;
+}
+
 void my_iso_decoded(struct my_sess *s, const char *sql, size_t len)
 {
 	struct my_txc t;
 	int scope = my_txn_chars(sql, len, &t);
 	s->begin_txc.level = s->begin_txc.access = 0;
-	if (scope == MY_TXC_SESSION) {
-		if (t.level)
-			s->iso.level = t.level;
-		if (t.access)
-			s->iso.access = t.access;
-		return;
-	}
-	if (scope == MY_TXC_NEXT) {
-		if (t.level)
-			s->next_txc.level = t.level;
-		if (t.access)
-			s->next_txc.access = t.access;
+	if (scope != MY_TXC_NONE) {
+		txc_merge(scope == MY_TXC_SESSION ? &s->iso : &s->next_txc, &t);
 		return;
 	}
 	if (my_bare_begin(sql, len))
 		s->begin_txc = s->next_txc; /* fe_request appends it */
-	if (len < 3 || strncasecmp(sql, "set", 3) != 0)
+	if (!my_iso_may_set(sql, len))
 		s->next_txc.level = s->next_txc.access = 0; /* used, or a statement ran */
 }
 

@@ -428,7 +428,10 @@ int my_txn_chars(const char *sql, size_t len, struct my_txc *t);
  * alone, else 0. */
 enum { MY_BEGIN_BEGIN = 1, MY_BEGIN_START };
 int my_bare_begin(const char *sql, size_t len);
-/* isolation.c: a COM_QUERY decoded (observed or translated): the
+/* isolation.c: may this COM_QUERY text set transaction characteristics
+ * (it begins with SET)?  What a session that is not observed decodes. */
+int my_iso_may_set(const char *sql, size_t len);
+/* A COM_QUERY decoded (observed or translated): the
  * characteristics it sets, or a pending one it uses or forgets. */
 void my_iso_decoded(struct my_sess *s, const char *sql, size_t len);
 /* fe_request of a QUERY: req->other_sql when PostgreSQL's protocol needs
