@@ -113,6 +113,9 @@ struct lms_session {
 	bool queued;           /* paused: the next request waits */
 	bool login_queued;     /* paused: the backend login waits */
 	bool switching;        /* logging in to a new source of truth */
+	bool state_by_front;   /* ... which the frontend plugin tells the
+				  session's state (carry_state): translated,
+				  or moved back (move_back) */
 	bool own_login;        /* the plugin verified the client itself (ABI
 				  1.4): the backend logs in with the URL's
 				  credentials and its login stays ours */
@@ -734,6 +737,7 @@ static void switch_truth(struct lms_session *s)
 static void switch_finish(struct lms_session *s)
 {
 	s->switching = false;
+	s->state_by_front = false;
 	lms_conn_kick(&s->client);
 }
 
@@ -741,10 +745,11 @@ static bool req_answered(uint32_t kind);
 
 #define STATE_REQS_MAX 16u /* fe_switch_state requests asked for, at most */
 
-/* A translated session's new source of truth: the state its client set
- * that the new connection lacks (ABI 1.9, fe_switch_state), written in
- * the database's protocol ahead of the client's waiting request.  Returns
- * how many answers (READYs) they owe. */
+/* A translated session's new source of truth, or a session's moved back
+ * to its client's family: the state its client set that the new
+ * connection lacks (ABI 1.9, fe_switch_state), written in the database's
+ * protocol ahead of the client's waiting request.  Returns how many
+ * answers (READYs) they owe. */
 static uint32_t carry_state(struct lms_session *s)
 {
 	if (!lms_plugin_carries_state(s->front) || !lms_plugin_encodes_requests(s->bd))
@@ -771,16 +776,18 @@ static uint32_t carry_state(struct lms_session *s)
 
 /* The new source of truth accepted our login: replay the session's
  * state there (its answers are ours), or finish.  A translated session's
- * kept replay is in the client's protocol: its plugin describes the state
+ * kept replay is in the client's protocol, and one moved back has none
+ * of what it set while translated: its plugin describes the state
  * instead (carry_state). */
 static void switch_logged_in(struct lms_session *s)
 {
-	uint32_t owed = s->translated ? carry_state(s) : s->replay_reqs;
+	bool by_front = s->translated || s->state_by_front;
+	uint32_t owed = by_front ? carry_state(s) : s->replay_reqs;
 	if (owed == 0) {
 		switch_finish(s);
 		return;
 	}
-	s->replay_sent = s->translated ? s->replay_len : 0;
+	s->replay_sent = by_front ? s->replay_len : 0;
 	s->replay_wait = owed;
 	s->req_failed = false;
 }
@@ -928,6 +935,7 @@ static bool move_back(struct lms_session *s)
 		lms_log(LMS_LOG_LEVEL_INFO, "session_moved_back", "worker=%d peer=%s user=%s", s->w->id, s->peer,
 			s->user ? s->user : "-");
 		switch_truth(s);
+		s->state_by_front = true; /* (read once logged in) */
 		return false;
 	}
 	lms_log(LMS_LOG_LEVEL_INFO, "session_moved_back_refused", "worker=%d peer=%s user=%s why=\"%s\"", s->w->id,

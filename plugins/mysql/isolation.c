@@ -18,7 +18,9 @@
  * <chars>: ISOLATION LEVEL x, READ ONLY, READ WRITE, as both dialects
  * write them.  A session carried across the cutover to a new connection
  * has the session's SET there first (fe_switch_state); a shadow promoted
- * to serve it ran the SET already.  SELECT @@transaction_isolation (tx_isolation) and
+ * to serve it ran the SET already.  A session moved back to MariaDB at a
+ * cut back gets SET SESSION TRANSACTION ... there, and SET autocommit=0
+ * when its autocommit is off.  SELECT @@transaction_isolation (tx_isolation) and
  * @@transaction_read_only (tx_read_only) answer the session's (local.c).
  * A database of the client's own family gets the text as written.
  */
@@ -124,11 +126,9 @@ const char *my_iso_value(const struct my_sess *s, const char *name)
 	return NULL;
 }
 
-int my_fe_switch_state(void *fe, uint32_t k, struct lms_request *req)
+/* The session's isolation level and access mode, in both families' words. */
+static int iso_state(struct my_sess *s, struct lms_request *req)
 {
-	struct my_sess *s = fe;
-	if (k > 0 || (!s->iso.level && !s->iso.access))
-		return 0;
 	put_other(s, "SET SESSION CHARACTERISTICS AS TRANSACTION", &s->iso);
 	size_t n = put_text(s->state_sql, sizeof(s->state_sql), "SET SESSION TRANSACTION", &s->iso);
 	if (!s->other_len || !n)
@@ -139,6 +139,26 @@ int my_fe_switch_state(void *fe, uint32_t k, struct lms_request *req)
 	req->sql_len = n;
 	req->other_sql = s->other;
 	req->other_sql_len = s->other_len;
+	req->flags = LMS_REQ_STMT_ATOMIC;
+	return 1;
+}
+
+int my_fe_switch_state(void *fe, uint32_t k, struct lms_request *req)
+{
+	static const char ac_off[] = "SET autocommit=0";
+	struct my_sess *s = fe;
+	uint32_t iso = s->iso.level || s->iso.access;
+	if (k < iso)
+		return iso_state(s, req);
+	/* autocommit off is MariaDB's own state only for a session relayed
+	 * there again (moved back); a translated one's is molt-lms's
+	 * (request.c: a BEGIN before its first statement) */
+	if (k > iso || s->translated || !s->moved_ac_off)
+		return 0;
+	memset(req, 0, sizeof(*req));
+	req->kind = LMS_REQ_QUERY;
+	req->sql = ac_off;
+	req->sql_len = sizeof(ac_off) - 1;
 	req->flags = LMS_REQ_STMT_ATOMIC;
 	return 1;
 }

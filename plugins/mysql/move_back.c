@@ -13,6 +13,9 @@
  * would reach MariaDB and could run another statement, or none.  So the
  * session moves only with no prepared statement open, no long data or
  * cursor kept, and nothing in flight; otherwise it ends with the reason.
+ * What it set that MariaDB keeps per connection (autocommit off, its
+ * isolation level and access mode) is set on the new connection before
+ * its next command (isolation.c, my_fe_switch_state).
  */
 #include "autoconfig.h"
 
@@ -38,16 +41,6 @@ int my_fe_set_relayed(void *fe, char *why, size_t cap)
 			 (unsigned)n, n == 1 ? "" : "s");
 		return -1;
 	}
-	if (!s->autocommit) {
-		/* (the new connection would commit each statement by itself) */
-		snprintf(why, cap, "it has autocommit off, which a new connection to MariaDB would not have");
-		return -1;
-	}
-	if (s->iso.level || s->iso.access) {
-		snprintf(why, cap, "it set its transaction isolation or access mode, which a new connection to "
-			 "MariaDB would not have");
-		return -1;
-	}
 	/* (not local_req: left from the last command, answered or not; the
 	 * queue says whether an answer is owed) */
 	if (s->state != MY_S_READY || s->q_len > 0 || s->fe_cont || s->ans.started || s->ans.held ||
@@ -55,6 +48,7 @@ int my_fe_set_relayed(void *fe, char *why, size_t cap)
 		snprintf(why, cap, "a command of it is still being answered");
 		return -1;
 	}
+	s->moved_ac_off = !s->autocommit; /* (its login says on) */
 	s->translated = 0;
 	return 0;
 }

@@ -298,6 +298,8 @@ struct my_sess {
 	int autocommit;           /* the session's autocommit: MariaDB's
 				     status flag while relayed, then what
 				     the client SET while translated */
+	int moved_ac_off;         /* moved back with autocommit off: the new
+				     connection's login says on (isolation.c) */
 	struct my_txc iso;        /* transaction characteristics the client
 				     SET for the session (isolation.c) */
 	struct my_txc next_txc;   /* ... for its next transaction only */

@@ -23,7 +23,10 @@
  *                      so that the client's ROLLBACK undoes it on both
  *
  * Each command is queued on the backend's own session state with what
- * reading its answer needs, as fe_frame queues a client's command.  The
+ * reading its answer needs, as fe_frame queues a client's command.  A
+ * session moved back to MariaDB (move_back.c) gets its state here as
+ * plain queries (fe_switch_state) on the session's own queue, before its
+ * next command.  The
  * request's ABI 1.5 flags (statement atomicity, implicit commits) describe
  * MySQL's own behaviour: nothing to add for a MySQL database.
  */
@@ -197,8 +200,9 @@ long my_be_encode_request(void *be, const struct lms_request *req, uint8_t *buf,
 	struct my_sess *s = b->s;
 	size_t at = 0;
 	uint8_t cmd;
-	if (!b->own)
-		return -1; /* only a shadow with its own state */
+	if (!b->own && (b->relay || req->kind != LMS_REQ_QUERY || (req->flags & LMS_REQ_BEGIN_FIRST)))
+		return -1; /* a shadow with its own state, or a session's state
+			      on its new connection (move_back.c) */
 	switch (req->kind) {
 	case LMS_REQ_QUERY:
 	case LMS_REQ_EXECUTE:

@@ -122,32 +122,57 @@ def test_sync_shadow_rolls_back_on_both(proxy_factory, mysql_server, two):
     assert_no_mismatch(p)
 
 
-def test_cut_back_refused_with_autocommit_off(proxy_factory, mysql_server, two):
-    """A session with autocommit off does not move back to MariaDB at a cut
-    back (the new connection would commit each statement): it ends with
-    the reason, never committing what it meant to roll back."""
-    from test_60_mysql_shadow_back import switch
+@pytest.mark.parametrize("mode", ["none", "sync"])
+def test_cut_back_keeps_autocommit_off(proxy_factory, mysql_server, two, mode):
+    """A session with autocommit off moves back to MariaDB at a cut back
+    with autocommit off there too (SET autocommit=0 on its new connection
+    before its next command): what it rolls back is never committed, what
+    it commits is, and @@autocommit says 0.  In sync, the shadow to
+    PostgreSQL rolls back and commits with it."""
+    from test_60_mysql_shadow_back import on_mariadb, switch
     p = proxy_factory(name="myacback", source_dialect="mysql", init_source=mysql_server.url(),
-                      extra_args=["--coordination", "off"])
+                      shadow_mode=mode, extra_args=["--coordination", "off"])
     r = raw_login(p)
+    t = two.name
     try:
         r.query("set autocommit=0")
         switch(p, 5, "target")
         assert r.query("select 1")[0][0] == "rows"
         r.query("commit")
         switch(p, 7, "source")
-        with pytest.raises(MyError) as e:
-            r.query("insert into %s (id, name) values (90, 'x')" % two.name)
-        assert "autocommit off" in e.value.message and "reconnect" in e.value.message, e.value.message
+        assert r.scalar("select @@autocommit") == "0"
+        r.query("insert into %s (id, name) values (90, 'rolled back')" % t)
+        r.query("rollback")
+        r.query("insert into %s (id, name) values (91, 'committed')" % t)
+        assert list(on_mariadb(mysql_server, "select id from %s where id in (90, 91)" % t)) == []  # not yet
+        r.query("commit")
+        assert r.scalar("select @@autocommit") == "0"
     finally:
         r.close()
-    c = my_connect(p.port, autocommit=False)  # a new session: relayed to MariaDB again
+    assert list(on_mariadb(mysql_server, "select id from %s where id in (90, 91)" % t)) == [(91,)]
+    if mode == "sync":
+        assert on_target(two, "select id from %s where id in (90, 91)" % t) == [(91,)]
+        assert_no_mismatch(p)
+
+
+def test_cut_back_with_autocommit_on_after_off(proxy_factory, mysql_server, two):
+    """Turned off on MariaDB, on again while PostgreSQL served: the session
+    moves back with MariaDB's default (on), and each statement commits."""
+    from test_60_mysql_shadow_back import on_mariadb, switch
+    p = proxy_factory(name="myacback2", source_dialect="mysql", init_source=mysql_server.url(),
+                      extra_args=["--coordination", "off"])
+    r = raw_login(p)
+    t = two.name
     try:
-        cur = c.cursor()
-        cur.execute("select count(*) from %s where id = 90" % two.name)
-        assert cur.fetchone() == (0,)
+        r.query("set autocommit=0")
+        switch(p, 5, "target")
+        r.query("set autocommit=1")
+        switch(p, 7, "source")
+        assert r.scalar("select @@autocommit") == "1"
+        r.query("insert into %s (id, name) values (92, 'by itself')" % t)
+        assert list(on_mariadb(mysql_server, "select id from %s where id = 92" % t)) == [(92,)]
     finally:
-        c.close()
+        r.close()
 
 
 def test_connector_j_transaction_across_cutover(serve_classes, proxy_factory, mysql_server, two):

@@ -106,10 +106,10 @@ def test_read_only_session_shadowed(proxy_factory, mysql_server, two):
     assert_no_mismatch(p)
 
 
-def test_cut_back_refused_with_isolation_set(proxy_factory, mysql_server, two):
-    """A session that set its isolation level after the cutover does not
-    move back to MariaDB at a cut back (the new connection would run at
-    MariaDB's default): it ends with the reason."""
+def test_cut_back_keeps_isolation_set(proxy_factory, mysql_server, two):
+    """A session that set its isolation level and access mode after the
+    cutover moves back to MariaDB with them (SET SESSION TRANSACTION ...
+    on its new connection before its next command)."""
     from test_60_mysql_shadow_back import switch
     p = proxy_factory(name="myisoback", source_dialect="mysql", init_source=mysql_server.url(),
                       extra_args=["--coordination", "off"])
@@ -117,10 +117,15 @@ def test_cut_back_refused_with_isolation_set(proxy_factory, mysql_server, two):
     try:
         switch(p, 5, "target")
         r.query("SET SESSION TRANSACTION ISOLATION LEVEL SERIALIZABLE")
+        r.query("SET SESSION TRANSACTION READ ONLY")
         switch(p, 7, "source")
+        assert r.scalar("select @@tx_isolation") == "SERIALIZABLE"  # MariaDB's own answer
+        assert r.scalar("select @@tx_read_only") == "1"
         with pytest.raises(MyError) as e:
-            r.query("select 1")
-        assert "isolation" in e.value.message and "reconnect" in e.value.message, e.value.message
+            r.query("insert into %s (id, name) values (94, 'read only')" % two.name)
+        assert e.value.code == 1792, e.value.message  # MariaDB refuses it
+        r.query("SET SESSION TRANSACTION READ WRITE")
+        r.query("insert into %s (id, name) values (95, 'written')" % two.name)
     finally:
         r.close()
 
