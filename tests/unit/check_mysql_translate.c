@@ -244,6 +244,24 @@ START_TEST(test_iso_requests)
 	my_sess_free(s);
 	s = my_sess_new(); /* nothing set: nothing carried */
 	ck_assert_int_eq(my_fe_switch_state(s, 0, &st), 0);
+	/* translated with autocommit off: molt-lms's own state, not carried */
+	s->translated = 1;
+	s->autocommit = 0;
+	ck_assert_int_eq(my_fe_switch_state(s, 0, &st), 0);
+	/* moved back (a cut back): MariaDB's state again, after the level */
+	s->state = MY_S_READY;
+	char why[128];
+	ck_assert_int_eq(my_fe_set_relayed(s, why, sizeof(why)), 0);
+	s->autocommit = 1; /* the new connection's login says on */
+	ck_assert_int_eq(my_fe_switch_state(s, 0, &st), 1);
+	ck_assert_int_eq(memcmp(st.sql, "SET autocommit=0", st.sql_len), 0);
+	ck_assert_int_eq(my_fe_switch_state(s, 1, &st), 0);
+	s->iso.level = MY_ISO_READ_COMMITTED;
+	ck_assert_int_eq(my_fe_switch_state(s, 0, &st), 1);
+	ck_assert_int_eq(memcmp(st.sql, "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED", st.sql_len), 0);
+	ck_assert_int_eq(my_fe_switch_state(s, 1, &st), 1);
+	ck_assert_int_eq(memcmp(st.sql, "SET autocommit=0", st.sql_len), 0);
+	ck_assert_int_eq(my_fe_switch_state(s, 2, &st), 0);
 	my_sess_free(s);
 }
 END_TEST
