@@ -198,6 +198,8 @@ static void rec_judge(struct lms_shadow *sh, struct sh_rec *r)
 	enum lms_diff diff = LMS_DIFF_LOST;
 	if (!r->shadowed && !r->other.lost) {
 		res = LMS_FP_DROPPED;
+	} else if ((r->flags & LMS_STMT_LOCAL) && sh->translate) {
+		res = LMS_FP_LOCAL; /* the other family's database ran something else */
 	} else {
 		diff = lms_outcome_compare(&r->truth, &r->other, ordered);
 		if (diff == LMS_DIFF_NONE)

@@ -27,7 +27,7 @@ extern "C" {
 #endif
 
 #define LMS_PLUGIN_ABI_MAJOR 1
-#define LMS_PLUGIN_ABI_MINOR 9
+#define LMS_PLUGIN_ABI_MINOR 10
 
 /* Largest message a plugin may ask to see whole (LMS_FRAME_NEED_BODY).
  * Bigger messages are always streamed through without being decoded. */
@@ -201,6 +201,13 @@ struct lms_result {
 				 in order, on a connection that replaces this
 				 one (a cutover).  Never set on a message that
 				 runs a statement with other effects. */
+#define LMS_STMT_LOCAL 0x20u  /* (ABI 1.10) a database of another wire family
+				 never runs it: the plugin answers it itself
+				 there (a connector's start-up query, such as
+				 MySQL's SELECT @@version_comment), and its
+				 fe_request describes something else for it
+				 (a PING).  A shadow of another family does not
+				 compare its answer: counted as "local". */
 
 /* Bytes a plugin writes: replies, rewrites, startup and cancel packets. */
 struct lms_out {

@@ -663,6 +663,8 @@ static int observe_command(struct my_sess *s, const uint8_t *msg, size_t len, st
 		my_fingerprint(sql, sl, s->fp, sizeof(s->fp), &res->stmt_flags);
 		if ((cmd == MY_COM_QUERY || cmd == MY_COM_STMT_EXECUTE) && my_begins_txn(s, sql, sl))
 			res->stmt_flags |= LMS_STMT_BEGIN; /* autocommit off: it opens a transaction block */
+		if (cmd == MY_COM_QUERY && !s->translated && my_host->abi_minor >= 10 && my_local_class(pl, n))
+			res->stmt_flags |= LMS_STMT_LOCAL; /* the shadow runs what a cutover would (request.c) */
 		res->fingerprint = s->fp;
 	}
 	return 0;

@@ -2,7 +2,9 @@
  * request.c - a MySQL client command as a common request (ABI 1.3,
  * fe_request), for a shadow that speaks another wire family:
  *
- *   COM_QUERY                QUERY with the text as written
+ *   COM_QUERY                QUERY with the text as written; one that
+ *                            molt-lms answers itself once translated
+ *                            (local.c) PING, not compared (ABI 1.10)
  *   COM_STMT_PREPARE         PREPARE with the '?' placeholders (lexer.c)
  *   COM_STMT_EXECUTE         EXECUTE: the statement's text, its
  *                            placeholders, the binary parameters as text
@@ -296,6 +298,27 @@ static int req_execute(struct my_sess *s, const uint8_t *pl, size_t n, struct lm
 	return 0;
 }
 
+/* A relayed session's COM_QUERY that molt-lms would answer itself on a
+ * database of the PostgreSQL family (local.c: a connector's start-up
+ * query), for its shadow there: what a cutover would send, a PING (not
+ * compared: fe_decode flags it LMS_STMT_LOCAL), or COMMIT for a SET
+ * autocommit=1 that commits the transaction open on MariaDB.  Returns
+ * 0 when the query is not one. */
+static int shadow_local(const struct my_sess *s, const uint8_t *pl, size_t n, struct lms_request *req)
+{
+	uint8_t local = my_local_class(pl, n);
+	if (!local)
+		return 0;
+	req->kind = LMS_REQ_PING;
+	if (local == MY_L_AC_ON && !s->autocommit && s->txn != LMS_TXN_IDLE) {
+		req->kind = LMS_REQ_QUERY;
+		req->sql = "COMMIT";
+		req->sql_len = 6;
+		req->flags = LMS_REQ_STMT_ATOMIC | LMS_REQ_COMMIT;
+	}
+	return 1;
+}
+
 int my_fe_request(void *fe, const uint8_t *msg, size_t len, struct lms_request *req)
 {
 	struct my_sess *s = fe;
@@ -326,6 +349,8 @@ int my_fe_request(void *fe, const uint8_t *msg, size_t len, struct lms_request *
 		}
 		return 0;
 	}
+	if (!s->translated && pl[0] == MY_COM_QUERY && my_host->abi_minor >= 10 && shadow_local(s, pl, n, req))
+		return 0;
 	switch (pl[0]) {
 	case MY_COM_QUERY:
 		req->kind = LMS_REQ_QUERY;

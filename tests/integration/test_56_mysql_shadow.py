@@ -378,3 +378,75 @@ def test_sync_cursor_execution_not_compared(proxy_factory, mysql_server, two):
     assert wait_until(lambda: p.shadow_counts()["match"] >= 3, p.env.t(10)), p.shadow_counts()
     c = assert_no_mismatch(p)
     assert c["dropped"] >= 1, c
+
+
+STARTUP_QUERIES = [
+    "select @@version_comment limit 1",  # the mariadb CLI
+    "SELECT @@max_allowed_packet, @@system_time_zone, @@time_zone, @@auto_increment_increment",  # Connector/J
+    "SHOW VARIABLES LIKE 'max_allowed_packet'",
+    "SET NAMES utf8mb4",
+    "SET character_set_results = NULL",
+    "select database()",
+    "SHOW WARNINGS",
+]
+
+
+def test_sync_startup_queries_not_compared(proxy_factory, mysql_server, two):
+    """The queries connectors send by themselves (SELECT @@version_comment,
+    SHOW VARIABLES, SET NAMES, ...) are answered by molt-lms after a cutover
+    (docs/mysql.md), so PostgreSQL never runs them: their shadow is a PING
+    and they are counted "local" (plugin ABI 1.10 LMS_STMT_LOCAL), not
+    reported as mismatches as every connection's start-up was before.  The
+    session's other queries are compared as ever, and a difference is
+    still found."""
+    p = shadow_proxy(proxy_factory, mysql_server, "sync")
+    r = MyRaw("127.0.0.1", p.port, timeout=30)
+    t = two.name
+    try:
+        r.login(*MY_APP, db=MY_DB)
+        for q in STARTUP_QUERIES:
+            r.query(q)
+        assert r.scalar("select @@autocommit") == "1"  # MariaDB's own answer
+        assert r.query("select id, name from %s order by id" % t)[0][2] == [[b"1", b"one"], [b"2", b"two"],
+                                                                           [b"3", b"thr'ee"]]
+    finally:
+        r.close()
+    assert wait_until(lambda: p.shadow_counts()["local"] >= len(STARTUP_QUERIES) + 1, p.env.t(10)), \
+        p.shadow_counts()
+    c = assert_no_mismatch(p)
+    assert c["match"] >= 1 and c["setting"] == 0, c
+    e = p.fingerprint_stats("select @@version_comment limit ?")
+    assert e and e["local"] == 1 and e["mismatch"] == 0, e
+    # a real difference is still one
+    two.pg.cursor().execute("update %s set name = 'changed' where id = 2" % t)
+    r = MyRaw("127.0.0.1", p.port, timeout=30)
+    try:
+        r.login(*MY_APP, db=MY_DB)
+        r.query("select @@version_comment limit 1")
+        r.query("select id, name from %s order by id" % t)
+    finally:
+        r.close()
+    assert wait_until(lambda: p.shadow_counts()["mismatch"] == 1, p.env.t(10)), p.shadow_counts()
+
+
+def test_sync_set_autocommit_on_commits_on_the_shadow(proxy_factory, mysql_server, two):
+    """SET autocommit=1 with a transaction open commits it on MariaDB; the
+    shadow on PostgreSQL commits it too (before, PostgreSQL refused the SET,
+    which aborted its transaction: the write was lost there and every
+    statement after it differed)."""
+    p = shadow_proxy(proxy_factory, mysql_server, "sync")
+    c = my_connect(p.port, autocommit=False)
+    t = two.name
+    try:
+        cur = c.cursor()
+        cur.execute("insert into %s (id, name) values (96, 'committed by autocommit')" % t)
+        cur.execute("SET autocommit=1")
+        cur.execute("select id, name from %s where id = 96" % t)
+        assert cur.fetchall() == ((96, "committed by autocommit"),)
+    finally:
+        c.close()
+    assert two.my.cursor().execute("select id from %s where id = 96" % t) == 1
+    cur = two.pg.cursor()
+    cur.execute("select id from %s where id = 96" % t)
+    assert cur.fetchall() == [(96,)]
+    assert_no_mismatch(p)
