@@ -92,6 +92,11 @@ struct lms_session {
 	char *user;
 	char *database;
 	uint64_t fwd[2];       /* bytes left of a message being streamed */
+	/* the client message being passed on: the plugin's patch (ABI 1.10,
+	 * struct lms_frame.patch_*) and how many of its bytes went */
+	uint32_t patch_at, patch_len;
+	uint8_t patch[LMS_PATCH_MAX];
+	uint64_t patch_off;
 	uint32_t pending;      /* requests waiting for READY */
 	bool req_failed;
 	uint64_t ring[RING];   /* start times of pending requests */
@@ -128,6 +133,7 @@ struct lms_session {
 	bool replay_overflow;  /* over REPLAY_MAX: the session cannot move */
 	size_t replay_sent;    /* during a switch: bytes sent so far */
 	uint32_t replay_wait;  /* during a switch: READYs still owed */
+	uint32_t state_k;      /* ... the next fe_switch_state request (carry_state) */
 	uint64_t queued_since_us;
 	uint64_t released_us;  /* a queued request left the queue (debug log) */
 	bool released_promoted; /* ... on a promoted standby */
@@ -743,33 +749,44 @@ static void switch_finish(struct lms_session *s)
 
 static bool req_answered(uint32_t kind);
 
-#define STATE_REQS_MAX 16u /* fe_switch_state requests asked for, at most */
+#define STATE_REQS_MAX 1024u /* fe_switch_state requests asked for, at most */
+#define STATE_BATCH 16u      /* ... written at a time; the next batch once
+				their answers are in */
 
 /* A translated session's new source of truth, or a session's moved back
  * to its client's family: the state its client set that the new
- * connection lacks (ABI 1.9, fe_switch_state), written in the database's
- * protocol ahead of the client's waiting request.  Returns how many
- * answers (READYs) they owe. */
+ * connection lacks (ABI 1.9, fe_switch_state; mysql.so: settings, and the
+ * statements of a session moved back), written in the database's
+ * protocol ahead of the client's waiting request, from request
+ * s->state_k on, at most STATE_BATCH at a time.  Returns how many answers
+ * (READYs) they owe; 0 when there are no more. */
 static uint32_t carry_state(struct lms_session *s)
 {
 	if (!lms_plugin_carries_state(s->front) || !lms_plugin_encodes_requests(s->bd))
 		return 0;
-	uint32_t owed = 0;
-	for (uint32_t k = 0; k < STATE_REQS_MAX; k++) {
+	uint32_t owed = 0, sent = 0;
+	while (sent < STATE_BATCH && s->state_k < STATE_REQS_MAX) {
 		struct lms_request req;
 		uint8_t buf[LMS_OUT_MAX];
 		memset(&req, 0, sizeof(req));
-		if (s->front->fe_switch_state(s->fe, k, &req) != 1)
+		if (s->front->fe_switch_state(s->fe, s->state_k, &req) != 1) {
+			s->state_k = STATE_REQS_MAX; /* no more */
 			break;
-		long n = s->bd->be_encode_request(s->be, &req, buf, sizeof(buf));
-		if (n < 0 || (size_t)n > lms_buf_space(&s->server.out)) {
-			lms_log(LMS_LOG_LEVEL_WARN, "state_not_carried", "worker=%d peer=%s (a setting of the session "
-				"cannot be written for the new source of truth: it runs at that database's default)",
-				s->w->id, s->peer);
+		}
+		size_t room = lms_buf_space(&s->server.out);
+		long n = s->bd->be_encode_request(s->be, &req, buf, room < sizeof(buf) ? room : sizeof(buf));
+		if (n < 0 && room < sizeof(buf) && owed > 0)
+			break; /* (maybe no room yet: again in the next batch) */
+		s->state_k++;
+		if (n < 0) {
+			lms_log(LMS_LOG_LEVEL_WARN, "state_not_carried", "worker=%d peer=%s (a setting or prepared "
+				"statement of the session cannot be written for the new source of truth: it runs at "
+				"that database's default, or the statement is unknown there)", s->w->id, s->peer);
 			continue;
 		}
 		lms_buf_append(&s->server.out, buf, (size_t)n);
 		owed += req_answered(req.kind);
+		sent++;
 	}
 	return owed;
 }
@@ -782,6 +799,7 @@ static uint32_t carry_state(struct lms_session *s)
 static void switch_logged_in(struct lms_session *s)
 {
 	bool by_front = s->translated || s->state_by_front;
+	s->state_k = by_front ? 0 : STATE_REQS_MAX;
 	uint32_t owed = by_front ? carry_state(s) : s->replay_reqs;
 	if (owed == 0) {
 		switch_finish(s);
@@ -799,7 +817,12 @@ static void switch_replayed(struct lms_session *s)
 		lms_log(LMS_LOG_LEVEL_WARN, "replay_failed", "worker=%d peer=%s (a statement of the session's state "
 			"failed on the new source of truth)", s->w->id, s->peer);
 	s->req_failed = false;
-	if (--s->replay_wait == 0)
+	if (--s->replay_wait > 0)
+		return;
+	uint32_t more = s->state_k < STATE_REQS_MAX ? carry_state(s) : 0; /* the next batch */
+	if (more > 0)
+		s->replay_wait = more;
+	else
 		switch_finish(s);
 }
 
@@ -1072,19 +1095,27 @@ static void shadow_copy(struct lms_session *s, const uint8_t *p, size_t n)
 
 /* A whole decoded client message goes to the source of truth (and the
  * shadow when this request goes there): copy it to the shadow and tell
- * each observing backend plugin, which reads their answers with it. */
-static void request_copy(struct lms_session *s, const uint8_t *p, size_t n)
+ * each observing backend plugin, which reads their answers with it.  A
+ * shadow of another wire family gets it described from the client's own
+ * bytes, orig[0..on) (fe_request keeps the client's view: a rewrite, e.g.
+ * of a statement id, is for the source of truth). */
+static void request_copy_of(struct lms_session *s, const uint8_t *p, size_t n, const uint8_t *orig, size_t on)
 {
 	if (s->rt->shadow_mode != LMS_SHADOW_NONE && s->be && !s->translated && lms_plugin_has_note_request(s->bd))
 		s->bd->be_note_request(s->be, p, n);
 	if (s->c2s_shadow && lms_shadow_translates(s->sh)) {
 		/* another wire family: described and encoded, never copied */
-		lms_shadow_translate(s->sh, s->front, s->fe, p, n);
+		lms_shadow_translate(s->sh, s->front, s->fe, orig, on);
 		return;
 	}
 	shadow_copy(s, p, n);
 	if (s->c2s_shadow)
 		lms_shadow_note_request(s->sh, p, n);
+}
+
+static void request_copy(struct lms_session *s, const uint8_t *p, size_t n)
+{
+	request_copy_of(s, p, n, p, n);
 }
 
 /* The request's last message was passed on. */
@@ -1557,6 +1588,43 @@ static int pump_answer(struct lms_session *s, const uint8_t *p, size_t len, uint
 
 /* ---- the pump ---- */
 
+/* ---- a frame's patch (ABI 1.10) ---- */
+
+/* Keep the patch fe_frame asked for on the client message f about to be
+ * passed on.  Returns false when it lies outside the message (a plugin
+ * bug: the message must not go out unpatched). */
+static bool patch_take(struct lms_session *s, const struct lms_frame *f)
+{
+	s->patch_len = 0;
+	s->patch_off = 0;
+	if (f->patch_len == 0)
+		return true;
+	if (f->patch_len > LMS_PATCH_MAX || (uint64_t)f->patch_at + f->patch_len > f->len)
+		return false;
+	s->patch_at = f->patch_at;
+	s->patch_len = f->patch_len;
+	memcpy(s->patch, f->patch, f->patch_len);
+	return true;
+}
+
+/* The next n bytes of the client message with a patch were just appended
+ * to out: put the patch in where they overlap it. */
+static void patch_put(struct lms_session *s, struct lms_buf *out, size_t n)
+{
+	if (s->patch_len == 0 || n == 0)
+		return;
+	uint8_t *at = out->data + out->end - n; /* (lms_buf is flat) */
+	uint64_t lo = s->patch_at > s->patch_off ? s->patch_at : s->patch_off;
+	uint64_t hi = s->patch_at + s->patch_len;
+	if (hi > s->patch_off + n)
+		hi = s->patch_off + n;
+	if (lo < hi)
+		memcpy(at + (lo - s->patch_off), s->patch + (lo - s->patch_at), (size_t)(hi - lo));
+	s->patch_off += n;
+	if (s->patch_off >= hi && hi == (uint64_t)s->patch_at + s->patch_len)
+		s->patch_len = 0; /* all of it is in */
+}
+
 /* Decode one whole message and carry out the verdict.  Returns 1 when it
  * was consumed, 0 when the destination has no room yet, -1 to stop. */
 static int pump_decoded(struct lms_session *s, int d, const uint8_t *p, size_t len, uint32_t flags, uint32_t msg_kind,
@@ -1618,6 +1686,7 @@ static int pump_decoded(struct lms_session *s, int d, const uint8_t *p, size_t l
 		}
 		lms_buf_append(&dst->out, p, len);
 		if (d == C2S) {
+			patch_put(s, &dst->out, len); /* (room was checked: all of it went) */
 			request_copy(s, p, len);
 			if (s->phase == PH_READY)
 				replay_note(s, p, len, msg_kind, res.stmt_flags);
@@ -1634,7 +1703,7 @@ static int pump_decoded(struct lms_session *s, int d, const uint8_t *p, size_t l
 		}
 		lms_buf_append(&dst->out, out.data, out.len);
 		if (d == C2S)
-			request_copy(s, out.data, out.len);
+			request_copy_of(s, out.data, out.len, p, len);
 		break;
 	case LMS_REPLY:
 		lms_buf_append(&src->out, out.data, out.len);
@@ -1642,6 +1711,8 @@ static int pump_decoded(struct lms_session *s, int d, const uint8_t *p, size_t l
 	default:
 		break;
 	}
+	if (d == C2S)
+		s->patch_len = 0; /* passed on, or another verdict */
 	/* Pointers in res may point into the input: copy before consuming. */
 	if (res.action == LMS_ACT_CONNECT && keep_startup(s, &res) < 0) {
 		lms_buf_consume(&src->in, len);
@@ -1819,6 +1890,8 @@ static void pump(struct lms_session *s, int d)
 			if (n == 0)
 				break;
 			if (d == C2S)
+				patch_put(s, &dst->out, n);
+			if (d == C2S)
 				shadow_copy(s, p, n);
 			lms_buf_consume(&src->in, n);
 			s->fwd[d] -= n;
@@ -1831,7 +1904,7 @@ static void pump(struct lms_session *s, int d)
 		}
 		if (d == C2S && !client_boundary(s))
 			break;
-		struct lms_frame f = { 0, 0, 0 };
+		struct lms_frame f = { .len = 0 };
 		int st = d == C2S ? s->front->fe_frame(s->fe, p, avail, &f)
 				  : s->bd->be_frame(s->be, p, avail, &f);
 		if (d == S2C && joins_run(s, st, &f, avail)) {
@@ -1876,6 +1949,12 @@ static void pump(struct lms_session *s, int d)
 		}
 		if (d == C2S && !client_request_start(s, f.kind, f.flags))
 			break;
+		if (d == C2S && !patch_take(s, &f)) {
+			lms_stat_add(&s->w->stats.errors[LMS_ERR_CLIENT_PROTOCOL], 1);
+			session_error(s, "FATAL", "08P01", NULL, "molt-lms: the %s plugin asked to patch bytes outside "
+				      "the message", s->front->name);
+			break;
+		}
 		if (d == S2C && s->sh && (f.kind == LMS_MSG_READY || (f.flags & LMS_FRAME_ENDS_ANSWER)) &&
 		    s->pending > 0 && s->truth_unknown == 0 && !lms_shadow_truth_may_finish(s->sh)) {
 			s->answer_held = true;

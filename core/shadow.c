@@ -649,7 +649,7 @@ static void sh_digest(struct lms_shadow *sh)
 			sh->fwd -= n;
 			continue;
 		}
-		struct lms_frame f = { 0, 0, 0 };
+		struct lms_frame f = { .len = 0 };
 		int st = d->be_frame(sh->be, p, avail, &f);
 		if (st == LMS_FRAME_NEED_MORE)
 			return;

@@ -90,10 +90,23 @@ enum lms_msg_kind {
 				       (held by a cutover's pause, sent to
 				       the source of truth of then) */
 
+#define LMS_PATCH_MAX 8u /* bytes of a frame's patch (ABI 1.10) */
+
 struct lms_frame {
 	uint64_t len;  /* whole message length, header included (>= 1) */
 	uint32_t kind; /* enum lms_msg_kind */
 	uint32_t flags;
+	/* ABI 1.10, fe_frame only (never written for an older core): put
+	 * patch[0..patch_len) in place of the message's bytes at patch_at
+	 * where the core passes the message on as it is (forwarded whole or
+	 * streamed), e.g. MySQL's statement id in a command once the session
+	 * has another connection than the one that gave out the ids.
+	 * Those bytes must be within avail.  fe_decode still reads the
+	 * original bytes, and so does a shadow; a REWRITE, REPLY or DROP
+	 * verdict drops the patch.  The core zeroes these before each call. */
+	uint32_t patch_at;
+	uint32_t patch_len; /* 0: none; at most LMS_PATCH_MAX */
+	uint8_t patch[LMS_PATCH_MAX];
 };
 
 /* What the core does with the message that was decoded. */

@@ -463,6 +463,8 @@ static int advance(struct my_sess *s, const struct my_view *v, int kind, const u
 		my_queue_pop(s, &c);
 		s->cmd = c.cmd;
 		s->hide = c.hide;
+		s->reprep = c.reprep;
+		s->reprep_id = c.stmt;
 		memcpy(s->tag, c.tag, sizeof(s->tag));
 		if (s->prep_sql)
 			my_host->free(s->prep_sql);
@@ -491,8 +493,10 @@ static int advance(struct my_sess *s, const struct my_view *v, int kind, const u
 	case K_PREP_OK: {
 		uint32_t cols = my_le16(pl + 5), params = my_le16(pl + 7);
 		s->prep_cols = cols;
-		if (res)
-			my_stmt_prepared(s, my_le32(pl + 1), params, cols);
+		if (res && s->reprep)
+			my_remap_reprepared(s, s->reprep_id, my_le32(pl + 1));
+		else if (res && !s->remap)
+			my_stmt_prepared(s, my_le32(pl + 1), params, cols); /* (remap: be_decode) */
 		if (params) {
 			s->resp = MY_R_PREP_PARAMS;
 			s->left = params;
@@ -699,6 +703,9 @@ int my_be_decode(void *be, const uint8_t *msg, size_t len, struct lms_out *out, 
 		int rc = advance(s, &v, kind, msg, len, res);
 		if (rc == 0 && !b->own && v.cmd == MY_COM_CHANGE_USER && kind == K_END && msg[MY_HDR] == 0x00)
 			changed_user(s, res);
+		if (rc == 0 && kind == K_PREP_OK && s->remap && !s->reprep)
+			rc = my_remap_prepare_ok(s, msg, len, my_le16(msg + MY_HDR + 7), my_le16(msg + MY_HDR + 5), out,
+						 res); /* the client's id for it */
 		b->last_kind = s->hide ? K_NONE : kind; /* a hidden answer is not described */
 		b->last_resp = v.resp;
 		b->last_cmd = v.cmd;

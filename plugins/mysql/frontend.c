@@ -282,6 +282,15 @@ static int frame_command(struct my_sess *s, const uint8_t *p, size_t avail, stru
 		s->fe_cont_ends = (flags & LMS_FRAME_ENDS_REQUEST) != 0;
 		f->flags &= ~LMS_FRAME_ENDS_REQUEST;
 	}
+	if (s->remap && !s->translated && my_host->abi_minor >= 10) {
+		int r = my_remap_frame(s, cmd, p, avail, f); /* its statement's id there (remap.c) */
+		if (r < 0)
+			return LMS_FRAME_NEED_MORE;
+		if (r > 0) {
+			f->flags |= LMS_FRAME_NEED_BODY; /* its types written in (my_remap_retype) */
+			return LMS_FRAME_OK;
+		}
+	}
 	if (cmd == MY_COM_STMT_SEND_LONG_DATA && (s->translated || decoded(s, cmd)) &&
 	    (len == MY_MAX_PAYLOAD || f->len > whole_max(s))) {
 		/* too big to keep: streamed (translated: dropped by the core),
@@ -716,6 +725,10 @@ int my_fe_decode(void *fe, const uint8_t *msg, size_t len, struct lms_out *out, 
 		}
 		if (my_kill_candidate(msg[MY_HDR], msg, len, (uint32_t)(len - MY_HDR)) == 1)
 			return my_fe_kill(s, msg, len, out, res);
+		if (s->retype) {
+			int rc = observe_command(s, msg, len, res);
+			return rc < 0 ? rc : my_remap_retype(s, msg, len, out, res);
+		}
 		if (decoded(s, msg[MY_HDR]) || (s->keep && msg[MY_HDR] == MY_COM_QUERY))
 			return observe_command(s, msg, len, res); /* (a SET: keeps_setting) */
 		return refuse_command(s, msg, out, res);

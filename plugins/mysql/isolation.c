@@ -150,15 +150,20 @@ int my_fe_switch_state(void *fe, uint32_t k, struct lms_request *req)
 	uint32_t iso = s->iso.level || s->iso.access;
 	if (k < iso)
 		return iso_state(s, req);
-	/* autocommit off is MariaDB's own state only for a session relayed
-	 * there again (moved back); a translated one's is molt-lms's
-	 * (request.c: a BEGIN before its first statement) */
-	if (k > iso || s->translated || !s->moved_ac_off)
+	k -= iso;
+	/* what follows is MariaDB's own state, for a session relayed there
+	 * again (moved back); a translated one's autocommit is molt-lms's
+	 * (request.c: a BEGIN before its first statement) and its statements
+	 * are prepared where they run */
+	if (s->translated)
 		return 0;
-	memset(req, 0, sizeof(*req));
-	req->kind = LMS_REQ_QUERY;
-	req->sql = ac_off;
-	req->sql_len = sizeof(ac_off) - 1;
-	req->flags = LMS_REQ_STMT_ATOMIC;
-	return 1;
+	if (s->moved_ac_off && k == 0) {
+		memset(req, 0, sizeof(*req));
+		req->kind = LMS_REQ_QUERY;
+		req->sql = ac_off;
+		req->sql_len = sizeof(ac_off) - 1;
+		req->flags = LMS_REQ_STMT_ATOMIC;
+		return 1;
+	}
+	return my_remap_state(s, k - (s->moved_ac_off != 0), req);
 }

@@ -6,13 +6,13 @@
  * The core then opens a new connection to MariaDB that logs in with the
  * URL's credentials and this session's state (auth_own.c: the
  * capabilities the client negotiated, the session's database), and the
- * client's bytes go through as before the first cutover.  That is only
- * right when nothing the client still holds was made up by molt-lms or
- * belongs to another connection: a statement id (molt-lms chose it, or it
- * came from MariaDB before the first cutover, on a connection long gone)
- * would reach MariaDB and could run another statement, or none.  So the
- * session moves only with no prepared statement open, no long data or
- * cursor kept, and nothing in flight; otherwise it ends with the reason.
+ * client's bytes go through as before the first cutover.  A statement
+ * the client holds (its id chosen by molt-lms, or given by MariaDB on a
+ * connection long gone) is prepared again there, and its id rewritten in
+ * every command (remap.c; the bytes are patched by a 1.10 core, and
+ * with an older one such a session ends with the reason).  The session
+ * moves only with no long data or cursor kept and nothing in flight;
+ * otherwise it ends with the reason.
  * What it set that MariaDB keeps per connection (autocommit off, its
  * isolation level and access mode) is set on the new connection before
  * its next command (isolation.c, my_fe_switch_state).
@@ -36,7 +36,7 @@ int my_fe_set_relayed(void *fe, char *why, size_t cap)
 {
 	struct my_sess *s = fe;
 	uint32_t n = open_statements(s);
-	if (n > 0) {
+	if (n > 0 && my_host->abi_minor < 10) { /* (ids are patched by a 1.10 core) */
 		snprintf(why, cap, "it has %u prepared statement%s open, whose ids MariaDB never gave this connection",
 			 (unsigned)n, n == 1 ? "" : "s");
 		return -1;
@@ -49,6 +49,7 @@ int my_fe_set_relayed(void *fe, char *why, size_t cap)
 		return -1;
 	}
 	s->moved_ac_off = !s->autocommit; /* (its login says on) */
+	my_remap_start(s); /* its statements are prepared again there */
 	s->translated = 0;
 	return 0;
 }

@@ -118,6 +118,8 @@ struct my_cmd {
 			      an open transaction is committed (request.c) */
 	uint8_t hide;      /* a shadow's own command (shadow_req.c): its
 			      answer is not the request's */
+	uint8_t reprep;    /* a session moved back: statement `stmt`
+			      prepared again on the new connection (remap.c) */
 };
 
 /* A prepared statement, remembered while observing (translation, ABI
@@ -166,6 +168,9 @@ struct my_stmt {
 	uint32_t txn_flags;  /* its LMS_REQ_* transaction flags (my_txn_flags) */
 	int scanned;         /* 1: holes and txn_flags are known; -1: its
 			        placeholders do not match nparams */
+	uint32_t db_id;      /* remap (a session moved back): its id on the
+				database's connection; 0: none there */
+	int db_typed;        /* remap: its parameter types were sent there */
 };
 
 /* One column of a result set, from its definition (be_observe). */
@@ -290,6 +295,8 @@ struct my_sess {
 	int resp;                 /* enum my_resp */
 	uint8_t cmd;              /* the command being answered */
 	uint8_t hide;             /* ... is hidden (struct my_cmd.hide) */
+	uint8_t reprep;           /* ... prepares statement reprep_id again */
+	uint32_t reprep_id;
 	int be_cont;              /* the last database packet was 0xFFFFFF long */
 	uint32_t be_cont_kind;    /* its lms_msg_kind */
 	uint64_t left;            /* definitions still expected */
@@ -328,6 +335,11 @@ struct my_sess {
 	int keep;                 /* lms_fe_opts.keep_statements */
 	int translated;           /* fe_set_translated was called */
 	uint32_t max_stmt_id;     /* the highest statement id the client got */
+	int remap;                /* moved back holding statements: their ids
+				     are the client's, the database's differ
+				     (remap.c) */
+	int retype;               /* remap: the execution being decoded gets
+				     its parameter types (remap.c) */
 	char db[65];              /* the database named at login (or USE) */
 	struct my_ans ans;
 	/* commands beyond queries, translated (cmds.c) */
@@ -590,6 +602,25 @@ int my_fe_set_relayed(void *fe, char *why, size_t cap);
 /* isolation.c (ABI 1.9): the isolation level and access mode the client
  * SET, for a new connection of a translated session. */
 int my_fe_switch_state(void *fe, uint32_t k, struct lms_request *req);
+
+/* remap.c: statement ids of a session moved back holding statements.
+ * my_remap_start: at the move (fe_set_relayed), every open statement has
+ * no id on the new connection yet.  my_remap_state: the PREPARE of the
+ * j-th open statement for the new connection (fe_switch_state), 0 when
+ * there is none.  my_remap_reprepared: its PREPARE OK named db_id.
+ * my_remap_frame: a command naming a statement gets its database id as
+ * the frame's patch (ABI 1.10); returns 1 when the command must be
+ * decoded for my_remap_retype (an execution that does not resend its
+ * parameter types, the first since the move), 0 when not, -1 when more
+ * bytes are needed.  my_remap_prepare_ok: a PREPARE OK of the client's
+ * own gets an id of molt-lms's (REWRITE), the database's kept. */
+void my_remap_start(struct my_sess *s);
+int my_remap_state(struct my_sess *s, uint32_t j, struct lms_request *req);
+void my_remap_reprepared(struct my_sess *s, uint32_t id, uint32_t db_id);
+int my_remap_frame(struct my_sess *s, uint8_t cmd, const uint8_t *p, size_t avail, struct lms_frame *f);
+int my_remap_retype(struct my_sess *s, const uint8_t *msg, size_t len, struct lms_out *out, struct lms_result *res);
+int my_remap_prepare_ok(struct my_sess *s, const uint8_t *msg, size_t len, uint32_t nparams, uint32_t ncols,
+			struct lms_out *out, struct lms_result *res);
 long my_fe_answer(void *fe, const struct lms_answer *ans, uint8_t *buf, size_t cap);
 /* The MySQL errno for a SQLSTATE (the table in docs/mysql.md), 1105 when
  * none fits. */

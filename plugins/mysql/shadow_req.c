@@ -149,6 +149,20 @@ static long put_prepare(struct my_sess *s, const struct lms_request *req, uint8_
 	return (long)at;
 }
 
+/* A session moved back: COM_STMT_PREPARE of its statement req->stmt_id
+ * again, its answer giving the id on this connection (remap.c). */
+static long put_reprepare(struct my_sess *s, const struct lms_request *req, uint8_t *buf, size_t cap)
+{
+	size_t at = 0;
+	uint8_t cmd = MY_COM_STMT_PREPARE;
+	if (put_packet(buf, cap, &at, &cmd, 1, req->sql, req->sql_len) < 0 || my_queue_push(s, cmd, 1) < 0)
+		return -1;
+	struct my_cmd *c = &s->queue[(s->q_head + s->q_len - 1) % MY_QUEUE];
+	c->reprep = 1;
+	c->stmt = req->stmt_id;
+	return (long)at;
+}
+
 /* START TRANSACTION in front of a statement flagged LMS_REQ_BEGIN_FIRST,
  * with its answer hidden (backend.c), unless a transaction is known open
  * here (the statement joins it).  Returns 1 when it was queued, 0 when
@@ -200,9 +214,12 @@ long my_be_encode_request(void *be, const struct lms_request *req, uint8_t *buf,
 	struct my_sess *s = b->s;
 	size_t at = 0;
 	uint8_t cmd;
-	if (!b->own && (b->relay || req->kind != LMS_REQ_QUERY || (req->flags & LMS_REQ_BEGIN_FIRST)))
+	if (!b->own && (b->relay || (req->kind != LMS_REQ_QUERY && req->kind != LMS_REQ_PREPARE) ||
+			(req->flags & LMS_REQ_BEGIN_FIRST)))
 		return -1; /* a shadow with its own state, or a session's state
 			      on its new connection (move_back.c) */
+	if (!b->own && req->kind == LMS_REQ_PREPARE)
+		return put_reprepare(s, req, buf, cap);
 	switch (req->kind) {
 	case LMS_REQ_QUERY:
 	case LMS_REQ_EXECUTE:

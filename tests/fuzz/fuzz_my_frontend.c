@@ -14,7 +14,9 @@
  * greets the client and verifies it against a fake credential_of: user
  * "app" with password "x", "ed" with ed25519; a verified client gets
  * fe_login_done's OK, then commands as usual).  Byte 1: split
- * seed.  Rest: what the client sends.
+ * seed; its bit 7 also: the session was moved back holding statements
+ * (remap.c: ids patched, PREPARE OKs rewritten).  Rest: what the client
+ * sends.
  */
 #include "autoconfig.h"
 
@@ -24,6 +26,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static uint8_t opts;
 static int switched;
+static int remap;
 
 static void setup(struct sess *x, uint8_t o, struct evlog *l)
 {
@@ -33,6 +36,7 @@ static void setup(struct sess *x, uint8_t o, struct evlog *l)
 	fuzz_observe = (o >> 7) & 1;
 	fuzz_own_login = ((o >> 2) & 7) == 7;
 	sess_new(x, o & 1, (o >> 1) & 1, ((o >> 2) & 7) % 5);
+	S(x)->remap = remap;
 	if (fuzz_own_login) {
 		struct lms_out *out = malloc(sizeof(*out));
 		struct lms_result res;
@@ -141,6 +145,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size < 2)
 		return 0;
 	struct evlog whole = { 0xcbf29ce484222325ull, 0 }, split = { 0xcbf29ce484222325ull, 0 };
+	remap = data[1] >> 7;
 	run_once(data, size, 1, setup, 0, act, idle, &whole);
 	run_once(data, size, 0, setup, 0, act, idle, &split);
 	FUZZ_CHECK(whole.hash == split.hash && whole.count == split.count);

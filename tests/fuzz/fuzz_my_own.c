@@ -133,7 +133,7 @@ static void run_once(const uint8_t *data, size_t size, uint8_t opts, uint8_t see
 			}
 			if (have == 0)
 				break;
-			struct lms_frame f = { 0, 0, 0 };
+			struct lms_frame f = { .len = 0 };
 			int fs = d->be_frame(be, buf, have, &f);
 			if (fs == LMS_FRAME_NEED_MORE)
 				break;

@@ -208,7 +208,7 @@ static int pump(struct side *sd, struct stream *s)
 			s->fwd -= n;
 			continue;
 		}
-		struct lms_frame f = { 0, 0, 0 };
+		struct lms_frame f = { .len = 0 };
 		int st = frame_at(sd, s, &f);
 		FUZZ_CHECK(st == LMS_FRAME_OK || st == LMS_FRAME_NEED_MORE || st == LMS_FRAME_INVALID);
 		if (st == LMS_FRAME_NEED_MORE)

@@ -141,6 +141,16 @@ def frontend_seeds():
              pkt(0, b"\x03KILL QUERY ID 287454020") + pkt(0, b"\x03kill 5") + pkt(0, b"\x0c\x44\x33\x22\x11"))
     seeds["kill"] = bytes([0, 0]) + hs_response(1, caps) + kills
     seeds["kill_split"] = bytes([0, 5]) + hs_response(1, caps) + kills
+    # moved back holding statements (byte 1 bit 7, remap.c): ids patched,
+    # the PREPARE OK's id rewritten to the client's (1)
+    remap = (pkt(0, b"\x16select ?, ?") +
+             pkt(0, b"\x17\x01\0\0\0\x00\x01\0\0\0\x00\x01\xfd\x00\xfd\x00\x01a\x01b") +
+             pkt(0, b"\x17\x01\0\0\0\x00\x01\0\0\0\x00\x00\x01a\x01b") +
+             pkt(0, b"\x18\x01\0\0\0\0\0longdata") + pkt(0, b"\x1a\x01\0\0\0") +
+             pkt(0, b"\x17\xff\xff\xff\xff\x00\x01\0\0\0") + pkt(0, b"\x19\x01\0\0\0") +
+             pkt(0, b"\x17\x09\0\0\0\x00\x01\0\0\0") + pkt(0, b"\x01"))
+    seeds["remap"] = bytes([0, 0x80]) + hs_response(1, caps) + remap
+    seeds["observe-remap"] = bytes([0x80, 0x87]) + hs_response(1, caps) + remap
     return seeds
 
 

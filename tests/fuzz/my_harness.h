@@ -319,7 +319,7 @@ static inline int pump(struct sess *x, int be, struct stream *s, act_fn act, idl
 		}
 		if (idle)
 			idle(x, l);
-		struct lms_frame f = { 0, 0, 0 };
+		struct lms_frame f = { .len = 0 };
 		size_t cap = avail > 64 ? 64 : avail; /* what a framer may look at */
 		int st = avail > 64 ? (be ? x->d->be_frame(x->be, s->data + s->pos, avail, &f)
 					  : x->d->fe_frame(x->fe, s->data + s->pos, avail, &f))
@@ -328,6 +328,9 @@ static inline int pump(struct sess *x, int be, struct stream *s, act_fn act, idl
 			return 0;
 		if (st == LMS_FRAME_OK) {
 			check_frame(&f);
+			/* a patch (ABI 1.10) lies within the message and the bytes at hand */
+			FUZZ_CHECK(f.patch_len == 0 || (f.patch_len <= LMS_PATCH_MAX && f.patch_at + f.patch_len <= f.len &&
+							f.patch_at + f.patch_len <= avail));
 			if ((f.flags & LMS_FRAME_NEED_BODY) && f.len > LMS_DECODE_MAX)
 				return -1; /* translated: the core ends the session */
 			if ((f.flags & LMS_FRAME_NEED_BODY) && avail < f.len)

@@ -21,7 +21,7 @@ static inline size_t mk(uint8_t *buf, uint8_t seq, const void *payload, size_t n
  * -1 when the core would close. */
 static inline int inject(struct sess *x, int be, const uint8_t *p, size_t n, struct evlog *l)
 {
-	struct lms_frame f = { 0, 0, 0 };
+	struct lms_frame f = { .len = 0 };
 	int st = be ? x->d->be_frame(x->be, p, n, &f) : x->d->fe_frame(x->fe, p, n, &f);
 	ev_u64(l, 1000 + (uint64_t)st);
 	if (st != LMS_FRAME_OK)

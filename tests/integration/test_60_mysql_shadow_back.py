@@ -11,11 +11,13 @@ The target is made the source of truth in the coordination store, as in
 test_58_mysql_login.py, whose fixtures (store, orchestrator, copied logins)
 this module reuses."""
 
+import struct
+
 import pymysql
 import pytest
 
 from lmsproxy import wait_until
-from mysqlraw import MY_ADMIN, MY_APP, MY_DB, MY_ED, MyError, MyRaw
+from mysqlraw import COM_STMT_EXECUTE, MY_ADMIN, MY_APP, MY_DB, MY_ED, MyError, MyRaw, lenenc_bytes
 from test_50_mysql_cancel import sleeping
 from test_56_mysql_shadow import TwoSides
 from test_58_mysql_login import initialize, orch, raw_login, store, target_truth  # noqa: F401 - fixtures
@@ -188,50 +190,108 @@ def switch(p, epoch, truth):
         assert st == 200 and doc["applied"], doc
 
 
-def test_cut_back_ends_translated_sessions_clearly(clusters, mysql_server, proxy_factory, two):
+def execute_untyped(r, stmt, params):
+    """COM_STMT_EXECUTE without parameter types (new-params-bound 0), as a
+    connector sends a statement's executions after its first."""
+    body = struct.pack("<IBI", stmt["id"], 0, 1) + bytes((stmt["params"] + 7) // 8) + b"\x00"
+    for p in params:
+        body += lenenc_bytes(len(p)) + p.encode()
+    r.command(COM_STMT_EXECUTE, body)
+    return r.read_result(1, binary=True)
+
+
+@pytest.mark.parametrize("mode", ["none", "sync"])
+def test_cut_back_carries_prepared_statements(clusters, mysql_server, proxy_factory, two, mode):
     """A session served by PostgreSQL since the cutover that holds prepared
-    statements cannot move back to MariaDB (their ids were chosen by
-    molt-lms, or given by MariaDB on a connection long gone): at its next
-    request after the cut back it gets a clear ERR naming that and ends;
-    never an answer of the wrong statement.  New sessions are relayed to
-    MariaDB again.  Meanwhile, sessions moved by the cutover are shadowed
-    back to MariaDB."""
+    statements (one MariaDB numbered before the cutover, one molt-lms
+    numbered after) moves back to MariaDB at the cut back: each is prepared
+    again on the new connection, and the ids the client holds are rewritten
+    in its commands (plugin ABI 1.10 frame patch), so each runs its own
+    statement, never another: before, the session ended.  An execution
+    without parameter types gets the ones the client sent last; a new
+    statement gets an id above all the client holds; close and reset go to
+    the right statement; in sync the shadow on PostgreSQL runs the same
+    statements and agrees.  A second cutover translates the session again
+    with the same ids."""
     p = proxy_factory(name="mycutback", source_dialect="mysql", init_source=mysql_server.url(),
-                      shadow_mode="sync", extra_args=["--coordination", "off"])
+                      shadow_mode=mode, extra_args=["--coordination", "off"])
+    r = MyRaw("127.0.0.1", p.port, timeout=30)
+    r.login(MY_APP[0], MY_APP[1], db=MY_DB)
+    t = two.name
+    try:
+        st = r.prepare("select name from %s where id = ?" % t)
+        assert r.execute(st, ("1",))[2] == [[b"one"]]
+        switch(p, 5, "target")
+        # served by PostgreSQL now
+        assert r.query("insert into %s (id, name) values (50, 'after')" % t) == [("ok", 1)]
+        after = r.prepare("select id, name from %s where id = ? order by id" % t)
+        ins = r.prepare("insert into %s (id, name) values (?, ?)" % t)
+        assert r.execute(after, ("50",))[2] == [[50, b"after"]]
+        assert r.execute(st, ("50",))[2] == [[b"after"]]  # prepared on MariaDB, run on PostgreSQL
+        big = r.prepare("select length(?)")
+        ids = {st["id"], after["id"], ins["id"], big["id"]}
+        switch(p, 7, "source")
+        # MariaDB serves again: every id the client holds names its own statement
+        assert "MariaDB" in r.scalar("select version()")
+        assert r.execute(ins, ("51", "back"))[0] == "ok"
+        assert r.execute(st, ("51",))[2] == [[b"back"]]
+        assert execute_untyped(r, after, ("51",))[2] == [[51, b"back"]]  # the types it sent last, resent
+        assert execute_untyped(r, after, ("3",))[2] == [[3, b"thr'ee"]]
+        assert on_mariadb(mysql_server, "select name from %s where id = 51" % t) == (("back",),)
+        assert r.execute(big, ("x" * 40000,))[2] == [[40000]]  # streamed (over 32 KiB): patched on the way
+        r.send_long_data(big, 0, b"y" * 50000)
+        assert r.execute(big, ("",), long_data=(0,))[2] == [[50000]]
+        new = r.prepare("select count(*) from %s where id <= ?" % t)
+        assert new["id"] > max(ids), (new, ids)  # molt-lms's numbering goes on
+        assert r.execute(new, ("3",))[2] == [[3]]
+        r.reset(st)
+        assert r.execute(st, ("1",))[2] == [[b"one"]]
+        r.close_stmt(after)
+        with pytest.raises(MyError) as e:
+            r.execute(after, ("1",))
+        assert e.value.code == 1243, e.value.message  # unknown statement: closed on MariaDB
+        assert r.execute(new, ("2",))[2] == [[2]]
+        switch(p, 9, "target")
+        # translated again: the same ids, now PostgreSQL's
+        assert r.scalar("select version()").startswith("PostgreSQL")
+        assert r.execute(st, ("1",))[2] == [[b"one"]]
+        assert r.execute(new, ("3",))[2] == [[3]]
+    finally:
+        r.close()
+    log = p.read_log()
+    assert log.count("event=session_moved_back ") == 1, log
+    assert "session_moved_back_refused" not in log
+    if mode == "sync":  # (select version() differs, as it should)
+        counts = p.shadow_counts()
+        assert counts["match"] >= 8, counts
+        assert {m["fingerprint"] for m in p.mismatch_records()} == {"select version()"}, p.mismatch_records()
+
+
+def test_cut_back_carries_many_statements(clusters, mysql_server, proxy_factory, two):
+    """More statements than one batch of state requests (16; plugin ABI
+    1.9 fe_switch_state, written a batch at a time) move back: every one
+    runs its own text on MariaDB, with an isolation level and autocommit
+    off carried too."""
+    p = proxy_factory(name="mymany", source_dialect="mysql", init_source=mysql_server.url(),
+                      extra_args=["--coordination", "off"])
     r = MyRaw("127.0.0.1", p.port, timeout=30)
     r.login(MY_APP[0], MY_APP[1], db=MY_DB)
     try:
-        st = r.prepare("select name from %s where id = ?" % two.name)
-        assert r.execute(st, ("1",))[2] == [[b"one"]]
         switch(p, 5, "target")
-        # served by PostgreSQL now, shadowed back to MariaDB
-        assert r.query("insert into %s (id, name) values (50, 'after')" % two.name) == [("ok", 1)]
-        after = r.prepare("select name from %s where id = ?" % two.name)
-        assert r.execute(after, ("50",))[2] == [[b"after"]]
-        assert r.execute(st, ("50",))[2] == [[b"after"]]  # prepared on MariaDB, run on PostgreSQL
-        assert on_mariadb(mysql_server, "select name from %s where id = 50" % two.name) == (("after",),)
+        r.query("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED")
+        r.query("set autocommit=0")
+        stmts = [r.prepare("select ? + %d" % k) for k in range(40)]
+        r.query("commit")
         switch(p, 7, "source")
-        with pytest.raises(MyError) as e:
-            r.execute(after, ("1",))
-        m = e.value.message
-        assert "cannot move back" in m and "2 prepared statements open" in m and "reconnect" in m, m
-        with pytest.raises((OSError, MyError, EOFError)):
-            r.query("select 1")  # the session ended
+        for k, st in enumerate(stmts):
+            assert r.execute(st, ("1000",))[2] == [[1000.0 + k]], k
+        assert r.scalar("select @@tx_isolation") == "READ-COMMITTED"
+        assert r.scalar("select @@autocommit") == "0"
+        r.query("commit")
     finally:
         r.close()
-    # a new session: relayed to MariaDB again
-    c = pymysql.connect(host="127.0.0.1", port=p.port, user=MY_APP[0], password=MY_APP[1], database=MY_DB,
-                        autocommit=True, connect_timeout=10)
-    try:
-        assert "MariaDB" in c.server_version and "molt-lms" not in c.server_version  # MariaDB's greeting
-        cur = c.cursor()
-        cur.execute("select name from %s where id = 50" % two.name)
-        assert cur.fetchone() == ("after",)
-    finally:
-        c.close()
-    counts = p.shadow_counts()
-    assert counts["mismatch"] == 0, (counts, p.mismatch_records())
-    assert "session_moved_back_refused" in p.read_log()
+    log = p.read_log()
+    assert "state_not_carried" not in log and "replay_failed" not in log, log
 
 
 @pytest.mark.parametrize("mode,ssl_mode", [("none", "DISABLED"), ("sync", "REQUIRED")])
@@ -289,8 +349,8 @@ def test_cut_back_carries_sessions_logged_in_by_lms(clusters, mysql_server, stor
     molt-lms, shadowed back to MariaDB): when the store says MariaDB serves
     again, one without a prepared statement open goes on there (PyMySQL:
     its queries and writes reach MariaDB); one holding a statement molt-lms
-    numbered gets the clear ERR naming it; a new login is relayed to
-    MariaDB."""
+    numbered goes on too, the statement prepared again there; a new login
+    is relayed to MariaDB."""
     p = back_proxy(clusters, mysql_server, store, proxy_factory, "mybackcut")
     c = app_connect(clusters, p)
     r = raw_login(p, MY_APP[0], MY_APP[1])
@@ -324,10 +384,7 @@ def test_cut_back_carries_sessions_logged_in_by_lms(clusters, mysql_server, stor
             assert isinstance(err, pymysql.err.OperationalError) and err.args[0] == 1317, result
             cur.execute("select 'goes on'")
             assert cur.fetchone() == ("goes on",)
-            with pytest.raises(MyError) as e:
-                r.execute(st, ("1",))
-            assert "cannot move back" in e.value.message and "1 prepared statement open" in e.value.message, \
-                e.value.message
+            assert r.execute(st, ("1",))[2] == [[b"one"]]  # prepared again on MariaDB (remap.c)
             n = pymysql.connect(host="127.0.0.1", port=p.port, user=MY_APP[0], password=MY_APP[1], database=MY_DB,
                                 ssl={"ca": clusters.cert("ca.crt"), "check_hostname": False}, autocommit=True,
                                 connect_timeout=10)
@@ -341,7 +398,7 @@ def test_cut_back_carries_sessions_logged_in_by_lms(clusters, mysql_server, stor
         c.close()
         r.close()
     log = p.read_log()
-    assert "event=session_moved_back " in log and "session_moved_back_refused" in log, log
+    assert log.count("event=session_moved_back ") == 2 and "session_moved_back_refused" not in log, log
 
 
 def count_on_both(two, mysql_server, where):

@@ -1003,7 +1003,7 @@ START_TEST(test_kill_by_proxy_id)
 	/* a short query not all there yet: wait for it */
 	uint8_t b[64];
 	size_t n = cmd(b, MY_COM_QUERY, "KILL QUERY 287454020");
-	ck_assert_int_eq(D->fe_frame(p.fe, b, n - 3, &(struct lms_frame){ 0, 0, 0 }), LMS_FRAME_NEED_MORE);
+	ck_assert_int_eq(D->fe_frame(p.fe, b, n - 3, &(struct lms_frame){ .len = 0 }), LMS_FRAME_NEED_MORE);
 	/* COM_PROCESS_KILL: the 4-byte id */
 	n = pkt(b, 0, "\x0c\x44\x33\x22\x11", 5);
 	struct step x = run(&p, 0, b, n);

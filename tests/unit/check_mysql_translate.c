@@ -610,6 +610,105 @@ START_TEST(test_pg_encode_named)
 }
 END_TEST
 
+/* ---- statement ids of a session moved back (remap.c) ------------------- */
+
+/* A statement id with sql and n parameters, as its PREPARE OK makes it. */
+static struct my_stmt *remap_stmt(struct my_sess *s, uint32_t id, const char *sql, uint32_t n)
+{
+	s->prep_sql = strdup(sql);
+	s->prep_len = strlen(sql);
+	my_stmt_prepared(s, id, n, 1);
+	struct my_stmt *st = my_stmt_find(s, id);
+	ck_assert_ptr_nonnull(st);
+	return st;
+}
+
+/* A command packet of payload pl[0..n) at m. */
+static size_t remap_pkt(uint8_t *m, const void *pl, size_t n)
+{
+	my_put24(m, (uint32_t)n);
+	m[3] = 0;
+	memcpy(m + 4, pl, n);
+	return n + 4;
+}
+
+START_TEST(test_remap_ids)
+{
+	struct my_sess *s = my_sess_new();
+	s->state = MY_S_READY;
+	struct my_stmt *a = remap_stmt(s, 7, "select ?", 1);
+	struct my_stmt *b = remap_stmt(s, 12, "select 1", 0);
+	s->max_stmt_id = 12;
+	a->types = malloc(2);
+	memcpy(a->types, "\xfd\x00", 2);
+	my_remap_start(s);
+	ck_assert_int_eq(s->remap, 1);
+	/* prepared again, in order, with the client's ids */
+	struct lms_request req;
+	ck_assert_int_eq(my_remap_state(s, 0, &req), 1);
+	ck_assert_uint_eq(req.kind, LMS_REQ_PREPARE);
+	ck_assert_uint_eq(req.stmt_id, 7);
+	ck_assert_int_eq(my_remap_state(s, 1, &req), 1);
+	ck_assert_uint_eq(req.stmt_id, 12);
+	ck_assert_int_eq(my_remap_state(s, 2, &req), 0);
+	my_remap_reprepared(s, 7, 301);
+	my_remap_reprepared(s, 12, 302);
+	/* a close of 12: patched to 302 */
+	uint8_t m[64];
+	struct lms_frame f = { .len = 0 };
+	size_t n = remap_pkt(m, "\x19\x0c\0\0\0", 5);
+	f.len = n;
+	ck_assert_int_eq(my_remap_frame(s, MY_COM_STMT_CLOSE, m, n, &f), 0);
+	ck_assert_uint_eq(f.patch_at, 5);
+	ck_assert_uint_eq(f.patch_len, 4);
+	ck_assert_uint_eq(my_le32(f.patch), 302);
+	ck_assert_int_eq(my_remap_frame(s, MY_COM_STMT_CLOSE, m, 6, &f), -1); /* the id not at hand yet */
+	/* an unknown id: 0 there; MariaDB's "the last prepared" as it is */
+	memset(&f, 0, sizeof(f));
+	n = remap_pkt(m, "\x1a\x63\0\0\0", 5);
+	f.len = n;
+	ck_assert_int_eq(my_remap_frame(s, MY_COM_STMT_RESET, m, n, &f), 0);
+	ck_assert_uint_eq(f.patch_len, 4);
+	ck_assert_uint_eq(my_le32(f.patch), 0);
+	memset(&f, 0, sizeof(f));
+	n = remap_pkt(m, "\x17\xff\xff\xff\xff\x00\x01\0\0\0", 10);
+	f.len = n;
+	ck_assert_int_eq(my_remap_frame(s, MY_COM_STMT_EXECUTE, m, n, &f), 0);
+	ck_assert_uint_eq(f.patch_len, 0);
+	/* an execution of 7 without types, the first there: decoded, and
+	 * rewritten with the types the client sent last */
+	static const uint8_t exec[] = "\x17\x07\0\0\0\x00\x01\0\0\0\x00\x00\x01z";
+	memset(&f, 0, sizeof(f));
+	n = remap_pkt(m, exec, sizeof(exec) - 1);
+	f.len = n;
+	ck_assert_int_eq(my_remap_frame(s, MY_COM_STMT_EXECUTE, m, n, &f), 1);
+	struct lms_out out;
+	struct lms_result res;
+	memset(&res, 0, sizeof(res));
+	ck_assert_int_eq(my_remap_retype(s, m, n, &out, &res), 0);
+	ck_assert_uint_eq(res.verdict, LMS_REWRITE);
+	static const uint8_t want[] = "\x10\0\0\0\x17\x2d\x01\0\0\x00\x01\0\0\0\x00\x01\xfd\x00\x01z";
+	ck_assert_uint_eq(out.len, sizeof(want) - 1);
+	ck_assert_int_eq(memcmp(out.data, want, out.len), 0);
+	/* typed there now: the next one goes as it is, patched */
+	memset(&f, 0, sizeof(f));
+	f.len = n;
+	ck_assert_int_eq(my_remap_frame(s, MY_COM_STMT_EXECUTE, m, n, &f), 0);
+	ck_assert_uint_eq(my_le32(f.patch), 301);
+	/* the client's own PREPARE: an id above all it holds, the database's kept */
+	s->prep_sql = strdup("select 2");
+	s->prep_len = 8;
+	n = remap_pkt(m, "\x00\x2f\x01\0\0\x01\0\0\0\0\0\0", 12);
+	memset(&res, 0, sizeof(res));
+	ck_assert_int_eq(my_remap_prepare_ok(s, m, n, 0, 1, &out, &res), 0);
+	ck_assert_uint_eq(res.verdict, LMS_REWRITE);
+	ck_assert_uint_eq(my_le32(out.data + 5), 13);
+	ck_assert_uint_eq(my_stmt_find(s, 13)->db_id, 302 + 1);
+	(void)b;
+	my_sess_free(s);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("mysql_translate");
@@ -625,6 +724,7 @@ static Suite *suite(void)
 	tcase_add_test(t, test_binary_values);
 	tcase_add_test(t, test_pg_encode_execute);
 	tcase_add_test(t, test_pg_encode_named);
+	tcase_add_test(t, test_remap_ids);
 	suite_add_tcase(s, t);
 	return s;
 }

@@ -569,7 +569,7 @@ START_TEST(test_fe_typed_kinds)
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		uint8_t m[16];
 		size_t n = build_typed(m, cases[i].type, "abc", 3);
-		struct lms_frame f = { 0, 99, 99 };
+		struct lms_frame f = { .len = 0, .kind = 99, .flags = 99 };
 		ck_assert_int_eq(pg_fe_frame(fe, m, n, &f), LMS_FRAME_OK);
 		ck_assert_msg(f.kind == cases[i].kind && f.flags == cases[i].flags,
 			      "type %c: kind %u flags %u", cases[i].type, f.kind, f.flags);
