@@ -391,15 +391,17 @@ STARTUP_QUERIES = [
 ]
 
 
-def test_sync_startup_queries_not_compared(proxy_factory, mysql_server, two):
+@pytest.mark.parametrize("mode", ["sync", "strict-sync"])
+def test_sync_startup_queries_not_compared(proxy_factory, mysql_server, two, mode):
     """The queries connectors send by themselves (SELECT @@version_comment,
     SHOW VARIABLES, SET NAMES, ...) are answered by molt-lms after a cutover
     (docs/mysql.md), so PostgreSQL never runs them: their shadow is a PING
     and they are counted "local" (plugin ABI 1.10 LMS_STMT_LOCAL), not
     reported as mismatches as every connection's start-up was before.  The
     session's other queries are compared as ever, and a difference is
-    still found."""
-    p = shadow_proxy(proxy_factory, mysql_server, "sync")
+    still found.  In strict-sync the client got PostgreSQL's refusal of
+    them instead of MariaDB's answer."""
+    p = shadow_proxy(proxy_factory, mysql_server, mode)
     r = MyRaw("127.0.0.1", p.port, timeout=30)
     t = two.name
     try:
