@@ -78,6 +78,8 @@ def backend_seeds():
         opts = 0x10 if deprecate else 0
         seeds["plain_%s" % ("deprecate" if deprecate else "eof")] = bytes([opts, 0]) + data
         seeds["plain_%s_split" % ("deprecate" if deprecate else "eof")] = bytes([opts, 7]) + data
+        # moved back holding statements (byte 1 bit 7): PREPARE OKs rewritten
+        seeds["remap_%s" % ("deprecate" if deprecate else "eof")] = bytes([opts | 0x40, 0x83]) + data
     # both legs TLS (verify-full, certificate, client TLS): the login ends at 3
     data = greeting(SRV_CAPS) + pkt(3, OK) + answers(0, 1)
     seeds["tls_both"] = bytes([0x04 | 0x08 | 0x20, 0]) + data
