@@ -767,8 +767,9 @@ START_TEST(test_cmds_long_data)
 END_TEST
 
 /* ABI 1.7: a translated session relayed again after a cutover back only
- * with no statement open and nothing in flight; COM_STMT_CLOSE opens no
- * request (LMS_FRAME_NO_ANSWER) for a 1.7 core, long data joins the
+ * with nothing in flight, and with a core older than 1.10 (no frame patch
+ * for the ids, remap.c) only with no statement open; COM_STMT_CLOSE opens
+ * no request (LMS_FRAME_NO_ANSWER) for a 1.7 core, long data joins the
  * execution's. */
 START_TEST(test_move_back)
 {
@@ -776,6 +777,9 @@ START_TEST(test_move_back)
 	char why[200];
 	stmt_with(s, 4, "select 1", 0);
 	stmt_with(s, 6, "select 2", 0);
+	struct lms_host_api v9 = stub_host;
+	v9.abi_minor = 9;
+	my_host = &v9;
 	ck_assert_int_eq(my_fe_set_relayed(s, why, sizeof(why)), -1);
 	ck_assert_str_eq(why, "it has 2 prepared statements open, whose ids MariaDB never gave this connection");
 	ck_assert_int_eq(s->translated, 1);
@@ -793,6 +797,7 @@ START_TEST(test_move_back)
 	ck_assert_int_eq(my_fe_decode(s, m, n, &out, &res), 0);
 	ck_assert_int_eq(my_fe_set_relayed(s, why, sizeof(why)), -1);
 	ck_assert_str_eq(why, "it has 1 prepared statement open, whose ids MariaDB never gave this connection");
+	my_host = &stub_host;
 	n = cmd_packet(m, ld, sizeof(ld));
 	ck_assert_int_eq(my_fe_frame(s, m, n, &f), LMS_FRAME_OK);
 	ck_assert_uint_eq(f.flags & (LMS_FRAME_NO_ANSWER | LMS_FRAME_ENDS_REQUEST), 0);
@@ -813,6 +818,18 @@ START_TEST(test_move_back)
 	s->q_len = 0;
 	ck_assert_int_eq(my_fe_set_relayed(s, why, sizeof(why)), 0);
 	ck_assert_int_eq(s->translated, 0);
+	ck_assert_int_eq(s->remap, 0); /* nothing to rewrite */
+	my_fe_free(s);
+	/* a 1.10 core: moved with its statements, prepared again there */
+	s = served(0);
+	stmt_with(s, 4, "select 1", 0);
+	ck_assert_int_eq(my_fe_set_relayed(s, why, sizeof(why)), 0);
+	ck_assert_int_eq(s->remap, 1);
+	struct lms_request req;
+	ck_assert_int_eq(my_fe_switch_state(s, 0, &req), 1);
+	ck_assert_uint_eq(req.kind, LMS_REQ_PREPARE);
+	ck_assert_uint_eq(req.stmt_id, 4);
+	ck_assert_int_eq(my_fe_switch_state(s, 1, &req), 0);
 	my_fe_free(s);
 }
 END_TEST
