@@ -17,6 +17,7 @@
 #include "pgwire.h"
 #include "../common/stub_host.h"
 #include "../common/pg_msg.h"
+#include "../common/my_stmt.h"
 
 static void setup(void)
 {
@@ -585,25 +586,6 @@ END_TEST
 
 /* ---- commands beyond queries (cmds.c) ---- */
 
-/* A command packet (sequence 0) of payload pl[0..n) into m. */
-static size_t cmd_packet(uint8_t *m, const void *pl, size_t n)
-{
-	my_put24(m, (uint32_t)n);
-	m[3] = 0;
-	memcpy(m + 4, pl, n);
-	return n + 4;
-}
-
-/* Statement id with sql and n parameters, as its PREPARE OK makes it. */
-static struct my_stmt *stmt_with(struct my_sess *s, uint32_t id, const char *sql, uint32_t n)
-{
-	s->prep_sql = strdup(sql);
-	s->prep_len = strlen(sql);
-	my_stmt_prepared(s, id, n, 1);
-	struct my_stmt *st = my_stmt_find(s, id);
-	ck_assert_ptr_nonnull(st);
-	return st;
-}
 
 START_TEST(test_cmds_cursor_and_fetch)
 {

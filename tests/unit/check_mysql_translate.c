@@ -19,6 +19,7 @@
 #include "pgwire.h"
 
 #include "../common/stub_host.h"
+#include "../common/my_stmt.h"
 
 static void setup(void)
 {
@@ -612,32 +613,12 @@ END_TEST
 
 /* ---- statement ids of a session moved back (remap.c) ------------------- */
 
-/* A statement id with sql and n parameters, as its PREPARE OK makes it. */
-static struct my_stmt *remap_stmt(struct my_sess *s, uint32_t id, const char *sql, uint32_t n)
-{
-	s->prep_sql = strdup(sql);
-	s->prep_len = strlen(sql);
-	my_stmt_prepared(s, id, n, 1);
-	struct my_stmt *st = my_stmt_find(s, id);
-	ck_assert_ptr_nonnull(st);
-	return st;
-}
-
-/* A command packet of payload pl[0..n) at m. */
-static size_t remap_pkt(uint8_t *m, const void *pl, size_t n)
-{
-	my_put24(m, (uint32_t)n);
-	m[3] = 0;
-	memcpy(m + 4, pl, n);
-	return n + 4;
-}
-
 START_TEST(test_remap_ids)
 {
 	struct my_sess *s = my_sess_new();
 	s->state = MY_S_READY;
-	struct my_stmt *a = remap_stmt(s, 7, "select ?", 1);
-	struct my_stmt *b = remap_stmt(s, 12, "select 1", 0);
+	struct my_stmt *a = stmt_with(s, 7, "select ?", 1);
+	struct my_stmt *b = stmt_with(s, 12, "select 1", 0);
 	s->max_stmt_id = 12;
 	a->types = malloc(2);
 	memcpy(a->types, "\xfd\x00", 2);
@@ -656,7 +637,7 @@ START_TEST(test_remap_ids)
 	/* a close of 12: patched to 302 */
 	uint8_t m[64];
 	struct lms_frame f = { .len = 0 };
-	size_t n = remap_pkt(m, "\x19\x0c\0\0\0", 5);
+	size_t n = cmd_packet(m, "\x19\x0c\0\0\0", 5);
 	f.len = n;
 	ck_assert_int_eq(my_remap_frame(s, MY_COM_STMT_CLOSE, m, n, &f), 0);
 	ck_assert_uint_eq(f.patch_at, 5);
@@ -665,13 +646,13 @@ START_TEST(test_remap_ids)
 	ck_assert_int_eq(my_remap_frame(s, MY_COM_STMT_CLOSE, m, 6, &f), -1); /* the id not at hand yet */
 	/* an unknown id: 0 there; MariaDB's "the last prepared" as it is */
 	memset(&f, 0, sizeof(f));
-	n = remap_pkt(m, "\x1a\x63\0\0\0", 5);
+	n = cmd_packet(m, "\x1a\x63\0\0\0", 5);
 	f.len = n;
 	ck_assert_int_eq(my_remap_frame(s, MY_COM_STMT_RESET, m, n, &f), 0);
 	ck_assert_uint_eq(f.patch_len, 4);
 	ck_assert_uint_eq(my_le32(f.patch), 0);
 	memset(&f, 0, sizeof(f));
-	n = remap_pkt(m, "\x17\xff\xff\xff\xff\x00\x01\0\0\0", 10);
+	n = cmd_packet(m, "\x17\xff\xff\xff\xff\x00\x01\0\0\0", 10);
 	f.len = n;
 	ck_assert_int_eq(my_remap_frame(s, MY_COM_STMT_EXECUTE, m, n, &f), 0);
 	ck_assert_uint_eq(f.patch_len, 0);
@@ -679,7 +660,7 @@ START_TEST(test_remap_ids)
 	 * rewritten with the types the client sent last */
 	static const uint8_t exec[] = "\x17\x07\0\0\0\x00\x01\0\0\0\x00\x00\x01z";
 	memset(&f, 0, sizeof(f));
-	n = remap_pkt(m, exec, sizeof(exec) - 1);
+	n = cmd_packet(m, exec, sizeof(exec) - 1);
 	f.len = n;
 	ck_assert_int_eq(my_remap_frame(s, MY_COM_STMT_EXECUTE, m, n, &f), 1);
 	struct lms_out out;
@@ -698,7 +679,7 @@ START_TEST(test_remap_ids)
 	/* the client's own PREPARE: an id above all it holds, the database's kept */
 	s->prep_sql = strdup("select 2");
 	s->prep_len = 8;
-	n = remap_pkt(m, "\x00\x2f\x01\0\0\x01\0\0\0\0\0\0", 12);
+	n = cmd_packet(m, "\x00\x2f\x01\0\0\x01\0\0\0\0\0\0", 12);
 	memset(&res, 0, sizeof(res));
 	ck_assert_int_eq(my_remap_prepare_ok(s, m, n, 0, 1, &out, &res), 0);
 	ck_assert_uint_eq(res.verdict, LMS_REWRITE);
