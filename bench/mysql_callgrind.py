@@ -8,7 +8,9 @@ TLS) under callgrind, counting only the worker threads; logs in one raw
 MySQL client (tests/integration/mysqlraw.py), pushes the cutover to the admin
 API, then for COM_STMT_EXECUTE (a one-row point select by primary key, the
 shape of sysbench's oltp_point_select) and COM_QUERY: warms up, and runs
-SHORT and N requests between callgrind_control -z and -d.  The difference
+SHORT and N requests between callgrind_control -z and -d.  A third kind,
+a 100-row range select (sysbench's oltp_read_only ranges), shows the cost
+of a result row.  The difference
 of the two totals divided by N - SHORT is the cost of one request.
 
 Needs MariaDB (tests/mysql-cluster.sh) and the PostgreSQL target
@@ -131,8 +133,10 @@ def main():
             with urllib.request.urlopen(req, timeout=60) as resp:
                 assert json.loads(resp.read().decode())["applied"]
         st = r.prepare("SELECT c FROM %s WHERE id=?" % TABLE)
+        rng = r.prepare("SELECT c FROM %s WHERE id BETWEEN ? AND ?" % TABLE)
         kinds = {
             "COM_STMT_EXECUTE": lambda i: r.execute(st, (str(i % 1000 + 1),)),
+            "EXECUTE 100 rows": lambda i: r.execute(rng, (str(i % 900 + 1), str(i % 900 + 100))),
             "COM_QUERY": lambda i: r.query("SELECT c FROM %s WHERE id=%d" % (TABLE, i % 1000 + 1)),
         }
         for name, fn in kinds.items():

@@ -182,8 +182,8 @@ def store_proxy(proxy_factory, dbs, lms_env, **kw):
                          init_target=lms_env.target_url(db=dbs.store), extra_args=extra, **kw)
 
 
-def app_conn(proxy, db, autocommit=True):
-    c = proxy.connect(dbname=db)
+def app_conn(proxy, db, autocommit=True, **kw):
+    c = proxy.connect(dbname=db, **kw)
     c.autocommit = autocommit
     return c
 
@@ -289,7 +289,8 @@ def test_pause_drain_resume(proxy_factory, serving, lms_env):
     assert wait_until(lambda: api(p, "GET", "/api/v1/state")[1]["drained"], lms_env.t(10)), \
         api(p, "GET", "/api/v1/state")
     # a new connection's login waits
-    login = Bg(lambda: query_one(app_conn(p, dbs.store), "select 'logged in'"))
+    # (it waits as long as the pause: a slow machine must not time it out)
+    login = Bg(lambda: query_one(app_conn(p, dbs.store, connect_timeout=int(lms_env.t(60))), "select 'logged in'"))
     time.sleep(0.5)
     assert not login.done(), "a login went through while paused"
     assert not waiting.done()
