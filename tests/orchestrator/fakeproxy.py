@@ -42,6 +42,7 @@ class FakeProxy:
         self.state = {"epoch": 0, "phase": "serving", "source_of_truth": "source", "cutover_id": None}
         self.shadow_mode = shadow_mode
         self.posts = []
+        self.on_watermark = None  # called after a POSTed watermark is written, before the reply
         handler = self._handler()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self.server.daemon_threads = True
@@ -158,6 +159,8 @@ class FakeProxy:
                     except psycopg2.Error as e:
                         self.reply(503, {"error": "cannot write the watermark: %s" % e})
                         return
+                    if fake.on_watermark:
+                        fake.on_watermark()
                     self.reply(200, {"written": True})
                 else:
                     self.reply(404, {"error": "no such route"})
