@@ -182,10 +182,12 @@ static int obs_binary_row(struct my_be *b, const uint8_t *pl, size_t n, struct l
 		if (my_binary_value(c->type, c->flags, pl + i, n - i, &used, buf, sizeof(buf), &vn) == 0) {
 			my_value_emit(c, (const uint8_t *)buf, vn, emit, ctx);
 		} else {
-			/* a string longer than buf: its bytes, after the length */
+			/* a string longer than buf: its bytes, after the length
+			 * (which must span exactly what the value used: another
+			 * type's bytes read as a length could reach past the row) */
 			uint64_t l;
 			int h = my_lenenc(pl + i, n - i, &l);
-			if (h <= 0)
+			if (h <= 0 || used < (size_t)h || used > n - i || l != used - (size_t)h)
 				return -1;
 			my_value_emit(c, pl + i + h, (size_t)l, emit, ctx);
 		}
