@@ -472,6 +472,11 @@ int my_fe_request(void *fe, const uint8_t *msg, size_t len, struct lms_request *
  * in *n.  Returns 0, or -1 when malformed or it does not fit. */
 int my_binary_value(uint8_t type, uint32_t flags, const uint8_t *p, size_t avail, size_t *used, char *dst,
 		    size_t cap, size_t *n);
+/* Where a binary-protocol value of type `type` at p[0..avail) ends: its
+ * size in *used and, for a length-encoded type (strings, BLOBs, DECIMAL),
+ * where its bytes start in *str (so they are p[*str..*used)); *str is 0
+ * for every other type.  Returns 0, or -1 when it runs past avail. */
+int my_binary_span(uint8_t type, const uint8_t *p, size_t avail, size_t *used, size_t *str);
 
 /* The backend's state (backend.c, observe.c). */
 struct my_be {

@@ -176,20 +176,16 @@ static int obs_binary_row(struct my_be *b, const uint8_t *pl, size_t n, struct l
 			continue;
 		}
 		const struct my_col *c = col_at(b, k);
-		size_t used, vn;
-		if (my_binary_value(c->type, c->flags, pl + i, n - i, &used, NULL, 0, &vn) < 0)
+		size_t used, str, vn;
+		if (my_binary_span(c->type, pl + i, n - i, &used, &str) < 0)
 			return -1;
-		if (my_binary_value(c->type, c->flags, pl + i, n - i, &used, buf, sizeof(buf), &vn) == 0) {
-			my_value_emit(c, (const uint8_t *)buf, vn, emit, ctx);
+		if (str > 0) {
+			/* a string: its bytes as they are, whatever their size */
+			my_value_emit(c, pl + i + str, used - str, emit, ctx);
 		} else {
-			/* a string longer than buf: its bytes, after the length
-			 * (which must span exactly what the value used: another
-			 * type's bytes read as a length could reach past the row) */
-			uint64_t l;
-			int h = my_lenenc(pl + i, n - i, &l);
-			if (h <= 0 || used < (size_t)h || used > n - i || l != used - (size_t)h)
+			if (my_binary_value(c->type, c->flags, pl + i, n - i, &used, buf, sizeof(buf), &vn) < 0)
 				return -1;
-			my_value_emit(c, pl + i + h, (size_t)l, emit, ctx);
+			my_value_emit(c, (const uint8_t *)buf, vn, emit, ctx);
 		}
 		i += used;
 	}

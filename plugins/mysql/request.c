@@ -103,84 +103,111 @@ static int bin_time(const uint8_t *p, size_t l, char *dst, size_t cap, size_t *n
 	return 0;
 }
 
-int my_binary_value(uint8_t type, uint32_t flags, const uint8_t *p, size_t avail, size_t *used, char *dst,
-		    size_t cap, size_t *n)
+/* The width of a fixed-size binary value of type `type`, or 0 when the
+ * type is not fixed-size. */
+static size_t bin_fixed_width(uint8_t type)
 {
-	int uns = (flags & MY_FLAG_UNSIGNED) != 0;
-	size_t w = 0;
 	switch (type) {
 	case MY_T_TINY:
-		w = 1;
-		break;
+		return 1;
 	case MY_T_SHORT:
 	case MY_T_YEAR:
-		w = 2;
-		break;
+		return 2;
 	case MY_T_LONG:
 	case MY_T_INT24:
 	case MY_T_FLOAT:
-		w = 4;
-		break;
+		return 4;
 	case MY_T_LONGLONG:
 	case MY_T_DOUBLE:
-		w = 8;
-		break;
-	case MY_T_NULL:
-		*used = 0;
-		*n = 0;
-		return 0;
+		return 8;
 	default:
-		break;
+		return 0;
 	}
+}
+
+static int bin_is_datetime(uint8_t type)
+{
+	return type == MY_T_DATE || type == MY_T_DATETIME || type == MY_T_TIMESTAMP || type == MY_T_TIME;
+}
+
+int my_binary_span(uint8_t type, const uint8_t *p, size_t avail, size_t *used, size_t *str)
+{
+	*str = 0;
+	if (type == MY_T_NULL) {
+		*used = 0;
+		return 0;
+	}
+	size_t w = bin_fixed_width(type);
 	if (w > 0) {
 		if (avail < w)
 			return -1;
 		*used = w;
-		if (!dst)
-			return 0;
-		if (type == MY_T_FLOAT || type == MY_T_DOUBLE) {
-			char t[32];
-			double v;
-			if (w == 4) {
-				float f;
-				uint32_t u = (uint32_t)le_n(p, 4);
-				memcpy(&f, &u, 4);
-				v = f;
-			} else {
-				uint64_t u = le_n(p, 8);
-				memcpy(&v, &u, 8);
-			}
-			size_t k = canon_float(v, w == 4, t);
-			if (k > cap)
-				return -1;
-			memcpy(dst, t, k);
-			*n = k;
-			return 0;
-		}
-		return bin_int(p, w, uns, dst, cap, n);
+		return 0;
 	}
-	if (type == MY_T_DATE || type == MY_T_DATETIME || type == MY_T_TIMESTAMP || type == MY_T_TIME) {
+	if (bin_is_datetime(type)) {
 		if (avail < 1 || avail - 1 < p[0])
 			return -1;
 		*used = 1 + (size_t)p[0];
-		if (!dst)
-			return 0;
-		return type == MY_T_TIME ? bin_time(p + 1, p[0], dst, cap, n)
-					 : bin_datetime(type, p + 1, p[0], dst, cap, n);
+		return 0;
 	}
 	/* everything else: a length-encoded string (DECIMAL as text) */
 	uint64_t l;
 	int k = my_lenenc(p, avail, &l);
 	if (k <= 0 || l > avail - (size_t)k)
 		return -1;
+	*str = (size_t)k;
 	*used = (size_t)k + (size_t)l;
+	return 0;
+}
+
+/* A FLOAT (w 4) or DOUBLE (w 8) as canonical text. */
+static int bin_float(const uint8_t *p, size_t w, char *dst, size_t cap, size_t *n)
+{
+	char t[32];
+	double v;
+	if (w == 4) {
+		float f;
+		uint32_t u = (uint32_t)le_n(p, 4);
+		memcpy(&f, &u, 4);
+		v = f;
+	} else {
+		uint64_t u = le_n(p, 8);
+		memcpy(&v, &u, 8);
+	}
+	size_t k = canon_float(v, w == 4, t);
+	if (k > cap)
+		return -1;
+	memcpy(dst, t, k);
+	*n = k;
+	return 0;
+}
+
+int my_binary_value(uint8_t type, uint32_t flags, const uint8_t *p, size_t avail, size_t *used, char *dst,
+		    size_t cap, size_t *n)
+{
+	size_t str;
+	if (my_binary_span(type, p, avail, used, &str) < 0)
+		return -1;
+	if (type == MY_T_NULL) {
+		*n = 0;
+		return 0;
+	}
 	if (!dst)
 		return 0;
-	if (l > cap)
-		return -1;
-	memcpy(dst, p + k, (size_t)l);
-	*n = (size_t)l;
-	return 0;
+	if (str > 0) {
+		size_t l = *used - str;
+		if (l > cap)
+			return -1;
+		memcpy(dst, p + str, l);
+		*n = l;
+		return 0;
+	}
+	if (bin_is_datetime(type))
+		return type == MY_T_TIME ? bin_time(p + 1, p[0], dst, cap, n)
+					 : bin_datetime(type, p + 1, p[0], dst, cap, n);
+	if (type == MY_T_FLOAT || type == MY_T_DOUBLE)
+		return bin_float(p, *used, dst, cap, n);
+	return bin_int(p, *used, (flags & MY_FLAG_UNSIGNED) != 0, dst, cap, n);
 }
 
 /* The session's buffers for an answer (allocated once). */
