@@ -78,3 +78,45 @@ listen $3
     server $3 $HOST:$5
 CFG
 }
+
+# ---- huge pages for the benchmark's PostgreSQL clusters -------------------------
+# Every new PostgreSQL backend maps the shared buffers and takes a page fault
+# for each 4 KiB page it touches.  On a virtual machine a fault is dear (here
+# 20-50 us), so a leg that opens new server connections pays a tax that a
+# pooler reusing old ones does not: it blurs the comparison of the proxies.
+# With 2 MiB pages (PostgreSQL's huge_pages=try uses them when the kernel has
+# them reserved) a backend takes a few dozen faults instead of thousands.
+HUGEPAGES_OLD=""
+
+# hugepages_reserve COUNT: raise vm.nr_hugepages to at least COUNT, remember
+# the old value for hugepages_restore; 1 (with a note) where it cannot
+hugepages_reserve() {
+    local want=$1 now got
+    now=$(cat /proc/sys/vm/nr_hugepages 2>/dev/null) || { log "NOTE: no /proc/sys/vm/nr_hugepages; clusters run on 4 KiB pages"; return 1; }
+    [[ $now -ge $want ]] && { log "huge pages: $now reserved already (want $want)"; return 0; }
+    if ! echo "$want" 2>/dev/null >/proc/sys/vm/nr_hugepages; then
+        log "NOTE: cannot set vm.nr_hugepages (needs root); clusters run on 4 KiB pages"
+        return 1
+    fi
+    HUGEPAGES_OLD=$now
+    got=$(cat /proc/sys/vm/nr_hugepages)
+    log "huge pages: vm.nr_hugepages $now -> $got (asked $want); restored at exit"
+    [[ $got -ge $want ]]
+}
+
+# hugepages_restore: put vm.nr_hugepages back (pages still mapped by a running
+# cluster become surplus and go back to the kernel when it stops)
+hugepages_restore() {
+    [[ -n $HUGEPAGES_OLD ]] || return 0
+    echo "$HUGEPAGES_OLD" >/proc/sys/vm/nr_hugepages 2>/dev/null || log "warning: could not restore vm.nr_hugepages to $HUGEPAGES_OLD"
+    HUGEPAGES_OLD=""
+}
+
+# hugepages_in_use: 2 MiB pages taken or reserved right now (0 when none)
+hugepages_in_use() {
+    awk '/^HugePages_Total:/ {t=$2} /^HugePages_Free:/ {f=$2} /^HugePages_Rsvd:/ {r=$2}
+         END {print t - f + r}' /proc/meminfo
+}
+
+# pm_on_hugepages PID: 0 when that postmaster's shared memory is on huge pages
+pm_on_hugepages() { grep -q 'anon_hugepage' "/proc/$1/maps" 2>/dev/null; }

@@ -32,6 +32,8 @@ LMS_PLUGIN_DIR=${LMS_PLUGIN_DIR:-$REPO_DIR/plugins/.libs}
 EXTERNAL_PG_PORT=""
 RESULTS_DIR=$SCRIPT_DIR/results
 KEEP_TMP=0
+HUGE_PAGES=auto     # --huge-pages: auto | off | a page count
+PGB_POOL=fresh      # --pgbouncer-pool: fresh | keep
 SHADOW=0
 MODES="none,async,sync,strict-sync"
 EXTERNAL_TGT_PORT=""
@@ -112,6 +114,19 @@ Options:
                        (it is never stopped)
   --results-dir DIR    where to write the JSON (default bench/results)
   --keep-tmp           keep the temp dir (configs, logs) for inspection
+  --huge-pages N|auto|off
+                       reserve N 2 MiB pages (vm.nr_hugepages, root only, restored
+                       at exit) before starting the clusters, so that a new
+                       backend does not take a page fault per 4 KiB of shared
+                       buffers; auto (default) reserves 256, enough for two
+                       clusters of tests/pg-cluster.sh (about 100 each). Has no effect on clusters
+                       already running (--pg-port, or started before the run)
+  --pgbouncer-pool fresh|keep
+                       fresh (default): restart PgBouncer before each of its legs,
+                       so that it opens new server connections as every other
+                       target must; keep: let its pool carry warm backends from
+                       leg to leg (its advantage over the others then includes
+                       the backends' warm caches and page tables)
   -h, --help           this help
 
 Shadowing benchmark (--shadow; the steps above are replaced by these):
@@ -223,6 +238,8 @@ while [[ $# -gt 0 ]]; do
         --pg-port) need_arg "$@"; EXTERNAL_PG_PORT=$2; shift 2 ;;
         --results-dir) need_arg "$@"; RESULTS_DIR=$2; shift 2 ;;
         --keep-tmp) KEEP_TMP=1; shift ;;
+        --huge-pages) need_arg "$@"; HUGE_PAGES=$2; shift 2 ;;
+        --pgbouncer-pool) need_arg "$@"; PGB_POOL=$2; shift 2 ;;
         --shadow) SHADOW=1; shift ;;
         --modes) need_arg "$@"; MODES=$2; shift 2 ;;
         --target-pg-port) need_arg "$@"; EXTERNAL_TGT_PORT=$2; shift 2 ;;
@@ -243,6 +260,12 @@ for v in ROUNDS DURATION CLIENTS THREADS SCALE IDLE_CONNS IDLE_SESSIONS; do
         die "$v must be a positive integer (got '${!v}')"
     fi
 done
+case $HUGE_PAGES in
+    auto) HUGE_PAGES=256 ;;
+    off) ;;
+    *) is_uint "$HUGE_PAGES" && [[ $HUGE_PAGES -gt 0 ]] || die "--huge-pages takes a page count, auto or off (got '$HUGE_PAGES')" ;;
+esac
+[[ $PGB_POOL == fresh || $PGB_POOL == keep ]] || die "--pgbouncer-pool takes fresh or keep (got '$PGB_POOL')"
 [[ -z $EXTERNAL_PG_PORT ]] || is_uint "$EXTERNAL_PG_PORT" || die "--pg-port must be a port number"
 [[ -z $EXTERNAL_TGT_PORT ]] || is_uint "$EXTERNAL_TGT_PORT" || die "--target-pg-port must be a port number"
 is_uint "$TGT_LOCK_TIMEOUT" || die "--target-lock-timeout must be a number of milliseconds"
@@ -348,6 +371,7 @@ cleanup() {
         log "stopping the test cluster (it was not running before)"
         "$REPO_DIR/tests/pg-cluster.sh" stop >/dev/null 2>&1 || log "warning: pg-cluster.sh stop failed"
     fi
+    hugepages_restore
     if [[ $KEEP_TMP -eq 1 ]]; then
         log "temp dir kept: $TMP"
     else
@@ -492,6 +516,10 @@ else
     # pg-cluster.sh stop stops both clusters: with --shadow, stop them at the
     # end only if neither was running before
     [[ $SHADOW -eq 1 ]] && pg_isready -q -h "$HOST" -p "$TGT_PORT" && was_running=1
+    if [[ $HUGE_PAGES != off ]]; then
+        hugepages_reserve "$HUGE_PAGES" || true
+        [[ $was_running -eq 1 ]] && log "NOTE: the clusters were already running; they use huge pages only if they were started after vm.nr_hugepages was raised"
+    fi
     log "tests/pg-cluster.sh start"
     "$CLUSTER_SH" start >&2 || die "tests/pg-cluster.sh start failed"
     [[ $was_running -eq 1 ]] || CLUSTER_STARTED=1
@@ -535,6 +563,11 @@ init_pgbench() {
 
 PG_VERSION=$(admin_psql postgres "show server_version")
 find_postmasters
+# which clusters got their shared memory on 2 MiB pages (all or none, each)
+HUGE_CLUSTERS=""
+[[ -n $SRC_PM ]] && pm_on_hugepages "$SRC_PM" && HUGE_CLUSTERS=source
+[[ -n $TGT_PM ]] && pm_on_hugepages "$TGT_PM" && HUGE_CLUSTERS="${HUGE_CLUSTERS:+$HUGE_CLUSTERS,}target"
+log "clusters with shared memory on 2 MiB pages: ${HUGE_CLUSTERS:-none}"
 if [[ $RUN_BENCH -eq 1 ]]; then
     if [[ $SHADOW -eq 1 ]]; then
         init_pgbench "$SRC_PORT" source
@@ -1081,6 +1114,7 @@ shadow_pass() {
     B_THREADS=$THREADS B_SCALE=$SCALE B_NPROC=$(nproc) B_KERNEL=$(uname -r) B_PG_VERSION=$PG_VERSION \
     B_LMS_VERSION=$LMS_VERSION B_SRC_PORT=$SRC_PORT B_TGT_PORT=$TGT_PORT B_LMS_PORT=$LMS_PORT \
     B_LOCK_TIMEOUT=$TGT_LOCK_TIMEOUT B_LMS_ARGS="${LMS_EXTRA_ARGS[*]}" B_TARGET_CPU=$TARGET_CPU \
+    B_HUGE_PAGES=$HUGE_PAGES B_HUGE_CLUSTERS=$HUGE_CLUSTERS \
     "$PY" "$SCRIPT_DIR/shadow_report.py" "$RAW_TSV" "$SHADOW_TSV" "$json_out"
 }
 
@@ -1100,7 +1134,7 @@ has_target pgbouncer && start_pgbouncer
 has_target haproxy && start_haproxy
 if has_target lms; then start_lms || true; fi
 
-log "targets: ${TARGET_LIST[*]}; rounds=$ROUNDS duration=${DURATION}s clients=$CLIENTS threads=$THREADS"
+log "targets: ${TARGET_LIST[*]}; rounds=$ROUNDS duration=${DURATION}s clients=$CLIENTS threads=$THREADS; 2 MiB pages in use: $(hugepages_in_use); PgBouncer pool: $PGB_POOL"
 START_TS=$(date -u +%Y%m%dT%H%M%SZ)
 WORKLOADS=(select select_connect)
 
@@ -1111,6 +1145,10 @@ if [[ $RUN_BENCH -eq 1 ]]; then
             # rotate the start target every round to spread position effects
             for ((k = 0; k < n; k++)); do
                 t=${TARGET_LIST[$(((k + r - 1) % n))]}
+                # new server connections for PgBouncer too, as the others must open
+                if [[ $t == pgbouncer && $PGB_POOL == fresh ]]; then
+                    stop_pid "$PGB_PID"; PGB_PID=""; start_pgbouncer
+                fi
                 run_pgbench "$w" "$t" "$r"
             done
         done
@@ -1137,7 +1175,7 @@ B_THREADS=$THREADS B_SCALE=$SCALE B_IDLE_CONNS=$IDLE_CONNS B_IDLE_SESSIONS=$IDLE
 B_NPROC=$(nproc) B_KERNEL=$(uname -r) B_PG_VERSION=$PG_VERSION B_LMS_VERSION=$LMS_VERSION \
 B_PGB_VERSION=$(pgbouncer --version 2>/dev/null | head -n 1 | awk '{print $2}' || true) \
 B_HAP_VERSION=$(haproxy -v 2>/dev/null | head -n 1 | awk '{print $3}' || true) \
-B_HAP_MAXCONN=$HAP_MAXCONN B_SRC_PORT=$SRC_PORT B_PGB_PORT=$PGB_PORT B_HAP_PORT=$HAP_PORT B_LMS_PORT=$LMS_PORT B_APP_USER=$APP_USER \
+B_HAP_MAXCONN=$HAP_MAXCONN B_HUGE_PAGES=$HUGE_PAGES B_HUGE_IN_USE=$(hugepages_in_use) B_HUGE_CLUSTERS=$HUGE_CLUSTERS B_PGB_POOL=$PGB_POOL B_SRC_PORT=$SRC_PORT B_PGB_PORT=$PGB_PORT B_HAP_PORT=$HAP_PORT B_LMS_PORT=$LMS_PORT B_APP_USER=$APP_USER \
 "$PY" - "$RAW_TSV" "$IDLE_TSV" "$JSON_OUT" <<'PYEOF'
 import csv, json, os, statistics, sys
 
@@ -1174,7 +1212,9 @@ result = {
                "clients": int(E["B_CLIENTS"]), "threads": int(E["B_THREADS"]),
                "scale": int(E["B_SCALE"]), "targets": targets, "idle_conns": int(E["B_IDLE_CONNS"]),
                "idle_sessions": int(E["B_IDLE_SESSIONS"]), "sslmode": "disable",
-               "haproxy_maxconn": int(E["B_HAP_MAXCONN"])},
+               "haproxy_maxconn": int(E["B_HAP_MAXCONN"]), "huge_pages": E["B_HUGE_PAGES"],
+               "huge_pages_in_use": int(E["B_HUGE_IN_USE"] or 0),
+               "huge_pages_clusters": E["B_HUGE_CLUSTERS"], "pgbouncer_pool": E["B_PGB_POOL"]},
     "host": {"nproc": int(E["B_NPROC"]), "kernel": E["B_KERNEL"], "postgresql": E["B_PG_VERSION"],
              "pgbouncer": E["B_PGB_VERSION"], "haproxy": E["B_HAP_VERSION"],
              "molt_lms": E["B_LMS_VERSION"] or None},

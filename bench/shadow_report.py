@@ -121,6 +121,8 @@ def main():
             "lms_extra_args": env.get("B_LMS_ARGS", ""),
             "target_cpu": env.get("B_TARGET_CPU", "shared"),
             "target_cpu_meaning": PLACEMENT.get(env.get("B_TARGET_CPU", "shared")),
+            "huge_pages": env.get("B_HUGE_PAGES", ""),
+            "huge_pages_clusters": env.get("B_HUGE_CLUSTERS", ""),
         },
         "host": {"nproc": int(env["B_NPROC"]), "kernel": env["B_KERNEL"],
                  "postgresql": env["B_PG_VERSION"], "molt_lms": env["B_LMS_VERSION"] or None},
