@@ -467,9 +467,9 @@ int my_fe_statement(void *fe, char *out, size_t cap);
 /* request.c: a client command as a common request (ABI 1.3) */
 int my_fe_request(void *fe, const uint8_t *msg, size_t len, struct lms_request *req);
 /* A binary-protocol value of MySQL type `type` (unsigned: MY_FLAG_UNSIGNED
- * in flags) at p[0..avail): its size in *used and, when dst is not NULL,
- * its text (canonical for numbers and date-times) in dst[0..cap), length
- * in *n.  Returns 0, or -1 when malformed or it does not fit. */
+ * in flags) at p[0..avail): its size in *used and its text (canonical
+ * for numbers and date-times) in dst[0..cap), length in *n.  Returns 0, or
+ * -1 when malformed or it does not fit.  Its size alone: my_binary_span. */
 int my_binary_value(uint8_t type, uint32_t flags, const uint8_t *p, size_t avail, size_t *used, char *dst,
 		    size_t cap, size_t *n);
 /* Where a binary-protocol value of type `type` at p[0..avail) ends: its

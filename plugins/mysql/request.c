@@ -192,8 +192,6 @@ int my_binary_value(uint8_t type, uint32_t flags, const uint8_t *p, size_t avail
 		*n = 0;
 		return 0;
 	}
-	if (!dst)
-		return 0;
 	if (str > 0) {
 		size_t l = *used - str;
 		if (l > cap)

@@ -399,6 +399,46 @@ START_TEST(test_binary_values)
 }
 END_TEST
 
+/* my_binary_span: where a value ends, and where a string's bytes start */
+START_TEST(test_binary_span)
+{
+	size_t used, str;
+	/* fixed width: no string part */
+	ck_assert_int_eq(my_binary_span(8, (const uint8_t *)"\1\0\0\0\0\0\0\0", 8, &used, &str), 0);
+	ck_assert_uint_eq(used, 8);
+	ck_assert_uint_eq(str, 0);
+	ck_assert_int_eq(my_binary_span(8, (const uint8_t *)"\1\0\0\0\0\0\0", 7, &used, &str), -1);
+	/* NULL takes no bytes */
+	ck_assert_int_eq(my_binary_span(6, (const uint8_t *)"", 0, &used, &str), 0);
+	ck_assert_uint_eq(used, 0);
+	/* a date-time: its length byte, no string part; past the end refused */
+	ck_assert_int_eq(my_binary_span(10, (const uint8_t *)"\x04\xe8\x07\x02\x1d", 5, &used, &str), 0);
+	ck_assert_uint_eq(used, 5);
+	ck_assert_uint_eq(str, 0);
+	ck_assert_int_eq(my_binary_span(10, (const uint8_t *)"\x04\xe8\x07\x02", 4, &used, &str), -1);
+	ck_assert_int_eq(my_binary_span(10, (const uint8_t *)"", 0, &used, &str), -1);
+	/* strings: one-byte and 0xfc two-byte lengths, the empty string */
+	ck_assert_int_eq(my_binary_span(253, (const uint8_t *)"\x03" "abcX", 5, &used, &str), 0);
+	ck_assert_uint_eq(used, 4);
+	ck_assert_uint_eq(str, 1);
+	ck_assert_int_eq(my_binary_span(253, (const uint8_t *)"\0", 1, &used, &str), 0);
+	ck_assert_uint_eq(used, 1);
+	ck_assert_uint_eq(str, 1);
+	uint8_t big[3 + 300];
+	memset(big, 'x', sizeof(big));
+	big[0] = 0xfc;
+	big[1] = 300 & 0xff;
+	big[2] = 300 >> 8;
+	ck_assert_int_eq(my_binary_span(252, big, sizeof(big), &used, &str), 0);
+	ck_assert_uint_eq(used, sizeof(big));
+	ck_assert_uint_eq(str, 3);
+	/* a length past the end, a truncated length, no bytes at all */
+	ck_assert_int_eq(my_binary_span(252, big, sizeof(big) - 1, &used, &str), -1);
+	ck_assert_int_eq(my_binary_span(253, (const uint8_t *)"\xfc\x01", 2, &used, &str), -1);
+	ck_assert_int_eq(my_binary_span(253, (const uint8_t *)"", 0, &used, &str), -1);
+}
+END_TEST
+
 /* ---- pgwire's encoder --------------------------------------------------- */
 
 /* The message types of buf[0..n) as a string ("PBDES"). */
@@ -703,6 +743,7 @@ static Suite *suite(void)
 	tcase_add_test(t, test_canon_shared);
 	tcase_add_test(t, test_values_equal_across_families);
 	tcase_add_test(t, test_binary_values);
+	tcase_add_test(t, test_binary_span);
 	tcase_add_test(t, test_pg_encode_execute);
 	tcase_add_test(t, test_pg_encode_named);
 	tcase_add_test(t, test_remap_ids);
