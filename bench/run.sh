@@ -1146,9 +1146,7 @@ if [[ $RUN_BENCH -eq 1 ]]; then
             for ((k = 0; k < n; k++)); do
                 t=${TARGET_LIST[$(((k + r - 1) % n))]}
                 # new server connections for PgBouncer too, as the others must open
-                if [[ $t == pgbouncer && $PGB_POOL == fresh ]]; then
-                    stop_pid "$PGB_PID"; PGB_PID=""; start_pgbouncer
-                fi
+                [[ $t == pgbouncer && $PGB_POOL == fresh ]] && restart_proxy pgbouncer
                 run_pgbench "$w" "$t" "$r"
             done
         done
