@@ -83,6 +83,11 @@ static const struct opt opts[] = {
 	  OFF(allow_tls_disable), NULL, "run without TLS on the listeners (local testing only)" },
 	{ "workers", "LMS_WORKERS", "workers", OPT_INT, OFF(workers), NULL,
 	  "worker threads (default: the CPUs this process may use, after affinity and cgroup limits)" },
+	{ "session-placement", "LMS_SESSION_PLACEMENT", "sessionPlacement", OPT_STRING, OFF(session_placement),
+	  "balance|pinned",
+	  "balance: sessions move between workers between transactions, packed onto few while the load is "
+	  "light and spread as it grows; pinned: a session stays on the worker that accepted it "
+	  "(default balance)" },
 	{ "max-connections", "LMS_MAX_CONNECTIONS", "maxConnections", OPT_INT, OFF(max_connections), NULL,
 	  "client connections accepted at once (default 20000)" },
 	{ "connect-timeout", "LMS_CONNECT_TIMEOUT", "connectTimeout", OPT_SECONDS, OFF(connect_timeout), NULL,
@@ -173,6 +178,7 @@ static void config_defaults(struct lms_config *cfg)
 	cfg->max_pause = 60;
 	cfg->translate_memory = 268435456;
 	cfg->coordination = strdup("auto");
+	cfg->session_placement = strdup("balance");
 	cfg->log_level = LMS_LOG_LEVEL_INFO;
 }
 

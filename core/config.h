@@ -44,6 +44,7 @@ struct lms_config {
 	char *instance_id;           /* NULL: <hostname>:<listen port>:<start time> */
 	char *advertise_admin_host;  /* NULL: see advertise_admin_url's default */
 	char *advertise_admin_url;   /* NULL: http(s)://<host>:<metrics port> */
+	char *session_placement;     /* "balance" (sessions move between workers) or "pinned" */
 	char *coordination;          /* "auto" (the store in the target) or "off" */
 	int log_level;
 	bool check_config;

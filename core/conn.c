@@ -67,6 +67,34 @@ int lms_conn_move(struct lms_conn *dst, struct lms_conn *src, lms_conn_cb cb, vo
 	return 0;
 }
 
+bool lms_conn_quiet(const struct lms_conn *c)
+{
+	return lms_buf_len(&c->in) == 0 && lms_buf_len(&c->out) == 0 && !c->tls_pending && !c->write_blocked &&
+	       !c->read_wants_write && !c->write_wants_read && !c->connecting && !c->handshaking &&
+	       !c->tls_prefix && c->deferred == 0;
+}
+
+void lms_conn_detach(struct lms_conn *c)
+{
+	if (c->events_set) {
+		event_del(&c->ev_read);
+		event_del(&c->ev_write);
+	}
+	c->events_set = false;
+	c->read_on = c->write_on = false;
+}
+
+int lms_conn_attach(struct lms_conn *c, struct event_base *base)
+{
+	if (c->fd < 0)
+		return 0;
+	if (event_assign(&c->ev_read, base, c->fd, EV_READ | EV_PERSIST, conn_event_cb, c) < 0 ||
+	    event_assign(&c->ev_write, base, c->fd, EV_WRITE | EV_PERSIST, conn_event_cb, c) < 0)
+		return -1;
+	c->events_set = true;
+	return 0;
+}
+
 /* Record the reason of the last failure. */
 static int conn_fail(struct lms_conn *c, const char *what, int err)
 {

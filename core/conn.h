@@ -97,6 +97,19 @@ void lms_conn_kick(struct lms_conn *c);
  * not hold an open connection. */
 int lms_conn_move(struct lms_conn *dst, struct lms_conn *src, lms_conn_cb cb, void *owner);
 
+/* Nothing buffered, pending inside TLS, or half done (connect, handshake,
+ * a read or write waiting on the other readiness): the connection could
+ * be picked up by another thread's loop. */
+bool lms_conn_quiet(const struct lms_conn *c);
+
+/* Moving a connection to another event loop: lms_conn_detach, on the
+ * thread of the loop it is on, removes its events from it (no events
+ * fire any more; lms_conn_update_events does nothing); lms_conn_attach,
+ * on the new loop's thread, assigns them to base, disarmed, for
+ * lms_conn_update_events to arm.  attach returns 0 or -1. */
+void lms_conn_detach(struct lms_conn *c);
+int lms_conn_attach(struct lms_conn *c, struct event_base *base);
+
 /* Close the socket, free TLS state and buffers.  Safe to call twice. */
 void lms_conn_close(struct lms_conn *c);
 

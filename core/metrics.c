@@ -234,6 +234,11 @@ char *lms_metrics_render(struct lms_runtime *rt)
 		put(&t, "lms_errors_total{kind=\"%s\"} %llu\n", lms_err_names[k],
 		    (unsigned long long)sum_field(rt, offsetof(struct lms_stats, errors) + (size_t)k * sizeof(uint64_t)));
 	counter(&t, "lms_cancel_requests_total", "Cancel requests received from clients.", SUM(rt, cancels));
+	counter(&t, "lms_session_moves_total",
+		"Sessions moved to another worker between transactions (--session-placement balance).",
+		SUM(rt, sessions_adopted));
+	head(&t, "lms_workers_in_use", "gauge", "Workers sessions are packed onto (--session-placement balance).");
+	put(&t, "lms_workers_in_use %d\n", rt->nworkers > 0 ? __atomic_load_n(&rt->balance_active, __ATOMIC_RELAXED) : 0);
 	render_coord(&t, rt);
 	head(&t, "lms_buffer_bytes", "gauge", "Memory held by I/O buffers.");
 	put(&t, "lms_buffer_bytes %llu\n", (unsigned long long)lms_buf_allocated_bytes());

@@ -63,6 +63,7 @@ struct lms_runtime {
 	int active_conns;                    /* atomic: all workers */
 	struct lms_worker *workers;
 	int nworkers;
+	int balance_active;                  /* atomic: workers in use (balance.h) */
 };
 
 /* Load the plugins, parse and resolve both URLs, make TLS contexts.

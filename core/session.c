@@ -146,6 +146,7 @@ struct lms_session {
 				  must match first (sync modes): the answer's
 				  head waits in client.out to leave with it */
 	uint64_t last_active_us;
+	unsigned busy_tick;    /* the worker's tick of its last request */
 	uint64_t started_us;
 	char peer[64];
 	/* serving across wire families (ABI 1.4): the source of truth speaks
@@ -186,8 +187,12 @@ static void session_free(struct lms_session *s);
 
 /* The last step of every event callback: re-arm the events, or free the
  * session when the callback ended it.  Nothing may touch s after this. */
+static bool session_move(struct lms_session *s);
+static void on_timer(evutil_socket_t fd, short what, void *arg);
 static void callback_end(struct lms_session *s)
 {
+	if (!s->dead && s->w->move_to && session_move(s))
+		return;
 	if (!s->dead)
 		session_update(s);
 	if (s->dead)
@@ -377,6 +382,7 @@ static void request_end(struct lms_session *s, uint32_t txn)
 	s->last_active_us = t;
 	if (s->pending == 0)
 		return; /* the READY that ends the login, or unsolicited */
+	lms_worker_note_busy(s->w, &s->busy_tick);
 	s->pending--;
 	if (s->released_us)
 		log_released(s, t);
@@ -396,6 +402,79 @@ static bool session_idle(const struct lms_session *s)
 {
 	return s->phase == PH_READY && s->pending == 0 && s->txn == LMS_TXN_IDLE &&
 	       s->fwd[C2S] == 0 && s->fwd[S2C] == 0;
+}
+
+/* ---- moving to another worker (balance.h) ---- */
+
+/* Could another worker's loop pick s up now?  Between transactions on
+ * the current source of truth, with nothing buffered, streamed, queued
+ * or half done on either socket, and nothing else attached (shadow,
+ * standby, retired connection, large messages): only the two sockets,
+ * the timer and plain fields move.  Serving, not paused or draining. */
+static bool session_movable(const struct lms_session *s)
+{
+	return session_idle(s) && s->has_server && !s->closing && !s->draining && !s->quitting &&
+	       !s->queued && !s->login_queued && !s->switching && !s->has_retired && !s->sh && !s->standby &&
+	       !s->c2s_open && !s->answer_held && !s->tls_after_flush && s->replay_wait == 0 &&
+	       s->xoff == s->xlen && s->xout_off == s->xout_len && !s->big[C2S].data && !s->big[S2C].data &&
+	       lms_runtime_truth_role(s->rt) == s->role &&
+	       lms_coord_phase(s->rt) == LMS_PHASE_SERVING &&
+	       lms_conn_quiet(&s->client) && lms_conn_quiet(&s->server);
+}
+
+/* The worker hands sessions to another (w->move_to, w->move_quota): if s
+ * may go, detach it from this loop and hand it over.  Returns true when
+ * s is gone (the caller must not touch it), false when it stays. */
+static bool session_move(struct lms_session *s)
+{
+	struct lms_worker *from = s->w, *to = from->move_to;
+	if (from->move_quota <= 0 || !session_movable(s)) {
+		if (from->move_quota <= 0)
+			from->move_to = NULL;
+		return false;
+	}
+	lms_conn_detach(&s->client);
+	lms_conn_detach(&s->server);
+	/* events on this loop: the timer is made anew there, the others on
+	 * demand (nothing is pending on them: no shadow, nothing retired) */
+	struct event *evs[3] = { s->timer, s->wake, s->retire_ev };
+	s->timer = s->wake = s->retire_ev = NULL;
+	lms_worker_remove_session(from, s);
+	if (!lms_worker_hand_over(to, s)) {
+		/* it is draining: stay here */
+		lms_worker_add_session(from, s);
+		s->timer = evs[0];
+		s->wake = evs[1];
+		s->retire_ev = evs[2];
+		lms_conn_attach(&s->client, from->base);
+		lms_conn_attach(&s->server, from->base);
+		from->move_to = NULL;
+		return false;
+	}
+	for (int i = 0; i < 3; i++)
+		if (evs[i])
+			event_free(evs[i]);
+	lms_stat_add(&from->stats.conns_active, (uint64_t)-1);
+	from->move_quota--;
+	return true;
+}
+
+void lms_session_adopt(struct lms_worker *w, struct lms_session *s)
+{
+	lms_log(LMS_LOG_LEVEL_DEBUG, "session_moved", "worker=%d from=%d peer=%s", w->id, s->w->id, s->peer);
+	s->w = w;
+	lms_worker_add_session(w, s);
+	lms_stat_add(&w->stats.conns_active, 1);
+	lms_stat_add(&w->stats.sessions_adopted, 1);
+	s->timer = evtimer_new(w->base, on_timer, s);
+	if (!s->timer || lms_conn_attach(&s->client, w->base) < 0 || lms_conn_attach(&s->server, w->base) < 0) {
+		session_free(s); /* out of memory: the client sees its connection close */
+		return;
+	}
+	if (w->draining)
+		lms_session_drain(s);
+	else
+		lms_session_coord_changed(s); /* what changed on its way; re-arms its events */
 }
 
 /* ---- backend connection ---- */

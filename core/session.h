@@ -18,6 +18,11 @@ struct lms_session;
 /* Take ownership of an accepted socket. */
 void lms_session_accept(struct lms_worker *w, int fd);
 
+/* Take over s, which another worker handed over between two
+ * transactions (lms_worker_hand_over): its sockets join w's loop.
+ * w's thread. */
+void lms_session_adopt(struct lms_worker *w, struct lms_session *s);
+
 /* Shutdown began: close the session now if idle, or once its running
  * request and transaction end. */
 void lms_session_drain(struct lms_session *s);

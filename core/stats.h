@@ -48,6 +48,8 @@ struct lms_stats {
 	/* cutover: sessions of this worker whose next request waits for the
 	 * pause to end (a gauge, kept by the sessions) */
 	uint64_t coord_queued_sessions;
+	/* sessions this worker took over from another (balance.h) */
+	uint64_t sessions_adopted;
 };
 
 extern const double lms_lat_bounds[LMS_LAT_BUCKETS];

@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "balance.h"
 #include "buf.h"
 #include "clock.h"
 #include "coord.h"
@@ -49,12 +50,17 @@ static void on_accept_error(struct evconnlistener *l, void *arg)
 	event_base_once(w->base, -1, EV_TIMEOUT, reenable_listener, l, &tv);
 }
 
+static void adopt_inbox(struct lms_worker *w, bool close);
+
 /* Drain: stop accepting, close idle sessions, let busy ones finish. */
 static void on_drain(struct lms_worker *w)
 {
 	if (w->draining)
 		return;
 	w->draining = true;
+	w->move_to = NULL;
+	if (w->tick_ev)
+		event_del(w->tick_ev);
 	if (w->listener) {
 		evconnlistener_free(w->listener);
 		w->listener = NULL;
@@ -66,10 +72,87 @@ static void on_drain(struct lms_worker *w)
 		lms_session_drain(s);
 		s = next;
 	}
+	adopt_inbox(w, true); /* they drain as they arrive */
 	double t = w->rt->cfg->shutdown_timeout;
 	struct timeval tv = { (time_t)t, (suseconds_t)((t - (double)(time_t)t) * 1e6) };
 	evtimer_add(w->deadline_ev, &tv);
 	lms_worker_maybe_done(w);
+}
+
+/* Take the sessions other workers handed over.  With close set (drain),
+ * also refuse any more from now on. */
+static void adopt_inbox(struct lms_worker *w, bool close)
+{
+	pthread_mutex_lock(&w->inbox_lock);
+	struct lms_session *s = w->inbox;
+	w->inbox = NULL;
+	if (close)
+		w->inbox_closed = true;
+	pthread_mutex_unlock(&w->inbox_lock);
+	while (s) {
+		struct lms_session *next = lms_session_next(s);
+		lms_session_adopt(w, s);
+		s = next;
+	}
+}
+
+bool lms_worker_hand_over(struct lms_worker *to, struct lms_session *s)
+{
+	pthread_mutex_lock(&to->inbox_lock);
+	bool open = !to->inbox_closed;
+	if (open)
+		lms_session_link(s, &to->inbox);
+	pthread_mutex_unlock(&to->inbox_lock);
+	if (open)
+		lms_worker_notify(to, LMS_WORKER_ADOPT);
+	return open;
+}
+
+/* This thread's CPU clock in nanoseconds. */
+static uint64_t thread_cpu_ns(void)
+{
+	struct timespec ts;
+	if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) < 0)
+		return 0;
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Every tick: publish the CPU this worker used and how many of its
+ * sessions ran requests; worker 0 decides how many workers are in use;
+ * then each decides where its movable sessions go (balance.h). */
+static void on_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct lms_worker *w = arg;
+	struct lms_runtime *rt = w->rt;
+	(void)fd;
+	(void)what;
+	uint64_t cpu = thread_cpu_ns(), wall = lms_mono_us() * 1000u;
+	uint64_t dwall = wall > w->tick_wall_ns ? wall - w->tick_wall_ns : 1;
+	uint64_t dcpu = cpu > w->tick_cpu_ns ? cpu - w->tick_cpu_ns : 0;
+	w->tick_cpu_ns = cpu;
+	w->tick_wall_ns = wall;
+	__atomic_store_n(&w->load_pm, (int)(dcpu * 1000u / dwall), __ATOMIC_RELAXED);
+	__atomic_store_n(&w->busy, w->busy_now, __ATOMIC_RELAXED);
+	w->busy_now = 0;
+	w->tick++;
+	int n = rt->nworkers;
+	int busy[n];
+	double total = 0;
+	for (int i = 0; i < n; i++) {
+		total += __atomic_load_n(&rt->workers[i].load_pm, __ATOMIC_RELAXED) / 1000.0;
+		busy[i] = __atomic_load_n(&rt->workers[i].busy, __ATOMIC_RELAXED);
+	}
+	int active = __atomic_load_n(&rt->balance_active, __ATOMIC_RELAXED);
+	if (w->id == 0) {
+		int next = lms_balance_active(total, active, n);
+		if (next != active) {
+			lms_log(LMS_LOG_LEVEL_INFO, "workers_in_use", "workers=%d was=%d cpu=%.2f", next, active, total);
+			__atomic_store_n(&rt->balance_active, next, __ATOMIC_RELAXED);
+			active = next;
+		}
+	}
+	int to = lms_balance_target(w->id, active, busy, n, &w->move_quota);
+	w->move_to = to >= 0 && !w->draining ? &rt->workers[to] : NULL;
 }
 
 /* The coordination state changed: every session re-checks it. */
@@ -206,6 +289,8 @@ static void on_notify(evutil_socket_t fd, short what, void *arg)
 		on_coord(w);
 	if (notes & LMS_WORKER_SNAPSHOT)
 		on_snapshot(w);
+	if (notes & LMS_WORKER_ADOPT)
+		adopt_inbox(w, false);
 	if (notes & LMS_WORKER_DRAIN)
 		on_drain(w);
 }
@@ -283,8 +368,12 @@ int lms_workers_init(struct lms_runtime *rt, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	for (int i = 0; i < rt->nworkers; i++)
+	for (int i = 0; i < rt->nworkers; i++) {
 		rt->workers[i].notify_fd = -1;
+		pthread_mutex_init(&rt->workers[i].inbox_lock, NULL);
+	}
+	rt->balance_active = 1;
+	bool balance = rt->nworkers > 1 && strcmp(rt->cfg->session_placement, "balance") == 0;
 	for (int i = 0; i < rt->nworkers; i++) {
 		struct lms_worker *w = &rt->workers[i];
 		w->id = i;
@@ -305,6 +394,15 @@ int lms_workers_init(struct lms_runtime *rt, char *err, size_t errlen)
 			snprintf(err, errlen, "out of memory");
 			return -1;
 		}
+		w->tick = 1;
+		if (balance) {
+			struct timeval tv = { LMS_BALANCE_TICK_MS / 1000, (LMS_BALANCE_TICK_MS % 1000) * 1000 };
+			w->tick_ev = event_new(w->base, -1, EV_PERSIST, on_tick, w);
+			if (!w->tick_ev || event_add(w->tick_ev, &tv) < 0) {
+				snprintf(err, errlen, "out of memory");
+				return -1;
+			}
+		}
 		unsigned flags = LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_REUSEABLE_PORT |
 				 LEV_OPT_CLOSE_ON_EXEC;
 		w->listener = evconnlistener_new_bind(w->base, on_accept, w, flags, 4096,
@@ -321,6 +419,8 @@ int lms_workers_init(struct lms_runtime *rt, char *err, size_t errlen)
 static void *worker_main(void *arg)
 {
 	struct lms_worker *w = arg;
+	w->tick_cpu_ns = thread_cpu_ns();
+	w->tick_wall_ns = lms_mono_us() * 1000u;
 	event_base_dispatch(w->base);
 	lms_shadow_orphans_close(w); /* none unless the loop ended early */
 	lms_buf_cache_clear();
@@ -360,6 +460,9 @@ void lms_workers_free(struct lms_runtime *rt)
 			close(w->notify_fd);
 		if (w->deadline_ev)
 			event_free(w->deadline_ev);
+		if (w->tick_ev)
+			event_free(w->tick_ev);
+		pthread_mutex_destroy(&w->inbox_lock);
 		if (w->base)
 			event_base_free(w->base);
 	}

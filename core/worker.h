@@ -38,12 +38,31 @@ struct lms_worker {
 	bool draining;
 	int done;                    /* atomic: the thread has finished */
 	struct lms_stats stats;
+	/* Session placement (balance.h).  Sessions handed over by other
+	 * workers wait in inbox (linked through their list links) until this
+	 * thread adopts them; a draining worker closes the inbox. */
+	pthread_mutex_t inbox_lock;
+	struct lms_session *inbox;   /* under inbox_lock */
+	bool inbox_closed;           /* under inbox_lock */
+	struct event *tick_ev;       /* every LMS_BALANCE_TICK_MS: measure, decide */
+	uint64_t tick_cpu_ns, tick_wall_ns; /* this thread's CPU clock and the
+					       wall clock at the last tick */
+	int load_pm;                 /* atomic: CPU used in the last tick, 1/1000 of a CPU */
+	int busy;                    /* atomic: sessions that ran a request in the last tick */
+	int busy_now;                /* ... in this tick so far */
+	unsigned tick;               /* ticks so far, from 1 (sessions note theirs) */
+	struct lms_worker *move_to;  /* hand movable sessions to this worker */
+	int move_quota;              /* ... this many more */
 };
+
+/* How often workers measure their load and decide where sessions go. */
+#define LMS_BALANCE_TICK_MS 1000
 
 /* What another thread can ask a worker to do (lms_worker_notify). */
 #define LMS_WORKER_DRAIN 1u      /* SIGTERM: stop accepting, close once idle */
 #define LMS_WORKER_COORD 2u      /* the coordination state changed */
 #define LMS_WORKER_SNAPSHOT 4u   /* describe the sessions (lms_workers_snapshot) */
+#define LMS_WORKER_ADOPT 8u      /* sessions wait in the inbox (lms_worker_hand_over) */
 
 /* Ask worker w, from any thread, to do what the LMS_WORKER_* bits in
  * what say; it does so on its own thread, soon.  Requests made before it
@@ -73,6 +92,20 @@ int lms_workers_snapshot(struct lms_runtime *rt, double timeout_s, struct lms_se
 
 /* Draining, with no session and no orphan shadow left: stop the loop. */
 void lms_worker_maybe_done(struct lms_worker *w);
+
+/* Put s, already detached from from's loop and list, in to's inbox, and
+ * wake to to adopt it (lms_session_adopt).  from's thread.  Returns
+ * false, changing nothing, when to is draining and takes no more. */
+bool lms_worker_hand_over(struct lms_worker *to, struct lms_session *s);
+
+/* A session of w ran a request: counts it once per tick as busy. */
+static inline void lms_worker_note_busy(struct lms_worker *w, unsigned *session_tick)
+{
+	if (*session_tick != w->tick) {
+		*session_tick = w->tick;
+		w->busy_now++;
+	}
+}
 
 /* Sessions call these to join and leave their worker's list. */
 void lms_worker_add_session(struct lms_worker *w, struct lms_session *s);

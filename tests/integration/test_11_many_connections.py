@@ -52,7 +52,10 @@ def test_1000_concurrent_connections(proxy, admin):
         for c in conns:
             c.close()
     if proxy.is_proxy:
-        assert wait_until(lambda: active(proxy) == 0, timeout=10), \
+        # 1,000 backends exiting at once hold both CPUs of a small machine
+        # for seconds (measured up to 15 s): the proxy sees the last
+        # clients' goodbyes late, not never
+        assert wait_until(lambda: active(proxy) == 0, timeout=30), \
             "lms_connections_active = %s after closing all clients" % active(proxy)
         assert metric_sum(proxy.metrics(), "lms_connections_total") - total_before >= N
     acur = admin.cursor()
