@@ -189,6 +189,7 @@ static void session_free(struct lms_session *s);
  * session when the callback ended it.  Nothing may touch s after this. */
 static bool session_move(struct lms_session *s);
 static void on_timer(evutil_socket_t fd, short what, void *arg);
+static void on_wake(evutil_socket_t fd, short what, void *arg);
 static void callback_end(struct lms_session *s)
 {
 	if (!s->dead && s->w->move_to && session_move(s))
@@ -408,13 +409,15 @@ static bool session_idle(const struct lms_session *s)
 
 /* Could another worker's loop pick s up now?  Between transactions on
  * the current source of truth, with nothing buffered, streamed, queued
- * or half done on either socket, and nothing else attached (shadow,
- * standby, retired connection, large messages): only the two sockets,
- * the timer and plain fields move.  Serving, not paused or draining. */
+ * or half done on either socket or on its shadow's, and nothing else
+ * attached (standby, retired connection, large messages): only the
+ * sockets, the timers and plain fields move.  Serving, not paused or
+ * draining. */
 static bool session_movable(const struct lms_session *s)
 {
 	return session_idle(s) && s->has_server && !s->closing && !s->draining && !s->quitting &&
-	       !s->queued && !s->login_queued && !s->switching && !s->has_retired && !s->sh && !s->standby &&
+	       !s->queued && !s->login_queued && !s->switching && !s->has_retired && !s->standby &&
+	       (!s->sh || lms_shadow_quiet(s->sh)) &&
 	       !s->c2s_open && !s->answer_held && !s->tls_after_flush && s->replay_wait == 0 &&
 	       s->xoff == s->xlen && s->xout_off == s->xout_len && !s->big[C2S].data && !s->big[S2C].data &&
 	       lms_runtime_truth_role(s->rt) == s->role &&
@@ -435,8 +438,11 @@ static bool session_move(struct lms_session *s)
 	}
 	lms_conn_detach(&s->client);
 	lms_conn_detach(&s->server);
-	/* events on this loop: the timer is made anew there, the others on
-	 * demand (nothing is pending on them: no shadow, nothing retired) */
+	if (s->sh)
+		lms_shadow_leave_loop(s->sh);
+	/* events on this loop: the timer (and the wake of a shadow) are made
+	 * anew there, the others on demand (nothing is pending on them:
+	 * nothing in flight, nothing retired) */
 	struct event *evs[3] = { s->timer, s->wake, s->retire_ev };
 	s->timer = s->wake = s->retire_ev = NULL;
 	lms_worker_remove_session(from, s);
@@ -446,9 +452,10 @@ static bool session_move(struct lms_session *s)
 		s->timer = evs[0];
 		s->wake = evs[1];
 		s->retire_ev = evs[2];
-		lms_conn_attach(&s->client, from->base);
-		lms_conn_attach(&s->server, from->base);
 		from->move_to = NULL;
+		if (lms_conn_attach(&s->client, from->base) < 0 || lms_conn_attach(&s->server, from->base) < 0 ||
+		    (s->sh && lms_shadow_join_loop(s->sh, from, s->wake) < 0))
+			s->dead = true; /* cannot happen: the events were set up here before */
 		return false;
 	}
 	for (int i = 0; i < 3; i++)
@@ -467,7 +474,10 @@ void lms_session_adopt(struct lms_worker *w, struct lms_session *s)
 	lms_stat_add(&w->stats.conns_active, 1);
 	lms_stat_add(&w->stats.sessions_adopted, 1);
 	s->timer = evtimer_new(w->base, on_timer, s);
-	if (!s->timer || lms_conn_attach(&s->client, w->base) < 0 || lms_conn_attach(&s->server, w->base) < 0) {
+	if (s->sh)
+		s->wake = event_new(w->base, -1, 0, on_wake, s);
+	if (!s->timer || lms_conn_attach(&s->client, w->base) < 0 || lms_conn_attach(&s->server, w->base) < 0 ||
+	    (s->sh && (!s->wake || lms_shadow_join_loop(s->sh, w, s->wake) < 0))) {
 		session_free(s); /* out of memory: the client sees its connection close */
 		return;
 	}

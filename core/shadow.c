@@ -973,6 +973,41 @@ struct lms_shadow *lms_shadow_new(const struct lms_shadow_ctx *ctx)
 	return sh;
 }
 
+bool lms_shadow_quiet(const struct lms_shadow *sh)
+{
+	bool settled = sh->phase == SH_READY || (sh->phase == SH_DOWN && !sh->has_conn);
+	return settled && !sh->orphan && sh->n == 0 && lms_buf_len(&sh->held) == 0 && sh->fwd == 0 &&
+	       !sh->cur_open && !sh->starved && !sh->awaited && sh->replay_wait == 0 &&
+	       !sh->whole.data && !sh->big && (!sh->has_conn || lms_conn_quiet(&sh->conn));
+}
+
+void lms_shadow_leave_loop(struct lms_shadow *sh)
+{
+	if (sh->has_conn)
+		lms_conn_detach(&sh->conn);
+	event_free(sh->timer); /* nothing waits for it: no request in flight */
+	sh->timer = NULL;
+	sh->timer_at = 0;
+	sh->ctx.wake = NULL;
+}
+
+int lms_shadow_join_loop(struct lms_shadow *sh, struct lms_worker *w, struct event *wake)
+{
+	sh->ctx.w = w;
+	sh->ctx.wake = wake;
+	sh->timer = evtimer_new(w->base, on_timer, sh);
+	if (!sh->timer || (sh->has_conn && lms_conn_attach(&sh->conn, w->base) < 0)) {
+		if (sh->has_conn) {
+			lms_conn_close(&sh->conn);
+			sh->has_conn = false;
+		}
+		sh->phase = SH_DOWN;
+		return -1;
+	}
+	sh_update_events(sh);
+	return 0;
+}
+
 void lms_shadow_set_names(struct lms_shadow *sh, const char *user, const char *database)
 {
 	if (!sh || sh->orphan)
@@ -996,7 +1031,8 @@ void lms_shadow_free(struct lms_shadow *sh)
 	big_drop(sh);
 	for (uint32_t i = 0; i < SH_RECS; i++)
 		free(sh->recs[i].fp_buf);
-	event_free(sh->timer);
+	if (sh->timer) /* none after a failed lms_shadow_join_loop */
+		event_free(sh->timer);
 	free(sh->replay);
 	free(sh->names);
 	free(sh->xbuf);
