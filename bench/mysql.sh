@@ -22,6 +22,7 @@ LMS_WORKERS=""
 EXTERNAL_MY_PORT=""
 RESULTS_DIR=$SCRIPT_DIR/results
 KEEP_TMP=0
+HUGE_PAGES=auto     # --huge-pages: auto | off | a page count
 HAP_PORT=16533
 LMS_PORT=16534
 LMS_METRICS_PORT=16544
@@ -104,6 +105,11 @@ Options:
                        its metrics port is the next one)
   --results-dir DIR    where to write the JSON (default bench/results)
   --keep-tmp           keep the temp dir (configs, logs, sysbench output)
+  --huge-pages N|auto|off
+                       reserve N 2 MiB pages (vm.nr_hugepages, root only, put back
+                       at exit) before starting the PostgreSQL clusters, so that
+                       new backends do not take a page fault for every 4 KiB of
+                       shared buffers (bench/README.md); auto = 256 (default)
   -h, --help           this help
 
 Example (a short check, not a measurement):
@@ -142,6 +148,7 @@ while [[ $# -gt 0 ]]; do
         --orch-port) need_arg "$@"; ORCH_PORT=$2; shift 2 ;;
         --results-dir) need_arg "$@"; RESULTS_DIR=$2; shift 2 ;;
         --keep-tmp) KEEP_TMP=1; shift ;;
+        --huge-pages) need_arg "$@"; HUGE_PAGES=$2; shift 2 ;;
         -h|--help) usage; exit 0 ;;
         *) usage >&2; die "unknown argument: $1" ;;
     esac
@@ -152,6 +159,11 @@ for v in ROUNDS DURATION THREADS TABLES TABLE_SIZE HAP_PORT LMS_PORT LMS_METRICS
         die "$v must be a positive integer (got '${!v}')"
     fi
 done
+case $HUGE_PAGES in
+    auto) HUGE_PAGES=256 ;;
+    off) ;;
+    *) is_uint "$HUGE_PAGES" && [[ $HUGE_PAGES -gt 0 ]] || die "--huge-pages takes a page count, auto or off (got '$HUGE_PAGES')" ;;
+esac
 [[ -z $LMS_WORKERS ]] || is_uint "$LMS_WORKERS" || die "--workers must be a number"
 [[ -z $EXTERNAL_MY_PORT ]] || is_uint "$EXTERNAL_MY_PORT" || die "--mysql-port must be a port number"
 # molt-lms starts in a directory of its own: make relative paths absolute
@@ -214,6 +226,7 @@ cleanup() {
         log "stopping the PostgreSQL clusters (they were not running before)"
         "$REPO_DIR/tests/pg-cluster.sh" stop >/dev/null 2>&1 || log "warning: pg-cluster.sh stop failed"
     fi
+    hugepages_restore
     if [[ $MY_STARTED -eq 1 ]]; then
         log "stopping MariaDB (it was not running before)"
         "$REPO_DIR/tests/mysql-cluster.sh" stop >/dev/null 2>&1 || log "warning: mysql-cluster.sh stop failed"
@@ -314,12 +327,19 @@ if has_target lms; then
 fi
 
 # ---- the PostgreSQL target (pg-direct, lms-pg) --------------------------------
-PG_PORT="" PG_PID=""
+PG_PORT="" PG_PID="" HUGE_CLUSTERS=""
 if has_target pg-direct || has_target lms-pg; then
     "$REPO_DIR/tests/pg-cluster.sh" status >/dev/null 2>&1 || PG_STARTED=1
+    if [[ $HUGE_PAGES != off ]]; then
+        hugepages_reserve "$HUGE_PAGES" || true
+        [[ $PG_STARTED -eq 1 ]] || log "NOTE: the clusters were already running; they use huge pages only if they were started after vm.nr_hugepages was raised"
+    fi
     "$REPO_DIR/tests/pg-cluster.sh" start >&2 || die "tests/pg-cluster.sh start failed"
     eval "$("$REPO_DIR/tests/pg-cluster.sh" env)"
     PG_PORT=$LMS_TEST_TARGET_PORT
+    TGT_PM=$(head -n 1 "$LMS_TEST_DIR/target/data/postmaster.pid" 2>/dev/null || true)
+    [[ -n $TGT_PM ]] && pm_on_hugepages "$TGT_PM" && HUGE_CLUSTERS=target
+    log "PostgreSQL target's shared memory on 2 MiB pages: ${HUGE_CLUSTERS:-no}"
     export PGPASSWORD=$MY_PW
     pg_sql() {  # pg_sql DB SQL
         "$PGBIN/psql" -X -q -At -h "$HOST" -p "$PG_PORT" -U "$MY_USER" -d "$1" -c "$2"
@@ -474,7 +494,8 @@ rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
 conf = {"rounds": $ROUNDS, "duration_s": $DURATION, "threads": $THREADS, "tables": $TABLES,
         "table_size": $TABLE_SIZE, "workloads": "$WORKLOADS".split(","), "targets": "$TARGETS".split(","),
         "mariadb": "$MY_VERSION", "lms_bin": "$LMS_BIN", "lms_workers": "${LMS_WORKERS:-default}",
-        "cpus": $(nproc), "sysbench_ps_mode": "auto (server-side prepared statements)"}
+        "cpus": $(nproc), "sysbench_ps_mode": "auto (server-side prepared statements)",
+        "huge_pages": "$HUGE_PAGES", "huge_pages_clusters": "$HUGE_CLUSTERS"}
 
 def med(w, t, key):
     v = [r[key] for r in rows if r["workload"] == w and r["target"] == t and r.get(key) is not None
