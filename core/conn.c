@@ -37,32 +37,20 @@ int lms_conn_init(struct lms_conn *c, struct event_base *base, int fd,
 	int one = 1;
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
-	if (event_assign(&c->ev_read, base, fd, EV_READ | EV_PERSIST, conn_event_cb, c) < 0)
-		return -1;
-	if (event_assign(&c->ev_write, base, fd, EV_WRITE | EV_PERSIST, conn_event_cb, c) < 0)
-		return -1;
-	c->events_set = true;
-	return 0;
+	return lms_conn_attach(c, base);
 }
 
 int lms_conn_move(struct lms_conn *dst, struct lms_conn *src, lms_conn_cb cb, void *owner)
 {
 	struct event_base *base = event_get_base(&src->ev_read);
-	if (src->events_set) {
-		event_del(&src->ev_read);
-		event_del(&src->ev_write);
-	}
+	lms_conn_detach(src);
 	*dst = *src;
 	memset(src, 0, sizeof(*src));
 	src->fd = -1;
 	dst->cb = cb;
 	dst->owner = owner;
-	dst->read_on = dst->write_on = false;
-	dst->events_set = false;
-	if (event_assign(&dst->ev_read, base, dst->fd, EV_READ | EV_PERSIST, conn_event_cb, dst) < 0 ||
-	    event_assign(&dst->ev_write, base, dst->fd, EV_WRITE | EV_PERSIST, conn_event_cb, dst) < 0)
+	if (lms_conn_attach(dst, base) < 0)
 		return -1;
-	dst->events_set = true;
 	lms_conn_update_events(dst);
 	return 0;
 }
