@@ -1,6 +1,7 @@
 /*
  * worker.c - worker threads: accept on a SO_REUSEPORT listener, run the
- * sessions, drain on shutdown.
+ * sessions, take over sessions from other workers and decide where
+ * theirs go (balance.h), drain on shutdown.
  */
 #include "autoconfig.h"
 

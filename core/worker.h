@@ -1,6 +1,7 @@
 /*
  * worker.h - one thread, one event_base, one SO_REUSEPORT listener, and
- * every session accepted on it for that session's whole life.
+ * the sessions it serves: those accepted on it and those other workers
+ * handed over between transactions (balance.h).
  */
 #ifndef LMS_WORKER_H
 #define LMS_WORKER_H
