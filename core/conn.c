@@ -397,12 +397,7 @@ void lms_conn_kick(struct lms_conn *c)
 
 void lms_conn_close(struct lms_conn *c)
 {
-	if (c->events_set) {
-		event_del(&c->ev_read);
-		event_del(&c->ev_write);
-		c->events_set = false;
-	}
-	c->read_on = c->write_on = false;
+	lms_conn_detach(c);
 	if (c->ssl) {
 		SSL_set_quiet_shutdown(c->ssl, 1);
 		SSL_free(c->ssl);

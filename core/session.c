@@ -185,11 +185,14 @@ static void on_server(struct lms_conn *c, short what, void *arg);
 static void session_update(struct lms_session *s);
 static void session_free(struct lms_session *s);
 
-/* The last step of every event callback: re-arm the events, or free the
- * session when the callback ended it.  Nothing may touch s after this. */
 static bool session_move(struct lms_session *s);
 static void on_timer(evutil_socket_t fd, short what, void *arg);
 static void on_wake(evutil_socket_t fd, short what, void *arg);
+
+/* The last step of every event callback: hand the session to another
+ * worker when its worker sends sessions away and it may go, else re-arm
+ * the events, or free the session when the callback ended it.  Nothing
+ * may touch s after this. */
 static void callback_end(struct lms_session *s)
 {
 	if (!s->dead && s->w->move_to && session_move(s))
@@ -431,11 +434,12 @@ static bool session_movable(const struct lms_session *s)
 static bool session_move(struct lms_session *s)
 {
 	struct lms_worker *from = s->w, *to = from->move_to;
-	if (from->move_quota <= 0 || !session_movable(s)) {
-		if (from->move_quota <= 0)
-			from->move_to = NULL;
+	if (from->move_quota <= 0) {
+		from->move_to = NULL; /* sent as many as this tick asked */
 		return false;
 	}
+	if (!session_movable(s))
+		return false;
 	lms_conn_detach(&s->client);
 	lms_conn_detach(&s->server);
 	if (s->sh)

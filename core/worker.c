@@ -153,7 +153,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 		}
 	}
 	int to = lms_balance_target(w->id, active, busy, n, &w->move_quota);
-	w->move_to = to >= 0 && !w->draining ? &rt->workers[to] : NULL;
+	w->move_to = to >= 0 ? &rt->workers[to] : NULL; /* no tick once draining */
 }
 
 /* The coordination state changed: every session re-checks it. */
