@@ -37,10 +37,11 @@ int lms_conn_init(struct lms_conn *c, struct event_base *base, int fd,
 	int one = 1;
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
-	return lms_conn_attach(c, base);
+	lms_conn_attach(c, base);
+	return 0;
 }
 
-int lms_conn_move(struct lms_conn *dst, struct lms_conn *src, lms_conn_cb cb, void *owner)
+void lms_conn_move(struct lms_conn *dst, struct lms_conn *src, lms_conn_cb cb, void *owner)
 {
 	struct event_base *base = event_get_base(&src->ev_read);
 	lms_conn_detach(src);
@@ -49,10 +50,8 @@ int lms_conn_move(struct lms_conn *dst, struct lms_conn *src, lms_conn_cb cb, vo
 	src->fd = -1;
 	dst->cb = cb;
 	dst->owner = owner;
-	if (lms_conn_attach(dst, base) < 0)
-		return -1;
+	lms_conn_attach(dst, base);
 	lms_conn_update_events(dst);
-	return 0;
 }
 
 bool lms_conn_quiet(const struct lms_conn *c)
@@ -72,15 +71,15 @@ void lms_conn_detach(struct lms_conn *c)
 	c->read_on = c->write_on = false;
 }
 
-int lms_conn_attach(struct lms_conn *c, struct event_base *base)
+/* event_assign fails only for a signal event that also asks for I/O,
+ * which these never are: its result needs no check. */
+void lms_conn_attach(struct lms_conn *c, struct event_base *base)
 {
 	if (c->fd < 0)
-		return 0;
-	if (event_assign(&c->ev_read, base, c->fd, EV_READ | EV_PERSIST, conn_event_cb, c) < 0 ||
-	    event_assign(&c->ev_write, base, c->fd, EV_WRITE | EV_PERSIST, conn_event_cb, c) < 0)
-		return -1;
+		return;
+	event_assign(&c->ev_read, base, c->fd, EV_READ | EV_PERSIST, conn_event_cb, c);
+	event_assign(&c->ev_write, base, c->fd, EV_WRITE | EV_PERSIST, conn_event_cb, c);
 	c->events_set = true;
-	return 0;
 }
 
 /* Record the reason of the last failure. */

@@ -95,7 +95,7 @@ void lms_conn_kick(struct lms_conn *c);
 /* Move an open connection (socket, TLS, buffers) from src to dst, owned
  * from now on by cb(owner); src is left closed-empty (fd -1).  dst must
  * not hold an open connection. */
-int lms_conn_move(struct lms_conn *dst, struct lms_conn *src, lms_conn_cb cb, void *owner);
+void lms_conn_move(struct lms_conn *dst, struct lms_conn *src, lms_conn_cb cb, void *owner);
 
 /* Nothing buffered, pending inside TLS, or half done (connect, handshake,
  * a read or write waiting on the other readiness): the connection could
@@ -106,9 +106,10 @@ bool lms_conn_quiet(const struct lms_conn *c);
  * thread of the loop it is on, removes its events from it (no events
  * fire any more; lms_conn_update_events does nothing); lms_conn_attach,
  * on the new loop's thread, assigns them to base, disarmed, for
- * lms_conn_update_events to arm.  attach returns 0 or -1. */
+ * lms_conn_update_events to arm.  The events live in the connection:
+ * attach allocates nothing and cannot fail. */
 void lms_conn_detach(struct lms_conn *c);
-int lms_conn_attach(struct lms_conn *c, struct event_base *base);
+void lms_conn_attach(struct lms_conn *c, struct event_base *base);
 
 /* Close the socket, free TLS state and buffers.  Safe to call twice. */
 void lms_conn_close(struct lms_conn *c);

@@ -102,7 +102,7 @@ struct lms_session {
 	uint64_t ring[RING];   /* start times of pending requests */
 	uint32_t ring_head;
 	uint32_t ring_len;
-	struct event *timer;
+	struct event timer;     /* idle, login, pause and connect timeouts */
 	/* shadowing (shadowMode other than none) */
 	struct lms_shadow *sh;
 	struct lms_shadow *standby; /* paused (shadowMode none): a logged-in
@@ -110,8 +110,8 @@ struct lms_session {
 	size_t standby_state;  /* replay_len when the standby was opened */
 	struct lms_conn retired; /* the old source of truth after a promotion */
 	bool has_retired;
-	struct event *retire_ev; /* closes it (RETIRE_DELAY_SEC) */
-	struct event *wake;    /* the shadow asks us to look again */
+	struct event retire_ev; /* closes it (RETIRE_DELAY_SEC) */
+	struct event wake;     /* the shadow asks us to look again */
 	bool c2s_open;         /* the client is in the middle of a request */
 	bool c2s_shadow;       /* ... and it goes to the shadow too */
 	/* cutover (coord.h) */
@@ -188,6 +188,7 @@ static void session_free(struct lms_session *s);
 static bool session_move(struct lms_session *s);
 static void on_timer(evutil_socket_t fd, short what, void *arg);
 static void on_wake(evutil_socket_t fd, short what, void *arg);
+static void on_retire(evutil_socket_t fd, short what, void *arg);
 
 /* The last step of every event callback: hand the session to another
  * worker when its worker sends sessions away and it may go, else re-arm
@@ -250,18 +251,15 @@ static void session_free(struct lms_session *s)
 		lms_conn_close(&s->server);
 	if (s->has_retired)
 		lms_conn_close(&s->retired);
-	if (s->retire_ev)
-		event_free(s->retire_ev);
+	event_del(&s->retire_ev);
 	if (s->fe)
 		s->front->fe_free(s->fe);
 	if (s->be)
 		s->bd->be_free(s->be);
-	if (s->timer)
-		event_free(s->timer);
+	event_del(&s->timer);
 	lms_shadow_close(s->sh); /* finishes what it runs, then frees itself */
 	lms_shadow_free(s->standby);
-	if (s->wake)
-		event_free(s->wake);
+	event_del(&s->wake);
 	free(s->replay);
 	xbuf_free(s);
 	lms_bigmsg_free(s->xout, s->xout_cap);
@@ -280,10 +278,8 @@ static void session_free(struct lms_session *s)
 /* Arm the session timer for sec seconds from now. */
 static void timer_arm(struct lms_session *s, double sec)
 {
-	if (!s->timer)
-		return;
 	struct timeval tv = { (time_t)sec, (suseconds_t)((sec - (double)(time_t)sec) * 1e6) };
-	evtimer_add(s->timer, &tv);
+	evtimer_add(&s->timer, &tv);
 }
 
 /* Arm the timer for a configured timeout, where 0 means none. */
@@ -291,8 +287,8 @@ static void timer_arm_cfg(struct lms_session *s, double sec)
 {
 	if (sec > 0)
 		timer_arm(s, sec);
-	else if (s->timer)
-		evtimer_del(s->timer);
+	else
+		evtimer_del(&s->timer);
 }
 
 /* How long a request may wait while paused (--max-pause, 60 s if unset). */
@@ -428,6 +424,41 @@ static bool session_movable(const struct lms_session *s)
 	       lms_conn_quiet(&s->client) && lms_conn_quiet(&s->server);
 }
 
+/* Put the session's own events (timer, wake, retire) on base.  They live
+ * in the session, so this allocates nothing; none of them may be pending
+ * (a new session, or one session_leave_loop took off its loop). */
+static void session_events_assign(struct lms_session *s, struct event_base *base)
+{
+	evtimer_assign(&s->timer, base, on_timer, s);
+	event_assign(&s->wake, base, -1, 0, on_wake, s);
+	evtimer_assign(&s->retire_ev, base, on_retire, s);
+}
+
+/* Take a movable session off its worker's loop: its sockets, its own
+ * events and its shadow's.  Only the idle timer can be pending here
+ * (nothing in flight, nothing retired); session_update arms it again. */
+static void session_leave_loop(struct lms_session *s)
+{
+	lms_conn_detach(&s->client);
+	lms_conn_detach(&s->server);
+	event_del(&s->timer);
+	event_del(&s->wake);
+	event_del(&s->retire_ev);
+	if (s->sh)
+		lms_shadow_leave_loop(s->sh);
+}
+
+/* Put a session session_leave_loop took off its loop on w's loop.  Its
+ * events are re-assigned, not made: nothing here can fail. */
+static void session_join_loop(struct lms_session *s, struct lms_worker *w)
+{
+	lms_conn_attach(&s->client, w->base);
+	lms_conn_attach(&s->server, w->base);
+	session_events_assign(s, w->base);
+	if (s->sh)
+		lms_shadow_join_loop(s->sh, w);
+}
+
 /* The worker hands sessions to another (w->move_to, w->move_quota): if s
  * may go, detach it from this loop and hand it over.  Returns true when
  * s is gone (the caller must not touch it), false when it stays. */
@@ -440,31 +471,15 @@ static bool session_move(struct lms_session *s)
 	}
 	if (!session_movable(s))
 		return false;
-	lms_conn_detach(&s->client);
-	lms_conn_detach(&s->server);
-	if (s->sh)
-		lms_shadow_leave_loop(s->sh);
-	/* events on this loop: the timer (and the wake of a shadow) are made
-	 * anew there, the others on demand (nothing is pending on them:
-	 * nothing in flight, nothing retired) */
-	struct event *evs[3] = { s->timer, s->wake, s->retire_ev };
-	s->timer = s->wake = s->retire_ev = NULL;
+	session_leave_loop(s);
 	lms_worker_remove_session(from, s);
 	if (!lms_worker_hand_over(to, s)) {
-		/* it is draining: stay here */
+		/* it is draining: stay here (session_update re-arms the idle timer) */
 		lms_worker_add_session(from, s);
-		s->timer = evs[0];
-		s->wake = evs[1];
-		s->retire_ev = evs[2];
 		from->move_to = NULL;
-		if (lms_conn_attach(&s->client, from->base) < 0 || lms_conn_attach(&s->server, from->base) < 0 ||
-		    (s->sh && lms_shadow_join_loop(s->sh, from, s->wake) < 0))
-			s->dead = true; /* cannot happen: the events were set up here before */
+		session_join_loop(s, from);
 		return false;
 	}
-	for (int i = 0; i < 3; i++)
-		if (evs[i])
-			event_free(evs[i]);
 	lms_stat_add(&from->stats.conns_active, (uint64_t)-1);
 	from->move_quota--;
 	return true;
@@ -477,14 +492,7 @@ void lms_session_adopt(struct lms_worker *w, struct lms_session *s)
 	lms_worker_add_session(w, s);
 	lms_stat_add(&w->stats.conns_active, 1);
 	lms_stat_add(&w->stats.sessions_adopted, 1);
-	s->timer = evtimer_new(w->base, on_timer, s);
-	if (s->sh)
-		s->wake = event_new(w->base, -1, 0, on_wake, s);
-	if (!s->timer || lms_conn_attach(&s->client, w->base) < 0 || lms_conn_attach(&s->server, w->base) < 0 ||
-	    (s->sh && (!s->wake || lms_shadow_join_loop(s->sh, w, s->wake) < 0))) {
-		session_free(s); /* out of memory: the client sees its connection close */
-		return;
-	}
+	session_join_loop(s, w);
 	if (w->draining)
 		lms_session_drain(s);
 	else
@@ -707,14 +715,10 @@ static void on_wake(evutil_socket_t fd, short what, void *arg);
  * when out of memory. */
 static struct lms_shadow *open_other(struct lms_session *s, int mode)
 {
-	if (!s->wake)
-		s->wake = event_new(s->w->base, -1, 0, on_wake, s);
-	if (!s->wake)
-		return NULL;
 	struct lms_shadow_ctx ctx = {
 		.w = s->w, .mode = mode, .truth_role = s->role, .family = s->front->family,
 		.user = s->user, .database = s->database, .startup_raw = s->startup_raw,
-		.startup_len = s->startup_len, .peer = s->peer, .wake = s->wake,
+		.startup_len = s->startup_len, .peer = s->peer, .wake = &s->wake,
 		.replay = s->replay, .replay_len = s->replay_len, .replay_reqs = s->replay_reqs,
 	};
 	return lms_shadow_new(&ctx);
@@ -758,8 +762,7 @@ static void queue_leave(struct lms_session *s)
 	s->released_us = lms_mono_us();
 	s->released_promoted = false;
 	lms_stat_add(&s->w->stats.coord_queued_sessions, (uint64_t)-1);
-	if (s->timer)
-		evtimer_del(s->timer);
+	evtimer_del(&s->timer);
 }
 
 /* Keep a client message that sets session state (flag REPLAY), and the
@@ -943,23 +946,14 @@ static void on_retired_io(struct lms_conn *c, short what, void *arg)
 }
 
 /* Close the idle server connection RETIRE_DELAY_SEC from now rather than
- * at once (at once when that cannot be arranged). */
+ * at once. */
 static void retire_server(struct lms_session *s)
 {
 	retire_close(s);
-	if (!s->retire_ev)
-		s->retire_ev = evtimer_new(s->w->base, on_retire, s);
-	if (!s->retire_ev) {
-		lms_conn_close(&s->server);
-		return;
-	}
 	s->has_retired = true;
-	if (lms_conn_move(&s->retired, &s->server, on_retired_io, s) < 0) {
-		retire_close(s);
-		return;
-	}
+	lms_conn_move(&s->retired, &s->server, on_retired_io, s);
 	struct timeval tv = { RETIRE_DELAY_SEC, 0 };
-	evtimer_add(s->retire_ev, &tv);
+	evtimer_add(&s->retire_ev, &tv);
 }
 
 /* May the other connection toward truth lack state the client set that
@@ -1411,8 +1405,7 @@ static int apply_back(struct lms_session *s, const struct lms_result *res)
 			else if (s->own_login && own_login_done(s) < 0)
 				return -1;
 			s->last_active_us = lms_mono_us();
-			if (s->timer)
-				evtimer_del(s->timer);
+			evtimer_del(&s->timer);
 			lms_log(LMS_LOG_LEVEL_DEBUG, "session_ready", "worker=%d peer=%s user=%s database=%s",
 				s->w->id, s->peer, s->user ? s->user : "-", s->database ? s->database : "-");
 			shadow_start(s);
@@ -2382,7 +2375,7 @@ static void session_update(struct lms_session *s)
 	lms_conn_update_events(&s->client);
 	if (s->has_server)
 		lms_conn_update_events(&s->server);
-	if (s->phase == PH_READY && s->rt->cfg->idle_timeout > 0 && s->timer && !evtimer_pending(s->timer, NULL))
+	if (s->phase == PH_READY && s->rt->cfg->idle_timeout > 0 && !evtimer_pending(&s->timer, NULL))
 		timer_arm(s, s->rt->cfg->idle_timeout);
 	if (s->client.want_read && s->client.tls_pending)
 		lms_conn_kick(&s->client);
@@ -2484,6 +2477,7 @@ void lms_session_accept(struct lms_worker *w, int fd)
 	s->w = w;
 	s->rt = rt;
 	s->front = rt->front;
+	session_events_assign(s, w->base);
 	s->client.fd = -1;
 	s->server.fd = -1;
 	s->started_us = lms_mono_us();
@@ -2503,8 +2497,7 @@ void lms_session_accept(struct lms_worker *w, int fd)
 	struct lms_fe_opts fo;
 	fe_opts_init(s, &fo);
 	s->fe = s->front->fe_new(&fo);
-	s->timer = evtimer_new(w->base, on_timer, s);
-	if (!s->fe || !s->timer) {
+	if (!s->fe) {
 		session_free(s);
 		return;
 	}
@@ -2587,8 +2580,7 @@ void lms_session_coord_changed(struct lms_session *s)
 	lms_coord_get(s->rt, &v);
 	standby_update(s, &v);
 	if (v.phase == LMS_PHASE_SERVING && s->login_queued) {
-		if (s->timer)
-			evtimer_del(s->timer);
+		evtimer_del(&s->timer);
 		session_connect_when_serving(s);
 	} else if (v.phase == LMS_PHASE_SERVING && s->phase == PH_READY && !s->switching) {
 		relay(s, C2S); /* a queued request goes (moving to a new source of truth first) */

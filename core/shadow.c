@@ -88,7 +88,7 @@ struct lms_shadow {
 	uint32_t failures;      /* connections lost in a row (backoff) */
 	struct lms_buf held;    /* request bytes not yet released to conn.out */
 	uint64_t fwd;           /* bytes left of a message streamed past */
-	struct event *timer;
+	struct event timer;     /* the shadow timeout of the oldest request */
 	uint64_t timer_at;      /* when the armed timer fires, 0 when not armed */
 	struct sh_rec recs[SH_RECS];
 	uint32_t head;          /* oldest record */
@@ -265,7 +265,7 @@ static void rec_reap(struct lms_shadow *sh)
 
 static void timer_stop(struct lms_shadow *sh)
 {
-	evtimer_del(sh->timer);
+	evtimer_del(&sh->timer);
 	sh->timer_at = 0;
 }
 
@@ -283,7 +283,7 @@ static void timer_update(struct lms_shadow *sh)
 	uint64_t now = lms_mono_us();
 	uint64_t wait = deadline > now ? deadline - now : 0;
 	struct timeval tv = { (time_t)(wait / 1000000u), (suseconds_t)(wait % 1000000u) };
-	evtimer_add(sh->timer, &tv);
+	evtimer_add(&sh->timer, &tv);
 	sh->timer_at = deadline;
 }
 
@@ -945,7 +945,7 @@ struct lms_shadow *lms_shadow_new(const struct lms_shadow_ctx *ctx)
 	sh->role = ctx->truth_role == LMS_ROLE_SOURCE ? LMS_ROLE_TARGET : LMS_ROLE_SOURCE;
 	sh->backend = &sh->rt->backends[sh->role];
 	sh->conn.fd = -1;
-	sh->timer = evtimer_new(ctx->w->base, on_timer, sh);
+	evtimer_assign(&sh->timer, ctx->w->base, on_timer, sh);
 	/* Requests are described and encoded (ABI 1.3) when the shadow speaks
 	 * another wire family than the client, and also when the source of
 	 * truth does and the shadow's plugin encodes requests (a session
@@ -963,11 +963,6 @@ struct lms_shadow *lms_shadow_new(const struct lms_shadow_ctx *ctx)
 	sh->ctx.replay = NULL; /* borrowed: the copy above is what is used */
 	if (!sh->ctx.replay_len || !sh->replay)
 		sh->ctx.replay_len = 0;
-	if (!sh->timer) {
-		free(sh->replay);
-		free(sh);
-		return NULL;
-	}
 	sh_open(sh);
 	sh_update_events(sh);
 	return sh;
@@ -985,27 +980,17 @@ void lms_shadow_leave_loop(struct lms_shadow *sh)
 {
 	if (sh->has_conn)
 		lms_conn_detach(&sh->conn);
-	event_free(sh->timer); /* nothing waits for it: no request in flight */
-	sh->timer = NULL;
+	event_del(&sh->timer); /* not armed: no request in flight */
 	sh->timer_at = 0;
-	sh->ctx.wake = NULL;
 }
 
-int lms_shadow_join_loop(struct lms_shadow *sh, struct lms_worker *w, struct event *wake)
+void lms_shadow_join_loop(struct lms_shadow *sh, struct lms_worker *w)
 {
 	sh->ctx.w = w;
-	sh->ctx.wake = wake;
-	sh->timer = evtimer_new(w->base, on_timer, sh);
-	if (!sh->timer || (sh->has_conn && lms_conn_attach(&sh->conn, w->base) < 0)) {
-		if (sh->has_conn) {
-			lms_conn_close(&sh->conn);
-			sh->has_conn = false;
-		}
-		sh->phase = SH_DOWN;
-		return -1;
-	}
+	evtimer_assign(&sh->timer, w->base, on_timer, sh);
+	if (sh->has_conn)
+		lms_conn_attach(&sh->conn, w->base);
 	sh_update_events(sh);
-	return 0;
 }
 
 void lms_shadow_set_names(struct lms_shadow *sh, const char *user, const char *database)
@@ -1031,8 +1016,7 @@ void lms_shadow_free(struct lms_shadow *sh)
 	big_drop(sh);
 	for (uint32_t i = 0; i < SH_RECS; i++)
 		free(sh->recs[i].fp_buf);
-	if (sh->timer) /* none after a failed lms_shadow_join_loop */
-		event_free(sh->timer);
+	event_del(&sh->timer);
 	free(sh->replay);
 	free(sh->names);
 	free(sh->xbuf);
@@ -1396,8 +1380,7 @@ int lms_shadow_detach(struct lms_shadow *sh, struct lms_conn *dst, lms_conn_cb c
 	if (!lms_shadow_promotable(sh))
 		return -1;
 	timer_stop(sh);
-	if (lms_conn_move(dst, &sh->conn, cb, owner) < 0)
-		return -1;
+	lms_conn_move(dst, &sh->conn, cb, owner);
 	sh->has_conn = false;
 	*be = sh->be;
 	sh->be = NULL;

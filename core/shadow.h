@@ -87,13 +87,12 @@ void lms_shadow_free(struct lms_shadow *sh);
  * lms_shadow_quiet: nothing in flight, buffered, half sent or being
  * dialled; only then may lms_shadow_leave_loop (the old worker's thread)
  * take its socket and timer off that loop, and lms_shadow_join_loop (the
- * new worker's thread) put them on w's, waking the session through wake
- * from then on.  attach returns 0, or -1 when out of memory (the shadow
- * is then down, its connection closed: only lms_shadow_free or
- * lms_shadow_close may follow). */
+ * new worker's thread) put them on w's.  Nothing is allocated: join
+ * cannot fail.  The session's wake event (ctx.wake) moves with the
+ * session, which re-assigns it to the same loop. */
 bool lms_shadow_quiet(const struct lms_shadow *sh);
 void lms_shadow_leave_loop(struct lms_shadow *sh);
-int lms_shadow_join_loop(struct lms_shadow *sh, struct lms_worker *w, struct event *wake);
+void lms_shadow_join_loop(struct lms_shadow *sh, struct lms_worker *w);
 
 /* The session's user and database changed (names the session owns, for
  * the shadow's log lines and its next login).  sh may be NULL. */
