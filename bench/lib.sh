@@ -53,6 +53,21 @@ tree_cpu_ticks() {
     echo "$sum"
 }
 
+# the CPU of a command's children, from bash 'times' (second line:
+# "XmY.YYYs XmY.YYYs") -> microseconds, empty when unknown
+times_us() {  # times_us FILE
+    [[ -s $1 ]] || return 0
+    sed -n 2p "$1" | awk '{ t = 0
+        for (i = 1; i <= 2; i++) { split($i, a, "m"); sub("s", "", a[2]); t += a[1] * 60 + a[2] }
+        printf "%d", t * 1e6 }'
+}
+
+# the machine's CPU time so far, in clock ticks, from /proc/stat's "cpu" line:
+# "BUSY IDLE" (idle counts idle and iowait; steal is left out of both)
+machine_ticks() {
+    awk '$1 == "cpu" { print $2 + $3 + $4 + $7 + $8, $5 + $6; exit }' /proc/stat
+}
+
 proc_nofile() { awk '/^Max open files/ {print $4}' "/proc/$1/limits" 2>/dev/null || echo "?"; }
 
 port_in_use() { ss -Hltn "sport = :$1" | grep -q .; }

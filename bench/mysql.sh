@@ -61,14 +61,17 @@ Steps:
   4. For each round and workload, runs sysbench against every target:
        sysbench WORKLOAD run --threads THREADS --time DURATION --percentile 95
      (server-side prepared statements, sysbench's default), and reads
-     user+system CPU of the proxy process and of mariadbd from /proc/PID/stat
-     before and after the run.
+     user+system CPU of the proxy process and of the database from
+     /proc/PID/stat, sysbench's own from bash 'times', and the whole
+     machine's busy and idle time from /proc/stat, before and after the run.
   5. Prints a table per workload (median over rounds): queries per second,
      p95 latency, the ratios against direct and against HAProxy, CPU per
-     query of the proxy and of MariaDB (microseconds), errors and reconnects;
-     then the issue's target (molt-lms >= 1.2 x HAProxy's qps) as met/missed
-     per workload, and the raw per-round rows.  Writes everything to
-     bench/results/<timestamp>-mysql.json.
+     query of the proxy, the database, the client and the whole machine
+     (microseconds), the machine's idle share, errors and reconnects; then
+     the issue's targets (molt-lms >= 1.2 x HAProxy's qps; lms-pg >= 0.8 x
+     pg-direct, with the most a proxy costing no CPU could reach in that run)
+     as met/missed per workload, and the raw per-round rows.  Writes
+     everything to bench/results/<timestamp>-mysql.json.
 
 On a shared or small machine the clients, the proxy and MariaDB compete for
 the same CPUs: qps then says little on its own; CPU per query is steadier.
@@ -122,7 +125,8 @@ EOF
 }
 
 PROG=mysql.sh
-# die, log, need_arg, is_uint, stop_pid, tree_cpu_ticks, write_haproxy_cfg
+# die, log, need_arg, is_uint, stop_pid, tree_cpu_ticks, times_us, machine_ticks,
+# write_haproxy_cfg
 . "$SCRIPT_DIR/lib.sh"
 
 while [[ $# -gt 0 ]]; do
@@ -448,16 +452,21 @@ for ((r = 1; r <= ROUNDS; r++)); do
             else
                 sb=("${SB_COMMON[@]}" --mysql-port="$(port_of "$t")")
             fi
-            sysbench "${sb[@]}" --threads="$THREADS" \
-                --time="$DURATION" --percentile=95 --report-interval=0 "$w" run >"$out" 2>&1 &
+            rm -f "$out.times"
+            read -r busy0 idle0 < <(machine_ticks)
+            # 'times' in the subshell gives sysbench's own CPU (the client's)
+            ( c=0; sysbench "${sb[@]}" --threads="$THREADS" --time="$DURATION" --percentile=95 \
+                --report-interval=0 "$w" run >"$out" 2>&1 || c=$?; times >"$out.times"; exit $c ) &
             SB_PID=$!
             rc=0
             wait "$SB_PID" || rc=$?
             SB_PID=""
             p1=$(tree_cpu_ticks "$ppid") m1=$(tree_cpu_ticks "$spid")
-            $PY - "$out" "$r" "$w" "$t" "$rc" "$CLK_TCK" "${p0:-}" "${p1:-}" "${m0:-}" "${m1:-}" >>"$ROWS" <<'EOF'
+            read -r busy1 idle1 < <(machine_ticks)
+            $PY - "$out" "$r" "$w" "$t" "$rc" "$CLK_TCK" "${p0:-}" "${p1:-}" "${m0:-}" "${m1:-}" \
+                "$(times_us "$out.times")" "$((busy1 - busy0))" "$((idle1 - idle0))" >>"$ROWS" <<'EOF'
 import json, re, sys
-out, r, w, t, rc, tck, p0, p1, m0, m1 = sys.argv[1:]
+out, r, w, t, rc, tck, p0, p1, m0, m1, client_us, busy, idle = sys.argv[1:]
 text = open(out, errors="replace").read()
 def num(pat):
     m = re.search(pat, text, re.M)
@@ -475,6 +484,11 @@ def per_query(a, b):
     return (int(b) - int(a)) * us / row["queries"]
 row["proxy_cpu_us_per_q"] = per_query(p0, p1)
 row["server_cpu_us_per_q"] = per_query(m0, m1)
+row["client_cpu_us_per_q"] = int(client_us) / row["queries"] if client_us and row["queries"] else None
+# the share of the machine's CPU time that nobody used during the run
+row["machine_idle_pct"] = 100.0 * int(idle) / (int(busy) + int(idle)) if int(busy) + int(idle) > 0 else None
+# all CPU the machine spent per query: client, proxy, server, kernel, and anything else running
+row["machine_cpu_us_per_q"] = int(busy) * us / row["queries"] if row["queries"] else None
 if rc != "0" or row["qps"] is None:
     row["failure"] = text[-800:]
 print(json.dumps(row))
@@ -509,12 +523,14 @@ summary = {}
 verdicts = []
 for w in conf["workloads"]:
     print("\n%s: %d threads, %d s per run, median of %d round(s)" % (w, $THREADS, $DURATION, $ROUNDS))
-    print("%-9s %10s %8s %10s %11s %12s %13s %7s %6s" % ("target", "qps", "p95 ms", "vs direct", "vs haproxy",
-                                                        "proxy us/q", "server us/q", "errors", "recon"))
+    print("%-9s %10s %8s %10s %11s %12s %13s %13s %14s %7s %7s %6s" % (
+        "target", "qps", "p95 ms", "vs direct", "vs haproxy", "proxy us/q", "server us/q", "client us/q",
+        "machine us/q", "idle %", "errors", "recon"))
     s = {}
     for t in conf["targets"]:
         qps = med(w, t, "qps")
-        d = {k: med(w, t, k) for k in ("qps", "p95_ms", "proxy_cpu_us_per_q", "server_cpu_us_per_q")}
+        d = {k: med(w, t, k) for k in ("qps", "p95_ms", "proxy_cpu_us_per_q", "server_cpu_us_per_q",
+                                       "client_cpu_us_per_q", "machine_cpu_us_per_q", "machine_idle_pct")}
         d["errors"] = sum(r["errors"] or 0 for r in rows if r["workload"] == w and r["target"] == t)
         d["reconnects"] = sum(r["reconnects"] or 0 for r in rows if r["workload"] == w and r["target"] == t)
         d["failed_runs"] = sum(1 for r in rows if r["workload"] == w and r["target"] == t and r["exit"] != 0)
@@ -524,16 +540,28 @@ for w in conf["workloads"]:
         for base in ("direct", "haproxy", "pg-direct"):
             b = s.get(base, {}).get("qps")
             d["vs_" + base] = d["qps"] / b if d["qps"] and b else None
-        print("%-9s %10s %8s %10s %11s %12s %13s %7d %6d%s" % (
+        print("%-9s %10s %8s %10s %11s %12s %13s %13s %14s %7s %7d %6d%s" % (
             t, fmt(d["qps"], ".0f"), fmt(d["p95_ms"], ".2f"), fmt(d["vs_direct"], ".2f"),
             fmt(d["vs_haproxy"], ".2f"), fmt(d["proxy_cpu_us_per_q"], ".1f"),
-            fmt(d["server_cpu_us_per_q"], ".1f"), d["errors"], d["reconnects"],
+            fmt(d["server_cpu_us_per_q"], ".1f"), fmt(d["client_cpu_us_per_q"], ".1f"),
+            fmt(d["machine_cpu_us_per_q"], ".1f"), fmt(d["machine_idle_pct"], ".1f"), d["errors"], d["reconnects"],
             "  (%d failed run(s))" % d["failed_runs"] if d["failed_runs"] else ""))
     tr, pgd = s.get("lms-pg", {}).get("qps"), s.get("pg-direct", {}).get("qps")
     if tr and pgd:
         print("translated (lms-pg) / pg-direct: %.2fx (issue target >= 0.8: %s)" % (tr / pgd,
               "met" if tr >= 0.8 * pgd else "missed"))
         s["target_translated_ge_0.8x_pg_direct"] = tr >= 0.8 * pgd
+        # What the same run would reach if molt-lms cost no CPU at all: every CPU
+        # busy, spending per query what the machine spent less the proxy's share
+        # (the client, the server and the kernel work of the extra hop stay).
+        lp = s["lms-pg"]
+        if lp.get("machine_cpu_us_per_q") and lp.get("proxy_cpu_us_per_q") is not None:
+            rest = lp["machine_cpu_us_per_q"] - lp["proxy_cpu_us_per_q"]
+            if rest > 0:
+                free = conf["cpus"] * 1e6 / rest
+                s["lms_pg_free_proxy_ceiling_qps"] = free
+                print("  a proxy that cost no CPU, same client and server costs: at most %.0f qps, %.2fx pg-direct"
+                      % (free, free / pgd))
     lms, hap = s.get("lms", {}).get("qps"), s.get("haproxy", {}).get("qps")
     if lms and hap:
         ok = lms >= 1.2 * hap

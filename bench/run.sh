@@ -215,7 +215,7 @@ EOF
 }
 
 PROG=run.sh
-# die, log, need_arg, is_uint, proc_tree, stop_pid, tree_cpu_ticks,
+# die, log, need_arg, is_uint, proc_tree, stop_pid, tree_cpu_ticks, times_us,
 # proc_nofile, port_in_use, write_haproxy_cfg
 . "$SCRIPT_DIR/lib.sh"
 is_uint "$PORT_BASE" && [[ $PORT_BASE -gt 0 && $PORT_BASE -lt 32756 ]] ||
@@ -460,15 +460,6 @@ settle_clusters() {
         [[ $(cluster_children "$SRC_PM") -le $1 && $(cluster_children "$TGT_PM") -le $2 ]] && return 0
         sleep 0.1
     done
-}
-
-# the CPU of a command's children, from bash 'times' (second line:
-# "XmY.YYYs XmY.YYYs") -> microseconds, empty when unknown
-times_us() {
-    [[ -s $1 ]] || return 0
-    sed -n 2p "$1" | awk '{ t = 0
-        for (i = 1; i <= 2; i++) { split($i, a, "m"); sub("s", "", a[2]); t += a[1] * 60 + a[2] }
-        printf "%d", t * 1e6 }'
 }
 
 trap cleanup EXIT
