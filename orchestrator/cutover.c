@@ -728,15 +728,51 @@ static struct {
 	char token[160];
 	double written_ms;        /* now_ms() when the write began */
 	char written_at[64];      /* the same, wall clock */
+	json_t *drained;          /* admin URLs of the instances that drained */
 } mark;
 
-/* Whether this process's begin saw every instance drained for the pause
- * in the store (it wrote the watermark then).  Instances stay drained
- * while paused (new requests and logins wait in the queues), so commit
- * need not ask them again. */
-static bool drained_at_begin(const struct orch_state *st)
+/* Whether url is one of the admin URLs in mark.drained. */
+static bool drained_url(const char *url)
 {
-	return mark.cutover_id != 0 && mark.cutover_id == st->cutover_id && mark.epoch == st->epoch;
+	size_t i;
+	json_t *u;
+	json_array_foreach(mark.drained, i, u)
+		if (url && !strcmp(json_string_value(u), url))
+			return true;
+	return false;
+}
+
+/* Whether this process's begin saw every instance live now drained for
+ * the pause in the store (it wrote the watermark then).  Instances stay
+ * drained while paused (new requests and logins wait in the queues), so
+ * commit need not ask them again.  An instance that was not live at begin
+ * (it could not reach the store, so begin did not count it) may have
+ * opened a transaction since: then commit asks them all, and writes a
+ * watermark of its own. */
+static bool drained_at_begin(const struct orch_state *st, json_t *instances)
+{
+	if (mark.cutover_id == 0 || mark.cutover_id != st->cutover_id || mark.epoch != st->epoch)
+		return false;
+	size_t i;
+	json_t *inst;
+	json_array_foreach(instances, i, inst)
+		if (!drained_url(json_string_value(json_object_get(inst, "admin_url"))))
+			return false;
+	return true;
+}
+
+/* Remember the admin URLs of instances as begin's drained set. */
+static void mark_drained(json_t *instances)
+{
+	json_decref(mark.drained);
+	mark.drained = json_array();
+	size_t i;
+	json_t *inst;
+	json_array_foreach(instances, i, inst) {
+		json_t *u = json_object_get(inst, "admin_url");
+		if (json_is_string(u))
+			json_array_append(mark.drained, u);
+	}
 }
 
 /* Commit's precondition: every live instance reports drained at the
@@ -824,6 +860,7 @@ static json_t *begin_watermark(struct orch_ctx *ctx, const char *truth, json_t *
 	}
 	mark.cutover_id = cutover_id;
 	mark.epoch = epoch;
+	mark_drained(instances);
 	return json_pack("{s:s,s:s}", "token", mark.token, "written_at", mark.written_at);
 }
 
@@ -837,7 +874,7 @@ static int replication_check(struct orch_ctx *ctx, const struct orch_state *st, 
 	double t0;
 	int code = 0;
 	double wait0 = now_ms();
-	rc->at_begin = mark.cutover_id == st->cutover_id && mark.epoch == st->epoch && mark.cutover_id != 0;
+	rc->at_begin = drained_at_begin(st, instances);
 	if (rc->at_begin) {
 		snprintf(token, sizeof(token), "%s", mark.token);
 		snprintf(rc->written_at, sizeof(rc->written_at), "%s", mark.written_at);
@@ -947,7 +984,7 @@ int orch_cutover_commit(struct orch_ctx *ctx, json_t *req, json_t **resp)
 				    : strcmp(to, "source") ? ", after a watermark written on the source shows on the target"
 				    : ", after a watermark written on the target shows on the source");
 		code = 200;
-	} else if ((!drained_at_begin(&st) && (code = require_drained(ctx, &st, instances, resp))) ||
+	} else if ((!drained_at_begin(&st, instances) && (code = require_drained(ctx, &st, instances, resp))) ||
 		   (!skip && (code = replication_check(ctx, &st, instances, repl_s, &rc, resp)))) {
 		/* refused: the state stays paused */
 	} else {

@@ -26,13 +26,14 @@ import signal
 import socket
 import ssl
 import subprocess
+import threading
 import time
 import urllib.error
 import urllib.request
 
 import pytest
 
-from lmsproxy import ADMIN_PASSWORD, ADMIN_USER, wait_until
+from lmsproxy import ADMIN_PASSWORD, ADMIN_USER, free_port, wait_until
 from test_40_cutover import (PGBENCH_TABLES, Orchestrator, connect, cutover_env, db_url,  # noqa: F401
                              history_count, replicate, scalar, stop_replication)
 from test_40_cutover import Workload as Load
@@ -615,3 +616,125 @@ def test_orchestrator_killed_during_begin(faults, proxy_factory, lms_env):
         assert_events(tgt, cid, epoch, "commit", [instance_id(env, p) for p in proxies])
     finally:
         load.kill()
+
+
+class Relay:
+    """A TCP relay on 127.0.0.1:port to 127.0.0.1:upstream that can be cut
+    (listener and every relayed connection closed) and restored on the same
+    port: one proxy's road to the coordination store."""
+
+    def __init__(self, upstream):
+        self.upstream = upstream
+        self.port = free_port()
+        self.socks = []
+        self.lock = threading.Lock()
+        self.listener = None
+
+    def start(self):
+        ls = socket.socket()
+        ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        ls.bind(("127.0.0.1", self.port))
+        ls.listen(64)
+        self.listener = ls
+        threading.Thread(target=self._accept, args=(ls,), daemon=True).start()
+        return self
+
+    def _accept(self, ls):
+        while True:
+            try:
+                a, _ = ls.accept()
+            except OSError:
+                return
+            try:
+                b = socket.create_connection(("127.0.0.1", self.upstream), timeout=5)
+                b.settimeout(None)
+            except OSError:
+                a.close()
+                continue
+            with self.lock:
+                self.socks += [a, b]
+            for src, dst in ((a, b), (b, a)):
+                threading.Thread(target=self._pump, args=(src, dst), daemon=True).start()
+
+    @staticmethod
+    def _pump(src, dst):
+        try:
+            while True:
+                data = src.recv(65536)
+                if not data:
+                    break
+                dst.sendall(data)
+        except OSError:
+            pass
+        for s in (src, dst):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def cut(self):
+        try:  # wakes the accept() blocked on it; close() alone would not end it
+            self.listener.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.listener.close()
+        with self.lock:
+            socks, self.socks = self.socks, []
+        for s in socks:
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            s.close()
+
+
+def test_commit_asks_an_instance_that_missed_begin(faults, proxy_factory, lms_env):
+    """An instance cut off from the store during begin is not live, so
+    begin pauses the others without it, and meanwhile it opens a transaction
+    on the source.  When it reaches the store again it applies the pause,
+    with that transaction still open.  Commit must then ask every live
+    instance again instead of trusting begin's drain: it refuses, naming the
+    instance, and goes through (with a watermark of its own) once the
+    transaction committed, whose write is then on the target."""
+    env, ctx, db = lms_env, faults, faults["db"]
+    orch, sub, src, tgt, proxies = start_cutover(env, ctx, proxy_factory, n=1)
+    relay = Relay(env.target_port).start()
+    late = proxy_factory(name="fltlate", init_source=db_url(env, env.source_port, db),
+                         init_target=db_url(env, relay.port, db))
+    try:
+        assert wait_until(lambda: instances_ready(env, orch, 2), env.t(30)), ocli(env, orch, "status").stdout
+        late_id = instance_id(env, late)
+        relay.cut()
+
+        def late_stale():
+            insts = status(env, orch).get("instances", [])
+            return any(i.get("id") == late_id and not i.get("healthy") for i in insts)
+        assert wait_until(late_stale, env.t(30)), status(env, orch)
+        begin = json.loads(ocli(env, orch, "cutover", "consistent", "begin").stdout)
+        cid, epoch = begin["cutover_id"], begin["epoch"]
+        assert [i.get("id") for i in begin["instances"]] == [instance_id(env, proxies[0])], begin
+        c = late.connect(user=ADMIN_USER, password=ADMIN_PASSWORD, dbname=db)
+        c.autocommit = False
+        cur = c.cursor()
+        cur.execute("insert into pgbench_history (tid, bid, aid, delta, mtime) values (1, 1, 1, 515151, now())")
+        relay.start()
+
+        def late_paused():
+            st, doc = admin_state(env, late)
+            return st == 200 and doc.get("epoch") == epoch and doc.get("phase") == "paused"
+        assert wait_until(late_paused, env.t(20)), admin_state(env, late)
+        assert wait_until(lambda: instances_ready(env, orch, 2), env.t(20)), status(env, orch)
+        r = ocli(env, orch, "cutover", "consistent", "commit", check=False)
+        assert r.returncode == 1, (r.returncode, r.stdout, r.stderr)
+        doc = json.loads(r.stdout)
+        assert "not drained" in doc["error"] and late_id in doc["error"], doc
+        assert store_state(tgt) == (epoch, "paused", "source", cid)
+        c.commit()
+        commit = json.loads(ocli(env, orch, "cutover", "consistent", "commit").stdout)
+        assert commit["source_of_truth"] == "target" and commit["epoch"] == epoch + 1, commit
+        assert scalar(tgt, "select count(*) from pgbench_history where delta = 515151") == 1
+        cur.execute("select inet_server_port()")
+        assert cur.fetchone()[0] == env.target_port
+        c.close()
+    finally:
+        relay.cut()
