@@ -426,6 +426,29 @@ static bool passed(const struct timespec *ts)
 	return now.tv_sec > ts->tv_sec || (now.tv_sec == ts->tv_sec && now.tv_nsec >= ts->tv_nsec);
 }
 
+/* Remove this instance's registration, so that the orchestrator does not
+ * wait for it at the next cutover.  Called when the workers have ended,
+ * so nothing is served any more.  Best effort: a row left behind (store
+ * unreachable, or a crash) is forgotten by the orchestrator once its
+ * heartbeat is old enough (--forget-instance-after). */
+static void deregister(struct lms_control *c)
+{
+	if (!c->registered || !c->store || PQstatus(c->store) != CONNECTION_OK)
+		return;
+	const char *params[1] = { c->instance_id };
+	PGresult *r = PQexecParams(c->store, "DELETE FROM _molt_lms.instances WHERE id = $1", 1, NULL, params, NULL,
+				   NULL, 0);
+	if (PQresultStatus(r) == PGRES_COMMAND_OK) {
+		lms_log(LMS_LOG_LEVEL_INFO, "coordination_deregistered", "instance=\"%s\"", c->instance_id);
+	} else {
+		char why[512];
+		pq_error("cannot remove this instance from _molt_lms.instances", PQresultErrorMessage(r), why,
+			 sizeof(why));
+		lms_log(LMS_LOG_LEVEL_WARN, "coordination_deregister_failed", "error=\"%s\"", why);
+	}
+	PQclear(r);
+}
+
 static void *control_main(void *arg)
 {
 	struct lms_control *c = arg;
@@ -465,6 +488,7 @@ static void *control_main(void *arg)
 		event_active(j->ev, EV_READ, 0);
 	}
 	pthread_mutex_unlock(&c->lock);
+	deregister(c);
 	PQfinish(c->store);
 	c->store = NULL;
 	return NULL;

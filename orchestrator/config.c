@@ -50,6 +50,9 @@ static const struct setting settings[] = {
 	  "seconds begin waits for instances to drain (default 30)" },
 	{ "replication-timeout", "ORCH_REPLICATION_TIMEOUT", "replicationTimeout", S_SECONDS,
 	  AT(replication_timeout), "seconds commit waits for the watermark on the target (default 30)" },
+	{ "forget-instance-after", "ORCH_FORGET_INSTANCE_AFTER", "forgetInstanceAfter", S_SECONDS, AT(forget_after),
+	  "seconds without a heartbeat after which begin and commit no longer wait for a registered proxy "
+	  "(default 600)" },
 	{ "tls-ca-cert", "ORCH_CA_TLS_CERT", "ORCH_CA_TLS_CERT", S_STRING, AT(tls_ca),
 	  "CA (PEM): API callers must present a certificate it signed; proxies are verified with it" },
 	{ "tls-cert", "ORCH_TLS_CERT", "ORCH_TLS_CERT", S_STRING, AT(tls_cert),
@@ -240,6 +243,7 @@ int orch_config_load(struct orch_config *cfg, int argc, char **argv, char *err, 
 	cfg->metrics_listen = strdup(":4201");
 	cfg->drain_timeout = 30;
 	cfg->replication_timeout = 30;
+	cfg->forget_after = 600;
 	cfg->log_level = LMS_LOG_LEVEL_INFO;
 	const char *envfile = getenv("ORCH_CONFIG");
 	if (envfile && *envfile)

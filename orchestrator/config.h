@@ -25,6 +25,7 @@ struct orch_config {
 	bool allow_tls_disable;
 	double drain_timeout;        /* s, > 0 */
 	double replication_timeout;  /* s, > 0 */
+	double forget_after;         /* s, > 0: a registration without a heartbeat this long is gone */
 	int log_level;
 	bool show_help;
 	bool show_version;

@@ -111,11 +111,14 @@ static int load_state(struct orch_ctx *ctx, struct orch_state *st, json_t **resp
 	return fail(resp, rc == ORCH_STORE_UNINIT ? 409 : 503, err);
 }
 
-/* The live instances; NULL with *code and *resp set. */
+/* The instances a state change must reach: the live ones, and those
+ * whose heartbeat stopped less than --forget-instance-after ago (one that
+ * cannot reach the store may still be serving: only its admin API can
+ * pause it).  NULL with *code and *resp set. */
 static json_t *live_instances(struct orch_ctx *ctx, int *code, json_t **resp)
 {
 	char err[512];
-	json_t *list = orch_instances_list(ctx, false, err, sizeof(err));
+	json_t *list = orch_instances_list(ctx, ORCH_PARTICIPANTS, err, sizeof(err));
 	if (!list)
 		*code = fail(resp, 503, err);
 	return list;
@@ -187,8 +190,16 @@ static const char *inst_id(json_t *inst)
 /* {id, admin_url, error} for an instance that did not answer. */
 static json_t *unreachable_entry(json_t *inst, const char *error)
 {
-	return json_pack("{s:s?,s:O?,s:s}", "id", inst_id(inst), "admin_url", json_object_get(inst, "admin_url"),
-			 "error", error);
+	if (json_is_true(json_object_get(inst, "live")) || !json_object_get(inst, "heartbeat_age_s"))
+		return json_pack("{s:s?,s:O?,s:s}", "id", inst_id(inst), "admin_url", json_object_get(inst, "admin_url"),
+				 "error", error);
+	char why[700];
+	snprintf(why, sizeof(why), "%s; its last heartbeat is %.0f s old: it cannot reach the store and may still "
+		 "serve from the old source of truth; make its admin API reachable, or stop it (a molt-lms that "
+		 "stops removes its registration; one that crashed is forgotten --forget-instance-after seconds "
+		 "after its last heartbeat)", error, json_number_value(json_object_get(inst, "heartbeat_age_s")));
+	return json_pack("{s:s?,s:O?,s:s,s:O}", "id", inst_id(inst), "admin_url", json_object_get(inst, "admin_url"),
+			 "error", why, "heartbeat_age_s", json_object_get(inst, "heartbeat_age_s"));
 }
 
 /* POST the state to every instance; an "ack" or "failed" event each.

@@ -41,7 +41,7 @@ static json_t *static_list(const char *addresses, json_t *regs)
 	return list;
 }
 
-json_t *orch_instances_list(struct orch_ctx *ctx, bool all, char *err, size_t errlen)
+json_t *orch_instances_list(struct orch_ctx *ctx, enum orch_which which, char *err, size_t errlen)
 {
 	json_t *regs = NULL;
 	int rc = orch_store_instances(ctx->store, &regs, err, errlen);
@@ -60,7 +60,7 @@ json_t *orch_instances_list(struct orch_ctx *ctx, bool all, char *err, size_t er
 	json_array_foreach(regs, i, r) {
 		double age = json_number_value(json_object_get(r, "heartbeat_age_s"));
 		bool live = age < ORCH_HEARTBEAT_STALE_S;
-		if (!live && !all)
+		if (!live && (which == ORCH_LIVE || (which == ORCH_PARTICIPANTS && age >= ctx->cfg->forget_after)))
 			continue;
 		json_object_set_new(r, "live", json_boolean(live));
 		json_array_append(list, r);

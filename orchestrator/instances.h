@@ -17,12 +17,20 @@
 /* A heartbeat older than this makes a registered instance stale. */
 #define ORCH_HEARTBEAT_STALE_S 10.0
 
+/* Which registrations orch_instances_list returns. */
+enum orch_which {
+	ORCH_LIVE,          /* heartbeat under ORCH_HEARTBEAT_STALE_S */
+	ORCH_PARTICIPANTS,  /* and stale ones not yet forgotten (--forget-instance-after):
+			     * a proxy cut off from the store still serves, so a cutover
+			     * must reach it through its admin API or wait */
+	ORCH_ALL,           /* every registration */
+};
+
 /* The instances as a new array of objects with at least "id" and
- * "admin_url" (plus the registration's columns when there is one).
- * With all, stale registrations are included (each with "live").  NULL
- * with a message when the store cannot be read and no static list is
- * configured. */
-json_t *orch_instances_list(struct orch_ctx *ctx, bool all, char *err, size_t errlen);
+ * "admin_url" (plus the registration's columns when there is one), each
+ * with "live".  NULL with a message when the store cannot be read and no
+ * static list is configured. */
+json_t *orch_instances_list(struct orch_ctx *ctx, enum orch_which which, char *err, size_t errlen);
 
 /* Call method path (body may be NULL) on every instance in parallel.
  * Returns a new array of n calls in the instances' order (free with

@@ -134,7 +134,7 @@ int orch_status_get(struct orch_ctx *ctx, json_t *req, json_t **resp)
 	int rc = orch_store_read_state(ctx->store, &st, err, sizeof(err));
 	if (rc != ORCH_STORE_OK)
 		return store_error(resp, rc, err);
-	json_t *instances = orch_instances_list(ctx, true, err, sizeof(err));
+	json_t *instances = orch_instances_list(ctx, ORCH_ALL, err, sizeof(err));
 	if (!instances)
 		return store_error(resp, ORCH_STORE_ERROR, err);
 	size_t n = json_array_size(instances);
@@ -156,7 +156,7 @@ int orch_status_connections(struct orch_ctx *ctx, json_t *req, json_t **resp)
 {
 	(void)req;
 	char err[512];
-	json_t *instances = orch_instances_list(ctx, false, err, sizeof(err));
+	json_t *instances = orch_instances_list(ctx, ORCH_LIVE, err, sizeof(err));
 	if (!instances)
 		return store_error(resp, ORCH_STORE_ERROR, err);
 	size_t n = json_array_size(instances);

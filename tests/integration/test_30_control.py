@@ -261,6 +261,11 @@ def test_registers_heartbeats_and_polls(proxy_factory, serving, lms_env):
     assert wait_until(lambda: row()[1] == epoch + 1, lms_env.t(10))
     assert p.metric("lms_state_epoch") == epoch + 1
     assert p.metric("lms_coordination_store_up") == 1
+    # stopping deletes the row: the next cutover does not wait for this instance
+    assert p.stop() == 0
+    assert row() is None
+    with open(p.log_path) as f:
+        assert "event=coordination_deregistered" in f.read()
 
 
 def test_pause_drain_resume(proxy_factory, serving, lms_env):

@@ -161,11 +161,14 @@ def start_proxies(proxy_factory, env, db, n, **kw):
                           init_target=db_url(env, env.target_port, db), **kw) for i in range(n)]
 
 
-def start_cutover(env, ctx, proxy_factory, n=3, tls=None, proxy_kw=None):
-    """Orchestrator, initialize, replication source -> target caught up, n
-    proxies registered.  Returns (orch, sub, src, tgt, proxies)."""
+def start_cutover(env, ctx, proxy_factory, n=3, tls=None, proxy_kw=None, orch_args=()):
+    """Orchestrator (with orch_args), initialize, replication source ->
+    target caught up, n proxies registered.  Returns (orch, sub, src, tgt,
+    proxies)."""
     db = ctx["db"]
-    orch = Orch(env, db, tls=tls).start()
+    orch = Orch(env, db, tls=tls)
+    orch.args += list(orch_args)
+    orch.start()
     ctx["orch"] = orch
     init = json.loads(ocli(env, orch, "initialize").stdout)
     assert "created" in init, init
@@ -689,15 +692,16 @@ class Relay:
 
 
 def test_commit_asks_an_instance_that_missed_begin(faults, proxy_factory, lms_env):
-    """An instance cut off from the store during begin is not live, so
-    begin pauses the others without it, and meanwhile it opens a transaction
-    on the source.  When it reaches the store again it applies the pause,
+    """An instance cut off from the store for longer than
+    --forget-instance-after (5 s here) is forgotten, so begin pauses the
+    others without it, and meanwhile it opens a transaction on the source.  When it reaches the store again it applies the pause,
     with that transaction still open.  Commit must then ask every live
     instance again instead of trusting begin's drain: it refuses, naming the
     instance, and goes through (with a watermark of its own) once the
     transaction committed, whose write is then on the target."""
     env, ctx, db = lms_env, faults, faults["db"]
-    orch, sub, src, tgt, proxies = start_cutover(env, ctx, proxy_factory, n=1)
+    orch, sub, src, tgt, proxies = start_cutover(env, ctx, proxy_factory, n=1,
+                                                 orch_args=["--forget-instance-after", "5"])
     relay = Relay(env.target_port).start()
     late = proxy_factory(name="fltlate", init_source=db_url(env, env.source_port, db),
                          init_target=db_url(env, relay.port, db))
@@ -736,5 +740,59 @@ def test_commit_asks_an_instance_that_missed_begin(faults, proxy_factory, lms_en
         cur.execute("select inet_server_port()")
         assert cur.fetchone()[0] == env.target_port
         c.close()
+    finally:
+        relay.cut()
+
+
+def test_begin_reaches_an_instance_cut_off_from_the_store(faults, proxy_factory, lms_env):
+    """An instance that cannot reach the store stops heartbeating but goes
+    on serving from the source: begin must not leave it out, or it would go
+    on writing to the source after commit.  While its admin API does not
+    answer either (SIGSTOPped), begin fails naming it and saying why; when
+    its admin API answers, begin pauses it through that, and after commit
+    its writes go to the target."""
+    env, ctx, db = lms_env, faults, faults["db"]
+    orch, sub, src, tgt, proxies = start_cutover(env, ctx, proxy_factory, n=1)
+    relay = Relay(env.target_port).start()
+    cut = proxy_factory(name="fltcut", init_source=db_url(env, env.source_port, db),
+                        init_target=db_url(env, relay.port, db))
+    try:
+        assert wait_until(lambda: instances_ready(env, orch, 2), env.t(30)), ocli(env, orch, "status").stdout
+        ids = sorted([instance_id(env, proxies[0]), instance_id(env, cut)])
+        cut_id = instance_id(env, cut)
+        relay.cut()
+
+        def cut_stale():
+            insts = status(env, orch).get("instances", [])
+            return any(i.get("id") == cut_id and not i.get("healthy") for i in insts)
+        assert wait_until(cut_stale, env.t(30)), status(env, orch)
+        epoch0 = store_state(tgt)[0]
+
+        ctx["stopped"].append(cut)
+        cut.signal(signal.SIGSTOP)
+        r = ocli(env, orch, "cutover", "consistent", "begin", "--begin-timeout", "30", "--drain-timeout", "5",
+                 check=False)
+        cut.signal(signal.SIGCONT)
+        assert r.returncode == 1, (r.returncode, r.stdout, r.stderr)
+        doc = json.loads(r.stdout)
+        assert [u["id"] for u in doc["unreachable"]] == [cut_id], doc
+        assert "last heartbeat" in doc["unreachable"][0]["error"], doc
+        assert store_state(tgt)[:3] == (epoch0 + 2, "serving", "source")  # the CLI aborted
+
+        begin = json.loads(ocli(env, orch, "cutover", "consistent", "begin").stdout)
+        assert sorted(i["id"] for i in begin["instances"]) == ids, begin
+        st, d = admin_state(env, cut)
+        assert (d["epoch"], d["phase"]) == (begin["epoch"], "paused"), d
+        relay.start()
+        assert wait_until(lambda: instances_ready(env, orch, 2, epoch=begin["epoch"]), env.t(20)), \
+            status(env, orch)
+        commit = json.loads(ocli(env, orch, "cutover", "consistent", "commit").stdout)
+        assert commit["source_of_truth"] == "target", commit
+        c = cut.connect(user=ADMIN_USER, password=ADMIN_PASSWORD, dbname=db)
+        c.autocommit = True
+        c.cursor().execute("insert into pgbench_history (tid, bid, aid, delta, mtime) values (1, 1, 1, 616161, now())")
+        c.close()
+        assert scalar(tgt, "select count(*) from pgbench_history where delta = 616161") == 1
+        assert scalar(src, "select count(*) from pgbench_history where delta = 616161") == 0
     finally:
         relay.cut()

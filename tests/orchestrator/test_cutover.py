@@ -275,7 +275,9 @@ def test_registered_instances_and_dry_run(orchestrators, dbs, fakes):
     initialize(orchestrators, dbs)
     live = fakes("lms-live:9043:1", connections=[in_txn_conn(5, 2.0)])
     stale = unreachable_url()
-    for iid, url, age in (("lms-live:9043:1", live.url, 0), ("lms-old:9043:1", stale, 30)):
+    # lms-old's heartbeat stopped longer ago than --forget-instance-after
+    # (600 s): status shows it, a cutover no longer waits for it
+    for iid, url, age in (("lms-live:9043:1", live.url, 0), ("lms-old:9043:1", stale, 700)):
         sql(dbs.target, "INSERT INTO _molt_lms.instances VALUES (%s, %s, '0.0-fake', 'none', now(), "
             "now() - make_interval(secs => %s), 1, 'serving', 'source')", (iid, url, age))
     o = orchestrators(args(dbs))
@@ -295,7 +297,7 @@ def test_registered_instances_and_dry_run(orchestrators, dbs, fakes):
 
     live.connections = []
     code, doc = o.api("POST", "/api/v1/cutover/consistent/begin", {})
-    assert code == 200, doc  # the stale registration is not waited for
+    assert code == 200, doc  # the forgotten registration is not waited for
     assert [i["id"] for i in doc["instances"]] == ["lms-live:9043:1"]
 
 
