@@ -132,6 +132,16 @@ void lms_outcome_event(struct lms_outcome *o, const struct lms_event *ev, uint64
 	}
 }
 
+void lms_outcome_oversized_error(struct lms_outcome *o, uint64_t len)
+{
+	if (o->sqlstate[0] || o->error[0])
+		return;
+	snprintf(o->sqlstate, sizeof(o->sqlstate), "XX000");
+	snprintf(o->error, sizeof(o->error), "the database answered with an error message of %llu bytes, too large "
+		 "for molt-lms to read (limit %u bytes)", (unsigned long long)len, LMS_DECODE_MAX);
+	o->transient = false;
+}
+
 void lms_outcome_oversized_row(struct lms_outcome *o, uint64_t len)
 {
 	o->rows++;

@@ -76,6 +76,11 @@ void lms_outcome_event(struct lms_outcome *o, const struct lms_event *ev, uint64
 /* A row that was too big to decode: counted, and compared by its size. */
 void lms_outcome_oversized_row(struct lms_outcome *o, uint64_t len);
 
+/* An error message that was too big to decode (len bytes): the request
+ * failed, with SQLSTATE XX000 and a message saying so, unless an earlier
+ * error of the request is already known. */
+void lms_outcome_oversized_error(struct lms_outcome *o, uint64_t len);
+
 /* The other side gave no answer: why ("timeout after 5 s", ...). */
 void lms_outcome_lost(struct lms_outcome *o, const char *why);
 

@@ -102,3 +102,24 @@ void lms_log_plugin(int level, const char *fmt, ...)
 	log_line(level, "event=plugin msg=\"", "\"", fmt, ap);
 	va_end(ap);
 }
+
+char *lms_log_quote(const char *s, size_t max, char *out, size_t cap)
+{
+	size_t n = 0;
+	if (max > cap - 1)
+		max = cap - 1;
+	for (; s && s[n] && n < max; n++) {
+		unsigned char ch = (unsigned char)s[n];
+		out[n] = ch == '"' ? '\'' : ch == '\\' ? '/' : (ch < 0x20 || ch == 0x7f) ? ' ' : (char)ch;
+	}
+	/* cut before a UTF-8 character the limit split: back over its
+	 * continuation bytes to its lead byte */
+	if (s && s[n]) {
+		size_t k = n;
+		while (k > 0 && ((unsigned char)s[k] & 0xC0) == 0x80)
+			k--;
+		n = k;
+	}
+	out[n] = '\0';
+	return out;
+}

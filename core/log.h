@@ -30,6 +30,13 @@ int lms_log_parse_level(const char *s);
 void lms_log(int level, const char *event, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
+/* Copy s into out (cap bytes, cap > 0) for a quoted value of a log line:
+ * at most max bytes of s, cut at a UTF-8 character's start; '"' and '\\'
+ * become '\'' and '/', control characters a space, so that text from the
+ * network (a statement, a server's message) cannot end the value or the
+ * line.  Returns out. */
+char *lms_log_quote(const char *s, size_t max, char *out, size_t cap);
+
 /* The same, for plugins: fmt is the whole free-form message. */
 void lms_log_plugin(int level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

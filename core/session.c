@@ -1858,8 +1858,9 @@ static void note_frame(struct lms_session *s, int d, const struct lms_frame *f)
 	s->last_s2c_error = f->kind == LMS_MSG_ERROR;
 	if (f->kind == LMS_MSG_ERROR)
 		s->req_failed = true;
-	if (s->sh && f->kind == LMS_MSG_ROW && s->phase == PH_READY && s->truth_unknown == 0)
-		lms_shadow_truth_oversized(s->sh, f->len);
+	if (s->sh && (f->kind == LMS_MSG_ROW || f->kind == LMS_MSG_ERROR) && s->phase == PH_READY &&
+	    s->truth_unknown == 0)
+		lms_shadow_truth_oversized(s->sh, f->kind, f->len);
 }
 
 /* Can messages flow in direction d in the current phase? */

@@ -217,10 +217,12 @@ static void rec_judge(struct lms_shadow *sh, struct sh_rec *r)
 	}
 	lms_stat_add(&stats(sh)->shadow[res], 1);
 	lms_fpstats_record(fp, res, r->truth_us, r->shadowed ? r->other_us : 0);
+	char quoted[201];
 	if (res == LMS_FP_SETTING)
 		lms_log(LMS_LOG_LEVEL_INFO, "shadow_setting_refused",
-			"worker=%d peer=%s backend=%s sqlstate=%s statement=\"%.200s\"", sh->ctx.w->id,
-			sh->ctx.peer, sh->backend->role_name, r->other.sqlstate, fp);
+			"worker=%d peer=%s backend=%s sqlstate=%s statement=\"%s\"", sh->ctx.w->id,
+			sh->ctx.peer, sh->backend->role_name, r->other.sqlstate,
+			lms_log_quote(fp, 200, quoted, sizeof(quoted)));
 	/* Requests never sent because the shadow was down are counted, not
 	 * logged one by one: the connection failure was logged once.  So are
 	 * those abandoned with their session (sh->quiet), and those whose
@@ -228,7 +230,8 @@ static void rec_judge(struct lms_shadow *sh, struct sh_rec *r)
 	if (res != LMS_FP_MISMATCH && !(res == LMS_FP_LOST && r->shadowed && !sh->quiet && !r->truth.lost))
 		return;
 	lms_log(LMS_LOG_LEVEL_INFO, res == LMS_FP_LOST ? "shadow_no_answer" : "shadow_mismatch",
-		"worker=%d peer=%s diff=%s statement=\"%.200s\"", sh->ctx.w->id, sh->ctx.peer, lms_diff_name(diff), fp);
+		"worker=%d peer=%s diff=%s statement=\"%s\"", sh->ctx.w->id, sh->ctx.peer, lms_diff_name(diff),
+		lms_log_quote(fp, 200, quoted, sizeof(quoted)));
 	char conn[96];
 	snprintf(conn, sizeof(conn), "%d:%s", sh->ctx.w->id, sh->ctx.peer);
 	struct lms_mismatch m = {
@@ -333,11 +336,7 @@ static void sh_break(struct lms_shadow *sh, const char *why)
 {
 	if (sh->phase == SH_DOWN)
 		return;
-	snprintf(sh->why, sizeof(sh->why), "%s", why);
-	for (char *q = sh->why; *q; q++)
-		if (*q == '"' || *q == '\n')
-			*q = '\''; /* keeps the log line's quoting intact */
-	why = sh->why;
+	why = lms_log_quote(why, sizeof(sh->why) - 1, sh->why, sizeof(sh->why));
 	lms_log(LMS_LOG_LEVEL_WARN, "shadow_lost", "worker=%d peer=%s backend=%s role=%s error=\"%s\"",
 		sh->ctx.w->id, sh->ctx.peer, sh->backend->label, sh->backend->role_name, why);
 	lms_stat_add(&stats(sh)->shadow_broken, 1);
@@ -661,6 +660,8 @@ static void sh_digest(struct lms_shadow *sh)
 			struct sh_rec *r = sh->phase == SH_READY ? rec_other_current(sh) : NULL;
 			if (r && f.kind == LMS_MSG_ROW)
 				lms_outcome_oversized_row(&r->other, f.len);
+			else if (r && f.kind == LMS_MSG_ERROR)
+				lms_outcome_oversized_error(&r->other, f.len);
 			sh->fwd = f.len;
 			continue;
 		}
@@ -721,14 +722,18 @@ void lms_shadow_flush(struct lms_shadow *sh)
 			sh_break(sh, sh->conn.err[0] ? sh->conn.err : "connection lost");
 			return;
 		}
-		/* a large translation goes on as the socket takes it: nothing
-		 * left to write would wake the connection for the rest */
-		if (!sh->big || lms_buf_len(&sh->conn.out) > 0)
+		/* Held bytes (a request larger than the buffers, running on
+		 * both at once) and a large translation go on as the socket
+		 * takes them: nothing left to write would wake the connection
+		 * for the rest, and the client's session waits for room in
+		 * held. */
+		if ((!sh->big && lms_buf_len(&sh->held) == 0) || lms_buf_len(&sh->conn.out) > 0)
 			break;
-		size_t off = sh->big_off;
+		size_t off = sh->big_off, held = lms_buf_len(&sh->held);
 		sh_release(sh);
-		if ((sh->big && sh->big_off == off) || lms_buf_len(&sh->conn.out) == 0)
-			break; /* waits for the source of truth's answer */
+		bool moved = sh->big_off != off || lms_buf_len(&sh->held) != held;
+		if (!moved || lms_buf_len(&sh->conn.out) == 0)
+			break; /* gated: waits for the source of truth's answer */
 	}
 	sh_update_events(sh);
 }
@@ -1299,11 +1304,15 @@ void lms_shadow_truth_event(struct lms_shadow *sh, const struct lms_event *ev, u
 		lms_outcome_event(&r->truth, ev, row_hash);
 }
 
-void lms_shadow_truth_oversized(struct lms_shadow *sh, uint64_t len)
+void lms_shadow_truth_oversized(struct lms_shadow *sh, int kind, uint64_t len)
 {
 	struct sh_rec *r = rec_find(sh, sh->truth_seq);
-	if (r)
+	if (!r)
+		return;
+	if (kind == LMS_MSG_ROW)
 		lms_outcome_oversized_row(&r->truth, len);
+	else if (kind == LMS_MSG_ERROR)
+		lms_outcome_oversized_error(&r->truth, len);
 }
 
 bool lms_shadow_truth_may_finish(struct lms_shadow *sh)

@@ -176,7 +176,9 @@ void lms_shadow_flush(struct lms_shadow *sh);
 
 /* One observed message of the answer to the oldest unanswered request. */
 void lms_shadow_truth_event(struct lms_shadow *sh, const struct lms_event *ev, uint64_t row_hash);
-void lms_shadow_truth_oversized(struct lms_shadow *sh, uint64_t len);
+/* A message of the answer too big to decode (kind LMS_MSG_*, len bytes):
+ * a row is compared by its size, an error as XX000. */
+void lms_shadow_truth_oversized(struct lms_shadow *sh, int kind, uint64_t len);
 
 /* The source of truth's READY for its current request is next: may it go
  * to the client now?  (sync modes hold it until the shadow answered.)

@@ -3,6 +3,7 @@ source and the target (simple and extended protocol, transactions, COPY,
 PREPARE/EXECUTE), and identical data gives no mismatch (also over pgbench)."""
 
 import decimal
+import hashlib
 import io
 import re
 
@@ -176,4 +177,29 @@ def test_sync_pgbench_no_mismatch(lms_env, proxy_factory, bench_db):
     c = p.shadow_counts()
     assert c["match"] > n_tpcb, c
     assert c["lost"] == 0 and c["dropped"] == 0, c
+    assert_no_mismatch(p)
+
+
+@pytest.mark.parametrize("mode", ["sync", "strict-sync"])
+def test_sync_statement_larger_than_buffers(proxy_factory, sides, uniq, mode):
+    """A single client message larger than the shadow's buffers (held and
+    output, 32 KiB each) runs on both at once and is released to the shadow
+    as its socket takes it: the application gets its answer, and the rows are
+    the same on both.  Before, a message over about 64 KiB hung the session
+    for good, since nothing woke it once the shadow's output was written."""
+    p = proxy_factory(name="syncbig", shadow_mode=mode)
+    t = sides.table(uniq, "id int primary key, v text")
+    conn = p.connect()
+    conn.autocommit = True
+    cur = conn.cursor()
+    sizes = (70000, 200000, 1000000, 5000000)
+    for i, n in enumerate(sizes):
+        cur.execute("insert into %s values (%d, '%s')" % (t, i, chr(ord("a") + i) * n))
+        assert cur.rowcount == 1
+    cur.execute("select id, length(v) from %s order by id" % t)
+    assert cur.fetchall() == list(enumerate(sizes))
+    conn.close()
+    for side in ("source", "target"):
+        assert sides.rows(side, "select id, length(v), md5(v) from %s order by id" % t) == \
+            [(i, n, hashlib.md5((chr(ord("a") + i) * n).encode()).hexdigest()) for i, n in enumerate(sizes)]
     assert_no_mismatch(p)

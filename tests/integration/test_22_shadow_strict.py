@@ -160,3 +160,26 @@ def test_strict_shadow_timeout(proxy_factory, sides, uniq, lms_env):
         return p.shadow_counts()["match"] > m
     assert wait_until(shadowed_again, lms_env.t(15), interval=0.2), p.shadow_counts()
     state["conn"].close()
+
+
+def test_strict_target_error_larger_than_decode_limit(strict_proxy, sides, uniq):
+    """The target's error quotes a 40 KB value, so its ErrorResponse is too
+    big to decode (over 32 KiB): the application must still get an error
+    (XX000, saying the target's message was too large), not the source's
+    success; the same statement with a short value gets the target's own
+    error."""
+    t = uniq
+    sides.table(t, "id int primary key, v text", side="source")
+    sides.table(t, "id int primary key, v int", side="target")
+    conn = app_conn(strict_proxy)
+    cur = conn.cursor()
+    with pytest.raises(psycopg2.errors.InvalidTextRepresentation):
+        cur.execute("insert into %s values (1, '%s')" % (t, "x" * 100))
+    with pytest.raises(psycopg2.Error) as ei:
+        cur.execute("insert into %s values (2, '%s')" % (t, "x" * 40000))
+    assert ei.value.pgcode == "XX000", (ei.value.pgcode, ei.value.pgerror)
+    assert "too large" in ei.value.pgerror, ei.value.pgerror
+    # the session goes on
+    cur.execute("select 1")
+    assert cur.fetchone()[0] == 1
+    conn.close()

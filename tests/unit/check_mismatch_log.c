@@ -18,6 +18,7 @@
 
 #include <jansson.h>
 
+#include "log.h"
 #include "mismatch_log.h"
 
 static char dir[256];
@@ -331,6 +332,22 @@ START_TEST(test_write_error_counted)
 }
 END_TEST
 
+/* The main log's quoted values: a statement's text cannot end the value
+ * or the line, and a cut never splits a UTF-8 character. */
+START_TEST(test_log_quote)
+{
+	char out[32];
+	ck_assert_str_eq(lms_log_quote("select \"x\nts=1 level=error\" \\ from t", 31, out, sizeof(out)),
+			 "select 'x ts=1 level=error' / f");
+	ck_assert_str_eq(lms_log_quote("a\tb\r\x7f", 100, out, sizeof(out)), "a b  ");
+	ck_assert_str_eq(lms_log_quote("ab\xc3\xa9", 3, out, sizeof(out)), "ab"); /* é cut: dropped whole */
+	ck_assert_str_eq(lms_log_quote("ab\xc3\xa9", 4, out, sizeof(out)), "ab\xc3\xa9");
+	ck_assert_str_eq(lms_log_quote("\xe2\x82\xac\xe2\x82\xac", 5, out, sizeof(out)), "\xe2\x82\xac");
+	ck_assert_str_eq(lms_log_quote("abcdef", 100, out, 4), "abc"); /* cap wins over max */
+	ck_assert_str_eq(lms_log_quote(NULL, 10, out, sizeof(out)), "");
+}
+END_TEST
+
 static Suite *mismatch_log_suite(void)
 {
 	Suite *s = suite_create("mismatch_log");
@@ -338,6 +355,7 @@ static Suite *mismatch_log_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, test_fields);
+	tcase_add_test(tc, test_log_quote);
 	tcase_add_test(tc, test_error_lost_and_target_truth);
 	tcase_add_test(tc, test_rotation_keeps_n);
 	tcase_add_test(tc, test_rotation_keep_zero_truncates);
