@@ -691,6 +691,24 @@ class Relay:
             s.close()
 
 
+def cut_off_from_store(env, orch, proxy_factory, db, name):
+    """A proxy whose INIT_TARGET (its road to the store) goes through a
+    relay; once both instances are registered the relay is cut and this
+    waits until the orchestrator sees the proxy's heartbeat stale.
+    Returns (relay, proxy, its instance id)."""
+    relay = Relay(env.target_port).start()
+    p = proxy_factory(name=name, init_source=db_url(env, env.source_port, db),
+                      init_target=db_url(env, relay.port, db))
+    assert wait_until(lambda: instances_ready(env, orch, 2), env.t(30)), ocli(env, orch, "status").stdout
+    iid = instance_id(env, p)
+    relay.cut()
+
+    def stale():
+        return any(i.get("id") == iid and not i.get("healthy") for i in status(env, orch).get("instances", []))
+    assert wait_until(stale, env.t(30)), status(env, orch)
+    return relay, p, iid
+
+
 def test_commit_asks_an_instance_that_missed_begin(faults, proxy_factory, lms_env):
     """An instance cut off from the store for longer than
     --forget-instance-after (5 s here) is forgotten, so begin pauses the
@@ -702,18 +720,8 @@ def test_commit_asks_an_instance_that_missed_begin(faults, proxy_factory, lms_en
     env, ctx, db = lms_env, faults, faults["db"]
     orch, sub, src, tgt, proxies = start_cutover(env, ctx, proxy_factory, n=1,
                                                  orch_args=["--forget-instance-after", "5"])
-    relay = Relay(env.target_port).start()
-    late = proxy_factory(name="fltlate", init_source=db_url(env, env.source_port, db),
-                         init_target=db_url(env, relay.port, db))
+    relay, late, late_id = cut_off_from_store(env, orch, proxy_factory, db, "fltlate")
     try:
-        assert wait_until(lambda: instances_ready(env, orch, 2), env.t(30)), ocli(env, orch, "status").stdout
-        late_id = instance_id(env, late)
-        relay.cut()
-
-        def late_stale():
-            insts = status(env, orch).get("instances", [])
-            return any(i.get("id") == late_id and not i.get("healthy") for i in insts)
-        assert wait_until(late_stale, env.t(30)), status(env, orch)
         begin = json.loads(ocli(env, orch, "cutover", "consistent", "begin").stdout)
         cid, epoch = begin["cutover_id"], begin["epoch"]
         assert [i.get("id") for i in begin["instances"]] == [instance_id(env, proxies[0])], begin
@@ -753,19 +761,9 @@ def test_begin_reaches_an_instance_cut_off_from_the_store(faults, proxy_factory,
     its writes go to the target."""
     env, ctx, db = lms_env, faults, faults["db"]
     orch, sub, src, tgt, proxies = start_cutover(env, ctx, proxy_factory, n=1)
-    relay = Relay(env.target_port).start()
-    cut = proxy_factory(name="fltcut", init_source=db_url(env, env.source_port, db),
-                        init_target=db_url(env, relay.port, db))
+    relay, cut, cut_id = cut_off_from_store(env, orch, proxy_factory, db, "fltcut")
     try:
-        assert wait_until(lambda: instances_ready(env, orch, 2), env.t(30)), ocli(env, orch, "status").stdout
-        ids = sorted([instance_id(env, proxies[0]), instance_id(env, cut)])
-        cut_id = instance_id(env, cut)
-        relay.cut()
-
-        def cut_stale():
-            insts = status(env, orch).get("instances", [])
-            return any(i.get("id") == cut_id and not i.get("healthy") for i in insts)
-        assert wait_until(cut_stale, env.t(30)), status(env, orch)
+        ids = sorted([instance_id(env, proxies[0]), cut_id])
         epoch0 = store_state(tgt)[0]
 
         ctx["stopped"].append(cut)
