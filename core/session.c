@@ -1711,6 +1711,18 @@ static void patch_put(struct lms_session *s, struct lms_buf *out, size_t n)
 		s->patch_len = 0; /* all of it is in */
 }
 
+/* May the verdict on a message in direction d be a REPLY to its sender?
+ * The proxy may answer any client message; a database's plugin answers the
+ * database only while logging in or switching, and in a translated session
+ * (pgwire's atomic.c and rerun.c).  A database message must not wait for
+ * room toward the database otherwise: with a client that pipelines, that
+ * room comes only when the database reads, and the database stops reading
+ * while its answers wait to be read (neither side would ever move). */
+static bool may_reply(const struct lms_session *s, int d)
+{
+	return d == C2S || s->phase != PH_READY || s->translated || login_hidden(s);
+}
+
 /* Decode one whole message and carry out the verdict.  Returns 1 when it
  * was consumed, 0 when the destination has no room yet, -1 to stop. */
 static int pump_decoded(struct lms_session *s, int d, const uint8_t *p, size_t len, uint32_t flags, uint32_t msg_kind,
@@ -1724,7 +1736,8 @@ static int pump_decoded(struct lms_session *s, int d, const uint8_t *p, size_t l
 	 * that a decode is never repeated (decoders may keep state).  A held
 	 * message (bigmsg.h) is translated: its rewrite waits in xout. */
 	size_t need = len > LMS_OUT_MAX && !held ? len : LMS_OUT_MAX;
-	if (lms_buf_space(&src->out) < LMS_OUT_MAX || (dst->fd >= 0 && lms_buf_space(&dst->out) < need))
+	if ((may_reply(s, d) && lms_buf_space(&src->out) < LMS_OUT_MAX) ||
+	    (dst->fd >= 0 && lms_buf_space(&dst->out) < need))
 		return 0;
 	bool xlate = d == C2S && s->translated && s->phase == PH_READY;
 	if (xlate && (!xout_spill(s) || lms_buf_len(&dst->out) > 0 || !xbuf_spill(s)))
@@ -1792,6 +1805,11 @@ static int pump_decoded(struct lms_session *s, int d, const uint8_t *p, size_t l
 			request_copy_of(s, out.data, out.len, p, len);
 		break;
 	case LMS_REPLY:
+		if (lms_buf_space(&src->out) < out.len) { /* a reply may_reply did not expect */
+			lms_stat_add(&s->w->stats.errors[LMS_ERR_BACKEND_PROTOCOL], 1);
+			backend_fail(s, LMS_ERR_BACKEND_PROTOCOL, "no room for the plugin's reply to the database");
+			return -1;
+		}
 		lms_buf_append(&src->out, out.data, out.len);
 		break;
 	default:

@@ -3,8 +3,10 @@ SSL/GSS negotiation on a plaintext listener, pipelining, big messages,
 malformed startups, clients vanishing mid-query."""
 
 import hashlib
+import select
 import socket
 import struct
+import threading
 import time
 
 import psycopg2
@@ -145,3 +147,51 @@ def test_client_vanishes_mid_query(proxy, admin):
     c2 = proxy.connect()
     c2.cursor().execute("select 1")
     c2.close()
+
+
+def test_pipelined_faster_than_the_server(proxy_factory):
+    """A client that sends simple queries much faster than the database runs
+    them, while a second thread reads every answer: all of them arrive, as
+    they do directly.  Before, the database's ReadyForQuery waited for room
+    in the proxy's output toward the database, which the client's queries
+    kept full while the database, its answers unread, stopped reading: the
+    session hung for good after a few thousand answers."""
+    proxy = proxy_factory(name="pipeline", extra_args=["--workers", "1"])
+    n = 200000
+    q = b"SELECT repeat('x', 200)\0"
+    batch = (b"Q" + struct.pack("!I", len(q) + 4) + q) * 1000
+    with PgRaw(proxy.host, proxy.port) as c:
+        c.startup(APP_USER, APP_DB, APP_PASSWORD)
+        sock = c.sock
+        sock.settimeout(None)
+        errors = []
+
+        def writer():
+            try:
+                for _ in range(n // 1000):
+                    sock.sendall(batch)
+            except OSError as e:
+                errors.append(e)
+        w = threading.Thread(target=writer, daemon=True)
+        w.start()
+        ready, buf, last = 0, b"", time.monotonic()
+        while ready < n:
+            r, _, _ = select.select([sock], [], [], 1.0)
+            if not r:
+                assert time.monotonic() - last < 20, "no answer for 20 s after %d of %d" % (ready, n)
+                continue
+            data = sock.recv(1 << 20)
+            assert data, "connection closed after %d of %d answers" % (ready, n)
+            last = time.monotonic()
+            buf += data
+            i = 0
+            while len(buf) - i >= 5:
+                (length,) = struct.unpack("!I", buf[i + 1:i + 5])
+                if len(buf) - i < 1 + length:
+                    break
+                assert buf[i:i + 1] != b"E", buf[i:i + 1 + length]
+                ready += buf[i:i + 1] == b"Z"
+                i += 1 + length
+            buf = buf[i:]
+        w.join(timeout=10)
+        assert not errors, errors
