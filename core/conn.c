@@ -305,15 +305,15 @@ static int conn_read_tls(struct lms_conn *c, size_t room, size_t *n)
 int lms_conn_read(struct lms_conn *c, size_t *n)
 {
 	*n = 0;
-	c->tls_pending = false;
 	if (c->deferred)
 		return c->deferred;
 	size_t room = lms_buf_room(&c->in);
 	if (room == 0) {
 		if (!c->in.data)
 			return conn_fail(c, "buffer", ENOMEM);
-		return LMS_IO_OK;
+		return LMS_IO_OK; /* tls_pending stays: those bytes still wait inside TLS */
 	}
+	c->tls_pending = false;
 	int st = c->ssl ? conn_read_tls(c, room, n) : conn_read_plain(c, room, n);
 	if (lms_buf_len(&c->in) == 0)
 		lms_buf_release(&c->in);

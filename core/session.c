@@ -2275,6 +2275,8 @@ static void on_client(struct lms_conn *c, short what, void *arg)
 			relay(s, S2C);
 		if (!s->dead)
 			relay(s, C2S);
+		if (!s->dead)
+			after_pump(s); /* the answer may have ended here: a draining session closes */
 	}
 	if (!s->dead && ((what & EV_READ) || (c->read_wants_write && (what & EV_WRITE)))) {
 		if (read_side(s, C2S)) {
@@ -2311,6 +2313,8 @@ static void on_server(struct lms_conn *c, short what, void *arg)
 			relay(s, C2S);
 		if (!s->dead)
 			relay(s, S2C);
+		if (!s->dead)
+			after_pump(s);
 	}
 	if (!s->dead && ((what & EV_READ) || (c->read_wants_write && (what & EV_WRITE)))) {
 		if (read_side(s, S2C)) {
