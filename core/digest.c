@@ -132,7 +132,7 @@ void lms_outcome_event(struct lms_outcome *o, const struct lms_event *ev, uint64
 	}
 }
 
-void lms_outcome_oversized_error(struct lms_outcome *o, uint64_t len)
+static void oversized_error(struct lms_outcome *o, uint64_t len)
 {
 	if (o->sqlstate[0] || o->error[0])
 		return;
@@ -142,8 +142,14 @@ void lms_outcome_oversized_error(struct lms_outcome *o, uint64_t len)
 	o->transient = false;
 }
 
-void lms_outcome_oversized_row(struct lms_outcome *o, uint64_t len)
+void lms_outcome_oversized(struct lms_outcome *o, int kind, uint64_t len)
 {
+	if (kind == LMS_MSG_ERROR) {
+		oversized_error(o, len);
+		return;
+	}
+	if (kind != LMS_MSG_ROW)
+		return;
 	o->rows++;
 	o->oversized++;
 	o->oversized_bytes += len;

@@ -73,13 +73,11 @@ int lms_observe(const struct lms_dialect *d, void *be, const uint8_t *msg, size_
  * sets done and txn. */
 void lms_outcome_event(struct lms_outcome *o, const struct lms_event *ev, uint64_t row_hash);
 
-/* A row that was too big to decode: counted, and compared by its size. */
-void lms_outcome_oversized_row(struct lms_outcome *o, uint64_t len);
-
-/* An error message that was too big to decode (len bytes): the request
- * failed, with SQLSTATE XX000 and a message saying so, unless an earlier
- * error of the request is already known. */
-void lms_outcome_oversized_error(struct lms_outcome *o, uint64_t len);
+/* A message of len bytes that was too big to decode, of kind LMS_MSG_*: a
+ * row is counted and compared by its size; an error makes the request
+ * fail with SQLSTATE XX000 and a message saying so (unless an earlier
+ * error of the request is known); other kinds change nothing. */
+void lms_outcome_oversized(struct lms_outcome *o, int kind, uint64_t len);
 
 /* The other side gave no answer: why ("timeout after 5 s", ...). */
 void lms_outcome_lost(struct lms_outcome *o, const char *why);

@@ -658,10 +658,8 @@ static void sh_digest(struct lms_shadow *sh)
 		}
 		if (!(f.flags & LMS_FRAME_NEED_BODY)) {
 			struct sh_rec *r = sh->phase == SH_READY ? rec_other_current(sh) : NULL;
-			if (r && f.kind == LMS_MSG_ROW)
-				lms_outcome_oversized_row(&r->other, f.len);
-			else if (r && f.kind == LMS_MSG_ERROR)
-				lms_outcome_oversized_error(&r->other, f.len);
+			if (r)
+				lms_outcome_oversized(&r->other, f.kind, f.len);
 			sh->fwd = f.len;
 			continue;
 		}
@@ -1307,12 +1305,8 @@ void lms_shadow_truth_event(struct lms_shadow *sh, const struct lms_event *ev, u
 void lms_shadow_truth_oversized(struct lms_shadow *sh, int kind, uint64_t len)
 {
 	struct sh_rec *r = rec_find(sh, sh->truth_seq);
-	if (!r)
-		return;
-	if (kind == LMS_MSG_ROW)
-		lms_outcome_oversized_row(&r->truth, len);
-	else if (kind == LMS_MSG_ERROR)
-		lms_outcome_oversized_error(&r->truth, len);
+	if (r)
+		lms_outcome_oversized(&r->truth, kind, len);
 }
 
 bool lms_shadow_truth_may_finish(struct lms_shadow *sh)

@@ -334,19 +334,31 @@ START_TEST(test_oversized)
 {
 	select3(&t, in_order);
 	select3(&o, in_order);
-	lms_outcome_oversized_row(&t, 100000);
-	lms_outcome_oversized_row(&o, 100000);
+	lms_outcome_oversized(&t, LMS_MSG_ROW, 100000);
+	lms_outcome_oversized(&o, LMS_MSG_ROW, 100000);
 	ck_assert_uint_eq(t.rows, 4);
 	ck_assert_int_eq(lms_outcome_compare(&t, &o, true), LMS_DIFF_NONE);
-	lms_outcome_oversized_row(&t, 10);
-	lms_outcome_oversized_row(&o, 11);
+	lms_outcome_oversized(&t, LMS_MSG_ROW, 10);
+	lms_outcome_oversized(&o, LMS_MSG_ROW, 11);
 	ck_assert_int_eq(lms_outcome_compare(&t, &o, true), LMS_DIFF_VALUES);
 	/* an oversized row on one side, a decoded one on the other */
 	select3(&t, in_order);
 	select3(&o, in_order);
-	lms_outcome_oversized_row(&t, 40000);
+	lms_outcome_oversized(&t, LMS_MSG_ROW, 40000);
 	feed_row(&o, "4", "d");
 	ck_assert_int_eq(lms_outcome_compare(&t, &o, false), LMS_DIFF_VALUES);
+	/* an oversized error fails the request as XX000, saying why; an
+	 * earlier error stays the one compared; other kinds change nothing */
+	select3(&t, in_order);
+	select3(&o, in_order);
+	lms_outcome_oversized(&o, LMS_MSG_NOTICE, 50000);
+	ck_assert_int_eq(lms_outcome_compare(&t, &o, false), LMS_DIFF_NONE);
+	lms_outcome_oversized(&o, LMS_MSG_ERROR, 50000);
+	ck_assert_str_eq(o.sqlstate, "XX000");
+	ck_assert_ptr_nonnull(strstr(o.error, "50000 bytes"));
+	ck_assert_int_eq(lms_outcome_compare(&t, &o, false), LMS_DIFF_ERROR);
+	lms_outcome_oversized(&o, LMS_MSG_ERROR, 60000);
+	ck_assert_ptr_nonnull(strstr(o.error, "50000 bytes"));
 }
 END_TEST
 
