@@ -115,7 +115,7 @@ static int load_state(struct orch_ctx *ctx, struct orch_state *st, json_t **resp
  * whose heartbeat stopped less than --forget-instance-after ago (one that
  * cannot reach the store may still be serving: only its admin API can
  * pause it).  NULL with *code and *resp set. */
-static json_t *live_instances(struct orch_ctx *ctx, int *code, json_t **resp)
+static json_t *cutover_instances(struct orch_ctx *ctx, int *code, json_t **resp)
 {
 	char err[512];
 	json_t *list = orch_instances_list(ctx, ORCH_PARTICIPANTS, err, sizeof(err));
@@ -526,7 +526,7 @@ int orch_cutover_begin(struct orch_ctx *ctx, json_t *req, json_t **resp)
 	if ((code = opt_seconds(req, "drain_timeout_s", &drain_s, resp)) || (code = opt_bool(req, "dry_run", &dry, resp)) ||
 	    (code = load_state(ctx, &st, resp)))
 		return code;
-	json_t *instances = live_instances(ctx, &code, resp);
+	json_t *instances = cutover_instances(ctx, &code, resp);
 	if (!instances)
 		return code;
 	if (dry) {
@@ -745,10 +745,12 @@ static struct {
 /* Whether url is one of the admin URLs in mark.drained. */
 static bool drained_url(const char *url)
 {
+	if (!url)
+		return false;
 	size_t i;
 	json_t *u;
 	json_array_foreach(mark.drained, i, u)
-		if (url && !strcmp(json_string_value(u), url))
+		if (!strcmp(json_string_value(u), url))
 			return true;
 	return false;
 }
@@ -985,7 +987,7 @@ int orch_cutover_commit(struct orch_ctx *ctx, json_t *req, json_t **resp)
 	    (code = opt_seconds(req, "replication_timeout_s", &repl_s, resp)) ||
 	    (code = require_paused(ctx, "commit", &st, resp)))
 		return code;
-	json_t *instances = live_instances(ctx, &code, resp);
+	json_t *instances = cutover_instances(ctx, &code, resp);
 	if (!instances)
 		return code;
 	const char *to = other_truth(st.source_of_truth);
@@ -1014,7 +1016,7 @@ int orch_cutover_abort(struct orch_ctx *ctx, json_t *req, json_t **resp)
 	step("abort_received");
 	if ((code = opt_bool(req, "dry_run", &dry, resp)) || (code = require_paused(ctx, "abort", &st, resp)))
 		return code;
-	json_t *instances = live_instances(ctx, &code, resp);
+	json_t *instances = cutover_instances(ctx, &code, resp);
 	if (!instances)
 		return code;
 	if (dry) {

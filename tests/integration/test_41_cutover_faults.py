@@ -712,8 +712,9 @@ def cut_off_from_store(env, orch, proxy_factory, db, name):
 def test_commit_asks_an_instance_that_missed_begin(faults, proxy_factory, lms_env):
     """An instance cut off from the store for longer than
     --forget-instance-after (5 s here) is forgotten, so begin pauses the
-    others without it, and meanwhile it opens a transaction on the source.  When it reaches the store again it applies the pause,
-    with that transaction still open.  Commit must then ask every live
+    others without it, and meanwhile it opens a transaction on the source.
+    When it reaches the store again it applies the pause, with that
+    transaction still open.  Commit must then ask every live
     instance again instead of trusting begin's drain: it refuses, naming the
     instance, and goes through (with a watermark of its own) once the
     transaction committed, whose write is then on the target."""
