@@ -89,6 +89,8 @@ struct lms_shadow {
 	struct lms_buf held;    /* request bytes not yet released to conn.out */
 	uint64_t fwd;           /* bytes left of a message streamed past */
 	struct event timer;     /* the shadow timeout of the oldest request */
+	uint64_t stall_us;      /* since then bytes wait in conn.out that the
+				   database does not take (0: none wait) */
 	uint64_t timer_at;      /* when the armed timer fires, 0 when not armed */
 	struct sh_rec recs[SH_RECS];
 	uint32_t head;          /* oldest record */
@@ -281,6 +283,8 @@ static void timer_update(struct lms_shadow *sh)
 	struct sh_rec *r = rec_other_current(sh);
 	if (r && r->sent_us && (deadline == 0 || r->sent_us + limit < deadline))
 		deadline = r->sent_us + limit;
+	if (sh->stall_us && (deadline == 0 || sh->stall_us + limit < deadline))
+		deadline = sh->stall_us + limit;
 	if (deadline == 0 || (sh->timer_at != 0 && sh->timer_at <= deadline))
 		return;
 	uint64_t now = lms_mono_us();
@@ -299,11 +303,14 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 	uint64_t limit = timeout_us(sh);
 	uint64_t now = lms_mono_us();
 	struct sh_rec *r = rec_other_current(sh);
+	bool stalled = sh->stall_us && now >= sh->stall_us + limit;
 	bool late = (sh->phase != SH_DOWN && sh->phase != SH_READY && now >= sh->dial_us + limit) ||
-		    (r && r->sent_us && now >= r->sent_us + limit);
+		    (r && r->sent_us && now >= r->sent_us + limit) || stalled;
 	if (late) {
 		char why[160];
-		snprintf(why, sizeof(why), "no answer within --shadow-timeout (%g s)", (double)limit / 1e6);
+		snprintf(why, sizeof(why), "%s within --shadow-timeout (%g s)",
+			 stalled ? "the database took no more bytes" : "no answer",
+			 (double)limit / 1e6);
 		lms_stat_add(&stats(sh)->errors[LMS_ERR_TIMEOUT], 1);
 		sh_break(sh, why);
 		sh_wake(sh);
@@ -352,6 +359,7 @@ static void sh_break(struct lms_shadow *sh, const char *why)
 	big_drop(sh);
 	sh->phase = SH_DOWN;
 	sh->fwd = 0;
+	sh->stall_us = 0;
 	sh->cur_shadowed = false;
 	uint32_t shift = sh->failures < 5 ? sh->failures : 5;
 	sh->retry_us = lms_mono_us() + ((uint64_t)SH_RETRY_US << shift); /* 1 s doubling to 32 s */
@@ -710,16 +718,37 @@ static void sh_update_events(struct lms_shadow *sh)
 	lms_conn_update_events(&sh->conn);
 }
 
+/* Note whether the database takes what we send: bytes it leaves waiting
+ * for --shadow-timeout break the connection (on_timer), as an answer that
+ * does not come does.  Without this a request still being sent had no
+ * deadline at all, and a sync session waiting for room toward a shadow
+ * that stopped reading (a frozen server, a dead network path) waited for
+ * good.  wrote: some bytes went since the last note. */
+static void stall_note(struct lms_shadow *sh, bool wrote)
+{
+	if (lms_buf_len(&sh->conn.out) == 0) {
+		sh->stall_us = 0;
+		return;
+	}
+	if (sh->stall_us != 0 && !wrote)
+		return;
+	sh->stall_us = lms_mono_us();
+	timer_update(sh);
+}
+
 void lms_shadow_flush(struct lms_shadow *sh)
 {
 	if (!sh->has_conn || (sh->phase != SH_AUTH && sh->phase != SH_READY))
 		return;
+	bool wrote = false;
 	for (;;) {
+		size_t before = lms_buf_len(&sh->conn.out);
 		int st = lms_conn_flush(&sh->conn);
 		if (st == LMS_IO_ERR || st == LMS_IO_EOF) {
 			sh_break(sh, sh->conn.err[0] ? sh->conn.err : "connection lost");
 			return;
 		}
+		wrote |= lms_buf_len(&sh->conn.out) < before;
 		/* Held bytes (a request larger than the buffers, running on
 		 * both at once) and a large translation go on as the socket
 		 * takes them: nothing left to write would wake the connection
@@ -733,6 +762,7 @@ void lms_shadow_flush(struct lms_shadow *sh)
 		if (!moved || lms_buf_len(&sh->conn.out) == 0)
 			break; /* gated: waits for the source of truth's answer */
 	}
+	stall_note(sh, wrote);
 	sh_update_events(sh);
 }
 
