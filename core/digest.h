@@ -27,7 +27,7 @@ struct lms_outcome {
 	uint64_t oversized_bytes; /* summed length of the oversized rows */
 	uint32_t ncols;       /* columns of the last result set */
 	uint32_t statements;  /* COMPLETE events */
-	uint32_t oversized;   /* rows too big to decode, compared by size only */
+	uint32_t oversized;   /* rows not described (too big to copy): by size only */
 	uint32_t txn;         /* enum lms_txn_state from READY */
 	char tag[LMS_TAG_MAX];                 /* first command tag */
 	char sqlstate[6];                      /* first error, "" if none */
@@ -89,7 +89,7 @@ void lms_outcome_lost(struct lms_outcome *o, const char *why);
  * transient error on either side, an error on one side only, different
  * SQLSTATE classes (first two characters) when both failed (same class:
  * NONE, nothing else is compared), then tags, columns, rows, affected rows
- * and the values (oversized rows by count and summed length). */
+ * and the values (rows that could not be described by count and summed length). */
 enum lms_diff lms_outcome_compare(const struct lms_outcome *t, const struct lms_outcome *o, bool ordered);
 
 /* "none", "transient", "lost", "error", "sqlstate", "tag", "affected",

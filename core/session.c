@@ -165,6 +165,10 @@ struct lms_session {
 	struct lms_bigmsg big[2];
 	uint8_t *xout;
 	size_t xout_off, xout_len, xout_cap;
+	/* a row of the source of truth over LMS_DECODE_MAX, copied (budget)
+	 * as it streams to the client and observed whole at its end, so that
+	 * the shadow compares its values like any row's */
+	struct lms_bigmsg row;
 };
 
 static uint64_t next_session_id; /* atomic: ids for the admin API */
@@ -265,6 +269,7 @@ static void session_free(struct lms_session *s)
 	lms_bigmsg_free(s->xout, s->xout_cap);
 	lms_bigmsg_end(&s->big[C2S]);
 	lms_bigmsg_end(&s->big[S2C]);
+	lms_bigmsg_end(&s->row);
 	free(s->rbuf);
 	free(s->startup_raw);
 	free(s->user);
@@ -1876,9 +1881,34 @@ static void note_frame(struct lms_session *s, int d, const struct lms_frame *f)
 	s->last_s2c_error = f->kind == LMS_MSG_ERROR;
 	if (f->kind == LMS_MSG_ERROR)
 		s->req_failed = true;
-	if (s->sh && (f->kind == LMS_MSG_ROW || f->kind == LMS_MSG_ERROR) && s->phase == PH_READY &&
-	    s->truth_unknown == 0)
+	if (!s->sh || s->phase != PH_READY || s->truth_unknown > 0)
+		return;
+	if (f->kind == LMS_MSG_ROW && f->len > LMS_DECODE_MAX &&
+	    lms_bigmsg_begin(&s->row, (size_t)f->len, f->kind, f->flags) == 0)
+		return; /* copied as it streams: row_copy */
+	if (f->kind == LMS_MSG_ROW || f->kind == LMS_MSG_ERROR)
 		lms_shadow_truth_oversized(s->sh, f->kind, f->len);
+}
+
+/* Copy n bytes of a streamed row (s->row, see note_frame) and, once it is
+ * whole, tell the shadow its values.  A row the plugin cannot describe
+ * (or a copy the budget refused, in note_frame) is compared by its size. */
+static void row_copy(struct lms_session *s, const uint8_t *p, size_t n)
+{
+	lms_bigmsg_fill(&s->row, p, n);
+	if (!lms_bigmsg_whole(&s->row))
+		return;
+	if (!s->sh) {
+		lms_bigmsg_end(&s->row);
+		return;
+	}
+	struct lms_event ev;
+	uint64_t h;
+	if (lms_observe(s->bd, s->be, s->row.data, s->row.need, &ev, &h) == 0 && ev.kind == LMS_EV_ROW)
+		lms_shadow_truth_event(s->sh, &ev, h);
+	else
+		lms_shadow_truth_oversized(s->sh, LMS_MSG_ROW, s->row.need);
+	lms_bigmsg_end(&s->row);
 }
 
 /* Can messages flow in direction d in the current phase? */
@@ -1998,6 +2028,8 @@ static void pump(struct lms_session *s, int d)
 				patch_put(s, &dst->out, n);
 			if (d == C2S)
 				shadow_copy(s, p, n);
+			else if (s->row.data)
+				row_copy(s, p, n);
 			lms_buf_consume(&src->in, n);
 			s->fwd[d] -= n;
 			moved += n;

@@ -88,6 +88,8 @@ struct lms_shadow {
 	uint32_t failures;      /* connections lost in a row (backoff) */
 	struct lms_buf held;    /* request bytes not yet released to conn.out */
 	uint64_t fwd;           /* bytes left of a message streamed past */
+	struct lms_bigmsg row;  /* ... a row over LMS_DECODE_MAX, copied as it
+				   streams past (budget), observed whole */
 	struct event timer;     /* the shadow timeout of the oldest request */
 	uint64_t stall_us;      /* since then bytes wait in conn.out that the
 				   database does not take (0: none wait) */
@@ -357,6 +359,7 @@ static void sh_break(struct lms_shadow *sh, const char *why)
 	}
 	lms_buf_release(&sh->held);
 	big_drop(sh);
+	lms_bigmsg_end(&sh->row);
 	sh->phase = SH_DOWN;
 	sh->fwd = 0;
 	sh->stall_us = 0;
@@ -639,6 +642,25 @@ static int sh_decode(struct lms_shadow *sh, const uint8_t *p, size_t len, const 
 	return observe_into(d, sh->be, p, len, r ? &r->other : NULL, sh->backend);
 }
 
+/* Copy n bytes of a streamed row (sh->row, see sh_digest) and, once it
+ * is whole, fold its values into the current request's outcome like any
+ * row's.  One the plugin cannot describe is compared by its size. */
+static void row_copy(struct lms_shadow *sh, const uint8_t *p, size_t n)
+{
+	lms_bigmsg_fill(&sh->row, p, n);
+	if (!lms_bigmsg_whole(&sh->row))
+		return;
+	struct sh_rec *r = rec_other_current(sh);
+	struct lms_event ev;
+	uint64_t h;
+	if (r && lms_observe(sh->backend->plugin.d, sh->be, sh->row.data, sh->row.need, &ev, &h) == 0 &&
+	    ev.kind == LMS_EV_ROW)
+		lms_outcome_event(&r->other, &ev, h);
+	else if (r)
+		lms_outcome_oversized(&r->other, LMS_MSG_ROW, sh->row.need);
+	lms_bigmsg_end(&sh->row);
+}
+
 /* Take every message in the input buffer. */
 static void sh_digest(struct lms_shadow *sh)
 {
@@ -652,6 +674,8 @@ static void sh_digest(struct lms_shadow *sh)
 		const uint8_t *p = lms_buf_head(&sh->conn.in);
 		if (sh->fwd > 0) {
 			size_t n = avail < sh->fwd ? avail : (size_t)sh->fwd;
+			if (sh->row.data)
+				row_copy(sh, p, n);
 			lms_buf_consume(&sh->conn.in, n);
 			sh->fwd -= n;
 			continue;
@@ -666,7 +690,9 @@ static void sh_digest(struct lms_shadow *sh)
 		}
 		if (!(f.flags & LMS_FRAME_NEED_BODY)) {
 			struct sh_rec *r = sh->phase == SH_READY ? rec_other_current(sh) : NULL;
-			if (r)
+			bool copy = r && f.kind == LMS_MSG_ROW && f.len > LMS_DECODE_MAX &&
+				    lms_bigmsg_begin(&sh->row, (size_t)f.len, f.kind, f.flags) == 0;
+			if (r && !copy)
 				lms_outcome_oversized(&r->other, f.kind, f.len);
 			sh->fwd = f.len;
 			continue;
@@ -1047,6 +1073,7 @@ void lms_shadow_free(struct lms_shadow *sh)
 		sh->backend->plugin.d->be_free(sh->be);
 	lms_buf_release(&sh->held);
 	big_drop(sh);
+	lms_bigmsg_end(&sh->row);
 	for (uint32_t i = 0; i < SH_RECS; i++)
 		free(sh->recs[i].fp_buf);
 	event_del(&sh->timer);

@@ -608,8 +608,17 @@ static int frame_response(struct my_be *b, const uint8_t *p, size_t avail, struc
 		if (avail < need)
 			return LMS_FRAME_NEED_MORE;
 	}
+	int hide = v.starts ? s->queue[s->q_head].hide : s->hide;
 	if (advance(s, &v, kind, p, avail < f->len ? avail : (size_t)f->len, NULL) < 0)
 		return LMS_FRAME_INVALID;
+	if (b->observe) {
+		/* the core may describe a streamed row whole once it passed
+		 * (my_be_observe); a row of 16 MiB or more continues in the
+		 * next packets and is not described */
+		b->last_kind = kind == K_ROW && len < MY_MAX_PAYLOAD && !hide ? K_ROW : K_NONE;
+		b->last_resp = v.resp;
+		b->last_cmd = v.cmd;
+	}
 	if (len == MY_MAX_PAYLOAD) {
 		s->be_cont = 1;
 		s->be_cont_kind = f->kind;

@@ -277,3 +277,37 @@ def test_oversized_statement_is_named(sync_proxy, sides, uniq):
     fp = "select v from %s where id = $1 and length(? ... (oversized)" % t
     assert wait_until(lambda: (sync_proxy.fingerprint_stats(fp) or {}).get("mismatch") == 1,
                       sync_proxy.env.t(5)), sync_proxy.api_mismatches()
+
+
+def test_large_rows_compared_by_value(sync_proxy, sides, uniq):
+    """Rows over the 32 KiB decode limit stream to the client as they come,
+    and a copy of each is described whole at its end: their values are
+    compared like any row's.  Before, they were compared by count and
+    summed length only: a changed character in a 200 KB value was a match,
+    and numeric 1.50 against 1.5 beside a 40 KB value a mismatch."""
+    t = sides.table(uniq, "id int primary key, x numeric(10, 2), v text", side="source")
+    sides.table(t, "id int primary key, x numeric, v text", side="target")
+    sides.run("insert into %s values (1, 1.5, repeat('a', 40000)), (2, 2, repeat('b', 200000)), "
+              "(3, 3, repeat('c', 1000000))" % t)
+    sides.run("update %s set v = overlay(v placing 'X' from 100000) where id = 2" % t, side="target")
+    conn = app_conn(sync_proxy)
+    cur = conn.cursor()
+    before = sync_proxy.shadow_counts()
+    for q in ("select x, v from %s where id = 1" % t,
+              "select v, x from %s where id = 3" % t,
+              "select id, length(v) from %s order by id" % t):
+        cur.execute(q)
+        assert len(cur.fetchall()) >= 1
+    assert sync_proxy.wait_metric("lms_shadow_requests_total", 'result="match"',
+                                  at_least=before["match"] + 3) >= before["match"] + 3
+    assert sync_proxy.shadow_counts()["mismatch"] == before["mismatch"], sync_proxy.mismatch_records()
+    cur.execute("select id, v from %s where id >= 2" % t)
+    rows = cur.fetchall()
+    assert [(i, len(v)) for i, v in rows] == [(2, 200000), (3, 1000000)] and "X" not in rows[0][1]
+    conn.close()
+    fp = "select id, v from %s where id >= ?" % t
+    recs = records_for(sync_proxy, fp, 5)
+    assert len(recs) == 1, sync_proxy.mismatch_records()
+    assert recs[0]["diff"] == "values", recs[0]
+    assert recs[0]["source"]["rows"] == 2 and recs[0]["target"]["rows"] == 2, recs[0]
+    assert sync_proxy.shadow_counts()["mismatch"] == before["mismatch"] + 1

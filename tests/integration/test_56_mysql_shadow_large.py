@@ -206,3 +206,47 @@ def test_streamed_execution_rebinding_types(proxy_factory, mysql_server, docs):
         (before, p.shadow_counts())
     after = assert_no_mismatch(p)
     assert after["dropped"] == before["dropped"], (before, after)
+
+
+def test_sync_large_rows_compared_by_value(proxy_factory, mysql_server, docs):
+    """Rows over 32 KiB read back, in the text protocol (COM_QUERY) and the
+    binary one (COM_STMT_EXECUTE), are described whole on each side once
+    they streamed past and compared by value across the two protocols: the
+    same values match, a character changed on the target alone is a
+    mismatch.  Before, such rows were compared by their encoded length,
+    which differs between MariaDB's and PostgreSQL's rows: every large
+    read was a mismatch, and a same-length change went unseen."""
+    t, pg = docs
+    p = shadow_proxy(proxy_factory, mysql_server, "sync")
+    c = my_connect(p.port)
+    texts = {1: text_of(100000, "d"), 2: text_of(300000, "e")}
+    try:
+        cur = c.cursor()
+        for i, v in texts.items():
+            cur.execute("insert into %s (id, t) values (%d, '%s')" % (t, i, v))
+        assert on_target(pg, t, 2) == digest(texts[2])
+        before = p.shadow_counts()
+        cur.execute("select t, id from %s where id = 1" % t)
+        assert cur.fetchall() == ((texts[1], 1),)
+        cur.execute("select id, t from %s order by id" % t)
+        assert cur.fetchall() == tuple(texts.items())
+        r = MyRaw("127.0.0.1", p.port, timeout=30)
+        try:
+            r.login(*MY_APP)
+            sel = r.prepare("select t from %s where id = ?" % t)
+            assert r.execute(sel, ("2",))[2] == [[texts[2].encode()]]
+        finally:
+            r.close()
+        assert wait_until(lambda: p.shadow_counts()["match"] >= before["match"] + 3, p.env.t(10)), \
+            (before, p.shadow_counts())
+        assert_no_mismatch(p)
+        changed = texts[2][:150000] + ("0" if texts[2][150000] != "0" else "1") + texts[2][150001:]
+        pg.cursor().execute("update %s set t = '%s' where id = 2" % (t, changed))
+        cur.execute("select id, t from %s where id >= 2" % t)
+        assert cur.fetchall() == ((2, texts[2]),)
+    finally:
+        c.close()
+    assert wait_until(lambda: p.shadow_counts()["mismatch"] == 1, p.env.t(10)), p.shadow_counts()
+    recs = p.mismatch_records()
+    assert len(recs) == 1 and recs[0]["diff"] == "values", recs
+    assert p.metric("lms_translate_memory_bytes") == 0
