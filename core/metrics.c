@@ -139,7 +139,8 @@ static void render_shadow(struct text *t, struct lms_runtime *rt)
 	counter(t, "lms_shadow_mismatches_total", "Shadowed requests whose answers differed.",
 		sum_shadow(rt, LMS_FP_MISMATCH));
 	counter(t, "lms_shadow_async_dropped_total",
-		"Requests not shadowed (async: the previous one had not finished).", sum_shadow(rt, LMS_FP_DROPPED));
+		"Requests not shadowed because the shadow was behind (async: the previous one had not finished).",
+		SUM(rt, shadow_async_dropped));
 	head(t, "lms_shadow_differences_total", "counter", "Differences found, by the first that differed.");
 	for (int d = LMS_DIFF_NONE + 1; d < LMS_DIFFS; d++)
 		put(t, "lms_shadow_differences_total{kind=\"%s\"} %llu\n", lms_diff_name((enum lms_diff)d),

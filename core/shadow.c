@@ -58,6 +58,7 @@ struct sh_rec {
 	uint32_t flags;      /* LMS_STMT_* of the statement it is named by */
 	uint32_t all_flags;  /* LMS_STMT_* of every statement it names */
 	bool idle_start;     /* it began outside any transaction */
+	bool busy_skip;      /* async: not sent, the shadow was behind */
 	uint32_t owed;       /* translation: answers (READYs) its encoded
 				messages owe */
 	char *fp;            /* fingerprint, NULL until named: fp_buf */
@@ -220,6 +221,8 @@ static void rec_judge(struct lms_shadow *sh, struct sh_rec *r)
 			lms_stat_add(&stats(sh)->shadow_diff[diff], 1);
 	}
 	lms_stat_add(&stats(sh)->shadow[res], 1);
+	if (res == LMS_FP_DROPPED && r->busy_skip)
+		lms_stat_add(&stats(sh)->shadow_async_dropped, 1);
 	lms_fpstats_record(fp, res, r->truth_us, r->shadowed ? r->other_us : 0);
 	char quoted[201];
 	if (res == LMS_FP_SETTING)
@@ -1115,6 +1118,7 @@ int lms_shadow_request_start(struct lms_shadow *sh, bool idle)
 	if (sh->n == SH_RECS) {
 		/* async, and more requests in flight than we keep: not compared */
 		lms_stat_add(&stats(sh)->shadow[LMS_FP_DROPPED], 1);
+		lms_stat_add(&stats(sh)->shadow_async_dropped, 1);
 		sh->next_seq++;
 		return LMS_SHADOW_SKIP;
 	}
@@ -1127,6 +1131,7 @@ int lms_shadow_request_start(struct lms_shadow *sh, bool idle)
 	}
 	struct sh_rec *r = rec_push(sh, sh->phase != SH_DOWN && !busy);
 	r->idle_start = idle;
+	r->busy_skip = busy && sh->phase != SH_DOWN;
 	sh->next_seq++;
 	if (sh->phase == SH_DOWN)
 		lms_outcome_lost(&r->other, sh->why[0] ? sh->why : "not connected");

@@ -38,10 +38,12 @@ struct lms_stats {
 	uint64_t errors[LMS_ERR_KINDS];
 	uint64_t cancels;
 	/* shadowing: requests by how they ended (enum lms_fp_result), the
-	 * kind of each difference, async drops, shadow connections opened and
-	 * given up (timeout, loss, desync) */
+	 * kind of each difference, async drops (the part of the dropped that
+	 * async mode did not send because the shadow was behind), shadow
+	 * connections opened and given up (timeout, loss, desync) */
 	uint64_t shadow[LMS_FP_RESULTS];
 	uint64_t shadow_diff[LMS_DIFFS];
+	uint64_t shadow_async_dropped;
 	uint64_t shadow_connects;
 	uint64_t shadow_broken;
 	uint64_t shadow_orphans; /* gauge: shadows finishing after their client left */

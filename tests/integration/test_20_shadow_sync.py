@@ -6,6 +6,7 @@ import decimal
 import hashlib
 import io
 import re
+import threading
 
 import pytest
 
@@ -203,3 +204,37 @@ def test_sync_statement_larger_than_buffers(proxy_factory, sides, uniq, mode):
         assert sides.rows(side, "select id, length(v), md5(v) from %s order by id" % t) == \
             [(i, n, hashlib.md5((chr(ord("a") + i) * n).encode()).hexdigest()) for i, n in enumerate(sizes)]
     assert_no_mismatch(p)
+
+
+def test_sync_cancelled_before_the_shadow_ran_it(proxy_factory, sides):
+    """In a transaction block, sync holds a request for the target until the
+    source answered it.  Cancelled on the source (57014), it is never run on
+    the target: counted dropped, not compared, and not as an async drop
+    (lms_shadow_async_dropped_total counts only what async mode skipped
+    because the target was behind; it used to count these too)."""
+    import psycopg2.errors
+    p = proxy_factory(name="sync-cancel", shadow_mode="sync")
+    conn = p.connect()
+    cur = conn.cursor()
+    cur.execute("select 1")
+    conn.commit()
+    assert p.wait_metric("lms_shadow_requests_total", 'result="match"', at_least=1) >= 1
+    before = p.shadow_counts()
+    cur.execute("select 2")  # opens the transaction block
+    timer = threading.Timer(1.0, conn.cancel)
+    timer.start()
+    try:
+        with pytest.raises(psycopg2.errors.QueryCanceled):
+            cur.execute("select pg_sleep(30)")
+    finally:
+        timer.cancel()
+    conn.rollback()
+    cur.execute("select 3")
+    assert cur.fetchone() == (3,)
+    conn.commit()
+    assert p.wait_metric("lms_shadow_requests_total", 'result="dropped"', at_least=before["dropped"] + 1) \
+        == before["dropped"] + 1
+    after = p.shadow_counts()
+    assert after["async_dropped"] == before["async_dropped"] == 0, (before, after)
+    assert after["mismatch"] == 0, (after, p.mismatch_records())
+    conn.close()

@@ -59,6 +59,7 @@ START_TEST(test_shadow_counters_summed)
 		st->shadow[LMS_FP_MATCH] = 10;
 		st->shadow[LMS_FP_MISMATCH] = 2;
 		st->shadow[LMS_FP_DROPPED] = 3;
+		st->shadow_async_dropped = 1; /* the others: not sent for another reason */
 		st->shadow_diff[LMS_DIFF_VALUES] = 1;
 		st->shadow_diff[LMS_DIFF_ROWS] = 1;
 		st->shadow_connects = 4;
@@ -71,7 +72,8 @@ START_TEST(test_shadow_counters_summed)
 	assert_line(text, "lms_shadow_requests_total{result=\"mismatch\"} 4");
 	assert_line(text, "lms_shadow_requests_total{result=\"setting\"} 0");
 	assert_line(text, "lms_shadow_mismatches_total 4");
-	assert_line(text, "lms_shadow_async_dropped_total 6");
+	assert_line(text, "lms_shadow_requests_total{result=\"dropped\"} 6");
+	assert_line(text, "lms_shadow_async_dropped_total 2");
 	assert_line(text, "lms_shadow_differences_total{kind=\"values\"} 2");
 	assert_line(text, "lms_shadow_differences_total{kind=\"rows\"} 2");
 	assert_line(text, "lms_shadow_differences_total{kind=\"tag\"} 0");
