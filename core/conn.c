@@ -394,6 +394,18 @@ void lms_conn_kick(struct lms_conn *c)
 	event_active(&c->ev_read, EV_READ, 0);
 }
 
+void lms_conn_shutdown_write(struct lms_conn *c)
+{
+	if (c->fd < 0)
+		return;
+	if (c->ssl) {
+		ERR_clear_error();
+		(void)SSL_shutdown(c->ssl); /* not sent now (socket full): the FIN says it */
+		ERR_clear_error();
+	}
+	shutdown(c->fd, SHUT_WR);
+}
+
 void lms_conn_close(struct lms_conn *c)
 {
 	lms_conn_detach(c);

@@ -111,6 +111,11 @@ bool lms_conn_quiet(const struct lms_conn *c);
 void lms_conn_detach(struct lms_conn *c);
 void lms_conn_attach(struct lms_conn *c, struct event_base *base);
 
+/* Tell the peer nothing more comes (call with the output empty): TLS's
+ * close_notify when there is TLS, then the TCP half-close.  The
+ * connection can still be read. */
+void lms_conn_shutdown_write(struct lms_conn *c);
+
 /* Close the socket, free TLS state and buffers.  Safe to call twice. */
 void lms_conn_close(struct lms_conn *c);
 

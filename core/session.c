@@ -83,6 +83,12 @@ struct lms_session {
 	bool tls_after_flush;  /* start client TLS once the reply is sent */
 	int phase_after_tls;   /* where the client TLS handshake returns to */
 	bool quitting;         /* the client said goodbye; close once forwarded */
+	/* the client half-closed (EOF) with requests in flight: they are
+	 * passed on and answered as on a direct connection (half_close_step) */
+	bool client_eof;
+	bool server_shut;      /* ... all of them went: the database was told */
+	bool server_eof;       /* ... it answered them and closed */
+	bool c2s_partial;      /* the client's input ends in part of a message */
 	bool key_registered;
 	bool last_s2c_error;   /* the last backend message was an error */
 	int txn;
@@ -419,7 +425,7 @@ static bool session_idle(const struct lms_session *s)
  * draining. */
 static bool session_movable(const struct lms_session *s)
 {
-	return session_idle(s) && s->has_server && !s->closing && !s->draining && !s->quitting &&
+	return session_idle(s) && s->has_server && !s->closing && !s->draining && !s->quitting && !s->client_eof &&
 	       !s->queued && !s->login_queued && !s->switching && !s->has_retired && !s->standby &&
 	       (!s->sh || lms_shadow_quiet(s->sh)) &&
 	       !s->c2s_open && !s->answer_held && !s->tls_after_flush && s->replay_wait == 0 &&
@@ -2003,6 +2009,8 @@ static void pump(struct lms_session *s, int d)
 		if (!xbuf_spill(s))
 			return; /* a translated answer still waits for room */
 	}
+	if (d == C2S)
+		s->c2s_partial = false;
 	if (d == C2S && !xout_spill(s))
 		return; /* a large request's rewrite still waits for room */
 	if (s->big[d].data && lms_bigmsg_whole(&s->big[d]) && pump_allowed(s, d) && big_step(s, d) <= 0)
@@ -2059,8 +2067,10 @@ static void pump(struct lms_session *s, int d)
 			}
 			p = lms_buf_head(&src->in);
 		}
-		if (st == LMS_FRAME_NEED_MORE)
+		if (st == LMS_FRAME_NEED_MORE) {
+			s->c2s_partial = d == C2S;
 			break;
+		}
 		bool xlate = s->translated && s->phase == PH_READY && st == LMS_FRAME_OK && f.len > LMS_DECODE_MAX &&
 			     (d == S2C ? answers_translated(s) : (f.flags & LMS_FRAME_NEED_BODY) != 0);
 		if (xlate) {
@@ -2107,8 +2117,10 @@ static void pump(struct lms_session *s, int d)
 			continue;
 		}
 		if (f.flags & LMS_FRAME_NEED_BODY) {
-			if (avail < f.len)
+			if (avail < f.len) {
+				s->c2s_partial = d == C2S;
 				break;
+			}
 			if (d == S2C) {
 				s->last_s2c_error = f.kind == LMS_MSG_ERROR;
 				if (f.kind == LMS_MSG_ERROR)
@@ -2205,6 +2217,47 @@ static void backend_tls_step(struct lms_session *s)
 	backend_send_start(s, 1);
 }
 
+/* The client sent its last byte (EOF, which may also be a close: a socket
+ * cannot tell).  Over a direct connection the database still answers
+ * every request sent before it, so the session does too when requests
+ * are in flight or buffered: half_close_step passes them on, then tells
+ * the database, which answers and closes.  Returns false when the session
+ * simply ends (nothing in flight, or not logged in yet). */
+static bool client_half_closed(struct lms_session *s)
+{
+	if (s->client_eof)
+		return true;
+	bool busy = s->pending > 0 || s->c2s_open || s->fwd[C2S] > 0 || s->fwd[S2C] > 0 ||
+		    lms_buf_len(&s->client.in) > 0 || lms_buf_len(&s->server.out) > 0 || s->queued;
+	if (!busy || s->phase != PH_READY || !s->has_server || s->closing)
+		return false;
+	s->client_eof = true;
+	return true;
+}
+
+/* After the client's EOF (client_half_closed): once all it sent went to
+ * the database (its input used up, or only part of a message left that
+ * nothing will complete), half-close toward the database; once the
+ * database closed and its last bytes went on to the client, end. */
+static void half_close_step(struct lms_session *s)
+{
+	if (s->server_eof) {
+		if (lms_buf_len(&s->server.in) == 0 && s->fwd[S2C] == 0)
+			session_close(s);
+		return;
+	}
+	if (s->server_shut || s->switching || s->queued || s->phase != PH_READY || !s->has_server)
+		return;
+	if (lms_buf_len(&s->server.out) > 0 || s->xout)
+		return;
+	/* part of a message is left only when the plugin would take a whole
+	 * one now: with nothing unanswered, NEED_MORE is not flow control */
+	if (lms_buf_len(&s->client.in) > 0 && !(s->c2s_partial && s->pending == 0))
+		return;
+	s->server_shut = true;
+	lms_conn_shutdown_write(&s->server);
+}
+
 /* Read from one side; returns false if the session ends. */
 static bool read_side(struct lms_session *s, int d)
 {
@@ -2214,11 +2267,17 @@ static bool read_side(struct lms_session *s, int d)
 	if (st == LMS_IO_OK || st == LMS_IO_AGAIN)
 		return true;
 	if (d == C2S) {
+		if (st == LMS_IO_EOF && client_half_closed(s))
+			return true;
 		if (st == LMS_IO_ERR)
 			lms_log(LMS_LOG_LEVEL_INFO, "client_read_error", "worker=%d peer=%s error=\"%s\"",
 				s->w->id, s->peer, c->err);
 		s->dead = true;
 		return false;
+	}
+	if (s->server_shut) {
+		s->server_eof = true; /* it answered what the client sent: half_close_step */
+		return true;
 	}
 	/* The backend went away. */
 	if (s->phase < PH_READY && s->last_s2c_error && s->own_login) {
@@ -2238,6 +2297,8 @@ static bool read_side(struct lms_session *s, int d)
 /* Input is processed and forwarded; maybe the session can now close. */
 static void after_pump(struct lms_session *s)
 {
+	if (s->client_eof && !s->closing)
+		half_close_step(s);
 	if (s->quitting && !s->closing && s->fwd[C2S] == 0 && lms_buf_len(&s->server.out) == 0) {
 		session_close(s);
 		return;
@@ -2423,10 +2484,10 @@ static void session_update(struct lms_session *s)
 	/* Back-pressure: stop reading a side whose peer's output is full. */
 	bool srv_out_ok = !s->has_server || lms_buf_space(&s->server.out) > 0;
 	bool cli_out_ok = lms_buf_space(&s->client.out) > 0;
-	s->client.want_read = serving && c_room && srv_out_ok;
+	s->client.want_read = serving && c_room && srv_out_ok && !s->client_eof;
 	if (s->has_server)
 		s->server.want_read = !s->closing && (s->phase == PH_AUTH || s->phase == PH_READY) &&
-				      s_room && cli_out_ok;
+				      s_room && cli_out_ok && !s->server_eof;
 	lms_conn_update_events(&s->client);
 	if (s->has_server)
 		lms_conn_update_events(&s->server);

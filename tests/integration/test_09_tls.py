@@ -218,3 +218,20 @@ def test_openssl_s_client_sees_proxy_cert(lms_env, tls_proxy):
     out = r.stdout + r.stderr
     assert "Verify return code: 0 (ok)" in out, out
     assert re.search(r"subject=.*CN\s*=\s*localhost", out), out
+
+
+def test_backend_tls_client_half_close(lms_env, proxy_factory, sides, uniq):
+    """A client half-close reaches a TLS source as close_notify and a TCP
+    half-close: the source answers every request sent before it, the
+    answers come back over TLS, then the session ends (test_15 has the
+    plain case)."""
+    from test_15_protocol import _check_half_close, _half_closed_session
+    p = proxy_factory(name="btls-half", init_source=tls_source_url(lms_env, "ca.crt"))
+    t = sides.table(uniq, "i int", side="source")
+    n = 10
+    sql = ["insert into %s values (%d)" % (t, i) for i in range(n)]
+    sql += ["select pg_sleep(0.3)", "select count(*) from %s" % t]
+    msgs, took = _half_closed_session(p.host, p.port, sql)
+    _check_half_close(msgs, n)
+    assert took < 10, took
+    assert sides.rows("source", "select count(*) from %s" % t) == [(n,)]

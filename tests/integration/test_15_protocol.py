@@ -195,3 +195,71 @@ def test_pipelined_faster_than_the_server(proxy_factory):
             buf = buf[i:]
         w.join(timeout=10)
         assert not errors, errors
+
+
+def _half_closed_session(host, port, sql, tail=b""):
+    """Log in, send simple queries (and tail, e.g. part of a message),
+    half-close (shutdown SHUT_WR) and read until the server closes.
+    Returns the messages read and how long the close took."""
+    with PgRaw(host, port, timeout=30) as c:
+        c.startup(APP_USER, APP_DB, APP_PASSWORD)
+        batch = b"".join(b"Q" + struct.pack("!I", len(q) + 5) + q.encode() + b"\0" for q in sql)
+        c.send(batch + tail)
+        t0 = time.monotonic()
+        c.sock.shutdown(socket.SHUT_WR)
+        msgs = []
+        while True:
+            try:
+                msgs.append(c.read_msg())
+            except ConnectionError:
+                return msgs, time.monotonic() - t0
+
+
+def _check_half_close(msgs, n_inserts):
+    errors = [p for t, p in msgs if t == b"E"]
+    assert not errors, errors
+    assert sum(t == b"Z" for t, _ in msgs) == n_inserts + 2, msgs[-5:]
+    rows = [p for t, p in msgs if t == b"D"]
+    assert rows and rows[-1].endswith(str(n_inserts).encode()), rows[-1:]
+
+
+def test_client_half_close_gets_every_answer(proxy, sides, uniq):
+    """A client that sends its queries and then half-closes (shutdown
+    SHUT_WR, as `nc -N` or a script piping into a socket does) gets every
+    answer, as from PostgreSQL itself: each write is done and answered,
+    the query still running finishes, part of a message left at the end
+    is dropped, then the connection closes.  Before, molt-lms closed both
+    connections at the client's EOF: the answers were lost, and writes
+    not yet sent to the database were never made."""
+    t = sides.table(uniq, "i int", side="source")
+    n = 30
+    sql = ["insert into %s values (%d)" % (t, i) for i in range(n)]
+    sql += ["select pg_sleep(0.5)", "select count(*) from %s" % t]
+    msgs, took = _half_closed_session(proxy.host, proxy.port, sql, tail=b"Q\0\0\0\x20select")
+    _check_half_close(msgs, n)
+    assert took < 10, took
+    assert sides.rows("source", "select count(*) from %s" % t) == [(n,)]
+
+
+@pytest.mark.parametrize("mode", ["async", "sync"])
+def test_client_half_close_with_shadow(proxy_factory, sides, uniq, mode):
+    """The same with a shadow: the answers (held for the shadow's in sync)
+    all reach the client, and the writes land on both databases."""
+    p = proxy_factory(name="halfclose-" + mode, shadow_mode=mode)
+    t = sides.table(uniq, "i int")
+    n = 20
+    sql = ["insert into %s values (%d)" % (t, i) for i in range(n)]
+    sql += ["select pg_sleep(0.2)", "select count(*) from %s" % t]
+    msgs, took = _half_closed_session(p.host, p.port, sql)
+    _check_half_close(msgs, n)
+    assert took < 10, took
+    assert sides.rows("source", "select count(*) from %s" % t) == [(n,)]
+    # async skips what comes while the target is still busy (counted; the
+    # two selects may be among them)
+    def on_target():
+        got = sides.rows("target", "select count(*) from %s" % t)[0][0]
+        return n <= got + p.shadow_counts()["async_dropped"] <= n + 2
+    assert wait_until(on_target, p.env.t(5)), p.shadow_counts()
+    if mode == "sync":
+        assert p.shadow_counts()["async_dropped"] == 0
+    assert p.shadow_counts()["mismatch"] == 0, p.mismatch_records()

@@ -186,6 +186,26 @@ def test_deep_pipeline_waits_for_answers(raw):
     raw.read_ok(1)
 
 
+def test_deep_pipeline_then_half_close(raw):
+    """The deep pipeline above, then the client half-closes (shutdown
+    SHUT_WR) before reading, with part of a packet left at the end: every
+    command is answered in order, as by MariaDB itself (the proxy holds
+    what its queue cannot take until answers come, and only then tells
+    MariaDB that nothing more comes), then the connection closes."""
+    import socket
+    data = b""
+    for i in range(300):
+        q = ("select %d" % i).encode()
+        data += (len(q) + 1).to_bytes(3, "little") + b"\0" + bytes([COM_QUERY]) + q
+    raw.send_raw(data + b"\x20\x00\x00\x00\x03sel")
+    raw.sock.shutdown(socket.SHUT_WR)
+    for i in range(300):
+        kind, cols, rows = raw.read_result(1)
+        assert rows == [[str(i).encode()]]
+    with pytest.raises(ConnectionError):
+        raw.read_packet()
+
+
 def test_bad_sequence_id_closes(mysql_proxy):
     c = MyRaw("127.0.0.1", mysql_proxy.port)
     try:
