@@ -176,7 +176,7 @@ static struct evlog run_once(uint8_t opts, uint8_t seed, int whole, const uint8_
 		c->st = (struct lms_startup){ "pgwire", "alice", "sales", raw, n };
 	}
 	if (start(c) == 0) {
-		struct side sd = { c->be, pg_be_frame, pg_be_decode, be_act, c, &log };
+		struct side sd = { c->be, pg_be_frame, pg_be_decode, be_act, c, &log, NULL };
 		struct splitter sp;
 		split_init(&sp, seed, whole);
 		run_stream(&sd, data, size, &sp);

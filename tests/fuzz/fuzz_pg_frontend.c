@@ -147,7 +147,7 @@ static struct evlog run_once(uint8_t opts, uint8_t seed, int whole, const uint8_
 		pg_fe_tls_done(fe);
 	struct evlog log = { 0xcbf29ce484222325ull, 0, 0 };
 	struct fe_ctx c = { fe, o.tls_available, o.observe, &log };
-	struct side sd = { fe, pg_fe_frame, pg_fe_decode, fe_act, &c, &log };
+	struct side sd = { fe, pg_fe_frame, pg_fe_decode, fe_act, &c, &log, NULL };
 	struct splitter sp;
 	split_init(&sp, seed, whole);
 	run_stream(&sd, data, size, &sp);

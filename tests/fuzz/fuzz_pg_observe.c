@@ -33,6 +33,7 @@ struct obs_ctx {
 	const uint8_t *cl; /* client records not noted yet */
 	size_t cl_len;
 	uint32_t wait;     /* database messages before the next record */
+	size_t msg_len;    /* the message described now */
 };
 
 /* A translated request: what is written is whole, framed messages. */
@@ -97,7 +98,7 @@ static void obs_emit(void *arg, const uint8_t *data, size_t len)
 {
 	struct obs_ctx *c = arg;
 	FUZZ_CHECK(data != NULL || len == 0);
-	FUZZ_CHECK(len <= 2 * LMS_DECODE_MAX + 2 || len <= OBS_NUMERIC_TEXT_MAX || data == NULL);
+	FUZZ_CHECK(len <= 2 * c->msg_len + 2 || len <= OBS_NUMERIC_TEXT_MAX || data == NULL);
 	c->emitted++;
 	ev_u64(c->log, data ? len : UINT64_MAX);
 	if (data)
@@ -188,6 +189,7 @@ static int obs_decode(void *arg, const uint8_t *msg, size_t len, struct lms_out 
 	struct lms_event ev;
 	memset(&ev, 0, sizeof(ev));
 	c->emitted = 0;
+	c->msg_len = len;
 	int orc = pg_be_observe(c->be, msg, len, &ev, obs_emit, c);
 	FUZZ_CHECK(orc == 0 || orc == -1);
 	ev_u64(c->log, (uint64_t)(int64_t)orc);
@@ -210,6 +212,25 @@ static int obs_decode(void *arg, const uint8_t *msg, size_t len, struct lms_out 
 	if (res->verdict == LMS_REPLY) /* the ROLLBACK after a class 40 error, or an execution again */
 		check_reply(a, msg, out);
 	return 0;
+}
+
+/* A DataRow over LMS_DECODE_MAX streamed past, described whole (the
+ * core's copy of it, core/session.c row_copy): a row or nothing. */
+static void obs_streamed(void *arg, const uint8_t *msg, size_t len)
+{
+	struct obs_ctx *c = arg;
+	struct lms_event ev;
+	memset(&ev, 0, sizeof(ev));
+	c->emitted = 0;
+	c->msg_len = len;
+	int orc = pg_be_observe(c->be, msg, len, &ev, obs_emit, c);
+	FUZZ_CHECK(orc == 0 || orc == -1);
+	ev_u64(c->log, (uint64_t)(int64_t)orc);
+	if (orc < 0)
+		return;
+	check_event(c, msg, &ev);
+	FUZZ_CHECK(ev.kind == LMS_EV_ROW || ev.kind == LMS_EV_NONE);
+	ev_add(c->log, &ev, sizeof(ev));
 }
 
 /* The core's reaction: forwarded messages go on, failures close. */
@@ -239,7 +260,7 @@ static struct evlog run_once(uint8_t seed, int whole, const uint8_t *cl, size_t 
 	bo.observe = 1;
 	memcpy(bo.proxy_key, "PROXYKEY", 8);
 	struct evlog log = { 0xcbf29ce484222325ull, 0, 0 };
-	struct obs_ctx c = { pg_be_new(&bo), &log, 0, cl, cl_len, cl_len > 0 ? cl[0] : 0 };
+	struct obs_ctx c = { pg_be_new(&bo), &log, 0, cl, cl_len, cl_len > 0 ? cl[0] : 0, 0 };
 	FUZZ_CHECK(c.be != NULL);
 	static const uint8_t startup[] = { 0, 0, 0, 17, 0, 3, 0, 0, 'u', 's', 'e', 'r', 0, 'a', 0, 0, 0 };
 	struct lms_startup st = { "pgwire", "a", "a", startup, sizeof(startup) };
@@ -250,7 +271,7 @@ static struct evlog run_once(uint8_t seed, int whole, const uint8_t *cl, size_t 
 	memset(&res, 0, sizeof(res));
 	FUZZ_CHECK(pg_be_start(c.be, 0, &st, out, &res) == 0 && res.action == LMS_ACT_NONE);
 	free(out);
-	struct side sd = { &c, obs_frame, obs_decode, obs_act, &c, &log };
+	struct side sd = { &c, obs_frame, obs_decode, obs_act, &c, &log, obs_streamed };
 	struct splitter sp;
 	pg_key_lookup_on(); /* process-wide (genkey.c): each run starts alike */
 	split_init(&sp, seed, whole);

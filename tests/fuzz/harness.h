@@ -107,6 +107,9 @@ struct side {
 		   const struct lms_result *res, size_t pending);
 	void *ctx;
 	struct evlog *log;
+	/* A streamed row over LMS_DECODE_MAX, whole: the core copies it as
+	 * it passes and describes it once it did (NULL: not observed). */
+	void (*streamed)(void *ctx, const uint8_t *msg, size_t len);
 };
 
 struct stream {
@@ -114,6 +117,7 @@ struct stream {
 	size_t received;     /* how many have arrived */
 	size_t pos;          /* first unconsumed byte */
 	uint64_t fwd;        /* bytes still to stream of the current message */
+	size_t size;         /* all of data */
 };
 
 static void check_frame(const struct lms_frame *f)
@@ -196,6 +200,16 @@ static int decode_at(struct side *sd, struct stream *s, size_t len)
 	return go;
 }
 
+/* A streamed row, whole, from an exact-size copy (see side.streamed). */
+static void streamed_at(struct side *sd, struct stream *s, size_t len)
+{
+	uint8_t *msg = malloc(len);
+	FUZZ_CHECK(msg != NULL);
+	memcpy(msg, s->data + s->pos, len);
+	sd->streamed(sd->ctx, msg, len);
+	free(msg);
+}
+
 /* Move through the bytes received so far, as core/session.c pump() does.
  * Returns 0 to wait for more bytes, -1 when the connection would close. */
 static int pump(struct side *sd, struct stream *s)
@@ -227,6 +241,10 @@ static int pump(struct side *sd, struct stream *s)
 		if (body && f.len > LMS_DECODE_MAX)
 			return -1;
 		if (!body) {
+			/* nothing reaches the plugin while it streams past: describing
+			 * it at its frame is what the core does at its end */
+			if (sd->streamed && f.kind == LMS_MSG_ROW && f.len > LMS_DECODE_MAX && f.len <= s->size - s->pos)
+				streamed_at(sd, s, (size_t)f.len);
 			s->fwd = f.len;
 			continue;
 		}
@@ -239,7 +257,7 @@ static int pump(struct side *sd, struct stream *s)
 /* Deliver data[0..size) in pieces chosen by the splitter. */
 static void run_stream(struct side *sd, const uint8_t *data, size_t size, struct splitter *sp)
 {
-	struct stream s = { data, 0, 0, 0 };
+	struct stream s = { data, 0, 0, 0, size };
 	while (s.received < size) {
 		s.received += split_next(sp, size - s.received);
 		if (pump(sd, &s) < 0)

@@ -91,6 +91,13 @@ def backend_seeds():
     seeds["local_infile"] = bytes([0, 0]) + data
     # a refusal instead of a greeting
     seeds["refused"] = bytes([0, 0]) + pkt(0, b"\xff\x10\x04Too many connections")
+    # observed (bit 6): a text row over 32 KiB streams past and is described
+    # whole (core/session.c row_copy), between two small ones
+    big = b"\xfc" + struct.pack("<H", 40000) + b"x" * 40000
+    data = (greeting(SRV_CAPS) + pkt(2, OK) + pkt(1, b"\x01") + pkt(2, COLDEF) + pkt(3, EOF_) +
+            pkt(4, b"\x011") + pkt(5, big) + pkt(6, b"\x0222") + pkt(7, EOF_))
+    seeds["observe_long_text_row"] = bytes([0x40, 0]) + data
+    seeds["observe_long_text_row_split"] = bytes([0x40, 5]) + data
     return seeds
 
 

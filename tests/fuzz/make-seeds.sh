@@ -39,7 +39,7 @@ be32() {
 
 # Hex of a string, without a terminator.
 str() {
-	printf '%s' "$1" | od -An -tx1 | tr -d ' \n'
+	printf '%s' "$1" | od -An -v -tx1 | tr -d ' \n'
 }
 
 # Hex of a NUL-terminated string.
@@ -149,6 +149,11 @@ seed $ob postgres_rows 0 0 "$params" "$text_cols" "$text_row" "$rows" "$tag" "$r
 seed $ob cockroach_binary 1 9 "$bin_cols" "$bin_row" "$bin_row" "$(msg C "$(cstr 'SELECT 2')")" "$ready_t" \
 	"$crdb_retry" "$ready_e"
 seed $ob errors_split 0 3 "$error" "$crdb_retry" "$(msg N "$(str M)$(cstr hi)00")" "$ready_i"
+# a row over 32 KiB streams past and is described whole (core/session.c row_copy)
+long_text=$(head -c 40000 /dev/zero | tr '\0' x)
+long_row=$(msg D "0005$(val 7)$(val 2.50)$(val 0.5)$(val f)$(val "$long_text")")
+seed $ob postgres_long_row 0 0 "$params" "$text_cols" "$text_row" "$long_row" "$text_row" "$tag" "$ready_i"
+seed $ob postgres_long_row_split 0 7 "$params" "$text_cols" "$long_row" "$tag" "$ready_i"
 
 # ---- fuzz_my_placeholders: byte 0 the fingerprint size, then SQL text ----
 ph=$outdir/fuzz_my_placeholders
