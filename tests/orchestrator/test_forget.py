@@ -50,7 +50,8 @@ def test_forget_a_dead_instance_unblocks_begin(orchestrators, dbs, fakes):
     code, doc = o.api("POST", "/api/v1/cutover/consistent/begin", {"drain_timeout_s": 5})
     assert code == 502, doc
     assert "lms-dead:9043:1" in doc["error"], doc
-    assert [u["id"] for u in doc["unreachable"]] == ["lms-dead:9043:1"]
+    [entry] = doc["unreachable"]
+    assert entry["id"] == "lms-dead:9043:1" and "molt-lms-cli instances forget ID" in entry["error"], doc
     assert dbs.state() == (2, "source", "paused", 1)
 
     code, doc = forget(o, "lms-dead:9043:1")
