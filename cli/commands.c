@@ -668,3 +668,38 @@ int lms_cli_cmd_get_metadata(const struct lms_cli_opts *o)
 	return run_simple(o, "cutover get_metadata", "GET", path, NULL, SIMPLE_TIMEOUT_MS,
 			  render_metadata);
 }
+
+/* ---- instances forget */
+
+static void render_forget(const json_t *doc)
+{
+	const json_t *f = json_object_get(doc, "forgotten");
+	char *age = lms_cli_field(f, "heartbeat_age_s");
+	char *cutover = lms_cli_field(doc, "cutover_id");
+
+	printf("instance %s forgotten: last heartbeat %s s ago; its admin API: %s\n",
+	       str_field(f, "id", "-"), age ? age : "-", str_field(f, "admin_api", "-"));
+	if (json_object_get(doc, "cutover_id"))
+		printf("\ncutover %s is in progress: run '" PROG " cutover consistent begin' again to "
+		       "carry on without it,\nor '" ABORT_HINT "'\n", cutover ? cutover : "-");
+	free(age);
+	free(cutover);
+}
+
+int lms_cli_cmd_forget(const struct lms_cli_opts *o)
+{
+	char *id = lms_cli_http_escape(o->instance_id);
+	char *path = NULL;
+	int rc;
+
+	if (!id || asprintf(&path, "/api/v1/instances/%s", id) < 0) {
+		free(id);
+		errorf("out of memory");
+		return LMS_CLI_EXIT_FAILED;
+	}
+	free(id);
+	rc = run_simple(o, "instances forget", "DELETE", path, NULL, SIMPLE_TIMEOUT_MS,
+			render_forget);
+	free(path);
+	return rc;
+}

@@ -27,6 +27,7 @@ struct lms_cli_opts {
 	int skip_replication_check;
 	int dry_run;
 	long long cutover_id;
+	const char *instance_id; /* instances forget's operand (borrowed from argv) */
 };
 
 /* Each returns an enum lms_cli_exit value; results go to stdout, errors
@@ -38,5 +39,6 @@ int lms_cli_cmd_begin(const struct lms_cli_opts *o);
 int lms_cli_cmd_commit(const struct lms_cli_opts *o);
 int lms_cli_cmd_abort(const struct lms_cli_opts *o);
 int lms_cli_cmd_get_metadata(const struct lms_cli_opts *o);
+int lms_cli_cmd_forget(const struct lms_cli_opts *o);
 
 #endif

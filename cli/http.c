@@ -41,6 +41,18 @@ void lms_cli_response_free(struct lms_cli_response *resp)
 	resp->len = 0;
 }
 
+char *lms_cli_http_escape(const char *s)
+{
+	CURL *h = curl_easy_init(); /* curl_easy_escape wants one before 7.82 */
+	char *esc = h ? curl_easy_escape(h, s, 0) : NULL;
+	char *out = esc ? strdup(esc) : NULL;
+
+	curl_free(esc);
+	if (h)
+		curl_easy_cleanup(h);
+	return out;
+}
+
 /* curl write callback: append to a growing NUL-terminated buffer. */
 static size_t on_body(char *ptr, size_t size, size_t nmemb, void *userdata)
 {

@@ -52,4 +52,9 @@ enum lms_cli_http_status lms_cli_http_request(const struct lms_cli_endpoint *ep,
 
 void lms_cli_response_free(struct lms_cli_response *resp);
 
+/* lms_cli_http_escape: S percent-encoded for one path segment (every byte
+ * but A-Z a-z 0-9 - . _ ~).  Returns a malloc()ed string (the caller
+ * frees it) or NULL when out of memory. */
+char *lms_cli_http_escape(const char *s);
+
 #endif

@@ -18,6 +18,8 @@
 #include "config.h"
 
 #define PROG "molt-lms-cli"
+/* molt-lms keeps at most this many bytes of an instance id. */
+#define LMS_CLI_INSTANCE_ID_MAX 299
 
 /* Options that only some commands take. */
 enum {
@@ -33,26 +35,28 @@ struct command {
 	const char *words[3];
 	int (*run)(const struct lms_cli_opts *o);
 	unsigned takes; /* OPT_* */
+	const char *operand; /* the one word after the command words it needs
+				(e.g. "ID"), or NULL */
 	const char *summary;
 	const char *help; /* the command's own options and notes */
 };
 
 static const struct command commands[] = {
-	{{"initialize"}, lms_cli_cmd_initialize, 0,
+	{{"initialize"}, lms_cli_cmd_initialize, 0, NULL,
 	 "create the coordination schema (_molt_lms) if missing; idempotent",
 	 "Creates what is missing of schema _molt_lms in the target database (and the\n"
 	 "watermark table in the source) and shows what it created and the state.\n"},
-	{{"status"}, lms_cli_cmd_status, 0,
+	{{"status"}, lms_cli_cmd_status, 0, NULL,
 	 "source of truth, shadow mode, epoch, phase and every instance's health",
 	 "Shows the cutover state (source of truth, shadow mode as the instances\n"
 	 "report it, epoch, phase) and one line per proxy instance with its health.\n"},
-	{{"connections", "list"}, lms_cli_cmd_connections, 0,
+	{{"connections", "list"}, lms_cli_cmd_connections, 0, NULL,
 	 "every client connection of every instance, with its latest statement",
 	 "Lists each client connection on each instance: peer, user, database,\n"
 	 "state, transaction age, backend, whether it is queued, latest statement.\n"
 	 "Instances that did not answer are named on stderr.\n"},
 	{{"cutover", "consistent", "begin"}, lms_cli_cmd_begin,
-	 OPT_BEGIN_TIMEOUT | OPT_DRAIN_TIMEOUT | OPT_DRY_RUN,
+	 OPT_BEGIN_TIMEOUT | OPT_DRAIN_TIMEOUT | OPT_DRY_RUN, NULL,
 	 "pause traffic on every instance and wait until all have drained",
 	 "Pauses traffic on every instance (requests are queued) and waits until\n"
 	 "each has drained its open transactions.  On failure it names the instances\n"
@@ -68,7 +72,7 @@ static const struct command commands[] = {
 	 "  --dry-run                  report instances, open transactions and queued\n"
 	 "                             requests; change nothing\n"},
 	{{"cutover", "consistent", "commit"}, lms_cli_cmd_commit,
-	 OPT_REPL_TIMEOUT | OPT_SKIP_REPL | OPT_DRY_RUN,
+	 OPT_REPL_TIMEOUT | OPT_SKIP_REPL | OPT_DRY_RUN, NULL,
 	 "check replication caught up, then switch the source of truth",
 	 "Confirms that replication from the source to the target has caught up (a\n"
 	 "watermark written on the source must appear on the target), then switches\n"
@@ -79,17 +83,26 @@ static const struct command commands[] = {
 	 "  --skip-replication-check   commit without checking replication (for setups\n"
 	 "                             that do not replicate _molt_lms.watermark)\n"
 	 "  --dry-run                  report what would happen; change nothing\n"},
-	{{"cutover", "consistent", "abort"}, lms_cli_cmd_abort, OPT_DRY_RUN,
+	{{"cutover", "consistent", "abort"}, lms_cli_cmd_abort, OPT_DRY_RUN, NULL,
 	 "resume on the current source of truth (between begin and commit)",
 	 "Resumes traffic on the current source of truth after a begin.\n"
 	 "\n"
 	 "  --dry-run                  report what would happen; change nothing\n"},
-	{{"cutover", "get_metadata"}, lms_cli_cmd_get_metadata, OPT_ID,
+	{{"cutover", "get_metadata"}, lms_cli_cmd_get_metadata, OPT_ID, NULL,
 	 "one cutover's record: status, times, pause, per-instance status, events",
 	 "Shows one cutover: its status, when it began and ended, how long traffic\n"
 	 "was paused, any error, each instance's status and the events.\n"
 	 "\n"
 	 "  -i, --id ID                the cutover's id (required; see 'status')\n"},
+	{{"instances", "forget"}, lms_cli_cmd_forget, 0, "ID",
+	 "forget an instance that is gone for good, so cutovers stop waiting for it",
+	 "Deletes the registration of instance ID (as 'status' shows it) from the\n"
+	 "coordination store.  Begin, commit and abort wait for an instance whose\n"
+	 "heartbeat stopped less than the orchestrator's --forget-instance-after ago\n"
+	 "(default 10 minutes); forget one that crashed to stop waiting now.\n"
+	 "Refused (exit 1) while the instance is live (heartbeat under 10 s), or\n"
+	 "while its admin API still answers: stop it first.  Allowed during a cutover:\n"
+	 "run begin again afterwards.  An id that starts with '-' goes after '--'.\n"},
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 
@@ -155,19 +168,47 @@ static void list_commands(char *const *w, size_t n, FILE *out)
 			continue;
 		fprintf(out, "  " PROG " ");
 		print_words(&commands[i], out);
+		if (commands[i].operand)
+			fprintf(out, " %s", commands[i].operand);
 		fprintf(out, "\n");
 		fprintf(out, "      %s\n", commands[i].summary);
 	}
 }
 
-static void usage(char *const *w, size_t n, FILE *out)
+/* resolve: the command named by the N words W, where a command that
+ * takes an operand may be followed by it (*operand, else NULL); NULL
+ * when none.  *extra counts the words after such a command beyond its
+ * one operand. */
+static const struct command *resolve(char *const *w, size_t n, const char **operand, size_t *extra)
 {
 	const struct command *c = find(w, n);
+
+	*operand = NULL;
+	*extra = 0;
+	if (c)
+		return c;
+	for (size_t i = 0; i < NCOMMANDS; i++) {
+		size_t k = word_count(&commands[i]);
+		if (!commands[i].operand || n <= k || !matches(&commands[i], w, k))
+			continue;
+		*operand = w[k];
+		*extra = n - k - 1;
+		return &commands[i];
+	}
+	return NULL;
+}
+
+static void usage(char *const *w, size_t n, FILE *out)
+{
+	const char *operand;
+	size_t extra;
+	const struct command *c = resolve(w, n, &operand, &extra);
 
 	if (c) {
 		fprintf(out, "Usage: " PROG " ");
 		print_words(c, out);
-		fprintf(out, "%s [OPTIONS]\n\n%s\n", c->takes & OPT_ID ? " -i ID" : "", c->summary);
+		fprintf(out, "%s%s%s [OPTIONS]\n\n%s\n", c->takes & OPT_ID ? " -i ID" : "",
+			c->operand ? " " : "", c->operand ? c->operand : "", c->summary);
 		fprintf(out, "\n%s\n", c->help);
 	} else {
 		fprintf(out, "Usage: " PROG " COMMAND [OPTIONS]\n\n"
@@ -243,6 +284,22 @@ static int check_takes(const struct command *c, unsigned given)
 		return -1;
 	}
 	return 0;
+}
+
+/* check_operand: command C got exactly one non-empty OPERAND (EXTRA more
+ * words after it), short enough to be an instance id. */
+static int check_operand(const struct command *c, const char *operand, size_t extra)
+{
+	const char *what = !operand ? "needs" : extra ? "takes one" : !operand[0] ? "needs a non-empty"
+			   : strlen(operand) > LMS_CLI_INSTANCE_ID_MAX ? "needs a shorter" : NULL;
+
+	if (!what)
+		return 0;
+	fprintf(stderr, PROG ": '");
+	print_words(c, stderr);
+	fprintf(stderr, "' %s %s (an instance id as '" PROG " status' shows it; at most %d bytes)\n",
+		what, c->operand, LMS_CLI_INSTANCE_ID_MAX);
+	return -1;
 }
 
 int main(int argc, char **argv)
@@ -326,7 +383,9 @@ int main(int argc, char **argv)
 		usage(words, nwords, stdout);
 		return LMS_CLI_EXIT_OK;
 	}
-	c = find(words, nwords);
+	const char *operand;
+	size_t extra;
+	c = resolve(words, nwords, &operand, &extra);
 	if (!c) {
 		size_t known = 0;
 		for (size_t i = 0; i < NCOMMANDS; i++)
@@ -343,6 +402,9 @@ int main(int argc, char **argv)
 	}
 	if (check_takes(c, given) < 0)
 		return LMS_CLI_EXIT_USAGE;
+	if (c->operand && check_operand(c, operand, extra) < 0)
+		return LMS_CLI_EXIT_USAGE;
+	o.instance_id = operand;
 	if ((c->takes & OPT_ID) && !(given & OPT_ID)) {
 		fprintf(stderr, PROG ": cutover get_metadata needs -i ID (the cutover's id; '"
 			PROG " status' shows the latest)\n");

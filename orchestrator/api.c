@@ -6,7 +6,9 @@
 
 #include "api.h"
 
+#include <ctype.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -17,6 +19,7 @@
 #include "config.h"
 #include "cutover.h"
 #include "http.h"
+#include "instances.h"
 #include "log.h"
 #include "metrics.h"
 #include "oplane.h"
@@ -50,6 +53,12 @@ static const struct route routes[] = {
 };
 
 #define CUTOVERS_PREFIX "/api/v1/cutovers/"
+#define INSTANCES_PREFIX "/api/v1/instances/"
+
+/* DELETE /api/v1/instances/{id}: on the operation lane, so that it never
+ * changes the instances under a running begin, commit or abort. */
+static const struct route forget_route = { "/api/v1/instances/{id}", EVHTTP_REQ_DELETE, orch_instances_forget,
+					   "forget" };
 
 static double mono_ms(void)
 {
@@ -88,6 +97,73 @@ static int run_now(struct orch_api *api, const struct route *r, json_t *body, st
 	return code;
 }
 
+/* The instance id in raw (the path after INSTANCES_PREFIX, still
+ * percent-encoded) as a new JSON string, or NULL with a message in err:
+ * one path segment, valid percent-encoding, at most ORCH_INSTANCE_ID_MAX
+ * bytes once decoded, valid UTF-8 without control characters. */
+static json_t *instance_id(const char *raw, char *err, size_t errlen)
+{
+	if (!raw[0]) {
+		snprintf(err, errlen, "no instance id: DELETE /api/v1/instances/{id}");
+		return NULL;
+	}
+	if (strchr(raw, '/')) {
+		snprintf(err, errlen, "more than one path segment: DELETE /api/v1/instances/{id} names one instance "
+			 "(percent-encode a '/' in its id as %%2F)");
+		return NULL;
+	}
+	for (const char *p = raw; *p; p++) {
+		if (*p == '%' && !(isxdigit((unsigned char)p[1]) && isxdigit((unsigned char)p[2]))) {
+			snprintf(err, errlen, "the instance id is not valid percent-encoding (a '%%' must be followed "
+				 "by two hex digits)");
+			return NULL;
+		}
+	}
+	size_t len = 0;
+	char *id = evhttp_uridecode(raw, 0, &len);
+	if (!id) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	json_t *v = NULL;
+	bool control = false;
+	for (size_t i = 0; i < len; i++)
+		control = control || (unsigned char)id[i] < 0x20 || (unsigned char)id[i] == 0x7f;
+	if (len > ORCH_INSTANCE_ID_MAX)
+		snprintf(err, errlen, "the instance id is longer than %d bytes: no instance has such an id",
+			 ORCH_INSTANCE_ID_MAX);
+	else if (control)
+		snprintf(err, errlen, "the instance id holds control characters: no instance has such an id");
+	else if (!(v = json_stringn(id, len)))
+		snprintf(err, errlen, "the instance id is not valid UTF-8");
+	free(id);
+	return v;
+}
+
+/* DELETE /api/v1/instances/{id} (raw: the id as in the path).  Returns
+ * the status sent, or 0 when the operation lane answers later. */
+static int forget(struct orch_api *api, struct evhttp_request *req, const char *raw, double t0)
+{
+	if (evhttp_request_get_command(req) != EVHTTP_REQ_DELETE) {
+		evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", "DELETE");
+		orch_http_reply_error(req, 405, "use DELETE (to forget an instance that is gone for good)");
+		return 405;
+	}
+	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+	if (uri && evhttp_uri_get_query(uri)) {
+		orch_http_reply_error(req, 400, "DELETE /api/v1/instances/{id} takes no parameters (there is no force: "
+				      "a live instance must be stopped first)");
+		return 400;
+	}
+	char err[256];
+	json_t *id = instance_id(raw, err, sizeof(err));
+	if (!id) {
+		orch_http_reply_error(req, 400, err);
+		return 400;
+	}
+	return submit(api, &forget_route, json_pack("{s:o}", "id", id), req, t0);
+}
+
 /* Answer req; returns the status sent, or 0 when the operation lane
  * answers it later. */
 static int dispatch(struct orch_api *api, struct evhttp_request *req, const char *path, double t0)
@@ -121,6 +197,8 @@ static int dispatch(struct orch_api *api, struct evhttp_request *req, const char
 		orch_http_reply_json(req, code, resp);
 		return code;
 	}
+	if (!strncmp(path, INSTANCES_PREFIX, strlen(INSTANCES_PREFIX)))
+		return forget(api, req, path + strlen(INSTANCES_PREFIX), t0);
 	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
 		if (strcmp(routes[i].path, path))
 			continue;

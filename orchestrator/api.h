@@ -18,9 +18,10 @@ struct orch_api;
  * require_client_cert, /api/v1/ routes answer only callers whose
  * certificate verified) and the metrics listener (metrics_tls may be
  * NULL).  ctx serves the reads on the loop; op_ctx (its own store
- * connections) serves initialize, begin, commit and abort on the
- * operation lane's thread (oplane.h).  Both contexts and the TLS contexts
- * are borrowed until orch_api_stop returns.  NULL with a message in err. */
+ * connections) serves initialize, begin, commit, abort and forgetting an
+ * instance on the operation lane's thread (oplane.h).  Both contexts and
+ * the TLS contexts are borrowed until orch_api_stop returns.  NULL with a
+ * message in err. */
 struct orch_api *orch_api_start(struct event_base *base, struct orch_ctx *ctx, struct orch_ctx *op_ctx, SSL_CTX *tls,
 				SSL_CTX *metrics_tls, int require_client_cert, char *err, size_t errlen);
 /* Stop taking state changes: interrupt a begin that waits for a drain,

@@ -193,11 +193,12 @@ static json_t *unreachable_entry(json_t *inst, const char *error)
 	if (json_is_true(json_object_get(inst, "live")) || !json_object_get(inst, "heartbeat_age_s"))
 		return json_pack("{s:s?,s:O?,s:s}", "id", inst_id(inst), "admin_url", json_object_get(inst, "admin_url"),
 				 "error", error);
-	char why[700];
+	char why[800];
 	snprintf(why, sizeof(why), "%s; its last heartbeat is %.0f s old: it cannot reach the store and may still "
 		 "serve from the old source of truth; make its admin API reachable, or stop it (a molt-lms that "
 		 "stops removes its registration; one that crashed is forgotten --forget-instance-after seconds "
-		 "after its last heartbeat)", error, json_number_value(json_object_get(inst, "heartbeat_age_s")));
+		 "after its last heartbeat, or now with 'molt-lms-cli instances forget ID')", error,
+		 json_number_value(json_object_get(inst, "heartbeat_age_s")));
 	return json_pack("{s:s?,s:O?,s:s,s:O}", "id", inst_id(inst), "admin_url", json_object_get(inst, "admin_url"),
 			 "error", why, "heartbeat_age_s", json_object_get(inst, "heartbeat_age_s"));
 }

@@ -1,10 +1,13 @@
 /*
- * instances.c - finding the proxy instances and calling them all.
+ * instances.c - finding the proxy instances, calling them all, and
+ * forgetting one that is gone.
  */
 #include "autoconfig.h"
 
 #include "instances.h"
 
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -95,4 +98,120 @@ void orch_instances_calls_free(struct orch_call *calls, size_t n)
 		return;
 	orch_proxies_clear(calls, n);
 	free(calls);
+}
+
+/* Asking a stale instance's admin API whether it still runs is quick, or
+ * it counts as not answering (as status probes). */
+#define FORGET_PROBE_TIMEOUT_S 2.0
+
+static int answer_error(json_t **resp, int code, const char *msg)
+{
+	*resp = json_pack("{s:s}", "error", msg);
+	return code;
+}
+
+/* Whether call c (GET /api/v1/state on inst's admin URL) reached a
+ * running process that may be inst: any HTTP answer, or a TLS handshake
+ * that failed, unless the answer names another instance (a proxy that
+ * restarted at the same address with a new id).  Fills why (for the
+ * answer; cap >= 1200 holds it whole, the URL and ids bounded) either
+ * way. */
+static bool still_answers(json_t *inst, const struct orch_call *c, char *why, size_t cap)
+{
+	const char *id = json_string_value(json_object_get(inst, "id"));
+	char url[400];
+	lms_log_quote(json_string_value(json_object_get(inst, "admin_url")), sizeof(url) - 1, url, sizeof(url));
+	const char *other = c->body ? json_string_value(json_object_get(c->body, "instance_id")) : NULL;
+	if (c->status != 0 && other && strcmp(other, id)) {
+		char q[ORCH_INSTANCE_ID_MAX + 1]; /* network text: bounded, cut at a character */
+		snprintf(why, cap, "its admin URL %s now answers as instance '%s'", url,
+			 lms_log_quote(other, ORCH_INSTANCE_ID_MAX, q, sizeof(q)));
+		return false;
+	}
+	if (c->status != 0) {
+		snprintf(why, cap, "instance '%s' answers on its admin API at %s (HTTP %d): it is running; stop it, "
+			 "or let it reconnect to the store (it then heartbeats again)", id, url, c->status);
+		return true;
+	}
+	if (c->tls_failed) {
+		snprintf(why, cap, "something answers on the admin API of instance '%s' at %s, but %s: it may be "
+			 "the instance, running; stop it, or fix its TLS and let it reconnect to the store", id, url,
+			 c->error);
+		return true;
+	}
+	snprintf(why, cap, "%s", c->error[0] ? c->error : "no answer");
+	return false;
+}
+
+/* The cutover the events of a forget belong to: the one in progress, or
+ * 0.  Returns 0, or an HTTP status with *resp set. */
+static int forget_cutover_id(struct orch_ctx *ctx, int64_t *cutover_id, json_t **resp)
+{
+	char err[512];
+	struct orch_state st;
+	int rc = orch_store_read_state(ctx->store, &st, err, sizeof(err));
+	if (rc != ORCH_STORE_OK)
+		return answer_error(resp, rc == ORCH_STORE_UNINIT ? 409 : 503, err);
+	*cutover_id = strcmp(st.phase, "paused") ? 0 : st.cutover_id;
+	return 0;
+}
+
+int orch_instances_forget(struct orch_ctx *ctx, json_t *req, json_t **resp)
+{
+	const char *id = json_string_value(json_object_get(req, "id"));
+	char err[512], msg[700];
+	int64_t cutover_id = 0;
+	int code;
+	if (!id || !id[0])
+		return answer_error(resp, 400, "an instance id is needed: DELETE /api/v1/instances/{id}");
+	if (ctx->cfg->lms_addresses)
+		return answer_error(resp, 409, "the orchestrator runs with --lms-addresses: that list, not the "
+				    "registrations, says which instances a cutover waits for; remove the instance "
+				    "from it instead");
+	if ((code = forget_cutover_id(ctx, &cutover_id, resp)))
+		return code;
+	json_t *inst = NULL;
+	int rc = orch_store_instance(ctx->store, id, &inst, err, sizeof(err));
+	if (rc != ORCH_STORE_OK) {
+		if (rc == ORCH_STORE_NOTFOUND)
+			snprintf(err + strlen(err), sizeof(err) - strlen(err), " ('molt-lms-cli status' lists them)");
+		return answer_error(resp, rc == ORCH_STORE_NOTFOUND ? 404 : 503, err);
+	}
+	double age = json_number_value(json_object_get(inst, "heartbeat_age_s"));
+	const char *url = json_string_value(json_object_get(inst, "admin_url"));
+	if (age < ORCH_HEARTBEAT_STALE_S) {
+		snprintf(msg, sizeof(msg), "instance '%s' is live (last heartbeat %.1f s ago): it would only register "
+			 "again; stop it first (a molt-lms that stops removes its registration), or check the id "
+			 "('molt-lms-cli status')", id, age);
+		json_decref(inst);
+		return answer_error(resp, 409, msg);
+	}
+	struct orch_call call = { .url = url };
+	orch_proxies_call(ctx->client_tls, &call, 1, "GET", "/api/v1/state", NULL, FORGET_PROBE_TIMEOUT_S);
+	char why[1200];
+	bool running = still_answers(inst, &call, why, sizeof(why));
+	orch_proxies_clear(&call, 1);
+	if (running) {
+		json_decref(inst);
+		return answer_error(resp, 409, why);
+	}
+	json_t *detail = json_pack("{s:s?,s:f,s:s}", "admin_url", url, "heartbeat_age_s", age, "admin_api", why);
+	char *text = detail ? json_dumps(detail, JSON_COMPACT) : NULL;
+	rc = orch_store_forget_instance(ctx->store, id, json_string_value(json_object_get(inst, "heartbeat_at")),
+					cutover_id, text, err, sizeof(err));
+	free(text);
+	json_decref(inst);
+	if (rc != ORCH_STORE_OK) {
+		json_decref(detail);
+		return answer_error(resp, rc == ORCH_STORE_NOTFOUND ? 409 : 503, err);
+	}
+	char qid[ORCH_INSTANCE_ID_MAX + 1], qwhy[256];
+	lms_log(LMS_LOG_LEVEL_INFO, "instance_forgotten", "instance=\"%s\" heartbeat_age_s=%.1f admin_api=\"%s\"",
+		lms_log_quote(id, ORCH_INSTANCE_ID_MAX, qid, sizeof(qid)), age,
+		lms_log_quote(why, sizeof(qwhy) - 1, qwhy, sizeof(qwhy)));
+	json_object_set_new(detail, "id", json_string(id));
+	*resp = json_pack("{s:o}", "forgotten", detail);
+	if (cutover_id)
+		json_object_set_new(*resp, "cutover_id", json_integer(cutover_id));
+	return 200;
 }

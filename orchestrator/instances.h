@@ -17,6 +17,10 @@
 /* A heartbeat older than this makes a registered instance stale. */
 #define ORCH_HEARTBEAT_STALE_S 10.0
 
+/* The longest instance id: molt-lms keeps at most 299 bytes of it
+ * (core/control.c). */
+#define ORCH_INSTANCE_ID_MAX 299
+
 /* Which registrations orch_instances_list returns. */
 enum orch_which {
 	ORCH_LIVE,          /* heartbeat under ORCH_HEARTBEAT_STALE_S */
@@ -39,5 +43,14 @@ json_t *orch_instances_list(struct orch_ctx *ctx, enum orch_which which, char *e
 struct orch_call *orch_instances_call(struct orch_ctx *ctx, json_t *instances, const char *method, const char *path,
 				      const char *body, double timeout_s);
 void orch_instances_calls_free(struct orch_call *calls, size_t n);
+
+/* DELETE /api/v1/instances/{id} (an op of the operation lane): req is
+ * {"id": "..."} (the decoded id, checked by the caller).  Deletes the
+ * registration of an instance that is gone for good, so that a cutover
+ * no longer waits for it.  Refuses (409) an instance whose heartbeat is
+ * under ORCH_HEARTBEAT_STALE_S old, or whose admin API still answers as
+ * that instance; 404 when there is no such registration.  Returns the
+ * HTTP status with *resp set. */
+int orch_instances_forget(struct orch_ctx *ctx, json_t *req, json_t **resp);
 
 #endif

@@ -1,9 +1,9 @@
 /*
  * oplane.h - the operation lane: the API calls that change the state
- * (initialize, begin, commit, abort) run one at a time on a thread of
- * their own, with their own store connections, so that the event loop
- * keeps answering status, connections and metrics while a begin waits
- * for a drain or a commit for replication.
+ * (initialize, begin, commit, abort, and forgetting an instance) run one
+ * at a time on a thread of their own, with their own store connections,
+ * so that the event loop keeps answering status, connections and metrics
+ * while a begin waits for a drain or a commit for replication.
  */
 #ifndef ORCH_OPLANE_H
 #define ORCH_OPLANE_H

@@ -53,6 +53,7 @@ static void describe_failure(struct pending *p)
 		char reason[160];
 		ERR_error_string_n(ssl_err, reason, sizeof(reason));
 		snprintf(p->call->error, sizeof(p->call->error), "TLS failed: %s", reason);
+		p->call->tls_failed = true;
 		return;
 	}
 	const char *what = "connection refused or closed";
@@ -202,6 +203,7 @@ void orch_proxies_call(SSL_CTX *client_tls, struct orch_call *calls, size_t n, c
 		calls[i].body = NULL;
 		calls[i].error[0] = 0;
 		calls[i].ms = 0;
+		calls[i].tls_failed = false;
 		if (!base || !ps) {
 			snprintf(calls[i].error, sizeof(calls[i].error), "out of memory");
 			continue;

@@ -8,6 +8,7 @@
 #ifndef ORCH_PROXIES_H
 #define ORCH_PROXIES_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <jansson.h>
@@ -19,6 +20,7 @@ struct orch_call {
 	json_t *body;         /* out: the answer parsed as JSON (owned by the call), or NULL */
 	char error[256];      /* out: why there is no usable answer ("" when status is 2xx with JSON) */
 	double ms;            /* out: how long the call took */
+	bool tls_failed;      /* out: no answer because the TLS handshake failed: something listens there */
 };
 
 /* Run method ("GET"/"POST") path with body (JSON text or NULL) against

@@ -396,6 +396,56 @@ int orch_store_instances(struct orch_store *s, json_t **out, char *err, size_t e
 	return ORCH_STORE_OK;
 }
 
+int orch_store_instance(struct orch_store *s, const char *id, json_t **out, char *err, size_t errlen)
+{
+	*out = NULL;
+	const char *p[] = { id };
+	PGresult *r = run(s, "SELECT id, admin_url, extract(epoch from now()) - extract(epoch from heartbeat_at), "
+			  "heartbeat_at::text FROM _molt_lms.instances WHERE id = $1", 1, p, err, errlen);
+	if (!r)
+		return ORCH_STORE_ERROR;
+	static const char *const names[] = { "id", "admin_url", "heartbeat_age_s", "heartbeat_at" };
+	static const bool numeric[] = { false, false, true, false };
+	json_t *list = rows(r, names, numeric);
+	PQclear(r);
+	if (json_array_size(list) != 1) {
+		json_decref(list);
+		snprintf(err, errlen, "no instance '%s' is registered in _molt_lms.instances", id);
+		return ORCH_STORE_NOTFOUND;
+	}
+	*out = json_incref(json_array_get(list, 0));
+	json_decref(list);
+	return ORCH_STORE_OK;
+}
+
+int orch_store_forget_instance(struct orch_store *s, const char *id, const char *heartbeat_at, int64_t cutover_id,
+			       const char *detail, char *err, size_t errlen)
+{
+	if (exec0(s, "BEGIN", 0, NULL, err, errlen) < 0)
+		return ORCH_STORE_ERROR;
+	const char *p[] = { id, heartbeat_at };
+	PGresult *r = run(s, "DELETE FROM _molt_lms.instances WHERE id = $1 AND heartbeat_at = $2::timestamptz",
+			  2, p, err, errlen);
+	if (!r)
+		goto fail;
+	bool deleted = atoi(PQcmdTuples(r)) == 1;
+	PQclear(r);
+	if (!deleted) {
+		rollback(s);
+		snprintf(err, errlen, "the registration of instance '%s' changed while it was checked (it heartbeated "
+			 "again, or it was removed): nothing was forgotten", id);
+		return ORCH_STORE_NOTFOUND;
+	}
+	if (orch_store_event(s, cutover_id, "forget", 0, id, -1, detail, err, errlen) != ORCH_STORE_OK)
+		goto fail;
+	if (exec0(s, "COMMIT", 0, NULL, err, errlen) < 0)
+		goto fail;
+	return ORCH_STORE_OK;
+fail:
+	rollback(s);
+	return ORCH_STORE_ERROR;
+}
+
 /* Per instance, the last event about it in events (ordered by id). */
 static json_t *instance_summary(json_t *events)
 {
@@ -408,7 +458,7 @@ static json_t *instance_summary(json_t *events)
 		if (!inst || !kind)
 			continue;
 		const char *status = !strcmp(kind, "ack") ? "acknowledged" : !strcmp(kind, "drained") ? "drained"
-				     : !strcmp(kind, "failed") ? "failed" : kind;
+				     : !strcmp(kind, "failed") ? "failed" : !strcmp(kind, "forget") ? "forgotten" : kind;
 		json_object_set_new(by_id, inst, json_pack("{s:s,s:O,s:s,s:O}", "id", inst, "acked_epoch",
 							   json_object_get(e, "epoch"), "status", status, "detail",
 							   json_object_get(e, "detail")));

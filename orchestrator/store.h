@@ -84,6 +84,19 @@ int orch_store_cutover_error(struct orch_store *s, int64_t cutover_id, const cha
  * acked_source_of_truth}; *out NULL on error. */
 int orch_store_instances(struct orch_store *s, json_t **out, char *err, size_t errlen);
 
+/* The registration of instance id: a new object {id, admin_url,
+ * heartbeat_age_s, heartbeat_at} (heartbeat_at as the store's text, for
+ * orch_store_forget_instance); ORCH_STORE_NOTFOUND when there is none. */
+int orch_store_instance(struct orch_store *s, const char *id, json_t **out, char *err, size_t errlen);
+
+/* Delete instance id's registration, only if its heartbeat_at is still
+ * heartbeat_at (the text orch_store_instance gave), and append a "forget"
+ * event (cutover_id 0: none; detail: JSON text or NULL), in one
+ * transaction.  ORCH_STORE_NOTFOUND when the row is gone or heartbeated
+ * meanwhile (nothing deleted). */
+int orch_store_forget_instance(struct orch_store *s, const char *id, const char *heartbeat_at, int64_t cutover_id,
+			       const char *detail, char *err, size_t errlen);
+
 /* One cutover's row and its events as docs/api.md's /cutovers/{id}. */
 int orch_store_cutover(struct orch_store *s, int64_t id, json_t **out, char *err, size_t errlen);
 

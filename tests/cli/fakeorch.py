@@ -59,6 +59,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     do_GET = _serve
     do_POST = _serve
+    do_DELETE = _serve
 
 
 class _Server(ThreadingHTTPServer):

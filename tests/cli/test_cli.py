@@ -72,7 +72,7 @@ def test_help_lists_commands_and_exit_codes():
     assert r.rc == 0, r
     for words in ("initialize", "status", "connections list", "cutover consistent begin",
                   "cutover consistent commit", "cutover consistent abort",
-                  "cutover get_metadata"):
+                  "cutover get_metadata", "instances forget ID"):
         assert "molt-lms-cli " + words in r.out
     for code in ("0 ", "1 ", "2 ", "3 ", "4 ", "130"):
         assert "\n  " + code in r.out, code
@@ -87,6 +87,7 @@ def test_help_lists_commands_and_exit_codes():
     (["cutover", "consistent", "commit"], "--skip-replication-check"),
     (["cutover", "consistent", "abort"], "--dry-run"),
     (["cutover", "get_metadata"], "--id"),
+    (["instances", "forget"], "--forget-instance-after"),
 ])
 def test_command_help(words, mentions):
     r = run(words + ["--help"])
@@ -108,6 +109,11 @@ def test_command_help(words, mentions):
     (["cutover", "consistent", "begin", "--begin-timeout", "-1"], "number of seconds"),
     (["cutover", "get_metadata"], "needs -i ID"),
     (["cutover", "get_metadata", "-i", "x"], "positive whole number"),
+    (["instances", "forget"], "'instances forget' needs ID"),
+    (["instances", "forget", "a", "b"], "takes one ID"),
+    (["instances", "forget", ""], "needs a non-empty ID"),
+    (["instances", "forget", "x" * 300], "needs a shorter ID"),
+    (["instances", "forget", "a", "--dry-run"], "does not take --dry-run"),
     (["status", "--orchestrator-url", "ftp://x"], "must start with http:// or https://"),
     (["status", "--tls-ca-cert", "/etc/hostname"], "not https://"),
     (["status", "--orchestrator-url", "https://x", "--tls-client-cert", "/etc/hostname"],
@@ -209,6 +215,30 @@ def test_get_metadata(orch):
     assert r.rc == 0 and json.loads(r.out) == METADATA, r
     r = run(["cutover", "get_metadata", "-i", "99"], orch.url)
     assert r.rc == 1 and "answered 404" in r.err, r
+
+
+FORGOTTEN = {"forgotten": {"id": "web-9:9043:1764489600", "admin_url": "https://10.0.0.9:9044",
+                            "heartbeat_age_s": 75.2, "admin_api": "no answer: timed out"},
+             "cutover_id": 3}
+
+
+def test_instances_forget(orch):
+    # the id travels percent-encoded, as one path segment
+    path = API + "/instances/ns%2Fweb-9%3A9043%3A1764489600"
+    orch.on("DELETE", path, doc=FORGOTTEN)
+    r = run(["instances", "forget", "ns/web-9:9043:1764489600"], orch.url)
+    assert r.rc == 0, r
+    assert orch.received("DELETE", path), orch.requests
+    assert r.out.startswith("instance web-9:9043:1764489600 forgotten: last heartbeat 75.2 s ago; "
+                            "its admin API: no answer: timed out\n"), r
+    assert "cutover 3 is in progress" in r.out and "cutover consistent begin' again" in r.out, r
+    r = run(["instances", "forget", "ns/web-9:9043:1764489600", "-o", "json"], orch.url)
+    assert r.rc == 0 and json.loads(r.out) == FORGOTTEN, r
+    # an id that starts with '-' goes after '--'
+    orch.on("DELETE", API + "/instances/-web-1", status=409,
+            doc={"error": "instance '-web-1' is live (last heartbeat 0.8 s ago): ... stop it first"})
+    r = run(["--orchestrator-url", orch.url, "instances", "forget", "--", "-web-1"])
+    assert r.rc == 1 and "answered 409: instance '-web-1' is live" in r.err and r.out == "", r
 
 
 def test_begin(orch):
