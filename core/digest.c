@@ -93,9 +93,13 @@ static void outcome_error(struct lms_outcome *o, const struct lms_event *ev)
 static void outcome_complete(struct lms_outcome *o, const struct lms_event *ev)
 {
 	size_t n = strnlen(ev->tag, sizeof(ev->tag));
+	uint64_t rows = (ev->flags & LMS_EV_ROWS_KNOWN) ? ev->rows : 0;
 	o->statements++;
-	if (ev->flags & LMS_EV_ROWS_KNOWN)
-		o->affected += ev->rows;
+	o->affected += rows;
+	o->counts = chain_u64(o->counts, rows);
+	/* this statement's rows, as a multiset, end here */
+	o->unordered = chain_u64(o->unordered, o->set);
+	o->set = 0;
 	/* the tag's length, then the tag: one XXH3 call */
 	uint8_t b[8 + sizeof(ev->tag)];
 	for (int i = 0; i < 8; i++)
@@ -115,7 +119,7 @@ void lms_outcome_event(struct lms_outcome *o, const struct lms_event *ev, uint64
 	case LMS_EV_ROW:
 		o->rows++;
 		o->ordered = chain_u64(o->ordered, row_hash);
-		o->unordered += row_hash; /* wraps: a sum over the multiset */
+		o->set += row_hash; /* wraps: a sum over the multiset */
 		break;
 	case LMS_EV_COMPLETE:
 		outcome_complete(o, ev);
@@ -177,7 +181,7 @@ static bool same_values(const struct lms_outcome *t, const struct lms_outcome *o
 {
 	if (t->oversized != o->oversized || t->oversized_bytes != o->oversized_bytes)
 		return false;
-	return ordered ? t->ordered == o->ordered : t->unordered == o->unordered;
+	return ordered ? t->ordered == o->ordered : t->unordered == o->unordered && t->set == o->set;
 }
 
 enum lms_diff lms_outcome_compare(const struct lms_outcome *t, const struct lms_outcome *o, bool ordered)
@@ -199,7 +203,7 @@ enum lms_diff lms_outcome_compare(const struct lms_outcome *t, const struct lms_
 		return LMS_DIFF_COLUMNS;
 	if (t->rows != o->rows)
 		return LMS_DIFF_ROWS;
-	if (t->affected != o->affected)
+	if (t->counts != o->counts)
 		return LMS_DIFF_AFFECTED;
 	if (!same_values(t, o, ordered))
 		return LMS_DIFF_VALUES;

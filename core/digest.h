@@ -20,9 +20,15 @@
 
 struct lms_outcome {
 	uint64_t rows;        /* rows received (every result of the request) */
-	uint64_t affected;    /* sum of COMPLETE counts that were known */
+	uint64_t affected;    /* sum of COMPLETE counts that were known (shown) */
+	uint64_t counts;      /* hash chain over each COMPLETE's count (0 when
+				 not known): what is compared, statement by
+				 statement, not the sum */
 	uint64_t ordered;     /* hash chain over row hashes, in arrival order */
-	uint64_t unordered;   /* sum of row hashes: the rows as a multiset */
+	uint64_t unordered;   /* hash chain over each result set's multiset
+				 (the sum of its row hashes), in statement order */
+	uint64_t set;         /* sum of the row hashes of the result set not
+				 yet completed */
 	uint64_t tags;        /* hash chain over the command tags */
 	uint64_t oversized_bytes; /* summed length of the oversized rows */
 	uint32_t ncols;       /* columns of the last result set */
@@ -89,7 +95,9 @@ void lms_outcome_lost(struct lms_outcome *o, const char *why);
  * transient error on either side, an error on one side only, different
  * SQLSTATE classes (first two characters) when both failed (same class:
  * NONE, nothing else is compared), then tags, columns, rows, affected rows
- * and the values (rows that could not be described by count and summed length). */
+ * (statement by statement) and the values: all rows in order when ordered,
+ * else each statement's rows as a multiset (rows that could not be
+ * described by count and summed length). */
 enum lms_diff lms_outcome_compare(const struct lms_outcome *t, const struct lms_outcome *o, bool ordered);
 
 /* "none", "transient", "lost", "error", "sqlstate", "tag", "affected",

@@ -198,7 +198,10 @@ static struct sh_rec *rec_other_current(struct lms_shadow *sh)
 static void rec_judge(struct lms_shadow *sh, struct sh_rec *r)
 {
 	const char *fp = r->fp ? r->fp : "(unnamed)";
-	bool ordered = (r->flags & LMS_STMT_ORDERED) != 0;
+	/* LMS_STMT_ORDERED is the naming statement's: a request of several
+	 * (a multi-statement query, a pipeline) compares each statement's
+	 * rows as a multiset, since one ORDER BY orders only its own */
+	bool ordered = (r->flags & LMS_STMT_ORDERED) && r->truth.statements <= 1 && r->other.statements <= 1;
 	enum lms_fp_result res;
 	enum lms_diff diff = LMS_DIFF_LOST;
 	if (!r->shadowed && !r->other.lost) {

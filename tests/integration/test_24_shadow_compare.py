@@ -311,3 +311,35 @@ def test_large_rows_compared_by_value(sync_proxy, sides, uniq):
     assert recs[0]["diff"] == "values", recs[0]
     assert recs[0]["source"]["rows"] == 2 and recs[0]["target"]["rows"] == 2, recs[0]
     assert sync_proxy.shadow_counts()["mismatch"] == before["mismatch"] + 1
+
+
+def test_multi_statement_requests(sync_proxy, sides, uniq):
+    """A simple query of several statements is compared statement by
+    statement: an ORDER BY in one orders only its own rows (the other's,
+    in a physical order that differs on the target, still match), and
+    affected rows are per statement (1 then 2 is not 2 then 1, though
+    both sum to 3).  Before, the first statement's ORDER BY made every
+    row compared in order, and the counts were compared by their sum."""
+    t = sides.table(uniq, "id int primary key, v text, n int")
+    sides.run("insert into %s select i, 'v' || i, 0 from generate_series(1, 200) i" % t, side="source")
+    sides.run("insert into %s select i, 'v' || i, 0 from generate_series(200, 1, -1) i" % t, side="target")
+    q = "select id from %s" % t
+    assert sides.rows("source", q) != sides.rows("target", q), "physical order should differ"
+    conn = app_conn(sync_proxy)
+    cur = conn.cursor()
+    before = sync_proxy.shadow_counts()
+    cur.execute("select id from %s where id <= 3 order by id; select id, v from %s" % (t, t))
+    assert len(cur.fetchall()) == 200  # psycopg2 keeps the last result
+    assert wait_until(lambda: sync_proxy.shadow_counts()["match"] > before["match"], sync_proxy.env.t(5)), \
+        (sync_proxy.shadow_counts(), sync_proxy.mismatch_records())
+    assert sync_proxy.shadow_counts()["mismatch"] == before["mismatch"], sync_proxy.mismatch_records()
+    sides.run("update %s set v = 'a' where id = 1" % t)
+    sides.run("update %s set v = 'b' where id in (2, 3)" % t, side="source")
+    sides.run("update %s set v = 'a' where id = 2" % t, side="target")
+    sides.run("update %s set v = 'b' where id = 3" % t, side="target")
+    cur.execute("update %s set n = n + 1 where v = 'a'; update %s set n = n + 1 where v = 'b'" % (t, t))
+    assert cur.rowcount == 2  # the source's last statement
+    conn.close()
+    assert sync_proxy.wait_metric("lms_shadow_mismatches_total", at_least=before["mismatch"] + 1) \
+        == before["mismatch"] + 1
+    assert sync_proxy.metric("lms_shadow_differences_total", 'kind="affected"') == 1

@@ -267,6 +267,60 @@ START_TEST(test_affected_unknown_not_counted)
 }
 END_TEST
 
+/* Two UPDATEs of 1 and 2 rows are not two of 2 and 1: the same sum,
+ * different statements. */
+START_TEST(test_affected_statement_by_statement)
+{
+	lms_outcome_reset(&t);
+	lms_outcome_reset(&o);
+	feed_complete(&t, "UPDATE", 1);
+	feed_complete(&t, "UPDATE", 2);
+	feed_complete(&o, "UPDATE", 2);
+	feed_complete(&o, "UPDATE", 1);
+	ck_assert_uint_eq(t.affected, o.affected); /* shown: the sum */
+	ck_assert_int_eq(lms_outcome_compare(&t, &o, false), LMS_DIFF_AFFECTED);
+	lms_outcome_reset(&o);
+	feed_complete(&o, "UPDATE", 1);
+	feed_complete(&o, "UPDATE", 2);
+	ck_assert_int_eq(lms_outcome_compare(&t, &o, false), LMS_DIFF_NONE);
+}
+END_TEST
+
+/* Unordered, each statement's rows are one multiset: a row that moved
+ * from the first SELECT's result to the second's is a difference; the
+ * order within each is not. */
+START_TEST(test_multiset_per_statement)
+{
+	lms_outcome_reset(&t);
+	lms_outcome_reset(&o);
+	feed_row(&t, "1", "a");
+	feed_row(&t, "2", "b");
+	feed_complete(&t, "SELECT", 2);
+	feed_row(&t, "3", "c");
+	feed_complete(&t, "SELECT", 1);
+	feed_row(&o, "2", "b");
+	feed_row(&o, "1", "a");
+	feed_complete(&o, "SELECT", 2);
+	feed_row(&o, "3", "c");
+	feed_complete(&o, "SELECT", 1);
+	ck_assert_int_eq(lms_outcome_compare(&t, &o, false), LMS_DIFF_NONE);
+	ck_assert_int_eq(lms_outcome_compare(&t, &o, true), LMS_DIFF_VALUES);
+	lms_outcome_reset(&o);
+	feed_row(&o, "1", "a");
+	feed_row(&o, "3", "c");
+	feed_complete(&o, "SELECT", 2);
+	feed_row(&o, "2", "b");
+	feed_complete(&o, "SELECT", 1);
+	ck_assert_int_eq(lms_outcome_compare(&t, &o, false), LMS_DIFF_VALUES);
+	/* rows of a result not completed (an error, a suspended portal) count too */
+	lms_outcome_reset(&t);
+	lms_outcome_reset(&o);
+	feed_row(&t, "1", "a");
+	feed_row(&o, "9", "z");
+	ck_assert_int_eq(lms_outcome_compare(&t, &o, false), LMS_DIFF_VALUES);
+}
+END_TEST
+
 START_TEST(test_errors_by_class)
 {
 	lms_outcome_reset(&t);
@@ -428,6 +482,8 @@ static Suite *digest_suite(void)
 	tcase_add_test(tc, test_counts_differ);
 	tcase_add_test(tc, test_tags);
 	tcase_add_test(tc, test_affected_unknown_not_counted);
+	tcase_add_test(tc, test_affected_statement_by_statement);
+	tcase_add_test(tc, test_multiset_per_statement);
 	tcase_add_test(tc, test_errors_by_class);
 	tcase_add_test(tc, test_one_side_error);
 	tcase_add_test(tc, test_transient);
