@@ -297,6 +297,19 @@ static int transition_cutover(struct orch_store *s, struct orch_transition *t, c
 	return 0;
 }
 
+/* Record the event (orch_store_event) and commit the transaction open on
+ * s; on failure roll it back.  Returns ORCH_STORE_OK or ORCH_STORE_ERROR. */
+static int commit_with_event(struct orch_store *s, int64_t cutover_id, const char *kind, int64_t epoch,
+			     const char *instance, double duration_ms, const char *detail, char *err, size_t errlen)
+{
+	if (orch_store_event(s, cutover_id, kind, epoch, instance, duration_ms, detail, err, errlen) != ORCH_STORE_OK ||
+	    exec0(s, "COMMIT", 0, NULL, err, errlen) < 0) {
+		rollback(s);
+		return ORCH_STORE_ERROR;
+	}
+	return ORCH_STORE_OK;
+}
+
 int orch_store_transition(struct orch_store *s, struct orch_transition *t, char *err, size_t errlen)
 {
 	if (exec0(s, "BEGIN", 0, NULL, err, errlen) < 0)
@@ -319,12 +332,8 @@ int orch_store_transition(struct orch_store *s, struct orch_transition *t, char 
 	PQclear(r);
 	if (transition_cutover(s, t, err, errlen) < 0)
 		goto fail;
-	if (orch_store_event(s, t->cutover_id, t->kind, t->epoch, NULL, t->new_cutover ? -1 : t->paused_ms,
-			     t->detail, err, errlen) != ORCH_STORE_OK)
-		goto fail;
-	if (exec0(s, "COMMIT", 0, NULL, err, errlen) < 0)
-		goto fail;
-	return ORCH_STORE_OK;
+	return commit_with_event(s, t->cutover_id, t->kind, t->epoch, NULL, t->new_cutover ? -1 : t->paused_ms,
+				 t->detail, err, errlen);
 fail:
 	rollback(s);
 	return ORCH_STORE_ERROR;
@@ -436,11 +445,7 @@ int orch_store_forget_instance(struct orch_store *s, const char *id, const char 
 			 "again, or it was removed): nothing was forgotten", id);
 		return ORCH_STORE_NOTFOUND;
 	}
-	if (orch_store_event(s, cutover_id, "forget", 0, id, -1, detail, err, errlen) != ORCH_STORE_OK)
-		goto fail;
-	if (exec0(s, "COMMIT", 0, NULL, err, errlen) < 0)
-		goto fail;
-	return ORCH_STORE_OK;
+	return commit_with_event(s, cutover_id, "forget", 0, id, -1, detail, err, errlen);
 fail:
 	rollback(s);
 	return ORCH_STORE_ERROR;

@@ -177,6 +177,23 @@ static void check_reply(const struct pg_atom *a, const uint8_t *msg, const struc
 	FUZZ_CHECK(closes == 1 && out->data[last] == 'S');
 }
 
+/* be_observe on a whole message into *ev, checked and logged.  Returns
+ * its result (0, or -1 for a malformed message). */
+static int obs_describe(struct obs_ctx *c, const uint8_t *msg, size_t len, struct lms_event *ev)
+{
+	memset(ev, 0, sizeof(*ev));
+	c->emitted = 0;
+	c->msg_len = len;
+	int orc = pg_be_observe(c->be, msg, len, ev, obs_emit, c);
+	FUZZ_CHECK(orc == 0 || orc == -1);
+	ev_u64(c->log, (uint64_t)(int64_t)orc);
+	if (orc < 0)
+		return -1;
+	check_event(c, msg, ev);
+	ev_add(c->log, ev, sizeof(*ev));
+	return 0;
+}
+
 /* be_decode, then be_observe and be_answer on the same message, as the
  * core will (be_answer only in a translated session). */
 static int obs_decode(void *arg, const uint8_t *msg, size_t len, struct lms_out *out, struct lms_result *res)
@@ -187,16 +204,8 @@ static int obs_decode(void *arg, const uint8_t *msg, size_t len, struct lms_out 
 	if (rc < 0)
 		return rc;
 	struct lms_event ev;
-	memset(&ev, 0, sizeof(ev));
-	c->emitted = 0;
-	c->msg_len = len;
-	int orc = pg_be_observe(c->be, msg, len, &ev, obs_emit, c);
-	FUZZ_CHECK(orc == 0 || orc == -1);
-	ev_u64(c->log, (uint64_t)(int64_t)orc);
-	if (orc < 0)
+	if (obs_describe(c, msg, len, &ev) < 0)
 		return -1;
-	check_event(c, msg, &ev);
-	ev_add(c->log, &ev, sizeof(ev));
 	struct lms_answer ans;
 	memset(&ans, 0, sizeof(ans));
 	int arc = pg_be_answer(c->be, msg, len, &ans);
@@ -220,17 +229,8 @@ static void obs_streamed(void *arg, const uint8_t *msg, size_t len)
 {
 	struct obs_ctx *c = arg;
 	struct lms_event ev;
-	memset(&ev, 0, sizeof(ev));
-	c->emitted = 0;
-	c->msg_len = len;
-	int orc = pg_be_observe(c->be, msg, len, &ev, obs_emit, c);
-	FUZZ_CHECK(orc == 0 || orc == -1);
-	ev_u64(c->log, (uint64_t)(int64_t)orc);
-	if (orc < 0)
-		return;
-	check_event(c, msg, &ev);
-	FUZZ_CHECK(ev.kind == LMS_EV_ROW || ev.kind == LMS_EV_NONE);
-	ev_add(c->log, &ev, sizeof(ev));
+	if (obs_describe(c, msg, len, &ev) == 0)
+		FUZZ_CHECK(ev.kind == LMS_EV_ROW || ev.kind == LMS_EV_NONE);
 }
 
 /* The core's reaction: forwarded messages go on, failures close. */

@@ -640,6 +640,88 @@ def _parse_fields(payload):
     return fields
 
 
+class Relay:
+    """A TCP relay on 127.0.0.1:port to 127.0.0.1:upstream.  It can be cut
+    (listener and every relayed connection closed) and restored on the same
+    port (start again): a road to a database that drops.  It can also be
+    frozen (nothing read or forwarded on any connection, the sockets left
+    open: a server or network path that stops without closing) and
+    thawed."""
+
+    def __init__(self, upstream):
+        self.upstream = upstream
+        self.port = free_port()
+        self.socks = []
+        self.lock = threading.Lock()
+        self.listener = None
+        self.flowing = threading.Event()
+        self.flowing.set()
+
+    def start(self):
+        ls = socket.socket()
+        ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        ls.bind(("127.0.0.1", self.port))
+        ls.listen(64)
+        self.listener = ls
+        threading.Thread(target=self._accept, args=(ls,), daemon=True).start()
+        return self
+
+    def _accept(self, ls):
+        while True:
+            try:
+                a, _ = ls.accept()
+            except OSError:
+                return
+            try:
+                b = socket.create_connection(("127.0.0.1", self.upstream), timeout=5)
+                b.settimeout(None)
+            except OSError:
+                a.close()
+                continue
+            with self.lock:
+                self.socks += [a, b]
+            for src, dst in ((a, b), (b, a)):
+                threading.Thread(target=self._pump, args=(src, dst), daemon=True).start()
+
+    def _pump(self, src, dst):
+        try:
+            while self.flowing.wait():
+                data = src.recv(65536)
+                if not data:
+                    break
+                self.flowing.wait()
+                dst.sendall(data)
+        except OSError:
+            pass
+        for s in (src, dst):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def freeze(self):
+        self.flowing.clear()
+
+    def thaw(self):
+        self.flowing.set()
+
+    def cut(self):
+        self.flowing.set()
+        try:  # wakes the accept() blocked on it; close() alone would not end it
+            self.listener.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.listener.close()
+        with self.lock:
+            socks, self.socks = self.socks, []
+        for s in socks:
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            s.close()
+
+
 class PgRaw:
     """Minimal PostgreSQL v3 frontend over a plain or TLS socket."""
 

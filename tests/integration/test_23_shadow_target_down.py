@@ -6,14 +6,12 @@ shared one.  A target that stops taking a request's bytes (a frozen path,
 through a relay) counts against --shadow-timeout like one that does not
 answer."""
 
-import socket
-import threading
 import time
 
 import psycopg2
 import pytest
 
-from lmsproxy import BothSides, free_port, wait_until
+from lmsproxy import BothSides, Relay, wait_until
 
 MODES = ["none", "async", "sync", "strict-sync"]
 
@@ -138,59 +136,6 @@ def test_target_down(mode, lms_env, proxy_factory, scratch_cluster, scratch_side
     conn.close()
 
 
-class FrozenPath:
-    """A TCP relay on 127.0.0.1 to a database port whose every connection can
-    be frozen (nothing read, nothing forwarded, the sockets left open: a
-    server or a network path that stopped, not one that closed) and thawed."""
-
-    def __init__(self, upstream):
-        self.upstream = upstream
-        self.port = free_port()
-        self.flowing = threading.Event()
-        self.flowing.set()
-        self.socks = []
-        self.listener = socket.socket()
-        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.listener.bind(("127.0.0.1", self.port))
-        self.listener.listen(16)
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self):
-        while True:
-            try:
-                a, _ = self.listener.accept()
-                b = socket.create_connection(("127.0.0.1", self.upstream), timeout=5)
-            except OSError:
-                return
-            b.settimeout(None)
-            self.socks += [a, b]
-            for src, dst in ((a, b), (b, a)):
-                threading.Thread(target=self._pump, args=(src, dst), daemon=True).start()
-
-    def _pump(self, src, dst):
-        try:
-            while self.flowing.wait() and (data := src.recv(65536)):
-                self.flowing.wait()
-                dst.sendall(data)
-        except OSError:
-            pass
-        for s in (src, dst):
-            try:
-                s.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-
-    def close(self):
-        self.flowing.set()
-        try:
-            self.listener.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
-        self.listener.close()
-        for s in self.socks:
-            s.close()
-
-
 @pytest.mark.parametrize("mode", ["sync", "strict-sync"])
 def test_target_stops_taking_a_request(mode, lms_env, proxy_factory, sides, uniq):
     """The path to the target freezes while a sync session sends it a 16 MB
@@ -201,7 +146,7 @@ def test_target_stops_taking_a_request(mode, lms_env, proxy_factory, sides, uniq
     request still being sent had no deadline: the session waited for good
     for room toward the target."""
     timeout = 1
-    path = FrozenPath(lms_env.target_port)
+    path = Relay(lms_env.target_port).start()
     try:
         url = lms_env.target_url().replace(":%d/" % lms_env.target_port, ":%d/" % path.port)
         p = proxy_factory(name="frozen-" + mode, shadow_mode=mode, shadow_timeout=timeout,
@@ -213,7 +158,7 @@ def test_target_stops_taking_a_request(mode, lms_env, proxy_factory, sides, uniq
         assert cur.fetchone() == (0,)
         assert p.wait_metric("lms_shadow_requests_total", 'result="match"', at_least=1) >= 1
         mark = p.log_mark()
-        path.flowing.clear()
+        path.freeze()
         t0 = time.monotonic()
         big = "x" * 16000000
         if mode == "sync":
@@ -227,9 +172,9 @@ def test_target_stops_taking_a_request(mode, lms_env, proxy_factory, sides, uniq
         assert timeout * 0.8 <= elapsed < lms_env.t(timeout + 5), elapsed
         assert "the database took no more bytes within --shadow-timeout" in p.log_since(mark)
         assert p.running()
-        path.flowing.set()
+        path.thaw()
         if mode == "sync":
             assert sides.rows("source", "select length(v) from %s" % t) == [(len(big),)]
         conn.close()
     finally:
-        path.close()
+        path.cut()

@@ -26,14 +26,13 @@ import signal
 import socket
 import ssl
 import subprocess
-import threading
 import time
 import urllib.error
 import urllib.request
 
 import pytest
 
-from lmsproxy import ADMIN_PASSWORD, ADMIN_USER, free_port, wait_until
+from lmsproxy import ADMIN_PASSWORD, ADMIN_USER, Relay, wait_until
 from test_40_cutover import (PGBENCH_TABLES, Orchestrator, connect, cutover_env, db_url,  # noqa: F401
                              history_count, replicate, scalar, stop_replication)
 from test_40_cutover import Workload as Load
@@ -619,76 +618,6 @@ def test_orchestrator_killed_during_begin(faults, proxy_factory, lms_env):
         assert_events(tgt, cid, epoch, "commit", [instance_id(env, p) for p in proxies])
     finally:
         load.kill()
-
-
-class Relay:
-    """A TCP relay on 127.0.0.1:port to 127.0.0.1:upstream that can be cut
-    (listener and every relayed connection closed) and restored on the same
-    port: one proxy's road to the coordination store."""
-
-    def __init__(self, upstream):
-        self.upstream = upstream
-        self.port = free_port()
-        self.socks = []
-        self.lock = threading.Lock()
-        self.listener = None
-
-    def start(self):
-        ls = socket.socket()
-        ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        ls.bind(("127.0.0.1", self.port))
-        ls.listen(64)
-        self.listener = ls
-        threading.Thread(target=self._accept, args=(ls,), daemon=True).start()
-        return self
-
-    def _accept(self, ls):
-        while True:
-            try:
-                a, _ = ls.accept()
-            except OSError:
-                return
-            try:
-                b = socket.create_connection(("127.0.0.1", self.upstream), timeout=5)
-                b.settimeout(None)
-            except OSError:
-                a.close()
-                continue
-            with self.lock:
-                self.socks += [a, b]
-            for src, dst in ((a, b), (b, a)):
-                threading.Thread(target=self._pump, args=(src, dst), daemon=True).start()
-
-    @staticmethod
-    def _pump(src, dst):
-        try:
-            while True:
-                data = src.recv(65536)
-                if not data:
-                    break
-                dst.sendall(data)
-        except OSError:
-            pass
-        for s in (src, dst):
-            try:
-                s.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-
-    def cut(self):
-        try:  # wakes the accept() blocked on it; close() alone would not end it
-            self.listener.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
-        self.listener.close()
-        with self.lock:
-            socks, self.socks = self.socks, []
-        for s in socks:
-            try:
-                s.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-            s.close()
 
 
 def cut_off_from_store(env, orch, proxy_factory, db, name):
