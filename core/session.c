@@ -88,7 +88,8 @@ struct lms_session {
 	bool client_eof;
 	bool server_shut;      /* ... all of them went: the database was told */
 	bool server_eof;       /* ... it answered them and closed */
-	bool c2s_partial;      /* the client's input ends in part of a message */
+	bool partial[2];       /* direction d's input ends in part of a message
+				  (nothing more moves until bytes come) */
 	bool key_registered;
 	bool last_s2c_error;   /* the last backend message was an error */
 	int txn;
@@ -1889,9 +1890,10 @@ static void note_frame(struct lms_session *s, int d, const struct lms_frame *f)
 		s->req_failed = true;
 	if (!s->sh || s->phase != PH_READY || s->truth_unknown > 0)
 		return;
-	if (f->kind == LMS_MSG_ROW && f->len > LMS_DECODE_MAX &&
+	if (f->kind == LMS_MSG_ROW && f->len > LMS_DECODE_MAX && s->fwd[S2C] == 0 && !s->row.data &&
 	    lms_bigmsg_begin(&s->row, (size_t)f->len, f->kind, f->flags) == 0)
-		return; /* copied as it streams: row_copy */
+		return; /* copied as it streams: row_copy (streamed after a run's
+			   rest, stream_after_run: by its size) */
 	if (f->kind == LMS_MSG_ROW || f->kind == LMS_MSG_ERROR)
 		lms_shadow_truth_oversized(s->sh, f->kind, f->len);
 }
@@ -2009,8 +2011,7 @@ static void pump(struct lms_session *s, int d)
 		if (!xbuf_spill(s))
 			return; /* a translated answer still waits for room */
 	}
-	if (d == C2S)
-		s->c2s_partial = false;
+	s->partial[d] = false;
 	if (d == C2S && !xout_spill(s))
 		return; /* a large request's rewrite still waits for room */
 	if (s->big[d].data && lms_bigmsg_whole(&s->big[d]) && pump_allowed(s, d) && big_step(s, d) <= 0)
@@ -2068,7 +2069,9 @@ static void pump(struct lms_session *s, int d)
 			p = lms_buf_head(&src->in);
 		}
 		if (st == LMS_FRAME_NEED_MORE) {
-			s->c2s_partial = d == C2S;
+			/* a whole message the plugin cannot take yet (MySQL: too
+			 * many commands unanswered) is not part of one */
+			s->partial[d] = f.len == 0 || f.len > avail;
 			break;
 		}
 		bool xlate = s->translated && s->phase == PH_READY && st == LMS_FRAME_OK && f.len > LMS_DECODE_MAX &&
@@ -2108,8 +2111,10 @@ static void pump(struct lms_session *s, int d)
 			break; /* sync: the shadow has not answered this request yet */
 		}
 		if (d == S2C && answers_translated(s)) {
-			if (avail < f.len)
+			if (avail < f.len) {
+				s->partial[d] = true;
 				break;
+			}
 			int rc = pump_answer(s, p, (size_t)f.len, f.kind, false);
 			if (rc <= 0)
 				break;
@@ -2118,7 +2123,7 @@ static void pump(struct lms_session *s, int d)
 		}
 		if (f.flags & LMS_FRAME_NEED_BODY) {
 			if (avail < f.len) {
-				s->c2s_partial = d == C2S;
+				s->partial[d] = true;
 				break;
 			}
 			if (d == S2C) {
@@ -2242,7 +2247,11 @@ static bool client_half_closed(struct lms_session *s)
 static void half_close_step(struct lms_session *s)
 {
 	if (s->server_eof) {
-		if (lms_buf_len(&s->server.in) == 0 && s->fwd[S2C] == 0)
+		/* what it sent went on, but for part of a message it never
+		 * finished (it died mid-answer) and what still waits for room */
+		bool rest = lms_buf_len(&s->server.in) > 0 && !s->partial[S2C];
+		bool waits = s->xoff < s->xlen || lms_bigmsg_whole(&s->big[S2C]);
+		if (!rest && !waits)
 			session_close(s);
 		return;
 	}
@@ -2250,9 +2259,12 @@ static void half_close_step(struct lms_session *s)
 		return;
 	if (lms_buf_len(&s->server.out) > 0 || s->xout)
 		return;
-	/* part of a message is left only when the plugin would take a whole
-	 * one now: with nothing unanswered, NEED_MORE is not flow control */
-	if (lms_buf_len(&s->client.in) > 0 && !(s->c2s_partial && s->pending == 0))
+	/* Only part of a message left: nothing completes it (a COPY's data
+	 * cut mid-header ends there, as on a direct connection).  A
+	 * translated session's plugin writing to the database after this (an
+	 * execution again, a ROLLBACK) fails: that request's client gets
+	 * 08006; waiting for every answer instead could wait for good. */
+	if (lms_buf_len(&s->client.in) > 0 && !s->partial[C2S])
 		return;
 	s->server_shut = true;
 	lms_conn_shutdown_write(&s->server);

@@ -263,3 +263,29 @@ def test_client_half_close_with_shadow(proxy_factory, sides, uniq, mode):
     if mode == "sync":
         assert p.shadow_counts()["async_dropped"] == 0
     assert p.shadow_counts()["mismatch"] == 0, p.mismatch_records()
+
+
+def test_client_half_close_then_database_ends(proxy, admin):
+    """The database ends the session (pg_terminate_backend) while a
+    half-closed client still waits for an answer: the client gets the
+    database's last words (FATAL 57P01) and the connection closes, as
+    directly; the session does not linger."""
+    with PgRaw(proxy.host, proxy.port, timeout=30) as c:
+        c.startup(APP_USER, APP_DB, APP_PASSWORD, application_name="halfclose-terminated")
+        q = b"select pg_sleep(60)"
+        c.send(b"Q" + struct.pack("!I", len(q) + 5) + q + b"\0")
+        c.sock.shutdown(socket.SHUT_WR)
+        cur = admin.cursor()
+        assert wait_until(lambda: cur.execute(
+            "select count(*) from pg_stat_activity where application_name = 'halfclose-terminated' "
+            "and query like 'select pg_sleep%'") or cur.fetchone()[0] == 1, 10)
+        t0 = time.monotonic()
+        cur.execute("select pg_terminate_backend(pid) from pg_stat_activity "
+                    "where application_name = 'halfclose-terminated'")
+        msgs = []
+        with pytest.raises(ConnectionError):
+            while True:
+                msgs.append(c.read_msg())
+        assert time.monotonic() - t0 < 10
+        errors = [p for t, p in msgs if t == b"E"]
+        assert errors and b"57P01" in errors[0], msgs
