@@ -159,6 +159,20 @@ void lms_outcome_oversized(struct lms_outcome *o, int kind, uint64_t len)
 	o->oversized_bytes += len;
 }
 
+void lms_outcome_streamed_row(struct lms_outcome *o, const struct lms_dialect *d, void *be, const uint8_t *msg,
+			      size_t len)
+{
+	struct lms_event ev;
+	uint64_t h;
+	bool row = lms_observe(d, be, msg, len, &ev, &h) == 0 && ev.kind == LMS_EV_ROW;
+	if (!o)
+		return;
+	if (row)
+		lms_outcome_event(o, &ev, h);
+	else
+		lms_outcome_oversized(o, LMS_MSG_ROW, len);
+}
+
 void lms_outcome_lost(struct lms_outcome *o, const char *why)
 {
 	o->lost = true;

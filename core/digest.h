@@ -85,6 +85,12 @@ void lms_outcome_event(struct lms_outcome *o, const struct lms_event *ev, uint64
  * error of the request is known); other kinds change nothing. */
 void lms_outcome_oversized(struct lms_outcome *o, int kind, uint64_t len);
 
+/* A whole row of len bytes that streamed past undecoded (a copy of it):
+ * plugin d describes it, and o (may be NULL: the plugin still sees it)
+ * gets its values, or its size when d does not describe it as a row. */
+void lms_outcome_streamed_row(struct lms_outcome *o, const struct lms_dialect *d, void *be, const uint8_t *msg,
+			      size_t len);
+
 /* The other side gave no answer: why ("timeout after 5 s", ...). */
 void lms_outcome_lost(struct lms_outcome *o, const char *why);
 

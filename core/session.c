@@ -1906,16 +1906,8 @@ static void row_copy(struct lms_session *s, const uint8_t *p, size_t n)
 	lms_bigmsg_fill(&s->row, p, n);
 	if (!lms_bigmsg_whole(&s->row))
 		return;
-	if (!s->sh) {
-		lms_bigmsg_end(&s->row);
-		return;
-	}
-	struct lms_event ev;
-	uint64_t h;
-	if (lms_observe(s->bd, s->be, s->row.data, s->row.need, &ev, &h) == 0 && ev.kind == LMS_EV_ROW)
-		lms_shadow_truth_event(s->sh, &ev, h);
-	else
-		lms_shadow_truth_oversized(s->sh, LMS_MSG_ROW, s->row.need);
+	if (s->sh)
+		lms_shadow_truth_row(s->sh, s->bd, s->be, s->row.data, s->row.need);
 	lms_bigmsg_end(&s->row);
 }
 

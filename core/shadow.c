@@ -657,13 +657,7 @@ static void row_copy(struct lms_shadow *sh, const uint8_t *p, size_t n)
 	if (!lms_bigmsg_whole(&sh->row))
 		return;
 	struct sh_rec *r = rec_other_current(sh);
-	struct lms_event ev;
-	uint64_t h;
-	if (r && lms_observe(sh->backend->plugin.d, sh->be, sh->row.data, sh->row.need, &ev, &h) == 0 &&
-	    ev.kind == LMS_EV_ROW)
-		lms_outcome_event(&r->other, &ev, h);
-	else if (r)
-		lms_outcome_oversized(&r->other, LMS_MSG_ROW, sh->row.need);
+	lms_outcome_streamed_row(r ? &r->other : NULL, sh->backend->plugin.d, sh->be, sh->row.data, sh->row.need);
 	lms_bigmsg_end(&sh->row);
 }
 
@@ -1372,6 +1366,13 @@ void lms_shadow_truth_oversized(struct lms_shadow *sh, int kind, uint64_t len)
 	struct sh_rec *r = rec_find(sh, sh->truth_seq);
 	if (r)
 		lms_outcome_oversized(&r->truth, kind, len);
+}
+
+void lms_shadow_truth_row(struct lms_shadow *sh, const struct lms_dialect *d, void *be, const uint8_t *msg,
+			  size_t len)
+{
+	struct sh_rec *r = rec_find(sh, sh->truth_seq);
+	lms_outcome_streamed_row(r ? &r->truth : NULL, d, be, msg, len);
 }
 
 bool lms_shadow_truth_may_finish(struct lms_shadow *sh)

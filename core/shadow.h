@@ -179,6 +179,10 @@ void lms_shadow_truth_event(struct lms_shadow *sh, const struct lms_event *ev, u
 /* A message of the answer too big to decode (kind LMS_MSG_*, len bytes):
  * a row is compared by its size, an error as XX000. */
 void lms_shadow_truth_oversized(struct lms_shadow *sh, int kind, uint64_t len);
+/* A whole row of it that streamed past (a copy), described with backend
+ * plugin d (state be): lms_outcome_streamed_row. */
+void lms_shadow_truth_row(struct lms_shadow *sh, const struct lms_dialect *d, void *be, const uint8_t *msg,
+			  size_t len);
 
 /* The source of truth's READY for its current request is next: may it go
  * to the client now?  (sync modes hold it until the shadow answered.)
