@@ -612,16 +612,22 @@ static int frame_response(struct my_be *b, const uint8_t *p, size_t avail, struc
 	if (advance(s, &v, kind, p, avail < f->len ? avail : (size_t)f->len, NULL) < 0)
 		return LMS_FRAME_INVALID;
 	if (b->observe) {
-		/* the core may describe a streamed row whole once it passed
-		 * (my_be_observe); a row of 16 MiB or more continues in the
-		 * next packets and is not described */
-		b->last_kind = kind == K_ROW && len < MY_MAX_PAYLOAD && !hide ? K_ROW : K_NONE;
+		/* counted here, since the core may describe a streamed row
+		 * whole once it passed (my_be_observe) only when its memory
+		 * budget could copy it; a row of 16 MiB or more continues in
+		 * the next packets and is never described */
+		int row = kind == K_ROW && !hide;
+		if (row)
+			b->rows++;
+		b->last_kind = row && len < MY_MAX_PAYLOAD ? K_BIG_ROW : K_NONE;
 		b->last_resp = v.resp;
 		b->last_cmd = v.cmd;
 	}
 	if (len == MY_MAX_PAYLOAD) {
+		/* the next packets are the rest of this one: a row's rest is
+		 * no row of its own (the core counts rows by their frames) */
 		s->be_cont = 1;
-		s->be_cont_kind = f->kind;
+		s->be_cont_kind = f->kind == LMS_MSG_ROW ? LMS_MSG_OTHER : f->kind;
 	}
 	return LMS_FRAME_OK;
 }

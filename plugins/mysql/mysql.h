@@ -298,7 +298,7 @@ struct my_sess {
 	uint8_t reprep;           /* ... prepares statement reprep_id again */
 	uint32_t reprep_id;
 	int be_cont;              /* the last database packet was 0xFFFFFF long */
-	uint32_t be_cont_kind;    /* its lms_msg_kind */
+	uint32_t be_cont_kind;    /* the lms_msg_kind of its rest */
 	uint64_t left;            /* definitions still expected */
 	uint32_t prep_cols;       /* COM_STMT_PREPARE: column count */
 	uint32_t txn;             /* enum lms_txn_state, last known */
@@ -536,7 +536,9 @@ enum my_kind {
 	K_INFILE,    /* decoded: LOCAL INFILE request */
 	K_AUTH,      /* decoded: COM_CHANGE_USER's auth switch or more data */
 	K_STATS,     /* decoded: COM_STATISTICS's string */
-	K_LAST_META  /* decoded: the last definition ends the answer */
+	K_LAST_META, /* decoded: the last definition ends the answer */
+	K_BIG_ROW    /* last_kind only: a row streamed past undecoded, already
+			counted (the core describes it only if it could copy it) */
 };
 
 /* observe.c: answers described for comparison (be_observe) */

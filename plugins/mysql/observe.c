@@ -295,6 +295,8 @@ int my_be_observe(void *be, const uint8_t *msg, size_t len, struct lms_event *ev
 		return 0;
 	case K_ROW:
 		b->rows++;
+		/* fall through */
+	case K_BIG_ROW: /* counted by my_be_frame */
 		if (b->last_cmd == MY_COM_STMT_EXECUTE || b->last_cmd == MY_COM_STMT_FETCH)
 			return obs_binary_row(b, pl, n, ev, emit, ctx);
 		return obs_text_row(b, pl, n, ev, emit, ctx);

@@ -739,7 +739,7 @@ START_TEST(test_big_packets_and_pipelining)
 	ck_assert_int_eq(x.f.kind, LMS_MSG_ROW);
 	n = pkt(b, 6, "rest", 4);
 	x = run(&p, 1, b, n);
-	ck_assert_int_eq(x.f.kind, LMS_MSG_ROW);
+	ck_assert_int_eq(x.f.kind, LMS_MSG_OTHER); /* the row's rest: no row of its own */
 	n = pkt(b, 7, "\xfe\0\0\x02\0", 5);
 	ck_assert_int_eq(feed_be(&p, b, n, &txn), 1);
 	/* pipelined: two queries, then both answers */
