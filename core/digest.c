@@ -191,14 +191,27 @@ static enum lms_diff compare_errors(const struct lms_outcome *t, const struct lm
 	return strncmp(t->sqlstate, o->sqlstate, 2) ? LMS_DIFF_SQLSTATE : LMS_DIFF_NONE;
 }
 
-static bool same_values(const struct lms_outcome *t, const struct lms_outcome *o, bool ordered)
+/* The rows described by value, in order or as multisets. */
+static bool same_described(const struct lms_outcome *t, const struct lms_outcome *o, bool ordered)
 {
-	if (t->oversized != o->oversized || t->oversized_bytes != o->oversized_bytes)
-		return false;
 	return ordered ? t->ordered == o->ordered : t->unordered == o->unordered && t->set == o->set;
 }
 
-enum lms_diff lms_outcome_compare(const struct lms_outcome *t, const struct lms_outcome *o, bool ordered)
+/* Compare the values (counts already equal); see lms_outcome_compare. */
+static enum lms_diff compare_values(const struct lms_outcome *t, const struct lms_outcome *o, unsigned how)
+{
+	if (t->oversized != o->oversized)
+		return LMS_DIFF_UNCHECKED;
+	if (!same_described(t, o, how & LMS_CMP_ORDERED))
+		return LMS_DIFF_VALUES;
+	if (t->oversized == 0)
+		return LMS_DIFF_NONE;
+	if (how & LMS_CMP_ACROSS)
+		return LMS_DIFF_UNCHECKED;
+	return t->oversized_bytes == o->oversized_bytes ? LMS_DIFF_NONE : LMS_DIFF_VALUES;
+}
+
+enum lms_diff lms_outcome_compare(const struct lms_outcome *t, const struct lms_outcome *o, unsigned how)
 {
 	if (t->lost || o->lost)
 		return LMS_DIFF_LOST;
@@ -219,14 +232,12 @@ enum lms_diff lms_outcome_compare(const struct lms_outcome *t, const struct lms_
 		return LMS_DIFF_ROWS;
 	if (t->counts != o->counts)
 		return LMS_DIFF_AFFECTED;
-	if (!same_values(t, o, ordered))
-		return LMS_DIFF_VALUES;
-	return LMS_DIFF_NONE;
+	return compare_values(t, o, how);
 }
 
 static const char *const diff_names[LMS_DIFFS] = {
 	"none", "transient", "lost", "error", "sqlstate",
-	"tag", "affected", "columns", "rows", "values"
+	"tag", "affected", "columns", "rows", "values", "unchecked"
 };
 
 const char *lms_diff_name(enum lms_diff d)

@@ -57,6 +57,8 @@ enum lms_diff {
 	LMS_DIFF_COLUMNS,     /* different column counts */
 	LMS_DIFF_ROWS,        /* different row counts */
 	LMS_DIFF_VALUES,      /* same counts, different values (or order) */
+	LMS_DIFF_UNCHECKED,   /* no difference found, but some rows could not
+				 be compared by value (too large to copy) */
 	LMS_DIFFS
 };
 
@@ -94,20 +96,31 @@ void lms_outcome_streamed_row(struct lms_outcome *o, const struct lms_dialect *d
 /* The other side gave no answer: why ("timeout after 5 s", ...). */
 void lms_outcome_lost(struct lms_outcome *o, const char *why);
 
-/* Compare the source of truth's outcome t with the other's o.  ordered:
- * compare rows in order (the statement has ORDER BY), else as multisets.
- * The first difference wins, in this order: a lost side (LOST; normally
- * the other, a lost source of truth has nothing to compare either), a
- * transient error on either side, an error on one side only, different
- * SQLSTATE classes (first two characters) when both failed (same class:
- * NONE, nothing else is compared), then tags, columns, rows, affected rows
- * (statement by statement) and the values: all rows in order when ordered,
- * else each statement's rows as a multiset (rows that could not be
- * described by count and summed length). */
-enum lms_diff lms_outcome_compare(const struct lms_outcome *t, const struct lms_outcome *o, bool ordered);
+/* How lms_outcome_compare compares (flags). */
+#define LMS_CMP_ORDERED 1u  /* rows in order (the statement has ORDER BY),
+			       else as multisets */
+#define LMS_CMP_ACROSS  2u  /* the two sides speak different wire
+			       protocols: a row's size says nothing */
+
+/* Compare the source of truth's outcome t with the other's o (how:
+ * LMS_CMP_* flags).  The first difference wins, in this order: a lost
+ * side (LOST; normally the other, a lost source of truth has nothing to
+ * compare either), a transient error on either side, an error on one side
+ * only, different SQLSTATE classes (first two characters) when both failed
+ * (same class: NONE, nothing else is compared), then tags, columns, rows,
+ * affected rows (statement by statement) and the values: all rows in
+ * order when ordered, else each statement's rows as a multiset.
+ *
+ * Rows not described by value (lms_outcome_oversized) leave a gap:
+ * when their number differs between the sides (one side's copy was
+ * refused by the memory budget), the described rows are not the same
+ * rows, and the answer is UNCHECKED.  The same number: the described rows
+ * are compared, then the undescribed ones by summed length (VALUES when
+ * it differs), or, LMS_CMP_ACROSS, not at all (UNCHECKED). */
+enum lms_diff lms_outcome_compare(const struct lms_outcome *t, const struct lms_outcome *o, unsigned how);
 
 /* "none", "transient", "lost", "error", "sqlstate", "tag", "affected",
- * "columns", "rows", "values". */
+ * "columns", "rows", "values", "unchecked". */
 const char *lms_diff_name(enum lms_diff d);
 
 #endif

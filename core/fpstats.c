@@ -27,7 +27,7 @@
 #define UNNAMED "(unnamed)"
 
 static const char *const result_names[LMS_FP_RESULTS] = {
-	"match", "mismatch", "transient", "lost", "dropped", "setting", "local"
+	"match", "mismatch", "transient", "lost", "dropped", "setting", "local", "unchecked"
 };
 
 const char *lms_fpstats_result_name(enum lms_fp_result r)

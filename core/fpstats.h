@@ -31,11 +31,13 @@ enum lms_fp_result {
 	LMS_FP_SETTING,     /* a session setting the other side refused */
 	LMS_FP_LOCAL,       /* not comparable: molt-lms answers it itself on a
 			       database of another family (LMS_STMT_LOCAL) */
+	LMS_FP_UNCHECKED,   /* no difference found, but rows too large to copy
+			       were not compared by value (LMS_DIFF_UNCHECKED) */
 	LMS_FP_RESULTS
 };
 
-/* "match", "mismatch", "transient", "lost", "dropped", "setting", "local" (the
- * result label of the metrics); "unknown" out of range. */
+/* "match", "mismatch", "transient", "lost", "dropped", "setting", "local",
+ * "unchecked" (the result label of the metrics); "unknown" out of range. */
 const char *lms_fpstats_result_name(enum lms_fp_result r);
 
 /* Set up the table (before the workers start); lms_fpstats_record before
@@ -53,7 +55,7 @@ void lms_fpstats_record(const char *fp, enum lms_fp_result r, uint64_t truth_us,
  * frees), sorted by mismatches then count, descending:
  *   {"fingerprints":[{"fingerprint":"...","id":"<16 hex>","requests":N,
  *     "match":N,"mismatch":N,"transient":N,"lost":N,"dropped":N,
- *     "setting":N,"local":N,"truth_latency_ms":{"avg":x,"max":x},
+ *     "setting":N,"local":N,"unchecked":N,"truth_latency_ms":{"avg":x,"max":x},
  *     "other_latency_ms":{"avg":x,"max":x}}, ...],
  *    "tracked":N,"limit":LMS_FPSTATS_MAX}
  * "(other)" is listed once it counted a request; "tracked" does not count

@@ -369,7 +369,7 @@ class Endpoint:
         (lms_shadow_mismatches_total, lms_shadow_async_dropped_total)."""
         m = self.metrics()
         out = {r: metric_sum(m, "lms_shadow_requests_total", 'result="%s"' % r) or 0
-               for r in ("match", "mismatch", "transient", "lost", "dropped", "setting", "local")}
+               for r in ("match", "mismatch", "transient", "lost", "dropped", "setting", "local", "unchecked")}
         out["mismatches"] = metric_sum(m, "lms_shadow_mismatches_total") or 0
         out["async_dropped"] = metric_sum(m, "lms_shadow_async_dropped_total") or 0
         return out

@@ -3,6 +3,7 @@ statement's fingerprint (metrics, mismatch log, /api/v1/mismatches); row order
 without ORDER BY, int4 vs int8 and numeric scale are not differences; a
 transient 40001 on the target is counted apart; the mismatch log rotates."""
 
+import decimal
 import os
 
 import psycopg2
@@ -311,6 +312,38 @@ def test_large_rows_compared_by_value(sync_proxy, sides, uniq):
     assert recs[0]["diff"] == "values", recs[0]
     assert recs[0]["source"]["rows"] == 2 and recs[0]["target"]["rows"] == 2, recs[0]
     assert sync_proxy.shadow_counts()["mismatch"] == before["mismatch"] + 1
+
+
+def test_large_row_copied_on_one_side_only(proxy_factory, sides, uniq):
+    """A large row the --translate-memory budget copies on one side but not
+    on the other (here the target's is longer: numeric 1.5 written with
+    16,000 more digits of scale) leaves the values incomparable: the
+    request counts as "unchecked", per fingerprint too, and is not logged as
+    a mismatch.  Before, it was a "values" mismatch, though the values are
+    equal.  What both sides did count is still compared: a different
+    number of rows is a mismatch."""
+    p = proxy_factory(name="cmp1side", shadow_mode="sync", extra_args=["--translate-memory", "49152"])
+    t = sides.table(uniq, "id int primary key, x numeric, v text")
+    sides.run("insert into %s values (1, 1.5, repeat('a', 40000))" % t, side="source")
+    sides.run("insert into %s values (1, round(1.5, 16000), repeat('a', 40000))" % t, side="target")
+    assert sides.rows("target", "select length(x::text) from %s" % t)[0][0] > 16000
+    conn = app_conn(p)
+    cur = conn.cursor()
+    cur.execute("select x, v from %s" % t)
+    assert cur.fetchall() == [(decimal.Decimal("1.5"), "a" * 40000)]
+    assert p.wait_metric("lms_shadow_requests_total", 'result="unchecked"', at_least=1) == 1
+    counts = p.shadow_counts()
+    assert counts["mismatch"] == 0 and counts["match"] == 0, counts
+    assert p.metric("lms_shadow_differences_total", 'kind="unchecked"') == 1
+    e = p.fingerprint_stats("select x, v from %s" % t)
+    assert e and e["unchecked"] == 1 and e["mismatch"] == 0 and e["match"] == 0, e
+    sides.run("insert into %s values (2, 2, 'b')" % t, side="source")
+    cur.execute("select x, v from %s" % t)
+    assert len(cur.fetchall()) == 2
+    conn.close()
+    assert p.wait_metric("lms_shadow_mismatches_total", at_least=1) == 1
+    assert p.metric("lms_shadow_differences_total", 'kind="rows"') == 1
+    assert p.metric("lms_translate_memory_bytes") == 0
 
 
 def test_multi_statement_requests(sync_proxy, sides, uniq):

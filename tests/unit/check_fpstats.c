@@ -250,7 +250,7 @@ START_TEST(test_threads)
 	ck_assert_int_eq(num(j, "tracked"), DISTINCT);
 	long long total = 0, per_result[LMS_FP_RESULTS] = { 0 };
 	static const char *const names[LMS_FP_RESULTS] = { "match", "mismatch", "transient", "lost",
-							   "dropped", "setting", "local" };
+							   "dropped", "setting", "local", "unchecked" };
 	size_t i;
 	json_t *e;
 	json_array_foreach(json_object_get(j, "fingerprints"), i, e) {
