@@ -22,25 +22,37 @@ uint64_t lms_bigmsg_held(void)
 	return __atomic_load_n(&held, __ATOMIC_RELAXED);
 }
 
-/* Take n bytes of the budget; false when they are not left. */
-static bool take(size_t n)
+/* Take n bytes of the budget, so that at most limit bytes are held; false
+ * when they are not left. */
+static bool take(size_t n, uint64_t limit)
 {
 	uint64_t cur = __atomic_load_n(&held, __ATOMIC_RELAXED);
 	do {
-		if (n > budget || cur > budget - n)
+		if (n > limit || cur > limit - n)
 			return false;
 	} while (!__atomic_compare_exchange_n(&held, &cur, cur + n, true, __ATOMIC_RELAXED, __ATOMIC_RELAXED));
 	return true;
 }
 
-void *lms_bigmsg_alloc(size_t n)
+/* n bytes, held below limit; NULL when over it or out of memory. */
+static void *alloc_within(size_t n, uint64_t limit)
 {
-	if (!take(n))
+	if (!take(n, limit))
 		return NULL;
 	void *p = malloc(n);
 	if (!p)
 		__atomic_sub_fetch(&held, n, __ATOMIC_RELAXED);
 	return p;
+}
+
+void *lms_bigmsg_alloc(size_t n)
+{
+	return alloc_within(n, budget);
+}
+
+void *lms_bigmsg_alloc_spare(size_t n)
+{
+	return alloc_within(n, budget / 2);
 }
 
 void lms_bigmsg_free(void *p, size_t n)
@@ -51,18 +63,29 @@ void lms_bigmsg_free(void *p, size_t n)
 	__atomic_sub_fetch(&held, n, __ATOMIC_RELAXED);
 }
 
-int lms_bigmsg_begin(struct lms_bigmsg *b, size_t len, uint32_t kind, uint32_t flags)
+/* Start b (see lms_bigmsg_begin) with memory held below limit. */
+static int begin_within(struct lms_bigmsg *b, size_t len, uint32_t kind, uint32_t flags, uint64_t limit)
 {
 	memset(b, 0, sizeof(*b));
 	if (len == 0 || len > LMS_BIGMSG_MAX)
 		return -1;
-	b->data = lms_bigmsg_alloc(len);
+	b->data = alloc_within(len, limit);
 	if (!b->data)
 		return -1;
 	b->need = len;
 	b->kind = kind;
 	b->flags = flags;
 	return 0;
+}
+
+int lms_bigmsg_begin(struct lms_bigmsg *b, size_t len, uint32_t kind, uint32_t flags)
+{
+	return begin_within(b, len, kind, flags, budget);
+}
+
+int lms_bigmsg_begin_spare(struct lms_bigmsg *b, size_t len, uint32_t kind, uint32_t flags)
+{
+	return begin_within(b, len, kind, flags, budget / 2);
 }
 
 size_t lms_bigmsg_fill(struct lms_bigmsg *b, const uint8_t *p, size_t n)

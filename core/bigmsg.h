@@ -47,9 +47,18 @@ uint64_t lms_bigmsg_held(void);
 void *lms_bigmsg_alloc(size_t n);
 void lms_bigmsg_free(void *p, size_t n);
 
+/* As lms_bigmsg_alloc, for memory that is only good to have (a shadow's
+ * copy of a request or a row, to compare answers): taken only while all
+ * held stays within half the budget, so that the shadows never take the
+ * memory a translated session needs to serve its client. */
+void *lms_bigmsg_alloc_spare(size_t n);
+
 /* Start assembling a message of len bytes (its frame's kind and flags
  * noted).  Returns 0, or -1 when it is over LMS_BIGMSG_MAX or the budget. */
 int lms_bigmsg_begin(struct lms_bigmsg *b, size_t len, uint32_t kind, uint32_t flags);
+
+/* As lms_bigmsg_begin, within half the budget (lms_bigmsg_alloc_spare). */
+int lms_bigmsg_begin_spare(struct lms_bigmsg *b, size_t len, uint32_t kind, uint32_t flags);
 
 /* Take up to n bytes of it from p; returns how many were taken. */
 size_t lms_bigmsg_fill(struct lms_bigmsg *b, const uint8_t *p, size_t n);

@@ -1891,7 +1891,7 @@ static void note_frame(struct lms_session *s, int d, const struct lms_frame *f)
 	if (!s->sh || s->phase != PH_READY || s->truth_unknown > 0)
 		return;
 	if (f->kind == LMS_MSG_ROW && f->len > LMS_DECODE_MAX && s->fwd[S2C] == 0 && !s->row.data &&
-	    lms_bigmsg_begin(&s->row, (size_t)f->len, f->kind, f->flags) == 0)
+	    lms_bigmsg_begin_spare(&s->row, (size_t)f->len, f->kind, f->flags) == 0)
 		return; /* copied as it streams: row_copy (streamed after a run's
 			   rest, stream_after_run: by its size) */
 	if (f->kind == LMS_MSG_ROW || f->kind == LMS_MSG_ERROR)

@@ -702,7 +702,7 @@ static void sh_digest(struct lms_shadow *sh)
 		if (!(f.flags & LMS_FRAME_NEED_BODY)) {
 			struct sh_rec *r = sh->phase == SH_READY ? rec_other_current(sh) : NULL;
 			bool copy = r && f.kind == LMS_MSG_ROW && f.len > LMS_DECODE_MAX &&
-				    lms_bigmsg_begin(&sh->row, (size_t)f.len, f.kind, f.flags) == 0;
+				    lms_bigmsg_begin_spare(&sh->row, (size_t)f.len, f.kind, f.flags) == 0;
 			if (r && !copy)
 				lms_outcome_oversized(&r->other, f.kind, f.len);
 			sh->fwd = f.len;
@@ -1261,7 +1261,7 @@ static bool encode_big(struct lms_shadow *sh, struct sh_rec *r, const struct lms
 	if (sh->big || n > LMS_BIGMSG_MAX)
 		return false;
 	size_t cap = 2 * n + LMS_BUF_SIZE;
-	uint8_t *buf = lms_bigmsg_alloc(cap);
+	uint8_t *buf = lms_bigmsg_alloc_spare(cap);
 	if (!buf)
 		return false;
 	long len = sh->backend->plugin.d->be_encode_request(sh->be, req, buf, cap);
@@ -1311,8 +1311,8 @@ void lms_shadow_whole_begin(struct lms_shadow *sh, const struct lms_dialect *fro
 {
 	if (!sh->translate || !sh->cur_shadowed || sh->whole.data || sh->big || len > LMS_BIGMSG_MAX)
 		return;
-	if (lms_bigmsg_begin(&sh->whole, (size_t)len, 0, 0) < 0)
-		return; /* over the budget: not compared, as before */
+	if (lms_bigmsg_begin_spare(&sh->whole, (size_t)len, 0, 0) < 0)
+		return; /* over the budget's spare half: not compared */
 	sh->whole_front = front;
 	sh->whole_fe = fe;
 }

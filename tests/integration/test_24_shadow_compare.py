@@ -316,13 +316,15 @@ def test_large_rows_compared_by_value(sync_proxy, sides, uniq):
 
 def test_large_row_copied_on_one_side_only(proxy_factory, sides, uniq):
     """A large row the --translate-memory budget copies on one side but not
-    on the other (here the target's is longer: numeric 1.5 written with
-    16,000 more digits of scale) leaves the values incomparable: the
-    request counts as "unchecked", per fingerprint too, and is not logged as
-    a mismatch.  Before, it was a "values" mismatch, though the values are
-    equal.  What both sides did count is still compared: a different
-    number of rows is a mismatch."""
-    p = proxy_factory(name="cmp1side", shadow_mode="sync", extra_args=["--translate-memory", "49152"])
+    on the other leaves the values incomparable: the request counts as
+    "unchecked", per fingerprint too, and is not logged as a mismatch.
+    Before, it was a "values" mismatch, though the values are equal.  Here
+    the target's row is longer (numeric 1.5 written with 16,000 more digits
+    of scale): over half the budget, which is all that copies for
+    comparison may take, while the source's row is under it.  What both
+    sides did count is still compared: a different number of rows is a
+    mismatch."""
+    p = proxy_factory(name="cmp1side", shadow_mode="sync", extra_args=["--translate-memory", "98304"])
     t = sides.table(uniq, "id int primary key, x numeric, v text")
     sides.run("insert into %s values (1, 1.5, repeat('a', 40000))" % t, side="source")
     sides.run("insert into %s values (1, round(1.5, 16000), repeat('a', 40000))" % t, side="target")

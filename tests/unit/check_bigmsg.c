@@ -1,6 +1,7 @@
 /*
  * check_bigmsg.c - core/bigmsg.c: the budget shared by large translated
- * messages, assembly in pieces, the size limit, and the memory given back.
+ * messages, assembly in pieces, the size limit, the memory given back, and
+ * the half of the budget that copies for comparison may use.
  */
 #include "autoconfig.h"
 
@@ -61,12 +62,37 @@ START_TEST(test_assembly)
 }
 END_TEST
 
+START_TEST(test_spare_half)
+{
+	/* copies that are only good to have stay within half the budget,
+	 * counting what the sessions hold; the sessions may use all of it */
+	struct lms_bigmsg m, n;
+	lms_bigmsg_set_budget(100000);
+	ck_assert_ptr_null(lms_bigmsg_alloc_spare(50001));
+	void *a = lms_bigmsg_alloc_spare(30000);
+	ck_assert_ptr_nonnull(a);
+	ck_assert_int_eq(lms_bigmsg_begin_spare(&m, 20001, 1, 0), -1);
+	ck_assert_int_eq(lms_bigmsg_begin_spare(&m, 20000, 1, 0), 0);
+	ck_assert_uint_eq(lms_bigmsg_held(), 50000);
+	ck_assert_int_eq(lms_bigmsg_begin(&n, 50000, 1, 0), 0); /* a session's message */
+	ck_assert_ptr_null(lms_bigmsg_alloc_spare(1));
+	lms_bigmsg_end(&m);
+	lms_bigmsg_free(a, 30000);
+	ck_assert_ptr_null(lms_bigmsg_alloc_spare(1)); /* the session holds half */
+	lms_bigmsg_end(&n);
+	ck_assert_uint_eq(lms_bigmsg_held(), 0);
+	lms_bigmsg_set_budget(1);
+	ck_assert_ptr_null(lms_bigmsg_alloc_spare(1));
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("bigmsg");
 	TCase *tc = tcase_create("bigmsg");
 	tcase_add_test(tc, test_budget);
 	tcase_add_test(tc, test_assembly);
+	tcase_add_test(tc, test_spare_half);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
