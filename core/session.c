@@ -2226,7 +2226,10 @@ static bool client_half_closed(struct lms_session *s)
 		return true;
 	bool busy = s->pending > 0 || s->c2s_open || s->fwd[C2S] > 0 || s->fwd[S2C] > 0 ||
 		    lms_buf_len(&s->client.in) > 0 || lms_buf_len(&s->server.out) > 0 || s->queued;
-	if (!busy || s->phase != PH_READY || !s->has_server || s->closing)
+	/* logged in: ready, or moving to a new source of truth (its
+	 * requests wait for the switch, then go) */
+	bool in_session = (s->phase == PH_READY && s->has_server) || s->switching;
+	if (!busy || !in_session || s->closing)
 		return false;
 	s->client_eof = true;
 	return true;
@@ -2252,11 +2255,15 @@ static void half_close_step(struct lms_session *s)
 	if (lms_buf_len(&s->server.out) > 0 || s->xout)
 		return;
 	/* Only part of a message left: nothing completes it (a COPY's data
-	 * cut mid-header ends there, as on a direct connection).  A
-	 * translated session's plugin writing to the database after this (an
-	 * execution again, a ROLLBACK) fails: that request's client gets
-	 * 08006; waiting for every answer instead could wait for good. */
+	 * cut mid-header ends there, as on a direct connection). */
 	if (lms_buf_len(&s->client.in) > 0 && !s->partial[C2S])
+		return;
+	/* A translated session's plugin may still write to the database
+	 * while a request is answered (an execution run again, a ROLLBACK
+	 * TO SAVEPOINT): it is told once every answer came.  Its requests
+	 * all end in READY (no COPY across protocols), so this waits no
+	 * longer than the database takes to answer. */
+	if (s->translated && s->pending > 0)
 		return;
 	s->server_shut = true;
 	lms_conn_shutdown_write(&s->server);

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from mysqlraw import MyError
+from mysqlraw import COM_STMT_EXECUTE, MyError
 from test_56_mysql_shadow import ALL, TwoSides, my_connect
 from test_57_mysql_served import cut_over, on_target, raw_login, served_proxy
 
@@ -300,3 +300,50 @@ def test_columns_changing_under_load(proxy_factory, mysql_server, two):
     assert seen[10] > 0 and seen[11] > 0, seen
     for r in clients:
         r.close()
+
+
+def test_rerun_after_client_half_close(proxy_factory, mysql_server, two):
+    """A client that sends an execution and then half-closes (shutdown
+    SHUT_WR) still gets its answer when the execution must be run again
+    (0A000: the result columns changed): the database is told that nothing
+    more comes only once every request is answered, since the plugin
+    writes the retry itself.  Before, the half-close went to the database
+    at once and the retry failed: the client got 08006."""
+    import socket
+    import struct
+    p = served_proxy(proxy_factory, mysql_server)
+    r = raw_login(p)
+    cut_over(p)
+    star = r.prepare("select * from %s where id = ?" % two.name)
+    assert len(r.execute(star, ("1",))[1]) == 10
+    on_target(two, "alter table %s add column extra int default 9" % two.name)
+    body = struct.pack("<IBI", star["id"], 0, 1) + b"\x00\x01\xfd\x00" + b"\x011"
+    r.command(COM_STMT_EXECUTE, body)
+    r.sock.shutdown(socket.SHUT_WR)
+    kind, cols, rows = r.read_result(1, binary=True)
+    assert len(cols) == 11 and rows[0][0] == 1 and rows[0][-1] == 9, (kind, cols, rows)
+    with pytest.raises((ConnectionError, OSError)):
+        r.read_packet()
+    r.close()
+
+
+def test_translated_pipeline_then_half_close(proxy_factory, mysql_server, two):
+    """Served by PostgreSQL: 300 pipelined queries, part of a packet, then a
+    half-close before reading: every query is answered in order, then the
+    connection closes (as test_50's for a MariaDB source of truth)."""
+    import socket
+    p = served_proxy(proxy_factory, mysql_server)
+    r = raw_login(p)
+    cut_over(p)
+    data = b""
+    for i in range(300):
+        q = ("select %d" % i).encode()
+        data += (len(q) + 1).to_bytes(3, "little") + b"\0\x03" + q
+    r.send_raw(data + b"\x20\x00\x00\x00\x03sel")
+    r.sock.shutdown(socket.SHUT_WR)
+    for i in range(300):
+        kind, cols, rows = r.read_result(1)
+        assert rows == [[str(i).encode()]], (i, kind, rows)
+    with pytest.raises((ConnectionError, OSError)):
+        r.read_packet()
+    r.close()
