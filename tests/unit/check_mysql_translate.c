@@ -288,7 +288,7 @@ static void collect(void *ctx, const uint8_t *data, size_t len)
 static const char *my_text(uint8_t type, uint16_t charset, const char *v, size_t n)
 {
 	static struct got g;
-	struct my_col c = { type, 0, charset };
+	struct my_col c = { type, 0, charset, 0 };
 	my_value_emit(&c, (const uint8_t *)v, n, collect, &g);
 	return g.buf;
 }
@@ -364,7 +364,7 @@ static const char *my_bin(uint8_t type, uint32_t flags, const void *p, size_t n)
 	size_t used, tn;
 	if (my_binary_value(type, flags, p, n, &used, t, sizeof(t), &tn) < 0 || used != n)
 		return "(invalid)";
-	struct my_col c = { type, (uint16_t)flags, 33 };
+	struct my_col c = { type, (uint16_t)flags, 33, 0 };
 	my_value_emit(&c, (const uint8_t *)t, tn, collect, &g);
 	return g.buf;
 }
