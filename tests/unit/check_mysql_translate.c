@@ -296,7 +296,7 @@ static const char *my_text(uint8_t type, uint16_t charset, const char *v, size_t
 static const char *pg_text(uint32_t oid, const char *v, size_t n)
 {
 	static struct got g;
-	pg_value_emit(oid, 0, (const uint8_t *)v, n, collect, &g);
+	pg_value_emit(oid, 0, PG_NORM_MYSQL, (const uint8_t *)v, n, collect, &g);
 	return g.buf;
 }
 

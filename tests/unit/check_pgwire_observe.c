@@ -820,7 +820,7 @@ static const char *canon(uint32_t oid, uint32_t fmt, const void *p, size_t len)
 {
 	static struct row r;
 	memset(&r, 0, sizeof(r));
-	pg_value_emit(oid, fmt, p, len, collect, &r);
+	pg_value_emit(oid, fmt, 0, p, len, collect, &r);
 	ck_assert_int_eq(r.n, 1);
 	return r.v[0];
 }
