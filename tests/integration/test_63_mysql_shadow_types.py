@@ -111,6 +111,10 @@ CASES = [
      ["'{\"b\": 1, \"a\": [1, 2.51, true, null]}'", "'{\"b\": 1, \"a\": [true, 1, 2.5, null]}'",
       "'{\"B\": 1, \"a\": [1, 2.5, true, null]}'", "'{\"b\": \"1\", \"a\": [1, 2.5, true, null]}'",
       "'{\"b\": 1, \"a\": [1, 2.5, true, null], \"c\": null}'"]),
+    ("uuid", "uuid", "uuid", [("'123e4567-e89b-12d3-a456-426614174000'", "'123E4567-E89B-12D3-A456-426614174000'"),
+                              ("NULL", "NULL")], ["'123e4567-e89b-12d3-a456-426614174001'"]),
+    ("inet6", "inet6", "inet", [("'::1'", "'::1'"), ("'2001:db8::ff00:42:8329'", "'2001:db8::ff00:42:8329'")],
+     ["'::2'"]),
     ("bit1", "bit(1)", "boolean", [("b'1'", "true"), ("b'0'", "false"), ("NULL", "NULL")], "false"),
     ("bit10", "bit(10)", "bit(10)", [("b'1010'", "B'0000001010'"), ("b'1111111111'", "B'1111111111'"),
                                      ("0", "B'0000000000'")], ["B'0000001011'", "B'1000001010'"]),
@@ -240,5 +244,40 @@ def test_sync_timestamp_session_time_zone(proxy_factory, mysql_server, lms_env, 
         c = settled(p, 6)
         assert c["mismatch"] == 2 and c["match"] == 4, (c, p.mismatch_records())
         assert [r["diff"] for r in p.mismatch_records()] == ["values", "values"]
+    finally:
+        tab.drop()
+
+
+def test_sync_expressions_of_other_types(proxy_factory, mysql_server, lms_env, uniq):
+    """Aggregates and expressions whose result types differ between the
+    servers (MySQL's SUM of INT is DECIMAL, PostgreSQL's bigint; a
+    comparison is 1/0 on MySQL, boolean on PostgreSQL) still compare by
+    value.  Where the two SQL dialects compute different values (AVG's
+    scale: -1.3333 against -1.3333333333333333; 1 / 4 is 0.2500 on MySQL,
+    0 on PostgreSQL) the difference is reported, not hidden."""
+    case = ("expr", "int", "integer", [("1", "1"), ("2", "2"), ("-7", "-7"), ("NULL", "NULL")], [])
+    tab = Table(lms_env, mysql_server, uniq, case)
+    t = tab.name
+    equal = ["select count(*), count(v), sum(v), min(v), max(v) from %s" % t,
+             "select id, v > 0, v is null, v * 1.5, -v from %s order by id" % t,
+             "select cast(sum(v) as decimal(10,3)), sum(v) + 0.25 from %s" % t]
+    different = ["select avg(v) from %s" % t, "select v / 4 from %s order by id" % t]
+    try:
+        p = shadow_proxy(proxy_factory, mysql_server, "sync")
+        r = MyRaw("127.0.0.1", p.port, timeout=30)
+        try:
+            r.login(*MY_APP)
+            for q in equal + different:
+                assert r.query(q)[0][0] == "rows"
+                st = r.prepare(q.replace("from %s" % t, "from %s where id > ?" % t, 1))
+                assert r.execute(st, ["0"])[0] == "rows"
+        finally:
+            r.close()
+        c = settled(p, 3 * len(equal + different))
+        recs = p.mismatch_records()
+        assert c["mismatch"] == 2 * len(different) and c["match"] == 3 * len(equal) + len(different), (c, recs)
+        assert sorted(r["fingerprint"].split(" from ")[0] for r in recs) == \
+            ["select avg(v)", "select avg(v)", "select v / ?", "select v / ?"], recs
+        assert {r["diff"] for r in recs} == {"values"}, recs
     finally:
         tab.drop()
