@@ -28,7 +28,7 @@
 
 #define CANON_JSON_DEPTH 64
 #define CANON_JSON_EXP 1000 /* |exponent| of a number: beyond it, not canonicalised */
-#define CANON_JSON_SLACK 4096 /* output room beyond the input's length */
+#define CANON_JSON_SLACK 1100 /* output room beyond the input's length: one exponent of 1000 applied */
 
 /* One member of an object being written: out[off..off+len), its key
  * (with its quotes) the first key bytes.  Offsets fit in 32 bits: the
