@@ -58,6 +58,8 @@ size_t canon_float(double v, int single, char dst[32])
 		return (size_t)snprintf(dst, 32, "NaN");
 	if (isinf(v))
 		return (size_t)snprintf(dst, 32, v < 0 ? "-Infinity" : "Infinity");
+	if (v == 0)
+		v = 0; /* -0 is 0: equal in SQL, and MariaDB stores 0 */
 	int n = 0;
 	for (int prec = 1; prec <= 17; prec++) {
 		n = snprintf(dst, 32, "%.*g", prec, v);
@@ -65,6 +67,15 @@ size_t canon_float(double v, int single, char dst[32])
 			break;
 	}
 	return (size_t)n;
+}
+
+size_t canon_float_digits(double v, int digits, char dst[32])
+{
+	char t[32];
+	if (isnan(v) || isinf(v) || digits < 1 || digits > 17)
+		return canon_float(v, 0, dst);
+	snprintf(t, sizeof(t), "%.*g", digits, v);
+	return canon_float(strtod(t, NULL), 0, dst);
 }
 
 size_t canon_datetime(const char *p, size_t len, char *dst)

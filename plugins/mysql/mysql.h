@@ -178,6 +178,7 @@ struct my_col {
 	uint8_t type;
 	uint16_t flags;
 	uint16_t charset;
+	uint32_t length; /* the definition's column length (BIT(n): n) */
 };
 #define MY_COLS_MAX 4096u
 #define MY_FLAG_UNSIGNED 0x20u

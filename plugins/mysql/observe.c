@@ -7,6 +7,8 @@
  *   column count           COLUMNS
  *   column definition      nothing (its type is kept for the rows)
  *   text or binary row     ROW, each value canonical by its column type
+ *                          (my_value_emit; the rules per type are in
+ *                          docs/mysql.md, "Shadowing onto CockroachDB")
  *   OK after a query       COMPLETE: the statement's tag (its first word,
  *                          as PostgreSQL names it: lexer.c), rows known =
  *                          affected rows ("Rows matched" of an UPDATE)
@@ -30,9 +32,12 @@
 enum {
 	T_DECIMAL = 0, T_TINY = 1, T_SHORT = 2, T_LONG = 3, T_FLOAT = 4, T_DOUBLE = 5, T_TIMESTAMP = 7,
 	T_LONGLONG = 8, T_INT24 = 9, T_DATE = 10, T_TIME = 11, T_DATETIME = 12, T_YEAR = 13, T_NEWDATE = 14,
-	T_VARCHAR = 15, T_BIT = 16, T_NEWDECIMAL = 246, T_TINY_BLOB = 249, T_MEDIUM_BLOB = 250,
+	T_VARCHAR = 15, T_BIT = 16, T_JSON = 245, T_NEWDECIMAL = 246, T_TINY_BLOB = 249, T_MEDIUM_BLOB = 250,
 	T_LONG_BLOB = 251, T_BLOB = 252, T_VAR_STRING = 253, T_STRING = 254, T_GEOMETRY = 255
 };
+
+#define FLOAT_DIGITS 6 /* FLT_DIG: what MySQL's text protocol keeps of a FLOAT */
+#define BIT_MAX 64     /* BIT(n): n <= 64 */
 
 static int is_number(uint8_t t)
 {
@@ -40,14 +45,150 @@ static int is_number(uint8_t t)
 	       t == T_LONGLONG || t == T_INT24 || t == T_YEAR;
 }
 
+static int is_datetime(uint8_t t)
+{
+	return t == T_DATE || t == T_NEWDATE || t == T_DATETIME || t == T_TIMESTAMP || t == T_TIME;
+}
+
+static int is_string_type(uint8_t t)
+{
+	return t == T_TINY_BLOB || t == T_MEDIUM_BLOB || t == T_LONG_BLOB || t == T_BLOB || t == T_VAR_STRING ||
+	       t == T_STRING || t == T_VARCHAR || t == T_JSON;
+}
+
 static int is_bytes(const struct my_col *c)
 {
 	uint8_t t = c->type;
-	if (t == T_BIT || t == T_GEOMETRY)
+	if (t == T_GEOMETRY || (t == T_BIT && (c->length == 0 || c->length > BIT_MAX)))
 		return 1;
-	return c->charset == MY_CHARSET_BINARY &&
-	       (t == T_TINY_BLOB || t == T_MEDIUM_BLOB || t == T_LONG_BLOB || t == T_BLOB || t == T_VAR_STRING ||
-		t == T_STRING || t == T_VARCHAR);
+	return c->charset == MY_CHARSET_BINARY && is_string_type(t) && t != T_JSON;
+}
+
+/* A FLOAT or DOUBLE's text p[0..n): canonical; -1 when it does not
+ * parse.  A FLOAT compares at FLT_DIG significant digits: MySQL's text
+ * protocol sends no more (1.2345678 as "1.23457"), its binary protocol
+ * and PostgreSQL's real send them all (pgwire/normalize.c does the
+ * same for real beside a MySQL client). */
+static int emit_float(const struct my_col *c, const char *p, size_t n, lms_value_fn emit, void *ctx)
+{
+	char in[64], out[32], *end;
+	if (n == 0 || n >= sizeof(in))
+		return -1;
+	memcpy(in, p, n);
+	in[n] = 0;
+	double d = c->type == T_FLOAT ? strtof(in, &end) : strtod(in, &end);
+	if (end != in + n)
+		return -1;
+	size_t k = c->type == T_FLOAT ? canon_float_digits(d, FLOAT_DIGITS, out) : canon_float(d, 0, out);
+	emit(ctx, (const uint8_t *)out, k);
+	return 0;
+}
+
+/* BIT(n) (n = the column length, 1..64): its bytes, big-endian, as n
+ * '0'/'1' characters, most significant first: PostgreSQL's bit(n) text,
+ * and for BIT(1) the "1"/"0" of a boolean. */
+static void emit_bits(const struct my_col *c, const uint8_t *v, size_t n, lms_value_fn emit, void *ctx)
+{
+	char out[BIT_MAX];
+	uint32_t w = c->length;
+	for (uint32_t b = 0; b < w; b++) { /* b: bit number, 0 the least significant */
+		size_t byte = b / 8;
+		int on = byte < n && (v[n - 1 - byte] >> (b % 8) & 1);
+		out[w - 1 - b] = on ? '1' : '0';
+	}
+	emit(ctx, (const uint8_t *)out, w);
+}
+
+/* A text value that is a JSON object or array, in canon_json's form
+ * (MariaDB's JSON is LONGTEXT, kept as written; PostgreSQL's jsonb is
+ * re-printed).  Returns -1, having emitted nothing, when it is not one
+ * or there is no memory for it. */
+static int emit_json(const uint8_t *v, size_t n, lms_value_fn emit, void *ctx)
+{
+	if (!canon_json_candidate((const char *)v, n))
+		return -1;
+	void *mem = my_host->alloc(canon_json_mem(n));
+	const char *out;
+	long k = mem ? canon_json((const char *)v, n, mem, &out) : -1;
+	if (k >= 0)
+		emit(ctx, (const uint8_t *)out, (size_t)k);
+	if (mem)
+		my_host->free(mem);
+	return k >= 0 ? 0 : -1;
+}
+
+/* MySQL's latin1 collations (character_set_results latin1): its bytes
+ * are cp1252's. */
+static int is_latin1(uint16_t charset)
+{
+	switch (charset) {
+	case 5: case 8: case 15: case 31: case 47: case 48: case 49: case 94: case 1032: case 1071:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+/* cp1252 (MySQL's latin1) 0x80..0x9F; the rest is ISO 8859-1. */
+static const uint16_t cp1252_80[32] = {
+	0x20ac, 0x0081, 0x201a, 0x0192, 0x201e, 0x2026, 0x2020, 0x2021, 0x02c6, 0x2030, 0x0160,
+	0x2039, 0x0152, 0x008d, 0x017d, 0x008f, 0x0090, 0x2018, 0x2019, 0x201c, 0x201d, 0x2022,
+	0x2013, 0x2014, 0x02dc, 0x2122, 0x0161, 0x203a, 0x0153, 0x009d, 0x017e, 0x0178,
+};
+
+/* latin1 v[0..n) as UTF-8 into dst (room for 3 * n).  Returns its length. */
+static size_t latin1_to_utf8(const uint8_t *v, size_t n, uint8_t *dst)
+{
+	size_t o = 0;
+	for (size_t k = 0; k < n; k++) {
+		unsigned cp = v[k] >= 0x80 && v[k] < 0xa0 ? cp1252_80[v[k] - 0x80] : v[k];
+		if (cp < 0x80) {
+			dst[o++] = (uint8_t)cp;
+		} else if (cp < 0x800) {
+			dst[o++] = (uint8_t)(0xc0 | cp >> 6);
+			dst[o++] = (uint8_t)(0x80 | (cp & 0x3f));
+		} else {
+			dst[o++] = (uint8_t)(0xe0 | cp >> 12);
+			dst[o++] = (uint8_t)(0x80 | (cp >> 6 & 0x3f));
+			dst[o++] = (uint8_t)(0x80 | (cp & 0x3f));
+		}
+	}
+	return o;
+}
+
+/* A text value: CHAR(n) without its padding, a JSON document in
+ * canonical form, latin1 (the client's character_set_results) as UTF-8,
+ * which PostgreSQL sends; anything else as it is. */
+static void emit_text(const struct my_col *c, const uint8_t *v, size_t n, lms_value_fn emit, void *ctx)
+{
+	uint8_t *u = NULL;
+	if (is_latin1(c->charset) && n < 1u << 29) {
+		size_t k = 0;
+		while (k < n && v[k] < 0x80)
+			k++;
+		u = k < n ? my_host->alloc(3 * n) : NULL; /* no memory: compared as it is */
+		if (u) {
+			n = latin1_to_utf8(v, n, u);
+			v = u;
+		}
+	}
+	if (c->type == T_STRING)
+		n = canon_unpad((const char *)v, n); /* CHAR(n): padding is not the value */
+	if (emit_json(v, n, emit, ctx) < 0)
+		emit(ctx, v, n);
+	if (u)
+		my_host->free(u);
+}
+
+/* Bytes as "\x" and hex; -1 when there is no memory for it. */
+static int emit_hex(const uint8_t *v, size_t n, lms_value_fn emit, void *ctx)
+{
+	char *h = n < 1u << 30 ? my_host->alloc(2 * n + 2) : NULL;
+	if (!h)
+		return -1;
+	emit(ctx, (const uint8_t *)h, canon_hex(v, n, h));
+	my_host->free(h);
+	return 0;
 }
 
 void my_value_emit(const struct my_col *c, const uint8_t *v, size_t n, lms_value_fn emit, void *ctx)
@@ -60,30 +201,21 @@ void my_value_emit(const struct my_col *c, const uint8_t *v, size_t n, lms_value
 			emit(ctx, (const uint8_t *)buf, (size_t)k);
 			return;
 		}
-	} else if ((c->type == T_FLOAT || c->type == T_DOUBLE) && n > 0 && n < 64) {
-		char in[64], *end;
-		memcpy(in, p, n);
-		in[n] = 0;
-		double d = c->type == T_FLOAT ? strtof(in, &end) : strtod(in, &end);
-		if (end == in + n) {
-			emit(ctx, (const uint8_t *)buf, canon_float(d, c->type == T_FLOAT, buf));
+	} else if (c->type == T_FLOAT || c->type == T_DOUBLE) {
+		if (emit_float(c, p, n, emit, ctx) == 0)
 			return;
-		}
-	} else if ((c->type == T_DATE || c->type == T_NEWDATE || c->type == T_DATETIME || c->type == T_TIMESTAMP ||
-		    c->type == T_TIME) &&
-		   n <= sizeof(buf)) {
+	} else if (is_datetime(c->type) && n <= sizeof(buf)) {
 		emit(ctx, (const uint8_t *)buf, canon_datetime(p, n, buf));
 		return;
-	} else if (c->type == T_STRING && c->charset != MY_CHARSET_BINARY) {
-		emit(ctx, v, canon_unpad(p, n)); /* CHAR(n): padding is not the value */
-		return;
 	} else if (is_bytes(c)) {
-		char *h = n < 1u << 30 ? my_host->alloc(2 * n + 2) : NULL;
-		if (h) {
-			emit(ctx, (const uint8_t *)h, canon_hex(v, n, h));
-			my_host->free(h);
+		if (emit_hex(v, n, emit, ctx) == 0)
 			return;
-		}
+	} else if (c->type == T_BIT) {
+		emit_bits(c, v, n, emit, ctx);
+		return;
+	} else if (is_string_type(c->type)) {
+		emit_text(c, v, n, emit, ctx);
+		return;
 	}
 	emit(ctx, v, n);
 }
@@ -115,6 +247,7 @@ static int obs_coldef(struct my_be *b, const uint8_t *pl, size_t n)
 	if (b->coli < b->ncols && b->cols) {
 		struct my_col *c = &b->cols[b->coli];
 		c->charset = (uint16_t)my_le16(pl + i);
+		c->length = my_le32(pl + i + 2);
 		c->type = pl[i + 6];
 		c->flags = (uint16_t)my_le16(pl + i + 7);
 	}
@@ -122,7 +255,7 @@ static int obs_coldef(struct my_be *b, const uint8_t *pl, size_t n)
 	return 0;
 }
 
-static const struct my_col untyped = { T_VAR_STRING, 0, 33 };
+static const struct my_col untyped = { T_VAR_STRING, 0, 33, 0 };
 
 static const struct my_col *col_at(const struct my_be *b, uint32_t k)
 {

@@ -460,7 +460,7 @@ static int ans_like_event(const uint8_t *msg, size_t len, struct lms_answer *ans
 	struct lms_event ev;
 	memset(&none, 0, sizeof(none));
 	memset(&ev, 0, sizeof(ev));
-	if (pg_observe(&none, msg, len, &ev, NULL, NULL) < 0)
+	if (pg_observe(&none, 0, msg, len, &ev, NULL, NULL) < 0)
 		return -1;
 	ans->kind = msg[0] == 'C' ? LMS_ANS_COMPLETE : msg[0] == 'E' ? LMS_ANS_ERROR : LMS_ANS_READY;
 	ans->flags = ev.flags & LMS_EV_ROWS_KNOWN ? LMS_ANS_ROWS_KNOWN : 0;

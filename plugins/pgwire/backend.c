@@ -33,6 +33,7 @@ struct pg_be {
 	struct pg_named *named; /* translated prepared statements (named.c) */
 	struct pg_rerun *rerun; /* an execution to send again after 0A000 (rerun.c) */
 	int named_failed;     /* out of memory once: everything unnamed */
+	unsigned norm;        /* how values compare (PG_NORM_MYSQL: a MySQL client) */
 };
 
 void *pg_be_new(const struct lms_be_opts *opts)
@@ -147,6 +148,7 @@ static int build_startup(struct pg_be *be, const struct lms_startup *st)
 	if (!be->startup)
 		return -1;
 	int pgwire = st->family && strcmp(st->family, "pgwire") == 0 && st->raw && st->raw_len <= PG_MAX_STARTUP;
+	be->norm = st->family && strcmp(st->family, "mysql") == 0 ? PG_NORM_MYSQL : 0;
 	if (be->relay && pgwire) {
 		memcpy(be->startup, st->raw, st->raw_len);
 		be->startup_len = st->raw_len;
@@ -496,7 +498,7 @@ int pg_be_observe(void *arg, const uint8_t *msg, size_t len, struct lms_event *e
 		return 0;
 	}
 	struct pg_cols *rows = msg[0] == 'D' ? pg_track_row_cols(be->track) : NULL;
-	return pg_observe(rows ? rows : &be->cols, msg, len, ev, emit, ctx);
+	return pg_observe(rows ? rows : &be->cols, be->norm, msg, len, ev, emit, ctx);
 }
 
 int pg_be_answer(void *arg, const uint8_t *msg, size_t len, struct lms_answer *ans)

@@ -11,7 +11,12 @@
  * text PostgreSQL would send: integers, floats and numeric in that same
  * canonical form, bool "1"/"0", text types their bytes, anything else
  * "\x" and lowercase hex (bytea's text).  character(n) loses its
- * padding (as MySQL's CHAR does).
+ * padding (as MySQL's CHAR does).  timestamptz becomes the instant in
+ * UTC without an offset, an interval of days and time MySQL's TIME form
+ * (norm_time.c); json and jsonb their canonical JSON (canon_json.c).
+ * Beside a MySQL client (PG_NORM_MYSQL) a real compares at 6
+ * significant digits (a MySQL FLOAT's text) and a text value that is a
+ * JSON object or array as JSON (MariaDB's JSON is LONGTEXT).
  */
 #include "autoconfig.h"
 
@@ -36,6 +41,10 @@
 #define OID_BPCHAR 1042u
 #define OID_VARCHAR 1043u
 #define OID_NUMERIC 1700u
+#define OID_JSON 114u
+#define OID_TIMESTAMPTZ 1184u
+#define OID_INTERVAL 1186u
+#define OID_JSONB 3802u
 
 #define NORM_STACK 64 /* room for any integer or float text */
 
@@ -227,26 +236,98 @@ static int norm_is_scalar(uint32_t oid)
 	       oid == OID_FLOAT4 || oid == OID_FLOAT8;
 }
 
-void pg_value_emit(uint32_t oid, uint32_t format, const uint8_t *data, size_t len, lms_value_fn emit, void *ctx)
+/* A real beside MySQL: at a FLOAT's 6 significant digits (all MySQL's
+ * text protocol sends), from the float's exact value. */
+static void norm_float4_mysql(float f, lms_value_fn emit, void *ctx)
 {
-	if (oid == OID_BPCHAR) {
-		/* character(n): its padding is not part of the value (MySQL's
-		 * CHAR drops it), in either format */
-		emit(ctx, data, canon_unpad((const char *)data, len));
+	char out[32];
+	emit(ctx, (const uint8_t *)out, canon_float_digits(f, 6, out));
+}
+
+/* A text real beside MySQL; -1 when it does not parse. */
+static int norm_text_float4_mysql(const uint8_t *p, size_t len, lms_value_fn emit, void *ctx)
+{
+	char in[NORM_STACK], *end;
+	if (len == 0 || len >= sizeof(in))
+		return -1;
+	memcpy(in, p, len);
+	in[len] = 0;
+	float f = strtof(in, &end);
+	if (end != in + len)
+		return -1;
+	norm_float4_mysql(f, emit, ctx);
+	return 0;
+}
+
+/* A text value that is a JSON object or array, in canon_json's form;
+ * -1, nothing emitted, when it is not one (or no memory). */
+static int norm_json(const uint8_t *p, size_t len, lms_value_fn emit, void *ctx)
+{
+	if (!canon_json_candidate((const char *)p, len))
+		return -1;
+	void *mem = pg_host->alloc(canon_json_mem(len));
+	const char *out;
+	long k = mem ? canon_json((const char *)p, len, mem, &out) : -1;
+	if (k >= 0)
+		emit(ctx, (const uint8_t *)out, (size_t)k);
+	if (mem)
+		pg_host->free(mem);
+	return k >= 0 ? 0 : -1;
+}
+
+/* timestamptz in UTC, interval as a TIME (norm_time.c); -1 when the
+ * text is of another spelling. */
+static int norm_text_time(uint32_t oid, const uint8_t *p, size_t len, lms_value_fn emit, void *ctx)
+{
+	char out[NORM_STACK];
+	long k = oid == OID_TIMESTAMPTZ ? pg_norm_timestamptz(p, len, out, sizeof(out))
+					: pg_norm_interval(p, len, out, sizeof(out));
+	if (k < 0)
+		return -1;
+	emit(ctx, (const uint8_t *)out, (size_t)k);
+	return 0;
+}
+
+static int norm_is_text(uint32_t oid)
+{
+	return oid == OID_TEXT || oid == OID_VARCHAR || oid == OID_NAME || oid == OID_BPCHAR;
+}
+
+/* A value in text format. */
+static void norm_text(uint32_t oid, unsigned norm, const uint8_t *data, size_t len, lms_value_fn emit, void *ctx)
+{
+	if (oid == OID_INT2 || oid == OID_INT4 || oid == OID_INT8 || oid == OID_OID || oid == OID_NUMERIC)
+		norm_text_decimal(data, len, emit, ctx);
+	else if (oid == OID_FLOAT4 && (norm & PG_NORM_MYSQL) && norm_text_float4_mysql(data, len, emit, ctx) == 0)
 		return;
-	}
+	else if (oid == OID_FLOAT4 || oid == OID_FLOAT8)
+		norm_text_float(data, len, oid == OID_FLOAT4, emit, ctx);
+	else if (oid == OID_BOOL && len == 1 && (data[0] == 't' || data[0] == 'f'))
+		emit(ctx, (const uint8_t *)(data[0] == 't' ? "1" : "0"), 1);
+	else if ((oid == OID_TIMESTAMPTZ || oid == OID_INTERVAL) && norm_text_time(oid, data, len, emit, ctx) == 0)
+		return;
+	else if ((oid == OID_JSON || oid == OID_JSONB || (norm_is_text(oid) && (norm & PG_NORM_MYSQL))) &&
+		 norm_json(data, len, emit, ctx) == 0)
+		return;
+	else
+		emit(ctx, data, len);
+}
+
+void pg_value_emit(uint32_t oid, uint32_t format, unsigned norm, const uint8_t *data, size_t len,
+		   lms_value_fn emit, void *ctx)
+{
+	if (oid == OID_BPCHAR) /* character(n): its padding is not part of the value (MySQL's CHAR drops it) */
+		len = canon_unpad((const char *)data, len);
 	if (format == 0) {
-		if (oid == OID_INT2 || oid == OID_INT4 || oid == OID_INT8 || oid == OID_OID || oid == OID_NUMERIC)
-			norm_text_decimal(data, len, emit, ctx);
-		else if (oid == OID_FLOAT4 || oid == OID_FLOAT8)
-			norm_text_float(data, len, oid == OID_FLOAT4, emit, ctx);
-		else if (oid == OID_BOOL && len == 1 && (data[0] == 't' || data[0] == 'f'))
-			emit(ctx, (const uint8_t *)(data[0] == 't' ? "1" : "0"), 1);
-		else
-			emit(ctx, data, len);
+		norm_text(oid, norm, data, len, emit, ctx);
 		return;
 	}
-	if (oid == OID_TEXT || oid == OID_VARCHAR || oid == OID_NAME || oid == OID_BPCHAR)
+	if (oid == OID_FLOAT4 && (norm & PG_NORM_MYSQL) && len == 4) {
+		uint32_t u = pg_get32(data);
+		float f;
+		memcpy(&f, &u, 4);
+		norm_float4_mysql(f, emit, ctx);
+	} else if (norm_is_text(oid))
 		emit(ctx, data, len);
 	else if (norm_is_scalar(oid) && norm_bin_scalar(oid, data, len, emit, ctx) == 0)
 		return;

@@ -136,7 +136,7 @@ static int obs_row_valid(const uint8_t *msg, size_t len)
 
 /* DataRow: emit each value as canonical text, typed by the last
  * RowDescription when it had this many columns. */
-static int obs_row(const struct pg_cols *c, const uint8_t *msg, size_t len, struct lms_event *ev,
+static int obs_row(const struct pg_cols *c, unsigned norm, const uint8_t *msg, size_t len, struct lms_event *ev,
 		   lms_value_fn emit, void *ctx)
 {
 	if (len < 7 || !obs_row_valid(msg, len))
@@ -154,7 +154,7 @@ static int obs_row(const struct pg_cols *c, const uint8_t *msg, size_t len, stru
 			continue;
 		}
 		if (typed && k < c->known)
-			pg_value_emit(c->col[k].oid, c->col[k].format, msg + i, l, emit, ctx);
+			pg_value_emit(c->col[k].oid, c->col[k].format, norm, msg + i, l, emit, ctx);
 		else
 			emit(ctx, msg + i, l);
 		i += l;
@@ -245,7 +245,7 @@ static int obs_param(const uint8_t *msg, size_t len, struct lms_event *ev)
 	return 0;
 }
 
-int pg_observe(struct pg_cols *c, const uint8_t *msg, size_t len, struct lms_event *ev,
+int pg_observe(struct pg_cols *c, unsigned norm, const uint8_t *msg, size_t len, struct lms_event *ev,
 	       lms_value_fn emit, void *ctx)
 {
 	if (len < 5 || pg_get32(msg + 1) != len - 1)
@@ -254,7 +254,7 @@ int pg_observe(struct pg_cols *c, const uint8_t *msg, size_t len, struct lms_eve
 	case 'T':
 		return obs_columns(c, msg, len, ev);
 	case 'D':
-		return obs_row(c, msg, len, ev, emit, ctx);
+		return obs_row(c, norm, msg, len, ev, emit, ctx);
 	case 'C':
 		return obs_complete(msg, len, ev);
 	case 'E':

@@ -167,9 +167,9 @@ uint32_t pg_cols_reserve(struct pg_cols *c, uint32_t n);
  * then describes no columns). */
 int pg_cols_parse(struct pg_cols *c, const uint8_t *msg, size_t len);
 /* Describe one whole server message as an lms_event (the be_observe
- * contract), remembering column types in c.  Returns 0, -1 when the
- * message is malformed. */
-int pg_observe(struct pg_cols *c, const uint8_t *msg, size_t len, struct lms_event *ev,
+ * contract), remembering column types in c, values compared as norm
+ * says (PG_NORM_*).  Returns 0, -1 when the message is malformed. */
+int pg_observe(struct pg_cols *c, unsigned norm, const uint8_t *msg, size_t len, struct lms_event *ev,
 	       lms_value_fn emit, void *ctx);
 /* Is sqlstate retryable for this plugin's flavor? */
 int pg_sqlstate_transient(const char *sqlstate);
@@ -194,10 +194,21 @@ void pg_track_answer(struct pg_track *t, const uint8_t *msg, size_t len);
  * no Execute is answered now (simple Query: the last RowDescription). */
 struct pg_cols *pg_track_row_cols(struct pg_track *t);
 
+/* How values are compared (pg_value_emit's norm): PG_NORM_MYSQL when
+ * the other side is MySQL (the client's family): a real at a FLOAT's 6
+ * significant digits, text that is a JSON object or array as JSON. */
+#define PG_NORM_MYSQL 1u
+
 /* Canonical text (normalize.c).  Emit one non-NULL value of type oid in
  * wire format (0 text, else binary) as canonical text, once. */
-void pg_value_emit(uint32_t oid, uint32_t format, const uint8_t *data, size_t len, lms_value_fn emit,
-		   void *ctx);
+void pg_value_emit(uint32_t oid, uint32_t format, unsigned norm, const uint8_t *data, size_t len,
+		   lms_value_fn emit, void *ctx);
+/* norm_time.c: a timestamptz's text p[0..len) as the instant in UTC
+ * without an offset, an interval's without years or months as MySQL's
+ * TIME ([-]HH:MM:SS[.f], hours unbounded), into dst[0..cap) (cap >= 64).
+ * Returns the length, -1 for any other spelling (kept by the caller). */
+long pg_norm_timestamptz(const uint8_t *p, size_t len, char *dst, size_t cap);
+long pg_norm_interval(const uint8_t *p, size_t len, char *dst, size_t cap);
 /* The shortest text that reads back as v (as a float when single), or
  * NaN, Infinity, -Infinity.  Returns its length (< 32). */
 size_t pg_norm_float(double v, int single, char dst[32]);

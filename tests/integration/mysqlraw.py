@@ -359,12 +359,12 @@ class MyRaw:
                 out.append(None)
                 continue
             t = c["type"]
-            fixed = {1: "<b", 2: "<h", 3: "<i", 8: "<q", 4: "<f", 5: "<d"}
+            fixed = {1: "<b", 2: "<h", 3: "<i", 8: "<q", 4: "<f", 5: "<d", 9: "<i", 13: "<h"}
             if t in fixed:
                 n = struct.calcsize(fixed[t])
                 out.append(struct.unpack(fixed[t], pl[off:off + n])[0])
                 off += n
-            elif t in (10, 12):
+            elif t in (7, 10, 12):
                 n = pl[off]
                 f = pl[off + 1:off + 1 + n]
                 off += 1 + n
@@ -376,7 +376,7 @@ class MyRaw:
                 n = pl[off]
                 f = pl[off + 1:off + 1 + n]
                 off += 1 + n
-                neg, days, h, mi, s = struct.unpack("<BIBBB", f[:8])
+                neg, days, h, mi, s = struct.unpack("<BIBBB", f[:8]) if n >= 8 else (0, 0, 0, 0, 0)
                 us = struct.unpack("<I", f[8:12])[0] if n == 12 else 0
                 out.append(datetime.timedelta(days=days, hours=h, minutes=mi, seconds=s, microseconds=us))
             else:

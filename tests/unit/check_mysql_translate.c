@@ -288,7 +288,7 @@ static void collect(void *ctx, const uint8_t *data, size_t len)
 static const char *my_text(uint8_t type, uint16_t charset, const char *v, size_t n)
 {
 	static struct got g;
-	struct my_col c = { type, 0, charset };
+	struct my_col c = { type, 0, charset, 0 };
 	my_value_emit(&c, (const uint8_t *)v, n, collect, &g);
 	return g.buf;
 }
@@ -296,7 +296,7 @@ static const char *my_text(uint8_t type, uint16_t charset, const char *v, size_t
 static const char *pg_text(uint32_t oid, const char *v, size_t n)
 {
 	static struct got g;
-	pg_value_emit(oid, 0, (const uint8_t *)v, n, collect, &g);
+	pg_value_emit(oid, 0, PG_NORM_MYSQL, (const uint8_t *)v, n, collect, &g);
 	return g.buf;
 }
 
@@ -364,7 +364,7 @@ static const char *my_bin(uint8_t type, uint32_t flags, const void *p, size_t n)
 	size_t used, tn;
 	if (my_binary_value(type, flags, p, n, &used, t, sizeof(t), &tn) < 0 || used != n)
 		return "(invalid)";
-	struct my_col c = { type, (uint16_t)flags, 33 };
+	struct my_col c = { type, (uint16_t)flags, 33, 0 };
 	my_value_emit(&c, (const uint8_t *)t, tn, collect, &g);
 	return g.buf;
 }
@@ -396,6 +396,113 @@ START_TEST(test_binary_values)
 	ck_assert_int_eq(my_binary_value(12, 0, (const uint8_t *)"\x05\0\0\0\0\0", 6, &used, t, sizeof(t), &n), -1);
 	ck_assert_int_eq(my_binary_value(3, 0, (const uint8_t *)"\0\0", 2, &used, t, sizeof(t), &n), -1);
 	ck_assert_int_eq(my_binary_value(253, 0, (const uint8_t *)"\x09" "abc", 4, &used, t, sizeof(t), &n), -1);
+}
+END_TEST
+
+/* A text value of a column with a length (BIT(n), LONGTEXT). */
+static const char *my_col_text(uint8_t type, uint16_t charset, uint32_t length, const char *v, size_t n)
+{
+	static struct got g;
+	struct my_col c = { type, 0, charset, length };
+	my_value_emit(&c, (const uint8_t *)v, n, collect, &g);
+	return g.buf;
+}
+
+/* PostgreSQL's value of oid for a PostgreSQL client (no MySQL rules). */
+static const char *pg_own(uint32_t oid, const char *v)
+{
+	static struct got g;
+	pg_value_emit(oid, 0, 0, (const uint8_t *)v, strlen(v), collect, &g);
+	return g.buf;
+}
+
+/* The type matrix of docs/mysql.md, value by value (test_63 runs it
+ * against the servers). */
+START_TEST(test_values_types_matrix)
+{
+	/* -0 is 0 (MariaDB stores 0; PostgreSQL keeps -0) */
+	ck_assert_str_eq(MY(5, "0"), PG(701, "-0"));
+	ck_assert_str_eq(MY(4, "0"), PG(700, "-0"));
+	ck_assert_str_eq(pg_own(701, "-0"), "0");
+	/* FLOAT at 6 significant digits beside MySQL: its text protocol
+	 * sends no more; a PostgreSQL client keeps them all */
+	ck_assert_str_eq(MY(4, "1.23457"), PG(700, "1.2345678"));
+	ck_assert_str_eq(MY(4, "3.40282e38"), PG(700, "3.4028235e+38"));
+	ck_assert_str_eq(MY(4, "16777200"), PG(700, "1.6777216e+07"));
+	float f = 1.2345678f;
+	ck_assert_str_eq(my_bin(4, 0, &f, 4), PG(700, "1.2345678"));
+	ck_assert_str_ne(MY(4, "0.100001"), PG(700, "0.1"));
+	ck_assert_str_eq(pg_own(700, "1.2345678"), "1.2345678");
+	/* timestamptz: the instant in UTC, without its offset */
+	ck_assert_str_eq(PG(1184, "2024-01-02 05:04:05.5+02"), "2024-01-02 03:04:05.5");
+	ck_assert_str_eq(PG(1184, "2024-02-29 20:30:00-03:30"), "2024-03-01 00:00:00");
+	ck_assert_str_eq(PG(1184, "2000-01-01 00:00:00+00:53:28"), "1999-12-31 23:06:32");
+	ck_assert_str_eq(PG(1184, "1970-01-01 00:00:01+00"), MY(7, "1970-01-01 00:00:01"));
+	ck_assert_str_eq(PG(1184, "12345-01-01 00:00:00+00"), "12345-01-01 00:00:00");
+	ck_assert_str_eq(PG(1184, "0001-01-01 00:00:00+02"), "0001-01-01 00:00:00+02"); /* BC: kept */
+	ck_assert_str_eq(PG(1184, "2024-01-02 03:04:05+02 BC"), "2024-01-02 03:04:05+02 BC");
+	ck_assert_str_eq(PG(1184, "infinity"), "infinity");
+	ck_assert_str_eq(PG(1184, "2024-01-02 03:04:05"), "2024-01-02 03:04:05"); /* no offset: kept */
+	/* interval as MySQL's TIME */
+	ck_assert_str_eq(PG(1186, "-838:59:59"), MY(11, "-838:59:59"));
+	ck_assert_str_eq(PG(1186, "1 day 02:00:00"), MY(11, "26:00:00"));
+	ck_assert_str_eq(PG(1186, "-1 days +02:00:00"), "-22:00:00");
+	ck_assert_str_eq(PG(1186, "-2 days -01:30:00.5"), "-49:30:00.5");
+	ck_assert_str_eq(PG(1186, "00:00:00"), "00:00:00");
+	ck_assert_str_eq(PG(1186, "3 days"), "72:00:00");
+	ck_assert_str_eq(PG(1186, "1 year 2 mons"), "1 year 2 mons");
+	ck_assert_str_eq(PG(1186, "1 mon 02:00:00"), "1 mon 02:00:00");
+	ck_assert_str_eq(PG(1186, "99999999999 days"), "99999999999 days");
+	ck_assert_str_eq(PG(1186, "-00:00:00.000001"), MY(11, "-00:00:00.000001"));
+	/* BIT(n) as n bits, BIT(1) as a boolean */
+	ck_assert_str_eq(my_col_text(16, 63, 10, "\x00\x0a", 2), "0000001010");
+	ck_assert_str_eq(my_col_text(16, 63, 1, "\x01", 1), PG(16, "t"));
+	ck_assert_str_eq(my_col_text(16, 63, 1, "\x00", 1), PG(16, "f"));
+	ck_assert_str_eq(my_col_text(16, 63, 64, "\x80\0\0\0\0\0\0\x01", 8),
+			 "1000000000000000000000000000000000000000000000000000000000000001");
+	ck_assert_str_eq(my_col_text(16, 63, 0, "\x01", 1), "\\x01"); /* no length: bytes */
+	/* JSON: MariaDB's text as written, jsonb's as re-printed */
+	ck_assert_str_eq(my_col_text(252, 45, 0xffffffffu, "{\"b\": 1,  \"a\":[1,2.50, true, null]}", 35),
+			 PG(3802, "{\"a\": [1, 2.50, true, null], \"b\": 1}"));
+	ck_assert_str_eq(PG(3802, "{\"a\": [1, 2.50, true, null], \"b\": 1}"), "{\"a\":[1,2.5,true,null],\"b\":1}");
+	ck_assert_str_eq(MY(252, "{\"\\u00e9\": \"\\u00e9\\n\\/\", \"x\": {\"z\": [], \"y\": -0.50}}"),
+			 PG(3802, "{\"x\": {\"y\": -0.5, \"z\": []}, \"é\": \"é\\n/\"}"));
+	ck_assert_str_eq(MY(252, "[1e3, 1.0, -0, 1E-2, 0.5e-1, 12.5e+1, -1.25e1]"),
+			 PG(3802, "[1000, 1, 0, 0.01, 0.05, 125, -12.5]"));
+	ck_assert_str_eq(MY(252, "[\"\\ud83d\\ude00\", \"\\u0001\", \"\\\"\"]"), PG(3802, "[\"😀\", \"\\u0001\", \"\\\"\"]"));
+	ck_assert_str_ne(MY(252, "{\"a\": 1}"), PG(3802, "{\"a\": 2}"));
+	ck_assert_str_ne(MY(252, "{\"a\": 1, \"a\": 2}"), PG(3802, "{\"a\": 2}")); /* duplicates kept */
+	ck_assert_str_ne(MY(252, "[1, 2]"), PG(3802, "[2, 1]")); /* arrays keep their order */
+	/* not JSON, or a scalar: compared as text */
+	ck_assert_str_eq(MY(252, "{\"a\": 1"), "{\"a\": 1");
+	ck_assert_str_eq(MY(252, "[01]"), "[01]");
+	ck_assert_str_eq(MY(252, "[\"\\ud800\"]"), "[\"\\ud800\"]");
+	ck_assert_str_eq(MY(252, "[1e1001]"), "[1e1001]");
+	ck_assert_str_eq(MY(252, "1e3"), "1e3");
+	ck_assert_str_eq(MY(252, "[1] x"), "[1] x");
+	ck_assert_str_eq(pg_own(25, "{\"b\": 1}"), "{\"b\": 1}"); /* text, PostgreSQL client: as it is */
+	ck_assert_str_eq(PG(25, "{\"b\": 1}"), "{\"b\":1}");
+	/* YEAR, unsigned, CHAR with JSON-free content */
+	ck_assert_str_eq(MY(13, "0000"), PG(21, "0"));
+	ck_assert_str_eq(MY(8, "18446744073709551615"), PG(1700, "18446744073709551615"));
+	ck_assert_str_eq(MY(254, "{\"a\":1}  "), PG(1042, "{\"a\": 1}"));
+}
+END_TEST
+
+/* Deeply nested and long JSON: refused or canonical, never overrun. */
+START_TEST(test_json_bounds)
+{
+	static char deep[200], mem[32768];
+	memset(deep, '[', 100);
+	memset(deep + 100, ']', 100);
+	const char *out;
+	ck_assert_int_eq(canon_json(deep, 200, mem, &out), -1); /* deeper than 64 */
+	ck_assert_uint_ge(sizeof(mem), canon_json_mem(128));
+	ck_assert_int_eq(canon_json(deep + 40, 120, mem, &out), 120);
+	ck_assert_uint_eq(canon_json_mem(CANON_JSON_MAX + 1), 0);
+	for (size_t n = 0; n <= 12; n++) /* every cut of a document */
+		ck_assert_int_eq(canon_json("{\"a\":[1,2]}" + 0, n, mem, &out) >= 0, n == 11);
+	ck_assert_int_eq(canon_json("[1e999]", 7, mem, &out) > 1000, 1); /* grows, within its room */
 }
 END_TEST
 
@@ -744,6 +851,8 @@ static Suite *suite(void)
 	tcase_add_test(t, test_values_equal_across_families);
 	tcase_add_test(t, test_binary_values);
 	tcase_add_test(t, test_binary_span);
+	tcase_add_test(t, test_values_types_matrix);
+	tcase_add_test(t, test_json_bounds);
 	tcase_add_test(t, test_pg_encode_execute);
 	tcase_add_test(t, test_pg_encode_named);
 	tcase_add_test(t, test_remap_ids);

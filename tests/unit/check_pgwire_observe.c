@@ -820,10 +820,58 @@ static const char *canon(uint32_t oid, uint32_t fmt, const void *p, size_t len)
 {
 	static struct row r;
 	memset(&r, 0, sizeof(r));
-	pg_value_emit(oid, fmt, p, len, collect, &r);
+	pg_value_emit(oid, fmt, 0, p, len, collect, &r);
 	ck_assert_int_eq(r.n, 1);
 	return r.v[0];
 }
+
+/* As canon(), with pg_value_emit's norm. */
+static const char *canon_as(unsigned norm, uint32_t oid, uint32_t fmt, const void *p, size_t len)
+{
+	static struct row r;
+	memset(&r, 0, sizeof(r));
+	pg_value_emit(oid, fmt, norm, p, len, collect, &r);
+	ck_assert_int_eq(r.n, 1);
+	return r.v[0];
+}
+
+/* Rules for every client (timestamptz, interval, json, -0) and those
+ * only beside a MySQL client (PG_NORM_MYSQL: real at 6 digits, JSON in
+ * text), in both formats. */
+START_TEST(test_norm_families)
+{
+	/* -0 is 0 */
+	ck_assert_str_eq(canon(701, 0, "-0", 2), "0");
+	ck_assert_str_eq(canon(701, 1, "\x80\0\0\0\0\0\0\0", 8), "0");
+	/* timestamptz: equal instants in two zones are equal */
+	char a[64];
+	snprintf(a, sizeof(a), "%s", canon(1184, 0, "2024-01-02 05:04:05+02", 22));
+	ck_assert_str_eq(a, canon(1184, 0, "2024-01-02 03:04:05+00", 22));
+	ck_assert_str_eq(canon(1184, 0, "2024-01-02 05:04:05+02:00", 25), "2024-01-02 03:04:05"); /* CockroachDB */
+	snprintf(a, sizeof(a), "%s", canon(1184, 0, "2024-01-02 03:04:05+02", 22));
+	ck_assert_str_ne(a, canon(1184, 0, "2024-01-02 03:04:05+00", 22));
+	/* interval: days and hours as one duration */
+	snprintf(a, sizeof(a), "%s", canon(1186, 0, "1 day", 5));
+	ck_assert_str_eq(a, canon(1186, 0, "24:00:00", 8));
+	/* json and jsonb: one spelling */
+	snprintf(a, sizeof(a), "%s", canon(114, 0, "{\"b\":1, \"a\" : 2}", 16));
+	ck_assert_str_eq(a, canon(3802, 0, "{\"a\": 2, \"b\": 1}", 16));
+	ck_assert_str_eq(a, "{\"a\":2,\"b\":1}");
+	/* a PostgreSQL client keeps every digit of a real, and text as it is */
+	ck_assert_str_eq(canon(700, 0, "1.2345678", 9), "1.2345678");
+	ck_assert_str_eq(canon(700, 1, "\x3f\x9e\x06\x51", 4), "1.2345678");
+	ck_assert_str_eq(canon(25, 0, "{\"b\": 1}", 8), "{\"b\": 1}");
+	/* beside MySQL: a real at 6 digits, JSON text as JSON */
+	ck_assert_str_eq(canon_as(PG_NORM_MYSQL, 700, 0, "1.2345678", 9), "1.23457");
+	ck_assert_str_eq(canon_as(PG_NORM_MYSQL, 700, 1, "\x3f\x9e\x06\x51", 4), "1.23457");
+	ck_assert_str_eq(canon_as(PG_NORM_MYSQL, 700, 0, "NaN", 3), "NaN");
+	ck_assert_str_eq(canon_as(PG_NORM_MYSQL, 700, 0, "x", 1), "x");
+	ck_assert_str_eq(canon_as(PG_NORM_MYSQL, 25, 0, "{\"b\": 1}", 8), "{\"b\":1}");
+	ck_assert_str_eq(canon_as(PG_NORM_MYSQL, 1042, 0, "[1, 2]  ", 8), "[1,2]");
+	ck_assert_str_eq(canon_as(PG_NORM_MYSQL, 25, 0, "{not json}", 10), "{not json}");
+	ck_assert_str_eq(canon_as(PG_NORM_MYSQL, 25, 1, "{\"b\": 1}", 8), "{\"b\": 1}"); /* binary: bytes */
+}
+END_TEST
 
 START_TEST(test_norm_numbers)
 {
@@ -1739,6 +1787,7 @@ static Suite *observe_suite(void)
 	tcase_add_checked_fixture(be, setup, NULL);
 	tcase_add_test(be, test_obs_rows_text_and_binary_equal);
 	tcase_add_test(be, test_norm_numbers);
+	tcase_add_test(be, test_norm_families);
 	tcase_add_test(be, test_norm_binary_numeric);
 	tcase_add_test(be, test_obs_row_untyped);
 	tcase_add_test(be, test_obs_complete);
