@@ -7,7 +7,8 @@
  * CommandComplete, ErrorResponse, ...).
  *
  * Byte 0: bit 0 the cockroach flavor (else postgres); bit 1: client
- * messages follow.  Byte 1: split seed.  With bit 1, a big-endian u16 L
+ * messages follow; bit 2: the client speaks MySQL (values compared as
+ * beside a MySQL client: PG_NORM_MYSQL).  Byte 1: split seed.  With bit 1, a big-endian u16 L
  * and L bytes of client records, each: u8 W (database messages to let
  * through first), the type byte, a u16 body length n and n body bytes;
  * they are noted (pg_be_note_request) between the database's messages;
@@ -247,8 +248,8 @@ static int obs_act(void *arg, const uint8_t *msg, size_t len, const struct lms_o
 	return res->action == LMS_ACT_FAIL || res->action == LMS_ACT_CLOSE ? -1 : 0;
 }
 
-static struct evlog run_once(uint8_t seed, int whole, const uint8_t *cl, size_t cl_len, const uint8_t *data,
-			     size_t size)
+static struct evlog run_once(const char *family, uint8_t seed, int whole, const uint8_t *cl, size_t cl_len,
+			     const uint8_t *data, size_t size)
 {
 	struct lms_backend_conf conf;
 	memset(&conf, 0, sizeof(conf));
@@ -263,7 +264,7 @@ static struct evlog run_once(uint8_t seed, int whole, const uint8_t *cl, size_t 
 	struct obs_ctx c = { pg_be_new(&bo), &log, 0, cl, cl_len, cl_len > 0 ? cl[0] : 0, 0 };
 	FUZZ_CHECK(c.be != NULL);
 	static const uint8_t startup[] = { 0, 0, 0, 17, 0, 3, 0, 0, 'u', 's', 'e', 'r', 0, 'a', 0, 0, 0 };
-	struct lms_startup st = { "pgwire", "a", "a", startup, sizeof(startup) };
+	struct lms_startup st = { family, "a", "a", startup, sizeof(startup) };
 	struct lms_out *out = malloc(sizeof(*out));
 	struct lms_result res;
 	FUZZ_CHECK(out != NULL);
@@ -298,8 +299,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		skip = 4 + cl_len;
 	}
 	/* The events, row values included, must not depend on the split. */
-	struct evlog a = run_once(data[1], 1, cl, cl_len, data + skip, size - skip);
-	struct evlog b = run_once(data[1], 0, cl, cl_len, data + skip, size - skip);
+	const char *family = data[0] & 4 ? "mysql" : "pgwire";
+	struct evlog a = run_once(family, data[1], 1, cl, cl_len, data + skip, size - skip);
+	struct evlog b = run_once(family, data[1], 0, cl, cl_len, data + skip, size - skip);
 	FUZZ_CHECK(a.hash == b.hash && a.count == b.count);
 	return 0;
 }

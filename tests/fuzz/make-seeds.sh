@@ -154,6 +154,12 @@ long_text=$(head -c 40000 /dev/zero | tr '\0' x)
 long_row=$(msg D "0005$(val 7)$(val 2.50)$(val 0.5)$(val f)$(val "$long_text")")
 seed $ob postgres_long_row 0 0 "$params" "$text_cols" "$text_row" "$long_row" "$text_row" "$tag" "$ready_i"
 seed $ob postgres_long_row_split 0 7 "$params" "$text_cols" "$long_row" "$tag" "$ready_i"
+# values normalised beyond their text: json/jsonb canonical, timestamptz in
+# UTC, interval as a duration, real (beside a MySQL client: byte 0 bit 2)
+norm_cols=$(msg T "0005$(coldef j 114 0000)$(coldef b 3802 0000)$(coldef t 1184 0000)$(coldef i 1186 0000)$(coldef f 700 0000)")
+norm_row=$(msg D "0005$(val '{"b": [1, 2.50, -0, 1e3], "a": "\u00e9\n"}')$(val '[{"x": null}, true]')$(val '2024-05-06 07:08:09.5+02:30')$(val '-2 days -01:30:00.25')$(val 1.2345678)")
+seed $ob normalised_values 0 0 "$params" "$norm_cols" "$norm_row" "$tag" "$ready_i"
+seed $ob normalised_values_mysql 4 5 "$params" "$norm_cols" "$norm_row" "$tag" "$ready_i"
 
 # ---- fuzz_my_placeholders: byte 0 the fingerprint size, then SQL text ----
 ph=$outdir/fuzz_my_placeholders
