@@ -20,6 +20,9 @@
 #define LMS_CANON_H
 
 #include <stddef.h>
+#include <stdint.h>
+
+#include "lms/plugin.h"
 
 /* A sign, integer digits ip[0..il) and fraction digits fp[0..fl) as
  * canonical decimal text into dst (room for il + fl + 3).  Returns its
@@ -66,6 +69,11 @@ int canon_json_candidate(const char *p, size_t len);
  * length is returned.  -1 when it is not one (a scalar, malformed,
  * nested deeper than 64, an exponent beyond 1000, too large). */
 long canon_json(const char *p, size_t len, void *mem, const char **out);
+
+/* If p[0..len) is a JSON object or array: emit its canonical text (memory
+ * from host, given back) and return 0.  -1, nothing emitted, when it is
+ * not one or there is no memory for it. */
+int canon_json_emit(const struct lms_host_api *host, const uint8_t *p, size_t len, lms_value_fn emit, void *ctx);
 
 /* v rounded to `digits` significant digits, then in canon_float's form as
  * a double: how a MySQL FLOAT's text (6 digits) and a float compare. */

@@ -446,3 +446,17 @@ long canon_json(const char *p, size_t len, void *mem, const char **out)
 	*out = j.o;
 	return (long)j.at;
 }
+
+int canon_json_emit(const struct lms_host_api *host, const uint8_t *p, size_t len, lms_value_fn emit, void *ctx)
+{
+	if (!canon_json_candidate((const char *)p, len))
+		return -1;
+	void *mem = host->alloc(canon_json_mem(len));
+	const char *out;
+	long k = mem ? canon_json((const char *)p, len, mem, &out) : -1;
+	if (k >= 0)
+		emit(ctx, (const uint8_t *)out, (size_t)k);
+	if (mem)
+		host->free(mem);
+	return k >= 0 ? 0 : -1;
+}

@@ -99,24 +99,6 @@ static void emit_bits(const struct my_col *c, const uint8_t *v, size_t n, lms_va
 	emit(ctx, (const uint8_t *)out, w);
 }
 
-/* A text value that is a JSON object or array, in canon_json's form
- * (MariaDB's JSON is LONGTEXT, kept as written; PostgreSQL's jsonb is
- * re-printed).  Returns -1, having emitted nothing, when it is not one
- * or there is no memory for it. */
-static int emit_json(const uint8_t *v, size_t n, lms_value_fn emit, void *ctx)
-{
-	if (!canon_json_candidate((const char *)v, n))
-		return -1;
-	void *mem = my_host->alloc(canon_json_mem(n));
-	const char *out;
-	long k = mem ? canon_json((const char *)v, n, mem, &out) : -1;
-	if (k >= 0)
-		emit(ctx, (const uint8_t *)out, (size_t)k);
-	if (mem)
-		my_host->free(mem);
-	return k >= 0 ? 0 : -1;
-}
-
 /* MySQL's latin1 collations (character_set_results latin1): its bytes
  * are cp1252's. */
 static int is_latin1(uint16_t charset)
@@ -174,7 +156,7 @@ static void emit_text(const struct my_col *c, const uint8_t *v, size_t n, lms_va
 	}
 	if (c->type == T_STRING)
 		n = canon_unpad((const char *)v, n); /* CHAR(n): padding is not the value */
-	if (emit_json(v, n, emit, ctx) < 0)
+	if (canon_json_emit(my_host, v, n, emit, ctx) < 0)
 		emit(ctx, v, n);
 	if (u)
 		my_host->free(u);

@@ -259,22 +259,6 @@ static int norm_text_float4_mysql(const uint8_t *p, size_t len, lms_value_fn emi
 	return 0;
 }
 
-/* A text value that is a JSON object or array, in canon_json's form;
- * -1, nothing emitted, when it is not one (or no memory). */
-static int norm_json(const uint8_t *p, size_t len, lms_value_fn emit, void *ctx)
-{
-	if (!canon_json_candidate((const char *)p, len))
-		return -1;
-	void *mem = pg_host->alloc(canon_json_mem(len));
-	const char *out;
-	long k = mem ? canon_json((const char *)p, len, mem, &out) : -1;
-	if (k >= 0)
-		emit(ctx, (const uint8_t *)out, (size_t)k);
-	if (mem)
-		pg_host->free(mem);
-	return k >= 0 ? 0 : -1;
-}
-
 /* timestamptz in UTC, interval as a TIME (norm_time.c); -1 when the
  * text is of another spelling. */
 static int norm_text_time(uint32_t oid, const uint8_t *p, size_t len, lms_value_fn emit, void *ctx)
@@ -307,7 +291,7 @@ static void norm_text(uint32_t oid, unsigned norm, const uint8_t *data, size_t l
 	else if ((oid == OID_TIMESTAMPTZ || oid == OID_INTERVAL) && norm_text_time(oid, data, len, emit, ctx) == 0)
 		return;
 	else if ((oid == OID_JSON || oid == OID_JSONB || (norm_is_text(oid) && (norm & PG_NORM_MYSQL))) &&
-		 norm_json(data, len, emit, ctx) == 0)
+		 canon_json_emit(pg_host, data, len, emit, ctx) == 0)
 		return;
 	else
 		emit(ctx, data, len);
