@@ -9,7 +9,7 @@ import pytest
 
 from lmsproxy import wait_until
 from mysqlraw import MY_APP, MyRaw
-from test_56_mysql_shadow import my_connect, shadow_proxy
+from test_56_mysql_shadow import TwoSides, my_connect, shadow_proxy
 
 # (name, MySQL type, PostgreSQL type, [(MySQL literal, PostgreSQL literal), ...],
 #  PostgreSQL literal(s) row 1 is changed to on the target only, one after
@@ -126,8 +126,8 @@ CASES = [
 IDS = [c[0] for c in CASES]
 
 
-class Table:
-    """One column of one type on both sides: id, v."""
+class Table(TwoSides):
+    """One column of one type on both sides: id, v (dropped as TwoSides)."""
 
     def __init__(self, env, mysql_server, name, case):
         _, my_type, pg_type, values, _changed = case
@@ -140,13 +140,6 @@ class Table:
         for i, (my_lit, pg_lit) in enumerate(values, 1):
             self.my.cursor().execute("insert into %s values (%d, %s)" % (name, i, my_lit))
             self.pg.cursor().execute("insert into %s values (%d, %s)" % (name, i, pg_lit))
-
-    def drop(self):
-        for conn in (self.my, self.pg):
-            try:
-                conn.cursor().execute("drop table if exists %s" % self.name)
-            finally:
-                conn.close()
 
 
 def settled(p, n):
