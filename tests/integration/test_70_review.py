@@ -61,3 +61,57 @@ def test_half_close_after_answer_buffered_loses_its_tail(proxy):
             lost.append((held, nrows, rows, ready, nbytes, err, took))
     assert not lost, lost
 
+
+
+def test_tls_client_half_close(lms_env, proxy_factory, sides, uniq):
+    """A TLS client that half-closes the way TLS says (close_notify, then
+    the TCP half-close) and reads on gets every answer, as the plain
+    client of test_15 does."""
+    import ssl
+    p = proxy_factory(name="tls-half", tls=True)
+    t = sides.table(uniq, "i int", side="source")
+    n = 10
+    sql = ["insert into %s values (%d)" % (t, i) for i in range(n)]
+    sql += ["select pg_sleep(0.3)", "select count(*) from %s" % t]
+    ctx = ssl.create_default_context(cafile=lms_env.cert("ca.crt"))
+    msgs = []
+    with PgRaw("127.0.0.1", p.port, timeout=30) as c:
+        assert c.request_ssl() == b"S"
+        c.wrap_tls(ctx, "localhost")
+        c.startup(APP_USER, APP_DB, APP_PASSWORD)
+        c.send(b"".join(b"Q" + struct.pack("!I", len(q) + 5) + q.encode() + b"\0" for q in sql))
+        c.sock.setblocking(False)
+        try:
+            c.sock.unwrap()  # close_notify (the peer's is not awaited)
+        except (ssl.SSLWantReadError, ssl.SSLWantWriteError):
+            pass
+        c.sock.settimeout(30)
+        socket.socket.shutdown(c.sock, socket.SHUT_WR)
+        try:
+            while True:
+                msgs.append(c.read_msg())
+        except (ConnectionError, OSError) as e:
+            end = repr(e)
+    from test_15_protocol import _check_half_close
+    assert sum(t == b"Z" for t, _ in msgs) == n + 2, (end, msgs[-3:])
+    _check_half_close(msgs, n)
+    assert sides.rows("source", "select count(*) from %s" % t) == [(n,)]
+
+
+def test_pipelined_queries_then_terminate(proxy):
+    """Queries, then Terminate, in one write (a script piping into a
+    socket, `psql` fed a file ends the same way once it stops waiting):
+    PostgreSQL answers every query before it reads the Terminate.  The
+    proxy closes once the Terminate is forwarded (after_pump: quitting),
+    dropping the answers still to come."""
+    with PgRaw(proxy.host, proxy.port, timeout=10) as c:
+        c.startup(APP_USER, APP_DB, APP_PASSWORD)
+        qs = [b"select pg_sleep(0.2)", b"select 42"]
+        c.send(b"".join(b"Q" + struct.pack("!I", len(q) + 5) + q + b"\0" for q in qs) + b"X\0\0\0\x04")
+        msgs = []
+        try:
+            while True:
+                msgs.append(c.read_msg())
+        except (ConnectionError, OSError):
+            pass
+    assert sum(t == b"Z" for t, _ in msgs) == 2, msgs
