@@ -166,3 +166,20 @@ def test_large_rows_refused_on_both_sides(proxy_factory, sides, uniq):
     assert wait_until(lambda: sum(p.shadow_counts()[k] for k in ("match", "mismatch", "unchecked")) >= 1,
                       p.env.t(5)), p.shadow_counts()
     assert p.shadow_counts()["mismatch"] == 0, (p.shadow_counts(), p.mismatch_records())
+
+
+def test_backend_tls_half_close_after_large_request(lms_env, proxy_factory, sides, uniq):
+    """Half-close toward a TLS source right after a request larger than
+    the socket buffers (close_notify written while the kernel's buffer
+    may still be full): every answer still comes back."""
+    from test_09_tls import tls_source_url
+    from test_15_protocol import _half_closed_session
+    p = proxy_factory(name="btls-big", init_source=tls_source_url(lms_env, "ca.crt"))
+    t = sides.table(uniq, "i int, v text", side="source")
+    sql = ["insert into %s values (1, repeat('x', 10))" % t,
+           "insert into %s values (2, '%s')" % (t, "y" * (8 << 20)),
+           "select count(*) from %s" % t]
+    for _ in range(3):
+        msgs, took = _half_closed_session(p.host, p.port, sql)
+        errors = [m for k, m in msgs if k == b"E"]
+        assert not errors and sum(k == b"Z" for k, _ in msgs) == 3, (errors, msgs[-3:])
