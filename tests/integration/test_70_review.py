@@ -10,7 +10,7 @@ import pytest
 from lmsproxy import APP_DB, APP_PASSWORD, APP_USER, PgRaw, wait_until
 
 
-def _answer_after_half_close(host, port, nrows, width=1000, probe=False):
+def _answer_after_half_close(host, port, nrows, width=1000, probe=False, eof_first=False, wait=1.0):
     """Send one query whose answer is nrows rows of width bytes, read
     nothing for a while (the answer fills the socket buffers and the
     proxy's client output), half-close, then read everything.  Returns
@@ -20,13 +20,16 @@ def _answer_after_half_close(host, port, nrows, width=1000, probe=False):
         c.startup(APP_USER, APP_DB, APP_PASSWORD)
         q = ("select repeat('x', %d) from generate_series(1, %d)" % (width, nrows)).encode()
         c.send(b"Q" + struct.pack("!I", len(q) + 5) + q + b"\0")
-        time.sleep(1.0)  # the whole answer reaches the proxy: nothing in flight any more
+        if eof_first:  # half-close at once: the session waits for the database's EOF
+            c.sock.shutdown(socket.SHUT_WR)
+        time.sleep(wait)  # the whole answer reaches the proxy: nothing in flight any more
         if probe:  # what the kernel buffers hold: the proxy's Send-Q, our Recv-Q
             lp = c.sock.getsockname()[1]
             out = subprocess.run(["ss", "-tnH", "( sport = :%d or dport = :%d )" % (lp, lp)],
                                  capture_output=True, text=True).stdout
             return sum(int(line.split()[1]) + int(line.split()[2]) for line in out.splitlines())
-        c.sock.shutdown(socket.SHUT_WR)
+        if not eof_first:
+            c.sock.shutdown(socket.SHUT_WR)
         time.sleep(0.3)
         c.sock.settimeout(4)
         data = bytearray(c.buf)
@@ -183,3 +186,17 @@ def test_backend_tls_half_close_after_large_request(lms_env, proxy_factory, side
         msgs, took = _half_closed_session(p.host, p.port, sql)
         errors = [m for k, m in msgs if k == b"E"]
         assert not errors and sum(k == b"Z" for k, _ in msgs) == 3, (errors, msgs[-3:])
+
+
+def test_half_close_slow_reader_loses_tail_after_grace(proxy):
+    """The half-close path itself: the client half-closes at once, the
+    database answers and closes (server_eof), and half_close_step calls
+    session_close with the answer's tail still in the proxy's client
+    output: after CLOSE_GRACE_SEC (5 s) the session is freed and the tail
+    is gone, while PostgreSQL's own bytes would wait in the kernel for a
+    client that reads 6 s later."""
+    held = _answer_after_half_close(proxy.host, proxy.port, 20000, probe=True)
+    nrows = (held + 16000) // 1011
+    ready, rows, nbytes, err, took = _answer_after_half_close(proxy.host, proxy.port, nrows, eof_first=True,
+                                                              wait=6.5)
+    assert ready and rows == nrows, (held, nrows, rows, ready, nbytes, err, took)
