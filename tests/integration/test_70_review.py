@@ -200,3 +200,72 @@ def test_half_close_slow_reader_loses_tail_after_grace(proxy):
     ready, rows, nbytes, err, took = _answer_after_half_close(proxy.host, proxy.port, nrows, eof_first=True,
                                                               wait=6.5)
     assert ready and rows == nrows, (held, nrows, rows, ready, nbytes, err, took)
+
+
+def _tls_pump(sock, obj, inb, outb, fn):
+    """Run fn on SSLObject obj until it stops wanting to read."""
+    import ssl
+    while True:
+        try:
+            r = fn()
+            if outb.pending:
+                sock.sendall(outb.read())
+            return r
+        except ssl.SSLWantReadError:
+            if outb.pending:
+                sock.sendall(outb.read())
+            data = sock.recv(65536)
+            if not data:
+                raise ConnectionError("closed")
+            inb.write(data)
+
+
+def test_tls_client_close_notify_only(lms_env, proxy_factory):
+    """A TLS client that ends its side with close_notify alone (Go's
+    tls.Conn.CloseWrite, which leaves TCP open), sent in the same write as
+    its last request: PostgreSQL answers and closes.  conn_read_tls hands
+    over the request and defers the EOF to the next read, which no event
+    ever triggers (no FIN, nothing more to read): the half-close is never
+    passed on and a client waiting for the end waits until it gives up."""
+    import ssl
+    p = proxy_factory(name="tls-notify", tls=True)
+    ctx = ssl.create_default_context(cafile=lms_env.cert("ca.crt"))
+    with PgRaw("127.0.0.1", p.port, timeout=30) as c:
+        assert c.request_ssl() == b"S"
+        inb, outb = ssl.MemoryBIO(), ssl.MemoryBIO()
+        obj = ctx.wrap_bio(inb, outb, server_hostname="localhost")
+        raw_sock = c.sock
+        _tls_pump(raw_sock, obj, inb, outb, obj.do_handshake)
+
+        class Wrapped:  # PgRaw over the SSLObject, for startup
+            def __init__(self):
+                self.buf = b""
+
+            def sendall(self, data):
+                obj.write(data)
+                raw_sock.sendall(outb.read())
+
+            def recv(self, n):
+                try:
+                    return _tls_pump(raw_sock, obj, inb, outb, lambda: obj.read(n))
+                except ssl.SSLZeroReturnError:
+                    return b""
+        c.sock = Wrapped()
+        c.startup(APP_USER, APP_DB, APP_PASSWORD)
+        q = b"select 42"
+        obj.write(b"Q" + struct.pack("!I", len(q) + 5) + q + b"\0")
+        try:
+            obj.unwrap()  # close_notify
+        except ssl.SSLWantReadError:
+            pass
+        raw_sock.sendall(outb.read())  # the request and the alert in one write
+        raw_sock.settimeout(5)
+        msgs = []
+        end = None
+        try:
+            while True:
+                msgs.append(c.read_msg())
+        except (ConnectionError, OSError, ssl.SSLError) as e:
+            end = repr(e)
+        c.sock = raw_sock
+    assert sum(k == b"Z" for k, _ in msgs) == 1 and "timed out" not in str(end), (msgs, end)
