@@ -269,3 +269,31 @@ def test_tls_client_close_notify_only(lms_env, proxy_factory):
             end = repr(e)
         c.sock = raw_sock
     assert sum(k == b"Z" for k, _ in msgs) == 1 and "timed out" not in str(end), (msgs, end)
+
+
+def test_tls_client_fin_without_close_notify(lms_env, proxy_factory, sides, uniq):
+    """A TLS client that half-closes TCP without close_notify (Python's
+    socket shutdown, many scripts): OpenSSL 3 reports an unexpected EOF,
+    which conn_tls_want maps to LMS_IO_ERR, so read_side ends the session
+    at once instead of half-closing: the answers are lost, and requests
+    not yet passed on are never run.  PostgreSQL itself answers them."""
+    import ssl
+    p = proxy_factory(name="tls-fin", tls=True)
+    t = sides.table(uniq, "i int", side="source")
+    n = 10
+    sql = ["insert into %s values (%d)" % (t, i) for i in range(n)]
+    sql += ["select pg_sleep(0.3)", "select count(*) from %s" % t]
+    ctx = ssl.create_default_context(cafile=lms_env.cert("ca.crt"))
+    msgs = []
+    with PgRaw("127.0.0.1", p.port, timeout=30) as c:
+        assert c.request_ssl() == b"S"
+        c.wrap_tls(ctx, "localhost")
+        c.startup(APP_USER, APP_DB, APP_PASSWORD)
+        c.send(b"".join(b"Q" + struct.pack("!I", len(q) + 5) + q.encode() + b"\0" for q in sql))
+        socket.socket.shutdown(c.sock, socket.SHUT_WR)  # FIN, no close_notify
+        try:
+            while True:
+                msgs.append(c.read_msg())
+        except (ConnectionError, OSError) as e:
+            end = repr(e)
+    assert sum(t == b"Z" for t, _ in msgs) == n + 2, (end, msgs[-3:])
