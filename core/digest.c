@@ -154,9 +154,9 @@ void lms_outcome_oversized(struct lms_outcome *o, int kind, uint64_t len)
 	}
 	if (kind != LMS_MSG_ROW)
 		return;
+	o->oversized_at = chain_u64(o->oversized_at, o->rows);
 	o->rows++;
 	o->oversized++;
-	o->oversized_bytes += len;
 }
 
 void lms_outcome_streamed_row(struct lms_outcome *o, const struct lms_dialect *d, void *be, const uint8_t *msg,
@@ -200,15 +200,11 @@ static bool same_described(const struct lms_outcome *t, const struct lms_outcome
 /* Compare the values (counts already equal); see lms_outcome_compare. */
 static enum lms_diff compare_values(const struct lms_outcome *t, const struct lms_outcome *o, unsigned how)
 {
-	if (t->oversized != o->oversized)
-		return LMS_DIFF_UNCHECKED;
+	if (t->oversized != o->oversized || t->oversized_at != o->oversized_at)
+		return LMS_DIFF_UNCHECKED; /* the described rows are not the same */
 	if (!same_described(t, o, how & LMS_CMP_ORDERED))
 		return LMS_DIFF_VALUES;
-	if (t->oversized == 0)
-		return LMS_DIFF_NONE;
-	if (how & LMS_CMP_ACROSS)
-		return LMS_DIFF_UNCHECKED;
-	return t->oversized_bytes == o->oversized_bytes ? LMS_DIFF_NONE : LMS_DIFF_VALUES;
+	return t->oversized ? LMS_DIFF_UNCHECKED : LMS_DIFF_NONE;
 }
 
 enum lms_diff lms_outcome_compare(const struct lms_outcome *t, const struct lms_outcome *o, unsigned how)

@@ -30,7 +30,8 @@ struct lms_outcome {
 	uint64_t set;         /* sum of the row hashes of the result set not
 				 yet completed */
 	uint64_t tags;        /* hash chain over the command tags */
-	uint64_t oversized_bytes; /* summed length of the oversized rows */
+	uint64_t oversized_at; /* hash chain over the positions (in rows) of the
+				  oversized rows */
 	uint32_t ncols;       /* columns of the last result set */
 	uint32_t statements;  /* COMPLETE events */
 	uint32_t oversized;   /* rows not described (too big to copy): by size only */
@@ -82,7 +83,7 @@ int lms_observe(const struct lms_dialect *d, void *be, const uint8_t *msg, size_
 void lms_outcome_event(struct lms_outcome *o, const struct lms_event *ev, uint64_t row_hash);
 
 /* A message of len bytes that was too big to decode, of kind LMS_MSG_*: a
- * row is counted and compared by its size; an error makes the request
+ * row is counted, its position noted, its values not compared; an error makes the request
  * fail with SQLSTATE XX000 and a message saying so (unless an earlier
  * error of the request is known); other kinds change nothing. */
 void lms_outcome_oversized(struct lms_outcome *o, int kind, uint64_t len);
@@ -99,8 +100,6 @@ void lms_outcome_lost(struct lms_outcome *o, const char *why);
 /* How lms_outcome_compare compares (flags). */
 #define LMS_CMP_ORDERED 1u  /* rows in order (the statement has ORDER BY),
 			       else as multisets */
-#define LMS_CMP_ACROSS  2u  /* the two sides speak different wire
-			       protocols: a row's size says nothing */
 
 /* Compare the source of truth's outcome t with the other's o (how:
  * LMS_CMP_* flags).  The first difference wins, in this order: a lost
@@ -111,12 +110,12 @@ void lms_outcome_lost(struct lms_outcome *o, const char *why);
  * affected rows (statement by statement) and the values: all rows in
  * order when ordered, else each statement's rows as a multiset.
  *
- * Rows not described by value (lms_outcome_oversized) leave a gap:
- * when their number differs between the sides (one side's copy was
- * refused by the memory budget), the described rows are not the same
- * rows, and the answer is UNCHECKED.  The same number: the described rows
- * are compared, then the undescribed ones by summed length (VALUES when
- * it differs), or, LMS_CMP_ACROSS, not at all (UNCHECKED). */
+ * Rows not described by value (lms_outcome_oversized: too large to copy)
+ * are not compared: a row's size says nothing (CHAR padding, a numeric's
+ * scale, another wire protocol).  When each side left out the rows at the
+ * same positions, the described rows are compared (VALUES when they
+ * differ), else they are not the same rows; either way the answer is at
+ * best UNCHECKED, never NONE. */
 enum lms_diff lms_outcome_compare(const struct lms_outcome *t, const struct lms_outcome *o, unsigned how);
 
 /* "none", "transient", "lost", "error", "sqlstate", "tag", "affected",

@@ -194,14 +194,6 @@ static struct sh_rec *rec_other_current(struct lms_shadow *sh)
 	return NULL;
 }
 
-/* Do the two databases answer in different wire protocols (a row's size
- * on one says nothing about the other's)? */
-static bool answers_across(const struct lms_shadow *sh)
-{
-	const struct lms_dialect *td = sh->rt->backends[sh->ctx.truth_role].plugin.d;
-	return strcmp(td->family, sh->backend->plugin.d->family) != 0;
-}
-
 /* Classify a finished record; count, log and aggregate it. */
 static void rec_judge(struct lms_shadow *sh, struct sh_rec *r)
 {
@@ -210,7 +202,7 @@ static void rec_judge(struct lms_shadow *sh, struct sh_rec *r)
 	 * (a multi-statement query, a pipeline) compares each statement's
 	 * rows as a multiset, since one ORDER BY orders only its own */
 	bool ordered = (r->flags & LMS_STMT_ORDERED) && r->truth.statements <= 1 && r->other.statements <= 1;
-	unsigned how = (ordered ? LMS_CMP_ORDERED : 0) | (answers_across(sh) ? LMS_CMP_ACROSS : 0);
+	unsigned how = ordered ? LMS_CMP_ORDERED : 0;
 	enum lms_fp_result res;
 	enum lms_diff diff = LMS_DIFF_LOST;
 	if (!r->shadowed && !r->other.lost) {

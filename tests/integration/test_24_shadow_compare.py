@@ -348,6 +348,49 @@ def test_large_row_copied_on_one_side_only(proxy_factory, sides, uniq):
     assert p.metric("lms_translate_memory_bytes") == 0
 
 
+@pytest.mark.parametrize("budget", [143360, 1 << 20], ids=["swapped", "all_copied"])
+def test_large_rows_copied_on_different_sides(proxy_factory, sides, uniq, budget):
+    """Equal answers whose large rows the budget's spare half copies on
+    different sides: the source's first row is too large to copy (half of
+    140 KiB holds a 33 KB row, not a 73 KB one), the target's second
+    (char(n) padding, which the comparison drops, makes the difference).
+    Each side describes one row by value, not the same one: "unchecked".
+    Before, the described rows were compared with each other, a "values"
+    mismatch for equal answers.  With 1 MiB everything is copied: a match."""
+    p = proxy_factory(name="cmpswap", shadow_mode="sync", extra_args=["--translate-memory", str(budget)])
+    t = sides.table(uniq, "id int primary key, v text, c1 char(40000), c2 text", side="source")
+    sides.table(t, "id int primary key, v text, c1 text, c2 char(40000)", side="target")
+    sides.run("insert into %s values (1, repeat('a', 33000), 'p', null), (2, repeat('b', 33000), null, 'q')" % t)
+    conn = app_conn(p)
+    cur = conn.cursor()
+    cur.execute("select id, v, c1, c2 from %s order by id" % t)
+    rows = cur.fetchall()
+    assert [(r[0], r[2] and r[2].strip(), r[3]) for r in rows] == [(1, "p", None), (2, None, "q")]
+    conn.close()
+    want = "unchecked" if budget < 1 << 20 else "match"
+    assert wait_until(lambda: p.shadow_counts()[want] == 1, p.env.t(5)), p.shadow_counts()
+    assert p.shadow_counts()["mismatch"] == 0, (p.shadow_counts(), p.mismatch_records())
+
+
+def test_large_rows_copied_on_neither_side(proxy_factory, sides, uniq):
+    """Equal answers when the budget copies no large row on either side
+    (other sessions hold it): "unchecked".  Before, such rows were compared
+    by their summed wire length, which differs for equal values whenever
+    the two schemas write them differently (char(n) padding here; a
+    numeric's scale, a type's text on CockroachDB): a "values" mismatch."""
+    p = proxy_factory(name="cmpnone", shadow_mode="sync", extra_args=["--translate-memory", "65536"])
+    t = sides.table(uniq, "id int primary key, v text, c1 char(40000)", side="source")
+    sides.table(t, "id int primary key, v text, c1 text", side="target")
+    sides.run("insert into %s values (1, repeat('a', 33000), 'p')" % t)
+    conn = app_conn(p)
+    cur = conn.cursor()
+    cur.execute("select id, v, c1 from %s" % t)
+    assert len(cur.fetchall()) == 1
+    conn.close()
+    assert wait_until(lambda: p.shadow_counts()["unchecked"] == 1, p.env.t(5)), p.shadow_counts()
+    assert p.shadow_counts()["mismatch"] == 0, (p.shadow_counts(), p.mismatch_records())
+
+
 def test_multi_statement_requests(sync_proxy, sides, uniq):
     """A simple query of several statements is compared statement by
     statement: an ORDER BY in one orders only its own rows (the other's,
