@@ -289,9 +289,13 @@ static int conn_read_tls(struct lms_conn *c, size_t room, size_t *n)
 			if (*n == 0)
 				return st;
 			/* Hand over the bytes first (often the peer's last error
-			 * message); report the end on the next read. */
-			if (st == LMS_IO_EOF || st == LMS_IO_ERR)
+			 * message); report the end on the next read, which
+			 * tls_pending asks for: no socket event comes for it
+			 * (the close_notify was read with the bytes) */
+			if (st == LMS_IO_EOF || st == LMS_IO_ERR) {
 				c->deferred = st;
+				c->tls_pending = true;
+			}
 			return LMS_IO_OK;
 		}
 		c->in.end += (size_t)r;
@@ -305,8 +309,10 @@ static int conn_read_tls(struct lms_conn *c, size_t room, size_t *n)
 int lms_conn_read(struct lms_conn *c, size_t *n)
 {
 	*n = 0;
-	if (c->deferred)
+	if (c->deferred) {
+		c->tls_pending = false;
 		return c->deferred;
+	}
 	size_t room = lms_buf_room(&c->in);
 	if (room == 0) {
 		if (!c->in.data)

@@ -2214,6 +2214,13 @@ static void backend_tls_step(struct lms_session *s)
 	backend_send_start(s, 1);
 }
 
+/* Are answers still to go to the client: in its output, or a translated
+ * answer waiting for room there? */
+static bool client_owed(const struct lms_session *s)
+{
+	return lms_buf_len(&s->client.out) > 0 || s->xoff < s->xlen || lms_bigmsg_whole(&s->big[S2C]);
+}
+
 /* The client sent its last byte (EOF, which may also be a close: a socket
  * cannot tell).  Over a direct connection the database still answers
  * every request sent before it, so the session does too when requests
@@ -2225,7 +2232,8 @@ static bool client_half_closed(struct lms_session *s)
 	if (s->client_eof)
 		return true;
 	bool busy = s->pending > 0 || s->c2s_open || s->fwd[C2S] > 0 || s->fwd[S2C] > 0 ||
-		    lms_buf_len(&s->client.in) > 0 || lms_buf_len(&s->server.out) > 0 || s->queued;
+		    lms_buf_len(&s->client.in) > 0 || lms_buf_len(&s->server.out) > 0 || s->queued ||
+		    client_owed(s);
 	/* logged in: ready, or moving to a new source of truth (its
 	 * requests wait for the switch, then go) */
 	bool in_session = (s->phase == PH_READY && s->has_server) || s->switching;
@@ -2243,10 +2251,11 @@ static void half_close_step(struct lms_session *s)
 {
 	if (s->server_eof) {
 		/* what it sent went on, but for part of a message it never
-		 * finished (it died mid-answer) and what still waits for room */
+		 * finished (it died mid-answer), and the client took it all:
+		 * as on a direct connection, answers wait for a slow reader
+		 * (no CLOSE_GRACE_SEC) while its connection lives */
 		bool rest = lms_buf_len(&s->server.in) > 0 && !s->partial[S2C];
-		bool waits = s->xoff < s->xlen || lms_bigmsg_whole(&s->big[S2C]);
-		if (!rest && !waits)
+		if (!rest && !client_owed(s))
 			session_close(s);
 		return;
 	}
@@ -2310,7 +2319,9 @@ static void after_pump(struct lms_session *s)
 {
 	if (s->client_eof && !s->closing)
 		half_close_step(s);
-	if (s->quitting && !s->closing && s->fwd[C2S] == 0 && lms_buf_len(&s->server.out) == 0) {
+	/* the client's goodbye went on after its requests: close once they
+	 * are answered (or the database closes first, read_side) */
+	if (s->quitting && !s->closing && s->fwd[C2S] == 0 && lms_buf_len(&s->server.out) == 0 && s->pending == 0) {
 		session_close(s);
 		return;
 	}

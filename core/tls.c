@@ -42,6 +42,12 @@ SSL_CTX *lms_tls_server_ctx(const char *cert, const char *key, const char *ca, b
 	SSL_CTX *ctx = tls_ctx_new(TLS_server_method(), err, errlen);
 	if (!ctx)
 		return NULL;
+#ifdef SSL_OP_IGNORE_UNEXPECTED_EOF
+	/* A client's TCP half-close without close_notify is its end of input,
+	 * as for PostgreSQL and MariaDB: the requests before it are answered
+	 * (a message it cut short is dropped), not an error that loses them. */
+	SSL_CTX_set_options(ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
+#endif
 	if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1) {
 		tls_err(err, errlen, "LMS_SSL_CERT: cannot use certificate", cert);
 		goto fail;

@@ -1,13 +1,16 @@
-"""70. Review findings (branch review): tests that demonstrate bugs."""
+"""15. A client's end of input, as on a direct connection: a half-close
+(plain TCP; TLS with close_notify, with close_notify alone, or with a FIN
+alone) or a Terminate after pipelined requests gets every answer, also when
+the answer already waits in the proxy or the client reads it late.  Each
+was found by review and passes directly against PostgreSQL
+(LMS_IT_DIRECT=1); the basic half-close cases are in test_15_protocol.py."""
 
 import socket
 import subprocess
 import struct
 import time
 
-import pytest
-
-from lmsproxy import APP_DB, APP_PASSWORD, APP_USER, PgRaw, wait_until
+from lmsproxy import APP_DB, APP_PASSWORD, APP_USER, PgRaw
 
 
 def _answer_after_half_close(host, port, nrows, width=1000, probe=False, eof_first=False, wait=1.0):
@@ -48,13 +51,11 @@ def _answer_after_half_close(host, port, nrows, width=1000, probe=False, eof_fir
         return ready, rows, len(data), err, round(time.monotonic() - t0, 1)
 
 
-def test_half_close_after_answer_buffered_loses_its_tail(proxy):
+def test_half_close_after_answer_reached_proxy(proxy):
     """A client that half-closes once its last answer has reached the
-    proxy, but before it read it (pending == 0, the answer's tail still
-    in the proxy's client output): as from PostgreSQL directly, it must
-    read the whole answer.  client_half_closed() finds nothing 'busy'
-    (it ignores s->client.out) and read_side() frees the session at once,
-    dropping what the client output held."""
+    proxy, but before it read it (nothing in flight, the answer's tail in
+    the proxy's client output) reads the whole answer.  Before, the
+    session ended at the EOF, dropping what its client output held."""
     # the kernel's buffers hold `held` bytes (ss): an answer a few KiB
     # longer (rows of 1011 bytes) ends in the proxy's 32 KiB client output
     held = _answer_after_half_close(proxy.host, proxy.port, 20000, probe=True)
@@ -105,10 +106,9 @@ def test_tls_client_half_close(lms_env, proxy_factory, sides, uniq):
 
 def test_pipelined_queries_then_terminate(proxy):
     """Queries, then Terminate, in one write (a script piping into a
-    socket, `psql` fed a file ends the same way once it stops waiting):
-    PostgreSQL answers every query before it reads the Terminate.  The
-    proxy closes once the Terminate is forwarded (after_pump: quitting),
-    dropping the answers still to come."""
+    socket): PostgreSQL answers every query before it reads the Terminate,
+    and so does the proxy.  Before, it closed once the Terminate was
+    forwarded, dropping the answers still to come."""
     with PgRaw(proxy.host, proxy.port, timeout=10) as c:
         c.startup(APP_USER, APP_DB, APP_PASSWORD)
         qs = [b"select pg_sleep(0.2)", b"select 42"]
@@ -139,13 +139,12 @@ def test_backend_tls_half_close_after_large_request(lms_env, proxy_factory, side
         assert not errors and sum(k == b"Z" for k, _ in msgs) == 3, (errors, msgs[-3:])
 
 
-def test_half_close_slow_reader_loses_tail_after_grace(proxy):
-    """The half-close path itself: the client half-closes at once, the
-    database answers and closes (server_eof), and half_close_step calls
-    session_close with the answer's tail still in the proxy's client
-    output: after CLOSE_GRACE_SEC (5 s) the session is freed and the tail
-    is gone, while PostgreSQL's own bytes would wait in the kernel for a
-    client that reads 6 s later."""
+def test_half_close_slow_reader_gets_the_tail(proxy):
+    """The client half-closes at once and reads 6.5 s later, after the
+    database answered and closed: the answer's tail still waits in the
+    proxy's client output, as PostgreSQL's own bytes would wait in the
+    kernel.  Before, the session was freed CLOSE_GRACE_SEC (5 s) after the
+    database closed, and the tail was gone."""
     held = _answer_after_half_close(proxy.host, proxy.port, 20000, probe=True)
     nrows = (held + 16000) // 1011
     ready, rows, nbytes, err, took = _answer_after_half_close(proxy.host, proxy.port, nrows, eof_first=True,
@@ -174,10 +173,9 @@ def _tls_pump(sock, obj, inb, outb, fn):
 def test_tls_client_close_notify_only(lms_env, proxy_factory):
     """A TLS client that ends its side with close_notify alone (Go's
     tls.Conn.CloseWrite, which leaves TCP open), sent in the same write as
-    its last request: PostgreSQL answers and closes.  conn_read_tls hands
-    over the request and defers the EOF to the next read, which no event
-    ever triggers (no FIN, nothing more to read): the half-close is never
-    passed on and a client waiting for the end waits until it gives up."""
+    its last request: answered, then the connection closes, as PostgreSQL
+    does.  Before, the EOF read with the request was kept for a next read
+    that no event triggered: the session never ended."""
     import ssl
     p = proxy_factory(name="tls-notify", tls=True)
     ctx = ssl.create_default_context(cafile=lms_env.cert("ca.crt"))
@@ -224,10 +222,9 @@ def test_tls_client_close_notify_only(lms_env, proxy_factory):
 
 def test_tls_client_fin_without_close_notify(lms_env, proxy_factory, sides, uniq):
     """A TLS client that half-closes TCP without close_notify (Python's
-    socket shutdown, many scripts): OpenSSL 3 reports an unexpected EOF,
-    which conn_tls_want maps to LMS_IO_ERR, so read_side ends the session
-    at once instead of half-closing: the answers are lost, and requests
-    not yet passed on are never run.  PostgreSQL itself answers them."""
+    socket shutdown, many scripts) gets every answer, as from PostgreSQL.
+    Before, OpenSSL 3's "unexpected EOF" ended the session as an error:
+    the answers were lost, and requests not yet passed on never ran."""
     import ssl
     p = proxy_factory(name="tls-fin", tls=True)
     t = sides.table(uniq, "i int", side="source")
