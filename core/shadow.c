@@ -194,6 +194,13 @@ static struct sh_rec *rec_other_current(struct lms_shadow *sh)
 	return NULL;
 }
 
+/* The record whose outcome the shadow's next answer belongs to: none
+ * while it answers the replayed session state (those answers are ours). */
+static struct sh_rec *current_outcome_rec(struct lms_shadow *sh)
+{
+	return sh->replay_wait > 0 ? NULL : rec_other_current(sh);
+}
+
 /* Classify a finished record; count, log and aggregate it. */
 static void rec_judge(struct lms_shadow *sh, struct sh_rec *r)
 {
@@ -647,19 +654,19 @@ static int sh_decode(struct lms_shadow *sh, const uint8_t *p, size_t len, const 
 		return 0;
 	}
 	/* answers to the replayed state are ours, not a request's */
-	struct sh_rec *r = sh->replay_wait > 0 ? NULL : rec_other_current(sh);
+	struct sh_rec *r = current_outcome_rec(sh);
 	return observe_into(d, sh->be, p, len, r ? &r->other : NULL, sh->backend);
 }
 
 /* Copy n bytes of a streamed row (sh->row, see sh_digest) and, once it
  * is whole, fold its values into the current request's outcome like any
- * row's.  One the plugin cannot describe is compared by its size. */
+ * row's.  One the plugin cannot describe is counted, values unchecked. */
 static void row_copy(struct lms_shadow *sh, const uint8_t *p, size_t n)
 {
 	lms_bigmsg_fill(&sh->row, p, n);
 	if (!lms_bigmsg_whole(&sh->row))
 		return;
-	struct sh_rec *r = rec_other_current(sh);
+	struct sh_rec *r = current_outcome_rec(sh);
 	lms_outcome_streamed_row(r ? &r->other : NULL, sh->backend->plugin.d, sh->be, sh->row.data, sh->row.need);
 	lms_bigmsg_end(&sh->row);
 }
@@ -692,7 +699,7 @@ static void sh_digest(struct lms_shadow *sh)
 			return;
 		}
 		if (!(f.flags & LMS_FRAME_NEED_BODY)) {
-			struct sh_rec *r = sh->phase == SH_READY ? rec_other_current(sh) : NULL;
+			struct sh_rec *r = sh->phase == SH_READY ? current_outcome_rec(sh) : NULL;
 			bool copy = r && f.kind == LMS_MSG_ROW && f.len > LMS_DECODE_MAX &&
 				    lms_bigmsg_begin_spare(&sh->row, (size_t)f.len, f.kind, f.flags) == 0;
 			if (r && !copy)
