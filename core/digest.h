@@ -34,7 +34,8 @@ struct lms_outcome {
 				  oversized rows */
 	uint32_t ncols;       /* columns of the last result set */
 	uint32_t statements;  /* COMPLETE events */
-	uint32_t oversized;   /* rows not described (too big to copy): by size only */
+	uint32_t oversized;   /* rows not described (too big to copy): values
+				 not compared (oversized_at says where) */
 	uint32_t txn;         /* enum lms_txn_state from READY */
 	char tag[LMS_TAG_MAX];                 /* first command tag */
 	char sqlstate[6];                      /* first error, "" if none */
@@ -83,14 +84,15 @@ int lms_observe(const struct lms_dialect *d, void *be, const uint8_t *msg, size_
 void lms_outcome_event(struct lms_outcome *o, const struct lms_event *ev, uint64_t row_hash);
 
 /* A message of len bytes that was too big to decode, of kind LMS_MSG_*: a
- * row is counted, its position noted, its values not compared; an error makes the request
- * fail with SQLSTATE XX000 and a message saying so (unless an earlier
+ * row is counted and its position noted, its values not compared; an
+ * error makes the request fail with SQLSTATE XX000 and a message saying so (unless an earlier
  * error of the request is known); other kinds change nothing. */
 void lms_outcome_oversized(struct lms_outcome *o, int kind, uint64_t len);
 
 /* A whole row of len bytes that streamed past undecoded (a copy of it):
  * plugin d describes it, and o (may be NULL: the plugin still sees it)
- * gets its values, or its size when d does not describe it as a row. */
+ * gets its values, or it counts as oversized (lms_outcome_oversized) when
+ * d does not describe it as a row. */
 void lms_outcome_streamed_row(struct lms_outcome *o, const struct lms_dialect *d, void *be, const uint8_t *msg,
 			      size_t len);
 

@@ -1893,14 +1893,15 @@ static void note_frame(struct lms_session *s, int d, const struct lms_frame *f)
 	if (f->kind == LMS_MSG_ROW && f->len > LMS_DECODE_MAX && s->fwd[S2C] == 0 && !s->row.data &&
 	    lms_bigmsg_begin_spare(&s->row, (size_t)f->len, f->kind, f->flags) == 0)
 		return; /* copied as it streams: row_copy (streamed after a run's
-			   rest, stream_after_run: by its size) */
+			   rest, stream_after_run: values not compared) */
 	if (f->kind == LMS_MSG_ROW || f->kind == LMS_MSG_ERROR)
 		lms_shadow_truth_oversized(s->sh, f->kind, f->len);
 }
 
 /* Copy n bytes of a streamed row (s->row, see note_frame) and, once it is
  * whole, tell the shadow its values.  A row the plugin cannot describe
- * (or a copy the budget refused, in note_frame) is compared by its size. */
+ * (or a copy the budget refused, in note_frame) is counted, its values
+ * not compared. */
 static void row_copy(struct lms_session *s, const uint8_t *p, size_t n)
 {
 	lms_bigmsg_fill(&s->row, p, n);

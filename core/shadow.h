@@ -177,7 +177,8 @@ void lms_shadow_flush(struct lms_shadow *sh);
 /* One observed message of the answer to the oldest unanswered request. */
 void lms_shadow_truth_event(struct lms_shadow *sh, const struct lms_event *ev, uint64_t row_hash);
 /* A message of the answer too big to decode (kind LMS_MSG_*, len bytes):
- * a row is compared by its size, an error as XX000. */
+ * lms_outcome_oversized (a row counted, its values not compared; an
+ * error as XX000). */
 void lms_shadow_truth_oversized(struct lms_shadow *sh, int kind, uint64_t len);
 /* A whole row of it that streamed past (a copy), described with backend
  * plugin d (state be): lms_outcome_streamed_row. */

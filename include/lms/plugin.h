@@ -299,7 +299,8 @@ struct lms_be_opts {
 	 * every message be_observe describes (result columns, rows, command
 	 * completion, errors, parameter status) NEED_BODY when it fits
 	 * LMS_DECODE_MAX; bigger ones stream through undecoded, with their
-	 * kind set (a row too big to decode is compared by size only). */
+	 * kind set (a row too big to decode is copied and described whole
+	 * when the core's memory allows, else its values are not compared). */
 	int observe;
 };
 
